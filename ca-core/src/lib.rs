@@ -1,0 +1,17 @@
+//! hpki engine: everything PKI, shared by the signing service and the offline verifier.
+//!
+//! No HTTP, no clock reads, no environment reads, no network (DESIGN.md §5): time and inputs
+//! arrive as arguments.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod authority;
+pub mod crl;
+pub mod hcrole;
+pub mod issue;
+pub mod key;
+pub mod name;
+pub mod oid;
+pub mod profile;
+pub mod seal;
+pub mod store;

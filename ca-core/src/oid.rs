@@ -1,0 +1,36 @@
+//! Every object identifier hpki uses, named once.
+//!
+//! Generic PKIX identifiers come from `const_oid::db` (RFC-generated tables). Healthcare ones are
+//! taken from `iso17090.md` §3.1, where each was decoded from real HPKI certificates.
+
+use const_oid::ObjectIdentifier;
+
+pub use const_oid::db::rfc5280::{
+    ANY_POLICY, ID_AD_CA_ISSUERS, ID_AD_OCSP, ID_CE_AUTHORITY_KEY_IDENTIFIER,
+    ID_CE_BASIC_CONSTRAINTS, ID_CE_CERTIFICATE_POLICIES, ID_CE_CRL_DISTRIBUTION_POINTS,
+    ID_CE_CRL_NUMBER, ID_CE_CRL_REASONS, ID_CE_EXT_KEY_USAGE, ID_CE_INVALIDITY_DATE,
+    ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_DIRECTORY_ATTRIBUTES,
+    ID_CE_SUBJECT_KEY_IDENTIFIER, ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION,
+    ID_KP_OCSP_SIGNING, ID_KP_SERVER_AUTH, ID_KP_TIME_STAMPING, ID_PE_AUTHORITY_INFO_ACCESS,
+    ID_QT_CPS,
+};
+pub use const_oid::db::rfc5912::{
+    ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, ID_EC_PUBLIC_KEY,
+    ID_RSASSA_PSS, ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1,
+    SECP_384_R_1, SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION,
+    SHA_512_WITH_RSA_ENCRYPTION,
+};
+pub use const_oid::db::rfc8410::ID_ED_25519;
+
+/// `id-hcpki-at-healthcareactor`: the hcRole attribute type (ISO 17090-2 §7.3), `iso17090.md` §3.1.
+pub const HC_ROLE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.17090.0.1");
+
+/// Japan MHLW national coding scheme for hcRole (`id-jhpki-cdata`), `iso17090.md` §3.1.
+pub const JP_HCROLE_SCHEME: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.392.100495.1.6.1.1");
+
+/// `id-kp-documentSigning` (RFC 9336), `iso17090.md` §4.3.
+pub const ID_KP_DOCUMENT_SIGNING: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.36");
+
+pub use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
