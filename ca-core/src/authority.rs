@@ -1,1 +1,568 @@
-//! (in progress)
+//! The façade the edges call (DESIGN.md §2): initialise a CA hierarchy, issue, revoke, publish
+//! CRLs. Every state change is written to the store together with its audit record before the call
+//! returns (DESIGN.md §5 invariant 2). Time arrives as an argument (Unix seconds).
+
+use crate::audit::{self, AuditAction, AuditEvent};
+use crate::crl::{self, CrlContent, CrlError};
+use crate::issue::{self, Draft, IssueError, Registration, Signer};
+use crate::key::{KeyAlgorithm, KeyError, SigningKey};
+use crate::profile::{CaUrls, ExtensionContext, IssuerRef, ProfileError, ProfileSet};
+use crate::seal::{SealError, Sealer};
+use crate::store::{
+    AuthorityRecord, CertificateRecord, Revocation, RevocationReason, Store, StoreError,
+};
+use const_oid::ObjectIdentifier;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use x509_cert::Certificate;
+use x509_cert::der::{Decode, Encode};
+use x509_cert::name::Name;
+
+/// Store setting holding the [`AuthorityConfig`] as JSON.
+pub const SETTING_CONFIG: &str = "authority.config";
+const DAY: u64 = 86_400;
+
+/// Installation-wide choices fixed at init.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityConfig {
+    /// The deploying CA's OID arc: each profile's certificate policy is `arc.<suffix>`.
+    pub policy_arc: String,
+    /// URLs put into certificates; `{ca}` is replaced by the issuing CA's id.
+    pub urls: CaUrls,
+    /// nextUpdate − thisUpdate of every CRL.
+    pub crl_validity_days: u32,
+}
+
+/// What `init` needs besides the store.
+pub struct InitRequest {
+    /// Algorithm of generated CA keys.
+    pub key_algorithm: KeyAlgorithm,
+    /// CA keys supplied instead of generated (by CA id), e.g. RSA keys imported as PKCS#8.
+    pub imported_keys: BTreeMap<String, SigningKey>,
+    pub organization: String,
+    pub country: String,
+    pub config: AuthorityConfig,
+    /// Further settings recorded in the same transaction (e.g. how keys are sealed).
+    pub settings: Vec<(String, Vec<u8>)>,
+    pub now: u64,
+    pub actor: String,
+}
+
+/// A certificate just issued, with the chain above it (issuing CA first, root last).
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub serial: Vec<u8>,
+    pub certificate: Vec<u8>,
+    pub chain: Vec<Vec<u8>>,
+    pub audit_seq: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorityError {
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Crl(#[from] CrlError),
+    #[error("CA key: {0}")]
+    Key(#[from] KeyError),
+    #[error("CA key: {0}")]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error("no CA {0:?}")]
+    UnknownCa(String),
+    #[error("the data directory holds no CA: run init first")]
+    NotInitialised,
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A CA held by this installation, its key open in memory.
+struct Ca {
+    der: Vec<u8>,
+    name: Name,
+    key: SigningKey,
+    key_id: Vec<u8>,
+    not_after: u64,
+    /// The CA that signed this one; `None` for the root.
+    parent: Option<String>,
+}
+
+/// The certification authority: profiles, CAs and their store.
+pub struct Authority<S: Store> {
+    store: S,
+    profiles: ProfileSet,
+    config: AuthorityConfig,
+    policy_arc: ObjectIdentifier,
+    cas: BTreeMap<String, Ca>,
+}
+
+impl<S: Store> std::fmt::Debug for Authority<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("cas", &self.cas.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Authority<S> {
+    /// Creates every CA the profiles define (self-signed first, then those they sign), seals their
+    /// keys and records them with the `Init` audit event in one write.
+    pub fn init(
+        store: S,
+        profiles: ProfileSet,
+        sealer: &Sealer,
+        mut req: InitRequest,
+    ) -> Result<Self, AuthorityError> {
+        if store.authority("root")?.is_some() {
+            return Err(StoreError::AlreadyInitialised.into());
+        }
+        let policy_arc = parse_arc(&req.config.policy_arc)?;
+        let mut cas: BTreeMap<String, Ca> = BTreeMap::new();
+        let mut records = Vec::new();
+        let ca_profiles: Vec<_> = profiles.profiles().filter(|p| p.ca_id().is_some()).collect();
+        // Parents before children; profiles form a tree rooted at the self-signed profile.
+        let mut pending = ca_profiles;
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for profile in pending {
+                let ready = match profile.issuer() {
+                    IssuerRef::SelfSigned => true,
+                    IssuerRef::Ca(parent) => cas.contains_key(parent),
+                };
+                if !ready {
+                    rest.push(profile);
+                    continue;
+                }
+                let id = profile.ca_id().unwrap_or_default().to_owned();
+                let key = match req.imported_keys.remove(&id) {
+                    Some(k) => k,
+                    None => SigningKey::generate(req.key_algorithm)?,
+                };
+                let subject = crate::name::parse_subject(&format!(
+                    "C={},O={},CN={}",
+                    rfc4514_escape(&req.country),
+                    rfc4514_escape(&req.organization),
+                    rfc4514_escape(&ca_common_name(&req.organization, &id)),
+                ))
+                .map_err(|e| AuthorityError::Config(e.to_string()))?;
+                let parent = match profile.issuer() {
+                    IssuerRef::SelfSigned => None,
+                    IssuerRef::Ca(p) => Some(p.clone()),
+                };
+                let mut not_after = req.now + u64::from(profile.max_validity_days()) * DAY;
+                if let Some(p) = parent.as_ref().and_then(|p| cas.get(p)) {
+                    not_after = not_after.min(p.not_after);
+                }
+                let spki = key.public_key_info().clone();
+                let registration = Registration {
+                    profile: profile.id().to_owned(),
+                    subject: subject.clone(),
+                    sans: Vec::new(),
+                    hc_roles: Vec::new(),
+                    validity_days: None,
+                };
+                issue::check(profile, &profiles, &registration, &spki, req.now, not_after)?;
+                let key_id = issue::key_identifier(&spki);
+                let issued_policies = profiles.policies_issued_by(&id, &policy_arc);
+                let urls = match &parent {
+                    Some(p) => expand_urls(&req.config.urls, p),
+                    None => CaUrls::default(),
+                };
+                let parent_ca = parent.as_ref().and_then(|p| cas.get(p));
+                let draft = Draft {
+                    profile,
+                    subject: &subject,
+                    spki: &spki,
+                    not_before: req.now,
+                    not_after,
+                    ext: ExtensionContext {
+                        subject_key_id: &key_id,
+                        authority_key_id: parent_ca.map(|p| p.key_id.as_slice()),
+                        policy_arc: &policy_arc,
+                        issued_policies: &issued_policies,
+                        urls: &urls,
+                        sans: &[],
+                        hc_roles: &[],
+                    },
+                };
+                let signer = parent_ca.map(|p| Signer {
+                    name: &p.name,
+                    key: &p.key,
+                });
+                let cert = issue::build(&draft, issue::random_serial()?, signer.as_ref(), Some(&key))?;
+                let der = cert.to_der().map_err(|e| IssueError::Build(e.to_string()))?;
+                records.push(AuthorityRecord {
+                    id: id.clone(),
+                    certificate_der: der.clone(),
+                    sealed_key: sealer.seal(&key.to_pkcs8(), id.as_bytes())?,
+                });
+                cas.insert(
+                    id,
+                    Ca {
+                        der,
+                        name: subject,
+                        key,
+                        key_id,
+                        not_after,
+                        parent,
+                    },
+                );
+            }
+            if rest.len() == before {
+                return Err(AuthorityError::Config(
+                    "CA profiles do not form a tree rooted at a self-signed profile".into(),
+                ));
+            }
+            pending = rest;
+        }
+        if let Some(unused) = req.imported_keys.keys().next() {
+            return Err(AuthorityError::UnknownCa(unused.clone()));
+        }
+        let config_json = serde_json::to_vec(&req.config)
+            .map_err(|e| AuthorityError::Config(e.to_string()))?;
+        let mut settings: Vec<(&str, &[u8])> = vec![(SETTING_CONFIG, &config_json)];
+        settings.extend(req.settings.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        let mut details = vec![
+            ("organization".to_owned(), req.organization.clone()),
+            ("policy_arc".to_owned(), req.config.policy_arc.clone()),
+        ];
+        for (id, ca) in &cas {
+            details.push((format!("ca:{id}"), crate::name::display(&ca.name)));
+        }
+        store.initialise(
+            &records,
+            &settings,
+            AuditEvent {
+                time: req.now,
+                actor: std::mem::take(&mut req.actor),
+                action: AuditAction::Init,
+                object: "authority".into(),
+                details,
+            },
+        )?;
+        Ok(Self {
+            store,
+            profiles,
+            config: req.config,
+            policy_arc,
+            cas,
+        })
+    }
+
+    /// Opens an initialised installation, unsealing the CA keys.
+    pub fn open(store: S, profiles: ProfileSet, sealer: &Sealer) -> Result<Self, AuthorityError> {
+        let config: AuthorityConfig = match store.setting(SETTING_CONFIG)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("{SETTING_CONFIG}: {e}")))?,
+            None => return Err(AuthorityError::NotInitialised),
+        };
+        let policy_arc = parse_arc(&config.policy_arc)?;
+        let mut cas = BTreeMap::new();
+        for profile in profiles.profiles() {
+            let Some(id) = profile.ca_id() else { continue };
+            let record = store
+                .authority(id)?
+                .ok_or_else(|| AuthorityError::UnknownCa(id.to_owned()))?;
+            let key = SigningKey::from_pkcs8(&sealer.open(&record.sealed_key, id.as_bytes())?)?;
+            let cert = Certificate::from_der(&record.certificate_der)
+                .map_err(|e| StoreError::Corrupt(format!("CA {id}: {e}")))?;
+            let tbs = cert.tbs_certificate();
+            if tbs.subject_public_key_info() != key.public_key_info() {
+                return Err(StoreError::Corrupt(format!("CA {id}: key does not match certificate")).into());
+            }
+            let parent = match profile.issuer() {
+                IssuerRef::SelfSigned => None,
+                IssuerRef::Ca(p) => Some(p.clone()),
+            };
+            cas.insert(
+                id.to_owned(),
+                Ca {
+                    name: tbs.subject().clone(),
+                    key_id: issue::key_identifier(key.public_key_info()),
+                    not_after: tbs.validity().not_after.to_unix_duration().as_secs(),
+                    der: record.certificate_der,
+                    key,
+                    parent,
+                },
+            );
+        }
+        if cas.is_empty() {
+            return Err(AuthorityError::NotInitialised);
+        }
+        Ok(Self {
+            store,
+            profiles,
+            config,
+            policy_arc,
+            cas,
+        })
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn profiles(&self) -> &ProfileSet {
+        &self.profiles
+    }
+
+    pub fn config(&self) -> &AuthorityConfig {
+        &self.config
+    }
+
+    /// Ids of the CAs held, ordered.
+    pub fn ca_ids(&self) -> impl Iterator<Item = &str> {
+        self.cas.keys().map(String::as_str)
+    }
+
+    /// DER of CA `id`'s certificate.
+    pub fn ca_certificate(&self, id: &str) -> Result<&[u8], AuthorityError> {
+        Ok(&self.ca(id)?.der)
+    }
+
+    /// CA `id` and the CAs above it, up to the root (DER, issuing CA first).
+    pub fn chain(&self, id: &str) -> Result<Vec<Vec<u8>>, AuthorityError> {
+        let mut chain = Vec::new();
+        let mut next = Some(id.to_owned());
+        while let Some(id) = next {
+            let ca = self.ca(&id)?;
+            chain.push(ca.der.clone());
+            next = ca.parent.clone();
+            if chain.len() > self.cas.len() {
+                return Err(StoreError::Corrupt("CA chain loops".into()).into());
+            }
+        }
+        Ok(chain)
+    }
+
+    fn ca(&self, id: &str) -> Result<&Ca, AuthorityError> {
+        self.cas
+            .get(id)
+            .ok_or_else(|| AuthorityError::UnknownCa(id.to_owned()))
+    }
+
+    /// Issues an end-entity certificate: CSR proof of possession, profile check, unique random
+    /// serial, signature, then the certificate and its audit record in one durable write.
+    /// Nothing is written when any check fails.
+    pub fn issue(
+        &self,
+        registration: &Registration,
+        csr: &[u8],
+        now: u64,
+        actor: &str,
+    ) -> Result<Issued, AuthorityError> {
+        let profile = self.profiles.get(&registration.profile)?;
+        if profile.ca_id().is_some() {
+            return Err(IssueError::CaProfile(profile.id().to_owned()).into());
+        }
+        let ca_id = match profile.issuer() {
+            IssuerRef::Ca(id) => id.clone(),
+            IssuerRef::SelfSigned => {
+                return Err(IssueError::CaProfile(profile.id().to_owned()).into());
+            }
+        };
+        let ca = self.ca(&ca_id)?;
+        let csr = issue::parse_csr(csr)?;
+        let spki = csr.info.public_key.clone();
+        let days = registration
+            .validity_days
+            .unwrap_or_else(|| profile.max_validity_days());
+        // Never outlive the issuing CA (RFC 5280 does not forbid it; relying parties would reject).
+        let not_after = (now + u64::from(days) * DAY).min(ca.not_after);
+        issue::check(profile, &self.profiles, registration, &spki, now, now + u64::from(days) * DAY)?;
+        issue::check_proof_of_possession(&csr)?;
+
+        let serial = self.fresh_serial()?;
+        let key_id = issue::key_identifier(&spki);
+        let urls = expand_urls(&self.config.urls, &ca_id);
+        let draft = Draft {
+            profile,
+            subject: &registration.subject,
+            spki: &spki,
+            not_before: now,
+            not_after,
+            ext: ExtensionContext {
+                subject_key_id: &key_id,
+                authority_key_id: Some(&ca.key_id),
+                policy_arc: &self.policy_arc,
+                issued_policies: &[],
+                urls: &urls,
+                sans: &registration.sans,
+                hc_roles: &registration.hc_roles,
+            },
+        };
+        let signer = Signer {
+            name: &ca.name,
+            key: &ca.key,
+        };
+        let cert = issue::build(&draft, serial.clone(), Some(&signer), None)?;
+        let der = cert.to_der().map_err(|e| IssueError::Build(e.to_string()))?;
+        let serial = serial.as_bytes().to_vec();
+        let subject = crate::name::display(&registration.subject);
+        let mut details = vec![
+            ("profile".to_owned(), profile.id().to_owned()),
+            ("issuer".to_owned(), ca_id.clone()),
+            ("subject".to_owned(), subject.clone()),
+            ("not_after".to_owned(), not_after.to_string()),
+        ];
+        for role in &registration.hc_roles {
+            details.push(("hc_role".to_owned(), role_label(role)));
+        }
+        let audit = self.store.insert_certificate(
+            &CertificateRecord {
+                serial: serial.clone(),
+                issuer_ca: ca_id.clone(),
+                profile: profile.id().to_owned(),
+                subject,
+                not_after,
+                der: der.clone(),
+                revocation: None,
+            },
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::Issue,
+                object: format!("certificate:{}", hex::encode(&serial)),
+                details,
+            },
+        )?;
+        Ok(Issued {
+            serial,
+            certificate: der,
+            chain: self.chain(&ca_id)?,
+            audit_seq: audit.seq,
+        })
+    }
+
+    fn fresh_serial(&self) -> Result<x509_cert::serial_number::SerialNumber, AuthorityError> {
+        for _ in 0..8 {
+            let serial = issue::random_serial()?;
+            if !self.store.contains_serial(serial.as_bytes())? {
+                return Ok(serial);
+            }
+        }
+        Err(IssueError::Serial.into())
+    }
+
+    /// Revokes an issued certificate (RFC 5280 §5.3.1 reason, §5.3.2 invalidity date).
+    pub fn revoke(
+        &self,
+        serial: &[u8],
+        reason: RevocationReason,
+        invalidity_date: Option<u64>,
+        now: u64,
+        actor: &str,
+    ) -> Result<CertificateRecord, AuthorityError> {
+        let mut details = vec![("reason".to_owned(), format!("{reason:?}"))];
+        if let Some(at) = invalidity_date {
+            details.push(("invalidity_date".to_owned(), at.to_string()));
+        }
+        Ok(self.store.revoke(
+            serial,
+            Revocation {
+                reason,
+                revoked_at: now,
+                invalidity_date,
+            },
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::Revoke,
+                object: format!("certificate:{}", hex::encode(serial)),
+                details,
+            },
+        )?)
+    }
+
+    /// Allocates the next CRL number of CA `ca_id` and signs its CRL (DER).
+    pub fn crl(&self, ca_id: &str, now: u64, actor: &str) -> Result<Vec<u8>, AuthorityError> {
+        let ca = self.ca(ca_id)?;
+        let revoked = self.store.revoked(ca_id)?;
+        let next_update = now + u64::from(self.config.crl_validity_days) * DAY;
+        let (number, _) = self.store.next_crl_number(
+            ca_id,
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::Crl,
+                object: format!("crl:{ca_id}"),
+                details: vec![
+                    ("entries".to_owned(), revoked.len().to_string()),
+                    ("next_update".to_owned(), next_update.to_string()),
+                ],
+            },
+        )?;
+        Ok(crl::build(
+            &CrlContent {
+                issuer: &ca.name,
+                issuer_key_id: &ca.key_id,
+                number,
+                this_update: now,
+                next_update,
+                revoked: &revoked,
+            },
+            &ca.key,
+        )?)
+    }
+}
+
+/// Checks the audit chain of `store` against its head; returns the number of records.
+pub fn verify_audit(store: &dyn Store) -> Result<u64, AuthorityError> {
+    let records = store.audit_log()?;
+    let head = store.audit_head()?;
+    Ok(audit::verify_chain(
+        &records,
+        head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+    )?)
+}
+
+fn parse_arc(arc: &str) -> Result<ObjectIdentifier, AuthorityError> {
+    ObjectIdentifier::new(arc).map_err(|e| AuthorityError::Config(format!("policy arc {arc:?}: {e}")))
+}
+
+fn expand_urls(templates: &CaUrls, ca_id: &str) -> CaUrls {
+    let fill = |t: &Option<String>| t.as_ref().map(|t| t.replace("{ca}", ca_id));
+    CaUrls {
+        cps: fill(&templates.cps),
+        crl: fill(&templates.crl),
+        ca_issuers: fill(&templates.ca_issuers),
+        ocsp: fill(&templates.ocsp),
+    }
+}
+
+fn ca_common_name(organization: &str, id: &str) -> String {
+    let what = match id {
+        "root" => "Root CA".to_owned(),
+        "sign" => "Signature CA".to_owned(),
+        "auth" => "Authentication CA".to_owned(),
+        other => format!("{other} CA"),
+    };
+    format!("{organization} HPKI {what}")
+}
+
+/// Escapes a value for an RFC 4514 string (§2.4).
+fn rfc4514_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        let edge = i == 0 || i + 1 == value.chars().count();
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => out.push('\\'),
+            '#' if i == 0 => out.push('\\'),
+            ' ' if edge => out.push('\\'),
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn role_label(role: &crate::hcrole::HcRole) -> String {
+    let text = role.text.as_deref().or(role.code.as_deref()).unwrap_or("");
+    format!("{}:{text}", role.scheme)
+}

@@ -21,6 +21,7 @@ pub use const_oid::db::rfc5912::{
     SHA_512_WITH_RSA_ENCRYPTION,
 };
 pub use const_oid::db::rfc8410::ID_ED_25519;
+pub use const_oid::db::rfc4519::COUNTRY_NAME;
 
 /// `id-hcpki-at-healthcareactor`: the hcRole attribute type (ISO 17090-2 §7.3), `iso17090.md` §3.1.
 pub const HC_ROLE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.17090.0.1");

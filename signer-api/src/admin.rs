@@ -1,0 +1,293 @@
+//! Admin subcommands: init, issue, revoke, crl, profiles, audit verify.
+
+use crate::datadir::{DataDir, write_atomic};
+use anyhow::{Context, Result, bail};
+use ca_core::authority::{self, Authority, AuthorityConfig, InitRequest};
+use ca_core::hcrole::HcRole;
+use ca_core::issue::Registration;
+use ca_core::key::{KeyAlgorithm, SigningKey};
+use ca_core::profile::{CaUrls, IssuerRef, ProfileSet};
+use ca_core::store::RevocationReason;
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+use x509_cert::der::pem::LineEnding;
+
+/// Largest file the admin commands read (CSRs, keys).
+const MAX_INPUT: u64 = 1024 * 1024;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeyAlg {
+    P256,
+    P384,
+    Ed25519,
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Algorithm of the generated CA keys.
+    #[arg(long, value_enum, default_value = "p256")]
+    key_alg: KeyAlg,
+    /// Organisation name in the CA names.
+    #[arg(long, default_value = "hpki Demo Healthcare Organisation")]
+    org: String,
+    /// Country code in the CA names.
+    #[arg(long, default_value = "JP")]
+    country: String,
+    /// Import a CA key instead of generating it, e.g. `--import-key sign=sign-rsa.p8` (PKCS#8 DER or PEM).
+    #[arg(long, value_name = "CA=FILE")]
+    import_key: Vec<String>,
+    /// OID arc for certificate policies (default: a fresh 2.25.<uuid> arc).
+    #[arg(long)]
+    policy_arc: Option<String>,
+    /// Base URL of this service, for CRL distribution points, AIA and the CPS in certificates.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    base_url: String,
+    /// Validity of each CRL, in days.
+    #[arg(long, default_value_t = 7)]
+    crl_days: u32,
+}
+
+#[derive(Args)]
+pub struct IssueArgs {
+    /// Profile id (see `signer-api profiles`).
+    #[arg(long)]
+    profile: String,
+    /// PKCS#10 request, PEM or DER.
+    #[arg(long)]
+    csr: PathBuf,
+    /// Subject in certificate order, e.g. "C=JP,O=Example Hospital,CN=Taro Yamada".
+    #[arg(long)]
+    subject: String,
+    /// Certified healthcare role, SCHEME_OID:TEXT (repeatable).
+    #[arg(long, value_name = "SCHEME_OID:TEXT")]
+    hc_role: Vec<String>,
+    /// Subject alternative name: dns:, email:, uri:, ip: or dir: (repeatable).
+    #[arg(long)]
+    san: Vec<String>,
+    /// Validity in days (default: the profile's maximum).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Write the certificate (PEM) here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// Serial number in hex.
+    #[arg(long)]
+    serial: String,
+    /// RFC 5280 reason, e.g. keyCompromise, affiliationChanged, superseded, cessationOfOperation.
+    #[arg(long, default_value = "unspecified")]
+    reason: String,
+    /// When the key was (suspected to be) compromised, RFC 3339 (e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    invalidity_date: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CrlArgs {
+    /// CA id: sign, auth or root.
+    #[arg(long)]
+    ca: String,
+    /// Write the CRL as DER here instead of PEM on standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn now() -> Result<u64> {
+    Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.len() > MAX_INPUT {
+        bail!("{} is {} bytes; the limit is {MAX_INPUT}", path.display(), meta.len());
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A fresh `2.25.<uuid>` arc (ITU-T X.667 §6.3: a version 4 UUID as one integer arc).
+fn fresh_policy_arc() -> Result<String> {
+    let mut b: [u8; 16] = ca_core::seal::Sealer::random_bytes()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Ok(format!("2.25.{}", u128::from_be_bytes(b)))
+}
+
+pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
+    let dir = DataDir::new(data_dir);
+    if dir.is_initialised() {
+        bail!("{} already holds a CA", data_dir.display());
+    }
+    let mut imported_keys = BTreeMap::new();
+    for spec in &args.import_key {
+        let (ca, file) = spec
+            .split_once('=')
+            .with_context(|| format!("--import-key {spec:?}: expected CA=FILE"))?;
+        let bytes = read_input(Path::new(file))?;
+        let der = match x509_cert::der::pem::decode_vec(&bytes) {
+            Ok((_, der)) => der,
+            Err(_) => bytes,
+        };
+        let key = SigningKey::from_pkcs8(&der).with_context(|| format!("importing {file}"))?;
+        imported_keys.insert(ca.to_owned(), key);
+    }
+    let base = args.base_url.trim_end_matches('/');
+    let config = AuthorityConfig {
+        policy_arc: match args.policy_arc {
+            Some(arc) => arc,
+            None => fresh_policy_arc()?,
+        },
+        urls: CaUrls {
+            cps: Some(format!("{base}/cps")),
+            crl: Some(format!("{base}/v1/crl/{{ca}}")),
+            ca_issuers: Some(format!("{base}/v1/ca/{{ca}}.der")),
+            ocsp: None,
+        },
+        crl_validity_days: args.crl_days,
+    };
+    let profiles = ProfileSet::embedded()?;
+    let store = dir.open_store()?;
+    let (sealer, seal_setting) = dir.new_sealer()?;
+    let authority = Authority::init(
+        store,
+        profiles,
+        &sealer,
+        InitRequest {
+            key_algorithm: match args.key_alg {
+                KeyAlg::P256 => KeyAlgorithm::P256,
+                KeyAlg::P384 => KeyAlgorithm::P384,
+                KeyAlg::Ed25519 => KeyAlgorithm::Ed25519,
+            },
+            imported_keys,
+            organization: args.org,
+            country: args.country,
+            config,
+            settings: vec![seal_setting],
+            now: now()?,
+            actor: "cli".into(),
+        },
+    )?;
+    publish_ca_certificates(&dir, &authority)?;
+    println!("initialised CA hierarchy in {}", data_dir.display());
+    for id in authority.ca_ids() {
+        println!("  {id}: {}", dir.ca_pem(id).display());
+    }
+    println!("policy arc: {}", authority.config().policy_arc);
+    Ok(())
+}
+
+/// Writes each CA certificate as PEM where users pick it up (`ca/<id>.pem`).
+pub fn publish_ca_certificates<S: ca_core::store::Store>(
+    dir: &DataDir,
+    authority: &Authority<S>,
+) -> Result<()> {
+    for id in authority.ca_ids() {
+        let pem = to_pem("CERTIFICATE", authority.ca_certificate(id)?)?;
+        write_atomic(&dir.ca_pem(id), pem.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
+    Ok(x509_cert::der::pem::encode_string(label, LineEnding::LF, der)?)
+}
+
+fn parse_role(spec: &str) -> Result<HcRole> {
+    let (scheme, text) = spec
+        .split_once(':')
+        .with_context(|| format!("--hc-role {spec:?}: expected SCHEME_OID:TEXT"))?;
+    let scheme = const_oid::ObjectIdentifier::new(scheme)
+        .map_err(|e| anyhow::anyhow!("--hc-role {spec:?}: scheme: {e}"))?;
+    if text.is_empty() {
+        bail!("--hc-role {spec:?}: empty role text");
+    }
+    Ok(HcRole {
+        scheme,
+        code: None,
+        text: Some(text.to_owned()),
+    })
+}
+
+pub fn issue(data_dir: &Path, args: IssueArgs) -> Result<()> {
+    let registration = Registration {
+        profile: args.profile,
+        subject: ca_core::name::parse_subject(&args.subject)?,
+        sans: args
+            .san
+            .iter()
+            .map(|s| ca_core::name::parse_san(s))
+            .collect::<Result<_, _>>()?,
+        hc_roles: args.hc_role.iter().map(|r| parse_role(r)).collect::<Result<_>>()?,
+        validity_days: args.days,
+    };
+    let csr = read_input(&args.csr)?;
+    let authority = DataDir::new(data_dir).open_authority()?;
+    let issued = authority.issue(&registration, &csr, now()?, "cli")?;
+    let pem = to_pem("CERTIFICATE", &issued.certificate)?;
+    match args.out {
+        Some(path) => {
+            write_atomic(&path, pem.as_bytes())?;
+            println!("{}", hex::encode(&issued.serial));
+        }
+        None => print!("{pem}"),
+    }
+    eprintln!("issued serial {}", hex::encode(&issued.serial));
+    Ok(())
+}
+
+pub fn revoke(data_dir: &Path, args: RevokeArgs) -> Result<()> {
+    let serial = hex::decode(args.serial.trim_start_matches("0x"))
+        .with_context(|| format!("--serial {:?} is not hex", args.serial))?;
+    let reason = RevocationReason::from_str(&args.reason)?;
+    let invalidity = args
+        .invalidity_date
+        .as_deref()
+        .map(|t| {
+            x509_cert::der::DateTime::from_str(t)
+                .map(|d| d.unix_duration().as_secs())
+                .map_err(|_| anyhow::anyhow!("--invalidity-date {t:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+        })
+        .transpose()?;
+    let authority = DataDir::new(data_dir).open_authority()?;
+    let record = authority.revoke(&serial, reason, invalidity, now()?, "cli")?;
+    println!("revoked {} ({})", hex::encode(&record.serial), record.subject);
+    Ok(())
+}
+
+pub fn crl(data_dir: &Path, args: CrlArgs) -> Result<()> {
+    let authority = DataDir::new(data_dir).open_authority()?;
+    let der = authority.crl(&args.ca, now()?, "cli")?;
+    match args.out {
+        Some(path) => write_atomic(&path, &der)?,
+        None => print!("{}", to_pem("X509 CRL", &der)?),
+    }
+    Ok(())
+}
+
+pub fn profiles() -> Result<()> {
+    let set = ProfileSet::embedded()?;
+    for p in set.profiles() {
+        let issuer = match p.issuer() {
+            IssuerRef::SelfSigned => "self".to_owned(),
+            IssuerRef::Ca(id) => id.clone(),
+        };
+        println!("{:<22} issuer={:<5} max={:>5}d  {}", p.id(), issuer, p.max_validity_days(), p.title());
+    }
+    Ok(())
+}
+
+pub fn audit_verify(data_dir: &Path) -> Result<()> {
+    let dir = DataDir::new(data_dir);
+    if !dir.is_initialised() {
+        bail!("{} holds no CA: run `signer-api init` first", data_dir.display());
+    }
+    let store = dir.open_store()?;
+    let n = authority::verify_audit(&store)?;
+    println!("audit log OK: {n} records, chain intact");
+    Ok(())
+}

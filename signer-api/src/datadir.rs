@@ -1,0 +1,144 @@
+//! The data directory: sled store, how CA keys are sealed, CA certificates for users to pick up.
+//!
+//! Keys are sealed under a passphrase from `HPKI_PASSPHRASE` (Argon2id, salt in the store), or, for
+//! the demo, under a random key file `master.key` (mode 0600) beside the store.
+
+use anyhow::{Context, Result, bail};
+use ca_core::authority::Authority;
+use ca_core::profile::ProfileSet;
+use ca_core::seal::{KEK_LEN, SALT_LEN, Sealer};
+use ca_core::store::{SledStore, Store};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Store setting recording how CA keys are sealed.
+const SETTING_SEAL: &str = "seal";
+const PASSPHRASE_ENV: &str = "HPKI_PASSPHRASE";
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+enum SealMethod {
+    Passphrase { salt: String },
+    KeyFile,
+}
+
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.root.join("master.key")
+    }
+
+    /// Where CA `id`'s certificate is published as PEM.
+    pub fn ca_pem(&self, id: &str) -> PathBuf {
+        self.root.join("ca").join(format!("{id}.pem"))
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.store_path().exists()
+    }
+
+    pub fn open_store(&self) -> Result<SledStore> {
+        SledStore::open(&self.store_path())
+            .with_context(|| format!("opening the store in {}", self.store_path().display()))
+    }
+
+    /// A fresh sealer for init and the setting that lets `open` rebuild it.
+    pub fn new_sealer(&self) -> Result<(Sealer, (String, Vec<u8>))> {
+        let (sealer, method) = match std::env::var_os(PASSPHRASE_ENV) {
+            Some(pass) if !pass.is_empty() => {
+                let salt: [u8; SALT_LEN] = Sealer::random_bytes()?;
+                let sealer = Sealer::from_passphrase(pass.as_encoded_bytes(), &salt)?;
+                (sealer, SealMethod::Passphrase { salt: hex::encode(salt) })
+            }
+            _ => {
+                let key: [u8; KEK_LEN] = Sealer::random_bytes()?;
+                write_private(&self.key_file(), &key)?;
+                (Sealer::from_key(&key), SealMethod::KeyFile)
+            }
+        };
+        Ok((sealer, (SETTING_SEAL.to_owned(), serde_json::to_vec(&method)?)))
+    }
+
+    fn sealer(&self, store: &SledStore) -> Result<Sealer> {
+        let Some(setting) = store.setting(SETTING_SEAL)? else {
+            bail!("{} holds no CA: run `signer-api init` first", self.root.display());
+        };
+        match serde_json::from_slice(&setting).context("seal setting")? {
+            SealMethod::Passphrase { salt } => {
+                let pass = std::env::var_os(PASSPHRASE_ENV)
+                    .with_context(|| format!("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}"))?;
+                let salt: [u8; SALT_LEN] = hex::decode(salt)
+                    .ok()
+                    .and_then(|s| s.try_into().ok())
+                    .context("seal setting: bad salt")?;
+                Ok(Sealer::from_passphrase(pass.as_encoded_bytes(), &salt)?)
+            }
+            SealMethod::KeyFile => {
+                let bytes = std::fs::read(self.key_file())
+                    .with_context(|| format!("reading {}", self.key_file().display()))?;
+                let key: [u8; KEK_LEN] = bytes
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("{} is not a {KEK_LEN}-byte key file", self.key_file().display()))?;
+                Ok(Sealer::from_key(&key))
+            }
+        }
+    }
+
+    /// Opens the authority of an initialised data directory.
+    pub fn open_authority(&self) -> Result<Authority<SledStore>> {
+        if !self.is_initialised() {
+            bail!("{} holds no CA: run `signer-api init` first", self.root.display());
+        }
+        let store = self.open_store()?;
+        let sealer = self.sealer(&store)?;
+        Ok(Authority::open(store, ProfileSet::embedded()?, &sealer)?)
+    }
+}
+
+/// Writes a secret file readable by its owner only, created with mode 0600 (never wider).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` via a temporary file and rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

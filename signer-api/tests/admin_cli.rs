@@ -1,0 +1,385 @@
+//! The admin commands end to end: the real binary, a real data directory, OpenSSL as the judge.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const JP_ROLE: &str = "1.2.392.100495.1.6.1.1:Medical Doctor";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_signer-api"))
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let env = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        env.ok(&["init"]);
+        env
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        bin()
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .env_remove("HPKI_PASSPHRASE")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with exit status 2; returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} did not exit 2: {out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn ca(&self, id: &str) -> PathBuf {
+        self.data().join("ca").join(format!("{id}.pem"))
+    }
+
+    /// Number of audit records, read through `audit verify`.
+    fn audit_records(&self) -> u64 {
+        let out = self.ok(&["audit", "verify"]);
+        out.split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {out:?}"))
+    }
+}
+
+fn openssl(args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl CLI is required by these tests (.ci/run installs it)")
+}
+
+fn openssl_ok(args: &[&str]) -> String {
+    let out = openssl(args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh key and CSR made by OpenSSL; `alg` is an `openssl req -newkey` argument.
+fn csr(dir: &Path, name: &str, newkey: &[&str]) -> PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let mut args = vec!["req", "-new", "-nodes", "-subj", "/CN=ignored"];
+    args.extend_from_slice(newkey);
+    args.extend_from_slice(&["-keyout", key.to_str().unwrap(), "-out", csr.to_str().unwrap()]);
+    openssl_ok(&args);
+    csr
+}
+
+fn p256_csr(dir: &Path, name: &str) -> PathBuf {
+    csr(dir, name, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+}
+
+fn issue_doctor(env: &Env, name: &str) -> PathBuf {
+    let csr = p256_csr(env.dir.path(), name);
+    let out = env.path(&format!("{name}.pem"));
+    env.ok(&[
+        "issue",
+        "--profile",
+        "rhp-sign",
+        "--csr",
+        csr.to_str().unwrap(),
+        "--subject",
+        &format!("C=JP,O=Example University Hospital,CN={name}"),
+        "--hc-role",
+        JP_ROLE,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+fn verify_args<'a>(env: &'a Env, root: &'a str, inter: &'a str, cert: &'a str) -> Vec<&'a str> {
+    let _ = env;
+    vec!["verify", "-no-CAfile", "-no-CApath", "-CAfile", root, "-untrusted", inter, cert]
+}
+
+#[test]
+fn issued_signing_certificate_verifies_and_carries_the_profile() {
+    let env = Env::new();
+    let cert = issue_doctor(&env, "doctor");
+    let (root, sign) = (env.ca("root"), env.ca("sign"));
+    let args = verify_args(&env, root.to_str().unwrap(), sign.to_str().unwrap(), cert.to_str().unwrap());
+    assert!(openssl_ok(&args).contains(": OK"));
+
+    let text = openssl_ok(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"]);
+    let after = |label: &str| {
+        let i = text.find(label).unwrap_or_else(|| panic!("{label} missing in\n{text}"));
+        text[i..].lines().nth(1).unwrap().trim().to_owned()
+    };
+    assert_eq!(after("X509v3 Key Usage: critical"), "Non Repudiation");
+    assert!(text.contains("X509v3 Certificate Policies: critical"), "{text}");
+    assert!(text.contains("X509v3 Subject Directory Attributes:"), "{text}");
+    assert!(!text.contains("Extended Key Usage"), "signing profile has no EKU");
+    assert!(text.contains("X509v3 CRL Distribution Points"), "{text}");
+    assert!(text.contains("Subject: C = JP, O = Example University Hospital, CN = doctor"), "{text}");
+
+    // Issued by the signature CA, not the authentication CA.
+    let auth = env.ca("auth");
+    let wrong = verify_args(&env, root.to_str().unwrap(), auth.to_str().unwrap(), cert.to_str().unwrap());
+    assert!(!openssl(&wrong).status.success());
+
+    // Every CA certificate verifies against the root.
+    for id in ["root", "sign", "auth"] {
+        let ca = env.ca(id);
+        openssl_ok(&["verify", "-no-CAfile", "-no-CApath", "-CAfile", root.to_str().unwrap(), ca.to_str().unwrap()]);
+    }
+}
+
+#[test]
+fn revocation_shows_in_the_crl() {
+    let env = Env::new();
+    let good = issue_doctor(&env, "good");
+    let bad = issue_doctor(&env, "bad");
+    let serial = openssl_ok(&["x509", "-in", bad.to_str().unwrap(), "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    env.ok(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    let crl = env.path("sign.crl");
+    env.ok(&["crl", "--ca", "sign", "--out", crl.to_str().unwrap()]);
+
+    let (root, sign) = (env.ca("root"), env.ca("sign"));
+    let (root, sign, crl_s) = (root.to_str().unwrap(), sign.to_str().unwrap(), crl.to_str().unwrap());
+    let crl_text = openssl(&["crl", "-inform", "DER", "-in", crl_s, "-CAfile", sign, "-noout", "-text"]);
+    let crl_err = String::from_utf8_lossy(&crl_text.stderr);
+    let crl_out = String::from_utf8_lossy(&crl_text.stdout);
+    assert!(crl_err.contains("verify OK"), "{crl_err}{crl_out}");
+    assert!(crl_out.contains("X509v3 CRL Number"), "{crl_out}");
+    assert!(crl_out.contains("Key Compromise"), "{crl_out}");
+    assert!(crl_out.to_uppercase().contains(&serial.to_uppercase()), "{crl_out}");
+
+    let check = |cert: &Path| {
+        openssl(&[
+            "verify", "-no-CAfile", "-no-CApath", "-CAfile", root, "-untrusted", sign, "-crl_check",
+            "-CRLfile", crl_s, cert.to_str().unwrap(),
+        ])
+    };
+    let out = check(&good);
+    assert!(out.status.success(), "{out:?}");
+    let out = check(&bad);
+    assert!(!out.status.success());
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("certificate revoked"), "{all}");
+
+    // Revoking twice is refused and recorded once.
+    let before = env.audit_records();
+    assert!(env.fails(&["revoke", "--serial", &serial]).contains("already revoked"));
+    assert_eq!(env.audit_records(), before);
+}
+
+#[test]
+fn refusals_are_specific_and_write_nothing() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    let good_csr = p256_csr(dir, "good");
+    let before = env.audit_records();
+    let issue = |profile: &str, csr: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "issue", "--profile", profile, "--csr", csr.to_str().unwrap(), "--subject",
+            "C=JP,O=Example Hospital,CN=Refused",
+        ];
+        args.extend_from_slice(extra);
+        env.fails(&args)
+    };
+
+    // A CSR whose signature was altered proves nothing.
+    let mut der = openssl(&["req", "-in", good_csr.to_str().unwrap(), "-outform", "DER"]).stdout;
+    let last = der.len() - 3;
+    der[last] ^= 0x55;
+    let tampered = dir.join("tampered.der");
+    std::fs::write(&tampered, &der).unwrap();
+    let err = issue("rhp-sign", &tampered, &["--hc-role", JP_ROLE]);
+    assert!(err.contains("signature does not verify"), "{err}");
+
+    let rsa1024 = csr(dir, "rsa1024", &["-newkey", "rsa:1024"]);
+    let err = issue("rhp-sign", &rsa1024, &["--hc-role", JP_ROLE]);
+    assert!(err.contains("rhp-sign") && err.contains("1024"), "{err}");
+
+    let err = issue("rhp-sign", &good_csr, &[]);
+    assert!(err.contains("rhp-sign") && err.to_lowercase().contains("hcrole"), "{err}");
+
+    let err = issue("rhp-sign", &good_csr, &["--hc-role", JP_ROLE, "--days", "100000"]);
+    assert!(err.contains("rhp-sign") && err.contains("100000"), "{err}");
+
+    let garbage = dir.join("garbage.csr");
+    std::fs::write(&garbage, b"\x30\x82\xff\xffnot a request").unwrap();
+    let err = issue("rhp-sign", &garbage, &["--hc-role", JP_ROLE]);
+    assert!(err.contains("not a PKCS#10 request"), "{err}");
+
+    let err = issue("no-such-profile", &good_csr, &[]);
+    assert!(err.contains("unknown profile"), "{err}");
+
+    let err = issue("rhp-sign", &good_csr, &["--hc-role", "1.2.392.100495.1.6.1.1:Wizard"]);
+    assert!(err.contains("Wizard"), "{err}");
+
+    assert_eq!(env.audit_records(), before, "a refusal left an audit record");
+    let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
+    use ca_core::store::Store;
+    assert!(store.certificates().unwrap().is_empty(), "a refusal stored a certificate");
+}
+
+#[test]
+fn issue_survives_kill_after_printing() {
+    let env = Env::new();
+    let csr = p256_csr(env.dir.path(), "killed");
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(env.data())
+        .args(["issue", "--profile", "rhp-sign", "--csr", csr.to_str().unwrap()])
+        .args(["--subject", "C=JP,O=Example Hospital,CN=Killed", "--hc-role", JP_ROLE])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pem = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        pem.push_str(&line);
+        pem.push('\n');
+        if line.starts_with("-----END CERTIFICATE") {
+            break;
+        }
+    }
+    child.kill().ok(); // SIGKILL: no destructor, no flush on exit.
+    child.wait().unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE"), "no certificate printed");
+
+    let printed = env.path("printed.pem");
+    std::fs::write(&printed, &pem).unwrap();
+    let serial = openssl_ok(&["x509", "-in", printed.to_str().unwrap(), "-noout", "-serial"]);
+    let serial = hex::decode(serial.trim().trim_start_matches("serial=")).unwrap();
+
+    use ca_core::store::Store;
+    let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
+    let record = store.certificate(&serial).unwrap().expect("printed certificate was lost");
+    let der = openssl(&["x509", "-in", printed.to_str().unwrap(), "-outform", "DER"]).stdout;
+    assert_eq!(record.der, der);
+    let log = store.audit_log().unwrap();
+    let object = format!("certificate:{}", hex::encode(&serial));
+    assert!(log.iter().any(|r| r.event.object == object), "audit record lost");
+    ca_core::authority::verify_audit(&store).unwrap();
+}
+
+#[test]
+fn no_private_key_in_plaintext_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Import known CA keys so the test knows what must not appear.
+    let mut secrets = Vec::new();
+    let mut args = vec!["init".to_owned()];
+    for id in ["root", "sign", "auth"] {
+        let key = dir.path().join(format!("{id}.p8"));
+        openssl_ok(&[
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER",
+            "-out", key.to_str().unwrap(),
+        ]);
+        let pkcs8 = std::fs::read(&key).unwrap();
+        // ECPrivateKey (RFC 5915): version 1, then the 32-octet private scalar.
+        let at = pkcs8.windows(5).position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20]).unwrap() + 5;
+        secrets.push(pkcs8[at..at + 32].to_vec());
+        secrets.push(pkcs8);
+        args.push("--import-key".into());
+        args.push(format!("{id}={}", key.display()));
+    }
+    let out = bin().arg("--data-dir").arg(&data).args(&args).env_remove("HPKI_PASSPHRASE").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let mut files = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 3, "scanned too little: {files:?}");
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+                "{} holds a private key in plaintext",
+                file.display()
+            );
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn passphrase_sealed_installation_needs_the_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |pass: Option<&str>, args: &[&str]| {
+        let mut cmd = bin();
+        cmd.arg("--data-dir").arg(&data).args(args).env_remove("HPKI_PASSPHRASE");
+        if let Some(p) = pass {
+            cmd.env("HPKI_PASSPHRASE", p);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(run(Some("correct horse"), &["init"]).status.success());
+    assert!(!data.join("master.key").exists());
+    let crl = dir.path().join("c.crl");
+    let crl = crl.to_str().unwrap();
+    assert!(run(Some("correct horse"), &["crl", "--ca", "sign", "--out", crl]).status.success());
+    let wrong = run(Some("wrong"), &["crl", "--ca", "sign", "--out", crl]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("cannot decrypt"));
+    let none = run(None, &["crl", "--ca", "sign", "--out", crl]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("HPKI_PASSPHRASE"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    assert_eq!(env.run(&["issue"]).status.code(), Some(2));
+    assert_eq!(env.run(&["frobnicate"]).status.code(), Some(2));
+    let err = env.fails(&["init"]);
+    assert!(err.contains("already holds a CA"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let out = bin().arg("--data-dir").arg(empty.path().join("none")).args(["crl", "--ca", "sign"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `signer-api init` first"));
+}
