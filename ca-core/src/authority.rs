@@ -33,6 +33,17 @@ pub struct AuthorityConfig {
     pub crl_validity_days: u32,
 }
 
+/// How serial numbers are chosen.
+#[derive(Clone, Debug, Default)]
+pub enum SerialSource {
+    /// 16 random octets, checked unique against the store.
+    #[default]
+    Random,
+    /// Derived from this seed, the profile, the subject and the key: for reproducible test vectors
+    /// only (still checked unique against the store).
+    Derived([u8; 32]),
+}
+
 /// What `init` needs besides the store.
 pub struct InitRequest {
     /// Algorithm of generated CA keys.
@@ -46,6 +57,7 @@ pub struct InitRequest {
     pub settings: Vec<(String, Vec<u8>)>,
     pub now: u64,
     pub actor: String,
+    pub serials: SerialSource,
 }
 
 /// A certificate just issued, with the chain above it (issuing CA first, root last).
@@ -99,6 +111,7 @@ pub struct Authority<S: Store> {
     config: AuthorityConfig,
     policy_arc: ObjectIdentifier,
     cas: BTreeMap<String, Ca>,
+    serials: SerialSource,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -195,7 +208,8 @@ impl<S: Store> Authority<S> {
                     name: &p.name,
                     key: &p.key,
                 });
-                let cert = issue::build(&draft, issue::random_serial()?, signer.as_ref(), Some(&key))?;
+                let serial = next_serial(&req.serials, &store, profile.id(), &subject, &spki)?;
+                let cert = issue::build(&draft, serial, signer.as_ref(), Some(&key))?;
                 let der = cert.to_der().map_err(|e| IssueError::Build(e.to_string()))?;
                 records.push(AuthorityRecord {
                     id: id.clone(),
@@ -252,6 +266,7 @@ impl<S: Store> Authority<S> {
             config: req.config,
             policy_arc,
             cas,
+            serials: req.serials,
         })
     }
 
@@ -301,7 +316,14 @@ impl<S: Store> Authority<S> {
             config,
             policy_arc,
             cas,
+            serials: SerialSource::Random,
         })
+    }
+
+    /// Replaces how serial numbers are chosen (see [`SerialSource`]).
+    pub fn with_serials(mut self, serials: SerialSource) -> Self {
+        self.serials = serials;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -378,7 +400,13 @@ impl<S: Store> Authority<S> {
         issue::check(profile, &self.profiles, registration, &spki, now, now + u64::from(days) * DAY)?;
         issue::check_proof_of_possession(&csr)?;
 
-        let serial = self.fresh_serial()?;
+        let serial = next_serial(
+            &self.serials,
+            &self.store,
+            profile.id(),
+            &registration.subject,
+            &spki,
+        )?;
         let key_id = issue::key_identifier(&spki);
         let urls = expand_urls(&self.config.urls, &ca_id);
         let draft = Draft {
@@ -438,16 +466,6 @@ impl<S: Store> Authority<S> {
             chain: self.chain(&ca_id)?,
             audit_seq: audit.seq,
         })
-    }
-
-    fn fresh_serial(&self) -> Result<x509_cert::serial_number::SerialNumber, AuthorityError> {
-        for _ in 0..8 {
-            let serial = issue::random_serial()?;
-            if !self.store.contains_serial(serial.as_bytes())? {
-                return Ok(serial);
-            }
-        }
-        Err(IssueError::Serial.into())
     }
 
     /// Revokes an issued certificate (RFC 5280 §5.3.1 reason, §5.3.2 invalidity date).
@@ -520,6 +538,43 @@ pub fn verify_audit(store: &dyn Store) -> Result<u64, AuthorityError> {
         &records,
         head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
     )?)
+}
+
+/// A serial number not yet in the store.
+fn next_serial<S: Store>(
+    source: &SerialSource,
+    store: &S,
+    profile: &str,
+    subject: &Name,
+    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+) -> Result<x509_cert::serial_number::SerialNumber, AuthorityError> {
+    let serial = match source {
+        SerialSource::Random => {
+            for _ in 0..8 {
+                let serial = issue::random_serial()?;
+                if !store.contains_serial(serial.as_bytes())? {
+                    return Ok(serial);
+                }
+            }
+            return Err(IssueError::Serial.into());
+        }
+        SerialSource::Derived(seed) => {
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(seed);
+            ctx.update(profile.as_bytes());
+            ctx.update(&subject.to_der().map_err(|e| IssueError::Build(e.to_string()))?);
+            ctx.update(&spki.to_der().map_err(|e| IssueError::Build(e.to_string()))?);
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&ctx.finish().as_ref()[..16]);
+            bytes[0] = (bytes[0] & 0x7f) | 0x01;
+            x509_cert::serial_number::SerialNumber::new(&bytes)
+                .map_err(|e| IssueError::Build(e.to_string()))?
+        }
+    };
+    if store.contains_serial(serial.as_bytes())? {
+        return Err(StoreError::DuplicateSerial(hex::encode(serial.as_bytes())).into());
+    }
+    Ok(serial)
 }
 
 fn parse_arc(arc: &str) -> Result<ObjectIdentifier, AuthorityError> {

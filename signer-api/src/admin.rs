@@ -170,6 +170,7 @@ pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
             settings: vec![seal_setting],
             now: now()?,
             actor: "cli".into(),
+            serials: Default::default(),
         },
     )?;
     publish_ca_certificates(&dir, &authority)?;

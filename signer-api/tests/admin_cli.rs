@@ -302,10 +302,15 @@ fn no_private_key_in_plaintext_on_disk() {
     let mut secrets = Vec::new();
     let mut args = vec!["init".to_owned()];
     for id in ["root", "sign", "auth"] {
+        let pem = dir.path().join(format!("{id}.pem"));
         let key = dir.path().join(format!("{id}.p8"));
         openssl_ok(&[
-            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-outform", "DER",
-            "-out", key.to_str().unwrap(),
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+            pem.to_str().unwrap(),
+        ]);
+        openssl_ok(&[
+            "pkcs8", "-topk8", "-nocrypt", "-in", pem.to_str().unwrap(), "-outform", "DER", "-out",
+            key.to_str().unwrap(),
         ]);
         let pkcs8 = std::fs::read(&key).unwrap();
         // ECPrivateKey (RFC 5915): version 1, then the 32-octet private scalar.
