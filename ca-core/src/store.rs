@@ -5,8 +5,38 @@
 //! transaction: all or nothing.
 
 use crate::audit::{AuditEvent, AuditRecord};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
 use std::path::Path;
+
+// Layout of the sled database. Public so that tests and admin tooling can open the raw database
+// (e.g. to demonstrate that tampering is detected); not an API for writing.
+
+/// Certificates: key = serial bytes, value = JSON `CertificateRecord`.
+pub const CERTIFICATES_TREE: &str = "certificates";
+/// Revocation index: key = `issuer_ca` 0x00 serial, value = JSON `Revocation`. Lets `revoked`
+/// scan one CA's revoked entries only.
+pub const REVOKED_TREE: &str = "revoked";
+/// Authorities: key = id, value = JSON `AuthorityRecord`.
+pub const AUTHORITIES_TREE: &str = "authorities";
+/// Settings: key = setting name, value = the raw bytes given to `initialise`.
+pub const SETTINGS_TREE: &str = "settings";
+/// Last CRL number per CA: key = `issuer_ca`, value = JSON u64.
+pub const CRL_NUMBERS_TREE: &str = "crl_numbers";
+/// Audit records: key = seq as u64 big-endian (so sled order is sequence order), value = JSON
+/// `AuditRecord`.
+pub const AUDIT_TREE: &str = "audit";
+/// Store metadata; see the `*_KEY` constants.
+pub const META_TREE: &str = "meta";
+/// In `META_TREE`: JSON `{"seq": u64, "hash": hex}` of the newest audit record.
+pub const AUDIT_HEAD_KEY: &str = "audit_head";
+/// In `META_TREE`: present once `initialise` has committed.
+pub const INITIALISED_KEY: &str = "initialised";
 
 /// RFC 5280 §5.3.1 CRLReason codes hpki accepts (7 is unused in the RFC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,16 +57,73 @@ pub enum RevocationReason {
 impl RevocationReason {
     /// The RFC 5280 code.
     pub fn code(self) -> u8 {
-        todo!()
+        match self {
+            Self::Unspecified => 0,
+            Self::KeyCompromise => 1,
+            Self::CaCompromise => 2,
+            Self::AffiliationChanged => 3,
+            Self::Superseded => 4,
+            Self::CessationOfOperation => 5,
+            Self::CertificateHold => 6,
+            Self::RemoveFromCrl => 8,
+            Self::PrivilegeWithdrawn => 9,
+            Self::AaCompromise => 10,
+        }
+    }
+
+    /// Every reason, in code order.
+    pub const ALL: [RevocationReason; 10] = [
+        Self::Unspecified,
+        Self::KeyCompromise,
+        Self::CaCompromise,
+        Self::AffiliationChanged,
+        Self::Superseded,
+        Self::CessationOfOperation,
+        Self::CertificateHold,
+        Self::RemoveFromCrl,
+        Self::PrivilegeWithdrawn,
+        Self::AaCompromise,
+    ];
+
+    /// The reason with RFC 5280 code `code` (None for 7 and codes above 10).
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The RFC 5280 ASN.1 name (`keyCompromise`, `cACompromise`, `removeFromCRL`, …).
+    pub fn name(self) -> &'static str {
+        self.names().0
+    }
+
+    /// (RFC 5280 camelCase name, kebab-case name).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Unspecified => ("unspecified", "unspecified"),
+            Self::KeyCompromise => ("keyCompromise", "key-compromise"),
+            Self::CaCompromise => ("cACompromise", "ca-compromise"),
+            Self::AffiliationChanged => ("affiliationChanged", "affiliation-changed"),
+            Self::Superseded => ("superseded", "superseded"),
+            Self::CessationOfOperation => ("cessationOfOperation", "cessation-of-operation"),
+            Self::CertificateHold => ("certificateHold", "certificate-hold"),
+            Self::RemoveFromCrl => ("removeFromCRL", "remove-from-crl"),
+            Self::PrivilegeWithdrawn => ("privilegeWithdrawn", "privilege-withdrawn"),
+            Self::AaCompromise => ("aACompromise", "aa-compromise"),
+        }
     }
 }
 
 impl std::str::FromStr for RevocationReason {
     type Err = StoreError;
     /// Accepts the RFC 5280 names in camelCase or kebab-case (`keyCompromise`, `key-compromise`).
+    /// Case-insensitive, so `keycompromise` and `KEY-COMPROMISE` are accepted too.
     fn from_str(s: &str) -> Result<Self, StoreError> {
-        let _ = s;
-        todo!()
+        Self::ALL
+            .into_iter()
+            .find(|r| {
+                let (camel, kebab) = r.names();
+                s.eq_ignore_ascii_case(camel) || s.eq_ignore_ascii_case(kebab)
+            })
+            .ok_or_else(|| StoreError::UnknownReason(s.to_owned()))
     }
 }
 
@@ -91,6 +178,9 @@ pub enum StoreError {
     AlreadyInitialised,
     #[error("unknown revocation reason {0:?}")]
     UnknownReason(String),
+    /// A CA id containing NUL, which would make revocation-index keys ambiguous.
+    #[error("invalid CA id {0:?}")]
+    InvalidCaId(String),
 }
 
 /// Durable state of one installation.
@@ -145,13 +235,332 @@ pub trait Store: Send + Sync {
 
 /// The sled implementation.
 pub struct SledStore {
-    _private: (),
+    db: sled::Db,
+    certificates: sled::Tree,
+    revoked: sled::Tree,
+    authorities: sled::Tree,
+    settings: sled::Tree,
+    crl_numbers: sled::Tree,
+    audit: sled::Tree,
+    meta: sled::Tree,
 }
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
+    ///
+    /// sled holds an exclusive file lock while open, so a second open fails with `Backend`
+    /// ("could not acquire lock"). sled 0.34 releases that lock on its background threads, a
+    /// moment after the last handle is dropped, so an immediate reopen in the same process can
+    /// fail the same way (spacejam/sled#1234); keep one store per process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let _ = dir;
-        todo!()
+        let db = sled::open(dir).map_err(backend)?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        Ok(SledStore {
+            certificates: tree(CERTIFICATES_TREE)?,
+            revoked: tree(REVOKED_TREE)?,
+            authorities: tree(AUTHORITIES_TREE)?,
+            settings: tree(SETTINGS_TREE)?,
+            crl_numbers: tree(CRL_NUMBERS_TREE)?,
+            audit: tree(AUDIT_TREE)?,
+            meta: tree(META_TREE)?,
+            db,
+        })
+    }
+
+    /// Turns a transaction's outcome into the method's result, flushing first when it committed:
+    /// sled otherwise syncs only every 500 ms, and an acknowledged write must survive `kill -9`.
+    fn committed<A>(
+        &self,
+        outcome: Result<A, TransactionError<StoreError>>,
+    ) -> Result<A, StoreError> {
+        let value = outcome.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => backend(e),
+        })?;
+        self.db.flush().map_err(backend)?;
+        Ok(value)
+    }
+}
+
+/// The audit head as stored under `AUDIT_HEAD_KEY`.
+#[derive(Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Aborts the surrounding transaction with `e`; sled's own errors convert through `?`.
+fn abort<A>(e: StoreError) -> ConflictableTransactionResult<A, StoreError> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// `?` for `StoreError` inside a transaction closure.
+fn tx<A>(r: Result<A, StoreError>) -> ConflictableTransactionResult<A, StoreError> {
+    r.map_err(ConflictableTransactionError::Abort)
+}
+
+fn audit_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+fn revoked_prefix(issuer_ca: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(issuer_ca.len() + 1);
+    key.extend_from_slice(issuer_ca.as_bytes());
+    key.push(0);
+    key
+}
+
+fn revoked_key(issuer_ca: &str, serial: &[u8]) -> Vec<u8> {
+    let mut key = revoked_prefix(issuer_ca);
+    key.extend_from_slice(serial);
+    key
+}
+
+/// Chains `event` onto the log inside a transaction. The head is read in the same transaction
+/// as the writes, so concurrent appends serialise and can never reuse a sequence number.
+/// Refuses (Corrupt) to extend a log whose head does not match its newest record: a damaged
+/// chain must be investigated, not buried under new records.
+fn append_tx(
+    audit: &TransactionalTree,
+    meta: &TransactionalTree,
+    event: AuditEvent,
+) -> ConflictableTransactionResult<AuditRecord, StoreError> {
+    let prev = match meta.get(AUDIT_HEAD_KEY)? {
+        None => None,
+        Some(raw) => {
+            let head: Head = tx(decode(&raw, "audit head"))?;
+            let Some(raw_prev) = audit.get(audit_key(head.seq))? else {
+                return abort(StoreError::Corrupt(format!(
+                    "audit head names seq {} but that record is missing",
+                    head.seq
+                )));
+            };
+            let prev: AuditRecord = tx(decode(&raw_prev, "audit record"))?;
+            if prev.seq != head.seq || prev.hash != head.hash {
+                return abort(StoreError::Corrupt(format!(
+                    "audit record {} does not match the audit head",
+                    head.seq
+                )));
+            }
+            Some(prev)
+        }
+    };
+    let record = AuditRecord::next(prev.as_ref(), event);
+    if audit.get(audit_key(record.seq))?.is_some() {
+        return abort(StoreError::Corrupt(format!(
+            "audit record {} exists beyond the audit head",
+            record.seq
+        )));
+    }
+    audit.insert(&audit_key(record.seq), tx(encode(&record))?)?;
+    let head = Head {
+        seq: record.seq,
+        hash: record.hash.clone(),
+    };
+    meta.insert(AUDIT_HEAD_KEY, tx(encode(&head))?)?;
+    Ok(record)
+}
+
+impl Store for SledStore {
+    fn initialise(
+        &self,
+        authorities: &[AuthorityRecord],
+        settings: &[(&str, &[u8])],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        // Transactions cannot scan a tree, so the "any authority exists" check is this fast
+        // path plus the INITIALISED_KEY marker, which is read and written transactionally.
+        if !self.authorities.is_empty() {
+            return Err(StoreError::AlreadyInitialised);
+        }
+        let outcome = (&self.authorities, &self.settings, &self.audit, &self.meta).transaction(
+            |(auth_t, settings_t, audit_t, meta_t)| {
+                if meta_t.get(INITIALISED_KEY)?.is_some() {
+                    return abort(StoreError::AlreadyInitialised);
+                }
+                for authority in authorities {
+                    if auth_t.get(authority.id.as_bytes())?.is_some() {
+                        return abort(StoreError::AlreadyInitialised);
+                    }
+                    auth_t.insert(authority.id.as_bytes(), tx(encode(authority))?)?;
+                }
+                for (key, value) in settings {
+                    settings_t.insert(key.as_bytes(), *value)?;
+                }
+                meta_t.insert(INITIALISED_KEY, &[] as &[u8])?;
+                append_tx(audit_t, meta_t, event.clone())
+            },
+        );
+        self.committed(outcome)
+    }
+
+    fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.authorities
+            .get(id.as_bytes())
+            .map_err(backend)?
+            .map(|raw| decode(&raw, "authority"))
+            .transpose()
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .settings
+            .get(key.as_bytes())
+            .map_err(backend)?
+            .map(|raw| raw.to_vec()))
+    }
+
+    fn insert_certificate(
+        &self,
+        record: &CertificateRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        if record.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
+        }
+        let value = encode(record)?;
+        let revocation = record.revocation.as_ref().map(encode).transpose()?;
+        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
+            |(certs_t, revoked_t, audit_t, meta_t)| {
+                if certs_t.get(&record.serial)?.is_some() {
+                    return abort(StoreError::DuplicateSerial(hex::encode(&record.serial)));
+                }
+                certs_t.insert(record.serial.as_slice(), value.as_slice())?;
+                // A certificate stored as already revoked must show up in `revoked` too.
+                if let Some(revocation) = &revocation {
+                    revoked_t.insert(
+                        revoked_key(&record.issuer_ca, &record.serial),
+                        revocation.as_slice(),
+                    )?;
+                }
+                append_tx(audit_t, meta_t, event.clone())
+            },
+        );
+        self.committed(outcome)
+    }
+
+    fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        self.certificates
+            .get(serial)
+            .map_err(backend)?
+            .map(|raw| decode(&raw, "certificate"))
+            .transpose()
+    }
+
+    fn contains_serial(&self, serial: &[u8]) -> Result<bool, StoreError> {
+        self.certificates.contains_key(serial).map_err(backend)
+    }
+
+    fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.certificates
+            .iter()
+            .values()
+            .map(|raw| decode(&raw.map_err(backend)?, "certificate"))
+            .collect()
+    }
+
+    fn revoke(
+        &self,
+        serial: &[u8],
+        revocation: Revocation,
+        event: AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        let revocation_value = encode(&revocation)?;
+        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
+            |(certs_t, revoked_t, audit_t, meta_t)| {
+                let Some(raw) = certs_t.get(serial)? else {
+                    return abort(StoreError::NotFound(hex::encode(serial)));
+                };
+                let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
+                if record.revocation.is_some() {
+                    return abort(StoreError::AlreadyRevoked(hex::encode(serial)));
+                }
+                record.revocation = Some(revocation.clone());
+                certs_t.insert(serial, tx(encode(&record))?)?;
+                revoked_t.insert(
+                    revoked_key(&record.issuer_ca, serial),
+                    revocation_value.as_slice(),
+                )?;
+                append_tx(audit_t, meta_t, event.clone())?;
+                Ok(record)
+            },
+        );
+        self.committed(outcome)
+    }
+
+    fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError> {
+        // No stored CA id contains NUL (insert refuses them); such a prefix would match another
+        // CA's keys.
+        if issuer_ca.contains('\0') {
+            return Ok(Vec::new());
+        }
+        let prefix = revoked_prefix(issuer_ca);
+        self.revoked
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (key, raw) = entry.map_err(backend)?;
+                Ok((key[prefix.len()..].to_vec(), decode(&raw, "revocation")?))
+            })
+            .collect()
+    }
+
+    fn next_crl_number(
+        &self,
+        issuer_ca: &str,
+        event: AuditEvent,
+    ) -> Result<(u64, AuditRecord), StoreError> {
+        let outcome =
+            (&self.crl_numbers, &self.audit, &self.meta).transaction(|(crl_t, audit_t, meta_t)| {
+                let last: u64 = match crl_t.get(issuer_ca.as_bytes())? {
+                    Some(raw) => tx(decode(&raw, "CRL number"))?,
+                    None => 0,
+                };
+                let Some(number) = last.checked_add(1) else {
+                    return abort(StoreError::Corrupt(format!(
+                        "CRL number of {issuer_ca} is exhausted"
+                    )));
+                };
+                crl_t.insert(issuer_ca.as_bytes(), tx(encode(&number))?)?;
+                let record = append_tx(audit_t, meta_t, event.clone())?;
+                Ok((number, record))
+            });
+        self.committed(outcome)
+    }
+
+    fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let outcome = (&self.audit, &self.meta)
+            .transaction(|(audit_t, meta_t)| append_tx(audit_t, meta_t, event.clone()));
+        self.committed(outcome)
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        // Records are returned as stored, key order; `verify_chain` judges them.
+        self.audit
+            .iter()
+            .values()
+            .map(|raw| decode(&raw.map_err(backend)?, "audit record"))
+            .collect()
+    }
+
+    fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .meta
+            .get(AUDIT_HEAD_KEY)
+            .map_err(backend)?
+            .map(|raw| decode::<Head>(&raw, "audit head"))
+            .transpose()?
+            .map(|head| (head.seq, head.hash)))
     }
 }

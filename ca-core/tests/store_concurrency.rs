@@ -1,0 +1,75 @@
+//! Concurrent writers on one `SledStore`: every append gets its own sequence number.
+
+use ca_core::audit::{AuditAction, AuditEvent, audit_verify, verify_chain};
+use ca_core::store::{CertificateRecord, SledStore, Store};
+use std::sync::{Arc, Barrier};
+
+const THREADS: u64 = 8;
+const PER_THREAD: u64 = 50;
+
+fn event(thread: u64, i: u64) -> AuditEvent {
+    AuditEvent {
+        time: 1_700_000_000,
+        actor: format!("thread:{thread}"),
+        action: AuditAction::Sign,
+        object: format!("op:{i}"),
+        details: vec![],
+    }
+}
+
+#[test]
+fn concurrent_writers_get_seqs_1_to_400_and_a_valid_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let start = Arc::new(Barrier::new(THREADS as usize));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                let mut seqs = Vec::new();
+                for i in 0..PER_THREAD {
+                    // Alternate the two kinds of write so both paths race each other.
+                    let rec = if i % 2 == 0 {
+                        store.append_audit(event(t, i)).unwrap()
+                    } else {
+                        let serial = vec![t as u8, i as u8];
+                        let cert = CertificateRecord {
+                            serial: serial.clone(),
+                            issuer_ca: "sign".into(),
+                            profile: "physician".into(),
+                            subject: format!("CN={t}-{i}"),
+                            not_after: 1_800_000_000,
+                            der: serial,
+                            revocation: None,
+                        };
+                        store.insert_certificate(&cert, event(t, i)).unwrap()
+                    };
+                    seqs.push(rec.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut acknowledged: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    acknowledged.sort_unstable();
+    let total = THREADS * PER_THREAD;
+    assert_eq!(acknowledged, (1..=total).collect::<Vec<_>>());
+
+    let log = store.audit_log().unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let head = store.audit_head().unwrap().unwrap();
+    assert_eq!(verify_chain(&log, Some((head.0, &head.1))), Ok(total));
+    assert_eq!(audit_verify(store.as_ref()).unwrap(), total);
+    assert_eq!(
+        store.certificates().unwrap().len() as u64,
+        THREADS * PER_THREAD / 2
+    );
+}

@@ -1,0 +1,124 @@
+//! An acknowledged write survives `kill -9`: a child process writes, says "ACK", and is killed
+//! with SIGKILL at once; the parent then reopens the store.
+
+use ca_core::audit::{AuditAction, AuditEvent, audit_verify};
+use ca_core::store::{CertificateRecord, Revocation, RevocationReason, SledStore, Store};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Set in the child to the store directory; its presence makes the test act as the child.
+const CHILD_ENV: &str = "HPKI_STORE_CRASH_CHILD_DIR";
+const TEST_NAME: &str = "acknowledged_writes_survive_sigkill";
+
+fn event(action: AuditAction, object: &str) -> AuditEvent {
+    AuditEvent {
+        time: 1_700_000_000,
+        actor: "cli:root".into(),
+        action,
+        object: object.into(),
+        details: vec![("profile".into(), "physician".into())],
+    }
+}
+
+fn cert(serial: u8) -> CertificateRecord {
+    CertificateRecord {
+        serial: vec![serial],
+        issuer_ca: "sign".into(),
+        profile: "physician".into(),
+        subject: format!("CN=crash {serial}"),
+        not_after: 1_800_000_000,
+        der: vec![0x30, 0x01, serial],
+        revocation: None,
+    }
+}
+
+fn revocation() -> Revocation {
+    Revocation {
+        reason: RevocationReason::KeyCompromise,
+        revoked_at: 1_750_000_000,
+        invalidity_date: None,
+    }
+}
+
+/// The child: write, acknowledge on stdout, then wait to be killed.
+fn child(dir: &Path) -> ! {
+    let store = SledStore::open(dir).unwrap();
+    store
+        .insert_certificate(&cert(1), event(AuditAction::Issue, "certificate:01"))
+        .unwrap();
+    store
+        .insert_certificate(&cert(2), event(AuditAction::Issue, "certificate:02"))
+        .unwrap();
+    store
+        .revoke(
+            &[2],
+            revocation(),
+            event(AuditAction::Revoke, "certificate:02"),
+        )
+        .unwrap();
+    // Written straight to stdout: libtest's capture only intercepts print!.
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"\nACK\n").unwrap();
+    out.flush().unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Kills the child if the parent fails before doing so.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        child(Path::new(&dir));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let acked = BufReader::new(stdout)
+        .lines()
+        .map(|line| line.unwrap())
+        .any(|line| line.trim() == "ACK");
+    // Child::kill is SIGKILL on Unix: no destructors, no sled flush on drop.
+    child.0.kill().unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(acked, "child exited without acknowledging: {status}");
+    assert!(!status.success());
+    drop(child);
+
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.certificate(&[1]).unwrap(), Some(cert(1)));
+    let revoked = store.certificate(&[2]).unwrap().unwrap();
+    assert_eq!(revoked.revocation, Some(revocation()));
+    assert_eq!(
+        store.revoked("sign").unwrap(),
+        vec![(vec![2], revocation())]
+    );
+    let log = store.audit_log().unwrap();
+    let actions: Vec<_> = log.iter().map(|r| (r.seq, r.event.action)).collect();
+    assert_eq!(
+        actions,
+        vec![
+            (1, AuditAction::Issue),
+            (2, AuditAction::Issue),
+            (3, AuditAction::Revoke)
+        ]
+    );
+    assert_eq!(audit_verify(&store).unwrap(), 3);
+}
