@@ -2,7 +2,7 @@
 //! CRLs. Every state change is written to the store together with its audit record before the call
 //! returns (DESIGN.md §5 invariant 2). Time arrives as an argument (Unix seconds).
 
-use crate::audit::{self, AuditAction, AuditEvent};
+use crate::audit::{AuditAction, AuditEvent};
 use crate::crl::{self, CrlContent, CrlError};
 use crate::issue::{self, Draft, IssueError, Registration, Signer};
 use crate::key::{KeyAlgorithm, KeyError, SigningKey};
@@ -83,8 +83,6 @@ pub enum AuthorityError {
     Key(#[from] KeyError),
     #[error("CA key: {0}")]
     Seal(#[from] SealError),
-    #[error(transparent)]
-    Audit(#[from] audit::AuditError),
     #[error("no CA {0:?}")]
     UnknownCa(String),
     #[error("the data directory holds no CA: run init first")]
@@ -528,16 +526,6 @@ impl<S: Store> Authority<S> {
             &ca.key,
         )?)
     }
-}
-
-/// Checks the audit chain of `store` against its head; returns the number of records.
-pub fn verify_audit(store: &dyn Store) -> Result<u64, AuthorityError> {
-    let records = store.audit_log()?;
-    let head = store.audit_head()?;
-    Ok(audit::verify_chain(
-        &records,
-        head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
-    )?)
 }
 
 /// A serial number not yet in the store.

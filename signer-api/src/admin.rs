@@ -2,7 +2,7 @@
 
 use crate::datadir::{DataDir, write_atomic};
 use anyhow::{Context, Result, bail};
-use ca_core::authority::{self, Authority, AuthorityConfig, InitRequest};
+use ca_core::authority::{Authority, AuthorityConfig, InitRequest};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
@@ -288,7 +288,7 @@ pub fn audit_verify(data_dir: &Path) -> Result<()> {
         bail!("{} holds no CA: run `signer-api init` first", data_dir.display());
     }
     let store = dir.open_store()?;
-    let n = authority::verify_audit(&store)?;
+    let n = ca_core::audit::audit_verify(&store)?;
     println!("audit log OK: {n} records, chain intact");
     Ok(())
 }

@@ -114,7 +114,7 @@ fn issue_doctor(env: &Env, name: &str) -> PathBuf {
         "--csr",
         csr.to_str().unwrap(),
         "--subject",
-        &format!("C=JP,O=Example University Hospital,CN={name}"),
+        &format!("C=JP,O=Example University Hospital,CN={name},serialNumber=D-{name}"),
         "--hc-role",
         JP_ROLE,
         "--out",
@@ -146,7 +146,10 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     assert!(text.contains("X509v3 Subject Directory Attributes:"), "{text}");
     assert!(!text.contains("Extended Key Usage"), "signing profile has no EKU");
     assert!(text.contains("X509v3 CRL Distribution Points"), "{text}");
-    assert!(text.contains("Subject: C = JP, O = Example University Hospital, CN = doctor"), "{text}");
+    assert!(
+        text.contains("Subject: C = JP, O = Example University Hospital, CN = doctor, serialNumber = D-doctor"),
+        "{text}"
+    );
 
     // Issued by the signature CA, not the authentication CA.
     let auth = env.ca("auth");
@@ -209,7 +212,7 @@ fn refusals_are_specific_and_write_nothing() {
     let issue = |profile: &str, csr: &Path, extra: &[&str]| {
         let mut args = vec![
             "issue", "--profile", profile, "--csr", csr.to_str().unwrap(), "--subject",
-            "C=JP,O=Example Hospital,CN=Refused",
+            "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1",
         ];
         args.extend_from_slice(extra);
         env.fails(&args)
@@ -259,7 +262,8 @@ fn issue_survives_kill_after_printing() {
         .arg("--data-dir")
         .arg(env.data())
         .args(["issue", "--profile", "rhp-sign", "--csr", csr.to_str().unwrap()])
-        .args(["--subject", "C=JP,O=Example Hospital,CN=Killed", "--hc-role", JP_ROLE])
+        .args(["--subject", "C=JP,O=Example Hospital,CN=Killed,serialNumber=K-1"])
+        .args(["--hc-role", JP_ROLE])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -291,7 +295,7 @@ fn issue_survives_kill_after_printing() {
     let log = store.audit_log().unwrap();
     let object = format!("certificate:{}", hex::encode(&serial));
     assert!(log.iter().any(|r| r.event.object == object), "audit record lost");
-    ca_core::authority::verify_audit(&store).unwrap();
+    ca_core::audit::audit_verify(&store).unwrap();
 }
 
 #[test]

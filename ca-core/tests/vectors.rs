@@ -1,0 +1,342 @@
+//! Reproducible PKI test vectors in `test-vectors/pki/`: every end-entity profile issued from fixed
+//! keys at a fixed time, one certificate revoked, a CRL per CA, and a manifest of expected results.
+//!
+//! `regenerated_vectors_match_the_committed_ones` rebuilds them and fails on any difference; to
+//! rewrite them after an intended change run
+//! `HPKI_WRITE_VECTORS=1 cargo test -p ca-core --test vectors`.
+//! CA keys are RSA-3072 so that every signature is deterministic (PKCS#1 v1.5); ECDSA would not be.
+
+use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+use ca_core::hcrole::HcRole;
+use ca_core::issue::Registration;
+use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::profile::{CaUrls, ProfileSet};
+use ca_core::seal::Sealer;
+use ca_core::store::{RevocationReason, SledStore};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use x509_cert::builder::{Builder, RequestBuilder};
+use x509_cert::der::Encode;
+use x509_cert::der::pem::LineEnding;
+
+/// 2026-01-01T00:00:00Z.
+const NOW: u64 = 1_767_225_600;
+const REVOKED_AT: u64 = NOW + 3_600;
+const CRL_AT: u64 = NOW + 7_200;
+/// Inside every certificate's and CRL's validity: the time to validate vectors at.
+const CHECK_AT: u64 = NOW + 10_800;
+const JP: &str = "1.2.392.100495.1.6.1.1";
+
+/// Subject, roles and key of the vector for each end-entity profile. Every profile needs a row.
+fn plan() -> Vec<(&'static str, &'static str, &'static str, Vec<&'static str>, &'static str)> {
+    // (file stem, profile, subject, hcRole texts under the JP scheme, key file)
+    vec![
+        ("rhp-sign", "rhp-sign", "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001", vec!["Medical Doctor"], "ee-p256"),
+        ("rhp-sign-revoked", "rhp-sign", "C=JP,O=hpki Vector Hospital,CN=Jiro Suzuki,serialNumber=V-0002", vec!["Pharmacist"], "ee-p256-b"),
+        ("rhp-auth", "rhp-auth", "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001", vec!["Medical Doctor"], "ee-p256-auth"),
+        ("rhp-enc", "rhp-enc", "C=JP,CN=Hanako Sato,serialNumber=V-0001", vec![], "ee-p384"),
+        ("rhp-enc-rsa", "rhp-enc-rsa", "C=JP,CN=Hanako Sato,serialNumber=V-0001", vec![], "ee-rsa2048"),
+        ("nrhp-auth", "nrhp-auth", "C=JP,O=hpki Vector Hospital,CN=Ichiro Tanaka", vec![], "ee-p256-c"),
+        ("sponsored-sign", "sponsored-sign", "C=JP,O=hpki Vector Hospital,CN=Locum Doctor", vec!["Medical Doctor"], "ee-p256-d"),
+        ("support-auth", "support-auth", "C=JP,O=hpki Vector Lab Services,CN=Saburo Ito", vec![], "ee-p256-e"),
+        ("patient-auth", "patient-auth", "C=JP,CN=Patient 368964278", vec![], "ee-ed25519"),
+        ("org-seal", "org-seal", "C=JP,O=hpki Vector Hospital,CN=hpki Vector Hospital Seal,serialNumber=ORG-1", vec![], "ee-p384-b"),
+        ("org-tls", "org-tls", "C=JP,O=hpki Vector Hospital,CN=ehr.vector.example", vec![], "ee-p256-f"),
+        ("device-tls", "device-tls", "C=JP,O=hpki Vector Hospital,CN=infusion-pump-17", vec![], "ee-ed25519-b"),
+        ("application-tls", "application-tls", "C=JP,O=hpki Vector Hospital,OU=Pharmacy,CN=e-prescribing", vec![], "ee-p256-g"),
+        ("ocsp-sign", "ocsp-sign", "C=JP,O=hpki Vector,CN=OCSP responder for sign", vec![], "ee-p256-h"),
+        ("ocsp-auth", "ocsp-auth", "C=JP,O=hpki Vector,CN=OCSP responder for auth", vec![], "ee-p256-i"),
+        ("tsa", "tsa", "C=JP,O=hpki Vector,CN=hpki Vector TSA", vec![], "ee-p256-j"),
+    ]
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    /// RFC 3339; inside every vector's validity and the CRLs' window.
+    validation_time: String,
+    certificate: Vec<Entry>,
+    crl: Vec<CrlEntry>,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    file: String,
+    profile: String,
+    issuer: String,
+    serial: String,
+    subject: String,
+    hc_roles: Vec<String>,
+    /// "good" or "revoked".
+    expect: String,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct CrlEntry {
+    file: String,
+    ca: String,
+    revoked: Vec<String>,
+}
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/pki")
+}
+
+fn writing() -> bool {
+    std::env::var_os("HPKI_WRITE_VECTORS").is_some()
+}
+
+/// A fixed key from `keys/`; with HPKI_WRITE_VECTORS a missing EC/Ed25519 key is created once.
+fn fixed_key(name: &str) -> SigningKey {
+    let path = vectors_dir().join("keys").join(format!("{name}.p8"));
+    if !path.exists() && writing() {
+        let alg = if name.starts_with("ee-p384") {
+            KeyAlgorithm::P384
+        } else if name.starts_with("ee-ed25519") {
+            KeyAlgorithm::Ed25519
+        } else {
+            KeyAlgorithm::P256
+        };
+        let key = SigningKey::generate(alg).unwrap();
+        std::fs::write(&path, key.to_pkcs8().as_slice()).unwrap();
+    }
+    let der = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    SigningKey::from_pkcs8(&der).unwrap()
+}
+
+fn pem(label: &'static str, der: &[u8]) -> String {
+    x509_cert::der::pem::encode_string(label, LineEnding::LF, der).unwrap()
+}
+
+fn rfc3339(unix: u64) -> String {
+    x509_cert::der::DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
+        .unwrap()
+        .to_string()
+}
+
+/// Builds the whole vector set: file name → bytes.
+fn generate() -> BTreeMap<String, Vec<u8>> {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&tmp.path().join("store")).unwrap();
+    let profiles = ProfileSet::embedded().unwrap();
+    let sealer = Sealer::from_key(&[7u8; 32]);
+    let mut imported = BTreeMap::new();
+    for ca in ["root", "sign", "auth"] {
+        imported.insert(ca.to_owned(), fixed_key(ca));
+    }
+    let seed = [0x17u8; 32];
+    let authority = Authority::init(
+        store,
+        profiles.clone(),
+        &sealer,
+        InitRequest {
+            key_algorithm: KeyAlgorithm::P256,
+            imported_keys: imported,
+            organization: "hpki Test Vectors".into(),
+            country: "JP".into(),
+            config: AuthorityConfig {
+                // A fixed 2.25 arc (ITU-T X.667) for the vectors only.
+                policy_arc: "2.25.329800735698586629295641978511506172918".into(),
+                urls: CaUrls {
+                    cps: Some("http://hpki.invalid/cps".into()),
+                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
+                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
+                    ocsp: None,
+                },
+                crl_validity_days: 7,
+            },
+            settings: vec![],
+            now: NOW,
+            actor: "vectors".into(),
+            serials: SerialSource::Derived(seed),
+        },
+    )
+    .unwrap();
+
+    let mut files = BTreeMap::new();
+    for ca in ["root", "sign", "auth"] {
+        files.insert(format!("ca/{ca}.pem"), pem("CERTIFICATE", authority.ca_certificate(ca).unwrap()).into_bytes());
+    }
+    let mut entries = Vec::new();
+    let plan = plan();
+    for profile in profiles.profiles().filter(|p| p.ca_id().is_none()) {
+        assert!(
+            plan.iter().any(|row| row.1 == profile.id()),
+            "profile {} has no test vector: add a row to plan()",
+            profile.id()
+        );
+    }
+    for (stem, profile, subject, roles, key) in plan {
+        let key = fixed_key(key);
+        let hc_roles: Vec<HcRole> = roles
+            .iter()
+            .map(|text| HcRole {
+                scheme: const_oid::ObjectIdentifier::new(JP).unwrap(),
+                code: None,
+                text: Some((*text).to_owned()),
+            })
+            .collect();
+        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
+            .unwrap()
+            .build::<_, RawSignature>(&key)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let registration = Registration {
+            profile: profile.to_owned(),
+            subject: ca_core::name::parse_subject(subject).unwrap(),
+            sans: vec![],
+            hc_roles,
+            validity_days: Some(365),
+        };
+        let issued = authority
+            .issue(&registration, &csr, NOW, "vectors")
+            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let issuer = profiles.get(profile).unwrap().issuer().clone();
+        let issuer = match issuer {
+            ca_core::profile::IssuerRef::Ca(id) => id,
+            ca_core::profile::IssuerRef::SelfSigned => unreachable!(),
+        };
+        let serial = hex::encode(&issued.serial);
+        let revoked = stem.ends_with("-revoked");
+        if revoked {
+            authority
+                .revoke(&issued.serial, RevocationReason::KeyCompromise, Some(NOW + 60), REVOKED_AT, "vectors")
+                .unwrap();
+        }
+        files.insert(format!("{stem}.pem"), pem("CERTIFICATE", &issued.certificate).into_bytes());
+        entries.push(Entry {
+            file: format!("{stem}.pem"),
+            profile: profile.to_owned(),
+            issuer,
+            serial,
+            subject: subject.to_owned(),
+            hc_roles: roles.iter().map(|r| format!("{JP}:{r}")).collect(),
+            expect: if revoked { "revoked" } else { "good" }.to_owned(),
+        });
+    }
+    let mut crls = Vec::new();
+    for ca in ["root", "sign", "auth"] {
+        let der = authority.crl(ca, CRL_AT, "vectors").unwrap();
+        let file = format!("crl/{ca}.crl");
+        files.insert(file.clone(), der);
+        crls.push(CrlEntry {
+            file,
+            ca: ca.to_owned(),
+            revoked: entries
+                .iter()
+                .filter(|e| e.issuer == ca && e.expect == "revoked")
+                .map(|e| e.serial.clone())
+                .collect(),
+        });
+    }
+    let manifest = Manifest {
+        validation_time: rfc3339(CHECK_AT),
+        certificate: entries,
+        crl: crls,
+    };
+    let text = format!(
+        "# Generated by `HPKI_WRITE_VECTORS=1 cargo test -p ca-core --test vectors`; do not edit.\n{}",
+        toml::to_string(&manifest).unwrap()
+    );
+    files.insert("manifest.toml".into(), text.into_bytes());
+    files
+}
+
+#[test]
+fn regenerated_vectors_match_the_committed_ones() {
+    let files = generate();
+    let dir = vectors_dir();
+    if writing() {
+        for (name, bytes) in &files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+    for (name, bytes) in &files {
+        let committed = std::fs::read(dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e} (regenerate with HPKI_WRITE_VECTORS=1)"));
+        assert!(&committed == bytes, "{name} differs from its regeneration");
+    }
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl CLI is required by these tests (.ci/run installs it)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn manifest() -> Manifest {
+    toml::from_str(&std::fs::read_to_string(vectors_dir().join("manifest.toml")).unwrap()).unwrap()
+}
+
+#[test]
+fn openssl_verifies_every_vector_with_its_crl() {
+    let dir = vectors_dir();
+    let m = manifest();
+    let at = x509_cert::der::DateTime::from_str(&m.validation_time).unwrap().unix_duration().as_secs().to_string();
+    let p = |rel: &str| dir.join(rel).to_str().unwrap().to_owned();
+    assert_eq!(m.certificate.len(), plan().len());
+    for e in &m.certificate {
+        let (ok, text) = openssl(&[
+            "verify", "-no-CAfile", "-no-CApath", "-attime", &at, "-CAfile", &p("ca/root.pem"),
+            "-untrusted", &p(&format!("ca/{}.pem", e.issuer)), "-crl_check", "-CRLfile",
+            &p(&format!("crl/{}.crl", e.issuer)), &p(&e.file),
+        ]);
+        match e.expect.as_str() {
+            "good" => assert!(ok, "{}: {text}", e.file),
+            _ => assert!(!ok && text.contains("certificate revoked"), "{}: {text}", e.file),
+        }
+        // The other purpose's CA does not chain it.
+        let other = if e.issuer == "sign" { "auth" } else { "sign" };
+        let (ok, _) = openssl(&[
+            "verify", "-no-CAfile", "-no-CApath", "-attime", &at, "-CAfile", &p("ca/root.pem"),
+            "-untrusted", &p(&format!("ca/{other}.pem")), &p(&e.file),
+        ]);
+        assert!(!ok, "{} chains through the {other} CA", e.file);
+    }
+    for c in &m.crl {
+        let ca = p(&format!("ca/{}.pem", c.ca));
+        let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &p(&c.file), "-CAfile", &ca, "-noout", "-text"]);
+        assert!(ok && text.contains("verify OK"), "{}: {text}", c.file);
+        for serial in &c.revoked {
+            assert!(text.to_uppercase().contains(&serial.to_uppercase()), "{} lacks {serial}", c.file);
+        }
+        assert!(text.contains("X509v3 CRL Number"), "{text}");
+        assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
+    }
+    // The CA certificates themselves.
+    for ca in ["root", "sign", "auth"] {
+        let (ok, text) = openssl(&[
+            "verify", "-no-CAfile", "-no-CApath", "-check_ss_sig", "-attime", &at, "-CAfile", &p("ca/root.pem"),
+            &p(&format!("ca/{ca}.pem")),
+        ]);
+        assert!(ok, "{ca}: {text}");
+    }
+}
+
+#[test]
+fn vectors_decode_to_their_manifest() {
+    use x509_cert::der::DecodePem;
+    let dir = vectors_dir();
+    for e in manifest().certificate {
+        let cert = x509_cert::Certificate::from_pem(std::fs::read(dir.join(&e.file)).unwrap()).unwrap();
+        assert_eq!(hex::encode(cert.tbs_certificate().serial_number().as_bytes()), e.serial);
+        assert_eq!(ca_core::name::display(cert.tbs_certificate().subject()), {
+            let n = ca_core::name::parse_subject(&e.subject).unwrap();
+            ca_core::name::display(&n)
+        });
+        let roles: Vec<String> = ca_core::hcrole::roles_of(&cert)
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{}:{}", r.scheme, r.text.unwrap_or_default()))
+            .collect();
+        assert_eq!(roles, e.hc_roles, "{}", e.file);
+    }
+}
