@@ -135,7 +135,10 @@ impl<S: Store> Authority<S> {
         let policy_arc = parse_arc(&req.config.policy_arc)?;
         let mut cas: BTreeMap<String, Ca> = BTreeMap::new();
         let mut records = Vec::new();
-        let ca_profiles: Vec<_> = profiles.profiles().filter(|p| p.ca_id().is_some()).collect();
+        let ca_profiles: Vec<_> = profiles
+            .profiles()
+            .filter(|p| p.ca_id().is_some())
+            .collect();
         // Parents before children; profiles form a tree rooted at the self-signed profile.
         let mut pending = ca_profiles;
         while !pending.is_empty() {
@@ -208,7 +211,9 @@ impl<S: Store> Authority<S> {
                 });
                 let serial = next_serial(&req.serials, &store, profile.id(), &subject, &spki)?;
                 let cert = issue::build(&draft, serial, signer.as_ref(), Some(&key))?;
-                let der = cert.to_der().map_err(|e| IssueError::Build(e.to_string()))?;
+                let der = cert
+                    .to_der()
+                    .map_err(|e| IssueError::Build(e.to_string()))?;
                 records.push(AuthorityRecord {
                     id: id.clone(),
                     certificate_der: der.clone(),
@@ -236,8 +241,8 @@ impl<S: Store> Authority<S> {
         if let Some(unused) = req.imported_keys.keys().next() {
             return Err(AuthorityError::UnknownCa(unused.clone()));
         }
-        let config_json = serde_json::to_vec(&req.config)
-            .map_err(|e| AuthorityError::Config(e.to_string()))?;
+        let config_json =
+            serde_json::to_vec(&req.config).map_err(|e| AuthorityError::Config(e.to_string()))?;
         let mut settings: Vec<(&str, &[u8])> = vec![(SETTING_CONFIG, &config_json)];
         settings.extend(req.settings.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         let mut details = vec![
@@ -287,7 +292,10 @@ impl<S: Store> Authority<S> {
                 .map_err(|e| StoreError::Corrupt(format!("CA {id}: {e}")))?;
             let tbs = cert.tbs_certificate();
             if tbs.subject_public_key_info() != key.public_key_info() {
-                return Err(StoreError::Corrupt(format!("CA {id}: key does not match certificate")).into());
+                return Err(StoreError::Corrupt(format!(
+                    "CA {id}: key does not match certificate"
+                ))
+                .into());
             }
             let parent = match profile.issuer() {
                 IssuerRef::SelfSigned => None,
@@ -395,7 +403,14 @@ impl<S: Store> Authority<S> {
             .unwrap_or_else(|| profile.max_validity_days());
         // Never outlive the issuing CA (RFC 5280 does not forbid it; relying parties would reject).
         let not_after = (now + u64::from(days) * DAY).min(ca.not_after);
-        issue::check(profile, &self.profiles, registration, &spki, now, now + u64::from(days) * DAY)?;
+        issue::check(
+            profile,
+            &self.profiles,
+            registration,
+            &spki,
+            now,
+            now + u64::from(days) * DAY,
+        )?;
         issue::check_proof_of_possession(&csr)?;
 
         let serial = next_serial(
@@ -428,7 +443,9 @@ impl<S: Store> Authority<S> {
             key: &ca.key,
         };
         let cert = issue::build(&draft, serial.clone(), Some(&signer), None)?;
-        let der = cert.to_der().map_err(|e| IssueError::Build(e.to_string()))?;
+        let der = cert
+            .to_der()
+            .map_err(|e| IssueError::Build(e.to_string()))?;
         let serial = serial.as_bytes().to_vec();
         let subject = crate::name::display(&registration.subject);
         let mut details = vec![
@@ -550,8 +567,16 @@ fn next_serial<S: Store>(
             let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
             ctx.update(seed);
             ctx.update(profile.as_bytes());
-            ctx.update(&subject.to_der().map_err(|e| IssueError::Build(e.to_string()))?);
-            ctx.update(&spki.to_der().map_err(|e| IssueError::Build(e.to_string()))?);
+            ctx.update(
+                &subject
+                    .to_der()
+                    .map_err(|e| IssueError::Build(e.to_string()))?,
+            );
+            ctx.update(
+                &spki
+                    .to_der()
+                    .map_err(|e| IssueError::Build(e.to_string()))?,
+            );
             let mut bytes = [0u8; 16];
             bytes.copy_from_slice(&ctx.finish().as_ref()[..16]);
             bytes[0] = (bytes[0] & 0x7f) | 0x01;
@@ -566,7 +591,8 @@ fn next_serial<S: Store>(
 }
 
 fn parse_arc(arc: &str) -> Result<ObjectIdentifier, AuthorityError> {
-    ObjectIdentifier::new(arc).map_err(|e| AuthorityError::Config(format!("policy arc {arc:?}: {e}")))
+    ObjectIdentifier::new(arc)
+        .map_err(|e| AuthorityError::Config(format!("policy arc {arc:?}: {e}")))
 }
 
 fn expand_urls(templates: &CaUrls, ca_id: &str) -> CaUrls {

@@ -7,6 +7,7 @@
 use crate::issue::x509_time;
 use crate::key::SigningKey;
 use crate::store::Revocation;
+use x509_cert::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
 use x509_cert::der::asn1::{BitString, GeneralizedTime, OctetString, Uint};
 use x509_cert::der::{DateTime, Encode};
@@ -15,7 +16,6 @@ use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlReason};
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::Version;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CrlError {

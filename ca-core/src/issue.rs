@@ -8,6 +8,7 @@ use crate::hcrole::HcRole;
 use crate::key::{self, KeyError, RawSignature, SigningKey};
 use crate::profile::{CertRequest, ExtensionContext, Profile, ProfileError, ProfileViolation};
 use std::time::Duration;
+use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::der::DateTime;
@@ -19,7 +20,6 @@ use x509_cert::request::CertReq;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use x509_cert::time::{Time, Validity};
-use x509_cert::Certificate;
 
 /// Largest CSR accepted, PEM or DER.
 pub const MAX_CSR_LEN: usize = 64 * 1024;

@@ -6,8 +6,8 @@
 //! except C and serialNumber (PrintableString, RFC 5280 Appendix A.1).
 
 use std::str::FromStr;
-use x509_cert::der::{Decode, Encode, Tagged};
 use x509_cert::der::asn1::Ia5String;
+use x509_cert::der::{Decode, Encode, Tagged};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::name::{Name, RdnSequence};
 
@@ -56,7 +56,9 @@ fn check_printable(atv: &x509_cert::attr::AttributeTypeAndValue) -> Result<(), S
     if v.is_empty() || !v.iter().all(printable) {
         return Err(format!("{} must be a non-empty PrintableString", atv.oid));
     }
-    if atv.oid == crate::oid::COUNTRY_NAME && (v.len() != 2 || !v.iter().all(u8::is_ascii_uppercase)) {
+    if atv.oid == crate::oid::COUNTRY_NAME
+        && (v.len() != 2 || !v.iter().all(u8::is_ascii_uppercase))
+    {
         return Err("C must be a two-letter ISO 3166 code in capitals".into());
     }
     Ok(())
@@ -91,13 +93,16 @@ pub fn parse_san(s: &str) -> Result<GeneralName, NameError> {
                 std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
                 std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
             };
-            let os = x509_cert::der::asn1::OctetString::new(octets).map_err(|e| err(&e.to_string()))?;
+            let os =
+                x509_cert::der::asn1::OctetString::new(octets).map_err(|e| err(&e.to_string()))?;
             Ok(GeneralName::IpAddress(os))
         }
         "dir" => Ok(GeneralName::DirectoryName(
             parse_subject(value).map_err(|e| err(&e.to_string()))?,
         )),
-        _ => Err(err("expected dns:NAME, email:ADDR, uri:URI, ip:ADDR or dir:DN")),
+        _ => Err(err(
+            "expected dns:NAME, email:ADDR, uri:URI, ip:ADDR or dir:DN",
+        )),
     }
 }
 
@@ -108,7 +113,10 @@ mod tests {
     #[test]
     fn subject_keeps_certificate_order_and_repeated_ou() {
         let name = parse_subject("C=JP,O=Ministry,OU=A,OU=B,CN=x+serialNumber=T1").unwrap();
-        assert_eq!(display(&name), "C=JP,O=Ministry,OU=A,OU=B,CN=x+SERIALNUMBER=T1");
+        assert_eq!(
+            display(&name),
+            "C=JP,O=Ministry,OU=A,OU=B,CN=x+SERIALNUMBER=T1"
+        );
         let rdns: Vec<_> = name.iter_rdn().collect();
         assert_eq!(rdns.len(), 5);
         assert_eq!(rdns[4].len(), 2, "multi-valued RDN survives");
@@ -128,7 +136,14 @@ mod tests {
 
     #[test]
     fn bad_subjects_are_refused() {
-        for s in ["", "C=Japan", "C=jp", "CN", "C=JP,serialNumber=a_b", "1.2.x=y"] {
+        for s in [
+            "",
+            "C=Japan",
+            "C=jp",
+            "CN",
+            "C=JP,serialNumber=a_b",
+            "1.2.x=y",
+        ] {
             assert!(parse_subject(s).is_err(), "{s:?} accepted");
         }
         assert!(parse_subject(&"CN=a,".repeat(1000)).is_err());
@@ -136,8 +151,14 @@ mod tests {
 
     #[test]
     fn sans() {
-        assert!(matches!(parse_san("dns:example.org"), Ok(GeneralName::DnsName(_))));
-        assert!(matches!(parse_san("email:a@b.jp"), Ok(GeneralName::Rfc822Name(_))));
+        assert!(matches!(
+            parse_san("dns:example.org"),
+            Ok(GeneralName::DnsName(_))
+        ));
+        assert!(matches!(
+            parse_san("email:a@b.jp"),
+            Ok(GeneralName::Rfc822Name(_))
+        ));
         assert!(matches!(parse_san("ip:::1"), Ok(GeneralName::IpAddress(_))));
         assert!(matches!(
             parse_san("dir:C=JP,O=医療情報大学病院,CN=神楽坂　三十四"),

@@ -31,25 +31,127 @@ const CHECK_AT: u64 = NOW + 10_800;
 const JP: &str = "1.2.392.100495.1.6.1.1";
 
 /// Subject, roles and key of the vector for each end-entity profile. Every profile needs a row.
-fn plan() -> Vec<(&'static str, &'static str, &'static str, Vec<&'static str>, &'static str)> {
+fn plan() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    &'static str,
+)> {
     // (file stem, profile, subject, hcRole texts under the JP scheme, key file)
     vec![
-        ("rhp-sign", "rhp-sign", "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001", vec!["Medical Doctor"], "ee-p256"),
-        ("rhp-sign-revoked", "rhp-sign", "C=JP,O=hpki Vector Hospital,CN=Jiro Suzuki,serialNumber=V-0002", vec!["Pharmacist"], "ee-p256-b"),
-        ("rhp-auth", "rhp-auth", "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001", vec!["Medical Doctor"], "ee-p256-auth"),
-        ("rhp-enc", "rhp-enc", "C=JP,CN=Hanako Sato,serialNumber=V-0001", vec![], "ee-p384"),
-        ("rhp-enc-rsa", "rhp-enc-rsa", "C=JP,CN=Hanako Sato,serialNumber=V-0001", vec![], "ee-rsa2048"),
-        ("nrhp-auth", "nrhp-auth", "C=JP,O=hpki Vector Hospital,CN=Ichiro Tanaka", vec![], "ee-p256-c"),
-        ("sponsored-sign", "sponsored-sign", "C=JP,O=hpki Vector Hospital,CN=Locum Doctor", vec!["Medical Doctor"], "ee-p256-d"),
-        ("support-auth", "support-auth", "C=JP,O=hpki Vector Lab Services,CN=Saburo Ito", vec![], "ee-p256-e"),
-        ("patient-auth", "patient-auth", "C=JP,CN=Patient 368964278", vec![], "ee-ed25519"),
-        ("org-seal", "org-seal", "C=JP,O=hpki Vector Hospital,CN=hpki Vector Hospital Seal,serialNumber=ORG-1", vec![], "ee-p384-b"),
-        ("org-tls", "org-tls", "C=JP,O=hpki Vector Hospital,CN=ehr.vector.example", vec![], "ee-p256-f"),
-        ("device-tls", "device-tls", "C=JP,O=hpki Vector Hospital,CN=infusion-pump-17", vec![], "ee-ed25519-b"),
-        ("application-tls", "application-tls", "C=JP,O=hpki Vector Hospital,OU=Pharmacy,CN=e-prescribing", vec![], "ee-p256-g"),
-        ("ocsp-sign", "ocsp-sign", "C=JP,O=hpki Vector,CN=OCSP responder for sign", vec![], "ee-p256-h"),
-        ("ocsp-auth", "ocsp-auth", "C=JP,O=hpki Vector,CN=OCSP responder for auth", vec![], "ee-p256-i"),
-        ("tsa", "tsa", "C=JP,O=hpki Vector,CN=hpki Vector TSA", vec![], "ee-p256-j"),
+        (
+            "rhp-sign",
+            "rhp-sign",
+            "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001",
+            vec!["Medical Doctor"],
+            "ee-p256",
+        ),
+        (
+            "rhp-sign-revoked",
+            "rhp-sign",
+            "C=JP,O=hpki Vector Hospital,CN=Jiro Suzuki,serialNumber=V-0002",
+            vec!["Pharmacist"],
+            "ee-p256-b",
+        ),
+        (
+            "rhp-auth",
+            "rhp-auth",
+            "C=JP,O=hpki Vector Hospital,CN=Hanako Sato,serialNumber=V-0001",
+            vec!["Medical Doctor"],
+            "ee-p256-auth",
+        ),
+        (
+            "rhp-enc",
+            "rhp-enc",
+            "C=JP,CN=Hanako Sato,serialNumber=V-0001",
+            vec![],
+            "ee-p384",
+        ),
+        (
+            "rhp-enc-rsa",
+            "rhp-enc-rsa",
+            "C=JP,CN=Hanako Sato,serialNumber=V-0001",
+            vec![],
+            "ee-rsa2048",
+        ),
+        (
+            "nrhp-auth",
+            "nrhp-auth",
+            "C=JP,O=hpki Vector Hospital,CN=Ichiro Tanaka",
+            vec![],
+            "ee-p256-c",
+        ),
+        (
+            "sponsored-sign",
+            "sponsored-sign",
+            "C=JP,O=hpki Vector Hospital,CN=Locum Doctor",
+            vec!["Medical Doctor"],
+            "ee-p256-d",
+        ),
+        (
+            "support-auth",
+            "support-auth",
+            "C=JP,O=hpki Vector Lab Services,CN=Saburo Ito",
+            vec![],
+            "ee-p256-e",
+        ),
+        (
+            "patient-auth",
+            "patient-auth",
+            "C=JP,CN=Patient 368964278",
+            vec![],
+            "ee-ed25519",
+        ),
+        (
+            "org-seal",
+            "org-seal",
+            "C=JP,O=hpki Vector Hospital,CN=hpki Vector Hospital Seal,serialNumber=ORG-1",
+            vec![],
+            "ee-p384-b",
+        ),
+        (
+            "org-tls",
+            "org-tls",
+            "C=JP,O=hpki Vector Hospital,CN=ehr.vector.example",
+            vec![],
+            "ee-p256-f",
+        ),
+        (
+            "device-tls",
+            "device-tls",
+            "C=JP,O=hpki Vector Hospital,CN=infusion-pump-17",
+            vec![],
+            "ee-ed25519-b",
+        ),
+        (
+            "application-tls",
+            "application-tls",
+            "C=JP,O=hpki Vector Hospital,OU=Pharmacy,CN=e-prescribing",
+            vec![],
+            "ee-p256-g",
+        ),
+        (
+            "ocsp-sign",
+            "ocsp-sign",
+            "C=JP,O=hpki Vector,CN=OCSP responder for sign",
+            vec![],
+            "ee-p256-h",
+        ),
+        (
+            "ocsp-auth",
+            "ocsp-auth",
+            "C=JP,O=hpki Vector,CN=OCSP responder for auth",
+            vec![],
+            "ee-p256-i",
+        ),
+        (
+            "tsa",
+            "tsa",
+            "C=JP,O=hpki Vector,CN=hpki Vector TSA",
+            vec![],
+            "ee-p256-j",
+        ),
     ]
 }
 
@@ -137,8 +239,8 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             organization: "hpki Test Vectors".into(),
             country: "JP".into(),
             config: AuthorityConfig {
-                // A fixed 2.25 arc (ITU-T X.667) for the vectors only.
-                policy_arc: "2.25.329800735698586629295641978511506172918".into(),
+                // A fixed demo arc for the vectors only (see `signer-api init` on 2.25 arcs).
+                policy_arc: "2.25.2026112801".into(),
                 urls: CaUrls {
                     cps: Some("http://hpki.invalid/cps".into()),
                     crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
@@ -157,7 +259,10 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
 
     let mut files = BTreeMap::new();
     for ca in ["root", "sign", "auth"] {
-        files.insert(format!("ca/{ca}.pem"), pem("CERTIFICATE", authority.ca_certificate(ca).unwrap()).into_bytes());
+        files.insert(
+            format!("ca/{ca}.pem"),
+            pem("CERTIFICATE", authority.ca_certificate(ca).unwrap()).into_bytes(),
+        );
     }
     let mut entries = Vec::new();
     let plan = plan();
@@ -189,7 +294,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             subject: ca_core::name::parse_subject(subject).unwrap(),
             sans: vec![],
             hc_roles,
-            validity_days: Some(365),
+            validity_days: Some(profiles.get(profile).unwrap().max_validity_days().min(365)),
         };
         let issued = authority
             .issue(&registration, &csr, NOW, "vectors")
@@ -203,10 +308,19 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         let revoked = stem.ends_with("-revoked");
         if revoked {
             authority
-                .revoke(&issued.serial, RevocationReason::KeyCompromise, Some(NOW + 60), REVOKED_AT, "vectors")
+                .revoke(
+                    &issued.serial,
+                    RevocationReason::KeyCompromise,
+                    Some(NOW + 60),
+                    REVOKED_AT,
+                    "vectors",
+                )
                 .unwrap();
         }
-        files.insert(format!("{stem}.pem"), pem("CERTIFICATE", &issued.certificate).into_bytes());
+        files.insert(
+            format!("{stem}.pem"),
+            pem("CERTIFICATE", &issued.certificate).into_bytes(),
+        );
         entries.push(Entry {
             file: format!("{stem}.pem"),
             profile: profile.to_owned(),
@@ -268,7 +382,11 @@ fn openssl(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("the openssl CLI is required by these tests (.ci/run installs it)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -280,33 +398,73 @@ fn manifest() -> Manifest {
 fn openssl_verifies_every_vector_with_its_crl() {
     let dir = vectors_dir();
     let m = manifest();
-    let at = x509_cert::der::DateTime::from_str(&m.validation_time).unwrap().unix_duration().as_secs().to_string();
+    let at = x509_cert::der::DateTime::from_str(&m.validation_time)
+        .unwrap()
+        .unix_duration()
+        .as_secs()
+        .to_string();
     let p = |rel: &str| dir.join(rel).to_str().unwrap().to_owned();
     assert_eq!(m.certificate.len(), plan().len());
     for e in &m.certificate {
         let (ok, text) = openssl(&[
-            "verify", "-no-CAfile", "-no-CApath", "-attime", &at, "-CAfile", &p("ca/root.pem"),
-            "-untrusted", &p(&format!("ca/{}.pem", e.issuer)), "-crl_check", "-CRLfile",
-            &p(&format!("crl/{}.crl", e.issuer)), &p(&e.file),
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-attime",
+            &at,
+            "-CAfile",
+            &p("ca/root.pem"),
+            "-untrusted",
+            &p(&format!("ca/{}.pem", e.issuer)),
+            "-crl_check",
+            "-CRLfile",
+            &p(&format!("crl/{}.crl", e.issuer)),
+            &p(&e.file),
         ]);
         match e.expect.as_str() {
             "good" => assert!(ok, "{}: {text}", e.file),
-            _ => assert!(!ok && text.contains("certificate revoked"), "{}: {text}", e.file),
+            _ => assert!(
+                !ok && text.contains("certificate revoked"),
+                "{}: {text}",
+                e.file
+            ),
         }
         // The other purpose's CA does not chain it.
         let other = if e.issuer == "sign" { "auth" } else { "sign" };
         let (ok, _) = openssl(&[
-            "verify", "-no-CAfile", "-no-CApath", "-attime", &at, "-CAfile", &p("ca/root.pem"),
-            "-untrusted", &p(&format!("ca/{other}.pem")), &p(&e.file),
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-attime",
+            &at,
+            "-CAfile",
+            &p("ca/root.pem"),
+            "-untrusted",
+            &p(&format!("ca/{other}.pem")),
+            &p(&e.file),
         ]);
         assert!(!ok, "{} chains through the {other} CA", e.file);
     }
     for c in &m.crl {
         let ca = p(&format!("ca/{}.pem", c.ca));
-        let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &p(&c.file), "-CAfile", &ca, "-noout", "-text"]);
+        let (ok, text) = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            &p(&c.file),
+            "-CAfile",
+            &ca,
+            "-noout",
+            "-text",
+        ]);
         assert!(ok && text.contains("verify OK"), "{}: {text}", c.file);
         for serial in &c.revoked {
-            assert!(text.to_uppercase().contains(&serial.to_uppercase()), "{} lacks {serial}", c.file);
+            assert!(
+                text.to_uppercase().contains(&serial.to_uppercase()),
+                "{} lacks {serial}",
+                c.file
+            );
         }
         assert!(text.contains("X509v3 CRL Number"), "{text}");
         assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
@@ -314,7 +472,14 @@ fn openssl_verifies_every_vector_with_its_crl() {
     // The CA certificates themselves.
     for ca in ["root", "sign", "auth"] {
         let (ok, text) = openssl(&[
-            "verify", "-no-CAfile", "-no-CApath", "-check_ss_sig", "-attime", &at, "-CAfile", &p("ca/root.pem"),
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-check_ss_sig",
+            "-attime",
+            &at,
+            "-CAfile",
+            &p("ca/root.pem"),
             &p(&format!("ca/{ca}.pem")),
         ]);
         assert!(ok, "{ca}: {text}");
@@ -326,8 +491,12 @@ fn vectors_decode_to_their_manifest() {
     use x509_cert::der::DecodePem;
     let dir = vectors_dir();
     for e in manifest().certificate {
-        let cert = x509_cert::Certificate::from_pem(std::fs::read(dir.join(&e.file)).unwrap()).unwrap();
-        assert_eq!(hex::encode(cert.tbs_certificate().serial_number().as_bytes()), e.serial);
+        let cert =
+            x509_cert::Certificate::from_pem(std::fs::read(dir.join(&e.file)).unwrap()).unwrap();
+        assert_eq!(
+            hex::encode(cert.tbs_certificate().serial_number().as_bytes()),
+            e.serial
+        );
         assert_eq!(ca_core::name::display(cert.tbs_certificate().subject()), {
             let n = ca_core::name::parse_subject(&e.subject).unwrap();
             ca_core::name::display(&n)

@@ -105,17 +105,24 @@ fn now() -> Result<u64> {
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.len() > MAX_INPUT {
-        bail!("{} is {} bytes; the limit is {MAX_INPUT}", path.display(), meta.len());
+        bail!(
+            "{} is {} bytes; the limit is {MAX_INPUT}",
+            path.display(),
+            meta.len()
+        );
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// A fresh `2.25.<uuid>` arc (ITU-T X.667 §6.3: a version 4 UUID as one integer arc).
+/// A fresh demo policy arc `2.25.<n>`, n a random 32-bit number.
+///
+/// A full `2.25.<uuid>` arc (ITU-T X.667) would be the textbook choice, but its 128-bit arc cannot
+/// be represented by const-oid/der 0.10 (arcs are `u32`), so our own verifier could not even decode
+/// such certificates. No UUID of any version is below 2^32, so this arc belongs to no UUID holder;
+/// two demo CAs collide with probability 2^-32. Production CAs pass their registered arc.
 fn fresh_policy_arc() -> Result<String> {
-    let mut b: [u8; 16] = ca_core::seal::Sealer::random_bytes()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok(format!("2.25.{}", u128::from_be_bytes(b)))
+    let b: [u8; 4] = ca_core::seal::Sealer::random_bytes()?;
+    Ok(format!("2.25.{}", u32::from_be_bytes(b).max(1)))
 }
 
 pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
@@ -195,7 +202,11 @@ pub fn publish_ca_certificates<S: ca_core::store::Store>(
 }
 
 fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
-    Ok(x509_cert::der::pem::encode_string(label, LineEnding::LF, der)?)
+    Ok(x509_cert::der::pem::encode_string(
+        label,
+        LineEnding::LF,
+        der,
+    )?)
 }
 
 fn parse_role(spec: &str) -> Result<HcRole> {
@@ -223,7 +234,11 @@ pub fn issue(data_dir: &Path, args: IssueArgs) -> Result<()> {
             .iter()
             .map(|s| ca_core::name::parse_san(s))
             .collect::<Result<_, _>>()?,
-        hc_roles: args.hc_role.iter().map(|r| parse_role(r)).collect::<Result<_>>()?,
+        hc_roles: args
+            .hc_role
+            .iter()
+            .map(|r| parse_role(r))
+            .collect::<Result<_>>()?,
         validity_days: args.days,
     };
     let csr = read_input(&args.csr)?;
@@ -251,12 +266,18 @@ pub fn revoke(data_dir: &Path, args: RevokeArgs) -> Result<()> {
         .map(|t| {
             x509_cert::der::DateTime::from_str(t)
                 .map(|d| d.unix_duration().as_secs())
-                .map_err(|_| anyhow::anyhow!("--invalidity-date {t:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+                .map_err(|_| {
+                    anyhow::anyhow!("--invalidity-date {t:?}: expected YYYY-MM-DDTHH:MM:SSZ")
+                })
         })
         .transpose()?;
     let authority = DataDir::new(data_dir).open_authority()?;
     let record = authority.revoke(&serial, reason, invalidity, now()?, "cli")?;
-    println!("revoked {} ({})", hex::encode(&record.serial), record.subject);
+    println!(
+        "revoked {} ({})",
+        hex::encode(&record.serial),
+        record.subject
+    );
     Ok(())
 }
 
@@ -277,7 +298,13 @@ pub fn profiles() -> Result<()> {
             IssuerRef::SelfSigned => "self".to_owned(),
             IssuerRef::Ca(id) => id.clone(),
         };
-        println!("{:<22} issuer={:<5} max={:>5}d  {}", p.id(), issuer, p.max_validity_days(), p.title());
+        println!(
+            "{:<22} issuer={:<5} max={:>5}d  {}",
+            p.id(),
+            issuer,
+            p.max_validity_days(),
+            p.title()
+        );
     }
     Ok(())
 }
@@ -285,7 +312,10 @@ pub fn profiles() -> Result<()> {
 pub fn audit_verify(data_dir: &Path) -> Result<()> {
     let dir = DataDir::new(data_dir);
     if !dir.is_initialised() {
-        bail!("{} holds no CA: run `signer-api init` first", data_dir.display());
+        bail!(
+            "{} holds no CA: run `signer-api init` first",
+            data_dir.display()
+        );
     }
     let store = dir.open_store()?;
     let n = ca_core::audit::audit_verify(&store)?;

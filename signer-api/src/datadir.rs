@@ -62,7 +62,12 @@ impl DataDir {
             Some(pass) if !pass.is_empty() => {
                 let salt: [u8; SALT_LEN] = Sealer::random_bytes()?;
                 let sealer = Sealer::from_passphrase(pass.as_encoded_bytes(), &salt)?;
-                (sealer, SealMethod::Passphrase { salt: hex::encode(salt) })
+                (
+                    sealer,
+                    SealMethod::Passphrase {
+                        salt: hex::encode(salt),
+                    },
+                )
             }
             _ => {
                 let key: [u8; KEK_LEN] = Sealer::random_bytes()?;
@@ -70,17 +75,24 @@ impl DataDir {
                 (Sealer::from_key(&key), SealMethod::KeyFile)
             }
         };
-        Ok((sealer, (SETTING_SEAL.to_owned(), serde_json::to_vec(&method)?)))
+        Ok((
+            sealer,
+            (SETTING_SEAL.to_owned(), serde_json::to_vec(&method)?),
+        ))
     }
 
     fn sealer(&self, store: &SledStore) -> Result<Sealer> {
         let Some(setting) = store.setting(SETTING_SEAL)? else {
-            bail!("{} holds no CA: run `signer-api init` first", self.root.display());
+            bail!(
+                "{} holds no CA: run `signer-api init` first",
+                self.root.display()
+            );
         };
         match serde_json::from_slice(&setting).context("seal setting")? {
             SealMethod::Passphrase { salt } => {
-                let pass = std::env::var_os(PASSPHRASE_ENV)
-                    .with_context(|| format!("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}"))?;
+                let pass = std::env::var_os(PASSPHRASE_ENV).with_context(|| {
+                    format!("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}")
+                })?;
                 let salt: [u8; SALT_LEN] = hex::decode(salt)
                     .ok()
                     .and_then(|s| s.try_into().ok())
@@ -90,9 +102,12 @@ impl DataDir {
             SealMethod::KeyFile => {
                 let bytes = std::fs::read(self.key_file())
                     .with_context(|| format!("reading {}", self.key_file().display()))?;
-                let key: [u8; KEK_LEN] = bytes
-                    .try_into()
-                    .map_err(|_| anyhow::anyhow!("{} is not a {KEK_LEN}-byte key file", self.key_file().display()))?;
+                let key: [u8; KEK_LEN] = bytes.try_into().map_err(|_| {
+                    anyhow::anyhow!(
+                        "{} is not a {KEK_LEN}-byte key file",
+                        self.key_file().display()
+                    )
+                })?;
                 Ok(Sealer::from_key(&key))
             }
         }
@@ -101,7 +116,10 @@ impl DataDir {
     /// Opens the authority of an initialised data directory.
     pub fn open_authority(&self) -> Result<Authority<SledStore>> {
         if !self.is_initialised() {
-            bail!("{} holds no CA: run `signer-api init` first", self.root.display());
+            bail!(
+                "{} holds no CA: run `signer-api init` first",
+                self.root.display()
+            );
         }
         let store = self.open_store()?;
         let sealer = self.sealer(&store)?;
@@ -135,7 +153,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
     {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

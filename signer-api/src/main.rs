@@ -9,10 +9,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "signer-api", version, about = "hpki: ISO 17090 healthcare PKI and document signing")]
+#[command(
+    name = "signer-api",
+    version,
+    about = "hpki: ISO 17090 healthcare PKI and document signing"
+)]
 struct Cli {
     /// Data directory (store, sealed CA keys, CA certificates).
-    #[arg(long, global = true, default_value = "./hpki-data", env = "HPKI_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./hpki-data",
+        env = "HPKI_DATA_DIR"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,

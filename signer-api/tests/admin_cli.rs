@@ -54,7 +54,11 @@ impl Env {
     /// Runs a command that must fail with exit status 2; returns its standard error.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?} did not exit 2: {out:?}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} did not exit 2: {out:?}"
+        );
         String::from_utf8(out.stderr).unwrap()
     }
 
@@ -95,13 +99,22 @@ fn csr(dir: &Path, name: &str, newkey: &[&str]) -> PathBuf {
     let csr = dir.join(format!("{name}.csr"));
     let mut args = vec!["req", "-new", "-nodes", "-subj", "/CN=ignored"];
     args.extend_from_slice(newkey);
-    args.extend_from_slice(&["-keyout", key.to_str().unwrap(), "-out", csr.to_str().unwrap()]);
+    args.extend_from_slice(&[
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
     openssl_ok(&args);
     csr
 }
 
 fn p256_csr(dir: &Path, name: &str) -> PathBuf {
-    csr(dir, name, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    csr(
+        dir,
+        name,
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    )
 }
 
 fn issue_doctor(env: &Env, name: &str) -> PathBuf {
@@ -125,7 +138,16 @@ fn issue_doctor(env: &Env, name: &str) -> PathBuf {
 
 fn verify_args<'a>(env: &'a Env, root: &'a str, inter: &'a str, cert: &'a str) -> Vec<&'a str> {
     let _ = env;
-    vec!["verify", "-no-CAfile", "-no-CApath", "-CAfile", root, "-untrusted", inter, cert]
+    vec![
+        "verify",
+        "-no-CAfile",
+        "-no-CApath",
+        "-CAfile",
+        root,
+        "-untrusted",
+        inter,
+        cert,
+    ]
 }
 
 #[test]
@@ -133,33 +155,63 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     let env = Env::new();
     let cert = issue_doctor(&env, "doctor");
     let (root, sign) = (env.ca("root"), env.ca("sign"));
-    let args = verify_args(&env, root.to_str().unwrap(), sign.to_str().unwrap(), cert.to_str().unwrap());
+    let args = verify_args(
+        &env,
+        root.to_str().unwrap(),
+        sign.to_str().unwrap(),
+        cert.to_str().unwrap(),
+    );
     assert!(openssl_ok(&args).contains(": OK"));
 
     let text = openssl_ok(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"]);
     let after = |label: &str| {
-        let i = text.find(label).unwrap_or_else(|| panic!("{label} missing in\n{text}"));
+        let i = text
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} missing in\n{text}"));
         text[i..].lines().nth(1).unwrap().trim().to_owned()
     };
     assert_eq!(after("X509v3 Key Usage: critical"), "Non Repudiation");
-    assert!(text.contains("X509v3 Certificate Policies: critical"), "{text}");
-    assert!(text.contains("X509v3 Subject Directory Attributes:"), "{text}");
-    assert!(!text.contains("Extended Key Usage"), "signing profile has no EKU");
+    assert!(
+        text.contains("X509v3 Certificate Policies: critical"),
+        "{text}"
+    );
+    assert!(
+        text.contains("X509v3 Subject Directory Attributes:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Extended Key Usage"),
+        "signing profile has no EKU"
+    );
     assert!(text.contains("X509v3 CRL Distribution Points"), "{text}");
     assert!(
-        text.contains("Subject: C = JP, O = Example University Hospital, CN = doctor, serialNumber = D-doctor"),
+        text.contains(
+            "Subject: C = JP, O = Example University Hospital, CN = doctor, serialNumber = D-doctor"
+        ),
         "{text}"
     );
 
     // Issued by the signature CA, not the authentication CA.
     let auth = env.ca("auth");
-    let wrong = verify_args(&env, root.to_str().unwrap(), auth.to_str().unwrap(), cert.to_str().unwrap());
+    let wrong = verify_args(
+        &env,
+        root.to_str().unwrap(),
+        auth.to_str().unwrap(),
+        cert.to_str().unwrap(),
+    );
     assert!(!openssl(&wrong).status.success());
 
     // Every CA certificate verifies against the root.
     for id in ["root", "sign", "auth"] {
         let ca = env.ca(id);
-        openssl_ok(&["verify", "-no-CAfile", "-no-CApath", "-CAfile", root.to_str().unwrap(), ca.to_str().unwrap()]);
+        openssl_ok(&[
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-CAfile",
+            root.to_str().unwrap(),
+            ca.to_str().unwrap(),
+        ]);
     }
 }
 
@@ -175,31 +227,56 @@ fn revocation_shows_in_the_crl() {
     env.ok(&["crl", "--ca", "sign", "--out", crl.to_str().unwrap()]);
 
     let (root, sign) = (env.ca("root"), env.ca("sign"));
-    let (root, sign, crl_s) = (root.to_str().unwrap(), sign.to_str().unwrap(), crl.to_str().unwrap());
-    let crl_text = openssl(&["crl", "-inform", "DER", "-in", crl_s, "-CAfile", sign, "-noout", "-text"]);
+    let (root, sign, crl_s) = (
+        root.to_str().unwrap(),
+        sign.to_str().unwrap(),
+        crl.to_str().unwrap(),
+    );
+    let crl_text = openssl(&[
+        "crl", "-inform", "DER", "-in", crl_s, "-CAfile", sign, "-noout", "-text",
+    ]);
     let crl_err = String::from_utf8_lossy(&crl_text.stderr);
     let crl_out = String::from_utf8_lossy(&crl_text.stdout);
     assert!(crl_err.contains("verify OK"), "{crl_err}{crl_out}");
     assert!(crl_out.contains("X509v3 CRL Number"), "{crl_out}");
     assert!(crl_out.contains("Key Compromise"), "{crl_out}");
-    assert!(crl_out.to_uppercase().contains(&serial.to_uppercase()), "{crl_out}");
+    assert!(
+        crl_out.to_uppercase().contains(&serial.to_uppercase()),
+        "{crl_out}"
+    );
 
     let check = |cert: &Path| {
         openssl(&[
-            "verify", "-no-CAfile", "-no-CApath", "-CAfile", root, "-untrusted", sign, "-crl_check",
-            "-CRLfile", crl_s, cert.to_str().unwrap(),
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-CAfile",
+            root,
+            "-untrusted",
+            sign,
+            "-crl_check",
+            "-CRLfile",
+            crl_s,
+            cert.to_str().unwrap(),
         ])
     };
     let out = check(&good);
     assert!(out.status.success(), "{out:?}");
     let out = check(&bad);
     assert!(!out.status.success());
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(all.contains("certificate revoked"), "{all}");
 
     // Revoking twice is refused and recorded once.
     let before = env.audit_records();
-    assert!(env.fails(&["revoke", "--serial", &serial]).contains("already revoked"));
+    assert!(
+        env.fails(&["revoke", "--serial", &serial])
+            .contains("already revoked")
+    );
     assert_eq!(env.audit_records(), before);
 }
 
@@ -211,7 +288,12 @@ fn refusals_are_specific_and_write_nothing() {
     let before = env.audit_records();
     let issue = |profile: &str, csr: &Path, extra: &[&str]| {
         let mut args = vec![
-            "issue", "--profile", profile, "--csr", csr.to_str().unwrap(), "--subject",
+            "issue",
+            "--profile",
+            profile,
+            "--csr",
+            csr.to_str().unwrap(),
+            "--subject",
             "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1",
         ];
         args.extend_from_slice(extra);
@@ -232,9 +314,16 @@ fn refusals_are_specific_and_write_nothing() {
     assert!(err.contains("rhp-sign") && err.contains("1024"), "{err}");
 
     let err = issue("rhp-sign", &good_csr, &[]);
-    assert!(err.contains("rhp-sign") && err.to_lowercase().contains("hcrole"), "{err}");
+    assert!(
+        err.contains("rhp-sign") && err.to_lowercase().contains("hcrole"),
+        "{err}"
+    );
 
-    let err = issue("rhp-sign", &good_csr, &["--hc-role", JP_ROLE, "--days", "100000"]);
+    let err = issue(
+        "rhp-sign",
+        &good_csr,
+        &["--hc-role", JP_ROLE, "--days", "100000"],
+    );
     assert!(err.contains("rhp-sign") && err.contains("100000"), "{err}");
 
     let garbage = dir.join("garbage.csr");
@@ -245,13 +334,24 @@ fn refusals_are_specific_and_write_nothing() {
     let err = issue("no-such-profile", &good_csr, &[]);
     assert!(err.contains("unknown profile"), "{err}");
 
-    let err = issue("rhp-sign", &good_csr, &["--hc-role", "1.2.392.100495.1.6.1.1:Wizard"]);
+    let err = issue(
+        "rhp-sign",
+        &good_csr,
+        &["--hc-role", "1.2.392.100495.1.6.1.1:Wizard"],
+    );
     assert!(err.contains("Wizard"), "{err}");
 
-    assert_eq!(env.audit_records(), before, "a refusal left an audit record");
+    assert_eq!(
+        env.audit_records(),
+        before,
+        "a refusal left an audit record"
+    );
     let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
     use ca_core::store::Store;
-    assert!(store.certificates().unwrap().is_empty(), "a refusal stored a certificate");
+    assert!(
+        store.certificates().unwrap().is_empty(),
+        "a refusal stored a certificate"
+    );
 }
 
 #[test]
@@ -261,8 +361,17 @@ fn issue_survives_kill_after_printing() {
     let mut child = bin()
         .arg("--data-dir")
         .arg(env.data())
-        .args(["issue", "--profile", "rhp-sign", "--csr", csr.to_str().unwrap()])
-        .args(["--subject", "C=JP,O=Example Hospital,CN=Killed,serialNumber=K-1"])
+        .args([
+            "issue",
+            "--profile",
+            "rhp-sign",
+            "--csr",
+            csr.to_str().unwrap(),
+        ])
+        .args([
+            "--subject",
+            "C=JP,O=Example Hospital,CN=Killed,serialNumber=K-1",
+        ])
         .args(["--hc-role", JP_ROLE])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -284,17 +393,29 @@ fn issue_survives_kill_after_printing() {
 
     let printed = env.path("printed.pem");
     std::fs::write(&printed, &pem).unwrap();
-    let serial = openssl_ok(&["x509", "-in", printed.to_str().unwrap(), "-noout", "-serial"]);
+    let serial = openssl_ok(&[
+        "x509",
+        "-in",
+        printed.to_str().unwrap(),
+        "-noout",
+        "-serial",
+    ]);
     let serial = hex::decode(serial.trim().trim_start_matches("serial=")).unwrap();
 
     use ca_core::store::Store;
     let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
-    let record = store.certificate(&serial).unwrap().expect("printed certificate was lost");
+    let record = store
+        .certificate(&serial)
+        .unwrap()
+        .expect("printed certificate was lost");
     let der = openssl(&["x509", "-in", printed.to_str().unwrap(), "-outform", "DER"]).stdout;
     assert_eq!(record.der, der);
     let log = store.audit_log().unwrap();
     let object = format!("certificate:{}", hex::encode(&serial));
-    assert!(log.iter().any(|r| r.event.object == object), "audit record lost");
+    assert!(
+        log.iter().any(|r| r.event.object == object),
+        "audit record lost"
+    );
     ca_core::audit::audit_verify(&store).unwrap();
 }
 
@@ -309,22 +430,44 @@ fn no_private_key_in_plaintext_on_disk() {
         let pem = dir.path().join(format!("{id}.pem"));
         let key = dir.path().join(format!("{id}.p8"));
         openssl_ok(&[
-            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
             pem.to_str().unwrap(),
         ]);
         openssl_ok(&[
-            "pkcs8", "-topk8", "-nocrypt", "-in", pem.to_str().unwrap(), "-outform", "DER", "-out",
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            pem.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
             key.to_str().unwrap(),
         ]);
         let pkcs8 = std::fs::read(&key).unwrap();
         // ECPrivateKey (RFC 5915): version 1, then the 32-octet private scalar.
-        let at = pkcs8.windows(5).position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20]).unwrap() + 5;
+        let at = pkcs8
+            .windows(5)
+            .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+            .unwrap()
+            + 5;
         secrets.push(pkcs8[at..at + 32].to_vec());
         secrets.push(pkcs8);
         args.push("--import-key".into());
         args.push(format!("{id}={}", key.display()));
     }
-    let out = bin().arg("--data-dir").arg(&data).args(&args).env_remove("HPKI_PASSPHRASE").output().unwrap();
+    let out = bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(&args)
+        .env_remove("HPKI_PASSPHRASE")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
 
     let mut files = Vec::new();
@@ -351,7 +494,10 @@ fn no_private_key_in_plaintext_on_disk() {
         }
     }
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -361,7 +507,10 @@ fn passphrase_sealed_installation_needs_the_passphrase() {
     let data = dir.path().join("data");
     let run = |pass: Option<&str>, args: &[&str]| {
         let mut cmd = bin();
-        cmd.arg("--data-dir").arg(&data).args(args).env_remove("HPKI_PASSPHRASE");
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("HPKI_PASSPHRASE");
         if let Some(p) = pass {
             cmd.env("HPKI_PASSPHRASE", p);
         }
@@ -371,7 +520,14 @@ fn passphrase_sealed_installation_needs_the_passphrase() {
     assert!(!data.join("master.key").exists());
     let crl = dir.path().join("c.crl");
     let crl = crl.to_str().unwrap();
-    assert!(run(Some("correct horse"), &["crl", "--ca", "sign", "--out", crl]).status.success());
+    assert!(
+        run(
+            Some("correct horse"),
+            &["crl", "--ca", "sign", "--out", crl]
+        )
+        .status
+        .success()
+    );
     let wrong = run(Some("wrong"), &["crl", "--ca", "sign", "--out", crl]);
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("cannot decrypt"));
@@ -388,7 +544,47 @@ fn usage_errors_exit_2() {
     let err = env.fails(&["init"]);
     assert!(err.contains("already holds a CA"), "{err}");
     let empty = tempfile::tempdir().unwrap();
-    let out = bin().arg("--data-dir").arg(empty.path().join("none")).args(["crl", "--ca", "sign"]).output().unwrap();
+    let out = bin()
+        .arg("--data-dir")
+        .arg(empty.path().join("none"))
+        .args(["crl", "--ca", "sign"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `signer-api init` first"));
+}
+
+/// Edits the raw audit tree as an intruder with file access would; the CLI is not running.
+fn tamper(env: &Env, edit: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(env.data().join("store")).unwrap();
+    edit(&db.open_tree(ca_core::store::AUDIT_TREE).unwrap());
+    db.flush().unwrap();
+}
+
+#[test]
+fn audit_verify_catches_an_edited_or_removed_record() {
+    for case in ["edit", "remove-middle", "remove-newest"] {
+        let env = Env::new();
+        issue_doctor(&env, "a");
+        issue_doctor(&env, "b");
+        assert_eq!(env.audit_records(), 3, "init + two issues");
+        tamper(&env, |tree| {
+            let keys: Vec<_> = tree.iter().keys().map(|k| k.unwrap()).collect();
+            match case {
+                "edit" => {
+                    let value = tree.get(&keys[1]).unwrap().unwrap();
+                    let text = String::from_utf8(value.to_vec()).unwrap().replace("cli", "cl1");
+                    tree.insert(&keys[1], text.as_bytes()).unwrap();
+                }
+                "remove-middle" => {
+                    tree.remove(&keys[1]).unwrap();
+                }
+                _ => {
+                    tree.remove(keys.last().unwrap()).unwrap();
+                }
+            }
+        });
+        let err = env.fails(&["audit", "verify"]);
+        assert!(err.contains("audit record"), "{case}: {err}");
+    }
 }
