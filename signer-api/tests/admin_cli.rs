@@ -573,7 +573,9 @@ fn audit_verify_catches_an_edited_or_removed_record() {
             match case {
                 "edit" => {
                     let value = tree.get(&keys[1]).unwrap().unwrap();
-                    let text = String::from_utf8(value.to_vec()).unwrap().replace("cli", "cl1");
+                    let text = String::from_utf8(value.to_vec())
+                        .unwrap()
+                        .replace("cli", "cl1");
                     tree.insert(&keys[1], text.as_bytes()).unwrap();
                 }
                 "remove-middle" => {
