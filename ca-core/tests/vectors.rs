@@ -509,3 +509,139 @@ fn vectors_decode_to_their_manifest() {
         assert_eq!(roles, e.hc_roles, "{}", e.file);
     }
 }
+
+/// OpenSSL's names for the keyUsage bits and EKU purposes written in `policies/*.toml`.
+fn openssl_name(policy_name: &str) -> &'static str {
+    match policy_name {
+        "digitalSignature" => "Digital Signature",
+        "nonRepudiation" => "Non Repudiation",
+        "keyEncipherment" => "Key Encipherment",
+        "dataEncipherment" => "Data Encipherment",
+        "keyAgreement" => "Key Agreement",
+        "keyCertSign" => "Certificate Sign",
+        "cRLSign" => "CRL Sign",
+        "serverAuth" => "TLS Web Server Authentication",
+        "clientAuth" => "TLS Web Client Authentication",
+        "emailProtection" => "E-mail Protection",
+        "timeStamping" => "Time Stamping",
+        "OCSPSigning" => "OCSP Signing",
+        "documentSigning" => "1.3.6.1.5.5.7.3.36",
+        other => panic!("no OpenSSL name for {other}"),
+    }
+}
+
+/// `openssl x509 -text` of every vector shows the key usage and EKU its policy file states, with
+/// the stated criticality, and hcRole / OCSP no-check exactly where the policy asks.
+#[test]
+fn openssl_shows_each_profiles_extensions() {
+    let dir = vectors_dir();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let mut files: Vec<(String, String)> = manifest()
+        .certificate
+        .into_iter()
+        .map(|e| (e.file, e.profile))
+        .collect();
+    files.extend([
+        ("ca/root.pem".to_owned(), "root-ca".to_owned()),
+        ("ca/sign.pem".to_owned(), "sign-ca".to_owned()),
+        ("ca/auth.pem".to_owned(), "auth-ca".to_owned()),
+    ]);
+    for (file, profile) in files {
+        let policy: toml::Table = toml::from_str(
+            &std::fs::read_to_string(policies.join(format!("{profile}.toml"))).unwrap(),
+        )
+        .unwrap();
+        let (ok, text) = openssl(&[
+            "x509",
+            "-in",
+            dir.join(&file).to_str().unwrap(),
+            "-noout",
+            "-text",
+        ]);
+        assert!(ok, "{text}");
+        // (value line, critical) of the extension whose header line starts with `label`.
+        let extension = |label: &str| -> Option<(String, bool)> {
+            let mut lines = text.lines();
+            let header = lines.find(|l| l.trim_start().starts_with(label))?;
+            Some((
+                lines.next()?.trim().to_owned(),
+                header.trim_end().ends_with("critical"),
+            ))
+        };
+        let names = |table: &str, key: &str| -> Vec<&'static str> {
+            let mut v: Vec<_> = policy[table][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| openssl_name(v.as_str().unwrap()))
+                .collect();
+            v.sort();
+            v
+        };
+        let sorted = |shown: &str| -> Vec<String> {
+            let mut v: Vec<String> = shown.split(", ").map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+
+        let (shown, critical) =
+            extension("X509v3 Key Usage:").unwrap_or_else(|| panic!("{file}: no key usage"));
+        assert_eq!(
+            critical,
+            policy["key_usage"]["critical"].as_bool().unwrap(),
+            "{file}: KU criticality"
+        );
+        assert_eq!(
+            sorted(&shown),
+            names("key_usage", "bits"),
+            "{file}: key usage"
+        );
+
+        match (
+            policy.get("extended_key_usage"),
+            extension("X509v3 Extended Key Usage:"),
+        ) {
+            (Some(eku), Some((shown, critical))) => {
+                assert_eq!(
+                    critical,
+                    eku["critical"].as_bool().unwrap(),
+                    "{file}: EKU criticality"
+                );
+                assert_eq!(
+                    sorted(&shown),
+                    names("extended_key_usage", "purposes"),
+                    "{file}: EKU"
+                );
+            }
+            (None, None) => {}
+            (want, got) => panic!("{file}: EKU in policy {want:?}, in certificate {got:?}"),
+        }
+        if let Some(cp) = policy.get("certificate_policy") {
+            let (_, critical) = extension("X509v3 Certificate Policies:")
+                .unwrap_or_else(|| panic!("{file}: no certificate policies"));
+            assert_eq!(
+                critical,
+                cp["critical"].as_bool().unwrap(),
+                "{file}: policy criticality"
+            );
+        }
+        let is_ca = policy.get("ca").is_some();
+        assert_eq!(text.contains("CA:TRUE"), is_ca, "{file}: basic constraints");
+        let role = policy["hc_role"].as_str().unwrap();
+        let has_sda = text.contains("X509v3 Subject Directory Attributes:");
+        assert!(
+            !(role == "absent" && has_sda),
+            "{file}: hcRole where the policy has none"
+        );
+        assert!(
+            !(role == "mandatory" && !has_sda),
+            "{file}: mandatory hcRole missing"
+        );
+        let nocheck = policy["ocsp_nocheck"].as_bool().unwrap();
+        assert_eq!(
+            text.contains("OCSP No Check"),
+            nocheck,
+            "{file}: OCSP no check"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use ca_core::authority::{Authority, AuthorityConfig, InitRequest};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
-use ca_core::profile::{CaUrls, IssuerRef, ProfileSet};
+use ca_core::profile::{CaUrls, IssuerRef};
 use ca_core::store::RevocationReason;
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
@@ -125,8 +125,8 @@ fn fresh_policy_arc() -> Result<String> {
     Ok(format!("2.25.{}", u32::from_be_bytes(b).max(1)))
 }
 
-pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
-    let dir = DataDir::new(data_dir);
+pub fn init(dir: &DataDir, args: InitArgs) -> Result<()> {
+    let data_dir = dir.root();
     if dir.is_initialised() {
         bail!("{} already holds a CA", data_dir.display());
     }
@@ -157,7 +157,7 @@ pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
         },
         crl_validity_days: args.crl_days,
     };
-    let profiles = ProfileSet::embedded()?;
+    let profiles = dir.profiles()?;
     let store = dir.open_store()?;
     let (sealer, seal_setting) = dir.new_sealer()?;
     let authority = Authority::init(
@@ -180,7 +180,7 @@ pub fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
             serials: Default::default(),
         },
     )?;
-    publish_ca_certificates(&dir, &authority)?;
+    publish_ca_certificates(dir, &authority)?;
     println!("initialised CA hierarchy in {}", data_dir.display());
     for id in authority.ca_ids() {
         println!("  {id}: {}", dir.ca_pem(id).display());
@@ -225,7 +225,7 @@ fn parse_role(spec: &str) -> Result<HcRole> {
     })
 }
 
-pub fn issue(data_dir: &Path, args: IssueArgs) -> Result<()> {
+pub fn issue(dir: &DataDir, args: IssueArgs) -> Result<()> {
     let registration = Registration {
         profile: args.profile,
         subject: ca_core::name::parse_subject(&args.subject)?,
@@ -242,7 +242,7 @@ pub fn issue(data_dir: &Path, args: IssueArgs) -> Result<()> {
         validity_days: args.days,
     };
     let csr = read_input(&args.csr)?;
-    let authority = DataDir::new(data_dir).open_authority()?;
+    let authority = dir.open_authority()?;
     let issued = authority.issue(&registration, &csr, now()?, "cli")?;
     let pem = to_pem("CERTIFICATE", &issued.certificate)?;
     match args.out {
@@ -256,7 +256,7 @@ pub fn issue(data_dir: &Path, args: IssueArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn revoke(data_dir: &Path, args: RevokeArgs) -> Result<()> {
+pub fn revoke(dir: &DataDir, args: RevokeArgs) -> Result<()> {
     let serial = hex::decode(args.serial.trim_start_matches("0x"))
         .with_context(|| format!("--serial {:?} is not hex", args.serial))?;
     let reason = RevocationReason::from_str(&args.reason)?;
@@ -271,7 +271,7 @@ pub fn revoke(data_dir: &Path, args: RevokeArgs) -> Result<()> {
                 })
         })
         .transpose()?;
-    let authority = DataDir::new(data_dir).open_authority()?;
+    let authority = dir.open_authority()?;
     let record = authority.revoke(&serial, reason, invalidity, now()?, "cli")?;
     println!(
         "revoked {} ({})",
@@ -281,8 +281,8 @@ pub fn revoke(data_dir: &Path, args: RevokeArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn crl(data_dir: &Path, args: CrlArgs) -> Result<()> {
-    let authority = DataDir::new(data_dir).open_authority()?;
+pub fn crl(dir: &DataDir, args: CrlArgs) -> Result<()> {
+    let authority = dir.open_authority()?;
     let der = authority.crl(&args.ca, now()?, "cli")?;
     match args.out {
         Some(path) => write_atomic(&path, &der)?,
@@ -291,8 +291,8 @@ pub fn crl(data_dir: &Path, args: CrlArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn profiles() -> Result<()> {
-    let set = ProfileSet::embedded()?;
+pub fn profiles(dir: &DataDir) -> Result<()> {
+    let set = dir.profiles()?;
     for p in set.profiles() {
         let issuer = match p.issuer() {
             IssuerRef::SelfSigned => "self".to_owned(),
@@ -309,12 +309,11 @@ pub fn profiles() -> Result<()> {
     Ok(())
 }
 
-pub fn audit_verify(data_dir: &Path) -> Result<()> {
-    let dir = DataDir::new(data_dir);
+pub fn audit_verify(dir: &DataDir) -> Result<()> {
     if !dir.is_initialised() {
         bail!(
             "{} holds no CA: run `signer-api init` first",
-            data_dir.display()
+            dir.root().display()
         );
     }
     let store = dir.open_store()?;

@@ -25,13 +25,28 @@ enum SealMethod {
 
 pub struct DataDir {
     root: PathBuf,
+    policies: Option<PathBuf>,
 }
 
 impl DataDir {
-    pub fn new(root: &Path) -> Self {
+    /// `policies`: a directory of profiles replacing the built-in ones.
+    pub fn new(root: &Path, policies: Option<&Path>) -> Self {
         Self {
             root: root.to_owned(),
+            policies: policies.map(Path::to_owned),
         }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The certificate profiles, validated.
+    pub fn profiles(&self) -> Result<ProfileSet> {
+        Ok(match &self.policies {
+            Some(dir) => ProfileSet::load_dir(dir)?,
+            None => ProfileSet::embedded()?,
+        })
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -123,7 +138,7 @@ impl DataDir {
         }
         let store = self.open_store()?;
         let sealer = self.sealer(&store)?;
-        Ok(Authority::open(store, ProfileSet::embedded()?, &sealer)?)
+        Ok(Authority::open(store, self.profiles()?, &sealer)?)
     }
 }
 

@@ -23,6 +23,9 @@ struct Cli {
         env = "HPKI_DATA_DIR"
     )]
     data_dir: PathBuf,
+    /// Load certificate profiles from this directory instead of the built-in `policies/`.
+    #[arg(long, global = true, env = "HPKI_POLICIES")]
+    policies: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,15 +57,16 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let dir = datadir::DataDir::new(&cli.data_dir, cli.policies.as_deref());
     let result = match cli.command {
-        Command::Init(args) => admin::init(&cli.data_dir, args),
-        Command::Issue(args) => admin::issue(&cli.data_dir, args),
-        Command::Revoke(args) => admin::revoke(&cli.data_dir, args),
-        Command::Crl(args) => admin::crl(&cli.data_dir, args),
-        Command::Profiles => admin::profiles(),
+        Command::Init(args) => admin::init(&dir, args),
+        Command::Issue(args) => admin::issue(&dir, args),
+        Command::Revoke(args) => admin::revoke(&dir, args),
+        Command::Crl(args) => admin::crl(&dir, args),
+        Command::Profiles => admin::profiles(&dir),
         Command::Audit {
             command: AuditCommand::Verify,
-        } => admin::audit_verify(&cli.data_dir),
+        } => admin::audit_verify(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

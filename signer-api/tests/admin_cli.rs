@@ -590,3 +590,139 @@ fn audit_verify_catches_an_edited_or_removed_record() {
         assert!(err.contains("audit record"), "{case}: {err}");
     }
 }
+
+/// Every CA key algorithm, every CSR algorithm (proof of possession checked for each), and a
+/// subject with repeated OU and a multi-valued RDN that must survive as written.
+#[test]
+fn every_algorithm_and_dn_fidelity() {
+    let newkeys: [(&str, &[&str]); 4] = [
+        (
+            "p256",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        ),
+        (
+            "p384",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        ),
+        ("ed25519", &["-newkey", "ed25519"]),
+        ("rsa", &["-newkey", "rsa:2048"]),
+    ];
+    for ca_alg in ["p384", "ed25519"] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env { dir };
+        env.ok(&["init", "--key-alg", ca_alg]);
+        let root = env.ca("root");
+        let text = openssl_ok(&["x509", "-in", root.to_str().unwrap(), "-noout", "-text"]);
+        let want = if ca_alg == "p384" {
+            "NIST CURVE: P-384"
+        } else {
+            "ED25519"
+        };
+        assert!(
+            text.to_uppercase().contains(&want.to_uppercase()),
+            "{ca_alg}: {text}"
+        );
+        for (alg, newkey) in newkeys {
+            let csr = csr(env.dir.path(), alg, newkey);
+            let out = env.path(&format!("{alg}.pem"));
+            env.ok(&[
+                "issue",
+                "--profile",
+                "rhp-sign",
+                "--csr",
+                csr.to_str().unwrap(),
+                "--subject",
+                "C=JP,O=Example Hospital,OU=Cardiology,OU=Ward 3,CN=Multi+serialNumber=M-1",
+                "--hc-role",
+                JP_ROLE,
+                "--san",
+                "email:multi@example.jp",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            let sign = env.ca("sign");
+            let ok = openssl_ok(&verify_args(
+                &env,
+                root.to_str().unwrap(),
+                sign.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ));
+            assert!(ok.contains(": OK"), "{ca_alg}/{alg}: {ok}");
+            let subject = openssl_ok(&[
+                "x509",
+                "-in",
+                out.to_str().unwrap(),
+                "-noout",
+                "-subject",
+                "-nameopt",
+                "RFC2253",
+            ]);
+            // RFC 2253 prints most specific first.
+            assert_eq!(
+                subject.trim(),
+                "subject=CN=Multi+serialNumber=M-1,OU=Ward 3,OU=Cardiology,O=Example Hospital,C=JP",
+                "{ca_alg}/{alg}"
+            );
+        }
+    }
+}
+
+fn copy_policies(to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    for sub in ["", "roles"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for entry in std::fs::read_dir(from.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, to.join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+/// Profiles are data: a deployment's own `policies/` directory is validated at start and used.
+#[test]
+fn policies_directory_replaces_the_built_in_profiles() {
+    let env = Env::new();
+    let policies = env.path("policies");
+    copy_policies(&policies);
+    let rhp = policies.join("rhp-sign.toml");
+    let text = std::fs::read_to_string(&rhp).unwrap();
+    let shorter = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("max_validity_days") {
+                "max_validity_days = 30"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&rhp, shorter).unwrap();
+    let csr = p256_csr(env.dir.path(), "p");
+    let p = policies.to_str().unwrap();
+    let err = env.fails(&[
+        "--policies",
+        p,
+        "issue",
+        "--profile",
+        "rhp-sign",
+        "--csr",
+        csr.to_str().unwrap(),
+        "--subject",
+        "C=JP,CN=P,serialNumber=P-1",
+        "--hc-role",
+        JP_ROLE,
+        "--days",
+        "31",
+    ]);
+    assert!(err.contains("31 days exceeds the maximum 30"), "{err}");
+
+    std::fs::write(&rhp, format!("{text}\nsurprise = 1\n")).unwrap();
+    let err = env.fails(&["--policies", p, "profiles"]);
+    assert!(
+        err.contains("rhp-sign.toml") && err.contains("surprise"),
+        "{err}"
+    );
+}
