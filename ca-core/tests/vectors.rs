@@ -634,7 +634,7 @@ fn openssl_shows_each_profiles_extensions() {
             "{file}: hcRole where the policy has none"
         );
         assert!(
-            !(role == "mandatory" && !has_sda),
+            role != "mandatory" || has_sda,
             "{file}: mandatory hcRole missing"
         );
         let nocheck = policy["ocsp_nocheck"].as_bool().unwrap();
