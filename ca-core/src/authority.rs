@@ -92,24 +92,26 @@ pub enum AuthorityError {
 }
 
 /// A CA held by this installation, its key open in memory.
-struct Ca {
-    der: Vec<u8>,
-    name: Name,
-    key: SigningKey,
-    key_id: Vec<u8>,
-    not_after: u64,
+pub(crate) struct Ca {
+    pub(crate) der: Vec<u8>,
+    pub(crate) name: Name,
+    pub(crate) key: SigningKey,
+    pub(crate) key_id: Vec<u8>,
+    pub(crate) not_after: u64,
     /// The CA that signed this one; `None` for the root.
-    parent: Option<String>,
+    pub(crate) parent: Option<String>,
 }
 
 /// The certification authority: profiles, CAs and their store.
 pub struct Authority<S: Store> {
-    store: S,
-    profiles: ProfileSet,
-    config: AuthorityConfig,
-    policy_arc: ObjectIdentifier,
-    cas: BTreeMap<String, Ca>,
-    serials: SerialSource,
+    pub(crate) store: S,
+    pub(crate) profiles: ProfileSet,
+    pub(crate) config: AuthorityConfig,
+    pub(crate) policy_arc: ObjectIdentifier,
+    pub(crate) cas: BTreeMap<String, Ca>,
+    pub(crate) serials: SerialSource,
+    /// Seals and opens keys at rest (CA keys at init, credential keys).
+    pub(crate) sealer: Sealer,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -126,7 +128,7 @@ impl<S: Store> Authority<S> {
     pub fn init(
         store: S,
         profiles: ProfileSet,
-        sealer: &Sealer,
+        sealer: Sealer,
         mut req: InitRequest,
     ) -> Result<Self, AuthorityError> {
         if store.authority("root")?.is_some() {
@@ -270,11 +272,12 @@ impl<S: Store> Authority<S> {
             policy_arc,
             cas,
             serials: req.serials,
+            sealer,
         })
     }
 
     /// Opens an initialised installation, unsealing the CA keys.
-    pub fn open(store: S, profiles: ProfileSet, sealer: &Sealer) -> Result<Self, AuthorityError> {
+    pub fn open(store: S, profiles: ProfileSet, sealer: Sealer) -> Result<Self, AuthorityError> {
         let config: AuthorityConfig = match store.setting(SETTING_CONFIG)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("{SETTING_CONFIG}: {e}")))?,
@@ -323,6 +326,7 @@ impl<S: Store> Authority<S> {
             policy_arc,
             cas,
             serials: SerialSource::Random,
+            sealer,
         })
     }
 
@@ -369,7 +373,7 @@ impl<S: Store> Authority<S> {
         Ok(chain)
     }
 
-    fn ca(&self, id: &str) -> Result<&Ca, AuthorityError> {
+    pub(crate) fn ca(&self, id: &str) -> Result<&Ca, AuthorityError> {
         self.cas
             .get(id)
             .ok_or_else(|| AuthorityError::UnknownCa(id.to_owned()))

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod credential;
 pub mod crl;
 pub mod hcrole;
 pub mod issue;
@@ -13,5 +14,7 @@ pub mod key;
 pub mod name;
 pub mod oid;
 pub mod profile;
+pub mod purpose;
 pub mod seal;
+pub mod sign;
 pub mod store;

@@ -183,6 +183,44 @@ pub enum StoreError {
     InvalidCaId(String),
 }
 
+/// A server-held signing key and its certificate, owned by one practitioner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub id: String,
+    /// The practitioner identity that may sign with it.
+    pub owner: String,
+    /// Serial of its certificate (in the certificates tree).
+    pub serial: Vec<u8>,
+    pub profile: String,
+    /// PKCS#8 sealed by `seal::Sealer` with the credential id as context. Never plaintext.
+    pub sealed_key: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// What an API token may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Registration authority: issue, revoke, create credentials.
+    Ra,
+    /// Sign with the credentials of one practitioner.
+    Signer { practitioner: String },
+}
+
+/// An API token as stored: only a hash of its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public lookup id (part of the token string).
+    pub id: String,
+    /// Hex SHA-256 of the secret part.
+    pub secret_hash: String,
+    pub scope: TokenScope,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub revoked: bool,
+}
+
 /// Durable state of one installation.
 pub trait Store: Send + Sync {
     /// Records the authorities, settings and the `Init` audit event at once; fails with
@@ -231,6 +269,23 @@ pub trait Store: Send + Sync {
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
     /// Sequence number and hash of the newest audit record, kept apart from the records.
     fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError>;
+
+    /// Inserts a credential's certificate, the credential and the audit record atomically.
+    fn insert_credential(
+        &self,
+        certificate: &CertificateRecord,
+        credential: &CredentialRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+    fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError>;
+    /// Credentials owned by `owner`, ordered by id.
+    fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError>;
+
+    /// Stores a new token and its audit record atomically.
+    fn insert_token(&self, token: &TokenRecord, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Marks a token revoked, with its audit record.
+    fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
 }
 
 /// The sled implementation.
@@ -562,5 +617,35 @@ impl Store for SledStore {
             .map(|raw| decode::<Head>(&raw, "audit head"))
             .transpose()?
             .map(|head| (head.seq, head.hash)))
+    }
+
+    fn insert_credential(
+        &self,
+        certificate: &CertificateRecord,
+        credential: &CredentialRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        let _ = (certificate, credential, event);
+        todo!()
+    }
+    fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
+        let _ = id;
+        todo!()
+    }
+    fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError> {
+        let _ = owner;
+        todo!()
+    }
+    fn insert_token(&self, token: &TokenRecord, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let _ = (token, event);
+        todo!()
+    }
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let _ = id;
+        todo!()
+    }
+    fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let _ = (id, event);
+        todo!()
     }
 }

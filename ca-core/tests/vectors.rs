@@ -232,7 +232,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     let authority = Authority::init(
         store,
         profiles.clone(),
-        &sealer,
+        sealer,
         InitRequest {
             key_algorithm: KeyAlgorithm::P256,
             imported_keys: imported,

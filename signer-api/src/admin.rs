@@ -163,7 +163,7 @@ pub fn init(dir: &DataDir, args: InitArgs) -> Result<()> {
     let authority = Authority::init(
         store,
         profiles,
-        &sealer,
+        sealer,
         InitRequest {
             key_algorithm: match args.key_alg {
                 KeyAlg::P256 => KeyAlgorithm::P256,

@@ -138,7 +138,7 @@ impl DataDir {
         }
         let store = self.open_store()?;
         let sealer = self.sealer(&store)?;
-        Ok(Authority::open(store, self.profiles()?, &sealer)?)
+        Ok(Authority::open(store, self.profiles()?, sealer)?)
     }
 }
 
