@@ -459,7 +459,7 @@ impl<S: Store> Authority<S> {
             ("not_after".to_owned(), not_after.to_string()),
         ];
         for role in &registration.hc_roles {
-            details.push(("hc_role".to_owned(), role_label(role)));
+            details.push(("hc_role".to_owned(), role.to_string()));
         }
         let audit = self.store.insert_certificate(
             &CertificateRecord {
@@ -633,9 +633,4 @@ fn rfc4514_escape(value: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn role_label(role: &crate::hcrole::HcRole) -> String {
-    let text = role.text.as_deref().or(role.code.as_deref()).unwrap_or("");
-    format!("{}:{text}", role.scheme)
 }

@@ -344,3 +344,32 @@ pub fn roles_of(cert: &x509_cert::Certificate) -> Result<Vec<HcRole>, HcRoleErro
     }
     decode_extension_value(sda.extn_value.as_bytes())
 }
+
+/// Roles are written `SCHEME_OID:TEXT` on command lines and in requests, e.g.
+/// `1.2.392.100495.1.6.1.1:Medical Doctor`.
+impl std::str::FromStr for HcRole {
+    type Err = HcRoleError;
+
+    fn from_str(s: &str) -> Result<Self, HcRoleError> {
+        let (scheme, text) = s
+            .split_once(':')
+            .ok_or_else(|| HcRoleError::Invalid(format!("{s:?}: expected SCHEME_OID:TEXT")))?;
+        let scheme = ObjectIdentifier::new(scheme)
+            .map_err(|e| HcRoleError::Invalid(format!("{s:?}: scheme: {e}")))?;
+        if text.is_empty() || text.len() > 256 {
+            return Err(HcRoleError::Invalid(format!("{s:?}: role text must be 1 to 256 characters")));
+        }
+        Ok(HcRole {
+            scheme,
+            code: None,
+            text: Some(text.to_owned()),
+        })
+    }
+}
+
+impl std::fmt::Display for HcRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text.as_deref().or(self.code.as_deref()).unwrap_or("");
+        write!(f, "{}:{text}", self.scheme)
+    }
+}

@@ -7,7 +7,7 @@ use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
-use ca_core::store::RevocationReason;
+use ca_core::store::{RevocationReason, SledStore};
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,7 @@ pub struct CrlArgs {
     out: Option<PathBuf>,
 }
 
-fn now() -> Result<u64> {
+pub fn now() -> Result<u64> {
     Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())
 }
 
@@ -125,7 +125,33 @@ fn fresh_policy_arc() -> Result<String> {
     Ok(format!("2.25.{}", u32::from_be_bytes(b).max(1)))
 }
 
+impl InitArgs {
+    /// The defaults of `signer-api init`, with this base URL.
+    pub fn defaults(base_url: &str) -> Self {
+        Self {
+            key_alg: KeyAlg::P256,
+            org: "hpki Demo Healthcare Organisation".into(),
+            country: "JP".into(),
+            import_key: Vec::new(),
+            policy_arc: None,
+            base_url: base_url.into(),
+            crl_days: 7,
+        }
+    }
+}
+
 pub fn init(dir: &DataDir, args: InitArgs) -> Result<()> {
+    let authority = create_authority(dir, args)?;
+    println!("initialised CA hierarchy in {}", dir.root().display());
+    for id in authority.ca_ids() {
+        println!("  {id}: {}", dir.ca_pem(id).display());
+    }
+    println!("policy arc: {}", authority.config().policy_arc);
+    Ok(())
+}
+
+/// Creates the CA hierarchy in an empty data directory and publishes the CA certificates.
+pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledStore>> {
     let data_dir = dir.root();
     if dir.is_initialised() {
         bail!("{} already holds a CA", data_dir.display());
@@ -181,12 +207,7 @@ pub fn init(dir: &DataDir, args: InitArgs) -> Result<()> {
         },
     )?;
     publish_ca_certificates(dir, &authority)?;
-    println!("initialised CA hierarchy in {}", data_dir.display());
-    for id in authority.ca_ids() {
-        println!("  {id}: {}", dir.ca_pem(id).display());
-    }
-    println!("policy arc: {}", authority.config().policy_arc);
-    Ok(())
+    Ok(authority)
 }
 
 /// Writes each CA certificate as PEM where users pick it up (`ca/<id>.pem`).
@@ -209,22 +230,6 @@ fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
     )?)
 }
 
-fn parse_role(spec: &str) -> Result<HcRole> {
-    let (scheme, text) = spec
-        .split_once(':')
-        .with_context(|| format!("--hc-role {spec:?}: expected SCHEME_OID:TEXT"))?;
-    let scheme = const_oid::ObjectIdentifier::new(scheme)
-        .map_err(|e| anyhow::anyhow!("--hc-role {spec:?}: scheme: {e}"))?;
-    if text.is_empty() {
-        bail!("--hc-role {spec:?}: empty role text");
-    }
-    Ok(HcRole {
-        scheme,
-        code: None,
-        text: Some(text.to_owned()),
-    })
-}
-
 pub fn issue(dir: &DataDir, args: IssueArgs) -> Result<()> {
     let registration = Registration {
         profile: args.profile,
@@ -237,7 +242,10 @@ pub fn issue(dir: &DataDir, args: IssueArgs) -> Result<()> {
         hc_roles: args
             .hc_role
             .iter()
-            .map(|r| parse_role(r))
+            .map(|r| {
+                r.parse::<HcRole>()
+                    .with_context(|| format!("--hc-role {r:?}"))
+            })
             .collect::<Result<_>>()?,
         validity_days: args.days,
     };

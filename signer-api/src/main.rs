@@ -2,7 +2,10 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod config;
 mod datadir;
+mod http;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -15,14 +18,9 @@ use std::process::ExitCode;
     about = "hpki: ISO 17090 healthcare PKI and document signing"
 )]
 struct Cli {
-    /// Data directory (store, sealed CA keys, CA certificates).
-    #[arg(
-        long,
-        global = true,
-        default_value = "./hpki-data",
-        env = "HPKI_DATA_DIR"
-    )]
-    data_dir: PathBuf,
+    /// Data directory (store, sealed CA keys, CA certificates) [default: ./hpki-data].
+    #[arg(long, global = true, env = "HPKI_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Load certificate profiles from this directory instead of the built-in `policies/`.
     #[arg(long, global = true, env = "HPKI_POLICIES")]
     policies: Option<PathBuf>,
@@ -32,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the signing service (first start: a demo CA, credential and tokens).
+    Serve(serve::ServeArgs),
     /// Create the CA hierarchy (root, signature CA, authentication CA) in the data directory.
     Init(admin::InitArgs),
     /// Issue an end-entity certificate from a registration and a PKCS#10 CSR; prints PEM.
@@ -57,8 +57,13 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dir = datadir::DataDir::new(&cli.data_dir, cli.policies.as_deref());
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./hpki-data"));
+    let dir = datadir::DataDir::new(&data_dir, cli.policies.as_deref());
     let result = match cli.command {
+        Command::Serve(args) => serve::serve(cli.data_dir.as_deref(), cli.policies.as_deref(), args),
         Command::Init(args) => admin::init(&dir, args),
         Command::Issue(args) => admin::issue(&dir, args),
         Command::Revoke(args) => admin::revoke(&dir, args),

@@ -1,0 +1,110 @@
+//! Public CA material: certificates, CRLs, profiles. No authentication: relying parties need them.
+
+use super::problem::Problem;
+use super::{AppState, blocking, now};
+use actix_web::{HttpResponse, get, web};
+use ca_core::profile::IssuerRef;
+use serde::Serialize;
+use x509_cert::der::pem::LineEnding;
+
+pub(super) fn pem(der: &[u8]) -> Result<String, Problem> {
+    x509_cert::der::pem::encode_string("CERTIFICATE", LineEnding::LF, der)
+        .map_err(|e| Problem::internal(&e))
+}
+
+/// Every CA certificate as PEM: the issuing CAs first, the root last.
+#[utoipa::path(responses((status = 200, description = "PEM bundle of the CA certificates", content_type = "application/pem-certificate-chain")))]
+#[get("/v1/ca/certificates")]
+pub async fn ca_certificates(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let mut ids: Vec<&str> = state.authority.ca_ids().collect();
+    // Root last, so the bundle reads as chains towards the anchor.
+    ids.sort_by_key(|id| (*id == "root", *id));
+    let mut out = String::new();
+    for id in ids {
+        out.push_str(&pem(state.authority.ca_certificate(id)?)?);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/pem-certificate-chain")
+        .body(out))
+}
+
+/// One CA certificate: `{ca}.der` (the AIA caIssuers URL in our certificates) or `{ca}.pem`.
+#[utoipa::path(params(("file" = String, Path, description = "sign.der, auth.pem, root.der, …")),
+    responses((status = 200, description = "The certificate"), (status = 404, body = Problem)))]
+#[get("/v1/ca/{file}")]
+pub async fn ca_certificate(
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let (id, ext) = file
+        .rsplit_once('.')
+        .ok_or_else(|| Problem::not_found("expected <ca>.der or <ca>.pem"))?;
+    let der = state.authority.ca_certificate(id)?;
+    match ext {
+        "der" | "cer" | "crt" => Ok(HttpResponse::Ok()
+            .content_type("application/pkix-cert")
+            .body(der.to_vec())),
+        "pem" => Ok(HttpResponse::Ok()
+            .content_type("application/x-pem-file")
+            .body(pem(der)?)),
+        _ => Err(Problem::not_found("expected <ca>.der or <ca>.pem")),
+    }
+}
+
+/// The CA's current CRL (DER). Re-signed after each revocation and half-way to nextUpdate, so
+/// reading it never floods the CRL numbers or the audit log.
+#[utoipa::path(params(("ca" = String, Path, description = "sign, auth or root")),
+    responses((status = 200, description = "DER CRL", content_type = "application/pkix-crl"), (status = 404, body = Problem)))]
+#[get("/v1/crl/{ca}")]
+pub async fn crl(state: web::Data<AppState>, ca: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let ca = ca.into_inner();
+    state.authority.ca_certificate(&ca)?;
+    let der = blocking(move || current_crl(&state, &ca, false)).await?;
+    Ok(HttpResponse::Ok().content_type("application/pkix-crl").body(der))
+}
+
+/// The cached CRL of `ca`, re-signed when `stale` (a revocation happened) or half its lifetime
+/// has passed.
+pub(super) fn current_crl(state: &AppState, ca: &str, stale: bool) -> Result<Vec<u8>, Problem> {
+    let now = now();
+    let half_life = u64::from(state.authority.config().crl_validity_days) * 86_400 / 2;
+    let mut crls = state.crls.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((der, this_update)) = crls.get(ca) {
+        if !stale && now < this_update + half_life {
+            return Ok(der.clone());
+        }
+    }
+    let der = state.authority.crl(ca, now, "service")?;
+    crls.insert(ca.to_owned(), (der.clone(), now));
+    Ok(der)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProfileView {
+    id: String,
+    title: String,
+    issuer: String,
+    max_validity_days: u32,
+    hc_role: String,
+}
+
+#[utoipa::path(responses((status = 200, body = [ProfileView])))]
+#[get("/v1/profiles")]
+pub async fn profiles(state: web::Data<AppState>) -> HttpResponse {
+    let list: Vec<ProfileView> = state
+        .authority
+        .profiles()
+        .profiles()
+        .map(|p| ProfileView {
+            id: p.id().to_owned(),
+            title: p.title().to_owned(),
+            issuer: match p.issuer() {
+                IssuerRef::SelfSigned => "self".into(),
+                IssuerRef::Ca(id) => id.clone(),
+            },
+            max_validity_days: p.max_validity_days(),
+            hc_role: format!("{:?}", p.hc_role()).to_lowercase(),
+        })
+        .collect();
+    HttpResponse::Ok().json(list)
+}

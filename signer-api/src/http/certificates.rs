@@ -1,0 +1,265 @@
+//! Registration-authority routes: issue, inventory, revoke.
+
+use super::auth::Caller;
+use super::ca::{current_crl, pem};
+use super::problem::Problem;
+use super::{AppState, blocking, now};
+use actix_web::{HttpResponse, get, post, web};
+use ca_core::hcrole::HcRole;
+use ca_core::issue::Registration;
+use ca_core::store::{CertificateRecord, RevocationReason, Store};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// Profile id (GET /v1/profiles).
+    profile: String,
+    /// Subject in certificate order, e.g. "C=JP,O=Example Hospital,CN=Taro Yamada,serialNumber=D-1".
+    subject: String,
+    /// Certified roles, "SCHEME_OID:TEXT".
+    #[serde(default)]
+    hc_roles: Vec<String>,
+    /// Subject alternative names: "dns:…", "email:…", "uri:…", "ip:…", "dir:…".
+    #[serde(default)]
+    sans: Vec<String>,
+    validity_days: Option<u32>,
+    /// PKCS#10 request, PEM.
+    csr: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Issued {
+    serial: String,
+    /// PEM.
+    certificate: String,
+    /// PEM, issuing CA first, root last.
+    chain: Vec<String>,
+}
+
+/// Bounds on the lists of a registration, so a request cannot ask for unbounded work.
+const MAX_LIST: usize = 32;
+
+pub(super) fn registration(
+    profile: String,
+    subject: &str,
+    roles: &[String],
+    sans: &[String],
+    validity_days: Option<u32>,
+) -> Result<Registration, Problem> {
+    if roles.len() > MAX_LIST || sans.len() > MAX_LIST {
+        return Err(Problem::bad_request(format!("at most {MAX_LIST} roles and {MAX_LIST} SANs")));
+    }
+    Ok(Registration {
+        profile,
+        subject: ca_core::name::parse_subject(subject).map_err(|e| Problem::bad_request(e.to_string()))?,
+        sans: sans
+            .iter()
+            .map(|s| ca_core::name::parse_san(s).map_err(|e| Problem::bad_request(e.to_string())))
+            .collect::<Result<_, _>>()?,
+        hc_roles: roles
+            .iter()
+            .map(|r| HcRole::from_str(r).map_err(|e| Problem::bad_request(e.to_string())))
+            .collect::<Result<_, _>>()?,
+        validity_days,
+    })
+}
+
+#[utoipa::path(request_body = IssueRequest, security(("bearer" = [])),
+    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[post("/v1/certificates")]
+pub async fn issue(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<IssueRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_ra()?;
+    let body = body.into_inner();
+    let reg = registration(body.profile, &body.subject, &body.hc_roles, &body.sans, body.validity_days)?;
+    let profile = reg.profile.clone();
+    let st = state.clone();
+    let result = blocking(move || {
+        Ok(st
+            .authority
+            .issue(&reg, body.csr.as_bytes(), now(), &caller.label)?)
+    })
+    .await;
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    state
+        .metrics
+        .count("hpki_certificates_issued_total", &[("profile", &profile), ("outcome", outcome)]);
+    let issued = result?;
+    Ok(HttpResponse::Created().json(Issued {
+        serial: hex::encode(&issued.serial),
+        certificate: pem(&issued.certificate)?,
+        chain: issued.chain.iter().map(|c| pem(c)).collect::<Result<_, _>>()?,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CertificateView {
+    serial: String,
+    profile: String,
+    issuer: String,
+    subject: String,
+    /// Unix seconds.
+    not_after: u64,
+    /// "good", "revoked" or "expired".
+    status: String,
+    revocation_reason: Option<String>,
+    revoked_at: Option<u64>,
+    certificate: String,
+}
+
+fn view(r: &CertificateRecord, now: u64) -> Result<CertificateView, Problem> {
+    Ok(CertificateView {
+        serial: hex::encode(&r.serial),
+        profile: r.profile.clone(),
+        issuer: r.issuer_ca.clone(),
+        subject: r.subject.clone(),
+        not_after: r.not_after,
+        status: status(r, now).into(),
+        revocation_reason: r.revocation.as_ref().map(|v| v.reason.name().to_owned()),
+        revoked_at: r.revocation.as_ref().map(|v| v.revoked_at),
+        certificate: pem(&r.der)?,
+    })
+}
+
+fn status(r: &CertificateRecord, now: u64) -> &'static str {
+    if r.revocation.is_some() {
+        "revoked"
+    } else if now > r.not_after {
+        "expired"
+    } else {
+        "good"
+    }
+}
+
+fn parse_serial(s: &str) -> Result<Vec<u8>, Problem> {
+    if s.len() > 42 {
+        return Err(Problem::bad_request("serial number too long"));
+    }
+    hex::decode(s.trim_start_matches("0x")).map_err(|_| Problem::bad_request("serial number must be hex"))
+}
+
+#[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
+    responses((status = 200, body = CertificateView), (status = 404, body = Problem)))]
+#[get("/v1/certificates/{serial}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_ra()?;
+    let serial = parse_serial(&serial)?;
+    let record = state
+        .authority
+        .store()
+        .certificate(&serial)?
+        .ok_or_else(|| Problem::not_found(format!("no certificate with serial {}", hex::encode(&serial))))?;
+    Ok(HttpResponse::Ok().json(view(&record, now())?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// good, revoked or expired.
+    status: Option<String>,
+    profile: Option<String>,
+    /// From 1.
+    page: Option<usize>,
+    /// 1 to 500, default 50.
+    per_page: Option<usize>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page {
+    items: Vec<CertificateView>,
+    page: usize,
+    per_page: usize,
+    total: usize,
+}
+
+#[utoipa::path(params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page)))]
+#[get("/v1/certificates")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_ra()?;
+    if let Some(s) = &query.status {
+        if !["good", "revoked", "expired"].contains(&s.as_str()) {
+            return Err(Problem::bad_request("status must be good, revoked or expired"));
+        }
+    }
+    let per_page = query.per_page.unwrap_or(50);
+    let page = query.page.unwrap_or(1);
+    if !(1..=500).contains(&per_page) || page == 0 {
+        return Err(Problem::bad_request("page starts at 1; per_page is 1 to 500"));
+    }
+    let now = now();
+    let st = state.clone();
+    let all = blocking(move || Ok(st.authority.store().certificates()?)).await?;
+    let matching: Vec<_> = all
+        .iter()
+        .filter(|r| query.status.as_deref().is_none_or(|s| status(r, now) == s))
+        .filter(|r| query.profile.as_deref().is_none_or(|p| r.profile == p))
+        .collect();
+    let items = matching
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|r| view(r, now))
+        .collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        page,
+        per_page,
+        total: matching.len(),
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// RFC 5280 reason name, e.g. keyCompromise; default unspecified.
+    reason: Option<String>,
+    /// RFC 3339, e.g. 2026-11-01T00:00:00Z.
+    invalidity_date: Option<String>,
+}
+
+#[utoipa::path(params(("serial" = String, Path, description = "hex")), request_body = RevokeRequest, security(("bearer" = [])),
+    responses((status = 200, body = CertificateView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/v1/certificates/{serial}/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    serial: web::Path<String>,
+    body: web::Json<RevokeRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_ra()?;
+    let serial = parse_serial(&serial)?;
+    let reason = RevocationReason::from_str(body.reason.as_deref().unwrap_or("unspecified"))?;
+    let invalidity = body
+        .invalidity_date
+        .as_deref()
+        .map(|t| {
+            x509_cert::der::DateTime::from_str(t)
+                .map(|d| d.unix_duration().as_secs())
+                .map_err(|_| Problem::bad_request("invalidity_date: expected YYYY-MM-DDTHH:MM:SSZ"))
+        })
+        .transpose()?;
+    let st = state.clone();
+    let result = blocking(move || {
+        let record = st.authority.revoke(&serial, reason, invalidity, now(), &caller.label)?;
+        // Publish at once: relying parties should not wait half a CRL period.
+        current_crl(&st, &record.issuer_ca, true)?;
+        Ok(record)
+    })
+    .await;
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    state.metrics.count("hpki_revocations_total", &[("outcome", outcome)]);
+    Ok(HttpResponse::Ok().json(view(&result?, now())?))
+}

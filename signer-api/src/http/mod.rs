@@ -1,0 +1,145 @@
+//! The HTTP API (actix-web). Handlers turn wire DTOs into `ca_core` calls; CPU work (signing,
+//! issuing) runs on the blocking pool, never on the async executor.
+
+pub mod auth;
+mod ca;
+mod certificates;
+mod credentials;
+pub mod metrics;
+mod ops;
+pub mod problem;
+mod signatures;
+
+use crate::config::Config;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use ca_core::authority::Authority;
+use ca_core::purpose::SigningPolicy;
+use ca_core::store::SledStore;
+use problem::Problem;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use utoipa_actix_web::AppExt;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub authority: Authority<SledStore>,
+    pub purposes: SigningPolicy,
+    pub config: Config,
+    pub metrics: metrics::Metrics,
+    /// Latest CRL per CA: (DER, thisUpdate); re-signed after a revocation or half-way to nextUpdate.
+    pub crls: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+}
+
+/// The clock is read here, at the edge (DESIGN.md §5 invariant 1).
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "hpki signing service",
+    description = "ISO 17090 healthcare PKI: certificates, credentials and CAdES signatures"
+))]
+struct ApiDoc;
+
+/// The application: every route registered through `utoipa_actix_web`, so the OpenAPI document
+/// lists exactly the routes served.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Response = ServiceResponse<impl MessageBody>,
+        Config = (),
+        InitError = (),
+        Error = actix_web::Error,
+    >,
+> {
+    let json_limit = state.config.limits.json_bytes;
+    let (app, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .app_data(state.clone())
+        .app_data(
+            web::JsonConfig::default()
+                .limit(json_limit)
+                .error_handler(|err, _| json_error(err).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            Problem::bad_request(err.to_string()).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            Problem::bad_request(err.to_string()).into()
+        }))
+        .service(ops::health)
+        .service(ops::metrics)
+        .service(ca::ca_certificates)
+        .service(ca::ca_certificate)
+        .service(ca::crl)
+        .service(ca::profiles)
+        .service(certificates::issue)
+        .service(certificates::list)
+        .service(certificates::get)
+        .service(certificates::revoke)
+        .service(credentials::create)
+        .service(credentials::list)
+        .service(credentials::create_token)
+        .service(signatures::sign)
+        .split_for_parts();
+    api.paths.paths.insert(
+        "/openapi.json".into(),
+        utoipa::openapi::path::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .summary(Some("This OpenAPI document"))
+                .response("200", utoipa::openapi::Response::new("OpenAPI 3.1 JSON")),
+        ),
+    );
+    let doc = web::Data::new(api);
+    app.app_data(doc)
+        .route("/openapi.json", web::get().to(ops::openapi))
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such route"))
+        }))
+        .wrap_fn(|req, srv| {
+            use actix_web::dev::Service;
+            let started = Instant::now();
+            let state = req.app_data::<web::Data<AppState>>().cloned();
+            let method = req.method().to_string();
+            let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await?;
+                if let Some(state) = state {
+                    let status = res.status().as_u16();
+                    let secs = started.elapsed().as_secs_f64();
+                    state.metrics.observe(&route, &method, status, secs);
+                }
+                Ok(res)
+            }
+        })
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => Problem::too_large(limit as u64),
+        E::ContentType => Problem::unsupported_media("expected Content-Type: application/json"),
+        other => Problem::bad_request(format!("malformed JSON: {other}")),
+    }
+}
+
+/// Runs CPU-bound or blocking work (signing, issuing, storage flushes) on actix's blocking pool.
+pub async fn blocking<T, F>(work: F) -> Result<T, Problem>
+where
+    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(work).await?
+}

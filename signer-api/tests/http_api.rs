@@ -1,0 +1,332 @@
+//! The signing service end to end: the real binary on port 0 with a fresh data directory, real
+//! HTTP, OpenSSL as the independent verifier.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const JP: &str = "1.2.392.100495.1.6.1.1";
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+    ra: String,
+    demo_signer: String,
+    demo_credential: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(env: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signer-api"));
+    cmd.arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("HPKI_PASSPHRASE")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut ra, mut signer, mut cred) = (None, None, None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            base = Some(rest.trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("ra token (shown once): ") {
+            ra = Some(rest.trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("demo signer token (shown once): ") {
+            signer = Some(rest.trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("demo credential: ") {
+            cred = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if base.is_some() && ra.is_some() && signer.is_some() && cred.is_some() {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        base: base.expect("no listening line"),
+        dir,
+        ra: ra.expect("no ra token printed"),
+        demo_signer: signer.expect("no signer token printed"),
+        demo_credential: cred.expect("no demo credential printed"),
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+    /// Asserts an RFC 9457 problem with this status; returns its detail.
+    fn problem(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.content_type, "application/problem+json");
+        let j = self.json();
+        assert_eq!(j["status"], status);
+        j["detail"].as_str().unwrap().to_owned()
+    }
+}
+
+fn reply(r: Result<ureq::Response, ureq::Error>) -> Reply {
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport: {e}"),
+    };
+    let status = resp.status();
+    let content_type = resp.content_type().to_owned();
+    let mut body = Vec::new();
+    resp.into_reader().take(1 << 26).read_to_end(&mut body).unwrap();
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}
+
+impl Server {
+    fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = ureq::get(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        reply(req.call())
+    }
+
+    fn post_json(&self, path: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
+        let mut req = ureq::post(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        reply(req.send_json(body.clone()))
+    }
+
+    fn post_bytes(&self, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+        let mut req = ureq::post(&format!("{}{path}", self.base)).set("Content-Type", content_type);
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        reply(req.send_bytes(body))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn root_pem(&self) -> PathBuf {
+        self.dir.path().join("data/ca/root.pem")
+    }
+
+    /// RA creates a signing credential; returns (credential id, signer token of its owner).
+    fn credential(&self, owner: &str, role: Option<&str>, alg: &str) -> (String, String) {
+        let roles: Vec<String> = role.map(|r| format!("{JP}:{r}")).into_iter().collect();
+        let r = self.post_json(
+            "/v1/credentials",
+            Some(&self.ra),
+            &serde_json::json!({
+                "subject": format!("C=JP,O=Example Hospital,CN={owner},serialNumber={owner}"),
+                "hc_roles": roles,
+                "key_algorithm": alg,
+            }),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let t = self.post_json(
+            "/v1/tokens",
+            Some(&self.ra),
+            &serde_json::json!({"scope": "signer", "practitioner": owner}),
+        );
+        assert_eq!(t.status, 201, "{}", String::from_utf8_lossy(&t.body));
+        (id, t.json()["token"].as_str().unwrap().to_owned())
+    }
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl CLI is required by these tests (.ci/run installs it)");
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// `openssl cms -verify` of a DER signature, with `content` for a detached one.
+fn cms_verify(root: &Path, sig: &Path, content: Option<&Path>) -> (bool, String) {
+    let mut args = vec![
+        "cms", "-verify", "-binary", "-inform", "DER", "-in", sig.to_str().unwrap(), "-CAfile",
+        root.to_str().unwrap(), "-purpose", "any", "-out", "/dev/null",
+    ];
+    if let Some(c) = content {
+        args.extend_from_slice(&["-content", c.to_str().unwrap()]);
+    }
+    openssl(&args)
+}
+
+fn sha(alg: &ring::digest::Algorithm, data: &[u8]) -> Vec<u8> {
+    ring::digest::digest(alg, data).as_ref().to_vec()
+}
+
+#[test]
+fn health_metrics_openapi_and_ca_material() {
+    let s = start(&[]);
+    assert_eq!(s.get("/health", None).json()["status"], "ok");
+    let bundle = s.get("/v1/ca/certificates", None);
+    assert_eq!(bundle.status, 200);
+    assert_eq!(String::from_utf8_lossy(&bundle.body).matches("BEGIN CERTIFICATE").count(), 3);
+    let crl = s.get("/v1/crl/sign", None);
+    assert_eq!((crl.status, crl.content_type.as_str()), (200, "application/pkix-crl"));
+    let path = s.path("sign.crl");
+    std::fs::write(&path, &crl.body).unwrap();
+    let sign = s.get("/v1/ca/sign.pem", None);
+    let sign_pem = s.path("sign.pem");
+    std::fs::write(&sign_pem, &sign.body).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", path.to_str().unwrap(), "-CAfile", sign_pem.to_str().unwrap(), "-noout"]);
+    assert!(ok && text.contains("verify OK"), "{text}");
+    // A second read serves the same CRL (no new CRL number per GET).
+    assert_eq!(s.get("/v1/crl/sign", None).body, crl.body);
+    s.get("/v1/crl/nope", None).problem(404);
+    let profiles = s.get("/v1/profiles", None).json();
+    assert!(profiles.as_array().unwrap().iter().any(|p| p["id"] == "rhp-sign"));
+    let metrics = String::from_utf8(s.get("/metrics", None).body).unwrap();
+    assert!(metrics.contains("hpki_http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains("route=\"/health\""), "{metrics}");
+}
+
+/// Every route in /openapi.json is served, and what is not in it is not served.
+#[test]
+fn openapi_matches_the_routes() {
+    let s = start(&[]);
+    let doc = s.get("/openapi.json", None).json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 14, "{paths:?}");
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{serial}", "00")
+            .replace("{ca}", "sign")
+            .replace("{file}", "sign.der");
+        for method in item.as_object().unwrap().keys() {
+            let url = format!("{}{concrete}", s.base);
+            let r = reply(ureq::request(&method.to_uppercase(), &url).call());
+            let routed = !(r.status == 404
+                && String::from_utf8_lossy(&r.body).contains("no such route"));
+            assert!(routed, "{method} {path} is documented but not served");
+        }
+    }
+    for (method, path) in [("GET", "/v1/nothing"), ("DELETE", "/v1/certificates"), ("PUT", "/health")] {
+        let r = reply(ureq::request(method, &format!("{}{path}", s.base)).call());
+        assert!(r.status == 404 || r.status == 405, "{method} {path}: {}", r.status);
+    }
+}
+
+/// Signature audit records in the store, read after the server is gone.
+fn signature_audits(s: Server) -> usize {
+    let data = s.dir.path().join("data/store");
+    drop(s.child_kill());
+    use ca_core::store::Store;
+    let store = ca_core::store::SledStore::open(&data).unwrap();
+    ca_core::audit::audit_verify(&store).unwrap();
+    store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.action == ca_core::audit::AuditAction::Sign)
+        .count()
+}
+
+impl Server {
+    /// Stops the server (SIGKILL) and keeps the data directory.
+    fn child_kill(&mut self) -> &tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        &self.dir
+    }
+}
+
+#[test]
+fn sign_detached_attached_and_digest_verify_with_openssl() {
+    let s = start(&[]);
+    let document = b"Rx: amoxicillin 500 mg, three times daily for 7 days.\n".repeat(50);
+    let doc = s.path("prescription.txt");
+    std::fs::write(&doc, &document).unwrap();
+    let mut signatures = 0;
+    for alg in ["p256", "p384", "ed25519", "rsa"] {
+        let owner = format!("DOC-{alg}");
+        let (cred, token) = s.credential(&owner, Some("Medical Doctor"), alg);
+        for attached in [false, true] {
+            let r = s.post_bytes(
+                &format!("/v1/signatures?credential={cred}&purpose=author&attached={attached}"),
+                Some(&token),
+                "application/octet-stream",
+                &document,
+            );
+            assert_eq!(r.status, 201, "{alg}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.content_type, "application/pkcs7-signature");
+            signatures += 1;
+            let sig = s.path(&format!("{alg}-{attached}.p7s"));
+            std::fs::write(&sig, &r.body).unwrap();
+            if alg == "ed25519" {
+                // OpenSSL 3.0 cannot verify Ed25519 CMS with signed attributes; parse only.
+                let (ok, text) = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", sig.to_str().unwrap()]);
+                assert!(ok && text.contains("ED25519"), "{text}");
+                continue;
+            }
+            let (ok, text) = cms_verify(&s.root_pem(), &sig, (!attached).then_some(doc.as_path()));
+            assert!(ok, "{alg} attached={attached}: {text}");
+            // Tampered content is caught.
+            if !attached {
+                let other = s.path("tampered.txt");
+                std::fs::write(&other, b"Rx: something else").unwrap();
+                let (ok, _) = cms_verify(&s.root_pem(), &sig, Some(&other));
+                assert!(!ok, "{alg}: tampered content verified");
+            }
+            check_cades(&r.body, alg);
+        }
+        // Digest-only: the document never reaches the service.
+        let (name, algorithm) = match alg {
+            "p384" => ("sha384", &ring::digest::SHA384),
+            "ed25519" => ("sha512", &ring::digest::SHA512),
+            _ => ("sha256", &ring::digest::SHA256),
+        };
+        use base64::Engine;
+        let digest = base64::engine::general_purpose::STANDARD.encode(sha(algorithm, &document));
+        let r = s.post_json(
+            "/v1/signatures",
+            Some(&token),
+            &serde_json::json!({"credential": cred, "digest": digest, "digest_algorithm": name, "purpose": "author"}),
+        );
+        assert_eq!(r.status, 201, "{alg}: {}", String::from_utf8_lossy(&r.body));
+        signatures += 1;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(r.json()["signature"].as_str().unwrap())
+            .unwrap();
+        if alg != "ed25519" {
+            let sig = s.path(&format!("{alg}-digest.p7s"));
+            std::fs::write(&sig, &der).unwrap();
+            let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
+            assert!(ok, "{alg} digest: {text}");
+        }
+    }
+    assert_eq!(signature_audits(s), signatures);
+}
