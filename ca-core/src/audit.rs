@@ -18,6 +18,8 @@ pub enum AuditAction {
     Crl,
     CreateCredential,
     Sign,
+    CreateToken,
+    RevokeToken,
 }
 
 impl AuditAction {
@@ -31,6 +33,8 @@ impl AuditAction {
             AuditAction::Crl => "crl",
             AuditAction::CreateCredential => "create_credential",
             AuditAction::Sign => "sign",
+            AuditAction::CreateToken => "create_token",
+            AuditAction::RevokeToken => "revoke_token",
         }
     }
 }

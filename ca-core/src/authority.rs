@@ -91,6 +91,21 @@ pub enum AuthorityError {
     Config(String),
 }
 
+/// Where the public key of a certificate to issue comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum PublicKeySource<'a> {
+    /// A PKCS#10 request (PEM or DER) whose signature must prove possession.
+    Csr(&'a [u8]),
+    /// A key this service generated and holds (a credential).
+    Own(&'a x509_cert::spki::SubjectPublicKeyInfoOwned),
+}
+
+/// A certificate checked and signed but not yet stored, with the audit event recording it.
+pub(crate) struct Prepared {
+    pub(crate) record: CertificateRecord,
+    pub(crate) event: AuditEvent,
+}
+
 /// A CA held by this installation, its key open in memory.
 pub(crate) struct Ca {
     pub(crate) der: Vec<u8>,
@@ -112,6 +127,10 @@ pub struct Authority<S: Store> {
     pub(crate) serials: SerialSource,
     /// Seals and opens keys at rest (CA keys at init, credential keys).
     pub(crate) sealer: Sealer,
+    /// Credential keys already unsealed, by credential id: unsealing parses PKCS#8 and (for
+    /// ECDSA) validates the key on every call, which dominates a signature's cost. Keys never
+    /// change once created, so entries need no invalidation; revocation is checked per call.
+    pub(crate) credential_keys: crate::credential::KeyCache,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -273,6 +292,7 @@ impl<S: Store> Authority<S> {
             cas,
             serials: req.serials,
             sealer,
+            credential_keys: Default::default(),
         })
     }
 
@@ -327,6 +347,7 @@ impl<S: Store> Authority<S> {
             cas,
             serials: SerialSource::Random,
             sealer,
+            credential_keys: Default::default(),
         })
     }
 
@@ -389,6 +410,26 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Issued, AuthorityError> {
+        let Prepared { record, event } =
+            self.prepare_certificate(registration, PublicKeySource::Csr(csr), now, actor)?;
+        let audit = self.store.insert_certificate(&record, event)?;
+        Ok(Issued {
+            chain: self.chain(&record.issuer_ca)?,
+            serial: record.serial,
+            certificate: record.der,
+            audit_seq: audit.seq,
+        })
+    }
+
+    /// Everything `issue` does except the write: the checked, signed certificate's record and
+    /// the `Issue` audit event, for the caller to store (alone, or with a credential).
+    pub(crate) fn prepare_certificate(
+        &self,
+        registration: &Registration,
+        key: PublicKeySource<'_>,
+        now: u64,
+        actor: &str,
+    ) -> Result<Prepared, AuthorityError> {
         let profile = self.profiles.get(&registration.profile)?;
         if profile.ca_id().is_some() {
             return Err(IssueError::CaProfile(profile.id().to_owned()).into());
@@ -400,8 +441,14 @@ impl<S: Store> Authority<S> {
             }
         };
         let ca = self.ca(&ca_id)?;
-        let csr = issue::parse_csr(csr)?;
-        let spki = csr.info.public_key.clone();
+        let (csr, spki) = match key {
+            PublicKeySource::Csr(bytes) => {
+                let csr = issue::parse_csr(bytes)?;
+                let spki = csr.info.public_key.clone();
+                (Some(csr), spki)
+            }
+            PublicKeySource::Own(spki) => (None, spki.clone()),
+        };
         let days = registration
             .validity_days
             .unwrap_or_else(|| profile.max_validity_days());
@@ -415,7 +462,10 @@ impl<S: Store> Authority<S> {
             now,
             now + u64::from(days) * DAY,
         )?;
-        issue::check_proof_of_possession(&csr)?;
+        // A key we generated needs no proof of possession.
+        if let Some(csr) = &csr {
+            issue::check_proof_of_possession(csr)?;
+        }
 
         let serial = next_serial(
             &self.serials,
@@ -461,29 +511,24 @@ impl<S: Store> Authority<S> {
         for role in &registration.hc_roles {
             details.push(("hc_role".to_owned(), role.to_string()));
         }
-        let audit = self.store.insert_certificate(
-            &CertificateRecord {
-                serial: serial.clone(),
-                issuer_ca: ca_id.clone(),
+        let event = AuditEvent {
+            time: now,
+            actor: actor.to_owned(),
+            action: AuditAction::Issue,
+            object: format!("certificate:{}", hex::encode(&serial)),
+            details,
+        };
+        Ok(Prepared {
+            record: CertificateRecord {
+                serial,
+                issuer_ca: ca_id,
                 profile: profile.id().to_owned(),
                 subject,
                 not_after,
-                der: der.clone(),
+                der,
                 revocation: None,
             },
-            AuditEvent {
-                time: now,
-                actor: actor.to_owned(),
-                action: AuditAction::Issue,
-                object: format!("certificate:{}", hex::encode(&serial)),
-                details,
-            },
-        )?;
-        Ok(Issued {
-            serial,
-            certificate: der,
-            chain: self.chain(&ca_id)?,
-            audit_seq: audit.seq,
+            event,
         })
     }
 

@@ -3,13 +3,78 @@
 //! sealed at rest; signing checks ownership, validity, revocation and the role gate, and audits
 //! before returning.
 
-use crate::authority::{Authority, AuthorityError};
+use crate::audit::{AuditAction, AuditEvent};
+use crate::authority::{Authority, AuthorityError, Prepared, PublicKeySource};
 use crate::hcrole::HcRole;
 use crate::issue::Registration;
-use crate::key::KeyAlgorithm;
+use crate::key::{KeyAlgorithm, KeyError, SigningKey};
 use crate::purpose::{PurposeError, SigningPolicy};
-use crate::sign::{DigestAlgorithm, SignError};
-use crate::store::{Store, StoreError};
+use crate::seal::SealError;
+use crate::sign::{DigestAlgorithm, SignError, SignatureRequest};
+use crate::store::{CertificateRecord, CredentialRecord, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use x509_cert::Certificate;
+use x509_cert::der::Decode;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+
+/// Credential ids are `cred_` and 8 random octets in hex: unguessable enough for an identifier
+/// (authorisation is the owner check, not secrecy of the id).
+const ID_PREFIX: &str = "cred_";
+const ID_RANDOM_LEN: usize = 8;
+/// Longest credential id looked up: a request value, so bounded before it reaches the store.
+const MAX_ID_LEN: usize = 64;
+/// Longest claimed role accepted: it is signed into the CMS and written to the audit log.
+pub const MAX_CLAIMED_ROLE_LEN: usize = 256;
+/// Unsealed keys kept at most; beyond it the cache starts over (cheap, and bounds memory).
+const KEY_CACHE_CAPACITY: usize = 4096;
+
+/// Unsealed credential keys by credential id (see `Authority::credential_keys`).
+#[derive(Default)]
+pub(crate) struct KeyCache(Mutex<HashMap<String, Arc<SigningKey>>>);
+
+impl KeyCache {
+    fn get(&self, id: &str) -> Option<Arc<SigningKey>> {
+        self.0.lock().ok()?.get(id).cloned()
+    }
+    fn put(&self, id: &str, key: Arc<SigningKey>) {
+        // A poisoned lock only loses the cache; signing still works by unsealing.
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= KEY_CACHE_CAPACITY {
+                map.clear();
+            }
+            map.insert(id.to_owned(), key);
+        }
+    }
+}
+
+/// The digest a credential key signs with: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512
+/// for Ed25519. The same table as `DigestAlgorithm::for_key`, keyed by algorithm so the request can
+/// be checked (and callers told what to hash with) before any key is unsealed.
+pub fn digest_for(algorithm: KeyAlgorithm) -> DigestAlgorithm {
+    match algorithm {
+        KeyAlgorithm::P256 | KeyAlgorithm::Rsa => DigestAlgorithm::Sha256,
+        KeyAlgorithm::P384 => DigestAlgorithm::Sha384,
+        KeyAlgorithm::Ed25519 => DigestAlgorithm::Sha512,
+    }
+}
+
+/// Output length in octets (as `DigestAlgorithm::len`), checked before the key is touched.
+fn digest_len(algorithm: DigestAlgorithm) -> usize {
+    match algorithm {
+        DigestAlgorithm::Sha256 => 32,
+        DigestAlgorithm::Sha384 => 48,
+        DigestAlgorithm::Sha512 => 64,
+    }
+}
+
+fn digest_name(algorithm: DigestAlgorithm) -> &'static str {
+    match algorithm {
+        DigestAlgorithm::Sha256 => "sha256",
+        DigestAlgorithm::Sha384 => "sha384",
+        DigestAlgorithm::Sha512 => "sha512",
+    }
+}
 
 /// A credential as callers see it (never the key).
 #[derive(Clone, Debug)]
@@ -25,6 +90,13 @@ pub struct Credential {
     pub key_algorithm: KeyAlgorithm,
     /// Unix seconds.
     pub not_after: u64,
+}
+
+impl Credential {
+    /// The digest algorithm documents must be hashed with for this credential.
+    pub fn digest_algorithm(&self) -> DigestAlgorithm {
+        digest_for(self.key_algorithm)
+    }
 }
 
 /// A request to create a credential.
@@ -73,6 +145,16 @@ pub enum CredentialError {
     OutOfValidity(String),
     #[error("profile {0} is not a document-signing profile (keyUsage lacks nonRepudiation)")]
     NotSigningProfile(String),
+    #[error(
+        "cannot generate {0:?} keys in the service (ring has no RSA key generation); use p256, p384 or ed25519"
+    )]
+    KeyAlgorithm(KeyAlgorithm),
+    #[error("claimed role is {0} bytes; the limit is {MAX_CLAIMED_ROLE_LEN}")]
+    ClaimedRoleTooLong(usize),
+    #[error("credential key: {0}")]
+    Key(#[from] KeyError),
+    #[error("credential key: {0}")]
+    Seal(#[from] SealError),
     #[error("credential key needs a {want:?} digest, got {got:?}")]
     DigestAlgorithm {
         want: DigestAlgorithm,
@@ -97,19 +179,77 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Credential, CredentialError> {
-        let _ = (request, now, actor);
-        todo!()
+        let registration = &request.registration;
+        let profile = self
+            .profiles
+            .get(&registration.profile)
+            .map_err(AuthorityError::from)?;
+        // CA profiles carry no nonRepudiation either, so they stop here too.
+        if !signs(profile) {
+            return Err(CredentialError::NotSigningProfile(profile.id().to_owned()));
+        }
+        if request.key_algorithm == KeyAlgorithm::Rsa {
+            return Err(CredentialError::KeyAlgorithm(request.key_algorithm));
+        }
+        let key = SigningKey::generate(request.key_algorithm)?;
+        let id = format!(
+            "{ID_PREFIX}{}",
+            hex::encode(crate::seal::Sealer::random_bytes::<ID_RANDOM_LEN>()?)
+        );
+        let Prepared { record, event } = self.prepare_certificate(
+            registration,
+            PublicKeySource::Own(key.public_key_info()),
+            now,
+            actor,
+        )?;
+        let sealed_key = self.sealer.seal(&key.to_pkcs8(), id.as_bytes())?;
+        let credential = CredentialRecord {
+            id: id.clone(),
+            owner: request.owner.clone(),
+            serial: record.serial.clone(),
+            profile: record.profile.clone(),
+            sealed_key,
+            created_at: now,
+        };
+        // One event for both facts: the certificate's issuance details, plus whose credential.
+        let mut details = vec![
+            ("owner".to_owned(), request.owner.clone()),
+            ("serial".to_owned(), hex::encode(&record.serial)),
+            (
+                "key_algorithm".to_owned(),
+                format!("{:?}", request.key_algorithm).to_lowercase(),
+            ),
+        ];
+        details.extend(event.details);
+        self.store.insert_credential(
+            &record,
+            &credential,
+            AuditEvent {
+                action: AuditAction::CreateCredential,
+                object: format!("credential:{id}"),
+                details,
+                ..event
+            },
+        )?;
+        self.credential_keys.put(&id, Arc::new(key));
+        self.view(credential, &record)
     }
 
     pub fn credential(&self, id: &str) -> Result<Credential, CredentialError> {
-        let _ = id;
-        todo!()
+        let (credential, certificate) = self.load(id)?;
+        self.view(credential, &certificate)
     }
 
     /// Credentials owned by `owner`.
     pub fn credentials_of(&self, owner: &str) -> Result<Vec<Credential>, CredentialError> {
-        let _ = owner;
-        todo!()
+        self.store
+            .credentials_of(owner)?
+            .into_iter()
+            .map(|credential| {
+                let certificate = self.certificate_of(&credential)?;
+                self.view(credential, &certificate)
+            })
+            .collect()
     }
 
     /// Signs a document digest with a credential after every check; the audit record (credential,
@@ -121,7 +261,190 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let _ = (policy, request, now, actor);
-        todo!()
+        let (credential, record) = self.load(request.credential)?;
+        if credential.owner != request.caller {
+            return Err(CredentialError::NotOwner(credential.id));
+        }
+        if record.revocation.is_some() {
+            return Err(CredentialError::Revoked(credential.id));
+        }
+        let certificate = parse_certificate(&record)?;
+        let validity = certificate.tbs_certificate().validity();
+        let not_before = validity.not_before.to_unix_duration().as_secs();
+        let not_after = validity.not_after.to_unix_duration().as_secs();
+        if now < not_before || now > not_after {
+            return Err(CredentialError::OutOfValidity(credential.id));
+        }
+        // The profile as configured now: a credential whose profile stopped being a signing
+        // one (or an authentication certificate, however it got here) never signs.
+        let profile = self
+            .profiles
+            .get(&credential.profile)
+            .map_err(AuthorityError::from)?;
+        // And the certificate itself must say so (an authentication certificate never signs).
+        let key_usage = certificate
+            .tbs_certificate()
+            .get_extension::<KeyUsage>()
+            .map_err(|e| corrupt(&credential.id, &format!("keyUsage: {e}")))?;
+        let certified = key_usage.is_some_and(|(_, ku)| ku.0.contains(KeyUsages::NonRepudiation));
+        if !signs(profile) || !certified {
+            return Err(CredentialError::NotSigningProfile(credential.profile));
+        }
+        let spki = certificate.tbs_certificate().subject_public_key_info();
+        let key_algorithm = crate::key::key_params(spki)?.algorithm;
+        let want = digest_for(key_algorithm);
+        if request.digest_algorithm != want {
+            return Err(CredentialError::DigestAlgorithm {
+                want,
+                got: request.digest_algorithm,
+            });
+        }
+        if request.digest.len() != digest_len(want) {
+            return Err(SignError::DigestLength {
+                algorithm: want,
+                got: request.digest.len(),
+                want: digest_len(want),
+            }
+            .into());
+        }
+        if let Some(role) = request.claimed_role
+            && role.len() > MAX_CLAIMED_ROLE_LEN
+        {
+            return Err(CredentialError::ClaimedRoleTooLong(role.len()));
+        }
+        let purpose = policy.purpose(request.purpose)?;
+        let roles = crate::hcrole::roles_of(&certificate)
+            .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
+        policy.check(&roles, purpose)?;
+
+        let key = self.key_of(&credential, spki)?;
+        let chain = self.chain(&record.issuer_ca)?;
+        let cms = crate::sign::sign(&SignatureRequest {
+            key: &key,
+            certificate: &record.der,
+            chain: &chain,
+            digest: request.digest,
+            signing_time: now,
+            commitment_type: Some(purpose.oid),
+            claimed_role: request.claimed_role,
+            attached: request.attached,
+        })?;
+        let mut details = vec![
+            ("serial".to_owned(), hex::encode(&record.serial)),
+            ("digest".to_owned(), hex::encode(request.digest)),
+            ("digest_algorithm".to_owned(), digest_name(want).to_owned()),
+            ("purpose".to_owned(), purpose.name.clone()),
+            ("caller".to_owned(), request.caller.to_owned()),
+            (
+                "mode".to_owned(),
+                if request.attached.is_some() {
+                    "attached"
+                } else {
+                    "detached"
+                }
+                .to_owned(),
+            ),
+        ];
+        if let Some(role) = request.claimed_role {
+            details.push(("claimed_role".to_owned(), role.to_owned()));
+        }
+        let audit = self.store.append_audit(AuditEvent {
+            time: now,
+            actor: actor.to_owned(),
+            action: AuditAction::Sign,
+            object: format!("credential:{}", credential.id),
+            details,
+        })?;
+        Ok(Signed {
+            cms,
+            serial: record.serial,
+            audit_seq: audit.seq,
+        })
     }
+
+    /// The credential and its certificate record.
+    fn load(&self, id: &str) -> Result<(CredentialRecord, CertificateRecord), CredentialError> {
+        let not_found = || CredentialError::NotFound(id.chars().take(MAX_ID_LEN).collect());
+        if id.len() > MAX_ID_LEN {
+            return Err(not_found());
+        }
+        let credential = self.store.credential(id)?.ok_or_else(not_found)?;
+        let certificate = self.certificate_of(&credential)?;
+        Ok((credential, certificate))
+    }
+
+    fn certificate_of(
+        &self,
+        credential: &CredentialRecord,
+    ) -> Result<CertificateRecord, CredentialError> {
+        self.store
+            .certificate(&credential.serial)?
+            .ok_or_else(|| corrupt(&credential.id, "its certificate is missing"))
+    }
+
+    fn view(
+        &self,
+        credential: CredentialRecord,
+        record: &CertificateRecord,
+    ) -> Result<Credential, CredentialError> {
+        let certificate = parse_certificate(record)?;
+        let hc_roles = crate::hcrole::roles_of(&certificate)
+            .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
+        let key_algorithm =
+            crate::key::key_params(certificate.tbs_certificate().subject_public_key_info())?
+                .algorithm;
+        Ok(Credential {
+            chain: self.chain(&record.issuer_ca)?,
+            id: credential.id,
+            owner: credential.owner,
+            profile: credential.profile,
+            serial: record.serial.clone(),
+            certificate: record.der.clone(),
+            hc_roles,
+            key_algorithm,
+            not_after: record.not_after,
+        })
+    }
+
+    /// The credential's key: from the cache, else unsealed (bound to the credential id) and
+    /// checked against the certificate, so a record pointing at another key cannot sign.
+    fn key_of(
+        &self,
+        credential: &CredentialRecord,
+        spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+    ) -> Result<Arc<SigningKey>, CredentialError> {
+        if let Some(key) = self.credential_keys.get(&credential.id)
+            && key.public_key_info() == spki
+        {
+            return Ok(key);
+        }
+        let pkcs8 = self
+            .sealer
+            .open(&credential.sealed_key, credential.id.as_bytes())?;
+        let key = SigningKey::from_pkcs8(&pkcs8)?;
+        if key.public_key_info() != spki {
+            return Err(corrupt(
+                &credential.id,
+                "key does not match its certificate",
+            ));
+        }
+        let key = Arc::new(key);
+        self.credential_keys.put(&credential.id, key.clone());
+        Ok(key)
+    }
+}
+
+/// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.
+fn signs(profile: &crate::profile::Profile) -> bool {
+    profile.key_usage().0.contains(KeyUsages::NonRepudiation)
+}
+
+fn parse_certificate(record: &CertificateRecord) -> Result<Certificate, CredentialError> {
+    Certificate::from_der(&record.der).map_err(|e| {
+        StoreError::Corrupt(format!("certificate {}: {e}", hex::encode(&record.serial))).into()
+    })
+}
+
+fn corrupt(id: &str, what: &str) -> CredentialError {
+    StoreError::Corrupt(format!("credential {id}: {what}")).into()
 }

@@ -18,3 +18,4 @@ pub mod purpose;
 pub mod seal;
 pub mod sign;
 pub mod store;
+pub mod token;

@@ -33,6 +33,14 @@ pub const CRL_NUMBERS_TREE: &str = "crl_numbers";
 pub const AUDIT_TREE: &str = "audit";
 /// Store metadata; see the `*_KEY` constants.
 pub const META_TREE: &str = "meta";
+/// Credentials: key = credential id, value = JSON `CredentialRecord`.
+pub const CREDENTIALS_TREE: &str = "credentials";
+/// Owner index of credentials: key = owner length (u32 big-endian) ‖ owner ‖ credential id, value
+/// empty. The length prefix makes the owner part unambiguous whatever bytes an owner holds, so a
+/// prefix scan finds exactly one owner's credentials, in id order.
+pub const CREDENTIAL_OWNERS_TREE: &str = "credential_owners";
+/// API tokens: key = token id, value = JSON `TokenRecord` (a hash of the secret, never the secret).
+pub const TOKENS_TREE: &str = "tokens";
 /// In `META_TREE`: JSON `{"seq": u64, "hash": hex}` of the newest audit record.
 pub const AUDIT_HEAD_KEY: &str = "audit_head";
 /// In `META_TREE`: present once `initialise` has committed.
@@ -181,10 +189,19 @@ pub enum StoreError {
     /// A CA id containing NUL, which would make revocation-index keys ambiguous.
     #[error("invalid CA id {0:?}")]
     InvalidCaId(String),
+    #[error("credential id {0} already exists")]
+    DuplicateCredential(String),
+    #[error("token id {0} already exists")]
+    DuplicateToken(String),
+    #[error("no token with id {0}")]
+    TokenNotFound(String),
+    #[error("token {0} is already revoked")]
+    TokenAlreadyRevoked(String),
 }
 
-/// A server-held signing key and its certificate, owned by one practitioner.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A server-held signing key and its certificate, owned by one practitioner. `Debug` shows the
+/// sealed key's length only: it is ciphertext, but has no business in logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialRecord {
     pub id: String,
     /// The practitioner identity that may sign with it.
@@ -198,6 +215,22 @@ pub struct CredentialRecord {
     pub created_at: u64,
 }
 
+impl std::fmt::Debug for CredentialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRecord")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("serial", &hex::encode(&self.serial))
+            .field("profile", &self.profile)
+            .field(
+                "sealed_key",
+                &format_args!("<{} sealed bytes>", self.sealed_key.len()),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
 /// What an API token may do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
@@ -208,7 +241,8 @@ pub enum TokenScope {
     Signer { practitioner: String },
 }
 
-/// An API token as stored: only a hash of its secret.
+/// An API token as stored: only a hash of its secret (the secret itself is 256 random bits, shown
+/// once at creation; see `token`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// Public lookup id (part of the token string).
@@ -282,7 +316,11 @@ pub trait Store: Send + Sync {
     fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError>;
 
     /// Stores a new token and its audit record atomically.
-    fn insert_token(&self, token: &TokenRecord, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Marks a token revoked, with its audit record.
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
@@ -298,6 +336,9 @@ pub struct SledStore {
     crl_numbers: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
+    credentials: sled::Tree,
+    credential_owners: sled::Tree,
+    tokens: sled::Tree,
 }
 
 impl SledStore {
@@ -318,6 +359,9 @@ impl SledStore {
             crl_numbers: tree(CRL_NUMBERS_TREE)?,
             audit: tree(AUDIT_TREE)?,
             meta: tree(META_TREE)?,
+            credentials: tree(CREDENTIALS_TREE)?,
+            credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
+            tokens: tree(TOKENS_TREE)?,
             db,
         })
     }
@@ -380,6 +424,22 @@ fn revoked_prefix(issuer_ca: &str) -> Vec<u8> {
 fn revoked_key(issuer_ca: &str, serial: &[u8]) -> Vec<u8> {
     let mut key = revoked_prefix(issuer_ca);
     key.extend_from_slice(serial);
+    key
+}
+
+fn owner_prefix(owner: &str) -> Vec<u8> {
+    // An owner longer than u32::MAX bytes cannot reach here (it would not fit a request), but
+    // saturate rather than wrap so two owners can never share a prefix by overflow.
+    let len = u32::try_from(owner.len()).unwrap_or(u32::MAX);
+    let mut key = Vec::with_capacity(4 + owner.len());
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(owner.as_bytes());
+    key
+}
+
+fn owner_key(owner: &str, credential_id: &str) -> Vec<u8> {
+    let mut key = owner_prefix(owner);
+    key.extend_from_slice(credential_id.as_bytes());
     key
 }
 
@@ -625,27 +685,116 @@ impl Store for SledStore {
         credential: &CredentialRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
-        let _ = (certificate, credential, event);
-        todo!()
+        if certificate.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(certificate.issuer_ca.clone()));
+        }
+        if certificate.serial != credential.serial {
+            return Err(StoreError::Corrupt(format!(
+                "credential {} names serial {} but its certificate is {}",
+                credential.id,
+                hex::encode(&credential.serial),
+                hex::encode(&certificate.serial)
+            )));
+        }
+        let cert_value = encode(certificate)?;
+        let cred_value = encode(credential)?;
+        let index_key = owner_key(&credential.owner, &credential.id);
+        let outcome = (
+            &self.certificates,
+            &self.revoked,
+            &self.credentials,
+            &self.credential_owners,
+            &self.audit,
+            &self.meta,
+        )
+            .transaction(|(certs_t, revoked_t, creds_t, owners_t, audit_t, meta_t)| {
+                if certs_t.get(&certificate.serial)?.is_some() {
+                    return abort(StoreError::DuplicateSerial(hex::encode(
+                        &certificate.serial,
+                    )));
+                }
+                if creds_t.get(credential.id.as_bytes())?.is_some() {
+                    return abort(StoreError::DuplicateCredential(credential.id.clone()));
+                }
+                certs_t.insert(certificate.serial.as_slice(), cert_value.as_slice())?;
+                // As in `insert_certificate`: a record stored revoked is listed as revoked.
+                if let Some(revocation) = &certificate.revocation {
+                    revoked_t.insert(
+                        revoked_key(&certificate.issuer_ca, &certificate.serial),
+                        tx(encode(revocation))?,
+                    )?;
+                }
+                creds_t.insert(credential.id.as_bytes(), cred_value.as_slice())?;
+                owners_t.insert(index_key.as_slice(), &[] as &[u8])?;
+                append_tx(audit_t, meta_t, event.clone())
+            });
+        self.committed(outcome)
     }
+
     fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
-        let _ = id;
-        todo!()
+        self.credentials
+            .get(id.as_bytes())
+            .map_err(backend)?
+            .map(|raw| decode(&raw, "credential"))
+            .transpose()
     }
+
     fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError> {
-        let _ = owner;
-        todo!()
+        let prefix = owner_prefix(owner);
+        self.credential_owners
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|key| {
+                let key = key.map_err(backend)?;
+                let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|_| {
+                    StoreError::Corrupt("credential owner index holds a non-UTF-8 id".into())
+                })?;
+                self.credential(id)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("owner index names missing credential {id}"))
+                })
+            })
+            .collect()
     }
-    fn insert_token(&self, token: &TokenRecord, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let _ = (token, event);
-        todo!()
+
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        let value = encode(token)?;
+        let outcome =
+            (&self.tokens, &self.audit, &self.meta).transaction(|(tokens_t, audit_t, meta_t)| {
+                if tokens_t.get(token.id.as_bytes())?.is_some() {
+                    return abort(StoreError::DuplicateToken(token.id.clone()));
+                }
+                tokens_t.insert(token.id.as_bytes(), value.as_slice())?;
+                append_tx(audit_t, meta_t, event.clone())
+            });
+        self.committed(outcome)
     }
+
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let _ = id;
-        todo!()
+        self.tokens
+            .get(id.as_bytes())
+            .map_err(backend)?
+            .map(|raw| decode(&raw, "token"))
+            .transpose()
     }
+
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let _ = (id, event);
-        todo!()
+        let outcome =
+            (&self.tokens, &self.audit, &self.meta).transaction(|(tokens_t, audit_t, meta_t)| {
+                let Some(raw) = tokens_t.get(id.as_bytes())? else {
+                    return abort(StoreError::TokenNotFound(id.to_owned()));
+                };
+                let mut record: TokenRecord = tx(decode(&raw, "token"))?;
+                if record.revoked {
+                    return abort(StoreError::TokenAlreadyRevoked(id.to_owned()));
+                }
+                record.revoked = true;
+                tokens_t.insert(id.as_bytes(), tx(encode(&record))?)?;
+                append_tx(audit_t, meta_t, event.clone())
+            });
+        self.committed(outcome)
     }
 }

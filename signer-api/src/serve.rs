@@ -113,7 +113,7 @@ fn initialise_demo(dir: &DataDir, config: &Config) -> Result<Vec<String>> {
     )?;
     Ok(vec![
         format!("demo credential: {} (Medical Doctor, practitioner {DEMO_PRACTITIONER})", credential.id),
-        format!("ra token (shown once): {ra}"),
-        format!("demo signer token (shown once): {signer}"),
+        format!("ra token (shown once): {}", ra.expose()),
+        format!("demo signer token (shown once): {}", signer.expose()),
     ])
 }

@@ -69,7 +69,10 @@ fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
         let token = value
             .strip_prefix("Bearer ")
             .ok_or_else(|| Problem::unauthorized("expected Authorization: Bearer <token>"))?;
-        let (id, scope) = ca_core::token::verify(state.authority.store(), token.trim(), now)?;
+        let token = token.trim();
+        let scope = ca_core::token::verify(state.authority.store(), token, now)?;
+        // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
+        let id = token.split('_').nth(1).unwrap_or_default();
         let identity = match scope {
             TokenScope::Ra => Identity::Ra,
             TokenScope::Signer { practitioner } => Identity::Practitioner(practitioner),

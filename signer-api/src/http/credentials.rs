@@ -178,7 +178,7 @@ pub async fn create_token(
         let token = st
             .authority
             .create_token(scope, u64::from(days) * 86_400, now, &caller.label)?;
-        Ok((token, now + u64::from(days) * 86_400))
+        Ok((token.expose().to_owned(), now + u64::from(days) * 86_400))
     })
     .await?;
     Ok(HttpResponse::Created().json(TokenView { token, expires_at }))

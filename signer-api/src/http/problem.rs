@@ -79,8 +79,12 @@ impl ResponseError for Problem {
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) => Self::not_found(e.to_string()),
-            StoreError::AlreadyRevoked(_) | StoreError::DuplicateSerial(_) => {
+            StoreError::NotFound(_) | StoreError::TokenNotFound(_) => Self::not_found(e.to_string()),
+            StoreError::AlreadyRevoked(_)
+            | StoreError::DuplicateSerial(_)
+            | StoreError::DuplicateCredential(_)
+            | StoreError::DuplicateToken(_)
+            | StoreError::TokenAlreadyRevoked(_) => {
                 Self::new(StatusCode::CONFLICT, e.to_string())
             }
             StoreError::UnknownReason(_) => Self::bad_request(e.to_string()),
@@ -153,9 +157,11 @@ impl From<CredentialError> for Problem {
             CredentialError::NotOwner(_)
             | CredentialError::Revoked(_)
             | CredentialError::OutOfValidity(_) => Self::forbidden(e.to_string()),
-            CredentialError::NotSigningProfile(_) | CredentialError::DigestAlgorithm { .. } => {
-                Self::bad_request(e.to_string())
-            }
+            CredentialError::NotSigningProfile(_)
+            | CredentialError::DigestAlgorithm { .. }
+            | CredentialError::KeyAlgorithm(_)
+            | CredentialError::ClaimedRoleTooLong(_) => Self::bad_request(e.to_string()),
+            CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
             CredentialError::Sign(e) => e.into(),
             CredentialError::Authority(e) => e.into(),
@@ -166,7 +172,12 @@ impl From<CredentialError> for Problem {
 
 impl From<TokenError> for Problem {
     fn from(e: TokenError) -> Self {
-        Self::unauthorized(e.to_string())
+        match e {
+            TokenError::Invalid(_) => Self::bad_request(e.to_string()),
+            TokenError::Random => Self::internal(&e),
+            TokenError::Store(e) => e.into(),
+            _ => Self::unauthorized(e.to_string()),
+        }
     }
 }
 

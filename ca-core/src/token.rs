@@ -1,0 +1,239 @@
+//! API tokens (bearer credentials for the signing service): `hpki_<id>_<secret>`.
+//!
+//! * `id`: 16 random octets in lowercase hex, the public lookup key (it may appear in logs, audit
+//!   records and errors);
+//! * `secret`: 32 random octets (256 bits) in lowercase hex, shown once at creation. Only its
+//!   SHA-256 is stored: with 256 bits of entropy no slow password hash is needed, and a stolen
+//!   store yields no usable token.
+//!
+//! Verification compares digests in constant time. ring 0.17's `constant_time::verify_slices_are_equal`
+//! is deprecated ("internal function … no promises regarding side channels"), and `subtle` is not a
+//! dependency, so two fixed-length digests are compared with an OR-fold of their XOR whose result
+//! passes through `black_box`. Comparing digests rather than secrets also means a timing difference
+//! could only reveal bits of the hash of the attacker's own guess, which is worthless without a
+//! preimage.
+
+use crate::audit::{AuditAction, AuditEvent};
+use crate::authority::Authority;
+use crate::store::{Store, StoreError, TokenRecord, TokenScope};
+use ring::digest;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Every token string starts with this (lets secret scanners recognise leaked tokens).
+pub const TOKEN_PREFIX: &str = "hpki_";
+/// Longest input `verify` parses; a real token is 102 characters.
+pub const MAX_TOKEN_LEN: usize = 200;
+const ID_LEN: usize = 16;
+const SECRET_LEN: usize = 32;
+const DIGEST_LEN: usize = 32;
+
+/// A token string, shown to its holder once. `Debug` shows the id only; use [`ApiToken::expose`]
+/// to hand the string over. Zeroized on drop.
+pub struct ApiToken {
+    id: String,
+    token: Zeroizing<String>,
+}
+
+impl ApiToken {
+    /// The public id (also `TokenRecord::id`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The whole token string `hpki_<id>_<secret>`, for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.token
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Why a token was refused. No variant carries the secret or the presented string.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed API token")]
+    Malformed,
+    #[error("unknown API token {0}")]
+    Unknown(String),
+    #[error("API token {0}: secret does not match")]
+    Mismatch(String),
+    #[error("API token {0} has expired")]
+    Expired(String),
+    #[error("API token {0} is revoked")]
+    Revoked(String),
+    #[error("invalid token request: {0}")]
+    Invalid(String),
+    #[error("no randomness available for a token")]
+    Random,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Makes a new token valid from `now` for `lifetime` seconds: the string to show once, and the
+/// record to store (which holds only the secret's hash).
+pub fn issue_token(
+    scope: TokenScope,
+    now: u64,
+    lifetime: u64,
+) -> Result<(ApiToken, TokenRecord), TokenError> {
+    if lifetime == 0 {
+        return Err(TokenError::Invalid(
+            "lifetime must be at least one second".into(),
+        ));
+    }
+    let expires_at = now
+        .checked_add(lifetime)
+        .ok_or_else(|| TokenError::Invalid("lifetime overflows the clock".into()))?;
+    if let TokenScope::Signer { practitioner } = &scope
+        && practitioner.is_empty()
+    {
+        return Err(TokenError::Invalid(
+            "signer scope needs a practitioner".into(),
+        ));
+    }
+    let id_bytes: [u8; ID_LEN] =
+        crate::seal::Sealer::random_bytes().map_err(|_| TokenError::Random)?;
+    let secret = Zeroizing::new(
+        crate::seal::Sealer::random_bytes::<SECRET_LEN>().map_err(|_| TokenError::Random)?,
+    );
+    let id = hex::encode(id_bytes);
+    let mut token = Zeroizing::new(String::with_capacity(
+        TOKEN_PREFIX.len() + 2 * ID_LEN + 1 + 2 * SECRET_LEN,
+    ));
+    token.push_str(TOKEN_PREFIX);
+    token.push_str(&id);
+    token.push('_');
+    token.push_str(&Zeroizing::new(hex::encode(secret.as_slice())));
+    let record = TokenRecord {
+        id: id.clone(),
+        secret_hash: hex::encode(digest::digest(&digest::SHA256, secret.as_slice())),
+        scope,
+        created_at: now,
+        expires_at,
+        revoked: false,
+    };
+    Ok((ApiToken { id, token }, record))
+}
+
+/// Checks a presented token at `now` and returns what it may do. The secret is checked before
+/// revocation and expiry, so only its holder learns those.
+pub fn verify<S: Store + ?Sized>(
+    store: &S,
+    presented: &str,
+    now: u64,
+) -> Result<TokenScope, TokenError> {
+    let (id, secret) = parse(presented)?;
+    let record = store
+        .token(id)?
+        .ok_or_else(|| TokenError::Unknown(id.to_owned()))?;
+    let stored: [u8; DIGEST_LEN] = hex::decode(&record.secret_hash)
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("token {id}: secret hash is not SHA-256 hex"))
+        })?;
+    let presented_digest = digest::digest(&digest::SHA256, secret.as_slice());
+    if !digests_equal(&stored, presented_digest.as_ref()) {
+        return Err(TokenError::Mismatch(id.to_owned()));
+    }
+    if record.revoked {
+        return Err(TokenError::Revoked(id.to_owned()));
+    }
+    if now >= record.expires_at {
+        return Err(TokenError::Expired(id.to_owned()));
+    }
+    Ok(record.scope)
+}
+
+/// Splits `hpki_<32 hex>_<64 hex>` into the id and the decoded secret.
+fn parse(presented: &str) -> Result<(&str, Zeroizing<[u8; SECRET_LEN]>), TokenError> {
+    if presented.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::Malformed);
+    }
+    let rest = presented
+        .strip_prefix(TOKEN_PREFIX)
+        .ok_or(TokenError::Malformed)?;
+    let (id, secret_hex) = rest.split_once('_').ok_or(TokenError::Malformed)?;
+    let lower_hex = |s: &str, len: usize| {
+        s.len() == 2 * len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    if !lower_hex(id, ID_LEN) || !lower_hex(secret_hex, SECRET_LEN) {
+        return Err(TokenError::Malformed);
+    }
+    let mut secret = Zeroizing::new([0u8; SECRET_LEN]);
+    hex::decode_to_slice(secret_hex, secret.as_mut()).map_err(|_| TokenError::Malformed)?;
+    Ok((id, secret))
+}
+
+/// Constant-time equality of two SHA-256 digests (see the module comment for why not ring's).
+fn digests_equal(a: &[u8; DIGEST_LEN], b: &[u8]) -> bool {
+    if b.len() != DIGEST_LEN {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+fn scope_details(scope: &TokenScope) -> Vec<(String, String)> {
+    match scope {
+        TokenScope::Ra => vec![("scope".to_owned(), "ra".to_owned())],
+        TokenScope::Signer { practitioner } => vec![
+            ("scope".to_owned(), "signer".to_owned()),
+            ("practitioner".to_owned(), practitioner.clone()),
+        ],
+    }
+}
+
+impl<S: Store> Authority<S> {
+    /// Creates a token for `scope`, valid `lifetime` seconds from `now`, and records it (hash
+    /// only) with its audit event in one durable write. The returned string is the only copy.
+    pub fn create_token(
+        &self,
+        scope: TokenScope,
+        lifetime: u64,
+        now: u64,
+        actor: &str,
+    ) -> Result<ApiToken, TokenError> {
+        let (token, record) = issue_token(scope, now, lifetime)?;
+        let mut details = scope_details(&record.scope);
+        details.push(("expires_at".to_owned(), record.expires_at.to_string()));
+        self.store.insert_token(
+            &record,
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::CreateToken,
+                object: format!("token:{}", record.id),
+                details,
+            },
+        )?;
+        Ok(token)
+    }
+
+    /// What a presented bearer token may do at `now`.
+    pub fn authenticate(&self, token: &str, now: u64) -> Result<TokenScope, TokenError> {
+        verify(&self.store, token, now)
+    }
+
+    /// Revokes token `id` (its public id, not the token string), with its audit record.
+    pub fn revoke_token(&self, id: &str, now: u64, actor: &str) -> Result<(), TokenError> {
+        self.store.revoke_token(
+            id,
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::RevokeToken,
+                object: format!("token:{id}"),
+                details: vec![],
+            },
+        )?;
+        Ok(())
+    }
+}

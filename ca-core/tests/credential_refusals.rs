@@ -1,0 +1,396 @@
+//! `Authority::sign_document` refusals: each check returns before any key is used and writes no
+//! audit record. (Successful signing is in `credential_sign.rs`.)
+
+mod credential_support;
+
+use ca_core::audit::audit_verify;
+use ca_core::credential::{Credential, CredentialError, SignDocument};
+use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::purpose::{PurposeError, SigningPolicy};
+use ca_core::sign::{DigestAlgorithm, SignError};
+use ca_core::store::{CredentialRecord, RevocationReason, Store};
+use credential_support::*;
+use x509_cert::builder::{Builder, RequestBuilder};
+use x509_cert::der::Encode;
+
+fn policy() -> SigningPolicy {
+    SigningPolicy::embedded().unwrap()
+}
+
+fn request<'a>(cred: &'a Credential, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
+    SignDocument {
+        credential: &cred.id,
+        caller,
+        digest,
+        digest_algorithm: cred.digest_algorithm(),
+        purpose: "author",
+        claimed_role: None,
+        attached: None,
+    }
+}
+
+/// Signs `request` at `now`, expects a refusal and checks the audit log did not grow.
+#[track_caller]
+fn refused(env: &Env, request: &SignDocument<'_>, now: u64) -> CredentialError {
+    let before = audit_len(env);
+    let err = env
+        .authority
+        .sign_document(&policy(), request, now, "test:api")
+        .expect_err("signing should be refused");
+    assert_eq!(
+        audit_len(env),
+        before,
+        "refusal {err} wrote an audit record"
+    );
+    audit_verify(env.authority.store()).unwrap();
+    err
+}
+
+#[test]
+fn unknown_credential() {
+    let env = env();
+    let digest = sha256(b"doc");
+    let err = refused(
+        &env,
+        &SignDocument {
+            credential: "cred_ffffffffffffffff",
+            caller: "dr",
+            digest: &digest,
+            digest_algorithm: DigestAlgorithm::Sha256,
+            purpose: "author",
+            claimed_role: None,
+            attached: None,
+        },
+        NOW,
+    );
+    assert!(
+        matches!(&err, CredentialError::NotFound(id) if id == "cred_ffffffffffffffff"),
+        "{err}"
+    );
+    // An oversized id is refused the same way, without echoing it whole.
+    let long = "x".repeat(10_000);
+    let err = refused(
+        &env,
+        &SignDocument {
+            credential: &long,
+            caller: "dr",
+            digest: &digest,
+            digest_algorithm: DigestAlgorithm::Sha256,
+            purpose: "author",
+            claimed_role: None,
+            attached: None,
+        },
+        NOW,
+    );
+    assert!(matches!(err, CredentialError::NotFound(_)));
+    assert!(err.to_string().len() < 200);
+}
+
+#[test]
+fn not_owner() {
+    let env = env();
+    let cred = doctor(&env, "dr-sato");
+    let digest = sha256(b"doc");
+    let err = refused(&env, &request(&cred, "dr-suzuki", &digest), NOW);
+    assert!(
+        matches!(&err, CredentialError::NotOwner(id) if *id == cred.id),
+        "{err}"
+    );
+    // Owner comparison is exact.
+    let err = refused(&env, &request(&cred, "DR-SATO", &digest), NOW);
+    assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+}
+
+#[test]
+fn revoked_certificate() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    env.authority
+        .revoke(
+            &cred.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 10,
+            "test:ra",
+        )
+        .unwrap();
+    let digest = sha256(b"doc");
+    let err = refused(&env, &request(&cred, "dr", &digest), NOW + 20);
+    assert!(
+        matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
+        "{err}"
+    );
+}
+
+#[test]
+fn expired_and_not_yet_valid() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let digest = sha256(b"doc");
+    for now in [cred.not_after + 1, cred.not_after + 365 * DAY, NOW - 1, 0] {
+        let err = refused(&env, &request(&cred, "dr", &digest), now);
+        assert!(
+            matches!(&err, CredentialError::OutOfValidity(id) if *id == cred.id),
+            "at {now}: {err}"
+        );
+    }
+}
+
+#[test]
+fn wrong_digest_algorithm() {
+    let env = env();
+    let cred = doctor(&env, "dr"); // P-256: SHA-256
+    let digest = vec![0u8; 48];
+    let mut req = request(&cred, "dr", &digest);
+    req.digest_algorithm = DigestAlgorithm::Sha384;
+    let err = refused(&env, &req, NOW);
+    assert!(
+        matches!(
+            err,
+            CredentialError::DigestAlgorithm {
+                want: DigestAlgorithm::Sha256,
+                got: DigestAlgorithm::Sha384
+            }
+        ),
+        "{err}"
+    );
+
+    let cred = person(&env, "dr-384", "Medical Doctor", KeyAlgorithm::P384);
+    let digest = sha256(b"doc");
+    let mut req = request(&cred, "dr-384", &digest);
+    req.digest_algorithm = DigestAlgorithm::Sha256;
+    let err = refused(&env, &req, NOW);
+    assert!(
+        matches!(
+            err,
+            CredentialError::DigestAlgorithm {
+                want: DigestAlgorithm::Sha384,
+                got: DigestAlgorithm::Sha256
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_digest_length() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    for len in [0usize, 20, 31, 33, 64, 100_000] {
+        let digest = vec![7u8; len];
+        let err = refused(&env, &request(&cred, "dr", &digest), NOW);
+        assert!(
+            matches!(
+                err,
+                CredentialError::Sign(SignError::DigestLength {
+                    algorithm: DigestAlgorithm::Sha256,
+                    got,
+                    want: 32
+                }) if got == len
+            ),
+            "{len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn pharmacist_may_not_sign_as_author() {
+    let env = env();
+    let cred = person(&env, "ph", "Pharmacist", KeyAlgorithm::P256);
+    let digest = sha256(b"prescription");
+    let err = refused(&env, &request(&cred, "ph", &digest), NOW);
+    assert_eq!(
+        match err {
+            CredentialError::Purpose(e) => e,
+            other => panic!("{other}"),
+        },
+        PurposeError::Forbidden {
+            role: format!("{JP}:Pharmacist"),
+            purpose: "author".into()
+        }
+    );
+}
+
+#[test]
+fn seal_may_not_sign_as_author() {
+    let env = env();
+    let cred = seal(&env, "org");
+    let digest = sha256(b"letter");
+    let err = refused(&env, &request(&cred, "org", &digest), NOW);
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            &err,
+            CredentialError::Purpose(PurposeError::Forbidden { role, purpose })
+                if role == "(no hcRole)" && purpose == "author"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("(no hcRole)") && msg.contains("author"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_purpose() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let digest = sha256(b"doc");
+    for purpose in ["authorship", "", "Author", "1.2.840.10065.1.12.1.1"] {
+        let mut req = request(&cred, "dr", &digest);
+        req.purpose = purpose;
+        let err = refused(&env, &req, NOW);
+        assert_eq!(
+            match err {
+                CredentialError::Purpose(e) => e,
+                other => panic!("{other}"),
+            },
+            PurposeError::Unknown(purpose.into())
+        );
+    }
+}
+
+#[test]
+fn order_of_checks_owner_before_state() {
+    // A stranger learns nothing about a revoked credential's state.
+    let env = env();
+    let cred = doctor(&env, "dr");
+    env.authority
+        .revoke(
+            &cred.serial,
+            RevocationReason::Superseded,
+            None,
+            NOW,
+            "test:ra",
+        )
+        .unwrap();
+    let digest = sha256(b"doc");
+    let err = refused(&env, &request(&cred, "mallory", &digest), NOW);
+    assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+}
+
+/// A credential record pointing at an authentication certificate cannot be made through
+/// `create_credential`; plant one in the store to show signing refuses it anyway.
+#[test]
+fn authentication_certificate_never_signs() {
+    let env = env();
+    let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+    let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
+        .unwrap()
+        .build::<_, RawSignature>(&key)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let issued = env
+        .authority
+        .issue(
+            &registration(
+                "rhp-auth",
+                "C=JP,O=hpki Test Hospital,CN=Auth User,serialNumber=T-9",
+                &["Medical Doctor"],
+            ),
+            &csr,
+            NOW,
+            ACTOR,
+        )
+        .unwrap();
+    let store = env.authority.store();
+    let mut cert = store.certificate(&issued.serial).unwrap().unwrap();
+    cert.serial = vec![0x42; 16]; // a fresh record for the same (auth) certificate
+    let planted = CredentialRecord {
+        id: "cred_aaaaaaaaaaaaaaaa".into(),
+        owner: "dr".into(),
+        serial: cert.serial.clone(),
+        profile: "rhp-auth".into(),
+        sealed_key: vec![1; 64],
+        created_at: NOW,
+    };
+    let planted_event = ca_core::audit::AuditEvent {
+        time: NOW,
+        actor: "test".into(),
+        action: ca_core::audit::AuditAction::CreateCredential,
+        object: "credential:cred_aaaaaaaaaaaaaaaa".into(),
+        details: vec![],
+    };
+    store
+        .insert_credential(&cert, &planted, planted_event.clone())
+        .unwrap();
+    let digest = sha256(b"doc");
+    let err = refused(
+        &env,
+        &SignDocument {
+            credential: "cred_aaaaaaaaaaaaaaaa",
+            caller: "dr",
+            digest: &digest,
+            digest_algorithm: DigestAlgorithm::Sha256,
+            purpose: "author",
+            claimed_role: None,
+            attached: None,
+        },
+        NOW,
+    );
+    assert!(
+        matches!(&err, CredentialError::NotSigningProfile(p) if p == "rhp-auth"),
+        "{err}"
+    );
+
+    // Same certificate under a record claiming a signing profile: the certificate's own
+    // keyUsage (digitalSignature, no nonRepudiation) still refuses it.
+    let mut cert2 = cert.clone();
+    cert2.serial = vec![0x43; 16];
+    let mut lying = planted.clone();
+    lying.id = "cred_bbbbbbbbbbbbbbbb".into();
+    lying.serial = cert2.serial.clone();
+    lying.profile = "rhp-sign".into();
+    store
+        .insert_credential(&cert2, &lying, planted_event)
+        .unwrap();
+    let err = refused(
+        &env,
+        &SignDocument {
+            credential: "cred_bbbbbbbbbbbbbbbb",
+            caller: "dr",
+            digest: &digest,
+            digest_algorithm: DigestAlgorithm::Sha256,
+            purpose: "author",
+            claimed_role: None,
+            attached: None,
+        },
+        NOW,
+    );
+    assert!(
+        matches!(err, CredentialError::NotSigningProfile(_)),
+        "{err}"
+    );
+}
+
+#[test]
+fn errors_name_no_secrets() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let stored = env.authority.store().credential(&cred.id).unwrap().unwrap();
+    let digest = sha256(b"doc");
+    let err = refused(&env, &request(&cred, "eve", &digest), NOW);
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(
+            !text.contains(&hex::encode(&stored.sealed_key[..16])),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn oversized_claimed_role() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let digest = sha256(b"doc");
+    let role = "attending physician ".repeat(100);
+    let mut req = request(&cred, "dr", &digest);
+    req.claimed_role = Some(&role);
+    let err = refused(&env, &req, NOW);
+    assert!(
+        matches!(err, CredentialError::ClaimedRoleTooLong(n) if n == role.len()),
+        "{err}"
+    );
+}
