@@ -145,10 +145,6 @@ pub enum CredentialError {
     OutOfValidity(String),
     #[error("profile {0} is not a document-signing profile (keyUsage lacks nonRepudiation)")]
     NotSigningProfile(String),
-    #[error(
-        "cannot generate {0:?} keys in the service (ring has no RSA key generation); use p256, p384 or ed25519"
-    )]
-    KeyAlgorithm(KeyAlgorithm),
     #[error("claimed role is {0} bytes; the limit is {MAX_CLAIMED_ROLE_LEN}")]
     ClaimedRoleTooLong(usize),
     #[error("credential key: {0}")]
@@ -187,9 +183,6 @@ impl<S: Store> Authority<S> {
         // CA profiles carry no nonRepudiation either, so they stop here too.
         if !signs(profile) {
             return Err(CredentialError::NotSigningProfile(profile.id().to_owned()));
-        }
-        if request.key_algorithm == KeyAlgorithm::Rsa {
-            return Err(CredentialError::KeyAlgorithm(request.key_algorithm));
         }
         let key = SigningKey::generate(request.key_algorithm)?;
         let id = format!(

@@ -61,6 +61,9 @@ enum Backend {
     Rsa(rsig::RsaKeyPair),
 }
 
+/// Size of generated RSA keys: 3072 bits, acceptable beyond 2030 (NIST SP 800-57 Pt 1).
+pub const RSA_GENERATED_BITS: usize = 3072;
+
 /// A private signing key. Its `Debug` output never shows key material.
 pub struct SigningKey {
     backend: Backend,
@@ -78,7 +81,19 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a key (P-256, P-384, Ed25519). RSA is refused with `Unsupported`.
+    /// Generates a key; RSA keys get [`RSA_GENERATED_BITS`] bits.
+    /// RSA keys come from the `rsa` crate (ring cannot generate them), then are used through ring.
+    pub fn generate_rsa(bits: usize) -> Result<Self, KeyError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        if !(2048..=8192).contains(&bits) {
+            return Err(KeyError::Unsupported(format!("RSA keys of {bits} bits")));
+        }
+        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
+            .map_err(|_| KeyError::Generation)?;
+        let der = key.to_pkcs8_der().map_err(|_| KeyError::Generation)?;
+        Self::from_pkcs8(der.as_bytes()).map_err(|_| KeyError::Generation)
+    }
+
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         // ring's pkcs8::Document is not zeroized on drop; we copy it out at once.
@@ -90,11 +105,7 @@ impl SigningKey {
                 rsig::EcdsaKeyPair::generate_pkcs8(&rsig::ECDSA_P384_SHA384_ASN1_SIGNING, &rng)
             }
             KeyAlgorithm::Ed25519 => rsig::Ed25519KeyPair::generate_pkcs8(&rng),
-            KeyAlgorithm::Rsa => {
-                return Err(KeyError::Unsupported(
-                    "RSA key generation (import an RSA key instead)".into(),
-                ));
-            }
+            KeyAlgorithm::Rsa => return Self::generate_rsa(RSA_GENERATED_BITS),
         }
         .map_err(|_| KeyError::Generation)?;
         let pkcs8 = Zeroizing::new(document.as_ref().to_vec());

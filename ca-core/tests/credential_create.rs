@@ -222,21 +222,13 @@ fn ca_and_encryption_profiles_are_refused() {
 }
 
 #[test]
-fn rsa_cannot_be_generated() {
+fn rsa_credentials_are_generated() {
     let env = env();
-    let err = refused(
-        &env,
-        &request(
-            "dr",
-            registration("rhp-sign", DR, &["Medical Doctor"]),
-            KeyAlgorithm::Rsa,
-        ),
-    );
-    assert!(
-        matches!(err, CredentialError::KeyAlgorithm(KeyAlgorithm::Rsa)),
-        "{err}"
-    );
-    assert!(err.to_string().contains("p256"), "{err}");
+    let cred = person(&env, "dr-rsa", "Medical Doctor", KeyAlgorithm::Rsa);
+    assert_eq!(cred.key_algorithm, KeyAlgorithm::Rsa);
+    let cert = x509_cert::Certificate::from_der(&cred.certificate).unwrap();
+    let params = ca_core::key::key_params(cert.tbs_certificate().subject_public_key_info()).unwrap();
+    assert_eq!(params.bits, ca_core::key::RSA_GENERATED_BITS as u32);
 }
 
 #[test]

@@ -159,7 +159,6 @@ impl From<CredentialError> for Problem {
             | CredentialError::OutOfValidity(_) => Self::forbidden(e.to_string()),
             CredentialError::NotSigningProfile(_)
             | CredentialError::DigestAlgorithm { .. }
-            | CredentialError::KeyAlgorithm(_)
             | CredentialError::ClaimedRoleTooLong(_) => Self::bad_request(e.to_string()),
             CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
