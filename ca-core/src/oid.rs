@@ -34,3 +34,27 @@ pub const ID_KP_DOCUMENT_SIGNING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.36");
 
 pub use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
+
+// ---- CMS and CAdES (sign module) ----
+
+pub use const_oid::db::rfc4519::NAME as ID_AT_NAME;
+pub use const_oid::db::rfc5911::{
+    ID_AA_SIGNING_CERTIFICATE_V_2, ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA,
+    ID_SIGNING_TIME,
+};
+/// `id-cti`, the arc of the ETSI commitment types (`id-cti-ets-proofOfOrigin` = `id-cti 1`, …,
+/// `iso17090.md` §5.3).
+pub use const_oid::db::rfc7107::ID_CTI;
+
+/// `id-aa-ets-commitmentType` = `id-aa 16` (CAdES commitment-type-indication): the `id-aa` arc
+/// from RFC 5911's table, arc 16 from `iso17090.md` §5.2 ("commitment-type-indication
+/// `…9.16.2.16`"). const-oid's tables do not carry it.
+pub const ID_AA_ETS_COMMITMENT_TYPE: ObjectIdentifier =
+    match const_oid::db::rfc5911::ID_AA.push_arc(16) {
+        Ok(oid) => oid,
+        Err(_) => panic!("id-aa-ets-commitmentType"),
+    };
+
+/// `id-aa-ets-signerAttrV2` (ETSI EN 319 122-1 §5.2.6.1), `iso17090.md` §5.2.
+pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("0.4.0.19122.1.1");

@@ -1,0 +1,189 @@
+//! Shared by the `sign_*` tests: a real CA built with the engine, `rhp-sign` certificates (JP hcRole
+//! "Medical Doctor") for each key algorithm, and helpers to decode what `sign` returns.
+#![allow(dead_code)] // each test binary uses a different part
+
+use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+use ca_core::hcrole::HcRole;
+use ca_core::issue::Registration;
+use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::profile::{CaUrls, ProfileSet};
+use ca_core::seal::Sealer;
+use ca_core::store::SledStore;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerInfo};
+use const_oid::ObjectIdentifier;
+use der::{Decode, Encode};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use x509_cert::builder::{Builder, RequestBuilder};
+
+/// 2026-01-01T00:00:00Z: certificates are issued then, valid for a year.
+pub const NOW: u64 = 1_767_225_600;
+/// When the tests sign and OpenSSL verifies (`-attime`).
+pub const SIGN_AT: u64 = NOW + 3_600;
+pub const JP: &str = "1.2.392.100495.1.6.1.1";
+
+pub struct Signer {
+    pub key: SigningKey,
+    pub certificate: Vec<u8>,
+    /// Issuing CA first, root last.
+    pub chain: Vec<Vec<u8>>,
+}
+
+pub struct Pki {
+    pub root: Vec<u8>,
+    pub signers: BTreeMap<&'static str, Signer>,
+}
+
+pub const ALGORITHMS: [&str; 4] = ["p256", "p384", "ed25519", "rsa"];
+
+/// Built once per test binary.
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(build)
+}
+
+pub fn signer(alg: &str) -> &'static Signer {
+    &pki().signers[alg]
+}
+
+fn build() -> Pki {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&tmp.path().join("store")).unwrap();
+    let authority = Authority::init(
+        store,
+        ProfileSet::embedded().unwrap(),
+        Sealer::from_key(&[7u8; 32]),
+        InitRequest {
+            key_algorithm: KeyAlgorithm::P256,
+            imported_keys: BTreeMap::new(),
+            organization: "hpki Sign Tests".into(),
+            country: "JP".into(),
+            config: AuthorityConfig {
+                policy_arc: "2.25.2026112802".into(),
+                urls: CaUrls {
+                    cps: Some("http://hpki.invalid/cps".into()),
+                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
+                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
+                    ocsp: None,
+                },
+                crl_validity_days: 7,
+            },
+            settings: vec![],
+            now: NOW,
+            actor: "sign-tests".into(),
+            serials: SerialSource::Random,
+        },
+    )
+    .unwrap();
+    let mut signers = BTreeMap::new();
+    for (i, alg) in ALGORITHMS.into_iter().enumerate() {
+        let key = match alg {
+            "p256" => SigningKey::generate(KeyAlgorithm::P256).unwrap(),
+            "p384" => SigningKey::generate(KeyAlgorithm::P384).unwrap(),
+            "ed25519" => SigningKey::generate(KeyAlgorithm::Ed25519).unwrap(),
+            _ => SigningKey::from_pkcs8(include_bytes!("../data/rsa2048.pk8.der")).unwrap(),
+        };
+        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
+            .unwrap()
+            .build::<_, RawSignature>(&key)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let subject = format!("C=JP,O=hpki Sign Hospital,CN=Hanako Sato,serialNumber=S-{i:04}");
+        let registration = Registration {
+            profile: "rhp-sign".into(),
+            subject: ca_core::name::parse_subject(&subject).unwrap(),
+            sans: vec![],
+            hc_roles: vec![HcRole {
+                scheme: ObjectIdentifier::new(JP).unwrap(),
+                code: None,
+                text: Some("Medical Doctor".into()),
+            }],
+            validity_days: Some(365),
+        };
+        let issued = authority
+            .issue(&registration, &csr, NOW, "sign-tests")
+            .unwrap();
+        // The chain up to (not including) the trust anchor.
+        let chain: Vec<Vec<u8>> = issued.chain.clone();
+        signers.insert(
+            alg,
+            Signer {
+                key,
+                certificate: issued.certificate,
+                chain,
+            },
+        );
+    }
+    Pki {
+        root: authority.ca_certificate("root").unwrap().to_vec(),
+        signers,
+    }
+}
+
+/// SHA-256/384/512 (whichever the key uses) of `data`, with ring.
+pub fn digest_for(key: &SigningKey, data: &[u8]) -> Vec<u8> {
+    let alg = match ca_core::sign::DigestAlgorithm::for_key(key) {
+        ca_core::sign::DigestAlgorithm::Sha256 => &ring::digest::SHA256,
+        ca_core::sign::DigestAlgorithm::Sha384 => &ring::digest::SHA384,
+        ca_core::sign::DigestAlgorithm::Sha512 => &ring::digest::SHA512,
+    };
+    ring::digest::digest(alg, data).as_ref().to_vec()
+}
+
+/// Decodes `ContentInfo` → `SignedData`, checking the content type is id-signedData.
+pub fn signed_data(der: &[u8]) -> SignedData {
+    let info = ContentInfo::from_der(der).unwrap();
+    assert_eq!(info.content_type, ca_core::oid::ID_SIGNED_DATA);
+    info.content.decode_as::<SignedData>().unwrap()
+}
+
+pub fn only_signer(sd: &SignedData) -> &SignerInfo {
+    assert_eq!(sd.signer_infos.0.len(), 1);
+    sd.signer_infos.0.get(0).unwrap()
+}
+
+/// The single value of signed attribute `oid`; panics when absent or multi-valued.
+pub fn attribute(si: &SignerInfo, oid: ObjectIdentifier) -> der::Any {
+    let attrs = si.signed_attrs.as_ref().expect("signed attributes");
+    let found: Vec<_> = attrs.iter().filter(|a| a.oid == oid).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "attribute {oid} appears {} times",
+        found.len()
+    );
+    assert_eq!(
+        found[0].values.len(),
+        1,
+        "attribute {oid} must be single-valued"
+    );
+    found[0].values.get(0).unwrap().clone()
+}
+
+pub fn has_attribute(si: &SignerInfo, oid: ObjectIdentifier) -> bool {
+    si.signed_attrs
+        .as_ref()
+        .is_some_and(|attrs| attrs.iter().any(|a| a.oid == oid))
+}
+
+/// Checks the SignerInfo's signature over the DER of the signed attributes SET (RFC 5652 §5.4)
+/// with our ring-based verifier and the public key of `certificate`.
+pub fn verify_signer_info(
+    si: &SignerInfo,
+    certificate: &[u8],
+) -> Result<(), ca_core::key::KeyError> {
+    let cert = x509_cert::Certificate::from_der(certificate).unwrap();
+    let signed = si.signed_attrs.as_ref().unwrap().to_der().unwrap();
+    ca_core::key::verify(
+        cert.tbs_certificate().subject_public_key_info(),
+        &si.signature_algorithm,
+        &signed,
+        si.signature.as_bytes(),
+    )
+}
+
+pub fn pem(der: &[u8]) -> String {
+    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).unwrap()
+}
