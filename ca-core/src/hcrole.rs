@@ -357,7 +357,9 @@ impl std::str::FromStr for HcRole {
         let scheme = ObjectIdentifier::new(scheme)
             .map_err(|e| HcRoleError::Invalid(format!("{s:?}: scheme: {e}")))?;
         if text.is_empty() || text.len() > 256 {
-            return Err(HcRoleError::Invalid(format!("{s:?}: role text must be 1 to 256 characters")));
+            return Err(HcRoleError::Invalid(format!(
+                "{s:?}: role text must be 1 to 256 characters"
+            )));
         }
         Ok(HcRole {
             scheme,

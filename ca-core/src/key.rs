@@ -88,8 +88,8 @@ impl SigningKey {
         if !(2048..=8192).contains(&bits) {
             return Err(KeyError::Unsupported(format!("RSA keys of {bits} bits")));
         }
-        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
-            .map_err(|_| KeyError::Generation)?;
+        let key =
+            rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|_| KeyError::Generation)?;
         let der = key.to_pkcs8_der().map_err(|_| KeyError::Generation)?;
         Self::from_pkcs8(der.as_bytes()).map_err(|_| KeyError::Generation)
     }

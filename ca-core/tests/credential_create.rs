@@ -227,7 +227,8 @@ fn rsa_credentials_are_generated() {
     let cred = person(&env, "dr-rsa", "Medical Doctor", KeyAlgorithm::Rsa);
     assert_eq!(cred.key_algorithm, KeyAlgorithm::Rsa);
     let cert = x509_cert::Certificate::from_der(&cred.certificate).unwrap();
-    let params = ca_core::key::key_params(cert.tbs_certificate().subject_public_key_info()).unwrap();
+    let params =
+        ca_core::key::key_params(cert.tbs_certificate().subject_public_key_info()).unwrap();
     assert_eq!(params.bits, ca_core::key::RSA_GENERATED_BITS as u32);
 }
 

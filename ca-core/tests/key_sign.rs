@@ -187,8 +187,17 @@ fn rsa_keys_are_generated_outside_ring_and_sign_with_it() {
     let key = SigningKey::generate(KeyAlgorithm::Rsa).unwrap();
     assert_eq!(key.params().bits, ca_core::key::RSA_GENERATED_BITS as u32);
     let sig = key.sign(b"msg").unwrap();
-    ca_core::key::verify(key.public_key_info(), &key.signature_algorithm(), b"msg", &sig).unwrap();
-    assert!(matches!(SigningKey::generate_rsa(1024), Err(KeyError::Unsupported(_))));
+    ca_core::key::verify(
+        key.public_key_info(),
+        &key.signature_algorithm(),
+        b"msg",
+        &sig,
+    )
+    .unwrap();
+    assert!(matches!(
+        SigningKey::generate_rsa(1024),
+        Err(KeyError::Unsupported(_))
+    ));
 }
 
 #[test]

@@ -63,7 +63,9 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| PathBuf::from("./hpki-data"));
     let dir = datadir::DataDir::new(&data_dir, cli.policies.as_deref());
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(cli.data_dir.as_deref(), cli.policies.as_deref(), args),
+        Command::Serve(args) => {
+            serve::serve(cli.data_dir.as_deref(), cli.policies.as_deref(), args)
+        }
         Command::Init(args) => admin::init(&dir, args),
         Command::Issue(args) => admin::issue(&dir, args),
         Command::Revoke(args) => admin::revoke(&dir, args),

@@ -3,11 +3,11 @@
 //! signing credential, and tokens printed once.
 
 use crate::admin::{self, InitArgs};
-use crate::config::Config;
+use crate::config::{Config, Tls};
 use crate::datadir::DataDir;
 use crate::http::{self, AppState};
-use anyhow::{Context, Result};
 use actix_web::{HttpServer, web};
+use anyhow::{Context, Result};
 use ca_core::credential::NewCredential;
 use ca_core::key::KeyAlgorithm;
 use ca_core::purpose::SigningPolicy;
@@ -15,6 +15,7 @@ use ca_core::store::TokenScope;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -54,14 +55,22 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         metrics: Default::default(),
         crls: Default::default(),
     });
+    let tls = match &config.tls {
+        Some(tls) => Some(tls_config(tls, &state)?),
+        None => None,
+    };
     actix_web::rt::System::new().block_on(async move {
         let app_state = state.clone();
         let server = HttpServer::new(move || http::app(app_state.clone()))
-            .bind(&config.listen)
-            .with_context(|| format!("binding {}", config.listen))?;
+            .on_connect(remember_client_certificate);
+        let (server, scheme) = match tls {
+            Some(tls) => (server.bind_rustls_0_23(&config.listen, tls), "https"),
+            None => (server.bind(&config.listen), "http"),
+        };
+        let server = server.with_context(|| format!("binding {}", config.listen))?;
         let mut out = std::io::stdout().lock();
         for addr in server.addrs() {
-            writeln!(out, "listening on http://{addr}")?;
+            writeln!(out, "listening on {scheme}://{addr}")?;
         }
         writeln!(out, "root certificate: {}", dir.ca_pem("root").display())?;
         for line in &first_start {
@@ -71,6 +80,49 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         drop(out);
         server.run().await.context("serving")
     })
+}
+
+/// rustls with the ring provider. With `client_auth`, a client certificate is optional (API tokens
+/// still work) but, when presented, must chain to our authentication CA: certificates of the
+/// signature CA or of any other CA fail the handshake.
+fn tls_config(tls: &Tls, state: &AppState) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = CertificateDer::pem_file_iter(&tls.certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading {}", tls.certificate.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .with_context(|| format!("reading {}", tls.key.display()))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = if tls.client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        let auth_ca = state.authority.ca_certificate("auth")?;
+        roots.add(CertificateDer::from(auth_ca.to_vec()))?;
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    Ok(builder.with_single_cert(chain, key)?)
+}
+
+/// Keeps the verified client certificate of a TLS connection for the `Caller` extractor.
+fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    if let Some(stream) = conn.downcast_ref::<Tls>()
+        && let Some(cert) = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+    {
+        data.insert(http::auth::PeerCertificate(cert.to_vec()));
+    }
 }
 
 /// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
@@ -112,7 +164,10 @@ fn initialise_demo(dir: &DataDir, config: &Config) -> Result<Vec<String>> {
         "serve:init",
     )?;
     Ok(vec![
-        format!("demo credential: {} (Medical Doctor, practitioner {DEMO_PRACTITIONER})", credential.id),
+        format!(
+            "demo credential: {} (Medical Doctor, practitioner {DEMO_PRACTITIONER})",
+            credential.id
+        ),
         format!("ra token (shown once): {}", ra.expose()),
         format!("demo signer token (shown once): {}", signer.expose()),
     ])

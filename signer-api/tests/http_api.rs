@@ -79,7 +79,12 @@ impl Reply {
     }
     /// Asserts an RFC 9457 problem with this status; returns its detail.
     fn problem(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
         assert_eq!(self.content_type, "application/problem+json");
         let j = self.json();
         assert_eq!(j["status"], status);
@@ -96,7 +101,10 @@ fn reply(r: Result<ureq::Response, ureq::Error>) -> Reply {
     let status = resp.status();
     let content_type = resp.content_type().to_owned();
     let mut body = Vec::new();
-    resp.into_reader().take(1 << 26).read_to_end(&mut body).unwrap();
+    resp.into_reader()
+        .take(1 << 26)
+        .read_to_end(&mut body)
+        .unwrap();
     Reply {
         status,
         content_type,
@@ -121,7 +129,13 @@ impl Server {
         reply(req.send_json(body.clone()))
     }
 
-    fn post_bytes(&self, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+    fn post_bytes(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
         let mut req = ureq::post(&format!("{}{path}", self.base)).set("Content-Type", content_type);
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -168,15 +182,30 @@ fn openssl(args: &[&str]) -> (bool, String) {
         .expect("the openssl CLI is required by these tests (.ci/run installs it)");
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
 /// `openssl cms -verify` of a DER signature, with `content` for a detached one.
 fn cms_verify(root: &Path, sig: &Path, content: Option<&Path>) -> (bool, String) {
     let mut args = vec![
-        "cms", "-verify", "-binary", "-inform", "DER", "-in", sig.to_str().unwrap(), "-CAfile",
-        root.to_str().unwrap(), "-purpose", "any", "-out", "/dev/null",
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        sig.to_str().unwrap(),
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
     ];
     if let Some(c) = content {
         args.extend_from_slice(&["-content", c.to_str().unwrap()]);
@@ -184,7 +213,7 @@ fn cms_verify(root: &Path, sig: &Path, content: Option<&Path>) -> (bool, String)
     openssl(&args)
 }
 
-fn sha(alg: &ring::digest::Algorithm, data: &[u8]) -> Vec<u8> {
+fn sha(alg: &'static ring::digest::Algorithm, data: &[u8]) -> Vec<u8> {
     ring::digest::digest(alg, data).as_ref().to_vec()
 }
 
@@ -194,23 +223,49 @@ fn health_metrics_openapi_and_ca_material() {
     assert_eq!(s.get("/health", None).json()["status"], "ok");
     let bundle = s.get("/v1/ca/certificates", None);
     assert_eq!(bundle.status, 200);
-    assert_eq!(String::from_utf8_lossy(&bundle.body).matches("BEGIN CERTIFICATE").count(), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&bundle.body)
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        3
+    );
     let crl = s.get("/v1/crl/sign", None);
-    assert_eq!((crl.status, crl.content_type.as_str()), (200, "application/pkix-crl"));
+    assert_eq!(
+        (crl.status, crl.content_type.as_str()),
+        (200, "application/pkix-crl")
+    );
     let path = s.path("sign.crl");
     std::fs::write(&path, &crl.body).unwrap();
     let sign = s.get("/v1/ca/sign.pem", None);
     let sign_pem = s.path("sign.pem");
     std::fs::write(&sign_pem, &sign.body).unwrap();
-    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", path.to_str().unwrap(), "-CAfile", sign_pem.to_str().unwrap(), "-noout"]);
+    let (ok, text) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        path.to_str().unwrap(),
+        "-CAfile",
+        sign_pem.to_str().unwrap(),
+        "-noout",
+    ]);
     assert!(ok && text.contains("verify OK"), "{text}");
     // A second read serves the same CRL (no new CRL number per GET).
     assert_eq!(s.get("/v1/crl/sign", None).body, crl.body);
     s.get("/v1/crl/nope", None).problem(404);
     let profiles = s.get("/v1/profiles", None).json();
-    assert!(profiles.as_array().unwrap().iter().any(|p| p["id"] == "rhp-sign"));
+    assert!(
+        profiles
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "rhp-sign")
+    );
     let metrics = String::from_utf8(s.get("/metrics", None).body).unwrap();
-    assert!(metrics.contains("hpki_http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("hpki_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
     assert!(metrics.contains("route=\"/health\""), "{metrics}");
 }
 
@@ -220,7 +275,36 @@ fn openapi_matches_the_routes() {
     let s = start(&[]);
     let doc = s.get("/openapi.json", None).json();
     let paths = doc["paths"].as_object().unwrap();
-    assert!(paths.len() >= 14, "{paths:?}");
+    let mut operations: Vec<String> = paths
+        .iter()
+        .flat_map(|(p, i)| {
+            i.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {p}", m.to_uppercase()))
+        })
+        .collect();
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /health",
+            "GET /metrics",
+            "GET /openapi.json",
+            "GET /v1/ca/certificates",
+            "GET /v1/ca/{file}",
+            "GET /v1/certificates",
+            "GET /v1/certificates/{serial}",
+            "GET /v1/credentials",
+            "GET /v1/crl/{ca}",
+            "GET /v1/profiles",
+            "POST /v1/certificates",
+            "POST /v1/certificates/{serial}/revoke",
+            "POST /v1/credentials",
+            "POST /v1/signatures",
+            "POST /v1/tokens",
+        ]
+    );
     for (path, item) in paths {
         let concrete = path
             .replace("{serial}", "00")
@@ -229,21 +313,29 @@ fn openapi_matches_the_routes() {
         for method in item.as_object().unwrap().keys() {
             let url = format!("{}{concrete}", s.base);
             let r = reply(ureq::request(&method.to_uppercase(), &url).call());
-            let routed = !(r.status == 404
-                && String::from_utf8_lossy(&r.body).contains("no such route"));
+            let routed =
+                !(r.status == 404 && String::from_utf8_lossy(&r.body).contains("no such route"));
             assert!(routed, "{method} {path} is documented but not served");
         }
     }
-    for (method, path) in [("GET", "/v1/nothing"), ("DELETE", "/v1/certificates"), ("PUT", "/health")] {
+    for (method, path) in [
+        ("GET", "/v1/nothing"),
+        ("DELETE", "/v1/certificates"),
+        ("PUT", "/health"),
+    ] {
         let r = reply(ureq::request(method, &format!("{}{path}", s.base)).call());
-        assert!(r.status == 404 || r.status == 405, "{method} {path}: {}", r.status);
+        assert!(
+            r.status == 404 || r.status == 405,
+            "{method} {path}: {}",
+            r.status
+        );
     }
 }
 
 /// Signature audit records in the store, read after the server is gone.
-fn signature_audits(s: Server) -> usize {
+fn signature_audits(mut s: Server) -> usize {
     let data = s.dir.path().join("data/store");
-    drop(s.child_kill());
+    s.child_kill();
     use ca_core::store::Store;
     let store = ca_core::store::SledStore::open(&data).unwrap();
     ca_core::audit::audit_verify(&store).unwrap();
@@ -288,7 +380,15 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             std::fs::write(&sig, &r.body).unwrap();
             if alg == "ed25519" {
                 // OpenSSL 3.0 cannot verify Ed25519 CMS with signed attributes; parse only.
-                let (ok, text) = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", sig.to_str().unwrap()]);
+                let (ok, text) = openssl(&[
+                    "cms",
+                    "-cmsout",
+                    "-print",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    sig.to_str().unwrap(),
+                ]);
                 assert!(ok && text.contains("ED25519"), "{text}");
                 continue;
             }
@@ -329,4 +429,286 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
         }
     }
     assert_eq!(signature_audits(s), signatures);
+}
+
+/// The CAdES attributes OpenSSL does not check: ESS signingCertificateV2 must hash and name the
+/// signer certificate; signingTime and the commitment type must be there and decode.
+fn check_cades(der: &[u8], alg: &str) {
+    use ca_core::oid;
+    use ca_core::sign::{CommitmentTypeIndication, SigningCertificateV2};
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::{SignedData, SignerIdentifier};
+    use x509_cert::der::{Decode, Encode};
+    let info = ContentInfo::from_der(der).unwrap();
+    let sd: SignedData = info.content.decode_as().unwrap();
+    assert_eq!(sd.signer_infos.0.len(), 1);
+    let si = sd.signer_infos.0.get(0).unwrap();
+    let SignerIdentifier::IssuerAndSerialNumber(sid) = &si.sid else {
+        panic!("{alg}: sid is not issuerAndSerialNumber")
+    };
+    let signer = sd
+        .certificates
+        .as_ref()
+        .unwrap()
+        .0
+        .iter()
+        .find_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c)
+                if c.tbs_certificate().serial_number() == &sid.serial_number =>
+            {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .expect("signer certificate embedded");
+    let attr = |id| {
+        let attrs = si.signed_attrs.as_ref().unwrap();
+        let a = attrs
+            .iter()
+            .find(|a| a.oid == id)
+            .unwrap_or_else(|| panic!("{alg}: no {id}"));
+        a.values.get(0).unwrap().clone()
+    };
+    let ess: SigningCertificateV2 = attr(oid::ID_AA_SIGNING_CERTIFICATE_V_2)
+        .decode_as()
+        .unwrap();
+    let want = sha(&ring::digest::SHA256, &signer.to_der().unwrap());
+    assert_eq!(
+        ess.certs[0].cert_hash.as_bytes(),
+        want.as_slice(),
+        "{alg}: ESS certHash"
+    );
+    let serial = &ess.certs[0].issuer_serial.as_ref().unwrap().serial_number;
+    assert_eq!(
+        serial,
+        signer.tbs_certificate().serial_number(),
+        "{alg}: ESS issuerSerial"
+    );
+    let time: x509_cert::time::Time = attr(oid::ID_SIGNING_TIME).decode_as().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        time.to_unix_duration().as_secs().abs_diff(now) < 600,
+        "{alg}: signingTime"
+    );
+    let cti: CommitmentTypeIndication = attr(oid::ID_AA_ETS_COMMITMENT_TYPE).decode_as().unwrap();
+    // ASTM E1762 "Author's Signature" (iso17090.md §5.3).
+    assert_eq!(
+        cti.commitment_type_id.to_string(),
+        "1.2.840.10065.1.12.1.1",
+        "{alg}"
+    );
+}
+
+#[test]
+fn refusals_have_the_right_status_and_leave_no_signature_audit() {
+    let s = start(&[("HPKI_DOCUMENT_LIMIT", "4096"), ("HPKI_JSON_LIMIT", "2048")]);
+    let (cred, token) = s.credential("DOC-1", Some("Medical Doctor"), "p256");
+    let (pharm_cred, pharm_token) = s.credential("PHARM-1", Some("Pharmacist"), "p256");
+    let doc = b"clinical note";
+    let url = |c: &str, p: &str| format!("/v1/signatures?credential={c}&purpose={p}");
+    let octet = "application/octet-stream";
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let good_digest = b64(&sha(&ring::digest::SHA256, doc));
+    let json = |c: &str, d: &str, alg: &str| serde_json::json!({"credential": c, "digest": d, "digest_algorithm": alg, "purpose": "author"});
+
+    // Authentication.
+    let d = s
+        .post_bytes(&url(&cred, "author"), None, octet, doc)
+        .problem(401);
+    assert!(d.contains("no credentials"), "{d}");
+    s.post_bytes(&url(&cred, "author"), Some("hpki_00_00"), octet, doc)
+        .problem(401);
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    s.post_bytes(&url(&cred, "author"), Some(&forged), octet, doc)
+        .problem(401);
+    let t = s.post_json(
+        "/v1/tokens",
+        Some(&s.ra),
+        &serde_json::json!({"scope": "signer", "practitioner": "DOC-1", "lifetime_seconds": 1}),
+    );
+    assert_eq!(t.status, 201, "{}", String::from_utf8_lossy(&t.body));
+    let short = t.json()["token"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let d = s
+        .post_bytes(&url(&cred, "author"), Some(&short), octet, doc)
+        .problem(401);
+    assert!(d.contains("expired"), "{d}");
+
+    // Authorisation: another practitioner's credential; RA-only routes; signer-only route.
+    let d = s
+        .post_bytes(&url(&cred, "author"), Some(&pharm_token), octet, doc)
+        .problem(403);
+    assert!(d.contains("another practitioner"), "{d}");
+    s.post_json(
+        "/v1/credentials",
+        Some(&token),
+        &serde_json::json!({"subject": "C=JP,CN=x,serialNumber=x"}),
+    )
+    .problem(403);
+    s.get("/v1/certificates", Some(&token)).problem(403);
+    s.post_bytes(&url(&cred, "author"), Some(&s.ra), octet, doc)
+        .problem(403);
+    let own = s.get("/v1/credentials", Some(&pharm_token)).json();
+    assert_eq!(own.as_array().unwrap().len(), 1);
+    assert_eq!(own[0]["id"], pharm_cred.as_str());
+    s.get("/v1/credentials?owner=DOC-1", Some(&pharm_token))
+        .problem(403);
+
+    // The role gate names the role and the purpose.
+    let d = s
+        .post_bytes(&url(&pharm_cred, "author"), Some(&pharm_token), octet, doc)
+        .problem(403);
+    assert!(d.contains("Pharmacist") && d.contains("author"), "{d}");
+    s.post_bytes(&url(&cred, "no-such-purpose"), Some(&token), octet, doc)
+        .problem(400);
+
+    // Malformed requests.
+    s.post_bytes(
+        "/v1/signatures",
+        Some(&token),
+        "application/json",
+        b"{not json",
+    )
+    .problem(400);
+    s.post_bytes(&url(&cred, "author"), Some(&token), "text/plain", doc)
+        .problem(415);
+    s.post_json(
+        "/v1/signatures",
+        Some(&token),
+        &json(&cred, "%%%not base64", "sha256"),
+    )
+    .problem(400);
+    let d = s
+        .post_json(
+            "/v1/signatures",
+            Some(&token),
+            &json(&cred, &b64(&[1; 20]), "sha256"),
+        )
+        .problem(400);
+    assert!(d.contains("20 octets"), "{d}");
+    s.post_json(
+        "/v1/signatures",
+        Some(&token),
+        &json(&cred, &b64(&[1; 48]), "sha384"),
+    )
+    .problem(400);
+    s.post_json(
+        "/v1/signatures",
+        Some(&token),
+        &json(&cred, &good_digest, "md5"),
+    )
+    .problem(400);
+    let d = s
+        .post_bytes(&url(&cred, "author"), Some(&token), octet, &vec![0u8; 5000])
+        .problem(413);
+    assert!(d.contains("4096"), "{d}");
+    let big = serde_json::json!({"credential": cred, "digest": "A".repeat(3000), "digest_algorithm": "sha256", "purpose": "author"});
+    s.post_json("/v1/signatures", Some(&token), &big)
+        .problem(413);
+    s.post_json(
+        "/v1/signatures",
+        Some(&token),
+        &json("cred_nope", &good_digest, "sha256"),
+    )
+    .problem(404);
+
+    // A revoked credential cannot sign.
+    let view = s.get("/v1/credentials?owner=DOC-1", Some(&s.ra)).json();
+    let serial = view[0]["serial"].as_str().unwrap().to_owned();
+    let r = s.post_json(
+        &format!("/v1/certificates/{serial}/revoke"),
+        Some(&s.ra),
+        &serde_json::json!({"reason": "keyCompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let d = s
+        .post_json(
+            "/v1/signatures",
+            Some(&token),
+            &json(&cred, &good_digest, "sha256"),
+        )
+        .problem(403);
+    assert!(d.contains("revoked"), "{d}");
+    // The CRL served now lists it.
+    let crl = s.get("/v1/crl/sign", None);
+    let path = s.path("after.crl");
+    std::fs::write(&path, &crl.body).unwrap();
+    let (_, text) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        path.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(
+        text.to_uppercase().contains(&serial.to_uppercase()),
+        "{text}"
+    );
+
+    assert_eq!(
+        signature_audits(s),
+        0,
+        "a refusal left a signature audit record"
+    );
+}
+
+/// The embedded default: first start prints a demo credential and tokens that work at once; a
+/// restart on the same data directory prints no tokens and keeps the CA.
+#[test]
+fn embedded_default_demo_signs_and_restart_keeps_state() {
+    let mut s = start(&[]);
+    let doc = s.path("note.txt");
+    std::fs::write(&doc, b"discharge summary").unwrap();
+    let r = s.post_bytes(
+        &format!(
+            "/v1/signatures?credential={}&purpose=author",
+            s.demo_credential
+        ),
+        Some(&s.demo_signer),
+        "application/octet-stream",
+        b"discharge summary",
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let sig = s.path("note.p7s");
+    std::fs::write(&sig, &r.body).unwrap();
+    let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
+    assert!(ok, "{text}");
+    let root_before = std::fs::read(s.root_pem()).unwrap();
+
+    s.child_kill();
+    let out = Command::new(env!("CARGO_BIN_EXE_signer-api"))
+        .arg("--data-dir")
+        .arg(s.dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("root certificate:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|l| l.starts_with("listening on http://")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|l| l.contains("token")),
+        "tokens printed twice: {seen:?}"
+    );
+    assert_eq!(std::fs::read(s.root_pem()).unwrap(), root_before);
 }

@@ -120,7 +120,9 @@ pub fn identify_certificate(state: &AppState, der: &[u8], now: u64) -> Result<Ca
     }
     let validity = cert.tbs_certificate().validity();
     if now < validity.not_before.to_unix_duration().as_secs() || now > record.not_after {
-        return Err(Problem::unauthorized("client certificate is outside its validity"));
+        return Err(Problem::unauthorized(
+            "client certificate is outside its validity",
+        ));
     }
     let practitioner = practitioner_id(cert.tbs_certificate().subject()).ok_or_else(|| {
         Problem::unauthorized("client certificate subject has no serialNumber identity")
@@ -139,5 +141,9 @@ pub fn practitioner_id(subject: &x509_cert::name::Name) -> Option<String> {
         .iter()
         .find(|atv| atv.oid == const_oid::db::rfc4519::SERIAL_NUMBER)
         .filter(|atv| atv.value.tag() == x509_cert::der::Tag::PrintableString)
-        .and_then(|atv| std::str::from_utf8(atv.value.value()).ok().map(str::to_owned))
+        .and_then(|atv| {
+            std::str::from_utf8(atv.value.value())
+                .ok()
+                .map(str::to_owned)
+        })
 }

@@ -56,11 +56,16 @@ pub async fn ca_certificate(
 #[utoipa::path(params(("ca" = String, Path, description = "sign, auth or root")),
     responses((status = 200, description = "DER CRL", content_type = "application/pkix-crl"), (status = 404, body = Problem)))]
 #[get("/v1/crl/{ca}")]
-pub async fn crl(state: web::Data<AppState>, ca: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn crl(
+    state: web::Data<AppState>,
+    ca: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     let ca = ca.into_inner();
     state.authority.ca_certificate(&ca)?;
     let der = blocking(move || current_crl(&state, &ca, false)).await?;
-    Ok(HttpResponse::Ok().content_type("application/pkix-crl").body(der))
+    Ok(HttpResponse::Ok()
+        .content_type("application/pkix-crl")
+        .body(der))
 }
 
 /// The cached CRL of `ca`, re-signed when `stale` (a revocation happened) or half its lifetime
@@ -69,10 +74,11 @@ pub(super) fn current_crl(state: &AppState, ca: &str, stale: bool) -> Result<Vec
     let now = now();
     let half_life = u64::from(state.authority.config().crl_validity_days) * 86_400 / 2;
     let mut crls = state.crls.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((der, this_update)) = crls.get(ca) {
-        if !stale && now < this_update + half_life {
-            return Ok(der.clone());
-        }
+    if let Some((der, this_update)) = crls.get(ca)
+        && !stale
+        && now < this_update + half_life
+    {
+        return Ok(der.clone());
     }
     let der = state.authority.crl(ca, now, "service")?;
     crls.insert(ca.to_owned(), (der.clone(), now));

@@ -49,11 +49,14 @@ pub(super) fn registration(
     validity_days: Option<u32>,
 ) -> Result<Registration, Problem> {
     if roles.len() > MAX_LIST || sans.len() > MAX_LIST {
-        return Err(Problem::bad_request(format!("at most {MAX_LIST} roles and {MAX_LIST} SANs")));
+        return Err(Problem::bad_request(format!(
+            "at most {MAX_LIST} roles and {MAX_LIST} SANs"
+        )));
     }
     Ok(Registration {
         profile,
-        subject: ca_core::name::parse_subject(subject).map_err(|e| Problem::bad_request(e.to_string()))?,
+        subject: ca_core::name::parse_subject(subject)
+            .map_err(|e| Problem::bad_request(e.to_string()))?,
         sans: sans
             .iter()
             .map(|s| ca_core::name::parse_san(s).map_err(|e| Problem::bad_request(e.to_string())))
@@ -76,7 +79,13 @@ pub async fn issue(
 ) -> Result<HttpResponse, Problem> {
     caller.require_ra()?;
     let body = body.into_inner();
-    let reg = registration(body.profile, &body.subject, &body.hc_roles, &body.sans, body.validity_days)?;
+    let reg = registration(
+        body.profile,
+        &body.subject,
+        &body.hc_roles,
+        &body.sans,
+        body.validity_days,
+    )?;
     let profile = reg.profile.clone();
     let st = state.clone();
     let result = blocking(move || {
@@ -86,14 +95,19 @@ pub async fn issue(
     })
     .await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
-    state
-        .metrics
-        .count("hpki_certificates_issued_total", &[("profile", &profile), ("outcome", outcome)]);
+    state.metrics.count(
+        "hpki_certificates_issued_total",
+        &[("profile", &profile), ("outcome", outcome)],
+    );
     let issued = result?;
     Ok(HttpResponse::Created().json(Issued {
         serial: hex::encode(&issued.serial),
         certificate: pem(&issued.certificate)?,
-        chain: issued.chain.iter().map(|c| pem(c)).collect::<Result<_, _>>()?,
+        chain: issued
+            .chain
+            .iter()
+            .map(|c| pem(c))
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -140,7 +154,8 @@ fn parse_serial(s: &str) -> Result<Vec<u8>, Problem> {
     if s.len() > 42 {
         return Err(Problem::bad_request("serial number too long"));
     }
-    hex::decode(s.trim_start_matches("0x")).map_err(|_| Problem::bad_request("serial number must be hex"))
+    hex::decode(s.trim_start_matches("0x"))
+        .map_err(|_| Problem::bad_request("serial number must be hex"))
 }
 
 #[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
@@ -157,7 +172,12 @@ pub async fn get(
         .authority
         .store()
         .certificate(&serial)?
-        .ok_or_else(|| Problem::not_found(format!("no certificate with serial {}", hex::encode(&serial))))?;
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "no certificate with serial {}",
+                hex::encode(&serial)
+            ))
+        })?;
     Ok(HttpResponse::Ok().json(view(&record, now())?))
 }
 
@@ -189,15 +209,19 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     caller.require_ra()?;
-    if let Some(s) = &query.status {
-        if !["good", "revoked", "expired"].contains(&s.as_str()) {
-            return Err(Problem::bad_request("status must be good, revoked or expired"));
-        }
+    if let Some(s) = &query.status
+        && !["good", "revoked", "expired"].contains(&s.as_str())
+    {
+        return Err(Problem::bad_request(
+            "status must be good, revoked or expired",
+        ));
     }
     let per_page = query.per_page.unwrap_or(50);
     let page = query.page.unwrap_or(1);
     if !(1..=500).contains(&per_page) || page == 0 {
-        return Err(Problem::bad_request("page starts at 1; per_page is 1 to 500"));
+        return Err(Problem::bad_request(
+            "page starts at 1; per_page is 1 to 500",
+        ));
     }
     let now = now();
     let st = state.clone();
@@ -253,13 +277,17 @@ pub async fn revoke(
         .transpose()?;
     let st = state.clone();
     let result = blocking(move || {
-        let record = st.authority.revoke(&serial, reason, invalidity, now(), &caller.label)?;
+        let record = st
+            .authority
+            .revoke(&serial, reason, invalidity, now(), &caller.label)?;
         // Publish at once: relying parties should not wait half a CRL period.
         current_crl(&st, &record.issuer_ca, true)?;
         Ok(record)
     })
     .await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
-    state.metrics.count("hpki_revocations_total", &[("outcome", outcome)]);
+    state
+        .metrics
+        .count("hpki_revocations_total", &[("outcome", outcome)]);
     Ok(HttpResponse::Ok().json(view(&result?, now())?))
 }

@@ -79,7 +79,9 @@ pub async fn create(
         }
         (Some(o), _) | (None, Some(o)) => o,
         (None, None) => {
-            return Err(Problem::bad_request("give an owner or a subject serialNumber"));
+            return Err(Problem::bad_request(
+                "give an owner or a subject serialNumber",
+            ));
         }
     };
     if owner.is_empty() || owner.len() > 128 {
@@ -91,9 +93,16 @@ pub async fn create(
         key_algorithm: body.key_algorithm.unwrap_or(KeyAlgorithm::P256),
     };
     let st = state.clone();
-    let result = blocking(move || Ok(st.authority.create_credential(&request, now(), &caller.label)?)).await;
+    let result = blocking(move || {
+        Ok(st
+            .authority
+            .create_credential(&request, now(), &caller.label)?)
+    })
+    .await;
     let outcome = if result.is_ok() { "ok" } else { "refused" };
-    state.metrics.count("hpki_credentials_created_total", &[("outcome", outcome)]);
+    state
+        .metrics
+        .count("hpki_credentials_created_total", &[("outcome", outcome)]);
     Ok(HttpResponse::Created().json(view(&result?)?))
 }
 
@@ -115,7 +124,9 @@ pub async fn list(
     let owner = match (&caller.identity, &query.owner) {
         (Identity::Practitioner(p), None) => p.clone(),
         (Identity::Practitioner(_), Some(_)) => {
-            return Err(Problem::forbidden("a practitioner sees only their own credentials"));
+            return Err(Problem::forbidden(
+                "a practitioner sees only their own credentials",
+            ));
         }
         (Identity::Ra, Some(o)) => o.clone(),
         (Identity::Ra, None) => return Err(Problem::bad_request("ra: give ?owner=")),
@@ -135,6 +146,8 @@ pub struct CreateToken {
     practitioner: Option<String>,
     /// Default from the configuration (tokens.*_lifetime_days).
     lifetime_days: Option<u32>,
+    /// Exact lifetime in seconds (for short-lived tokens); overrides `lifetime_days`.
+    lifetime_seconds: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -172,13 +185,22 @@ pub async fn create_token(
     if !(1..=3650).contains(&days) {
         return Err(Problem::bad_request("lifetime_days must be 1 to 3650"));
     }
+    let lifetime = match body.lifetime_seconds {
+        Some(secs) if (1..=3650 * 86_400).contains(&secs) => secs,
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "lifetime_seconds must be 1 to 10 years",
+            ));
+        }
+        None => u64::from(days) * 86_400,
+    };
     let st = state.clone();
     let (token, expires_at) = blocking(move || {
         let now = now();
         let token = st
             .authority
-            .create_token(scope, u64::from(days) * 86_400, now, &caller.label)?;
-        Ok((token.expose().to_owned(), now + u64::from(days) * 86_400))
+            .create_token(scope, lifetime, now, &caller.label)?;
+        Ok((token.expose().to_owned(), now + lifetime))
     })
     .await?;
     Ok(HttpResponse::Created().json(TokenView { token, expires_at }))

@@ -37,7 +37,11 @@ impl Metrics {
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let key = labels(&[("route", route), ("method", method), ("status", &status.to_string())]);
+        let key = labels(&[
+            ("route", route),
+            ("method", method),
+            ("status", &status.to_string()),
+        ]);
         let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
         let h = latency.entry(key).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -66,7 +70,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE {name} histogram");
         for (labels, h) in latency.iter() {
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
             }
             let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
@@ -87,7 +95,10 @@ mod tests {
         m.count("hpki_signatures_total", &[("outcome", "ok")]);
         m.observe("/health", "GET", 200, 0.003);
         let text = m.render();
-        assert!(text.contains("hpki_signatures_total{outcome=\"ok\"} 2"), "{text}");
+        assert!(
+            text.contains("hpki_signatures_total{outcome=\"ok\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("le=\"0.0025\"} 0"), "{text}");
         assert!(text.contains("le=\"0.005\"} 1"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 1"), "{text}");

@@ -42,11 +42,28 @@ pub fn now() -> u64 {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(info(
-    title = "hpki signing service",
-    description = "ISO 17090 healthcare PKI: certificates, credentials and CAdES signatures"
-))]
+#[openapi(
+    info(
+        title = "hpki signing service",
+        description = "ISO 17090 healthcare PKI: certificates, credentials and CAdES signatures"
+    ),
+    modifiers(&BearerAuth)
+)]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme the routes' `security` refers to (hpki API tokens).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The application: every route registered through `utoipa_actix_web`, so the OpenAPI document
 /// lists exactly the routes served.
@@ -71,12 +88,14 @@ pub fn app(
                 .limit(json_limit)
                 .error_handler(|err, _| json_error(err).into()),
         )
-        .app_data(web::PathConfig::default().error_handler(|err, _| {
-            Problem::bad_request(err.to_string()).into()
-        }))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            Problem::bad_request(err.to_string()).into()
-        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
+        )
         .service(ops::health)
         .service(ops::metrics)
         .service(ca::ca_certificates)
@@ -129,7 +148,9 @@ pub fn app(
 fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
     use actix_web::error::JsonPayloadError as E;
     match err {
-        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => Problem::too_large(limit as u64),
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            Problem::too_large(limit as u64)
+        }
         E::ContentType => Problem::unsupported_media("expected Content-Type: application/json"),
         other => Problem::bad_request(format!("malformed JSON: {other}")),
     }

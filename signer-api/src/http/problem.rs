@@ -55,7 +55,10 @@ impl Problem {
     /// A failure on our side: logged in full, answered without internals.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
     }
 }
 
@@ -79,14 +82,14 @@ impl ResponseError for Problem {
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) | StoreError::TokenNotFound(_) => Self::not_found(e.to_string()),
+            StoreError::NotFound(_) | StoreError::TokenNotFound(_) => {
+                Self::not_found(e.to_string())
+            }
             StoreError::AlreadyRevoked(_)
             | StoreError::DuplicateSerial(_)
             | StoreError::DuplicateCredential(_)
             | StoreError::DuplicateToken(_)
-            | StoreError::TokenAlreadyRevoked(_) => {
-                Self::new(StatusCode::CONFLICT, e.to_string())
-            }
+            | StoreError::TokenAlreadyRevoked(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::UnknownReason(_) => Self::bad_request(e.to_string()),
             _ => Self::internal(&e),
         }
@@ -111,7 +114,9 @@ impl From<IssueError> for Problem {
 impl From<ProfileError> for Problem {
     fn from(e: ProfileError) -> Self {
         match e {
-            ProfileError::Unknown(_) | ProfileError::Violation(_) => Self::bad_request(e.to_string()),
+            ProfileError::Unknown(_) | ProfileError::Violation(_) => {
+                Self::bad_request(e.to_string())
+            }
             _ => Self::internal(&e),
         }
     }

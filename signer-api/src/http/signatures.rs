@@ -35,6 +35,7 @@ pub struct DigestSignature {
 
 /// Parameters of a raw-document request, from the query or `Hpki-*` headers.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentParams {
     credential: Option<String>,
@@ -45,7 +46,10 @@ pub struct DocumentParams {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn digest_algorithm(alg: ca_core::key::KeyAlgorithm) -> DigestAlgorithm {
@@ -73,10 +77,17 @@ pub async fn sign(
 ) -> Result<HttpResponse, Problem> {
     let practitioner = caller.practitioner()?.to_owned();
     let content_type = header(req.headers(), CONTENT_TYPE.as_str()).unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let result = match essence.as_str() {
         "application/json" => sign_digest(&state, caller, practitioner, payload).await,
-        "application/octet-stream" => sign_stream(&state, &req, caller, practitioner, payload).await,
+        "application/octet-stream" => {
+            sign_stream(&state, &req, caller, practitioner, payload).await
+        }
         _ => Err(Problem::unsupported_media(
             "send application/octet-stream (a document) or application/json (a digest)",
         )),
@@ -86,7 +97,9 @@ pub async fn sign(
         Err(p) if p.status == 403 => "forbidden",
         Err(_) => "refused",
     };
-    state.metrics.count("hpki_signatures_total", &[("outcome", outcome)]);
+    state
+        .metrics
+        .count("hpki_signatures_total", &[("outcome", outcome)]);
     result
 }
 
@@ -109,11 +122,10 @@ async fn sign_digest(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let body = read_limited(payload, state.config.limits.json_bytes as u64).await?;
-    let request: DigestRequest =
-        serde_json::from_slice(&body).map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
-    let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm).ok_or_else(|| {
-        Problem::bad_request("digest_algorithm must be sha256, sha384 or sha512")
-    })?;
+    let request: DigestRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm)
+        .ok_or_else(|| Problem::bad_request("digest_algorithm must be sha256, sha384 or sha512"))?;
     let digest = B64
         .decode(request.digest.as_bytes())
         .map_err(|_| Problem::bad_request("digest is not valid base64"))?;
@@ -178,7 +190,9 @@ async fn sign_stream(
             Some(_) => return Err(Problem::bad_request("Hpki-Attached must be true or false")),
         },
     };
-    let claimed_role = query.claimed_role.or_else(|| header(headers, "hpki-claimed-role"));
+    let claimed_role = query
+        .claimed_role
+        .or_else(|| header(headers, "hpki-claimed-role"));
 
     // Refuse before reading a possibly large body: unknown credential or not the caller's.
     let st = state.clone();
