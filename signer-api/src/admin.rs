@@ -7,7 +7,7 @@ use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
-use ca_core::store::{RevocationReason, SledStore};
+use ca_core::store::{RevocationReason, SledStore, TokenScope};
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -327,5 +327,34 @@ pub fn audit_verify(dir: &DataDir) -> Result<()> {
     let store = dir.open_store()?;
     let n = ca_core::audit::audit_verify(&store)?;
     println!("audit log OK: {n} records, chain intact");
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    /// ra (registration authority) or signer (bound to one practitioner).
+    #[arg(long)]
+    scope: String,
+    /// For signer tokens: the practitioner identity (their certificates' subject serialNumber).
+    #[arg(long)]
+    practitioner: Option<String>,
+    /// Lifetime in days.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+}
+
+/// Creates an API token and prints it once; only its hash is stored.
+pub fn token(dir: &DataDir, args: TokenArgs) -> Result<()> {
+    let scope = match (args.scope.as_str(), args.practitioner) {
+        ("ra", None) => TokenScope::Ra,
+        ("signer", Some(practitioner)) => TokenScope::Signer { practitioner },
+        _ => bail!("--scope ra, or --scope signer --practitioner ID"),
+    };
+    if !(1..=3650).contains(&args.days) {
+        bail!("--days must be 1 to 3650");
+    }
+    let authority = dir.open_authority()?;
+    let token = authority.create_token(scope, u64::from(args.days) * 86_400, now()?, "cli")?;
+    println!("{}", token.expose());
     Ok(())
 }

@@ -42,6 +42,8 @@ enum Command {
     Crl(admin::CrlArgs),
     /// List the certificate profiles.
     Profiles,
+    /// Create an API token (printed once).
+    Token(admin::TokenArgs),
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => admin::revoke(&dir, args),
         Command::Crl(args) => admin::crl(&dir, args),
         Command::Profiles => admin::profiles(&dir),
+        Command::Token(args) => admin::token(&dir, args),
         Command::Audit {
             command: AuditCommand::Verify,
         } => admin::audit_verify(&dir),

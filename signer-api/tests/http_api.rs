@@ -682,15 +682,16 @@ fn embedded_default_demo_signs_and_restart_keeps_state() {
     let root_before = std::fs::read(s.root_pem()).unwrap();
 
     s.child_kill();
-    let out = Command::new(env!("CARGO_BIN_EXE_signer-api"))
-        .arg("--data-dir")
-        .arg(s.dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = out;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_signer-api"))
+            .arg("--data-dir")
+            .arg(s.dir.path().join("data"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -700,8 +701,7 @@ fn embedded_default_demo_signs_and_restart_keeps_state() {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(
         seen.iter().any(|l| l.starts_with("listening on http://")),
         "{seen:?}"
@@ -711,4 +711,313 @@ fn embedded_default_demo_signs_and_restart_keeps_state() {
         "tokens printed twice: {seen:?}"
     );
     assert_eq!(std::fs::read(s.root_pem()).unwrap(), root_before);
+}
+
+/// A child process killed when the test ends, even by a failed assertion, so no server outlives
+/// its test (and holds the test runner's output pipe open).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs an admin subcommand on a data directory; returns standard output.
+fn admin(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_signer-api"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("HPKI_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A P-256 key (PEM, PKCS#8) and a certificate issued for it by our CA under `profile`.
+fn issued(
+    dir: &Path,
+    data: &Path,
+    name: &str,
+    profile: &str,
+    subject: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let cert = dir.join(format!("{name}.pem"));
+    let (ok, text) = openssl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-subj",
+        "/CN=x",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let mut args = vec![
+        "issue",
+        "--profile",
+        profile,
+        "--csr",
+        csr.to_str().unwrap(),
+        "--subject",
+        subject,
+        "--out",
+        cert.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    admin(data, &args);
+    (cert, key)
+}
+
+fn tls_agent(root: &Path, client: Option<(&Path, &Path)>) -> ureq::Agent {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(root).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => {
+            let chain: Vec<_> = CertificateDer::pem_file_iter(cert)
+                .unwrap()
+                .map(|c| c.unwrap())
+                .collect();
+            builder
+                .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(key).unwrap())
+                .unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::new(config))
+        .build()
+}
+
+/// With mTLS on, a practitioner's authentication certificate (ISO 17090-5) identifies them and they
+/// sign with their own credential; a signing certificate or another CA's certificate is refused.
+#[test]
+fn mtls_authentication_certificate_signs_and_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    admin(&data, &["init"]);
+    let role = format!("{JP}:Medical Doctor");
+    let (server_cert, server_key) = issued(
+        d,
+        &data,
+        "server",
+        "org-tls",
+        "C=JP,O=Example Hospital,CN=localhost",
+        &["--san", "dns:localhost", "--san", "ip:127.0.0.1"],
+    );
+    let (auth_cert, auth_key) = issued(
+        d,
+        &data,
+        "auth",
+        "rhp-auth",
+        "C=JP,CN=Dr Auth,serialNumber=P-1",
+        &["--hc-role", &role],
+    );
+    let (other_auth, other_key) = issued(
+        d,
+        &data,
+        "other",
+        "rhp-auth",
+        "C=JP,CN=Dr Other,serialNumber=P-2",
+        &["--hc-role", &role],
+    );
+    let (sign_cert, sign_key) = issued(
+        d,
+        &data,
+        "signing",
+        "rhp-sign",
+        "C=JP,CN=Dr Auth,serialNumber=P-1",
+        &["--hc-role", &role],
+    );
+    let foreign = d.join("foreign.pem");
+    let foreign_key = d.join("foreign.key");
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-subj",
+        "/C=JP/CN=Dr Auth/serialNumber=P-1",
+        "-addext",
+        "extendedKeyUsage=clientAuth",
+        "-keyout",
+        foreign_key.to_str().unwrap(),
+        "-out",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let ra = admin(&data, &["token", "--scope", "ra"]).trim().to_owned();
+    // The server presents its certificate and the authentication CA that issued it.
+    let chain = d.join("server-chain.pem");
+    let mut pem = std::fs::read(&server_cert).unwrap();
+    pem.extend(std::fs::read(data.join("ca/auth.pem")).unwrap());
+    std::fs::write(&chain, pem).unwrap();
+
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_signer-api"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("HPKI_TLS_CERT", &chain)
+            .env("HPKI_TLS_KEY", &server_key)
+            .env("HPKI_TLS_CLIENT_AUTH", "1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .find_map(|l| l.unwrap().strip_prefix("listening on ").map(str::to_owned))
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    std::thread::spawn(move || for _ in lines {});
+    assert!(base.starts_with("https://"), "{base}");
+    let root = data.join("ca/root.pem");
+
+    // The RA, by token over TLS, creates P-1's signing credential.
+    let anonymous = tls_agent(&root, None);
+    let r = reply(
+        anonymous
+            .post(&format!("{base}/v1/credentials"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .send_json(serde_json::json!({"subject": "C=JP,O=Example Hospital,CN=Dr Auth,serialNumber=P-1", "hc_roles": [role]})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let cred = r.json()["id"].as_str().unwrap().to_owned();
+    let sign_url = format!("{base}/v1/signatures?credential={cred}&purpose=author");
+    let post = |agent: &ureq::Agent| {
+        agent
+            .post(&sign_url)
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(b"referral letter")
+    };
+
+    // P-1's authentication certificate, no token: signs.
+    let r = reply(post(&tls_agent(&root, Some((&auth_cert, &auth_key)))));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // Another practitioner's authentication certificate: not their credential.
+    reply(post(&tls_agent(&root, Some((&other_auth, &other_key))))).problem(403);
+    // No certificate and no token.
+    reply(post(&anonymous)).problem(401);
+    // A signing certificate never authenticates; another CA's certificate neither. rustls as a
+    // client will not even load a certificate with a critical policy extension, so curl (OpenSSL)
+    // presents them.
+    for (cert, key) in [(&sign_cert, &sign_key), (&foreign, &foreign_key)] {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&root)
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .args([
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                "x",
+                &sign_url,
+            ])
+            .output()
+            .expect("curl is needed for this test");
+        let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        // Refused in the handshake (curl fails, code 000) or, at most, unauthenticated.
+        assert!(
+            !out.status.success() || code == "401",
+            "{} accepted with HTTP {code}",
+            cert.display()
+        );
+        assert_ne!(code, "201");
+    }
+}
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A 1 GiB document is hashed as it streams: the server's peak memory stays under 100 MB, and the
+/// signature's messageDigest is the SHA-256 of the whole stream.
+#[test]
+fn signing_a_1_gib_stream_stays_under_100_mb() {
+    const SIZE: u64 = 1 << 30;
+    let s = start(&[("HPKI_DOCUMENT_LIMIT", &(2 * SIZE).to_string())]);
+    let r = reply(
+        ureq::post(&format!(
+            "{}/v1/signatures?credential={}&purpose=author",
+            s.base, s.demo_credential
+        ))
+        .set("Authorization", &format!("Bearer {}", s.demo_signer))
+        .set("Content-Type", "application/octet-stream")
+        .set("Content-Length", &SIZE.to_string())
+        .send(std::io::repeat(b'x').take(SIZE)),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let peak = peak_rss(s.child.id());
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "server peak RSS {} MB",
+        peak >> 20
+    );
+
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..(SIZE >> 20) {
+        ctx.update(&block);
+    }
+    let want = ctx.finish();
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use x509_cert::der::Decode;
+    let sd: SignedData = ContentInfo::from_der(&r.body)
+        .unwrap()
+        .content
+        .decode_as()
+        .unwrap();
+    let si = sd.signer_infos.0.get(0).unwrap();
+    let md = si
+        .signed_attrs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|a| a.oid == ca_core::oid::ID_MESSAGE_DIGEST)
+        .unwrap();
+    let md: x509_cert::der::asn1::OctetString = md.values.get(0).unwrap().decode_as().unwrap();
+    assert_eq!(md.as_bytes(), want.as_ref());
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs README.md's commands as written, on a fresh data directory: the first command (serve) in the
+# background, the quick-start block against it, then, with the service stopped, the admin block.
+# Lines that only tell the reader to paste printed values (`export CRED=… TOKEN=…`) are replaced by
+# the values the service printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -e hpki-data ] && { echo "readme.sh: ./hpki-data exists; refusing to touch it" >&2; exit 2; }
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    rm -rf hpki-data rx.txt rx.p7s doctor.key doctor.csr doctor.pem sign.crl "$work"
+}
+trap cleanup EXIT
+
+block() { # the shell lines between <!-- $1 --> and <!-- /$1 -->, without the fences
+    sed -n "/<!-- $1 -->/,/<!-- \/$1 -->/p" README.md | grep -v -e '^<!--' -e '^```'
+}
+first=$(grep -m1 -o '^cargo run [^#]*' README.md)
+echo "+ $first &"
+$first > "$work/serve.out" 2>&1 &
+server=$!
+for _ in $(seq 600); do
+    grep -q '^demo signer token' "$work/serve.out" 2>/dev/null && break
+    kill -0 "$server" 2>/dev/null || { cat "$work/serve.out"; exit 1; }
+    sleep 1
+done
+cat "$work/serve.out"
+CRED=$(sed -n 's/^demo credential: \([^ ]*\).*/\1/p' "$work/serve.out")
+TOKEN=$(sed -n 's/^demo signer token (shown once): //p' "$work/serve.out")
+export CRED TOKEN
+block quickstart | grep -v '^export CRED=' > "$work/quickstart.sh"
+bash -ex "$work/quickstart.sh"
+kill "$server"; wait "$server" 2>/dev/null || true; server=
+block admin > "$work/admin.sh"
+bash -ex "$work/admin.sh"
+echo "readme.sh: README commands work as written"
