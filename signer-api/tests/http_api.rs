@@ -916,19 +916,21 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     let cred = r.json()["id"].as_str().unwrap().to_owned();
     let sign_url = format!("{base}/v1/signatures?credential={cred}&purpose=author");
     let post = |agent: &ureq::Agent| {
-        agent
-            .post(&sign_url)
-            .set("Content-Type", "application/octet-stream")
-            .send_bytes(b"referral letter")
+        reply(
+            agent
+                .post(&sign_url)
+                .set("Content-Type", "application/octet-stream")
+                .send_bytes(b"referral letter"),
+        )
     };
 
     // P-1's authentication certificate, no token: signs.
-    let r = reply(post(&tls_agent(&root, Some((&auth_cert, &auth_key)))));
+    let r = post(&tls_agent(&root, Some((&auth_cert, &auth_key))));
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     // Another practitioner's authentication certificate: not their credential.
-    reply(post(&tls_agent(&root, Some((&other_auth, &other_key))))).problem(403);
+    post(&tls_agent(&root, Some((&other_auth, &other_key)))).problem(403);
     // No certificate and no token.
-    reply(post(&anonymous)).problem(401);
+    post(&anonymous).problem(401);
     // A signing certificate never authenticates; another CA's certificate neither. rustls as a
     // client will not even load a certificate with a critical policy extension, so curl (OpenSSL)
     // presents them.
