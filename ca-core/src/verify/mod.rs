@@ -1064,7 +1064,13 @@ fn serial_hex(serial: &SerialNumber) -> String {
     hex::encode_upper(serial.as_bytes())
 }
 
-pub(crate) fn summary(cert: &Certificate) -> CertSummary {
+impl From<&Certificate> for CertSummary {
+    fn from(cert: &Certificate) -> Self {
+        summary(cert)
+    }
+}
+
+fn summary(cert: &Certificate) -> CertSummary {
     let tbs = cert.tbs_certificate();
     CertSummary {
         subject: tbs.subject().to_string(),
