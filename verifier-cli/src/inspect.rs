@@ -74,10 +74,10 @@ pub fn inspect(bytes: &[u8]) -> Result<bool> {
 }
 
 fn pem_or_der(bytes: &[u8]) -> Vec<u8> {
-    if bytes.trim_ascii().starts_with(b"-----BEGIN ") {
-        if let Ok((_, der)) = der::pem::decode_vec(bytes.trim_ascii()) {
-            return der;
-        }
+    if bytes.trim_ascii().starts_with(b"-----BEGIN ")
+        && let Ok((_, der)) = der::pem::decode_vec(bytes.trim_ascii())
+    {
+        return der;
     }
     bytes.to_vec()
 }

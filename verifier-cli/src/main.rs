@@ -489,7 +489,7 @@ fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result
                             .map_err(|e| format!("{e:#}"));
                         mine.push((i, cms.display().to_string(), r));
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n % 16 == 0 || n == total {
+                        if n.is_multiple_of(16) || n == total {
                             eprint!("\rverified {n}/{total}");
                         }
                     }
