@@ -19,3 +19,4 @@ pub mod seal;
 pub mod sign;
 pub mod store;
 pub mod token;
+pub mod verify;

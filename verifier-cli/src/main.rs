@@ -1,2 +1,555 @@
+//! `verifier-cli`: offline verification of CMS/CAdES signatures and certificates (issue 4).
+//! The only place verdicts become exit codes: 0 valid, 1 not valid, 2 could not run.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod inspect;
+
+use anyhow::{Context, Result, bail};
+use ca_core::verify::{
+    self, Content, EkuRule, Outcome, Policy, Report, SignedDocument, rfc3339, verify_certificate,
+    verify_document,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Largest detached content held in memory (only for signatures without signed attributes, whose
+/// signature covers the bytes); otherwise the content is streamed through the hashers.
+const MAX_IN_MEMORY_CONTENT: u64 = 256 << 20;
+/// Most documents in one batch.
+const MAX_BATCH: usize = 1_000_000;
+
+#[derive(Parser)]
+#[command(
+    name = "verifier-cli",
+    version,
+    about = "Offline verifier for hpki signatures and certificates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify a CMS/CAdES signature.
+    Verify {
+        #[arg(long)]
+        cms: PathBuf,
+        /// The signed content of a detached signature.
+        #[arg(long)]
+        content: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Check the signature and signed attributes only, not the certificate path.
+        #[arg(long)]
+        no_chain: bool,
+        /// A signature without ESS signingCertificateV2 is not valid.
+        #[arg(long)]
+        require_cades: bool,
+    },
+    /// Validate a certificate's path.
+    VerifyPath {
+        #[arg(long)]
+        cert: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show a certificate, CRL, CSR or CMS signature (hcRole decoded).
+    Inspect { file: PathBuf },
+    /// Verify many signatures in parallel.
+    VerifyBatch {
+        /// Lines of `CMS_FILE [CONTENT_FILE]`, relative to the manifest's folder.
+        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        manifest: Option<PathBuf>,
+        /// Every .p7s/.p7m/.cms file in DIR (detached content: the same name without the suffix).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Trust anchor (PEM bundle or DER; need not be self-signed). Repeatable.
+    #[arg(long = "trust-anchor")]
+    trust_anchors: Vec<PathBuf>,
+    /// Untrusted certificates for path building. Repeatable.
+    #[arg(long = "cert-pool")]
+    cert_pool: Vec<PathBuf>,
+    /// CRL; any --crl turns on revocation checking of every certificate in the path. Repeatable.
+    #[arg(long = "crl")]
+    crls: Vec<PathBuf>,
+    /// Validation time, RFC 3339 (default: now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Initial policy set (default anyPolicy). Repeatable.
+    #[arg(long = "initial-policy")]
+    initial_policies: Vec<String>,
+    #[arg(long)]
+    require_explicit_policy: bool,
+    #[arg(long)]
+    inhibit_policy_mapping: bool,
+    #[arg(long)]
+    inhibit_any_policy: bool,
+    /// Required extended key usage: an OID, or `any`.
+    #[arg(long)]
+    eku: Option<String>,
+    /// Most intermediate CA certificates in a path.
+    #[arg(long)]
+    max_depth: Option<u8>,
+    /// Required hcRole, SCHEME_OID:TEXT.
+    #[arg(long)]
+    require_role: Option<String>,
+    /// The signer's certificate must assert this policy.
+    #[arg(long = "accept-policy")]
+    accept_policies: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(valid) => ExitCode::from(if valid { 0 } else { 1 }),
+        Err(e) => {
+            eprintln!("verifier-cli: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `Ok(true)` valid, `Ok(false)` not valid, `Err` could not run.
+fn run(cli: Cli) -> Result<bool> {
+    match cli.command {
+        Command::Verify {
+            cms,
+            content,
+            common,
+            no_chain,
+            require_cades,
+        } => {
+            let mut policy = policy(&common)?;
+            policy.check_chain = !no_chain;
+            policy.require_cades = require_cades;
+            let report = verify_file(&cms, content.as_deref(), &policy)?;
+            print_report(&report, common.format);
+            Ok(report.is_valid())
+        }
+        Command::VerifyPath { cert, common } => {
+            let policy = policy(&common)?;
+            let bytes = read_limited(&cert, verify::MAX_CERTIFICATE_FILE_LEN as u64)?;
+            let report = match verify::decode_certificates(&bytes) {
+                Ok(certs) => verify_certificate(&certs[0], &policy),
+                Err(e) => verify_certificate(&[], &policy).with_reason(e.to_string()),
+            };
+            print_report(&report, common.format);
+            Ok(report.is_valid())
+        }
+        Command::Inspect { file } => {
+            let bytes = read_limited(&file, verify::MAX_SIGNATURE_LEN as u64)?;
+            inspect::inspect(&bytes)
+        }
+        Command::VerifyBatch {
+            manifest,
+            dir,
+            common,
+        } => batch(manifest.as_deref(), dir.as_deref(), &common),
+    }
+}
+
+/// Replaces a format failure's generic reason by the decoder's.
+trait WithReason {
+    fn with_reason(self, reason: String) -> Self;
+}
+
+impl WithReason for Report {
+    fn with_reason(mut self, reason: String) -> Self {
+        if let Some(c) = self.checks.first_mut() {
+            c.reason = reason;
+        }
+        self
+    }
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        bail!("{} is larger than {max} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+fn policy(c: &Common) -> Result<Policy> {
+    let at = match &c.at {
+        Some(s) => parse_rfc3339(s)
+            .with_context(|| format!("--at {s:?}: expected RFC 3339, e.g. 2022-09-07T00:00:00Z"))?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("clock before 1970")?
+            .as_secs(),
+    };
+    let mut p = Policy::new(at);
+    for f in &c.trust_anchors {
+        let bytes = read_limited(f, verify::MAX_CERTIFICATE_FILE_LEN as u64)?;
+        p.trust_anchors
+            .extend(verify::decode_certificates(&bytes).with_context(|| f.display().to_string())?);
+    }
+    for f in &c.cert_pool {
+        let bytes = read_limited(f, verify::MAX_CERTIFICATE_FILE_LEN as u64)?;
+        p.cert_pool
+            .extend(verify::decode_certificates(&bytes).with_context(|| f.display().to_string())?);
+    }
+    for f in &c.crls {
+        let bytes = read_limited(f, verify::MAX_CRL_LEN as u64)?;
+        p.crls
+            .extend(verify::decode_crls(&bytes).with_context(|| f.display().to_string())?);
+    }
+    if p.trust_anchors.len() + p.cert_pool.len() > verify::MAX_CERTIFICATES {
+        bail!("more than {} certificates", verify::MAX_CERTIFICATES);
+    }
+    let oid = |s: &String| s.parse().with_context(|| format!("{s:?} is not an OID"));
+    p.initial_policies = c.initial_policies.iter().map(oid).collect::<Result<_>>()?;
+    p.accept_policies = c.accept_policies.iter().map(oid).collect::<Result<_>>()?;
+    p.require_explicit_policy = c.require_explicit_policy;
+    p.inhibit_policy_mapping = c.inhibit_policy_mapping;
+    p.inhibit_any_policy = c.inhibit_any_policy;
+    p.max_depth = c.max_depth;
+    p.eku = match c.eku.as_deref() {
+        None => None,
+        Some("any") => Some(EkuRule::Any),
+        Some(s) => Some(EkuRule::Required(oid(&s.to_string())?)),
+    };
+    p.require_role = match &c.require_role {
+        Some(r) => Some(r.parse().with_context(|| "--require-role")?),
+        None => None,
+    };
+    Ok(p)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+fn parse_rfc3339(s: &str) -> Result<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        bail!("bad shape");
+    }
+    let num =
+        |r: std::ops::Range<usize>| -> Result<u32> { Ok(s.get(r).context("bad")?.parse::<u32>()?) };
+    let dt = der::DateTime::new(
+        num(0..4)? as u16,
+        num(5..7)? as u8,
+        num(8..10)? as u8,
+        num(11..13)? as u8,
+        num(14..16)? as u8,
+        num(17..19)? as u8,
+    )?;
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset: i64 = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
+            let h: i64 = rest[1..3].parse()?;
+            let m: i64 = rest[4..6].parse()?;
+            let v = h * 3600 + m * 60;
+            if rest.starts_with('+') { v } else { -v }
+        }
+        _ => bail!("bad time zone"),
+    };
+    let unix = dt.unix_duration().as_secs() as i64 - offset;
+    u64::try_from(unix).context("before 1970")
+}
+
+/// Streams detached content through the hashers; holds it in memory only when a signer without
+/// signed attributes needs the bytes.
+fn verify_file(cms: &Path, content: Option<&Path>, policy: &Policy) -> Result<Report> {
+    let input = read_limited(cms, verify::MAX_SIGNATURE_LEN as u64)?;
+    let doc = match SignedDocument::parse(&input) {
+        Ok(d) => d,
+        Err(e) => return Ok(verify::verify_bytes(&input, None, policy).with_reason(e.to_string())),
+    };
+    let Some(content) = content else {
+        return Ok(verify_document(&doc, Content::Encapsulated, policy));
+    };
+    let mut file = std::fs::File::open(content)
+        .with_context(|| format!("cannot open {}", content.display()))?;
+    if doc.needs_content_bytes() && doc.is_detached() {
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_IN_MEMORY_CONTENT + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", content.display()))?;
+        if bytes.len() as u64 > MAX_IN_MEMORY_CONTENT {
+            bail!(
+                "{}: content without signed attributes larger than {MAX_IN_MEMORY_CONTENT} bytes",
+                content.display()
+            );
+        }
+        let digests = verify::digest_chunks(&doc.digest_algorithms(), [bytes.as_slice()]);
+        return Ok(verify_document(
+            &doc,
+            Content::Detached {
+                digests: &digests,
+                bytes: Some(&bytes),
+            },
+            policy,
+        ));
+    }
+    let algorithms = doc.digest_algorithms();
+    let mut hashers: Vec<_> = algorithms
+        .iter()
+        .map(|a| (*a, ca_core::sign::DocumentHasher::new(*a)))
+        .collect();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", content.display()))?;
+        if n == 0 {
+            break;
+        }
+        for (_, h) in &mut hashers {
+            h.update(&buf[..n]);
+        }
+    }
+    let digests: Vec<_> = hashers.into_iter().map(|(a, h)| (a, h.finish())).collect();
+    Ok(verify_document(
+        &doc,
+        Content::Detached {
+            digests: &digests,
+            bytes: None,
+        },
+        policy,
+    ))
+}
+
+fn print_report(report: &Report, format: Format) {
+    match format {
+        Format::Json => match serde_json::to_string_pretty(report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("verifier-cli: cannot encode the report: {e}"),
+        },
+        Format::Text => print!("{}", text(report)),
+    }
+}
+
+/// One screen: verdict, the failing check first, then signer, role, purpose, time.
+fn text(report: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let verdict = if report.is_valid() {
+        "VALID"
+    } else {
+        "NOT VALID"
+    };
+    let _ = write!(out, "{verdict}: {}", report.indication);
+    if let Some(sub) = report.sub_indication {
+        let _ = write!(out, " / {sub}");
+    }
+    out.push('\n');
+    if let Some(c) = report.checks.iter().find(|c| c.outcome == Outcome::Failed) {
+        let _ = writeln!(out, "  failed: {}: {}", c.name, c.reason);
+    }
+    let many = report.signatures.len() > 1;
+    for (i, s) in report.signatures.iter().enumerate() {
+        if many {
+            let _ = writeln!(
+                out,
+                "signature {}: {}{}",
+                i + 1,
+                s.indication,
+                s.sub_indication
+                    .map(|x| format!(" / {x}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(c) = s.first_failure() {
+            let _ = writeln!(out, "  failed: {}: {}", c.name, c.reason);
+        }
+        if let Some(signer) = &s.signer {
+            let _ = writeln!(out, "  signer:  {}", signer.subject);
+            let _ = writeln!(
+                out,
+                "  issuer:  {} (serial {})",
+                signer.issuer, signer.serial
+            );
+        }
+        for r in &s.hc_roles {
+            let _ = writeln!(
+                out,
+                "  role:    {} ({}{})",
+                r.text.as_deref().unwrap_or("-"),
+                r.scheme,
+                r.code
+                    .as_deref()
+                    .map(|c| format!(" code {c}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(p) = &s.purpose {
+            let _ = writeln!(out, "  purpose: {p}");
+        }
+        if let Some(t) = &s.claimed_signing_time {
+            let _ = writeln!(out, "  signed:  {t} (claimed)");
+        }
+        for c in s.checks.iter().filter(|c| c.outcome == Outcome::Warning) {
+            let _ = writeln!(out, "  note:    {}: {}", c.name, c.reason);
+        }
+    }
+    let _ = writeln!(out, "  checked at {}", report.validation_time);
+    out
+}
+
+fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result<bool> {
+    let policy = policy(common)?;
+    let jobs: Vec<(PathBuf, Option<PathBuf>)> = match (manifest, dir) {
+        (Some(m), _) => {
+            let text =
+                String::from_utf8(read_limited(m, 64 << 20)?).context("manifest is not UTF-8")?;
+            let base = m.parent().unwrap_or(Path::new("."));
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| {
+                    let mut parts = l.split_whitespace();
+                    let cms = base.join(parts.next().unwrap_or_default());
+                    (cms, parts.next().map(|c| base.join(c)))
+                })
+                .collect()
+        }
+        (None, Some(d)) => {
+            let mut v = Vec::new();
+            for entry in
+                std::fs::read_dir(d).with_context(|| format!("cannot read {}", d.display()))?
+            {
+                let path = entry?.path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if matches!(ext, "p7s" | "p7m" | "cms") {
+                    let content = path.with_extension("");
+                    let content = (ext == "p7s" && content.is_file()).then_some(content);
+                    v.push((path, content));
+                }
+            }
+            v.sort();
+            v
+        }
+        (None, None) => bail!("--manifest or --dir is required"),
+    };
+    if jobs.len() > MAX_BATCH {
+        bail!("more than {MAX_BATCH} documents");
+    }
+    let total = jobs.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(total.max(1));
+    let mut results: Vec<(usize, String, Result<Report, String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((cms, content)) = jobs.get(i) else {
+                            break;
+                        };
+                        let r = verify_file(cms, content.as_deref(), &policy)
+                            .map_err(|e| format!("{e:#}"));
+                        mine.push((i, cms.display().to_string(), r));
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n.is_multiple_of(16) || n == total {
+                            eprint!("\rverified {n}/{total}");
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    if total > 0 {
+        eprintln!();
+    }
+    results.sort_by_key(|r| r.0);
+    let (mut valid, mut invalid, mut errors) = (0, 0, 0);
+    let mut by_sub: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, name, r) in &results {
+        match r {
+            Ok(rep) if rep.is_valid() => valid += 1,
+            Ok(rep) => {
+                invalid += 1;
+                let key = rep
+                    .sub_indication
+                    .map_or_else(|| rep.indication.to_string(), |s| s.to_string());
+                *by_sub.entry(key.clone()).or_default() += 1;
+                if common.format == Format::Text {
+                    println!("NOT VALID {name}: {key}");
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                if common.format == Format::Text {
+                    println!("ERROR {name}: {e}");
+                }
+            }
+        }
+    }
+    if common.format == Format::Json {
+        let items: Vec<_> = results
+            .iter()
+            .map(|(_, name, r)| match r {
+                Ok(rep) => serde_json::json!({"file": name, "report": rep}),
+                Err(e) => serde_json::json!({"file": name, "error": e}),
+            })
+            .collect();
+        let out = serde_json::json!({"total": total, "valid": valid, "not_valid": invalid, "errors": errors, "results": items});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{total} documents at {}: {valid} valid, {invalid} not valid, {errors} could not be read",
+            rfc3339(policy.validation_time)
+        );
+        for (sub, n) in by_sub {
+            println!("  {sub}: {n}");
+        }
+    }
+    if errors > 0 {
+        bail!("{errors} documents could not be read");
+    }
+    Ok(invalid == 0)
+}

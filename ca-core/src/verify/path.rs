@@ -1,0 +1,270 @@
+//! RFC 5280 §6 path validation through `certval` (DESIGN.md §3: we do not write our own): chain
+//! building from the trust anchors and the untrusted pool, validity at the validation time,
+//! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
+//! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring).
+
+use super::report::SubIndication;
+use crate::key::{self, KeyError};
+use certval::{
+    CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
+    CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
+    PDVCertificate, PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
+    calculate_hash_rust_crypto, check_revocation_local, validate_path_rfc5280,
+};
+use const_oid::ObjectIdentifier;
+use der::asn1::BitString;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+
+/// The RFC 5280 §6.1.1 user inputs and what else path validation needs.
+pub(crate) struct PathInputs<'a> {
+    pub trust_anchors: &'a [Vec<u8>],
+    /// Untrusted certificates (the pool and the CMS certificates).
+    pub pool: &'a [Vec<u8>],
+    pub crls: &'a [Vec<u8>],
+    pub at: der::DateTime,
+    /// Empty means `{anyPolicy}`.
+    pub initial_policies: &'a [ObjectIdentifier],
+    pub require_explicit_policy: bool,
+    pub inhibit_policy_mapping: bool,
+    pub inhibit_any_policy: bool,
+    /// Largest number of intermediate CA certificates.
+    pub max_depth: Option<u8>,
+}
+
+/// A validated path, target first, trust anchor last (DER).
+pub(crate) struct ValidPath {
+    pub chain: Vec<Vec<u8>>,
+    pub revocation_checked: bool,
+}
+
+/// Why no path validated: the sub-indication, a reason, and the path of the best attempt.
+pub(crate) struct PathFailure {
+    pub sub: SubIndication,
+    pub reason: String,
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
+fn verify_with_ring(
+    _pe: &PkiEnvironment,
+    message: &[u8],
+    signature: &BitString,
+    algorithm: &AlgorithmIdentifierOwned,
+    spki: &SubjectPublicKeyInfoOwned,
+) -> certval::Result<()> {
+    let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
+    let Some(signature) = signature.as_bytes() else {
+        return Err(bad);
+    };
+    match key::verify(spki, algorithm, message, signature) {
+        Ok(()) => Ok(()),
+        // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
+        Err(KeyError::Unsupported(_)) => Err(CvError::Unrecognized),
+        Err(_) => Err(bad),
+    }
+}
+
+fn settings(inputs: &PathInputs<'_>) -> CertificationPathSettings {
+    let mut cps = CertificationPathSettings::new();
+    cps.set_time_of_interest(TimeOfInterest(inputs.at));
+    if !inputs.initial_policies.is_empty() {
+        let set: ObjectIdentifierSet = inputs.initial_policies.iter().copied().collect();
+        cps.set_initial_policy_set_from_oid_set(set);
+    }
+    cps.set_initial_explicit_policy_indicator(inputs.require_explicit_policy);
+    cps.set_initial_policy_mapping_inhibit_indicator(inputs.inhibit_policy_mapping);
+    cps.set_initial_inhibit_any_policy_indicator(inputs.inhibit_any_policy);
+    if let Some(depth) = inputs.max_depth {
+        cps.set_initial_path_length_constraint(depth);
+    }
+    // Offline: CRLs only as supplied, nothing fetched (DESIGN.md §5 inv. 1).
+    cps.set_check_revocation_status(!inputs.crls.is_empty());
+    cps.set_check_crls(true);
+    cps.set_check_crldp_http(false);
+    cps.set_check_ocsp_from_aia(false);
+    cps.set_retrieve_from_aia_sia_http(false);
+    cps
+}
+
+fn cert_file(i: usize, bytes: &[u8]) -> CertFile {
+    CertFile {
+        filename: format!("#{i}"),
+        bytes: bytes.to_vec(),
+    }
+}
+
+/// Builds and validates paths for `target` (DER); the first valid path wins.
+pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPath, PathFailure> {
+    let failure = |sub, reason: String| PathFailure {
+        sub,
+        reason,
+        chain: Vec::new(),
+    };
+    let cps = settings(inputs);
+    let mut pe = PkiEnvironment::new();
+    pe.add_validate_path_callback(validate_path_rfc5280);
+    pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
+    pe.add_verify_signature_message_callback(verify_with_ring);
+
+    let mut tas = TaSource::new();
+    for (i, ta) in inputs.trust_anchors.iter().enumerate() {
+        tas.push(cert_file(i, ta));
+    }
+    if let Err(e) = tas.initialize() {
+        return Err(failure(
+            SubIndication::NoCertificateChainFound,
+            format!("trust anchors unusable: {e:?}"),
+        ));
+    }
+    pe.add_trust_anchor_source(Box::new(tas));
+
+    let mut pool = CertSource::new();
+    for (i, c) in inputs.pool.iter().enumerate() {
+        let file = cert_file(i, c);
+        if !pool.contains(&file) {
+            pool.push(file);
+        }
+    }
+    if let Err(e) = pool.initialize(&cps) {
+        return Err(failure(
+            SubIndication::NoCertificateChainFound,
+            format!("certificate pool unusable: {e:?}"),
+        ));
+    }
+    pool.find_all_partial_paths(&pe, &cps);
+    pe.add_certificate_source(Box::new(pool));
+
+    let crls = MemoryCrlSource::new();
+    for (i, crl) in inputs.crls.iter().enumerate() {
+        if !crls.add(crl) {
+            return Err(failure(
+                SubIndication::TryLater,
+                format!("CRL #{i} does not decode"),
+            ));
+        }
+    }
+    pe.add_crl_source(Box::new(crls));
+
+    let target = match PDVCertificate::try_from(target) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(failure(
+                SubIndication::FormatFailure,
+                format!("certificate does not decode: {e:?}"),
+            ));
+        }
+    };
+    let mut paths: Vec<CertificationPath> = Vec::new();
+    if let Err(e) = pe.get_paths_for_target(&target, &mut paths, 0, cps.get_time_of_interest()) {
+        let (sub, reason) = classify(&e);
+        return Err(failure(sub, reason));
+    }
+    if paths.is_empty() {
+        return Err(failure(
+            SubIndication::NoCertificateChainFound,
+            "no path from the trust anchors through the pool to the certificate".into(),
+        ));
+    }
+    let mut best: Option<PathFailure> = None;
+    for path in &paths {
+        let mut cpr = CertificationPathResults::new();
+        let mut result = pe.validate_path(&pe, &cps, path, &mut cpr);
+        if result.is_ok() && cps.get_check_revocation_status() {
+            result = check_revocation_local(&pe, &cps, path, &mut cpr);
+        }
+        let chain = chain_of(path);
+        match result {
+            Ok(()) => {
+                return Ok(ValidPath {
+                    chain,
+                    revocation_checked: cps.get_check_revocation_status(),
+                });
+            }
+            Err(e) => {
+                let (sub, reason) = classify(&e);
+                // Keep the most telling failure: a definite one (revoked, expired) over "no chain".
+                let better = best.as_ref().is_none_or(|b| {
+                    b.sub == SubIndication::NoCertificateChainFound
+                        && sub != SubIndication::NoCertificateChainFound
+                });
+                if better {
+                    best = Some(PathFailure { sub, reason, chain });
+                }
+            }
+        }
+    }
+    Err(best.unwrap_or_else(|| failure(SubIndication::NoCertificateChainFound, "no path".into())))
+}
+
+fn chain_of(path: &CertificationPath) -> Vec<Vec<u8>> {
+    let mut chain = vec![path.target.as_bytes().to_vec()];
+    for c in path.intermediates.iter().rev() {
+        chain.push(c.as_bytes().to_vec());
+    }
+    chain.push(path.trust_anchor.as_bytes().to_vec());
+    chain
+}
+
+/// certval's verdicts in ETSI EN 319 102-1 terms.
+fn classify(e: &CvError) -> (SubIndication, String) {
+    use SubIndication as S;
+    let CvError::PathValidation(status) = e else {
+        return (
+            S::NoCertificateChainFound,
+            format!("path validation: {e:?}"),
+        );
+    };
+    let sub = match status {
+        Pvs::InvalidNotAfterDate => S::Expired,
+        Pvs::InvalidNotBeforeDate => S::NotYetValid,
+        Pvs::CertificateRevoked
+        | Pvs::CertificateRevokedEndEntity
+        | Pvs::CertificateRevokedIntermediateCa
+        | Pvs::CertificateOnHold
+        | Pvs::CertificateBlocklisted => S::Revoked,
+        Pvs::RevocationStatusNotDetermined => S::TryLater,
+        Pvs::StatusCheckReliedOnStaleCrl => S::RevocationOutOfBounds,
+        Pvs::NoPathsFound
+        | Pvs::MissingTrustAnchor
+        | Pvs::MissingTrustAnchorName
+        | Pvs::NameChainingFailure
+        | Pvs::SignatureVerificationFailure => S::NoCertificateChainFound,
+        Pvs::EncodingError | Pvs::MissingCertificate => S::FormatFailure,
+        _ => S::ChainConstraintsFailure,
+    };
+    (sub, describe(*status))
+}
+
+fn describe(status: Pvs) -> String {
+    let text = match status {
+        Pvs::InvalidNotAfterDate => "a certificate in the path has expired at the validation time",
+        Pvs::InvalidNotBeforeDate => {
+            "a certificate in the path is not yet valid at the validation time"
+        }
+        Pvs::CertificateRevokedEndEntity => "the certificate is revoked",
+        Pvs::CertificateRevokedIntermediateCa => "an intermediate CA certificate is revoked",
+        Pvs::CertificateRevoked => "a certificate in the path is revoked",
+        Pvs::RevocationStatusNotDetermined => {
+            "revocation status not determined: no valid CRL covers a certificate of the path at the validation time"
+        }
+        Pvs::StatusCheckReliedOnStaleCrl => "only a stale CRL covers a certificate of the path",
+        Pvs::NoPathsFound => "no path from a trust anchor to the certificate",
+        Pvs::SignatureVerificationFailure => "a certificate signature in the path does not verify",
+        Pvs::NullPolicySet => {
+            "no acceptable certificate policy (RFC 5280 §6.1.3/6.1.5 policy processing)"
+        }
+        Pvs::InvalidKeyUsage => "a CA certificate lacks keyCertSign/cRLSign",
+        Pvs::InvalidBasicConstraints | Pvs::MissingBasicConstraints => {
+            "an intermediate certificate is not a CA (basicConstraints)"
+        }
+        Pvs::InvalidPathLength => "path longer than a pathLenConstraint or --max-depth allows",
+        Pvs::NameConstraintsViolation => "name constraints violated",
+        Pvs::UnprocessedCriticalExtension => "unrecognised critical extension",
+        _ => "",
+    };
+    if text.is_empty() {
+        format!("path validation: {status:?}")
+    } else {
+        format!("{text} ({status:?})")
+    }
+}

@@ -1,0 +1,276 @@
+//! The verification report: ETSI EN 319 102-1 §5.1.3 indications and sub-indications, every check
+//! with its outcome and reason, and what the relying party needs to know about the signer.
+
+use serde::Serialize;
+
+/// Main status indication (ETSI EN 319 102-1 §5.1.3, Table 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Indication {
+    #[serde(rename = "TOTAL-PASSED")]
+    TotalPassed,
+    #[serde(rename = "INDETERMINATE")]
+    Indeterminate,
+    #[serde(rename = "TOTAL-FAILED")]
+    TotalFailed,
+}
+
+impl std::fmt::Display for Indication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TotalPassed => "TOTAL-PASSED",
+            Self::Indeterminate => "INDETERMINATE",
+            Self::TotalFailed => "TOTAL-FAILED",
+        })
+    }
+}
+
+/// Sub-indications (ETSI EN 319 102-1 §5.1.3, Tables 5 and 6). Each belongs to one indication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubIndication {
+    // TOTAL-FAILED (Table 5)
+    FormatFailure,
+    HashFailure,
+    SigCryptoFailure,
+    Revoked,
+    Expired,
+    NotYetValid,
+    // INDETERMINATE (Table 6)
+    SigConstraintsFailure,
+    ChainConstraintsFailure,
+    CertificateChainGeneralFailure,
+    CryptoConstraintsFailureNoPoe,
+    NoSigningCertificateFound,
+    NoCertificateChainFound,
+    RevocationOutOfBounds,
+    TryLater,
+    SignedDataNotFound,
+}
+
+impl SubIndication {
+    pub fn indication(self) -> Indication {
+        match self {
+            Self::FormatFailure
+            | Self::HashFailure
+            | Self::SigCryptoFailure
+            | Self::Revoked
+            | Self::Expired
+            | Self::NotYetValid => Indication::TotalFailed,
+            _ => Indication::Indeterminate,
+        }
+    }
+    /// The ETSI spelling, as in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FormatFailure => "FORMAT_FAILURE",
+            Self::HashFailure => "HASH_FAILURE",
+            Self::SigCryptoFailure => "SIG_CRYPTO_FAILURE",
+            Self::Revoked => "REVOKED",
+            Self::Expired => "EXPIRED",
+            Self::NotYetValid => "NOT_YET_VALID",
+            Self::SigConstraintsFailure => "SIG_CONSTRAINTS_FAILURE",
+            Self::ChainConstraintsFailure => "CHAIN_CONSTRAINTS_FAILURE",
+            Self::CertificateChainGeneralFailure => "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+            Self::CryptoConstraintsFailureNoPoe => "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+            Self::NoSigningCertificateFound => "NO_SIGNING_CERTIFICATE_FOUND",
+            Self::NoCertificateChainFound => "NO_CERTIFICATE_CHAIN_FOUND",
+            Self::RevocationOutOfBounds => "REVOCATION_OUT_OF_BOUNDS_NO_POE",
+            Self::TryLater => "TRY_LATER",
+            Self::SignedDataNotFound => "SIGNED_DATA_NOT_FOUND",
+        }
+    }
+}
+
+impl std::fmt::Display for SubIndication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    /// Not run: an earlier check failed, or the caller turned it off (`--no-chain`).
+    Skipped,
+    /// Passed with a remark the relying party should see (e.g. no ESS binding, not CAdES).
+    Warning,
+}
+
+/// One check and why it ended as it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub outcome: Outcome,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<SubIndication>,
+}
+
+/// A certificate as a person reads it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    /// Hex, as OpenSSL prints it.
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+}
+
+/// A certified healthcare role (ISO 17090-2 hcRole).
+#[derive(Clone, Debug, Serialize)]
+pub struct RoleReport {
+    pub scheme: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The verdict on one signature (or, for `verify-path`, one certificate).
+#[derive(Clone, Debug, Serialize)]
+pub struct SignatureReport {
+    pub indication: Indication,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<SubIndication>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<CertSummary>,
+    pub hc_roles: Vec<RoleReport>,
+    pub certificate_policies: Vec<String>,
+    /// commitment-type-indication (ETSI EN 319 122-1 §5.2.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// signingTime (RFC 5652 §11.3): claimed by the signer, not proven.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_signing_time: Option<String>,
+    /// Target first, trust anchor last.
+    pub chain: Vec<CertSummary>,
+    pub checks: Vec<Check>,
+}
+
+impl SignatureReport {
+    pub(crate) fn new() -> Self {
+        Self {
+            indication: Indication::TotalPassed,
+            sub_indication: None,
+            signer: None,
+            hc_roles: Vec::new(),
+            certificate_policies: Vec::new(),
+            purpose: None,
+            claimed_signing_time: None,
+            chain: Vec::new(),
+            checks: Vec::new(),
+        }
+    }
+
+    pub(crate) fn pass(&mut self, name: &'static str, reason: impl Into<String>) {
+        self.push(name, Outcome::Passed, reason.into(), None);
+    }
+
+    pub(crate) fn warn(&mut self, name: &'static str, reason: impl Into<String>) {
+        self.push(name, Outcome::Warning, reason.into(), None);
+    }
+
+    pub(crate) fn skip(&mut self, name: &'static str, reason: impl Into<String>) {
+        self.push(name, Outcome::Skipped, reason.into(), None);
+    }
+
+    /// Records a failure; the first failure decides the verdict.
+    pub(crate) fn fail(
+        &mut self,
+        name: &'static str,
+        sub: SubIndication,
+        reason: impl Into<String>,
+    ) {
+        if self.sub_indication.is_none() {
+            self.sub_indication = Some(sub);
+            self.indication = sub.indication();
+        }
+        self.push(name, Outcome::Failed, reason.into(), Some(sub));
+    }
+
+    fn push(
+        &mut self,
+        name: &'static str,
+        outcome: Outcome,
+        reason: String,
+        sub: Option<SubIndication>,
+    ) {
+        self.checks.push(Check {
+            name,
+            outcome,
+            reason,
+            sub_indication: sub,
+        });
+    }
+
+    pub fn failed(&self) -> bool {
+        self.sub_indication.is_some()
+    }
+
+    /// The check that decided the verdict.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.outcome == Outcome::Failed)
+    }
+}
+
+/// The verdict on a whole document (or certificate).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub indication: Indication,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<SubIndication>,
+    /// RFC 3339.
+    pub validation_time: String,
+    /// Structural checks before any signer (parsing, content).
+    pub checks: Vec<Check>,
+    pub signatures: Vec<SignatureReport>,
+}
+
+impl Report {
+    /// Valid only when every signature passed (a document may carry several; one bad is not valid).
+    pub fn is_valid(&self) -> bool {
+        self.indication == Indication::TotalPassed
+    }
+
+    pub(crate) fn format_failure(validation_time: String, reason: String) -> Self {
+        Self {
+            indication: Indication::TotalFailed,
+            sub_indication: Some(SubIndication::FormatFailure),
+            validation_time,
+            checks: vec![Check {
+                name: "format",
+                outcome: Outcome::Failed,
+                reason,
+                sub_indication: Some(SubIndication::FormatFailure),
+            }],
+            signatures: Vec::new(),
+        }
+    }
+
+    /// The worst signature decides; among equals, the first.
+    pub(crate) fn from_signatures(
+        validation_time: String,
+        checks: Vec<Check>,
+        signatures: Vec<SignatureReport>,
+    ) -> Self {
+        let indication = signatures
+            .iter()
+            .map(|s| s.indication)
+            .max()
+            .unwrap_or(Indication::TotalPassed);
+        let worst = signatures
+            .iter()
+            .filter(|s| s.indication == indication)
+            .find_map(|s| s.sub_indication);
+        Self {
+            indication,
+            sub_indication: worst,
+            validation_time,
+            checks,
+            signatures,
+        }
+    }
+}
