@@ -319,41 +319,61 @@ impl Service {
     }
 }
 
-/// Adds `n` revoked certificates of CA `sign` to the closed store in `dir`, written straight into
-/// sled (the layout `store.rs` documents) with one flush: issuing them one by one would time the
-/// set-up, not the CRL.
-pub fn add_revoked(dir: &Path, n: usize) {
+/// Serial of the `i`-th certificate written by [`add_certificates`] (`revoked` selects the set).
+pub fn bench_serial(i: usize, revoked: bool) -> Vec<u8> {
+    let mut serial = vec![0u8; 16];
+    serial[0] = if revoked { 0x40 } else { 0x41 };
+    serial[8..].copy_from_slice(&(i as u64).to_be_bytes());
+    serial
+}
+
+/// Adds `revoked` revoked and `spare` unrevoked certificates of CA `sign` to the closed store in
+/// `dir`, written straight into sled (the layout `store.rs` documents) with one flush: issuing
+/// them one by one would time the set-up, not the CRL.
+pub fn add_certificates(dir: &Path, revoked: usize, spare: usize) {
     let db = retry(|| sled::open(dir.join("store")).ok());
     let certificates = db.open_tree(CERTIFICATES_TREE).expect("tree");
-    let revoked = db.open_tree(REVOKED_TREE).expect("tree");
-    for i in 0..n {
-        let mut serial = [0u8; 16];
-        serial[0] = 0x40;
-        serial[8..].copy_from_slice(&(i as u64).to_be_bytes());
-        let revocation = Revocation {
+    let revoked_tree = db.open_tree(REVOKED_TREE).expect("tree");
+    let all = (0..revoked)
+        .map(|i| (i, true))
+        .chain((0..spare).map(|i| (i, false)));
+    for (i, is_revoked) in all {
+        let serial = bench_serial(i, is_revoked);
+        let revocation = is_revoked.then(|| Revocation {
             reason: RevocationReason::ALL[i % 7],
             revoked_at: AT,
             invalidity_date: (i % 3 == 0).then_some(NOW),
-        };
+        });
         let record = CertificateRecord {
-            serial: serial.to_vec(),
+            serial: serial.clone(),
             issuer_ca: "sign".into(),
             profile: "rhp-sign".into(),
-            subject: format!("C=JP,CN=Revoked {i}"),
+            subject: format!("C=JP,CN=Bench {i}"),
             not_after: AT + 365 * 86_400,
             der: Vec::new(), // never read by revoke or crl
-            revocation: Some(revocation.clone()),
+            revocation: revocation.clone(),
         };
-        let mut key = b"sign\0".to_vec();
-        key.extend_from_slice(&serial);
-        revoked
-            .insert(key, serde_json::to_vec(&revocation).expect("json"))
-            .expect("insert");
+        if let Some(revocation) = revocation {
+            let mut key = b"sign\0".to_vec();
+            key.extend_from_slice(&serial);
+            revoked_tree
+                .insert(key, serde_json::to_vec(&revocation).expect("json"))
+                .expect("insert");
+        }
         certificates
             .insert(serial, serde_json::to_vec(&record).expect("json"))
             .expect("insert");
     }
     db.flush().expect("flush");
+}
+
+/// An installation in a fresh directory holding `revoked` revoked and `spare` revocable
+/// certificates besides its CAs. The directory must outlive the authority.
+pub fn authority_with(revoked: usize, spare: usize) -> (Authority<SledStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    drop(init_authority(dir.path()));
+    add_certificates(dir.path(), revoked, spare);
+    (open_authority(dir.path()), dir)
 }
 
 /// Operations per second of `f`, timed for about `budget` after a short warm-up: the summary's
