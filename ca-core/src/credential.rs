@@ -10,7 +10,7 @@ use crate::issue::Registration;
 use crate::key::{KeyAlgorithm, KeyError, SigningKey};
 use crate::purpose::{PurposeError, SigningPolicy};
 use crate::seal::SealError;
-use crate::sign::{DigestAlgorithm, SignError, SignatureRequest};
+use crate::sign::{DigestAlgorithm, PreparedSigner, SignError, SignatureParams};
 use crate::store::{CertificateRecord, CredentialRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,15 +29,23 @@ pub const MAX_CLAIMED_ROLE_LEN: usize = 256;
 /// Unsealed keys kept at most; beyond it the cache starts over (cheap, and bounds memory).
 const KEY_CACHE_CAPACITY: usize = 4096;
 
+/// A credential's unsealed key and, once it has signed, its [`PreparedSigner`] (encoded
+/// certificates, sid, ESS attribute): both fixed for the credential's life.
+#[derive(Clone)]
+pub(crate) struct CachedKey {
+    key: Arc<SigningKey>,
+    prepared: Option<Arc<PreparedSigner>>,
+}
+
 /// Unsealed credential keys by credential id (see `Authority::credential_keys`).
 #[derive(Default)]
-pub(crate) struct KeyCache(Mutex<HashMap<String, Arc<SigningKey>>>);
+pub(crate) struct KeyCache(Mutex<HashMap<String, CachedKey>>);
 
 impl KeyCache {
-    fn get(&self, id: &str) -> Option<Arc<SigningKey>> {
+    fn get(&self, id: &str) -> Option<CachedKey> {
         self.0.lock().ok()?.get(id).cloned()
     }
-    fn put(&self, id: &str, key: Arc<SigningKey>) {
+    fn put(&self, id: &str, key: CachedKey) {
         // A poisoned lock only loses the cache; signing still works by unsealing.
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= KEY_CACHE_CAPACITY {
@@ -224,7 +232,13 @@ impl<S: Store> Authority<S> {
                 ..event
             },
         )?;
-        self.credential_keys.put(&id, Arc::new(key));
+        self.credential_keys.put(
+            &id,
+            CachedKey {
+                key: Arc::new(key),
+                prepared: None,
+            },
+        );
         self.view(credential, &record)
     }
 
@@ -310,18 +324,17 @@ impl<S: Store> Authority<S> {
             .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
         policy.check(&roles, purpose)?;
 
-        let key = self.key_of(&credential, spki)?;
-        let chain = self.chain(&record.issuer_ca)?;
-        let cms = crate::sign::sign(&SignatureRequest {
-            key: &key,
-            certificate: &record.der,
-            chain: &chain,
-            digest: request.digest,
-            signing_time: now,
-            commitment_type: Some(purpose.oid),
-            claimed_role: request.claimed_role,
-            attached: request.attached,
-        })?;
+        let (key, prepared) = self.signer_of(&credential, &record, spki)?;
+        let cms = prepared.sign(
+            &key,
+            &SignatureParams {
+                digest: request.digest,
+                signing_time: now,
+                commitment_type: Some(purpose.oid),
+                claimed_role: request.claimed_role,
+                attached: request.attached,
+            },
+        )?;
         let mut details = vec![
             ("serial".to_owned(), hex::encode(&record.serial)),
             ("digest".to_owned(), hex::encode(request.digest)),
@@ -399,31 +412,55 @@ impl<S: Store> Authority<S> {
         })
     }
 
-    /// The credential's key: from the cache, else unsealed (bound to the credential id) and
-    /// checked against the certificate, so a record pointing at another key cannot sign.
-    fn key_of(
+    /// The credential's key and prepared signer: from the cache, else the key unsealed (bound to
+    /// the credential id) and checked against the certificate, so a record pointing at another
+    /// key cannot sign, and the signer prepared from the stored certificate and chain.
+    fn signer_of(
         &self,
         credential: &CredentialRecord,
+        record: &CertificateRecord,
         spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
-    ) -> Result<Arc<SigningKey>, CredentialError> {
-        if let Some(key) = self.credential_keys.get(&credential.id)
-            && key.public_key_info() == spki
+    ) -> Result<(Arc<SigningKey>, Arc<PreparedSigner>), CredentialError> {
+        let cached = self
+            .credential_keys
+            .get(&credential.id)
+            .filter(|c| c.key.public_key_info() == spki);
+        if let Some(CachedKey {
+            key,
+            prepared: Some(prepared),
+        }) = &cached
         {
-            return Ok(key);
+            return Ok((key.clone(), prepared.clone()));
         }
-        let pkcs8 = self
-            .sealer
-            .open(&credential.sealed_key, credential.id.as_bytes())?;
-        let key = SigningKey::from_pkcs8(&pkcs8)?;
-        if key.public_key_info() != spki {
-            return Err(corrupt(
-                &credential.id,
-                "key does not match its certificate",
-            ));
-        }
-        let key = Arc::new(key);
-        self.credential_keys.put(&credential.id, key.clone());
-        Ok(key)
+        let key = match cached {
+            Some(c) => c.key,
+            None => {
+                let pkcs8 = self
+                    .sealer
+                    .open(&credential.sealed_key, credential.id.as_bytes())?;
+                let key = SigningKey::from_pkcs8(&pkcs8)?;
+                if key.public_key_info() != spki {
+                    return Err(corrupt(
+                        &credential.id,
+                        "key does not match its certificate",
+                    ));
+                }
+                Arc::new(key)
+            }
+        };
+        let prepared = Arc::new(PreparedSigner::new(
+            &key,
+            &record.der,
+            &self.chain(&record.issuer_ca)?,
+        )?);
+        self.credential_keys.put(
+            &credential.id,
+            CachedKey {
+                key: key.clone(),
+                prepared: Some(prepared.clone()),
+            },
+        );
+        Ok((key, prepared))
     }
 }
 

@@ -8,9 +8,11 @@ use crate::datadir::DataDir;
 use crate::http::{self, AppState};
 use actix_web::{HttpServer, web};
 use anyhow::{Context, Result};
+use ca_core::authority::Authority;
 use ca_core::credential::NewCredential;
 use ca_core::key::KeyAlgorithm;
 use ca_core::purpose::SigningPolicy;
+use ca_core::store::SledStore;
 use ca_core::store::TokenScope;
 use clap::Args;
 use std::io::Write;
@@ -43,11 +45,12 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         config.listen = l;
     }
     let dir = DataDir::new(&config.data_dir, config.policies.as_deref());
-    let mut first_start = Vec::new();
-    if !dir.is_initialised() {
-        first_start = initialise_demo(&dir, &config)?;
-    }
-    let authority = dir.open_authority()?;
+    // One opening of the store per process: sled may still hold the lock of a dropped handle.
+    let (authority, first_start) = if dir.is_initialised() {
+        (dir.open_authority()?, Vec::new())
+    } else {
+        initialise_demo(&dir, &config)?
+    };
     let state = web::Data::new(AppState {
         authority,
         purposes: SigningPolicy::embedded()?,
@@ -127,7 +130,7 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
 
 /// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
 /// lines to print once (the tokens are not stored in clear anywhere).
-fn initialise_demo(dir: &DataDir, config: &Config) -> Result<Vec<String>> {
+fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStore>, Vec<String>)> {
     let authority = admin::create_authority(dir, InitArgs::defaults(&config.base_url))?;
     let now = admin::now()?;
     let registration = ca_core::issue::Registration {
@@ -163,12 +166,13 @@ fn initialise_demo(dir: &DataDir, config: &Config) -> Result<Vec<String>> {
         now,
         "serve:init",
     )?;
-    Ok(vec![
+    let lines = vec![
         format!(
             "demo credential: {} (Medical Doctor, practitioner {DEMO_PRACTITIONER})",
             credential.id
         ),
         format!("ra token (shown once): {}", ra.expose()),
         format!("demo signer token (shown once): {}", signer.expose()),
-    ])
+    ];
+    Ok((authority, lines))
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# HTTP load of POST /v1/signatures against the release server on loopback (issue 5, §2).
+# Usage: benches/http-load.sh [SECONDS per run, default 10]
+# Starts `signer-api serve` on 127.0.0.1:0 with a fresh data directory, signs a 1 KB raw document
+# and a digest with 4 and 64 connections (wrk), measures the raw single-thread ring P-256 sign
+# rate in the same run before and after, prints requests/s, p50/p99 and the ratio to raw, and
+# stops the server. Needs wrk (installed from Debian when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+if ! command -v wrk >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release --locked -p signer-api -p benches --bin signer-api --bin raw-sign-rate
+BIN="$CARGO_TARGET_DIR/release"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "$BIN/signer-api" --data-dir "$WORK/data" serve --listen 127.0.0.1:0 \
+    >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+for _ in $(seq 1 600); do
+    grep -q '^demo signer token' "$WORK/server.out" 2>/dev/null && grep -q '^listening on' "$WORK/server.out" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
+    sleep 0.1
+done
+BASE="$(sed -n 's/^listening on //p' "$WORK/server.out" | head -1)"
+CRED="$(sed -n 's/^demo credential: \([^ ]*\).*/\1/p' "$WORK/server.out" | head -1)"
+TOKEN="$(sed -n 's/^demo signer token (shown once): //p' "$WORK/server.out" | head -1)"
+[[ -n "$BASE" && -n "$CRED" && -n "$TOKEN" ]] || { echo "server did not print its demo credential" >&2; exit 1; }
+case "$BASE" in http://127.0.0.1:*) ;; *) echo "not loopback: $BASE" >&2; exit 1 ;; esac
+
+# Bodies: a 1 KB document and the JSON digest request for the same document.
+head -c 1024 /dev/urandom >"$WORK/doc.bin"
+DIGEST="$(openssl dgst -sha256 -binary "$WORK/doc.bin" | base64 -w0)"
+printf '{"credential":"%s","digest":"%s","digest_algorithm":"sha256","purpose":"author"}' \
+    "$CRED" "$DIGEST" >"$WORK/digest.json"
+
+# Each request must succeed once before it is timed.
+for mode in raw digest; do
+    if [[ $mode == raw ]]; then
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+            -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/doc.bin" \
+            "$BASE/v1/signatures?credential=$CRED&purpose=author")
+    else
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+            -H 'Content-Type: application/json' --data-binary @"$WORK/digest.json" "$BASE/v1/signatures")
+    fi
+    [[ $code == 201 ]] || { echo "$mode request answered $code" >&2; exit 1; }
+done
+
+# wrk script: POST the body file; count non-201 answers; print p50/p99 (ms) and requests/s.
+cat >"$WORK/post.lua" <<'LUA'
+local body_file, content_type = os.getenv("BODY_FILE"), os.getenv("CONTENT_TYPE")
+local f = assert(io.open(body_file, "rb")); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body
+wrk.headers["Content-Type"] = content_type
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+local bad = 0
+function response(status) if status ~= 201 then bad = bad + 1 end end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
+end
+LUA
+
+RAW_BEFORE="$("$BIN/raw-sign-rate" 3 1024)"
+results=()
+for mode in raw digest; do
+    for conns in 4 64; do
+        if [[ $mode == raw ]]; then
+            url="$BASE/v1/signatures?credential=$CRED&purpose=author"; body="$WORK/doc.bin"; ct=application/octet-stream
+        else
+            url="$BASE/v1/signatures"; body="$WORK/digest.json"; ct=application/json
+        fi
+        threads=$((conns < 2 ? conns : 2))
+        line="$(BODY_FILE="$body" CONTENT_TYPE="$ct" TOKEN="$TOKEN" \
+            wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$WORK/post.lua" "$url" | grep '^RESULT')"
+        results+=("$mode $conns ${line#RESULT }")
+    done
+done
+RAW_AFTER="$("$BIN/raw-sign-rate" 3 1024)"
+RAW="$(awk -v a="$RAW_BEFORE" -v b="$RAW_AFTER" 'BEGIN { printf "%.0f", (a + b) / 2 }')"
+
+echo
+echo "HTTP load, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${DURATION}s per run"
+echo "raw ring P-256 sign of 1 KB, one thread: $RAW_BEFORE/s before, $RAW_AFTER/s after (mean $RAW)"
+echo
+echo "| request | connections | requests/s | p50 ms | p99 ms | non-201 | ratio to raw | target |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+for r in "${results[@]}"; do
+    read -r mode conns rps p50 p99 bad total <<<"$r"
+    ratio="$(awk -v a="$rps" -v b="$RAW" 'BEGIN { printf "%.2f", a / b }')"
+    target="–"
+    if [[ $mode == raw && $conns == 4 ]]; then
+        met="$(awk -v r="$ratio" -v p="$p99" 'BEGIN { print (r >= 0.60 && p < 5) ? "met" : "not met" }')"
+        target="≥0.60× raw, p99 < 5 ms: $met"
+    fi
+    label="1 KB document"; [[ $mode == digest ]] && label="digest (JSON)"
+    echo "| $label | $conns | ${rps%.*} | $p50 | $p99 | $bad/$total | $ratio | $target |"
+done
