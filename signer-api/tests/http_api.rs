@@ -565,6 +565,19 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     assert!(d.contains("Pharmacist") && d.contains("author"), "{d}");
     s.post_bytes(&url(&cred, "no-such-purpose"), Some(&token), octet, doc)
         .problem(400);
+    // An authentication certificate never signs: no credential is made under an authentication profile.
+    let d = s
+        .post_json(
+            "/v1/credentials",
+            Some(&s.ra),
+            &serde_json::json!({"profile": "rhp-auth", "subject": "C=JP,CN=A,serialNumber=DOC-1",
+                "hc_roles": [format!("{JP}:Medical Doctor")]}),
+        )
+        .problem(400);
+    assert!(
+        d.contains("rhp-auth") && d.contains("nonRepudiation"),
+        "{d}"
+    );
 
     // Malformed requests.
     s.post_bytes(
