@@ -34,6 +34,13 @@ const DEMO_PRACTITIONER: &str = "DEMO-0001";
 const DEMO_ROLE: &str = "1.2.392.100495.1.6.1.1:Medical Doctor";
 
 pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) -> Result<()> {
+    // Logs go to standard error; RUST_LOG filters them (default: info). Never tokens or keys.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut config = Config::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
     if let Some(d) = data_dir {
         config.data_dir = d.to_owned();
