@@ -56,26 +56,6 @@ impl KeyCache {
     }
 }
 
-/// The digest a credential key signs with: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512
-/// for Ed25519. The same table as `DigestAlgorithm::for_key`, keyed by algorithm so the request can
-/// be checked (and callers told what to hash with) before any key is unsealed.
-pub fn digest_for(algorithm: KeyAlgorithm) -> DigestAlgorithm {
-    match algorithm {
-        KeyAlgorithm::P256 | KeyAlgorithm::Rsa => DigestAlgorithm::Sha256,
-        KeyAlgorithm::P384 => DigestAlgorithm::Sha384,
-        KeyAlgorithm::Ed25519 => DigestAlgorithm::Sha512,
-    }
-}
-
-/// Output length in octets (as `DigestAlgorithm::len`), checked before the key is touched.
-fn digest_len(algorithm: DigestAlgorithm) -> usize {
-    match algorithm {
-        DigestAlgorithm::Sha256 => 32,
-        DigestAlgorithm::Sha384 => 48,
-        DigestAlgorithm::Sha512 => 64,
-    }
-}
-
 fn digest_name(algorithm: DigestAlgorithm) -> &'static str {
     match algorithm {
         DigestAlgorithm::Sha256 => "sha256",
@@ -103,7 +83,7 @@ pub struct Credential {
 impl Credential {
     /// The digest algorithm documents must be hashed with for this credential.
     pub fn digest_algorithm(&self) -> DigestAlgorithm {
-        digest_for(self.key_algorithm)
+        DigestAlgorithm::for_algorithm(self.key_algorithm)
     }
 }
 
@@ -299,18 +279,18 @@ impl<S: Store> Authority<S> {
         }
         let spki = certificate.tbs_certificate().subject_public_key_info();
         let key_algorithm = crate::key::key_params(spki)?.algorithm;
-        let want = digest_for(key_algorithm);
+        let want = DigestAlgorithm::for_algorithm(key_algorithm);
         if request.digest_algorithm != want {
             return Err(CredentialError::DigestAlgorithm {
                 want,
                 got: request.digest_algorithm,
             });
         }
-        if request.digest.len() != digest_len(want) {
+        if request.digest.len() != want.len() {
             return Err(SignError::DigestLength {
                 algorithm: want,
                 got: request.digest.len(),
-                want: digest_len(want),
+                want: want.len(),
             }
             .into());
         }

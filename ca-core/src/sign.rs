@@ -42,7 +42,11 @@ impl DigestAlgorithm {
     /// The digest a key signs with: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for
     /// Ed25519 (RFC 8419 §3).
     pub fn for_key(key: &SigningKey) -> Self {
-        match key.algorithm() {
+        Self::for_algorithm(key.algorithm())
+    }
+    /// The same, by key algorithm: a request can be checked before any key is unsealed.
+    pub fn for_algorithm(algorithm: KeyAlgorithm) -> Self {
+        match algorithm {
             KeyAlgorithm::P256 | KeyAlgorithm::Rsa => Self::Sha256,
             KeyAlgorithm::P384 => Self::Sha384,
             KeyAlgorithm::Ed25519 => Self::Sha512,

@@ -145,10 +145,10 @@ fn every_generated_algorithm_gets_its_digest() {
         let cred = person(&env, &format!("dr-{alg:?}"), "Medical Doctor", alg);
         assert_eq!(cred.key_algorithm, alg);
         assert_eq!(cred.digest_algorithm(), digest);
-        assert_eq!(ca_core::credential::digest_for(alg), digest);
+        assert_eq!(DigestAlgorithm::for_algorithm(alg), digest);
     }
     assert_eq!(
-        ca_core::credential::digest_for(KeyAlgorithm::Rsa),
+        DigestAlgorithm::for_algorithm(KeyAlgorithm::Rsa),
         DigestAlgorithm::Sha256
     );
 }

@@ -52,15 +52,6 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn digest_algorithm(alg: ca_core::key::KeyAlgorithm) -> DigestAlgorithm {
-    use ca_core::key::KeyAlgorithm::*;
-    match alg {
-        P384 => DigestAlgorithm::Sha384,
-        Ed25519 => DigestAlgorithm::Sha512,
-        P256 | Rsa => DigestAlgorithm::Sha256,
-    }
-}
-
 /// Sign a document (`application/octet-stream`, returns `application/pkcs7-signature` DER) or a
 /// digest (`application/json`, returns JSON with the signature in base64).
 #[utoipa::path(params(DocumentParams), request_body(content = DigestRequest, description = "JSON digest request, or the raw document as application/octet-stream"),
@@ -205,7 +196,7 @@ async fn sign_stream(
         Ok(c.key_algorithm)
     })
     .await?;
-    let algorithm = digest_algorithm(key_algorithm);
+    let algorithm = DigestAlgorithm::for_algorithm(key_algorithm);
 
     let limit = state.config.limits.document_bytes;
     let mut hasher = DocumentHasher::new(algorithm);
