@@ -341,7 +341,7 @@ pub fn key_params(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyParams, KeyErro
     } else {
         return Err(KeyError::Unsupported(format!(
             "public key algorithm {}",
-            alg.oid
+            oid::describe(&alg.oid)
         )));
     };
     Ok(KeyParams { algorithm, bits })

@@ -58,3 +58,12 @@ pub const ID_AA_ETS_COMMITMENT_TYPE: ObjectIdentifier =
 /// `id-aa-ets-signerAttrV2` (ETSI EN 319 122-1 §5.2.6.1), `iso17090.md` §5.2.
 pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("0.4.0.19122.1.1");
+
+/// `name (dotted)` for messages, e.g. `id-dsa (1.2.840.10040.4.1)`; the dotted form alone when
+/// the const-oid database does not know the OID.
+pub fn describe(oid: &ObjectIdentifier) -> String {
+    match const_oid::db::DB.by_oid(oid) {
+        Some(name) => format!("{name} ({oid})"),
+        None => oid.to_string(),
+    }
+}
