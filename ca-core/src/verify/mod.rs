@@ -989,10 +989,11 @@ fn signature_algorithm(
             }
             Ok(alg.clone())
         }
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
             let (sig, need) = match params.algorithm {
                 KeyAlgorithm::P256 => (oid::ECDSA_WITH_SHA_256, DigestAlgorithm::Sha256),
-                _ => (oid::ECDSA_WITH_SHA_384, DigestAlgorithm::Sha384),
+                KeyAlgorithm::P384 => (oid::ECDSA_WITH_SHA_384, DigestAlgorithm::Sha384),
+                _ => (oid::ECDSA_WITH_SHA_512, DigestAlgorithm::Sha512),
             };
             let by_digest = match digest {
                 DigestAlgorithm::Sha256 => oid::ECDSA_WITH_SHA_256,
