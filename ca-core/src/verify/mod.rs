@@ -4,6 +4,7 @@
 //!
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
+mod crl_scope;
 mod path;
 mod report;
 
