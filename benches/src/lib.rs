@@ -214,7 +214,9 @@ impl RawKey {
                 ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
                     .expect("ed25519"),
             ),
-            KeyAlgorithm::Rsa => unimplemented!("RSA is not benchmarked"),
+            KeyAlgorithm::Rsa | KeyAlgorithm::P521 => {
+                unimplemented!("RSA and P-521 are not benchmarked")
+            }
         }
     }
 

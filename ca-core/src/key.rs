@@ -11,7 +11,7 @@ use spki::{
 use std::fmt;
 use zeroize::Zeroizing;
 
-/// Key algorithms hpki generates or imports.
+/// Key algorithms hpki generates or imports, and P-521, which it only verifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyAlgorithm {
@@ -20,6 +20,10 @@ pub enum KeyAlgorithm {
     Ed25519,
     /// Imported only: ring cannot generate RSA keys.
     Rsa,
+    /// Verification only (RustCrypto `p521`: ring has no P-521); never generated or imported, so
+    /// no request may name it.
+    #[serde(skip_deserializing)]
+    P521,
 }
 
 /// Algorithm and size of a public key, as profiles constrain them.
@@ -106,6 +110,9 @@ impl SigningKey {
             }
             KeyAlgorithm::Ed25519 => rsig::Ed25519KeyPair::generate_pkcs8(&rng),
             KeyAlgorithm::Rsa => return Self::generate_rsa(RSA_GENERATED_BITS),
+            KeyAlgorithm::P521 => {
+                return Err(KeyError::Unsupported("P-521 keys are verified only".into()));
+            }
         }
         .map_err(|_| KeyError::Generation)?;
         let pkcs8 = Zeroizing::new(document.as_ref().to_vec());
@@ -186,6 +193,8 @@ impl SigningKey {
             KeyAlgorithm::Ed25519 => alg_id(oid::ID_ED_25519, None),
             // RFC 4055 §5: parameters NULL.
             KeyAlgorithm::Rsa => alg_id(oid::SHA_256_WITH_RSA_ENCRYPTION, Some(Any::null())),
+            // from_pkcs8 refused the curve above.
+            KeyAlgorithm::P521 => return Err(KeyError::Unsupported("elliptic curve P-521".into())),
         };
         Ok(Self {
             backend,
@@ -329,6 +338,8 @@ pub fn key_params(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyParams, KeyErro
             (KeyAlgorithm::P256, 256)
         } else if curve == oid::SECP_384_R_1 {
             (KeyAlgorithm::P384, 384)
+        } else if curve == oid::SECP_521_R_1 {
+            (KeyAlgorithm::P521, 521)
         } else {
             return Err(KeyError::Unsupported(format!("elliptic curve {curve}")));
         }
@@ -341,7 +352,7 @@ pub fn key_params(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyParams, KeyErro
     } else {
         return Err(KeyError::Unsupported(format!(
             "public key algorithm {}",
-            alg.oid
+            oid::describe(&alg.oid)
         )));
     };
     Ok(KeyParams { algorithm, bits })
@@ -411,7 +422,8 @@ fn check_params(algorithm: &AlgorithmIdentifierOwned, null_allowed: bool) -> Res
 }
 
 /// Verifies `signature` over `message` by the key in `spki` under `algorithm`
-/// (RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384, Ed25519).
+/// (RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384, ECDSA P-521
+/// with SHA-512, Ed25519).
 pub fn verify(
     spki: &SubjectPublicKeyInfoOwned,
     algorithm: &AlgorithmIdentifierOwned,
@@ -472,6 +484,13 @@ pub fn verify(
             check_params(algorithm, false)?;
             &rsig::ED25519
         }
+        KeyAlgorithm::P521 => {
+            if sig_oid != oid::ECDSA_WITH_SHA_512 {
+                return Err(mismatch());
+            }
+            check_params(algorithm, false)?;
+            return verify_p521(spki, message, signature);
+        }
     };
     let public_key = spki
         .subject_public_key
@@ -479,6 +498,24 @@ pub fn verify(
         .ok_or(KeyError::Malformed)?;
     rsig::UnparsedPublicKey::new(ring_alg, public_key)
         .verify(message, signature)
+        .map_err(|_| KeyError::BadSignature)
+}
+
+/// ECDSA P-521 with SHA-512 (RFC 5758 §3.2), DER signature (RFC 5480 §2.2 public key point).
+fn verify_p521(
+    spki: &SubjectPublicKeyInfoOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    use p521::ecdsa::signature::Verifier as _;
+    let point = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(KeyError::Malformed)?;
+    let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| KeyError::Malformed)?;
+    let signature =
+        p521::ecdsa::Signature::from_der(signature).map_err(|_| KeyError::BadSignature)?;
+    key.verify(message, &signature)
         .map_err(|_| KeyError::BadSignature)
 }
 

@@ -17,7 +17,7 @@ pub use const_oid::db::rfc5280::{
 pub use const_oid::db::rfc5912::ID_MGF_1;
 pub use const_oid::db::rfc5912::{
     ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, ID_EC_PUBLIC_KEY, ID_RSASSA_PSS,
-    ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1,
+    ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SECP_521_R_1,
     SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
 };
 pub use const_oid::db::rfc8410::ID_ED_25519;
@@ -58,3 +58,12 @@ pub const ID_AA_ETS_COMMITMENT_TYPE: ObjectIdentifier =
 /// `id-aa-ets-signerAttrV2` (ETSI EN 319 122-1 §5.2.6.1), `iso17090.md` §5.2.
 pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("0.4.0.19122.1.1");
+
+/// `name (dotted)` for messages, e.g. `id-dsa (1.2.840.10040.4.1)`; the dotted form alone when
+/// the const-oid database does not know the OID.
+pub fn describe(oid: &ObjectIdentifier) -> String {
+    match const_oid::db::DB.by_oid(oid) {
+        Some(name) => format!("{name} ({oid})"),
+        None => oid.to_string(),
+    }
+}

@@ -265,6 +265,7 @@ impl Profile {
         let expected_bits = match key.algorithm {
             KeyAlgorithm::P256 | KeyAlgorithm::Ed25519 => Some(256),
             KeyAlgorithm::P384 => Some(384),
+            KeyAlgorithm::P521 => Some(521),
             KeyAlgorithm::Rsa => None,
         };
         if let Some(bits) = expected_bits.filter(|b| *b != key.bits) {
@@ -945,6 +946,7 @@ fn algorithm_label(a: KeyAlgorithm) -> &'static str {
         KeyAlgorithm::P384 => "P-384",
         KeyAlgorithm::Ed25519 => "Ed25519",
         KeyAlgorithm::Rsa => "RSA",
+        KeyAlgorithm::P521 => "P-521",
     }
 }
 
@@ -956,7 +958,7 @@ fn bits_allowed_for(a: KeyAlgorithm) -> FlagSet<KeyUsages> {
         // RFC 3279 §2.3.1: no keyAgreement for RSA.
         KeyAlgorithm::Rsa => signing | KeyEncipherment | DataEncipherment,
         // RFC 5480 §3: keyEncipherment / dataEncipherment MUST NOT be asserted for id-ecPublicKey.
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
             signing | KeyAgreement | EncipherOnly | DecipherOnly
         }
         // RFC 8410 §5: Ed25519 keys are signature keys only.

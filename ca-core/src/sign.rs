@@ -40,7 +40,7 @@ pub enum DigestAlgorithm {
 
 impl DigestAlgorithm {
     /// The digest a key signs with: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for
-    /// Ed25519 (RFC 8419 §3).
+    /// Ed25519 (RFC 8419 §3) and P-521.
     pub fn for_key(key: &SigningKey) -> Self {
         Self::for_algorithm(key.algorithm())
     }
@@ -49,7 +49,7 @@ impl DigestAlgorithm {
         match algorithm {
             KeyAlgorithm::P256 | KeyAlgorithm::Rsa => Self::Sha256,
             KeyAlgorithm::P384 => Self::Sha384,
-            KeyAlgorithm::Ed25519 => Self::Sha512,
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::P521 => Self::Sha512,
         }
     }
     /// Output length in octets.

@@ -454,8 +454,9 @@ fn openssl_ed25519_v1_pkcs8_imports() {
     assert_eq!(ours.sign(msg).unwrap(), theirs);
 }
 
+/// P-521 is verified (RustCrypto `p521`) but never imported as a signing key.
 #[test]
-fn unsupported_curve_names_its_oid() {
+fn p521_verifies_only_and_import_names_its_oid() {
     let dir = tempfile::tempdir().unwrap();
     let (key, spki) = openssl_key(
         dir.path(),
@@ -463,13 +464,37 @@ fn unsupported_curve_names_its_oid() {
         &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
     );
     let p521 = const_oid::db::rfc5912::SECP_521_R_1.to_string();
-    match key::key_params(&spki) {
-        Err(KeyError::Unsupported(m)) => assert!(m.contains(&p521), "{m}"),
-        other => panic!("expected Unsupported, got {other:?}"),
-    }
+    let params = key::key_params(&spki).unwrap();
+    assert_eq!((params.algorithm, params.bits), (KeyAlgorithm::P521, 521));
     let pkcs8 = pkcs8_der(&key);
     match SigningKey::from_pkcs8(&pkcs8) {
         Err(KeyError::Unsupported(m)) => assert!(m.contains(&p521), "{m}"),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_curve_names_its_oid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, spki) = openssl_key(
+        dir.path(),
+        "brainpool",
+        &[
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:brainpoolP256r1",
+        ],
+    );
+    let curve: const_oid::ObjectIdentifier = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .unwrap()
+        .decode_as()
+        .unwrap();
+    match key::key_params(&spki) {
+        Err(KeyError::Unsupported(m)) => assert!(m.contains(&curve.to_string()), "{m}"),
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }

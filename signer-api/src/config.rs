@@ -27,6 +27,9 @@ pub struct Limits {
     pub document_bytes: u64,
     /// Largest JSON body.
     pub json_bytes: usize,
+    /// Largest body of `POST /v1/verifications` (a signature, or JSON with the signature and its
+    /// content in base64).
+    pub verification_bytes: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,6 +71,7 @@ impl Default for Limits {
         Self {
             document_bytes: 64 * 1024 * 1024,
             json_bytes: 64 * 1024,
+            verification_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -86,8 +90,8 @@ const MAX_CONFIG: u64 = 1024 * 1024;
 
 impl Config {
     /// Defaults ← `file` ← environment (`HPKI_LISTEN`, `HPKI_DATA_DIR`, `HPKI_POLICIES`,
-    /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_RA_TOKEN_DAYS`,
-    /// `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`, `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
+    /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_VERIFICATION_LIMIT`,
+    /// `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`, `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut config = match file {
             Some(path) => {
@@ -126,6 +130,9 @@ impl Config {
         if let Some(v) = env("HPKI_JSON_LIMIT") {
             config.limits.json_bytes = number("HPKI_JSON_LIMIT", v)? as usize;
         }
+        if let Some(v) = env("HPKI_VERIFICATION_LIMIT") {
+            config.limits.verification_bytes = number("HPKI_VERIFICATION_LIMIT", v)?;
+        }
         if let Some(v) = env("HPKI_RA_TOKEN_DAYS") {
             config.tokens.ra_lifetime_days = number("HPKI_RA_TOKEN_DAYS", v)? as u32;
         }
@@ -149,7 +156,10 @@ impl Config {
                 None => bail!("HPKI_TLS_CLIENT_AUTH needs TLS (HPKI_TLS_CERT, HPKI_TLS_KEY)"),
             }
         }
-        if config.limits.json_bytes == 0 || config.limits.document_bytes == 0 {
+        if config.limits.json_bytes == 0
+            || config.limits.document_bytes == 0
+            || config.limits.verification_bytes == 0
+        {
             bail!("limits must be positive");
         }
         Ok(config)

@@ -303,6 +303,7 @@ fn openapi_matches_the_routes() {
             "POST /v1/credentials",
             "POST /v1/signatures",
             "POST /v1/tokens",
+            "POST /v1/verifications",
         ]
     );
     for (path, item) in paths {
@@ -330,6 +331,144 @@ fn openapi_matches_the_routes() {
             r.status
         );
     }
+}
+
+/// `POST /v1/verifications`: the verifier engine against the service's root, CA certificates and
+/// current CRLs; raw and JSON requests; every verdict the relying party must see.
+#[test]
+fn verifications_report_the_verdict_against_the_service_pki() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let s = start(&[("HPKI_VERIFICATION_LIMIT", "65536")]);
+    let (cred, token) = s.credential("DOC-V", Some("Medical Doctor"), "p256");
+    let document = b"Discharge summary: stable, follow-up in 2 weeks.\n".to_vec();
+    let sign = |attached: bool| {
+        let r = s.post_bytes(
+            &format!("/v1/signatures?credential={cred}&purpose=author&attached={attached}"),
+            Some(&token),
+            "application/octet-stream",
+            &document,
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.body
+    };
+    let attached = sign(true);
+    let detached = sign(false);
+    let raw = |body: &[u8], token: Option<&str>| {
+        s.post_bytes(
+            "/v1/verifications",
+            token,
+            "application/pkcs7-signature",
+            body,
+        )
+    };
+    let verdict = |r: &Reply| {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let j = r.json();
+        (
+            j["indication"].as_str().unwrap().to_owned(),
+            j["sub_indication"].as_str().unwrap_or("").to_owned(),
+            j,
+        )
+    };
+
+    // A signature made by the service verifies, with the signer's certified role in the report.
+    let (ind, _, j) = verdict(&raw(&attached, Some(&token)));
+    assert_eq!(ind, "TOTAL-PASSED", "{j:#}");
+    let sig = &j["signatures"][0];
+    assert_eq!(sig["hc_roles"][0]["text"], "Medical Doctor", "{j:#}");
+    assert_eq!(sig["chain"].as_array().unwrap().len(), 3, "{j:#}");
+    let revocation = sig["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "revocation")
+        .unwrap();
+    assert_eq!(revocation["outcome"], "passed", "{j:#}");
+
+    // Detached, as JSON, by any authenticated caller (here the RA): content, or only its digest.
+    let post = |body: serde_json::Value| s.post_json("/v1/verifications", Some(&s.ra), &body);
+    let (ind, _, j) = verdict(&post(
+        serde_json::json!({"signature": b64(&detached), "content": b64(&document)}),
+    ));
+    assert_eq!(ind, "TOTAL-PASSED", "{j:#}");
+    let digest = sha(&ring::digest::SHA256, &document);
+    let (ind, _, j) = verdict(&post(serde_json::json!({
+        "signature": b64(&detached), "content_digest": b64(&digest), "digest_algorithm": "sha256"
+    })));
+    assert_eq!(ind, "TOTAL-PASSED", "{j:#}");
+    // Tampered content, tampered signature value.
+    let (ind, sub, _) = verdict(&post(
+        serde_json::json!({"signature": b64(&detached), "content": b64(b"Discharge: unstable")}),
+    ));
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "HASH_FAILURE")
+    );
+    let mut bad = attached.clone();
+    let n = bad.len();
+    bad[n - 5] ^= 1;
+    let (ind, sub, _) = verdict(&raw(&bad, Some(&token)));
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "SIG_CRYPTO_FAILURE")
+    );
+    // A detached signature without its content cannot be decided.
+    let (_, sub, _) = verdict(&raw(&detached, Some(&token)));
+    assert_eq!(sub, "SIGNED_DATA_NOT_FOUND");
+    // Validation time before the certificates existed.
+    let r = s.post_bytes(
+        "/v1/verifications?at=2001-01-01T00:00:00Z",
+        Some(&token),
+        "application/pkcs7-signature",
+        &attached,
+    );
+    let (ind, sub, j) = verdict(&r);
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "NOT_YET_VALID"),
+        "{j:#}"
+    );
+
+    // Garbage is a verdict (the CLI's exit 1), not a request error.
+    let (ind, sub, j) = verdict(&raw(b"certainly not CMS", Some(&token)));
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "FORMAT_FAILURE")
+    );
+    assert!(!j["checks"][0]["reason"].as_str().unwrap().is_empty());
+    // Request errors.
+    raw(&attached, None).problem(401);
+    s.post_bytes("/v1/verifications", Some(&token), "text/plain", &attached)
+        .problem(415);
+    post(serde_json::json!({"signature": "%%%"})).problem(400);
+    post(serde_json::json!({"signature": b64(&detached), "content_digest": b64(&[1; 20]), "digest_algorithm": "sha256"}))
+        .problem(400);
+    s.post_bytes(
+        "/v1/verifications?at=yesterday",
+        Some(&token),
+        "application/pkcs7-signature",
+        &attached,
+    )
+    .problem(400);
+    let d = raw(&vec![0x30; 70_000], Some(&token)).problem(413);
+    assert!(d.contains("65536"), "{d}");
+
+    // After revocation of the signer's certificate (the service publishes a new CRL at once).
+    let view = s.get("/v1/credentials?owner=DOC-V", Some(&s.ra)).json();
+    let serial = view[0]["serial"].as_str().unwrap().to_owned();
+    let r = s.post_json(
+        &format!("/v1/certificates/{serial}/revoke"),
+        Some(&s.ra),
+        &serde_json::json!({"reason": "keyCompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (ind, sub, j) = verdict(&raw(&attached, Some(&s.ra)));
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "REVOKED"),
+        "{j:#}"
+    );
 }
 
 /// Signature audit records in the store, read after the server is gone.

@@ -67,6 +67,9 @@ enum Command {
         /// Every .p7s/.p7m/.cms file in DIR (detached content: the same name without the suffix).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
         #[command(flatten)]
         common: Common,
     },
@@ -168,8 +171,9 @@ fn run(cli: Cli) -> Result<bool> {
         Command::VerifyBatch {
             manifest,
             dir,
+            jobs,
             common,
-        } => batch(manifest.as_deref(), dir.as_deref(), &common),
+        } => batch(manifest.as_deref(), dir.as_deref(), jobs, &common),
     }
 }
 
@@ -431,7 +435,37 @@ fn text(report: &Report) -> String {
     out
 }
 
-fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result<bool> {
+/// One document's result: its index in the batch, its name, the report or why it was not read.
+type BatchItem = (usize, String, Result<Report, String>);
+
+/// Progress on stderr: a line rewritten in place on a terminal, otherwise one line per tenth (so
+/// logs and pipes get readable progress too).
+struct Progress {
+    total: usize,
+    tty: bool,
+}
+
+impl Progress {
+    fn step(&self, done: usize) {
+        if self.tty {
+            if done.is_multiple_of(16) || done == self.total {
+                eprint!("\rverified {done}/{}", self.total);
+                if done == self.total {
+                    eprintln!();
+                }
+            }
+        } else if done.is_multiple_of(self.total.div_ceil(10).max(1)) || done == self.total {
+            eprintln!("verified {done}/{}", self.total);
+        }
+    }
+}
+
+fn batch(
+    manifest: Option<&Path>,
+    dir: Option<&Path>,
+    threads: Option<u16>,
+    common: &Common,
+) -> Result<bool> {
     let policy = policy(common)?;
     let jobs: Vec<(PathBuf, Option<PathBuf>)> = match (manifest, dir) {
         (Some(m), _) => {
@@ -472,10 +506,15 @@ fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result
     let total = jobs.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    let workers = threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .min(total.max(1));
-    let mut results: Vec<(usize, String, Result<Report, String>)> = std::thread::scope(|scope| {
+    let progress = Progress {
+        total,
+        tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let per_worker: Vec<Vec<BatchItem>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -488,10 +527,7 @@ fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result
                         let r = verify_file(cms, content.as_deref(), &policy)
                             .map_err(|e| format!("{e:#}"));
                         mine.push((i, cms.display().to_string(), r));
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n.is_multiple_of(16) || n == total {
-                            eprint!("\rverified {n}/{total}");
-                        }
+                        progress.step(done.fetch_add(1, Ordering::Relaxed) + 1);
                     }
                     mine
                 })
@@ -499,12 +535,12 @@ fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    if total > 0 {
-        eprintln!();
-    }
+    // How many documents each worker verified: the summary shows the work was shared.
+    let shares: Vec<usize> = per_worker.iter().map(Vec::len).collect();
+    let mut results: Vec<_> = per_worker.into_iter().flatten().collect();
     results.sort_by_key(|r| r.0);
     let (mut valid, mut invalid, mut errors) = (0, 0, 0);
     let mut by_sub: std::collections::BTreeMap<String, usize> = Default::default();
@@ -537,13 +573,16 @@ fn batch(manifest: Option<&Path>, dir: Option<&Path>, common: &Common) -> Result
                 Err(e) => serde_json::json!({"file": name, "error": e}),
             })
             .collect();
-        let out = serde_json::json!({"total": total, "valid": valid, "not_valid": invalid, "errors": errors, "results": items});
+        let out = serde_json::json!({"total": total, "valid": valid, "not_valid": invalid, "errors": errors,
+            "workers": workers, "verified_per_worker": shares, "results": items});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
             "{total} documents at {}: {valid} valid, {invalid} not valid, {errors} could not be read",
             rfc3339(policy.validation_time)
         );
+        let shares: Vec<String> = shares.iter().map(usize::to_string).collect();
+        println!("  {workers} workers verified {}", shares.join(" + "));
         for (sub, n) in by_sub {
             println!("  {sub}: {n}");
         }

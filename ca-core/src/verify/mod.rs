@@ -4,6 +4,7 @@
 //!
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
+mod crl_scope;
 mod path;
 mod report;
 
@@ -299,7 +300,10 @@ impl SignedDocument {
             .content
             .to_der()
             .map_err(|e| malformed("SignedData", e))?;
-        let signed_data: SignedData = decode_der_or_ber(&inner, "SignedData")?;
+        let signed_data = match decode_der_or_ber::<SignedData>(&inner, "SignedData") {
+            Ok(sd) => sd,
+            Err(e) => crls_skipped(&inner).ok_or(e)?,
+        };
         let content = match &signed_data.encap_content_info.econtent {
             None => None,
             Some(any) => {
@@ -367,6 +371,33 @@ impl SignedDocument {
     pub fn signer_count(&self) -> usize {
         self.signed_data.signer_infos.0.len()
     }
+}
+
+/// RFC 5652 §5.1 SignedData with `crls` left undecoded. x509-cert 0.3 requires the TBSCertList
+/// `version`, which RFC 5280 §5.1 makes OPTIONAL: a v1 CRL (RFC 4134 §4.4, §4.11) fails the whole
+/// SignedData otherwise. The verifier takes CRLs from the relying party, never from the signature.
+#[derive(der::Sequence)]
+struct SignedDataCrlsSkipped {
+    version: cms::content_info::CmsVersion,
+    digest_algorithms: cms::signed_data::DigestAlgorithmIdentifiers,
+    encap_content_info: cms::signed_data::EncapsulatedContentInfo,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    certificates: Option<cms::signed_data::CertificateSet>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    crls: Option<Vec<Any>>,
+    signer_infos: cms::signed_data::SignerInfos,
+}
+
+fn crls_skipped(der: &[u8]) -> Option<SignedData> {
+    let sd: SignedDataCrlsSkipped = decode_der_or_ber(der, "SignedData").ok()?;
+    Some(SignedData {
+        version: sd.version,
+        digest_algorithms: sd.digest_algorithms,
+        encap_content_info: sd.encap_content_info,
+        certificates: sd.certificates,
+        crls: None,
+        signer_infos: sd.signer_infos,
+    })
 }
 
 /// Digests of the content, one per algorithm.
@@ -450,6 +481,12 @@ pub fn verify_document(doc: &SignedDocument, content: Content<'_>, policy: &Poli
         reason,
         sub_indication: sub,
     };
+    if doc.signed_data.signer_infos.0.is_empty() {
+        return Report::format_failure(
+            at,
+            "SignedData has no SignerInfo: a certificates-only message (RFC 5652 §5.2), no signature to verify".into(),
+        );
+    }
     let (digests, bytes): (Digests, Option<&[u8]>) = match (&content, &doc.content) {
         (Content::Encapsulated, Some(c)) => {
             checks.push(content_check(
@@ -492,12 +529,11 @@ pub fn verify_document(doc: &SignedDocument, content: Content<'_>, policy: &Poli
             (digests.to_vec(), *bytes)
         }
     };
-    let signer_infos = &doc.signed_data.signer_infos.0;
-    if signer_infos.is_empty() {
-        return Report::format_failure(at, "SignedData has no SignerInfo".into());
-    }
     let cms_certs = doc.certificates();
-    let signatures = signer_infos
+    let signatures = doc
+        .signed_data
+        .signer_infos
+        .0
         .iter()
         .map(|si| verify_signer(doc, si, &digests, bytes, &cms_certs, policy))
         .collect();
@@ -548,15 +584,23 @@ fn verify_signer(
         format!("found by {}", sid_kind(&si.sid)),
     );
 
-    // 2. Algorithms: a supported digest, consistent with the key and the signature algorithm.
+    // 2. Algorithms: an accepted key, a supported digest, consistent with the signature algorithm.
     let spki = cert.tbs_certificate().subject_public_key_info();
+    if let Err(KeyError::Unsupported(what)) = key::key_params(spki) {
+        r.fail(
+            "signer-key",
+            SubIndication::CryptoConstraintsFailureNoPoe,
+            format!("not accepted: {what} (RSA, ECDSA P-256/P-384/P-521, Ed25519 are)"),
+        );
+        return r;
+    }
     let Some(digest_alg) = digest_algorithm(&si.digest_alg) else {
         r.fail(
             "digest-algorithm",
             SubIndication::CryptoConstraintsFailureNoPoe,
             format!(
                 "digest algorithm {} is not accepted (SHA-256/384/512)",
-                si.digest_alg.oid
+                oid::describe(&si.digest_alg.oid)
             ),
         );
         return r;
@@ -946,10 +990,11 @@ fn signature_algorithm(
             }
             Ok(alg.clone())
         }
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
             let (sig, need) = match params.algorithm {
                 KeyAlgorithm::P256 => (oid::ECDSA_WITH_SHA_256, DigestAlgorithm::Sha256),
-                _ => (oid::ECDSA_WITH_SHA_384, DigestAlgorithm::Sha384),
+                KeyAlgorithm::P384 => (oid::ECDSA_WITH_SHA_384, DigestAlgorithm::Sha384),
+                _ => (oid::ECDSA_WITH_SHA_512, DigestAlgorithm::Sha512),
             };
             let by_digest = match digest {
                 DigestAlgorithm::Sha256 => oid::ECDSA_WITH_SHA_256,

@@ -136,6 +136,9 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
 
     let crls = MemoryCrlSource::new();
     for (i, crl) in inputs.crls.iter().enumerate() {
+        if let Some(why) = super::crl_scope::unsupported(crl) {
+            return Err(failure(SubIndication::TryLater, format!("CRL #{i} {why}")));
+        }
         if !crls.add(crl) {
             return Err(failure(
                 SubIndication::TryLater,

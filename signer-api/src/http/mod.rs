@@ -1,5 +1,5 @@
 //! The HTTP API (actix-web). Handlers turn wire DTOs into `ca_core` calls; CPU work (signing,
-//! issuing) runs on the blocking pool, never on the async executor.
+//! issuing, verifying) runs on the blocking pool, never on the async executor.
 
 pub mod auth;
 mod ca;
@@ -9,6 +9,7 @@ pub mod metrics;
 mod ops;
 pub mod problem;
 mod signatures;
+mod verifications;
 
 use crate::config::Config;
 use actix_web::body::MessageBody;
@@ -110,6 +111,7 @@ pub fn app(
         .service(credentials::list)
         .service(credentials::create_token)
         .service(signatures::sign)
+        .service(verifications::create)
         .split_for_parts();
     api.paths.paths.insert(
         "/openapi.json".into(),

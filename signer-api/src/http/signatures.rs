@@ -94,7 +94,10 @@ pub async fn sign(
     result
 }
 
-async fn read_limited(mut payload: web::Payload, limit: u64) -> Result<Vec<u8>, Problem> {
+pub(super) async fn read_limited(
+    mut payload: web::Payload,
+    limit: u64,
+) -> Result<Vec<u8>, Problem> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| Problem::bad_request(format!("reading the body: {e}")))?;
