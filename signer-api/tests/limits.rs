@@ -193,3 +193,33 @@ fn over_the_rate_limit_answers_429_per_client() {
     std::thread::sleep(Duration::from_secs(wait));
     assert_eq!(get("/v1/credentials", &demo.signer).0.status, 200);
 }
+
+/// A body that trickles (a slow POST after a complete head) is cut at the request deadline
+/// with 408 problem+json, and the signature it was for is never made.
+#[test]
+fn a_trickling_body_is_cut_at_the_request_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, demo) = start_fresh(&data, &[("HPKI_REQUEST_TIMEOUT", "2")]);
+    let mut s = TcpStream::connect(addr(&server.base)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /v1/signatures?credential={}&purpose=author HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: 1000\r\n\r\nonly the first bytes",
+        demo.credential, demo.signer
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    server.kill();
+    let signed = support::audit_list(&data)
+        .iter()
+        .filter(|r| r["event"]["action"] == "sign")
+        .count();
+    assert_eq!(signed, 0);
+}
