@@ -50,10 +50,11 @@ fn slow_request_heads_do_not_block_a_normal_client_and_are_cut() {
     .unwrap();
     assert_eq!(signed.status, 201, "{}", signed.text());
     // The normal client was served while every slow connection was still open: none has been
-    // answered or closed yet (a read would block).
+    // answered or closed yet (a read would block). The 8 s guard leaves the 10 s header timeout
+    // room for these checks on a loaded machine.
     let served_after = started.elapsed();
     assert!(
-        served_after < Duration::from_secs(10),
+        served_after < Duration::from_secs(8),
         "normal client waited {served_after:?}: the slow connections were already cut, so this proves nothing"
     );
     for s in &slow {
