@@ -330,6 +330,27 @@ pub fn audit_verify(dir: &DataDir) -> Result<()> {
     Ok(())
 }
 
+/// The audit log as JSON Lines on standard output, for auditors and tests that check what was
+/// recorded (the serialized `AuditRecord`: seq, event, prev_hash, hash).
+pub fn audit_list(dir: &DataDir) -> Result<()> {
+    use ca_core::store::Store;
+    use std::io::Write;
+    if !dir.is_initialised() {
+        bail!(
+            "{} holds no CA: run `signer-api init` first",
+            dir.root().display()
+        );
+    }
+    let store = dir.open_store()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for record in store.audit_log()? {
+        serde_json::to_writer(&mut out, &record)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 #[derive(Args)]
 pub struct TokenArgs {
     /// ra (registration authority) or signer (bound to one practitioner).

@@ -30,6 +30,19 @@ pub struct Limits {
     /// Largest body of `POST /v1/verifications` (a signature, or JSON with the signature and its
     /// content in base64).
     pub verification_bytes: u64,
+    /// Requests per second one client (its API token, else its IP address) may make; above it
+    /// the service answers 429. 0 turns the limit off.
+    pub rate_per_second: u32,
+    /// Requests a client may make at once on top of its rate (0: the rate).
+    pub rate_burst: u32,
+    /// Seconds a client has to send a request's head; slower ones get 408 (slowloris guard).
+    pub header_seconds: u64,
+    /// Seconds one request may take, body included; longer ones get 408.
+    pub request_seconds: u64,
+    /// Seconds an idle keep-alive connection stays open (0: no keep-alive).
+    pub keep_alive_seconds: u64,
+    /// Connections each worker serves at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -72,6 +85,16 @@ impl Default for Limits {
             document_bytes: 64 * 1024 * 1024,
             json_bytes: 64 * 1024,
             verification_bytes: 16 * 1024 * 1024,
+            // Far above what one clinical system or RA needs, and above the debug server's pace
+            // in the crash and load tests, yet a single runaway client cannot take the service.
+            rate_per_second: 1000,
+            rate_burst: 2000,
+            header_seconds: 5,
+            // A 64 MiB document at ~2 Mbit/s.
+            request_seconds: 300,
+            keep_alive_seconds: 5,
+            // Two workers on a 2-core machine stay well under a 20,000 descriptor limit.
+            max_connections: 4096,
         }
     }
 }
@@ -91,7 +114,9 @@ const MAX_CONFIG: u64 = 1024 * 1024;
 impl Config {
     /// Defaults ← `file` ← environment (`HPKI_LISTEN`, `HPKI_DATA_DIR`, `HPKI_POLICIES`,
     /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_VERIFICATION_LIMIT`,
-    /// `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`, `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
+    /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
+    /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
+    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut config = match file {
             Some(path) => {
@@ -132,6 +157,20 @@ impl Config {
         }
         if let Some(v) = env("HPKI_VERIFICATION_LIMIT") {
             config.limits.verification_bytes = number("HPKI_VERIFICATION_LIMIT", v)?;
+        if let Some(v) = env("HPKI_RATE_LIMIT") {
+            config.limits.rate_per_second = number("HPKI_RATE_LIMIT", v)?.try_into()?;
+        }
+        if let Some(v) = env("HPKI_RATE_BURST") {
+            config.limits.rate_burst = number("HPKI_RATE_BURST", v)?.try_into()?;
+        }
+        if let Some(v) = env("HPKI_HEADER_TIMEOUT") {
+            config.limits.header_seconds = number("HPKI_HEADER_TIMEOUT", v)?;
+        }
+        if let Some(v) = env("HPKI_REQUEST_TIMEOUT") {
+            config.limits.request_seconds = number("HPKI_REQUEST_TIMEOUT", v)?;
+        }
+        if let Some(v) = env("HPKI_MAX_CONNECTIONS") {
+            config.limits.max_connections = number("HPKI_MAX_CONNECTIONS", v)?.try_into()?;
         }
         if let Some(v) = env("HPKI_RA_TOKEN_DAYS") {
             config.tokens.ra_lifetime_days = number("HPKI_RA_TOKEN_DAYS", v)? as u32;
@@ -161,6 +200,14 @@ impl Config {
             || config.limits.verification_bytes == 0
         {
             bail!("limits must be positive");
+        let l = &config.limits;
+        if l.json_bytes == 0
+            || l.document_bytes == 0
+            || l.header_seconds == 0
+            || l.request_seconds == 0
+            || l.max_connections == 0
+        {
+            bail!("body limits, header and request timeouts and max_connections must be positive");
         }
         Ok(config)
     }
@@ -190,5 +237,34 @@ mod tests {
         assert!(format!("{err:#}").contains("lissen"), "{err:#}");
         let err = Config::load(None, |k| (k == "HPKI_TLS_CERT").then(|| "x".into())).unwrap_err();
         assert!(err.to_string().contains("HPKI_TLS_KEY"));
+    }
+
+    #[test]
+    fn rate_limit_and_timeouts_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nrate_per_second = 7\nrate_burst = 9\nheader_seconds = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!((c.limits.rate_per_second, c.limits.rate_burst), (7, 9));
+        assert_eq!(c.limits.header_seconds, 3);
+        let env = |k: &str| match k {
+            "HPKI_RATE_LIMIT" => Some("0".to_owned()),
+            "HPKI_REQUEST_TIMEOUT" => Some("11".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.limits.rate_per_second, 0, "0 turns the limit off");
+        assert_eq!(c.limits.request_seconds, 11);
+        let err = Config::load(None, |k| (k == "HPKI_HEADER_TIMEOUT").then(|| "0".into()));
+        assert!(
+            err.is_err(),
+            "a zero header timeout would refuse every request"
+        );
+        let err = Config::load(None, |k| (k == "HPKI_RATE_LIMIT").then(|| "lots".into()));
+        assert!(format!("{:#}", err.unwrap_err()).contains("HPKI_RATE_LIMIT"));
     }
 }

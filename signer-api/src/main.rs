@@ -55,6 +55,8 @@ enum Command {
 enum AuditCommand {
     /// Check the hash chain of the audit log.
     Verify,
+    /// Print every audit record, oldest first, one JSON object per line (JSON Lines).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,9 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => admin::audit_verify(&dir),
+        Command::Audit {
+            command: AuditCommand::List,
+        } => admin::audit_list(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ use crate::admin::{self, InitArgs};
 use crate::config::{Config, Tls};
 use crate::datadir::DataDir;
 use crate::http::{self, AppState};
+use actix_web::http::KeepAlive;
 use actix_web::{HttpServer, web};
 use anyhow::{Context, Result};
 use ca_core::authority::Authority;
@@ -18,6 +19,7 @@ use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -64,6 +66,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         config: config.clone(),
         metrics: Default::default(),
         crls: Default::default(),
+        rate: http::limits::ClientRate::new(&config.limits),
     });
     let tls = match &config.tls {
         Some(tls) => Some(tls_config(tls, &state)?),
@@ -71,8 +74,19 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     };
     actix_web::rt::System::new().block_on(async move {
         let app_state = state.clone();
+        let limits = &config.limits;
         let server = HttpServer::new(move || http::app(app_state.clone()))
-            .on_connect(remember_client_certificate);
+            .on_connect(remember_client_certificate)
+            // A request head must arrive within this time (slowloris), an idle connection
+            // closes after keep-alive, and each worker serves a bounded number of connections.
+            .client_request_timeout(Duration::from_secs(limits.header_seconds))
+            .client_disconnect_timeout(Duration::from_secs(2))
+            .keep_alive(match limits.keep_alive_seconds {
+                0 => KeepAlive::Disabled,
+                s => KeepAlive::Timeout(Duration::from_secs(s)),
+            })
+            .max_connections(limits.max_connections)
+            .backlog(1024);
         let (server, scheme) = match tls {
             Some(tls) => (server.bind_rustls_0_23(&config.listen, tls), "https"),
             None => (server.bind(&config.listen), "http"),

@@ -5,6 +5,7 @@ pub mod auth;
 mod ca;
 mod certificates;
 mod credentials;
+pub mod limits;
 pub mod metrics;
 mod ops;
 pub mod problem;
@@ -21,7 +22,7 @@ use ca_core::store::SledStore;
 use problem::Problem;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use utoipa_actix_web::AppExt;
 
 /// Shared by every worker.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Latest CRL per CA: (DER, thisUpdate); re-signed after a revocation or half-way to nextUpdate.
     pub crls: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+    /// The per-client rate limit; `None` when configured off.
+    pub rate: Option<limits::ClientRate>,
 }
 
 /// The clock is read here, at the edge (DESIGN.md §5 invariant 1).
@@ -128,6 +131,29 @@ pub fn app(
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such route"))
         }))
+        // Inside the metrics layer below, so refusals are counted too.
+        .wrap_fn(|req, srv| {
+            use actix_web::dev::Service;
+            let seconds = req
+                .app_data::<web::Data<AppState>>()
+                .map_or(u64::MAX, |s| s.config.limits.request_seconds);
+            let call = match limits::refusal(&req) {
+                None => Ok(srv.call(req)),
+                Some(refusal) => Err(req.into_response(refusal)),
+            };
+            async move {
+                let fut = match call {
+                    Ok(fut) => fut,
+                    Err(refused) => return Ok(refused.map_into_right_body()),
+                };
+                // Dropping the handler on the deadline also drops a slowly trickling body. The
+                // request itself went to the handler, so the 408 leaves as an error response.
+                match actix_web::rt::time::timeout(Duration::from_secs(seconds), fut).await {
+                    Ok(res) => res.map(ServiceResponse::map_into_left_body),
+                    Err(_) => Err(Problem::timeout(seconds).into()),
+                }
+            }
+        })
         .wrap_fn(|req, srv| {
             use actix_web::dev::Service;
             let started = Instant::now();

@@ -52,6 +52,19 @@ impl Problem {
     pub fn unsupported_media(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
     }
+    pub fn timeout(seconds: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request took longer than {seconds} s"),
+        )
+    }
+    /// The client went over its rate limit; it may retry after `retry_after` seconds.
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded; retry after {retry_after} s"),
+        )
+    }
     /// A failure on our side: logged in full, answered without internals.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");

@@ -1,0 +1,95 @@
+//! What every request meets before a handler: the per-client rate limit (429 with Retry-After),
+//! a declared body larger than any route accepts (413), and a deadline on the whole request
+//! (408), so slow or greedy clients cannot hold the service. Header timeouts, keep-alive and
+//! connection caps are set on the server itself (`serve.rs`).
+
+use super::AppState;
+use super::problem::Problem;
+use crate::config::Limits;
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Checks between two sweeps of idle clients out of the limiter's map, which keeps its memory
+/// bounded by the clients seen within one burst period.
+const SWEEP_EVERY: u64 = 1024;
+
+/// One GCRA budget per client, shared by every worker.
+pub struct ClientRate {
+    limiter: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
+}
+
+impl ClientRate {
+    /// `None` when the configured rate is 0 (no limit).
+    pub fn new(limits: &Limits) -> Option<Self> {
+        let rate = NonZeroU32::new(limits.rate_per_second)?;
+        let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(rate);
+        Some(Self {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            checks: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts one request of `client`; `Err(seconds)` to wait when it is over its rate.
+    fn check(&self, client: String) -> Result<(), u64> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        self.limiter.check_key(&client).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// The client a request counts against: the public id of its API token (`hpki_<id>_…`), else
+/// its IP address (mTLS and anonymous callers). An unknown token id gets its own budget but
+/// only ever 401s, for the price of one hashed lookup each.
+fn client(req: &ServiceRequest) -> String {
+    let token_id = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| t.trim().strip_prefix(ca_core::token::TOKEN_PREFIX))
+        .and_then(|t| t.split_once('_'))
+        .map(|(id, _)| id)
+        .filter(|id| id.len() <= 64);
+    match (token_id, req.peer_addr()) {
+        (Some(id), _) => format!("token:{id}"),
+        (None, Some(peer)) => format!("ip:{}", peer.ip()),
+        (None, None) => "ip:unknown".to_owned(),
+    }
+}
+
+/// The answer to a request refused before its handler, if it is: 429 over the client's rate,
+/// 413 when its declared length exceeds the largest body any route takes (before a byte of it
+/// is read).
+pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    if let Some(rate) = &state.rate
+        && let Err(wait) = rate.check(client(req))
+    {
+        let mut response = Problem::too_many_requests(wait).error_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait));
+        return Some(response);
+    }
+    let limits = &state.config.limits;
+    let largest = limits.document_bytes.max(limits.json_bytes as u64);
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    declared
+        .is_some_and(|n| n > largest)
+        .then(|| Problem::too_large(largest).error_response())
+}

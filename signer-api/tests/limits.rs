@@ -1,0 +1,226 @@
+//! Server limits (issue #6 part 3): slow clients, oversized bodies and greedy clients cannot
+//! exhaust the service. The real binary on port 0, raw sockets where a client must misbehave.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use support::{agent, reply, start_fresh};
+
+fn addr(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
+
+/// Slowloris: hundreds of connections trickling a request head never complete it. A normal
+/// client is served while they hang on, and the server cuts each of them after the header
+/// timeout (408 or close) instead of holding it forever.
+#[test]
+fn slow_request_heads_do_not_block_a_normal_client_and_are_cut() {
+    const SLOW: usize = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(&dir.path().join("data"), &[("HPKI_HEADER_TIMEOUT", "10")]);
+    let started = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr(&server.base)).unwrap();
+            s.write_all(b"POST /v1/signatures HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    // One more header line on each, as a slowloris client keeps its connections alive.
+    for s in &mut slow {
+        s.write_all(b"X-Slow: 1\r\n").unwrap();
+    }
+
+    let agent = agent();
+    let health = reply(agent.get(&format!("{}/health", server.base)).call()).unwrap();
+    assert_eq!(health.status, 200);
+    let signed = reply(
+        agent
+            .post(&format!(
+                "{}/v1/signatures?credential={}&purpose=author",
+                server.base, demo.credential
+            ))
+            .set("Authorization", &format!("Bearer {}", demo.signer))
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(b"served beside slow clients"),
+    )
+    .unwrap();
+    assert_eq!(signed.status, 201, "{}", signed.text());
+    // The normal client was served while every slow connection was still open: none has been
+    // answered or closed yet (a read would block). The 8 s guard leaves the 10 s header timeout
+    // room for these checks on a loaded machine.
+    let served_after = started.elapsed();
+    assert!(
+        served_after < Duration::from_secs(8),
+        "normal client waited {served_after:?}: the slow connections were already cut, so this proves nothing"
+    );
+    for s in &slow {
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let e = s.peek(&mut b).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        s.set_nonblocking(false).unwrap();
+    }
+
+    // Each slow connection is then answered 408 or closed, well before our 30 s guard.
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = Vec::new();
+        match s.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("a slow connection was held open: {e}"),
+        }
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    }
+}
+
+/// Every route that takes a body refuses one over its limit with 413 problem+json, whether the
+/// length is declared, streamed chunked, or declared absurdly large with nothing sent.
+#[test]
+fn oversized_bodies_get_413_on_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(
+        &dir.path().join("data"),
+        &[("HPKI_JSON_LIMIT", "2048"), ("HPKI_DOCUMENT_LIMIT", "4096")],
+    );
+    let agent = agent();
+    let big = serde_json::json!({"padding": "A".repeat(3000)});
+    let sign_json = serde_json::json!({"credential": demo.credential, "digest": "A".repeat(3000),
+        "digest_algorithm": "sha256", "purpose": "author"});
+    let routes = [
+        ("/v1/certificates", &demo.ra, &big),
+        ("/v1/certificates/00/revoke", &demo.ra, &big),
+        ("/v1/credentials", &demo.ra, &big),
+        ("/v1/tokens", &demo.ra, &big),
+        ("/v1/signatures", &demo.signer, &sign_json),
+    ];
+    for (route, token, body) in routes {
+        let r = reply(
+            agent
+                .post(&format!("{}{route}", server.base))
+                .set("Authorization", &format!("Bearer {token}"))
+                .send_json(body.clone()),
+        )
+        .unwrap();
+        let detail = r.problem(413);
+        assert!(detail.contains("limit"), "{route}: {detail}");
+    }
+    let document = format!(
+        "{}/v1/signatures?credential={}&purpose=author",
+        server.base, demo.credential
+    );
+    let post = || {
+        agent
+            .post(&document)
+            .set("Authorization", &format!("Bearer {}", demo.signer))
+            .set("Content-Type", "application/octet-stream")
+    };
+    reply(post().send_bytes(&[7u8; 5000])).unwrap().problem(413);
+    // Chunked: no length declared, the limit applies as the body streams.
+    reply(post().send(std::io::repeat(7).take(100_000)))
+        .unwrap()
+        .problem(413);
+    // A declared terabyte is refused before any of it is read.
+    let mut s = TcpStream::connect(addr(&server.base)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /v1/signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: 1000000000000\r\n\r\n",
+        demo.signer
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+}
+
+/// Over its rate a client gets 429 problem+json with Retry-After; other clients keep their own
+/// budget, and the client is served again once it waited.
+#[test]
+fn over_the_rate_limit_answers_429_per_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(
+        &dir.path().join("data"),
+        &[("HPKI_RATE_LIMIT", "2"), ("HPKI_RATE_BURST", "5")],
+    );
+    let agent = agent();
+    // The reply and its Retry-After header.
+    let get = |path: &str, token: &str| {
+        let r = agent
+            .get(&format!("{}{path}", server.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        let retry_after = match &r {
+            Err(ureq::Error::Status(_, resp)) => resp.header("Retry-After").map(str::to_owned),
+            _ => None,
+        };
+        (reply(r).unwrap(), retry_after)
+    };
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..20 {
+        let (r, retry) = get("/v1/credentials", &demo.signer);
+        if r.status == 429 {
+            let detail = r.problem(429);
+            assert!(detail.contains("rate limit"), "{detail}");
+            retry_after = retry;
+        }
+        statuses.push(r.status);
+    }
+    // The burst is served in full, then (20 requests far faster than 2/s) refusals come.
+    assert_eq!(statuses[..5], [200; 5], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429));
+    let wait: u64 = retry_after
+        .expect("429 without Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&wait), "Retry-After {wait}");
+
+    // Another token, and an anonymous caller (by IP), have budgets of their own.
+    assert_eq!(get("/v1/certificates", &demo.ra).0.status, 200);
+    let health = reply(agent.get(&format!("{}/health", server.base)).call()).unwrap();
+    assert_eq!(health.status, 200);
+
+    std::thread::sleep(Duration::from_secs(wait));
+    assert_eq!(get("/v1/credentials", &demo.signer).0.status, 200);
+}
+
+/// A body that trickles (a slow POST after a complete head) is cut at the request deadline
+/// with 408 problem+json, and the signature it was for is never made.
+#[test]
+fn a_trickling_body_is_cut_at_the_request_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, demo) = start_fresh(&data, &[("HPKI_REQUEST_TIMEOUT", "2")]);
+    let mut s = TcpStream::connect(addr(&server.base)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /v1/signatures?credential={}&purpose=author HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: 1000\r\n\r\nonly the first bytes",
+        demo.credential, demo.signer
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    server.kill();
+    let signed = support::audit_list(&data)
+        .iter()
+        .filter(|r| r["event"]["action"] == "sign")
+        .count();
+    assert_eq!(signed, 0);
+}
