@@ -276,13 +276,17 @@ impl OpensslSigner {
     }
 }
 
-/// What the `verify` bench and the summary verify: a 4 KB document signed (detached, CAdES) by a
+/// Documents in a verify batch (distinct contents and signatures, one signer).
+pub const VERIFY_DOCUMENTS: usize = 16;
+
+/// What the `verify` bench and the summary verify: 4 KB documents signed (detached, CAdES) by a
 /// P-256 signer of the product's chain (root → signature CA → signer), a CRL of each CA, and the
-/// same inputs for OpenSSL and for raw ring.
+/// same inputs for OpenSSL and for raw ring. Methods take a document index (modulo the count).
 pub struct VerifyFixture {
-    pub document: Vec<u8>,
-    /// hpki's detached CMS (signer and chain certificates included).
-    pub cms: Vec<u8>,
+    /// Documents and hpki's detached CMS of each (signer and chain certificates included).
+    pub documents: Vec<(Vec<u8>, Vec<u8>)>,
+    /// One verifier for the whole batch: caches the signer's validated path.
+    pub verifier: ca_core::verify::Verifier,
     /// Trust anchor = root, the two CRLs, validation time one minute after signing.
     pub policy: ca_core::verify::Policy,
     /// Raw ECDSA P-256 signature (ASN.1) of `document` and the signer's public key: the limit.
@@ -296,8 +300,16 @@ pub struct VerifyFixture {
 impl VerifyFixture {
     pub fn new(authority: &Authority<SledStore>, len: usize) -> Self {
         let signer = issue_signer(authority, KeyAlgorithm::P256, 500);
-        let document = document(len);
-        let cms = signer.cms_sign(&signer.prepared(), &document, false);
+        let prepared = signer.prepared();
+        let documents: Vec<(Vec<u8>, Vec<u8>)> = (0..VERIFY_DOCUMENTS)
+            .map(|i| {
+                let mut doc = document(len);
+                doc[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                let cms = signer.cms_sign(&prepared, &doc, false);
+                (doc, cms)
+            })
+            .collect();
+        let document = &documents[0].0;
         let root = authority.ca_certificate("root").expect("root").to_vec();
         let crls: Vec<Vec<u8>> = ["root", "sign"]
             .iter()
@@ -312,7 +324,7 @@ impl VerifyFixture {
         let RawKey::Ecdsa(pair) = RawKey::new(&signer.key) else {
             unreachable!("P-256 key")
         };
-        let raw_signature = pair.sign(&rng, &document).expect("sign").as_ref().to_vec();
+        let raw_signature = pair.sign(&rng, document).expect("sign").as_ref().to_vec();
         let raw_public_key = ring::signature::KeyPair::public_key(&pair)
             .as_ref()
             .to_vec();
@@ -340,8 +352,8 @@ impl VerifyFixture {
         // The rhp-sign profile's EKU is not S/MIME: judge the path, not the e-mail purpose.
         store.set_purpose(X509PurposeId::ANY).expect("purpose");
         Self {
-            document,
-            cms,
+            verifier: ca_core::verify::Verifier::new(policy.clone()),
+            documents,
             policy,
             raw_signature,
             raw_public_key,
@@ -350,31 +362,44 @@ impl VerifyFixture {
         }
     }
 
+    fn document(&self, i: usize) -> (&[u8], &[u8]) {
+        let (doc, cms) = &self.documents[i % self.documents.len()];
+        (doc, cms)
+    }
+
     /// hpki from scratch: parse, digest, signature, ESS, path with both CRLs.
-    pub fn hpki_cold(&self) -> bool {
-        ca_core::verify::verify_bytes(&self.cms, Some(&self.document), &self.policy).is_valid()
+    pub fn hpki_cold(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        ca_core::verify::verify_bytes(cms, Some(doc), &self.policy).is_valid()
+    }
+
+    /// hpki batch: the same through [`Self::verifier`], whose cache holds the signer's path.
+    pub fn hpki_batch(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        self.verifier.verify_bytes(cms, Some(doc)).is_valid()
     }
 
     /// `CMS_verify` of the same CMS and content (`CMS_BINARY`), chain and CRLs from the store.
-    pub fn openssl(&self) -> bool {
-        let mut cms = CmsContentInfo::from_der(&self.cms).expect("openssl cms");
+    pub fn openssl(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        let mut cms = CmsContentInfo::from_der(cms).expect("openssl cms");
         cms.verify(
             None,
             Some(&self.openssl_store),
-            Some(&self.document),
+            Some(doc),
             None,
             CMSOptions::BINARY,
         )
         .is_ok()
     }
 
-    /// One ECDSA P-256 verification of the document through ring (hash + verify).
+    /// One ECDSA P-256 verification of the first document through ring (hash + verify).
     pub fn raw(&self) -> bool {
         ring::signature::UnparsedPublicKey::new(
             &ring::signature::ECDSA_P256_SHA256_ASN1,
             &self.raw_public_key,
         )
-        .verify(&self.document, &self.raw_signature)
+        .verify(&self.documents[0].0, &self.raw_signature)
         .is_ok()
     }
 }
