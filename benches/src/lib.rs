@@ -19,8 +19,11 @@ use const_oid::ObjectIdentifier;
 use der::Encode;
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::pkey::{PKey, Private};
+use openssl::ssl::SslFiletype;
 use openssl::stack::Stack;
-use openssl::x509::X509;
+use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
+use openssl::x509::{X509, X509PurposeId};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING};
 use std::collections::BTreeMap;
@@ -272,6 +275,134 @@ impl OpensslSigner {
         .expect("openssl cms sign")
         .to_der()
         .expect("der")
+    }
+}
+
+/// Documents in a verify batch (distinct contents and signatures, one signer).
+pub const VERIFY_DOCUMENTS: usize = 16;
+
+/// What the `verify` bench and the summary verify: 4 KB documents signed (detached, CAdES) by a
+/// P-256 signer of the product's chain (root → signature CA → signer), a CRL of each CA, and the
+/// same inputs for OpenSSL and for raw ring. Methods take a document index (modulo the count).
+pub struct VerifyFixture {
+    /// Documents and hpki's detached CMS of each (signer and chain certificates included).
+    pub documents: Vec<(Vec<u8>, Vec<u8>)>,
+    /// One verifier for the whole batch: caches the signer's validated path.
+    pub verifier: ca_core::verify::Verifier,
+    /// Trust anchor = root, the two CRLs, validation time one minute after signing.
+    pub policy: ca_core::verify::Policy,
+    /// Raw ECDSA P-256 signature (ASN.1) of `document` and the signer's public key: the limit.
+    pub raw_signature: Vec<u8>,
+    pub raw_public_key: Vec<u8>,
+    /// OpenSSL's trust store: the root, both CRLs, `CRL_CHECK | CRL_CHECK_ALL`, the same time.
+    pub openssl_store: X509Store,
+    _crl_dir: tempfile::TempDir,
+}
+
+impl VerifyFixture {
+    pub fn new(authority: &Authority<SledStore>, len: usize) -> Self {
+        let signer = issue_signer(authority, KeyAlgorithm::P256, 500);
+        let prepared = signer.prepared();
+        let documents: Vec<(Vec<u8>, Vec<u8>)> = (0..VERIFY_DOCUMENTS)
+            .map(|i| {
+                let mut doc = document(len);
+                doc[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                let cms = signer.cms_sign(&prepared, &doc, false);
+                (doc, cms)
+            })
+            .collect();
+        let document = &documents[0].0;
+        let root = authority.ca_certificate("root").expect("root").to_vec();
+        let crls: Vec<Vec<u8>> = ["root", "sign"]
+            .iter()
+            .map(|ca| authority.crl(ca, AT, "bench").expect("crl"))
+            .collect();
+        let at = AT + 60;
+        let mut policy = ca_core::verify::Policy::new(at);
+        policy.trust_anchors = vec![root.clone()];
+        policy.crls = crls.clone();
+
+        let rng = SystemRandom::new();
+        let RawKey::Ecdsa(pair) = RawKey::new(&signer.key) else {
+            unreachable!("P-256 key")
+        };
+        let raw_signature = pair.sign(&rng, document).expect("sign").as_ref().to_vec();
+        let raw_public_key = ring::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec();
+
+        // The openssl crate loads CRLs only through a lookup file.
+        let crl_dir = tempfile::tempdir().expect("tmp");
+        let mut store = X509StoreBuilder::new().expect("store");
+        store
+            .add_cert(X509::from_der(&root).expect("root"))
+            .expect("anchor");
+        let lookup = store.add_lookup(X509Lookup::file()).expect("lookup");
+        for (i, crl) in crls.iter().enumerate() {
+            let path = crl_dir.path().join(format!("{i}.crl"));
+            std::fs::write(&path, crl).expect("write crl");
+            lookup
+                .load_crl_file(&path, SslFiletype::ASN1)
+                .expect("load crl");
+        }
+        let mut param = X509VerifyParam::new().expect("param");
+        param.set_time(at as _);
+        param
+            .set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
+            .expect("flags");
+        store.set_param(&param).expect("param");
+        // The rhp-sign profile's EKU is not S/MIME: judge the path, not the e-mail purpose.
+        store.set_purpose(X509PurposeId::ANY).expect("purpose");
+        Self {
+            verifier: ca_core::verify::Verifier::new(policy.clone()),
+            documents,
+            policy,
+            raw_signature,
+            raw_public_key,
+            openssl_store: store.build(),
+            _crl_dir: crl_dir,
+        }
+    }
+
+    fn document(&self, i: usize) -> (&[u8], &[u8]) {
+        let (doc, cms) = &self.documents[i % self.documents.len()];
+        (doc, cms)
+    }
+
+    /// hpki from scratch: parse, digest, signature, ESS, path with both CRLs.
+    pub fn hpki_cold(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        ca_core::verify::verify_bytes(cms, Some(doc), &self.policy).is_valid()
+    }
+
+    /// hpki batch: the same through [`Self::verifier`], whose cache holds the signer's path.
+    pub fn hpki_batch(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        self.verifier.verify_bytes(cms, Some(doc)).is_valid()
+    }
+
+    /// `CMS_verify` of the same CMS and content (`CMS_BINARY`), chain and CRLs from the store.
+    pub fn openssl(&self, i: usize) -> bool {
+        let (doc, cms) = self.document(i);
+        let mut cms = CmsContentInfo::from_der(cms).expect("openssl cms");
+        cms.verify(
+            None,
+            Some(&self.openssl_store),
+            Some(doc),
+            None,
+            CMSOptions::BINARY,
+        )
+        .is_ok()
+    }
+
+    /// One ECDSA P-256 verification of the first document through ring (hash + verify).
+    pub fn raw(&self) -> bool {
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            &self.raw_public_key,
+        )
+        .verify(&self.documents[0].0, &self.raw_signature)
+        .is_ok()
     }
 }
 

@@ -6,8 +6,8 @@ mod inspect;
 
 use anyhow::{Context, Result, bail};
 use ca_core::verify::{
-    self, Content, EkuRule, Outcome, Policy, Report, SignedDocument, rfc3339, verify_certificate,
-    verify_document,
+    self, Content, EkuRule, Outcome, Policy, Report, SignedDocument, Verifier, rfc3339,
+    verify_certificate,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
@@ -150,7 +150,7 @@ fn run(cli: Cli) -> Result<bool> {
             let mut policy = policy(&common)?;
             policy.check_chain = !no_chain;
             policy.require_cades = require_cades;
-            let report = verify_file(&cms, content.as_deref(), &policy)?;
+            let report = verify_file(&cms, content.as_deref(), &Verifier::new(policy))?;
             print_report(&report, common.format);
             Ok(report.is_valid())
         }
@@ -297,14 +297,18 @@ fn parse_rfc3339(s: &str) -> Result<u64> {
 
 /// Streams detached content through the hashers; holds it in memory only when a signer without
 /// signed attributes needs the bytes.
-fn verify_file(cms: &Path, content: Option<&Path>, policy: &Policy) -> Result<Report> {
+fn verify_file(cms: &Path, content: Option<&Path>, verifier: &Verifier) -> Result<Report> {
     let input = read_limited(cms, verify::MAX_SIGNATURE_LEN as u64)?;
     let doc = match SignedDocument::parse(&input) {
         Ok(d) => d,
-        Err(e) => return Ok(verify::verify_bytes(&input, None, policy).with_reason(e.to_string())),
+        Err(e) => {
+            return Ok(verifier
+                .verify_bytes(&input, None)
+                .with_reason(e.to_string()));
+        }
     };
     let Some(content) = content else {
-        return Ok(verify_document(&doc, Content::Encapsulated, policy));
+        return Ok(verifier.verify_document(&doc, Content::Encapsulated));
     };
     let mut file = std::fs::File::open(content)
         .with_context(|| format!("cannot open {}", content.display()))?;
@@ -321,13 +325,12 @@ fn verify_file(cms: &Path, content: Option<&Path>, policy: &Policy) -> Result<Re
             );
         }
         let digests = verify::digest_chunks(&doc.digest_algorithms(), [bytes.as_slice()]);
-        return Ok(verify_document(
+        return Ok(verifier.verify_document(
             &doc,
             Content::Detached {
                 digests: &digests,
                 bytes: Some(&bytes),
             },
-            policy,
         ));
     }
     let algorithms = doc.digest_algorithms();
@@ -348,13 +351,12 @@ fn verify_file(cms: &Path, content: Option<&Path>, policy: &Policy) -> Result<Re
         }
     }
     let digests: Vec<_> = hashers.into_iter().map(|(a, h)| (a, h.finish())).collect();
-    Ok(verify_document(
+    Ok(verifier.verify_document(
         &doc,
         Content::Detached {
             digests: &digests,
             bytes: None,
         },
-        policy,
     ))
 }
 
@@ -466,7 +468,8 @@ fn batch(
     threads: Option<u16>,
     common: &Common,
 ) -> Result<bool> {
-    let policy = policy(common)?;
+    // One verifier for every worker: each signer's path is validated once for the whole batch.
+    let verifier = Verifier::new(policy(common)?);
     let jobs: Vec<(PathBuf, Option<PathBuf>)> = match (manifest, dir) {
         (Some(m), _) => {
             let text =
@@ -524,7 +527,7 @@ fn batch(
                         let Some((cms, content)) = jobs.get(i) else {
                             break;
                         };
-                        let r = verify_file(cms, content.as_deref(), &policy)
+                        let r = verify_file(cms, content.as_deref(), &verifier)
                             .map_err(|e| format!("{e:#}"));
                         mine.push((i, cms.display().to_string(), r));
                         progress.step(done.fetch_add(1, Ordering::Relaxed) + 1);
@@ -579,7 +582,7 @@ fn batch(
     } else {
         println!(
             "{total} documents at {}: {valid} valid, {invalid} not valid, {errors} could not be read",
-            rfc3339(policy.validation_time)
+            rfc3339(verifier.policy().validation_time)
         );
         let shares: Vec<String> = shares.iter().map(usize::to_string).collect();
         println!("  {workers} workers verified {}", shares.join(" + "));

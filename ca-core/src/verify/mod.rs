@@ -4,9 +4,12 @@
 //!
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
+mod cache;
 mod crl_scope;
 mod path;
 mod report;
+
+pub use cache::Verifier;
 
 pub use report::{
     CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport, SubIndication,
@@ -451,21 +454,31 @@ fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Option<DigestAlgorithm> {
 /// (TOTAL-FAILED / FORMAT_FAILURE), never an error. `detached` is the content of a detached
 /// signature, when held in memory.
 pub fn verify_bytes(input: &[u8], detached: Option<&[u8]>, policy: &Policy) -> Report {
+    verify_bytes_with(input, detached, policy, None)
+}
+
+fn verify_bytes_with(
+    input: &[u8],
+    detached: Option<&[u8]>,
+    policy: &Policy,
+    paths: Option<&cache::PathCache>,
+) -> Report {
     let doc = match SignedDocument::parse(input) {
         Ok(d) => d,
         Err(e) => return Report::format_failure(rfc3339(policy.validation_time), e.to_string()),
     };
     match detached {
-        None => verify_document(&doc, Content::Encapsulated, policy),
+        None => verify_document_with(&doc, Content::Encapsulated, policy, paths),
         Some(bytes) => {
             let digests = digest_chunks(&doc.digest_algorithms(), [bytes]);
-            verify_document(
+            verify_document_with(
                 &doc,
                 Content::Detached {
                     digests: &digests,
                     bytes: Some(bytes),
                 },
                 policy,
+                paths,
             )
         }
     }
@@ -473,6 +486,16 @@ pub fn verify_bytes(input: &[u8], detached: Option<&[u8]>, policy: &Policy) -> R
 
 /// Verifies every signer of `doc` (RFC 5652 §5.6) under `policy`.
 pub fn verify_document(doc: &SignedDocument, content: Content<'_>, policy: &Policy) -> Report {
+    verify_document_with(doc, content, policy, None)
+}
+
+/// `paths`: a [`Verifier`]'s cache of validated signer paths.
+fn verify_document_with(
+    doc: &SignedDocument,
+    content: Content<'_>,
+    policy: &Policy,
+    paths: Option<&cache::PathCache>,
+) -> Report {
     let at = rfc3339(policy.validation_time);
     let mut checks = Vec::new();
     let content_check = |outcome, reason: String, sub| Check {
@@ -535,7 +558,7 @@ pub fn verify_document(doc: &SignedDocument, content: Content<'_>, policy: &Poli
         .signer_infos
         .0
         .iter()
-        .map(|si| verify_signer(doc, si, &digests, bytes, &cms_certs, policy))
+        .map(|si| verify_signer(doc, si, &digests, bytes, &cms_certs, policy, paths))
         .collect();
     Report::from_signatures(at, checks, signatures)
 }
@@ -552,7 +575,7 @@ pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     let mut r = SignatureReport::new();
     r.signer = Some(summary(&cert));
     describe_signer(&mut r, &cert);
-    check_certificate(&mut r, &cert, certificate, &[], policy);
+    check_certificate(&mut r, &cert, certificate, &[], policy, None);
     Report::from_signatures(at, Vec::new(), vec![r])
 }
 
@@ -563,6 +586,7 @@ fn verify_signer(
     content: Option<&[u8]>,
     cms_certs: &[Vec<u8>],
     policy: &Policy,
+    paths: Option<&cache::PathCache>,
 ) -> SignatureReport {
     let mut r = SignatureReport::new();
     // 1. Signer certificate (RFC 5652 §5.3 sid) among the CMS certificates and the pool.
@@ -711,7 +735,7 @@ fn verify_signer(
     }
 
     // 5. The certificate: path, usage, role, policy.
-    check_certificate(&mut r, &cert, &cert_der, cms_certs, policy);
+    check_certificate(&mut r, &cert, &cert_der, cms_certs, policy, paths);
     r
 }
 
@@ -1159,73 +1183,22 @@ fn describe_signer(r: &mut SignatureReport, cert: &Certificate) {
     r.certificate_policies = policies_of(cert).iter().map(|o| o.to_string()).collect();
 }
 
-/// Path validation (certval), then the signing-specific checks on the certificate.
+/// Path validation (certval; remembered in `paths` when given), then the signing-specific checks
+/// on the certificate.
 fn check_certificate(
     r: &mut SignatureReport,
     cert: &Certificate,
     cert_der: &[u8],
     cms_certs: &[Vec<u8>],
     policy: &Policy,
+    paths: Option<&cache::PathCache>,
 ) {
     if policy.check_chain {
-        let mut pool: Vec<Vec<u8>> = policy.cert_pool.clone();
-        pool.extend(
-            cms_certs
-                .iter()
-                .filter(|c| c.as_slice() != cert_der)
-                .cloned(),
-        );
-        pool.truncate(MAX_CERTIFICATES);
-        let inputs = path::PathInputs {
-            trust_anchors: &policy.trust_anchors,
-            pool: &pool,
-            crls: &policy.crls,
-            at: date_time(policy.validation_time),
-            initial_policies: &policy.initial_policies,
-            require_explicit_policy: policy.require_explicit_policy,
-            inhibit_policy_mapping: policy.inhibit_policy_mapping,
-            inhibit_any_policy: policy.inhibit_any_policy,
-            max_depth: policy.max_depth,
-        };
-        if policy.trust_anchors.is_empty() {
-            r.fail(
-                "certificate-path",
-                SubIndication::NoCertificateChainFound,
-                "no trust anchor supplied",
-            );
-        } else {
-            match path::validate(cert_der, &inputs) {
-                Ok(valid) => {
-                    r.chain = chain_summaries(&valid.chain);
-                    r.pass(
-                        "certificate-path",
-                        format!(
-                            "valid path of {} certificates at {}",
-                            valid.chain.len(),
-                            rfc3339(policy.validation_time)
-                        ),
-                    );
-                    if valid.revocation_checked {
-                        r.pass(
-                            "revocation",
-                            "no certificate of the path is revoked (CRLs supplied)",
-                        );
-                    } else {
-                        r.skip("revocation", "no CRL supplied: revocation not checked");
-                    }
-                }
-                Err(f) => {
-                    r.chain = chain_summaries(&f.chain);
-                    let name = match f.sub {
-                        SubIndication::Revoked
-                        | SubIndication::TryLater
-                        | SubIndication::RevocationOutOfBounds => "revocation",
-                        _ => "certificate-path",
-                    };
-                    r.fail(name, f.sub, f.reason);
-                }
-            }
+        match paths {
+            Some(paths) => paths.verdict(cert_der, cms_certs, policy),
+            None => std::sync::Arc::new(cache::PathVerdict::validate(cert_der, cms_certs, policy)),
         }
+        .report(r, policy.validation_time);
     } else {
         r.skip(
             "certificate-path",
@@ -1262,14 +1235,6 @@ fn check_certificate(
             ),
         }
     }
-}
-
-fn chain_summaries(chain: &[Vec<u8>]) -> Vec<CertSummary> {
-    chain
-        .iter()
-        .filter_map(|c| Certificate::from_der(c).ok())
-        .map(|c| summary(&c))
-        .collect()
 }
 
 fn check_key_usage(r: &mut SignatureReport, cert: &Certificate, rule: KeyUsageRule) {
