@@ -41,6 +41,8 @@ const DAY: u64 = 86_400;
 const SIGNED_AT: u64 = NOW + 9_000;
 /// Before the revoked vector's invalidity date and revocation.
 const BEFORE_REVOCATION: u64 = NOW + 30;
+/// After the revoked vector's invalidity date, before its revocation.
+const BETWEEN_COMPROMISE_AND_REVOCATION: u64 = NOW + 1_800;
 /// The expired signer is valid for one day from [`NOW`].
 const AFTER_EXPIRY: u64 = NOW + 2 * DAY;
 /// The not-yet-valid signer's notBefore.
@@ -459,7 +461,11 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         )
         .fails(FAILED, "REVOKED"),
     );
-    assert!(BEFORE_REVOCATION < INVALID_SINCE && INVALID_SINCE < REVOKED_AT);
+    assert!(
+        BEFORE_REVOCATION < INVALID_SINCE
+            && INVALID_SINCE < BETWEEN_COMPROMISE_AND_REVOCATION
+            && BETWEEN_COMPROMISE_AND_REVOCATION < REVOKED_AT
+    );
     cases.push(
         case(
             "revoked-after-validation-time",
@@ -467,6 +473,15 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             "the same signature validated at 00:00:30Z, before the revocation and its invalidity date: valid then",
         )
         .at(BEFORE_REVOCATION),
+    );
+    cases.push(
+        case(
+            "revoked-after-key-compromise",
+            "revoked-signer.p7s",
+            "validated at 00:30Z: before the revocation but after the invalidity date (key compromised since 00:01Z)",
+        )
+        .at(BETWEEN_COMPROMISE_AND_REVOCATION)
+        .fails(FAILED, "REVOKED"),
     );
 
     files.insert(
