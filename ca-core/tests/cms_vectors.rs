@@ -43,6 +43,11 @@ const SIGNED_AT: u64 = NOW + 9_000;
 const BEFORE_REVOCATION: u64 = NOW + 30;
 /// After the revoked vector's invalidity date, before its revocation.
 const BETWEEN_COMPROMISE_AND_REVOCATION: u64 = NOW + 1_800;
+const _: () = assert!(
+    BEFORE_REVOCATION < INVALID_SINCE
+        && INVALID_SINCE < BETWEEN_COMPROMISE_AND_REVOCATION
+        && BETWEEN_COMPROMISE_AND_REVOCATION < REVOKED_AT
+);
 /// The expired signer is valid for one day from [`NOW`].
 const AFTER_EXPIRY: u64 = NOW + 2 * DAY;
 /// The not-yet-valid signer's notBefore.
@@ -460,11 +465,6 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             "signed by pki rhp-sign-revoked (keyCompromise, revoked 01:00Z, invalid since 00:01Z); sign.crl lists it",
         )
         .fails(FAILED, "REVOKED"),
-    );
-    assert!(
-        BEFORE_REVOCATION < INVALID_SINCE
-            && INVALID_SINCE < BETWEEN_COMPROMISE_AND_REVOCATION
-            && BETWEEN_COMPROMISE_AND_REVOCATION < REVOKED_AT
     );
     cases.push(
         case(
