@@ -6,29 +6,23 @@
 //! `HPKI_WRITE_VECTORS=1 cargo test -p ca-core --test vectors`.
 //! CA keys are RSA-3072 so that every signature is deterministic (PKCS#1 v1.5); ECDSA would not be.
 
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+mod pki_authority;
+
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
-use ca_core::profile::{CaUrls, ProfileSet};
-use ca_core::seal::Sealer;
+use ca_core::key::RawSignature;
+use ca_core::profile::ProfileSet;
 use ca_core::store::{RevocationReason, SledStore};
+use pki_authority::{CHECK_AT, CRL_AT, INVALID_SINCE, JP, NOW, REVOKED_AT, fixed_key, rfc3339};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
 use x509_cert::builder::{Builder, RequestBuilder};
 use x509_cert::der::Encode;
 use x509_cert::der::pem::LineEnding;
-
-/// 2026-01-01T00:00:00Z.
-const NOW: u64 = 1_767_225_600;
-const REVOKED_AT: u64 = NOW + 3_600;
-const CRL_AT: u64 = NOW + 7_200;
-/// Inside every certificate's and CRL's validity: the time to validate vectors at.
-const CHECK_AT: u64 = NOW + 10_800;
-const JP: &str = "1.2.392.100495.1.6.1.1";
 
 /// Subject, roles and key of the vector for each end-entity profile. Every profile needs a row.
 fn plan() -> Vec<(
@@ -183,39 +177,11 @@ struct CrlEntry {
 }
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/pki")
-}
-
-fn writing() -> bool {
-    std::env::var_os("HPKI_WRITE_VECTORS").is_some()
-}
-
-/// A fixed key from `keys/`; with HPKI_WRITE_VECTORS a missing EC/Ed25519 key is created once.
-fn fixed_key(name: &str) -> SigningKey {
-    let path = vectors_dir().join("keys").join(format!("{name}.p8"));
-    if !path.exists() && writing() {
-        let alg = if name.starts_with("ee-p384") {
-            KeyAlgorithm::P384
-        } else if name.starts_with("ee-ed25519") {
-            KeyAlgorithm::Ed25519
-        } else {
-            KeyAlgorithm::P256
-        };
-        let key = SigningKey::generate(alg).unwrap();
-        std::fs::write(&path, key.to_pkcs8().as_slice()).unwrap();
-    }
-    let der = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    SigningKey::from_pkcs8(&der).unwrap()
+    pki_authority::pki_dir()
 }
 
 fn pem(label: &'static str, der: &[u8]) -> String {
     x509_cert::der::pem::encode_string(label, LineEnding::LF, der).unwrap()
-}
-
-fn rfc3339(unix: u64) -> String {
-    x509_cert::der::DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
-        .unwrap()
-        .to_string()
 }
 
 /// Builds the whole vector set: file name → bytes.
@@ -223,39 +189,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     let tmp = tempfile::tempdir().unwrap();
     let store = SledStore::open(&tmp.path().join("store")).unwrap();
     let profiles = ProfileSet::embedded().unwrap();
-    let sealer = Sealer::from_key(&[7u8; 32]);
-    let mut imported = BTreeMap::new();
-    for ca in ["root", "sign", "auth"] {
-        imported.insert(ca.to_owned(), fixed_key(ca));
-    }
-    let seed = [0x17u8; 32];
-    let authority = Authority::init(
-        store,
-        profiles.clone(),
-        sealer,
-        InitRequest {
-            key_algorithm: KeyAlgorithm::P256,
-            imported_keys: imported,
-            organization: "hpki Test Vectors".into(),
-            country: "JP".into(),
-            config: AuthorityConfig {
-                // A fixed demo arc for the vectors only (see `signer-api init` on 2.25 arcs).
-                policy_arc: "2.25.2026112801".into(),
-                urls: CaUrls {
-                    cps: Some("http://hpki.invalid/cps".into()),
-                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
-                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
-                    ocsp: None,
-                },
-                crl_validity_days: 7,
-            },
-            settings: vec![],
-            now: NOW,
-            actor: "vectors".into(),
-            serials: SerialSource::Derived(seed),
-        },
-    )
-    .unwrap();
+    let authority = pki_authority::authority(store, profiles.clone());
 
     let mut files = BTreeMap::new();
     for ca in ["root", "sign", "auth"] {
@@ -274,7 +208,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         );
     }
     for (stem, profile, subject, roles, key) in plan {
-        let key = fixed_key(key);
+        let key = fixed_key(&vectors_dir(), key);
         let hc_roles: Vec<HcRole> = roles
             .iter()
             .map(|text| HcRole {
@@ -311,7 +245,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
                 .revoke(
                     &issued.serial,
                     RevocationReason::KeyCompromise,
-                    Some(NOW + 60),
+                    Some(INVALID_SINCE),
                     REVOKED_AT,
                     "vectors",
                 )
@@ -363,7 +297,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
 fn regenerated_vectors_match_the_committed_ones() {
     let files = generate();
     let dir = vectors_dir();
-    if writing() {
+    if pki_authority::writing() {
         for (name, bytes) in &files {
             let path = dir.join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -889,10 +889,12 @@ fn check_ess(
             return true;
         }
     };
+    // EN 319 102-1 §5.2.3.4: a reference that names another certificate leaves the signing
+    // certificate unidentified.
     if !hash_ok {
         r.fail(
             NAME,
-            SubIndication::FormatFailure,
+            SubIndication::NoSigningCertificateFound,
             format!("{which} hash does not match the signer certificate"),
         );
         return false;
@@ -906,7 +908,7 @@ fn check_ess(
         if !issuer_ok || is.serial_number != *tbs.serial_number() {
             r.fail(
                 NAME,
-                SubIndication::FormatFailure,
+                SubIndication::NoSigningCertificateFound,
                 format!("{which} issuerSerial does not name the signer certificate"),
             );
             return false;

@@ -5,6 +5,7 @@
 
 use super::report::SubIndication;
 use crate::key::{self, KeyError};
+use crate::oid;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
     CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
@@ -12,8 +13,11 @@ use certval::{
     calculate_hash_rust_crypto, check_revocation_local, validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
-use der::asn1::BitString;
+use der::Decode;
+use der::asn1::{BitString, GeneralizedTime};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
 
 /// The RFC 5280 §6.1.1 user inputs and what else path validation needs.
 pub(crate) struct PathInputs<'a> {
@@ -176,6 +180,12 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             result = check_revocation_local(&pe, &cps, path, &mut cpr);
         }
         let chain = chain_of(path);
+        if matches!(
+            result,
+            Err(CvError::PathValidation(Pvs::RevocationStatusNotDetermined))
+        ) {
+            result = status_from_later_crls(&pe, &cps, inputs, path, &chain).unwrap_or(result);
+        }
         match result {
             Ok(()) => {
                 return Ok(ValidPath {
@@ -197,6 +207,76 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
         }
     }
     Err(best.unwrap_or_else(|| failure(SubIndication::NoCertificateChainFound, "no path".into())))
+}
+
+/// Validation at a past time: no supplied CRL was current then (certval wants thisUpdate ≤ time ≤
+/// nextUpdate), but a CRL issued later still tells whether, and since when, a certificate was
+/// revoked (RFC 5280 §5.3.2, EN 319 102-1 §5.2.5). Re-checks at the latest CRL's thisUpdate; a
+/// certificate listed there counts as revoked at the validation time unless both its
+/// revocationDate and its invalidityDate (key compromise suspected since) are later. `None`: no
+/// later CRL, the first answer stands.
+fn status_from_later_crls(
+    pe: &PkiEnvironment,
+    cps: &CertificationPathSettings,
+    inputs: &PathInputs<'_>,
+    path: &CertificationPath,
+    chain: &[Vec<u8>],
+) -> Option<certval::Result<()>> {
+    let at = inputs.at.unix_duration().as_secs();
+    let crls: Vec<CertificateList> = inputs
+        .crls
+        .iter()
+        .filter_map(|c| CertificateList::from_der(c).ok())
+        .collect();
+    let latest = crls
+        .iter()
+        .map(|c| c.tbs_cert_list.this_update.to_unix_duration().as_secs())
+        .max()
+        .filter(|t| *t > at)?;
+    let mut later = cps.clone();
+    later.set_time_of_interest(TimeOfInterest(
+        der::DateTime::from_unix_duration(std::time::Duration::from_secs(latest)).ok()?,
+    ));
+    let mut cpr = CertificationPathResults::new();
+    let result = check_revocation_local(pe, &later, path, &mut cpr);
+    let revoked_before = revoked_since(&crls, chain).is_none_or(|since| since <= at);
+    Some(match result {
+        Err(CvError::PathValidation(status))
+            if classify(&CvError::PathValidation(status)).0 == SubIndication::Revoked
+                && !revoked_before =>
+        {
+            Ok(())
+        }
+        other => other,
+    })
+}
+
+/// The earliest time a certificate of `chain` is listed as revoked since: the lesser of the
+/// entry's revocationDate and invalidityDate (RFC 5280 §5.2.5, §5.3.2).
+fn revoked_since(crls: &[CertificateList], chain: &[Vec<u8>]) -> Option<u64> {
+    let mut since: Option<u64> = None;
+    for cert in chain.iter().filter_map(|c| Certificate::from_der(c).ok()) {
+        let tbs = cert.tbs_certificate();
+        let entries = crls
+            .iter()
+            .filter(|crl| crl.tbs_cert_list.issuer == *tbs.issuer())
+            .flat_map(|crl| crl.tbs_cert_list.revoked_certificates.iter().flatten())
+            .filter(|e| e.serial_number.as_bytes() == tbs.serial_number().as_bytes());
+        for entry in entries {
+            let mut t = entry.revocation_date.to_unix_duration().as_secs();
+            let invalid = entry
+                .crl_entry_extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id == oid::ID_CE_INVALIDITY_DATE)
+                .and_then(|e| GeneralizedTime::from_der(e.extn_value.as_bytes()).ok());
+            if let Some(g) = invalid {
+                t = t.min(g.to_unix_duration().as_secs());
+            }
+            since = Some(since.map_or(t, |s| s.min(t)));
+        }
+    }
+    since
 }
 
 fn chain_of(path: &CertificationPath) -> Vec<Vec<u8>> {
