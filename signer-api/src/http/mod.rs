@@ -3,12 +3,12 @@
 
 pub mod auth;
 mod ca;
-mod certificates;
-mod credentials;
+pub mod certificates;
+pub mod credentials;
 pub mod metrics;
 mod ops;
 pub mod problem;
-mod signatures;
+pub mod signatures;
 
 use crate::config::Config;
 use actix_web::body::MessageBody;
