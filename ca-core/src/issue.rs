@@ -126,8 +126,9 @@ pub(crate) struct Draft<'a> {
     pub ext: ExtensionContext<'a>,
 }
 
-/// Check the request against the profile, then validity bounds, before any signing.
-pub(crate) fn check(
+/// Check the request against the profile, then validity bounds, before any signing (public for
+/// `fuzz/`, which drives issuance checks without a store).
+pub fn check(
     profile: &Profile,
     set: &crate::profile::ProfileSet,
     registration: &Registration,

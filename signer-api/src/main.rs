@@ -2,10 +2,11 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-mod config;
 mod datadir;
-mod http;
 mod serve;
+
+// From the library target (src/lib.rs), so `crate::http` and `crate::config` keep working.
+use signer_api::{config, http};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! `inspect FILE`: a certificate, CRL, CSR or CMS signature, human-readable, hcRole decoded.
 
-use anyhow::Result;
 use ca_core::hcrole;
 use ca_core::verify::{self, SignedDocument};
 use der::Decode;
@@ -9,15 +8,15 @@ use x509_cert::certificate::Rfc5280;
 use x509_cert::crl::CertificateList;
 use x509_cert::request::CertReq;
 
-/// Returns Ok(true) when the file was recognised; unrecognisable input is "not valid" (exit 1).
-pub fn inspect(bytes: &[u8]) -> Result<bool> {
+/// Returns true when the file was recognised; unrecognisable input is "not valid" (exit 1).
+pub fn inspect(bytes: &[u8]) -> bool {
     if let Ok(certs) = verify::decode_certificates(bytes) {
         for der in certs {
             if let Ok(c) = Certificate::from_der(&der) {
                 certificate(&c);
             }
         }
-        return Ok(true);
+        return true;
     }
     let der = pem_or_der(bytes);
     if let Ok(crl) = CertificateList::<Rfc5280>::from_der(&der) {
@@ -37,13 +36,13 @@ pub fn inspect(bytes: &[u8]) -> Result<bool> {
                 r.revocation_date.to_date_time()
             );
         }
-        return Ok(true);
+        return true;
     }
     if let Ok(csr) = CertReq::from_der(&der) {
         println!("CSR");
         println!("  subject:     {}", csr.info.subject);
         println!("  key:         {}", csr.info.public_key.algorithm.oid);
-        return Ok(true);
+        return true;
     }
     match SignedDocument::parse(bytes) {
         Ok(doc) => {
@@ -64,11 +63,11 @@ pub fn inspect(bytes: &[u8]) -> Result<bool> {
                     certificate(&c);
                 }
             }
-            Ok(true)
+            true
         }
         Err(e) => {
             println!("not a certificate, CRL, CSR or CMS signature: {e}");
-            Ok(false)
+            false
         }
     }
 }

@@ -2,8 +2,6 @@
 //! The only place verdicts become exit codes: 0 valid, 1 not valid, 2 could not run.
 #![forbid(unsafe_code)]
 
-mod inspect;
-
 use anyhow::{Context, Result, bail};
 use ca_core::verify::{
     self, Content, EkuRule, Outcome, Policy, Report, SignedDocument, Verifier, rfc3339,
@@ -14,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use verifier_cli::inspect;
 
 /// Largest detached content held in memory (only for signatures without signed attributes, whose
 /// signature covers the bytes); otherwise the content is streamed through the hashers.
@@ -166,7 +165,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Inspect { file } => {
             let bytes = read_limited(&file, verify::MAX_SIGNATURE_LEN as u64)?;
-            inspect::inspect(&bytes)
+            Ok(inspect::inspect(&bytes))
         }
         Command::VerifyBatch {
             manifest,

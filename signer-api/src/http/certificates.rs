@@ -41,7 +41,8 @@ pub struct Issued {
 /// Bounds on the lists of a registration, so a request cannot ask for unbounded work.
 const MAX_LIST: usize = 32;
 
-pub(super) fn registration(
+/// A request's registration from its wire fields (public for `fuzz/`'s `api_json`).
+pub fn registration(
     profile: String,
     subject: &str,
     roles: &[String],

@@ -3,13 +3,13 @@
 
 pub mod auth;
 mod ca;
-mod certificates;
-mod credentials;
+pub mod certificates;
+pub mod credentials;
 pub mod limits;
 pub mod metrics;
 mod ops;
 pub mod problem;
-mod signatures;
+pub mod signatures;
 mod verifications;
 
 use crate::config::Config;
