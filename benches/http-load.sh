@@ -92,6 +92,18 @@ for mode in raw digest; do
         results+=("$mode $conns ${line#RESULT }")
     done
 done
+# The HTTP ceiling in the same run: GET /health (no store, no crypto) with 4 connections, so the
+# signing rows can be read against what actix + wrk on these cores serve at all.
+cat >"$WORK/health.lua" <<'LUA'
+local bad = 0
+function response(status) if status ~= 200 then bad = bad + 1 end end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
+end
+LUA
+line="$(wrk -t2 -c4 -d"${DURATION}s" --timeout 10s -s "$WORK/health.lua" "$BASE/health" | grep '^RESULT')"
+results+=("health 4 ${line#RESULT }")
 RAW_AFTER="$("$BIN/raw-sign-rate" 3 1024)"
 RAW="$(awk -v a="$RAW_BEFORE" -v b="$RAW_AFTER" 'BEGIN { printf "%.0f", (a + b) / 2 }')"
 
@@ -110,5 +122,6 @@ for r in "${results[@]}"; do
         target="≥0.60× raw, p99 < 5 ms: $met"
     fi
     label="1 KB document"; [[ $mode == digest ]] && label="digest (JSON)"
+    [[ $mode == health ]] && label="GET /health (HTTP ceiling, no signing)"
     echo "| $label | $conns | ${rps%.*} | $p50 | $p99 | $bad/$total | $ratio | $target |"
 done

@@ -112,6 +112,21 @@ pub struct SignDocument<'a> {
     pub attached: Option<&'a [u8]>,
 }
 
+/// A credential loaded for signing by its owner (see [`Authority::signing_credential`]).
+pub struct SigningCredential {
+    credential: CredentialRecord,
+    record: CertificateRecord,
+    certificate: Certificate,
+    digest_algorithm: DigestAlgorithm,
+}
+
+impl SigningCredential {
+    /// The digest algorithm documents must be hashed with for this credential.
+    pub fn digest_algorithm(&self) -> DigestAlgorithm {
+        self.digest_algorithm
+    }
+}
+
 /// A signature made.
 #[derive(Clone, Debug)]
 pub struct Signed {
@@ -248,19 +263,68 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let (credential, record) = self.load(request.credential)?;
-        if credential.owner != request.caller {
+        let credential = self.signing_credential(request.credential, request.caller)?;
+        self.sign_with(&credential, policy, request, now, actor)
+    }
+
+    /// Loads credential `id` for `caller` (who must own it) once, to learn its digest algorithm
+    /// before a document is streamed and then sign with [`Authority::sign_with`] without loading
+    /// it again.
+    pub fn signing_credential(
+        &self,
+        id: &str,
+        caller: &str,
+    ) -> Result<SigningCredential, CredentialError> {
+        let (credential, record) = self.load(id)?;
+        if credential.owner != caller {
             return Err(CredentialError::NotOwner(credential.id));
         }
-        if record.revocation.is_some() {
-            return Err(CredentialError::Revoked(credential.id));
-        }
         let certificate = parse_certificate(&record)?;
+        let spki = certificate.tbs_certificate().subject_public_key_info();
+        let digest_algorithm =
+            DigestAlgorithm::for_algorithm(crate::key::key_params(spki)?.algorithm);
+        Ok(SigningCredential {
+            credential,
+            record,
+            certificate,
+            digest_algorithm,
+        })
+    }
+
+    /// [`Authority::sign_document`] with a credential loaded by
+    /// [`Authority::signing_credential`]: every check but ownership is made here, at `now`, and
+    /// revocation is read afresh, so a credential revoked while its document was streaming does
+    /// not sign. `request.credential` and `request.caller` must be the loaded credential's.
+    pub fn sign_with(
+        &self,
+        loaded: &SigningCredential,
+        policy: &SigningPolicy,
+        request: &SignDocument<'_>,
+        now: u64,
+        actor: &str,
+    ) -> Result<Signed, CredentialError> {
+        let SigningCredential {
+            credential,
+            record,
+            certificate,
+            ..
+        } = loaded;
+        if credential.id != request.credential || credential.owner != request.caller {
+            return Err(CredentialError::NotOwner(request.credential.to_owned()));
+        }
+        if record.revocation.is_some()
+            || self
+                .store
+                .revocation(&record.issuer_ca, &record.serial)?
+                .is_some()
+        {
+            return Err(CredentialError::Revoked(credential.id.clone()));
+        }
         let validity = certificate.tbs_certificate().validity();
         let not_before = validity.not_before.to_unix_duration().as_secs();
         let not_after = validity.not_after.to_unix_duration().as_secs();
         if now < not_before || now > not_after {
-            return Err(CredentialError::OutOfValidity(credential.id));
+            return Err(CredentialError::OutOfValidity(credential.id.clone()));
         }
         // The profile as configured now: a credential whose profile stopped being a signing
         // one (or an authentication certificate, however it got here) never signs.
@@ -275,7 +339,9 @@ impl<S: Store> Authority<S> {
             .map_err(|e| corrupt(&credential.id, &format!("keyUsage: {e}")))?;
         let certified = key_usage.is_some_and(|(_, ku)| ku.0.contains(KeyUsages::NonRepudiation));
         if !signs(profile) || !certified {
-            return Err(CredentialError::NotSigningProfile(credential.profile));
+            return Err(CredentialError::NotSigningProfile(
+                credential.profile.clone(),
+            ));
         }
         let spki = certificate.tbs_certificate().subject_public_key_info();
         let key_algorithm = crate::key::key_params(spki)?.algorithm;
@@ -300,11 +366,11 @@ impl<S: Store> Authority<S> {
             return Err(CredentialError::ClaimedRoleTooLong(role.len()));
         }
         let purpose = policy.purpose(request.purpose)?;
-        let roles = crate::hcrole::roles_of(&certificate)
+        let roles = crate::hcrole::roles_of(certificate)
             .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
         policy.check(&roles, purpose)?;
 
-        let (key, prepared) = self.signer_of(&credential, &record, spki)?;
+        let (key, prepared) = self.signer_of(credential, record, spki)?;
         let cms = prepared.sign(
             &key,
             &SignatureParams {
@@ -343,7 +409,7 @@ impl<S: Store> Authority<S> {
         })?;
         Ok(Signed {
             cms,
-            serial: record.serial,
+            serial: record.serial.clone(),
             audit_seq: audit.seq,
         })
     }

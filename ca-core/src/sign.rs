@@ -1,27 +1,25 @@
 //! CMS SignedData (RFC 5652) with CAdES baseline attributes (ETSI EN 319 122-1): the signatures the
 //! service returns. Detached by default, attached on request, or over a digest the client computed.
 //!
-//! The structures are the `cms` crate's; the signature is made here over the DER of the
-//! SignedAttributes SET (RFC 5652 §5.4) rather than through `cms::builder`, because the builder
-//! re-hashes attached content itself, cannot take an external digest for attached content, and
-//! clones the content and certificates several times per signature. Only the outer ContentInfo and
-//! SignedData are encoded through borrowed mirrors of the cms types, so that the certificates are
-//! embedded from their DER and the content is not encoded twice. Everything that depends only on
-//! the credential (encoded certificates, sid, ESS attribute) lives in [`PreparedSigner`], which the
-//! signing service can keep per credential so a signature costs little more than the key operation.
+//! The structures are the `cms` crate's types' encodings, but a signature is not built through
+//! `cms::builder` nor by encoding those types: the builder re-hashes attached content itself,
+//! cannot take an external digest for attached content and clones the content and certificates
+//! several times per signature, and encoding the parsed types recomputes nested lengths at every
+//! level. Everything that depends only on the credential is encoded once into a [`PreparedSigner`],
+//! which the signing service keeps per credential; a signature encodes only its per-document
+//! attributes and writes the rest around them once (tests prove the cms types decode the output and
+//! re-encode it to the same octets).
 
 use crate::key::{KeyAlgorithm, SigningKey};
 use crate::oid;
-use cms::builder::{create_content_type_attribute, create_message_digest_attribute};
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
-use cms::signed_data::{
-    DigestAlgorithmIdentifiers, EncapsulatedContentInfo, SignedAttributes, SignerIdentifier,
-    SignerInfo, SignerInfos,
-};
+use cms::signed_data::SignerIdentifier;
 use const_oid::ObjectIdentifier;
-use der::asn1::{ContextSpecificRef, OctetString, SetOfVec, Utf8StringRef};
-use der::{Any, Decode, Encode, EncodeValue, FixedTag, Length, Tag, TagMode, TagNumber, Writer};
+use der::asn1::{ContextSpecificRef, OctetString, OctetStringRef, SetOfVec, Utf8StringRef};
+use der::{
+    Any, Decode, Encode, EncodeValue, FixedTag, Header, Length, Tag, TagMode, TagNumber, Writer,
+};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
@@ -184,26 +182,39 @@ pub struct SignatureParams<'a> {
     pub attached: Option<&'a [u8]>,
 }
 
-/// Everything about a signer that does not change from one signature to the next: the encoded
-/// certificates, the signer identifier and the ESS signingCertificateV2 attribute. Build it once per
-/// credential (it parses and hashes the certificates, about as long as one ECDSA signature) and
-/// sign many documents with it.
+/// Everything about a signer that does not change from one signature to the next, kept as DER:
+/// the certificates, the signer identifier, the algorithm identifiers and the constant signed
+/// attributes (contentType, ESS signingCertificateV2). Build it once per credential (it parses and
+/// hashes the certificates, about as long as one ECDSA signature) and sign many documents with it.
 ///
-/// Measured (release, P-256, a loaded 2-core box): the key operation ~23 µs, `sign` on a prepared
-/// signer ~4–10 µs more, of which ~2 µs sort the signed attributes, ~2 µs encode them for signing
-/// and ~5 µs encode the result. Next step if the criterion target needs it: pre-encode each
-/// attribute to an `Any` (cheap sort and length) and mirror SignerInfo like [`SignedDataRef`] so
-/// the SET signed is embedded without a second encoding; the sid could then be cached encoded too.
+/// A signature then encodes only what changes (messageDigest, signingTime, commitment type,
+/// claimed role), sorts the signed attributes' encodings into DER SET OF order (X.690 §11.6), signs
+/// that SET and writes the ContentInfo around it once, into a buffer of the exact final size:
+/// nothing is encoded twice and the attached content is copied once. Re-encoding parsed structures
+/// costs more than the ECDSA signature itself (der recomputes nested lengths at every level).
 #[derive(Clone, Debug)]
 pub struct PreparedSigner {
     digest: DigestAlgorithm,
     spki: SubjectPublicKeyInfoOwned,
-    sid: SignerIdentifier,
-    /// Signer and chain certificates as their DER, in DER SET OF order. Kept encoded: encoding
-    /// parsed `Certificate`s costs more than an ECDSA signature (der recomputes nested lengths).
-    certificates: SetOfVec<Any>,
-    /// The ESS signingCertificateV2 attribute, value already encoded.
-    signing_certificate: Attribute,
+    /// `SignedData.version ‖ digestAlgorithms` (RFC 5652 §5.1): v1 for id-data content,
+    /// certificates only and v1 SignerInfos.
+    signed_data_head: Vec<u8>,
+    /// `[0] IMPLICIT CertificateSet`: signer and chain certificates as given (so they are the very
+    /// octets certHash covers), in DER SET OF order.
+    certificates: Vec<u8>,
+    /// `SignerInfo.version ‖ sid ‖ digestAlgorithm` (RFC 5652 §5.3): v1 with
+    /// issuerAndSerialNumber.
+    signer_info_head: Vec<u8>,
+    /// `SignerInfo.signatureAlgorithm`.
+    signature_algorithm: Vec<u8>,
+    /// The contentType attribute (id-data), mandatory with signed attributes (RFC 5652 §5.3).
+    content_type: Vec<u8>,
+    /// The ESS signingCertificateV2 attribute.
+    signing_certificate: Vec<u8>,
+    /// id-signedData (ContentInfo.contentType) and id-data (eContentType, of every signature hpki
+    /// makes), encoded.
+    signed_data_oid: Vec<u8>,
+    data_oid: Vec<u8>,
 }
 
 impl PreparedSigner {
@@ -217,13 +228,12 @@ impl PreparedSigner {
                 "its public key is not the signing key's".into(),
             ));
         }
-        let signing_certificate = ess_signing_certificate(&cert, certificate)?;
+        let digest = DigestAlgorithm::for_key(key);
         let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
             issuer: tbs.issuer().clone(),
             serial_number: tbs.serial_number().clone(),
         });
         let mut certificates = Vec::with_capacity(1 + chain.len());
-        // Embedded as given, so they are the very octets certHash covers.
         certificates.push(Any::from_der(certificate)?);
         for (i, der) in chain.iter().enumerate() {
             // Parsed only to refuse garbage.
@@ -231,13 +241,32 @@ impl PreparedSigner {
                 .map_err(|e| SignError::Certificate(format!("chain[{i}]: {e}")))?;
             certificates.push(Any::from_der(der)?);
         }
+        // A DER SET OF: sorted by encoding, so the signer is not necessarily first.
+        let certificates = SetOfVec::try_from(certificates)?;
+        let certificates = ContextSpecificRef {
+            tag_number: TagNumber(0),
+            tag_mode: TagMode::Implicit,
+            value: &certificates,
+        }
+        .to_der()?;
+
+        let mut signed_data_head = CmsVersion::V1.to_der()?;
+        SetOfVec::try_from(vec![digest.identifier()])?.encode_to_vec(&mut signed_data_head)?;
+        let mut signer_info_head = CmsVersion::V1.to_der()?;
+        sid.encode_to_vec(&mut signer_info_head)?;
+        digest.identifier().encode_to_vec(&mut signer_info_head)?;
+
         Ok(Self {
-            digest: DigestAlgorithm::for_key(key),
+            digest,
             spki: key.public_key_info().clone(),
-            sid,
-            // A DER SET OF: sorted by encoding, so the signer is not necessarily first.
-            certificates: SetOfVec::try_from(certificates)?,
-            signing_certificate,
+            signed_data_head,
+            certificates,
+            signer_info_head,
+            signature_algorithm: key.signature_algorithm().to_der()?,
+            content_type: SingleValued::new(oid::ID_CONTENT_TYPE, &oid::ID_DATA).to_der()?,
+            signing_certificate: ess_signing_certificate(&cert, certificate)?,
+            signed_data_oid: oid::ID_SIGNED_DATA.to_der()?,
+            data_oid: oid::ID_DATA.to_der()?,
         })
     }
 
@@ -271,92 +300,174 @@ impl PreparedSigner {
             return Err(SignError::ContentMismatch);
         }
 
-        let mut attributes = Vec::with_capacity(6);
-        // RFC 5652 §5.3: content-type and message-digest are mandatory with signed attributes.
-        attributes.push(create_content_type_attribute(oid::ID_DATA).map_err(build)?);
-        attributes.push(create_message_digest_attribute(params.digest).map_err(build)?);
-        attributes.push(signing_time_attribute(params.signing_time)?);
-        attributes.push(self.signing_certificate.clone());
-        if let Some(commitment) = params.commitment_type {
-            attributes.push(single_valued(
-                oid::ID_AA_ETS_COMMITMENT_TYPE,
-                &CommitmentTypeIndication {
-                    commitment_type_id: commitment,
-                    commitment_type_qualifier: None,
-                },
-            )?);
-        }
-        if let Some(role) = params.claimed_role {
-            attributes.push(single_valued(
-                oid::ID_AA_ETS_SIGNER_ATTR_V2,
-                &SignerAttributeV2 {
-                    claimed_attributes: Some(vec![claimed_role_attribute(role)?]),
-                    certified_attributes_v2: None,
-                    signed_assertions: None,
-                },
-            )?);
-        }
-        // SetOfVec sorts into DER order: the SET signed below is the one a verifier re-encodes.
-        let signed_attrs = SignedAttributes::try_from(attributes)?;
-        let signature = key.sign(&signed_attrs.to_der()?)?;
+        // The attributes that change per document, each encoded once.
+        let message_digest =
+            SingleValued::new(oid::ID_MESSAGE_DIGEST, &OctetStringRef::new(params.digest)?)
+                .to_der()?;
+        let signing_time = signing_time_attribute(params.signing_time)?;
+        let commitment_type = params
+            .commitment_type
+            .map(|commitment| {
+                SingleValued::new(
+                    oid::ID_AA_ETS_COMMITMENT_TYPE,
+                    &CommitmentTypeIndication {
+                        commitment_type_id: commitment,
+                        commitment_type_qualifier: None,
+                    },
+                )
+                .to_der()
+            })
+            .transpose()?;
+        let signer_attributes = params
+            .claimed_role
+            .map(|role| {
+                SingleValued::new(
+                    oid::ID_AA_ETS_SIGNER_ATTR_V2,
+                    &SignerAttributeV2 {
+                        claimed_attributes: Some(vec![claimed_role_attribute(role)?]),
+                        certified_attributes_v2: None,
+                        signed_assertions: None,
+                    },
+                )
+                .to_der()
+                .map_err(SignError::from)
+            })
+            .transpose()?;
 
-        let signer_info = SignerInfo {
-            // RFC 5652 §5.3: v1 with issuerAndSerialNumber.
-            version: CmsVersion::V1,
-            sid: self.sid.clone(),
-            digest_alg: self.digest.identifier(),
-            signed_attrs: Some(signed_attrs),
-            signature_algorithm: key.signature_algorithm(),
-            signature: OctetString::new(signature)?,
-            unsigned_attrs: None,
-        };
-        let signed_data = SignedDataRef {
-            // RFC 5652 §5.1: v1 for id-data content, certificates only, v1 SignerInfos.
-            version: CmsVersion::V1,
-            digest_algorithms: &SetOfVec::try_from(vec![self.digest.identifier()])?,
-            encap_content_info: &EncapsulatedContentInfo {
-                econtent_type: oid::ID_DATA,
-                econtent: params
-                    .attached
-                    .map(|content| Any::new(Tag::OctetString, content))
-                    .transpose()?,
-            },
-            certificates: &self.certificates,
-            signer_infos: &SignerInfos::try_from(vec![signer_info])?,
-        };
-        Ok(SignedContentInfo(signed_data).to_der()?)
+        let mut attributes: Vec<&[u8]> = Vec::with_capacity(6);
+        attributes.extend([
+            self.content_type.as_slice(),
+            &message_digest,
+            &signing_time,
+            &self.signing_certificate,
+        ]);
+        attributes.extend(commitment_type.as_deref());
+        attributes.extend(signer_attributes.as_deref());
+        // DER SET OF order (X.690 §11.6): ascending encodings compared as octet strings. No
+        // encoding is a prefix of another (each is one complete TLV), so slice order is that
+        // order. The SET signed is the one a verifier re-encodes (RFC 5652 §5.4).
+        attributes.sort_unstable();
+        let attributes_len: usize = attributes.iter().map(|a| a.len()).sum();
+        let mut signed_attributes = Vec::with_capacity(tlv_len(attributes_len)?);
+        header(&mut signed_attributes, Tag::Set, attributes_len)?;
+        for attribute in &attributes {
+            signed_attributes.extend_from_slice(attribute);
+        }
+        let signature = key.sign(&signed_attributes)?;
+
+        // Lengths, innermost first, so the output is written front to back in one buffer.
+        // SignerInfo: the SET again, as [0] IMPLICIT (same length, other tag).
+        let signer_info_len = self.signer_info_head.len()
+            + signed_attributes.len()
+            + self.signature_algorithm.len()
+            + tlv_len(signature.len())?;
+        let signer_infos_len = tlv_len(signer_info_len)?;
+        let econtent_len = params.attached.map(|c| tlv_len(c.len())).transpose()?;
+        let encap_len = self.data_oid.len() + econtent_len.map(tlv_len).transpose()?.unwrap_or(0);
+        let signed_data_len = self.signed_data_head.len()
+            + tlv_len(encap_len)?
+            + self.certificates.len()
+            + tlv_len(signer_infos_len)?;
+        let content_info_len = self.signed_data_oid.len() + tlv_len(tlv_len(signed_data_len)?)?;
+
+        let mut out = Vec::with_capacity(tlv_len(content_info_len)?);
+        // ContentInfo (RFC 5652 §3) { id-signedData, [0] EXPLICIT SignedData }.
+        header(&mut out, Tag::Sequence, content_info_len)?;
+        out.extend_from_slice(&self.signed_data_oid);
+        header(&mut out, context_specific(0), tlv_len(signed_data_len)?)?;
+        // SignedData (RFC 5652 §5.1); hpki writes no crls.
+        header(&mut out, Tag::Sequence, signed_data_len)?;
+        out.extend_from_slice(&self.signed_data_head);
+        // EncapsulatedContentInfo { id-data, eContent [0] EXPLICIT OCTET STRING OPTIONAL }.
+        header(&mut out, Tag::Sequence, encap_len)?;
+        out.extend_from_slice(&self.data_oid);
+        if let (Some(content), Some(econtent_len)) = (params.attached, econtent_len) {
+            header(&mut out, context_specific(0), econtent_len)?;
+            header(&mut out, Tag::OctetString, content.len())?;
+            out.extend_from_slice(content);
+        }
+        out.extend_from_slice(&self.certificates);
+        // SignerInfos: a SET OF one SignerInfo (RFC 5652 §5.3).
+        header(&mut out, Tag::Set, signer_infos_len)?;
+        header(&mut out, Tag::Sequence, signer_info_len)?;
+        out.extend_from_slice(&self.signer_info_head);
+        header(&mut out, context_specific(0), attributes_len)?;
+        out.extend_from_slice(&signed_attributes[signed_attributes.len() - attributes_len..]);
+        out.extend_from_slice(&self.signature_algorithm);
+        header(&mut out, Tag::OctetString, signature.len())?;
+        out.extend_from_slice(&signature);
+        debug_assert_eq!(out.len(), out.capacity());
+        Ok(out)
     }
 }
 
-fn build(e: cms::builder::Error) -> SignError {
-    SignError::Build(e.to_string())
+/// Constructed context-specific tag `[number]`.
+fn context_specific(number: u32) -> Tag {
+    Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(number),
+    }
+}
+
+/// Octets of a TLV whose value is `len` octets long (every tag here fits one octet).
+fn tlv_len(len: usize) -> Result<usize, SignError> {
+    let header = Header::new(Tag::Sequence, Length::try_from(len)?).encoded_len()?;
+    Ok(usize::try_from(header)? + len)
+}
+
+/// Appends the identifier and length octets (X.690 §8.1.2, §8.1.3) of a `len`-octet value.
+fn header(out: &mut Vec<u8>, tag: Tag, len: usize) -> Result<(), SignError> {
+    Header::new(tag, Length::try_from(len)?).encode_to_vec(out)?;
+    Ok(())
 }
 
 fn parse_certificate(der: &[u8]) -> Result<Certificate, SignError> {
     Certificate::from_der(der).map_err(|e| SignError::Certificate(e.to_string()))
 }
 
-fn single_valued(
+/// `Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }`
+/// (RFC 5652 §5.3) with one value, borrowed: a SET of one needs no sorting, so it is encoded
+/// without building an owned `Attribute` and its `SetOfVec<Any>`.
+struct SingleValued<'a, V> {
     oid: ObjectIdentifier,
-    value: &(impl EncodeValue + der::Tagged),
-) -> Result<Attribute, SignError> {
-    Ok(Attribute {
-        oid,
-        values: SetOfVec::try_from(vec![Any::encode_from(value)?])?,
-    })
+    value: &'a V,
+}
+
+impl<'a, V: Encode> SingleValued<'a, V> {
+    fn new(oid: ObjectIdentifier, value: &'a V) -> Self {
+        Self { oid, value }
+    }
+    fn values_header(&self) -> der::Result<Header> {
+        Ok(Header::new(Tag::Set, self.value.encoded_len()?))
+    }
+}
+
+impl<V> FixedTag for SingleValued<'_, V> {
+    const TAG: Tag = Tag::Sequence;
+}
+
+impl<V: Encode> EncodeValue for SingleValued<'_, V> {
+    fn value_len(&self) -> der::Result<Length> {
+        self.oid.encoded_len()? + self.values_header()?.encoded_len()? + self.value.encoded_len()?
+    }
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        self.oid.encode(writer)?;
+        self.values_header()?.encode(writer)?;
+        self.value.encode(writer)
+    }
 }
 
 /// signingTime (RFC 5652 §11.3): UTCTime from 1950 to 2049, GeneralizedTime otherwise, which is
 /// the X.509 `Time` rule too.
-fn signing_time_attribute(unix: u64) -> Result<Attribute, SignError> {
+fn signing_time_attribute(unix: u64) -> Result<Vec<u8>, SignError> {
     let time = der::DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
         .map_err(|e| SignError::Build(format!("signing time: {e}")))?;
-    single_valued(oid::ID_SIGNING_TIME, &Time::from(time))
+    Ok(SingleValued::new(oid::ID_SIGNING_TIME, &Time::from(time)).to_der()?)
 }
 
 /// ESS signingCertificateV2 (RFC 5035 §3) for `cert`, whose DER is `der`: one ESSCertIDv2 with the
 /// default hash SHA-256 (so hashAlgorithm is omitted) and the issuerSerial.
-fn ess_signing_certificate(cert: &Certificate, der: &[u8]) -> Result<Attribute, SignError> {
+fn ess_signing_certificate(cert: &Certificate, der: &[u8]) -> Result<Vec<u8>, SignError> {
     let tbs = cert.tbs_certificate();
     let value = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
@@ -369,7 +480,7 @@ fn ess_signing_certificate(cert: &Certificate, der: &[u8]) -> Result<Attribute, 
         }],
         policies: None,
     };
-    single_valued(oid::ID_AA_SIGNING_CERTIFICATE_V_2, &value)
+    Ok(SingleValued::new(oid::ID_AA_SIGNING_CERTIFICATE_V_2, &value).to_der()?)
 }
 
 /// The claimed role as an X.520 `name` attribute (2.5.4.41, DirectoryString syntax) holding a
@@ -377,7 +488,10 @@ fn ess_signing_certificate(cert: &Certificate, der: &[u8]) -> Result<Attribute, 
 /// claimed signer role. The X.509 `role` attribute (2.5.4.72) would need a GeneralName for the
 /// role name, which a free-text role is not.
 fn claimed_role_attribute(role: &str) -> Result<Attribute, SignError> {
-    single_valued(oid::ID_AT_NAME, &Utf8StringRef::new(role)?)
+    Ok(Attribute {
+        oid: oid::ID_AT_NAME,
+        values: SetOfVec::try_from(vec![Any::encode_from(&Utf8StringRef::new(role)?)?])?,
+    })
 }
 
 // ---- ASN.1 types of the attributes (public so the verifier decodes with the same types) ----
@@ -443,79 +557,4 @@ pub struct SignerAttributeV2 {
     pub certified_attributes_v2: Option<Any>,
     #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
     pub signed_assertions: Option<Any>,
-}
-
-/// `ContentInfo ::= SEQUENCE { contentType ContentType, content [0] EXPLICIT ANY DEFINED BY
-/// contentType }` (RFC 5652 §3) around a [`SignedDataRef`]: `cms::content_info::ContentInfo`
-/// holds its content as an owned `Any`, which would encode everything (attached content
-/// included) once more before the final encoding.
-struct SignedContentInfo<'a>(SignedDataRef<'a>);
-
-impl SignedContentInfo<'_> {
-    fn content(&self) -> ContextSpecificRef<'_, SignedDataRef<'_>> {
-        ContextSpecificRef {
-            tag_number: TagNumber(0),
-            tag_mode: TagMode::Explicit,
-            value: &self.0,
-        }
-    }
-}
-
-impl FixedTag for SignedContentInfo<'_> {
-    const TAG: Tag = Tag::Sequence;
-}
-
-impl EncodeValue for SignedContentInfo<'_> {
-    fn value_len(&self) -> der::Result<Length> {
-        oid::ID_SIGNED_DATA.encoded_len()? + self.content().encoded_len()?
-    }
-    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
-        oid::ID_SIGNED_DATA.encode(writer)?;
-        self.content().encode(writer)
-    }
-}
-
-/// `SignedData ::= SEQUENCE { version CMSVersion, digestAlgorithms SET OF
-/// DigestAlgorithmIdentifier, encapContentInfo EncapsulatedContentInfo, certificates [0] IMPLICIT
-/// CertificateSet OPTIONAL, crls [1] IMPLICIT RevocationInfoChoices OPTIONAL, signerInfos
-/// SignerInfos }` (RFC 5652 §5.1), encoding the same octets as `cms::signed_data::SignedData`
-/// but borrowing its parts and taking the CertificateSet as the certificates' DER (each one a
-/// `CertificateChoices::certificate`). hpki writes no crls.
-struct SignedDataRef<'a> {
-    version: CmsVersion,
-    digest_algorithms: &'a DigestAlgorithmIdentifiers,
-    encap_content_info: &'a EncapsulatedContentInfo,
-    certificates: &'a SetOfVec<Any>,
-    signer_infos: &'a SignerInfos,
-}
-
-impl SignedDataRef<'_> {
-    fn certificates(&self) -> ContextSpecificRef<'_, SetOfVec<Any>> {
-        ContextSpecificRef {
-            tag_number: TagNumber(0),
-            tag_mode: TagMode::Implicit,
-            value: self.certificates,
-        }
-    }
-}
-
-impl FixedTag for SignedDataRef<'_> {
-    const TAG: Tag = Tag::Sequence;
-}
-
-impl EncodeValue for SignedDataRef<'_> {
-    fn value_len(&self) -> der::Result<Length> {
-        self.version.encoded_len()?
-            + self.digest_algorithms.encoded_len()?
-            + self.encap_content_info.encoded_len()?
-            + self.certificates().encoded_len()?
-            + self.signer_infos.encoded_len()?
-    }
-    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
-        self.version.encode(writer)?;
-        self.digest_algorithms.encode(writer)?;
-        self.encap_content_info.encode(writer)?;
-        self.certificates().encode(writer)?;
-        self.signer_infos.encode(writer)
-    }
 }

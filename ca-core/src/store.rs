@@ -2,7 +2,10 @@
 //!
 //! Every method that returns `Ok` for a write has flushed it to disk first: an acknowledged write
 //! survives `kill -9`. Writes that belong together (a certificate and its audit record) are one
-//! transaction: all or nothing.
+//! transaction: all or nothing. Concurrent `append_audit` calls are group-committed: one caller
+//! writes everything queued in one transaction and one flush, then wakes the others, so the flush
+//! (most of an append's cost) is shared and every caller still returns only after its own record
+//! is on disk.
 
 use crate::audit::{AuditEvent, AuditRecord};
 use serde::de::DeserializeOwned;
@@ -12,7 +15,9 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
     TransactionalTree,
 };
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 // Layout of the sled database. Public so that tests and admin tooling can open the raw database
 // (e.g. to demonstrate that tampering is detected); not an API for writing.
@@ -170,7 +175,8 @@ pub struct AuthorityRecord {
     pub sealed_key: Vec<u8>,
 }
 
-#[derive(Debug, thiserror::Error)]
+// Clone: one failed group commit is every queued caller's error.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage: {0}")]
     Backend(String),
@@ -290,6 +296,10 @@ pub trait Store: Send + Sync {
     /// proportional to the revoked entries of that CA, not to all certificates.
     fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError>;
 
+    /// The revocation of one certificate, from the revocation index: a point lookup, for checks
+    /// that must see a revocation made after the certificate record was read.
+    fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError>;
+
     /// Allocates the next CRL number of `issuer_ca` (1, 2, …) and appends `event` atomically.
     fn next_crl_number(
         &self,
@@ -297,7 +307,8 @@ pub trait Store: Send + Sync {
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError>;
 
-    /// Appends one audit record on its own.
+    /// Appends one audit record on its own, durable before it returns. Concurrent calls may be
+    /// committed together (one transaction, one flush); each still returns its own record.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError>;
     /// Every audit record in sequence order.
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
@@ -339,6 +350,65 @@ pub struct SledStore {
     credentials: sled::Tree,
     credential_owners: sled::Tree,
     tokens: sled::Tree,
+    audit_queue: AuditQueue,
+}
+
+/// Audit appends waiting for a group commit (see [`SledStore::append_audit`]).
+#[derive(Default)]
+struct AuditQueue {
+    state: Mutex<QueueState>,
+    /// Signalled whenever a batch has been written.
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Events not yet taken by a writer, in arrival order, with their caller's ticket.
+    pending: Vec<(u64, AuditEvent)>,
+    next_ticket: u64,
+    /// Outcomes of written batches not yet collected by their caller, by ticket.
+    finished: HashMap<u64, Result<AuditRecord, StoreError>>,
+    /// A caller is writing a batch right now.
+    writing: bool,
+}
+
+impl AuditQueue {
+    fn lock(&self) -> Result<MutexGuard<'_, QueueState>, StoreError> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("audit queue lock poisoned".into())
+}
+
+/// The batch a caller is writing. Dropping it hands every ticket its outcome, clears the writer
+/// flag and wakes the waiters, also when writing unwinds: the other callers then get an error
+/// instead of waiting forever.
+struct BatchWriter<'a> {
+    queue: &'a AuditQueue,
+    tickets: Vec<u64>,
+    outcomes: Vec<Result<AuditRecord, StoreError>>,
+}
+
+impl Drop for BatchWriter<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .queue
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut outcomes = std::mem::take(&mut self.outcomes).into_iter();
+        for ticket in &self.tickets {
+            let outcome = outcomes
+                .next()
+                .unwrap_or_else(|| Err(StoreError::Backend("the audit writer failed".into())));
+            state.finished.insert(*ticket, outcome);
+        }
+        state.writing = false;
+        drop(state);
+        self.queue.written.notify_all();
+    }
 }
 
 impl SledStore {
@@ -362,8 +432,27 @@ impl SledStore {
             credentials: tree(CREDENTIALS_TREE)?,
             credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
             tokens: tree(TOKENS_TREE)?,
+            audit_queue: AuditQueue::default(),
             db,
         })
+    }
+
+    /// Appends `batch` in one transaction and one flush: every record, or (when the transaction
+    /// or the flush fails) the same error for each.
+    fn write_audit_batch(
+        &self,
+        batch: &[(u64, AuditEvent)],
+    ) -> Vec<Result<AuditRecord, StoreError>> {
+        let outcome = (&self.audit, &self.meta).transaction(|(audit_t, meta_t)| {
+            batch
+                .iter()
+                .map(|(_, event)| append_tx(audit_t, meta_t, event.clone()))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match self.committed(outcome) {
+            Ok(records) => records.into_iter().map(Ok).collect(),
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     /// Turns a transaction's outcome into the method's result, flushing first when it committed:
@@ -615,6 +704,18 @@ impl Store for SledStore {
         self.committed(outcome)
     }
 
+    fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
+        // As in `revoked`: no stored CA id contains NUL.
+        if issuer_ca.contains('\0') {
+            return Ok(None);
+        }
+        self.revoked
+            .get(revoked_key(issuer_ca, serial))
+            .map_err(backend)?
+            .map(|raw| decode(&raw, "revocation"))
+            .transpose()
+    }
+
     fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError> {
         // No stored CA id contains NUL (insert refuses them); such a prefix would match another
         // CA's keys.
@@ -654,10 +755,36 @@ impl Store for SledStore {
         self.committed(outcome)
     }
 
+    /// Group commit: the event joins the queue; if no caller is writing, this one takes the whole
+    /// queue, appends it in one transaction (in arrival order, chained as usual) and flushes once;
+    /// otherwise it waits for the writer, and writes the next batch itself if its event arrived
+    /// too late for the current one. Returns only once its record is flushed.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let outcome = (&self.audit, &self.meta)
-            .transaction(|(audit_t, meta_t)| append_tx(audit_t, meta_t, event.clone()));
-        self.committed(outcome)
+        let queue = &self.audit_queue;
+        let mut state = queue.lock()?;
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.pending.push((ticket, event));
+        loop {
+            if let Some(outcome) = state.finished.remove(&ticket) {
+                return outcome;
+            }
+            if state.writing {
+                state = queue.written.wait(state).map_err(|_| poisoned())?;
+                continue;
+            }
+            state.writing = true;
+            let batch = std::mem::take(&mut state.pending);
+            drop(state);
+            let mut writer = BatchWriter {
+                queue,
+                tickets: batch.iter().map(|(ticket, _)| *ticket).collect(),
+                outcomes: Vec::new(),
+            };
+            writer.outcomes = self.write_audit_batch(&batch);
+            drop(writer);
+            state = queue.lock()?;
+        }
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {

@@ -394,3 +394,71 @@ fn oversized_claimed_role() {
         "{err}"
     );
 }
+
+#[test]
+fn revoked_after_loading_does_not_sign() {
+    // The streaming path loads the credential before the body arrives and signs with it after:
+    // a revocation in between must still refuse, with no audit record.
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let loaded = env.authority.signing_credential(&cred.id, "dr").unwrap();
+    assert_eq!(loaded.digest_algorithm(), cred.digest_algorithm());
+    env.authority
+        .revoke(
+            &cred.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 10,
+            "test:ra",
+        )
+        .unwrap();
+    let digest = sha256(b"doc");
+    let before = audit_len(&env);
+    let err = env
+        .authority
+        .sign_with(
+            &loaded,
+            &policy(),
+            &request(&cred, "dr", &digest),
+            NOW + 20,
+            "test:api",
+        )
+        .expect_err("a credential revoked after loading must not sign");
+    assert!(
+        matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
+        "{err}"
+    );
+    assert_eq!(audit_len(&env), before);
+}
+
+#[test]
+fn loaded_credential_signs_only_its_own_request() {
+    let env = env();
+    let a = doctor(&env, "dr-a");
+    let b = doctor(&env, "dr-b");
+    assert!(matches!(
+        env.authority.signing_credential(&a.id, "dr-b"),
+        Err(CredentialError::NotOwner(_))
+    ));
+    let loaded = env.authority.signing_credential(&a.id, "dr-a").unwrap();
+    let digest = sha256(b"doc");
+    // Another credential's request, or another caller, is refused with the loaded one.
+    for request in [request(&b, "dr-b", &digest), request(&a, "dr-b", &digest)] {
+        let err = env
+            .authority
+            .sign_with(&loaded, &policy(), &request, NOW, "test:api")
+            .expect_err("mismatched request");
+        assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+    }
+    let signed = env
+        .authority
+        .sign_with(
+            &loaded,
+            &policy(),
+            &request(&a, "dr-a", &digest),
+            NOW,
+            "test:api",
+        )
+        .unwrap();
+    assert_eq!(signed.serial, a.serial);
+}

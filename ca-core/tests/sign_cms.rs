@@ -416,3 +416,139 @@ fn output_re_encodes_identically_with_the_cms_types() {
         }
     }
 }
+
+#[test]
+fn output_equals_a_signed_data_built_with_the_cms_types() {
+    // The prepared signer writes pre-encoded parts and sorts the signed attributes itself; an
+    // independent build of the same SignedData from the cms / x509-cert types (attributes from
+    // cms::builder's helpers, SET OF ordering by der) must give the very same octets, for every
+    // key, detached and attached, with and without the optional attributes.
+    use ca_core::sign::{EssCertIdV2, IssuerSerial};
+    use cms::builder::{create_content_type_attribute, create_message_digest_attribute};
+    use cms::cert::IssuerAndSerialNumber;
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::{
+        CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignedData, SignerInfo,
+        SignerInfos,
+    };
+    use der::asn1::SetOfVec;
+    use der::{Any, Tag};
+    use x509_cert::attr::Attribute;
+
+    let one = |oid, value: Any| Attribute {
+        oid,
+        values: SetOfVec::try_from(vec![value]).unwrap(),
+    };
+    let author = ObjectIdentifier::new(ASTM_AUTHOR).unwrap();
+    for alg in ALGORITHMS {
+        let s = signer(alg);
+        let digest = sign_fixture::digest_for(&s.key, DOC);
+        let cert = Certificate::from_der(&s.certificate).unwrap();
+        let tbs = cert.tbs_certificate();
+        for attached in [None, Some(DOC)] {
+            for (commitment, role) in [(None, None), (Some(author), Some("attending physician"))] {
+                let der = sign(&SignatureRequest {
+                    attached,
+                    commitment_type: commitment,
+                    claimed_role: role,
+                    ..request(s, &digest)
+                })
+                .unwrap();
+                let made = sign_fixture::signed_data(&der);
+                let si = sign_fixture::only_signer(&made);
+                sign_fixture::verify_signer_info(si, &s.certificate).unwrap();
+
+                let time =
+                    der::DateTime::from_unix_duration(std::time::Duration::from_secs(SIGN_AT))
+                        .unwrap();
+                let ess = SigningCertificateV2 {
+                    certs: vec![EssCertIdV2 {
+                        hash_algorithm: None,
+                        cert_hash: OctetString::new(
+                            ring::digest::digest(&ring::digest::SHA256, &s.certificate).as_ref(),
+                        )
+                        .unwrap(),
+                        issuer_serial: Some(IssuerSerial {
+                            issuer: vec![GeneralName::DirectoryName(tbs.issuer().clone())],
+                            serial_number: tbs.serial_number().clone(),
+                        }),
+                    }],
+                    policies: None,
+                };
+                let mut attrs = vec![
+                    create_content_type_attribute(oid::ID_DATA).unwrap(),
+                    create_message_digest_attribute(&digest).unwrap(),
+                    one(
+                        oid::ID_SIGNING_TIME,
+                        Any::encode_from(&Time::from(time)).unwrap(),
+                    ),
+                    one(
+                        oid::ID_AA_SIGNING_CERTIFICATE_V_2,
+                        Any::encode_from(&ess).unwrap(),
+                    ),
+                ];
+                if let Some(commitment) = commitment {
+                    let value = CommitmentTypeIndication {
+                        commitment_type_id: commitment,
+                        commitment_type_qualifier: None,
+                    };
+                    attrs.push(one(
+                        oid::ID_AA_ETS_COMMITMENT_TYPE,
+                        Any::encode_from(&value).unwrap(),
+                    ));
+                }
+                if let Some(role) = role {
+                    let name = Any::encode_from(&Utf8StringRef::new(role).unwrap()).unwrap();
+                    let value = SignerAttributeV2 {
+                        claimed_attributes: Some(vec![one(oid::ID_AT_NAME, name)]),
+                        certified_attributes_v2: None,
+                        signed_assertions: None,
+                    };
+                    attrs.push(one(
+                        oid::ID_AA_ETS_SIGNER_ATTR_V2,
+                        Any::encode_from(&value).unwrap(),
+                    ));
+                }
+                let digest_alg = DigestAlgorithm::for_key(&s.key).identifier();
+                let signer_info = SignerInfo {
+                    version: CmsVersion::V1,
+                    sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                        issuer: tbs.issuer().clone(),
+                        serial_number: tbs.serial_number().clone(),
+                    }),
+                    digest_alg: digest_alg.clone(),
+                    signed_attrs: Some(SignedAttributes::try_from(attrs).unwrap()),
+                    signature_algorithm: s.key.signature_algorithm(),
+                    signature: si.signature.clone(),
+                    unsigned_attrs: None,
+                };
+                let certificates: Vec<CertificateChoices> = std::iter::once(&s.certificate)
+                    .chain(&s.chain)
+                    .map(|d| CertificateChoices::Certificate(Certificate::from_der(d).unwrap()))
+                    .collect();
+                let expected = SignedData {
+                    version: CmsVersion::V1,
+                    digest_algorithms: SetOfVec::try_from(vec![digest_alg]).unwrap(),
+                    encap_content_info: EncapsulatedContentInfo {
+                        econtent_type: oid::ID_DATA,
+                        econtent: attached.map(|c| Any::new(Tag::OctetString, c).unwrap()),
+                    },
+                    certificates: Some(CertificateSet::try_from(certificates).unwrap()),
+                    crls: None,
+                    signer_infos: SignerInfos::try_from(vec![signer_info]).unwrap(),
+                };
+                let expected = ContentInfo {
+                    content_type: oid::ID_SIGNED_DATA,
+                    content: Any::encode_from(&expected).unwrap(),
+                };
+                assert_eq!(
+                    der,
+                    expected.to_der().unwrap(),
+                    "{alg} attached={} optional={}",
+                    attached.is_some(),
+                    role.is_some()
+                );
+            }
+        }
+    }
+}

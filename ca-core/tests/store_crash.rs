@@ -1,5 +1,6 @@
 //! An acknowledged write survives `kill -9`: a child process writes, says "ACK", and is killed
-//! with SIGKILL at once; the parent then reopens the store.
+//! with SIGKILL at once; the parent then reopens the store. The writes include audit appends from
+//! concurrent threads, which the store group-commits.
 
 use ca_core::audit::{AuditAction, AuditEvent, audit_verify};
 use ca_core::store::{CertificateRecord, Revocation, RevocationReason, SledStore, Store};
@@ -10,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 /// Set in the child to the store directory; its presence makes the test act as the child.
 const CHILD_ENV: &str = "HPKI_STORE_CRASH_CHILD_DIR";
 const TEST_NAME: &str = "acknowledged_writes_survive_sigkill";
+/// Threads appending audit records at once in the child, and appends per thread.
+const APPENDERS: usize = 4;
+const APPENDS: usize = 5;
 
 fn event(action: AuditAction, object: &str) -> AuditEvent {
     AuditEvent {
@@ -57,6 +61,18 @@ fn child(dir: &Path) -> ! {
             event(AuditAction::Revoke, "certificate:02"),
         )
         .unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..APPENDERS {
+            let store = &store;
+            scope.spawn(move || {
+                for i in 0..APPENDS {
+                    store
+                        .append_audit(event(AuditAction::Sign, &format!("credential:{t}-{i}")))
+                        .unwrap();
+                }
+            });
+        }
+    });
     // Written straight to stdout: libtest's capture only intercepts print!.
     let mut out = std::io::stdout().lock();
     out.write_all(b"\nACK\n").unwrap();
@@ -112,13 +128,13 @@ fn acknowledged_writes_survive_sigkill() {
     );
     let log = store.audit_log().unwrap();
     let actions: Vec<_> = log.iter().map(|r| (r.seq, r.event.action)).collect();
-    assert_eq!(
-        actions,
-        vec![
-            (1, AuditAction::Issue),
-            (2, AuditAction::Issue),
-            (3, AuditAction::Revoke)
-        ]
-    );
-    assert_eq!(audit_verify(&store).unwrap(), 3);
+    let mut expected = vec![
+        (1, AuditAction::Issue),
+        (2, AuditAction::Issue),
+        (3, AuditAction::Revoke),
+    ];
+    let appended = (APPENDERS * APPENDS) as u64;
+    expected.extend((4..4 + appended).map(|seq| (seq, AuditAction::Sign)));
+    assert_eq!(actions, expected);
+    assert_eq!(audit_verify(&store).unwrap(), 3 + appended);
 }

@@ -188,18 +188,12 @@ async fn sign_stream(
         .claimed_role
         .or_else(|| header(headers, "hpki-claimed-role"));
 
-    // Refuse before reading a possibly large body: unknown credential or not the caller's.
+    // Refuse before reading a possibly large body: unknown credential or not the caller's. The
+    // credential loaded here is the one that signs (`sign_with` re-checks revocation and the rest).
     let st = state.clone();
     let (cred, owner) = (credential.clone(), practitioner.clone());
-    let key_algorithm = blocking(move || {
-        let c = st.authority.credential(&cred)?;
-        if c.owner != owner {
-            return Err(ca_core::credential::CredentialError::NotOwner(cred).into());
-        }
-        Ok(c.key_algorithm)
-    })
-    .await?;
-    let algorithm = DigestAlgorithm::for_algorithm(key_algorithm);
+    let loaded = blocking(move || Ok(st.authority.signing_credential(&cred, &owner)?)).await?;
+    let algorithm = loaded.digest_algorithm();
 
     let limit = state.config.limits.document_bytes;
     let mut hasher = DocumentHasher::new(algorithm);
@@ -220,7 +214,8 @@ async fn sign_stream(
     let digest = hasher.finish();
     let st = state.clone();
     let signed = blocking(move || {
-        Ok(st.authority.sign_document(
+        Ok(st.authority.sign_with(
+            &loaded,
             &st.purposes,
             &SignDocument {
                 credential: &credential,
