@@ -729,7 +729,7 @@ fn every_route_answers_hostile_input_with_a_problem() {
             Some(&signer),
             octet,
             b"doc".to_vec(),
-            400,
+            404,
         ),
         (
             "sign: unknown query",
@@ -793,7 +793,7 @@ fn every_route_answers_hostile_input_with_a_problem() {
             None,
             None,
             vec![],
-            400,
+            404,
         ),
         (
             "ca: long",

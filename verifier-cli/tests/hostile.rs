@@ -225,7 +225,7 @@ fn hostile_batches() {
         (
             "a 100,000-character line",
             "x".repeat(100_000).into_bytes(),
-            1,
+            2,
         ),
         ("garbage signature", b"garbage.p7s\n".to_vec(), 1),
         (
