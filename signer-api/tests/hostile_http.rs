@@ -877,7 +877,7 @@ fn private_keys(data: &Path) -> Vec<Vec<u8>> {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD;
         out.push(hex::encode(&scalar).into_bytes());
-        out.push(b64.encode(&pkcs8)[8..40].as_bytes().to_vec());
+        out.push(b64.encode(&pkcs8).as_bytes()[8..40].to_vec());
         out.push(scalar);
         out.push(pkcs8);
     }
