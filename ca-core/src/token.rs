@@ -6,12 +6,12 @@
 //!   SHA-256 is stored: with 256 bits of entropy no slow password hash is needed, and a stolen
 //!   store yields no usable token.
 //!
-//! Verification compares digests in constant time. ring 0.17's `constant_time::verify_slices_are_equal`
-//! is deprecated ("internal function … no promises regarding side channels"), and `subtle` is not a
-//! dependency, so two fixed-length digests are compared with an OR-fold of their XOR whose result
-//! passes through `black_box`. Comparing digests rather than secrets also means a timing difference
-//! could only reveal bits of the hash of the attacker's own guess, which is worthless without a
-//! preimage.
+//! Verification compares digests in constant time with `subtle` (`ConstantTimeEq`, the
+//! dalek-cryptography crate already in the tree through RustCrypto): no early exit, so the time
+//! does not depend on how long a prefix matches. ring 0.17's `constant_time::verify_slices_are_equal`
+//! is deprecated ("internal function … no promises regarding side channels"). Comparing digests
+//! rather than secrets also means a timing difference could only reveal bits of the hash of the
+//! attacker's own guess, which is worthless without a preimage.
 
 use crate::audit::{AuditAction, AuditEvent};
 use crate::authority::Authority;
@@ -140,7 +140,7 @@ pub fn verify<S: Store + ?Sized>(
             StoreError::Corrupt(format!("token {id}: secret hash is not SHA-256 hex"))
         })?;
     let presented_digest = digest::digest(&digest::SHA256, secret.as_slice());
-    if !digests_equal(&stored, presented_digest.as_ref()) {
+    if !bool::from(digests_equal(&stored, presented_digest.as_ref())) {
         return Err(TokenError::Mismatch(id.to_owned()));
     }
     if record.revoked {
@@ -172,13 +172,15 @@ fn parse(presented: &str) -> Result<(&str, Zeroizing<[u8; SECRET_LEN]>), TokenEr
     Ok((id, secret))
 }
 
-/// Constant-time equality of two SHA-256 digests (see the module comment for why not ring's).
-fn digests_equal(a: &[u8; DIGEST_LEN], b: &[u8]) -> bool {
+/// Constant-time equality of two SHA-256 digests. Returning `subtle::Choice` keeps the result
+/// out of branches until the caller decides (see the module comment).
+fn digests_equal(a: &[u8; DIGEST_LEN], b: &[u8]) -> subtle::Choice {
+    use subtle::ConstantTimeEq;
+    // A length mismatch is public (digests are fixed-length), so it may return early.
     if b.len() != DIGEST_LEN {
-        return false;
+        return subtle::Choice::from(0);
     }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    a.as_slice().ct_eq(b)
 }
 
 fn scope_details(scope: &TokenScope) -> Vec<(String, String)> {
@@ -235,5 +237,26 @@ impl<S: Store> Authority<S> {
             },
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compare is subtle's `ConstantTimeEq` (the `Choice` type says so; timing is not tested,
+    /// as timed unit tests are not honest on shared machines): equal digests match, and a
+    /// difference at the first, a middle or the last octet does not.
+    #[test]
+    fn digest_compare_is_subtle_and_exact() {
+        let a = [0x5au8; DIGEST_LEN];
+        let equal: subtle::Choice = digests_equal(&a, &a);
+        assert!(bool::from(equal));
+        for at in [0, DIGEST_LEN / 2, DIGEST_LEN - 1] {
+            let mut b = a;
+            b[at] ^= 1;
+            assert!(!bool::from(digests_equal(&a, &b)), "differs at {at}");
+        }
+        assert!(!bool::from(digests_equal(&a, &a[..DIGEST_LEN - 1])));
     }
 }

@@ -185,7 +185,15 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
     };
     let profiles = dir.profiles()?;
     let store = dir.open_store()?;
-    let (sealer, seal_setting) = dir.new_sealer()?;
+    // From here a failure must not leave a half-made installation that refuses a retry.
+    let (sealer, seal_setting) = match dir.new_sealer() {
+        Ok(s) => s,
+        Err(e) => {
+            drop(store);
+            dir.discard_failed_init();
+            return Err(e);
+        }
+    };
     let authority = Authority::init(
         store,
         profiles,
@@ -205,7 +213,8 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
             actor: "cli".into(),
             serials: Default::default(),
         },
-    )?;
+    )
+    .inspect_err(|_| dir.discard_failed_init())?;
     publish_ca_certificates(dir, &authority)?;
     Ok(authority)
 }

@@ -53,6 +53,12 @@ impl DataDir {
         self.root.join("store")
     }
 
+    /// Removes what a failed `init` made (the store, the key file), so `init` can be run again.
+    pub fn discard_failed_init(&self) {
+        let _ = std::fs::remove_dir_all(self.store_path());
+        let _ = std::fs::remove_file(self.key_file());
+    }
+
     fn key_file(&self) -> PathBuf {
         self.root.join("master.key")
     }

@@ -726,3 +726,169 @@ fn policies_directory_replaces_the_built_in_profiles() {
         "{err}"
     );
 }
+
+/// Hostile input to every admin subcommand (issue 6 part 4): each ends with exit 2 and a message
+/// within a time guard, and writes nothing (the audit log does not grow).
+#[test]
+fn hostile_admin_input_exits_2_and_writes_nothing() {
+    let env = Env::new();
+    let before = env.audit_records();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = env.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let big = env.path("big.csr");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 20)
+        .unwrap();
+    let big = big.to_str().unwrap().to_owned();
+    let deep = write("deep.csr", &[0x30, 0x80].repeat(100_000));
+    let huge_len = write(
+        "huge.csr",
+        &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x00],
+    );
+    let bad_b64 = write(
+        "b64.csr",
+        b"-----BEGIN CERTIFICATE REQUEST-----\n%%%%\n-----END CERTIFICATE REQUEST-----\n",
+    );
+    let good = p256_csr(env.dir.path(), "good");
+    let good = good.to_str().unwrap().to_owned();
+    let long = "x".repeat(10_000);
+    let long_subject = format!("C=JP,CN={long}");
+    let roles: Vec<String> = (0..1_000).map(|_| JP_ROLE.to_owned()).collect();
+    let issue = |csr: &str, subject: &str| {
+        vec![
+            "issue".to_owned(),
+            "--profile".into(),
+            "rhp-sign".into(),
+            "--csr".into(),
+            csr.into(),
+            "--subject".into(),
+            subject.into(),
+            "--hc-role".into(),
+            JP_ROLE.into(),
+        ]
+    };
+    let subject = "C=JP,O=Example Hospital,CN=Hostile,serialNumber=H-1";
+    let mut many_roles = issue(&good, subject);
+    for r in &roles {
+        many_roles.extend(["--hc-role".to_owned(), r.clone()]);
+    }
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("CSR over 1 MiB", issue(&big, subject)),
+        ("CSR nested 100,000 deep", issue(&deep, subject)),
+        ("CSR claiming 4 GiB", issue(&huge_len, subject)),
+        ("CSR with bad base64", issue(&bad_b64, subject)),
+        ("CSR missing", issue("/nonexistent/x.csr", subject)),
+        (
+            "CSR is a directory",
+            issue(env.dir.path().to_str().unwrap(), subject),
+        ),
+        ("subject 10,000 characters", issue(&good, &long_subject)),
+        ("subject not a name", issue(&good, "=,=,,==")),
+        ("1,000 roles", many_roles),
+        ("bad SAN", {
+            let mut v = issue(&good, subject);
+            v.extend(s(&["--san", "gopher:x"]));
+            v
+        }),
+        ("days overflow", {
+            let mut v = issue(&good, subject);
+            v.extend(s(&["--days", "99999999999999999999"]));
+            v
+        }),
+        ("revoke: serial not hex", s(&["revoke", "--serial", "zz"])),
+        (
+            "revoke: serial 10,000 digits",
+            s(&["revoke", "--serial", &"a".repeat(10_000)]),
+        ),
+        (
+            "revoke: unknown serial",
+            s(&["revoke", "--serial", "0badc0de"]),
+        ),
+        (
+            "revoke: bad reason",
+            s(&["revoke", "--serial", "00", "--reason", "because"]),
+        ),
+        (
+            "revoke: bad date",
+            s(&["revoke", "--serial", "00", "--invalidity-date", "soon"]),
+        ),
+        ("crl: traversal", s(&["crl", "--ca", "../../etc"])),
+        ("crl: long", s(&["crl", "--ca", &long])),
+        ("token: bad scope", s(&["token", "--scope", "root"])),
+        (
+            "token: days 0",
+            s(&["token", "--scope", "ra", "--days", "0"]),
+        ),
+        (
+            "token: days overflow",
+            s(&["token", "--scope", "ra", "--days", "-1"]),
+        ),
+        ("init: again", s(&["init"])),
+        ("audit: unknown", s(&["audit", "frobnicate"])),
+    ];
+    for (what, args) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let err = env.fails(&args);
+        assert!(!err.trim().is_empty(), "{what}: no message");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{what}: too slow"
+        );
+    }
+    // init on a fresh directory with a hostile key file, policy arc or base URL.
+    let fresh = tempfile::tempdir().unwrap();
+    let key_garbage = write("garbage.p8", &[0x30, 0x80].repeat(10_000));
+    for (what, extra) in [
+        (
+            "import-key garbage",
+            vec!["--import-key", &*format!("sign={key_garbage}")],
+        ),
+        ("import-key no =", vec!["--import-key", "sign"]),
+        (
+            "import-key unknown CA",
+            vec!["--import-key", &*format!("nope={key_garbage}")],
+        ),
+        ("policy arc not an OID", vec!["--policy-arc", "2.25.x"]),
+    ] {
+        let out = bin()
+            .arg("--data-dir")
+            .arg(fresh.path().join("data"))
+            .arg("init")
+            .args(&extra)
+            .env_remove("HPKI_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+        assert!(
+            !fresh.path().join("data/store").exists(),
+            "{what}: left a store behind"
+        );
+    }
+    // serve with a hostile configuration stops at once with exit 2.
+    for (what, k, v) in [
+        ("JSON limit not a number", "HPKI_JSON_LIMIT", "lots"),
+        ("listen address garbage", "HPKI_LISTEN", "999.0.0.1:http"),
+    ] {
+        let out = bin()
+            .arg("--data-dir")
+            .arg(env.data())
+            .arg("serve")
+            .env(k, v)
+            .env_remove("HPKI_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+    }
+    assert_eq!(
+        env.audit_records(),
+        before,
+        "a refusal wrote an audit record"
+    );
+}

@@ -1112,6 +1112,33 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
         );
         assert_ne!(code, "201");
     }
+
+    // Once revoked, P-1's authentication certificate no longer authenticates (issue 6 part 5).
+    let list = reply(
+        anonymous
+            .get(&format!("{base}/v1/certificates?profile=rhp-auth"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .call(),
+    )
+    .json();
+    let serial = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"].as_str().unwrap().contains("P-1"))
+        .expect("P-1's authentication certificate in the inventory")["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = reply(
+        anonymous
+            .post(&format!("{base}/v1/certificates/{serial}/revoke"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .send_json(serde_json::json!({"reason": "keyCompromise"})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let d = post(&tls_agent(&root, Some((&auth_cert, &auth_key)))).problem(401);
+    assert!(d.contains("revoked"), "{d}");
 }
 
 /// Peak resident memory of a process (VmHWM), in bytes.

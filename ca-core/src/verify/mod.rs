@@ -318,6 +318,13 @@ impl SignedDocument {
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
         }
+        // Refused, not truncated: a cut set may drop the signer's certificate and mislead.
+        let certificates = signed_data.certificates.as_ref().map_or(0, |c| c.0.len());
+        if certificates > MAX_CERTIFICATES {
+            return Err(VerifyError::Malformed(format!(
+                "too many certificates ({certificates}; the limit is {MAX_CERTIFICATES})"
+            )));
+        }
         Ok(Self {
             signed_data,
             content,
@@ -363,7 +370,6 @@ impl SignedDocument {
                 CertificateChoices::Certificate(cert) => cert.to_der().ok(),
                 _ => None,
             })
-            .take(MAX_CERTIFICATES)
             .collect()
     }
 

@@ -9,8 +9,9 @@ use crate::oid;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
     CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
-    PDVCertificate, PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
-    calculate_hash_rust_crypto, check_revocation_local, validate_path_rfc5280,
+    PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment,
+    TaSource, TimeOfInterest, calculate_hash_rust_crypto, check_revocation_local, compare_names,
+    validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
@@ -18,6 +19,17 @@ use der::asn1::{BitString, GeneralizedTime};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::BasicConstraints;
+
+/// Work budget of path building. certval builds every partial path from the trust anchors
+/// through the pool (one signature check per extension, up to 15 certificates deep), which a
+/// mesh of cross-certified CAs turns into a factorial; these bounds keep a hostile pool to
+/// seconds. A pool of more CA certificates than this is refused rather than searched.
+pub(crate) const MAX_PATH_POOL: usize = 512;
+/// Most partial paths (each one signature check) path building may consider.
+pub(crate) const MAX_PARTIAL_PATHS: u64 = 10_000;
+/// Most candidate paths validated for one target before giving up.
+pub(crate) const MAX_CANDIDATE_PATHS: usize = 64;
 
 /// The RFC 5280 §6.1.1 user inputs and what else path validation needs.
 pub(crate) struct PathInputs<'a> {
@@ -122,8 +134,23 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     }
     pe.add_trust_anchor_source(Box::new(tas));
 
+    let candidates = match may_issue(inputs.pool) {
+        Ok(c) => c,
+        Err(reason) => {
+            return Err(failure(
+                SubIndication::CertificateChainGeneralFailure,
+                reason,
+            ));
+        }
+    };
+    if let Err(reason) = within_budget(inputs.trust_anchors, &candidates) {
+        return Err(failure(
+            SubIndication::CertificateChainGeneralFailure,
+            reason,
+        ));
+    }
     let mut pool = CertSource::new();
-    for (i, c) in inputs.pool.iter().enumerate() {
+    for (i, (c, _)) in candidates.iter().enumerate() {
         let file = cert_file(i, c);
         if !pool.contains(&file) {
             pool.push(file);
@@ -173,7 +200,7 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
         ));
     }
     let mut best: Option<PathFailure> = None;
-    for path in &paths {
+    for path in paths.iter().take(MAX_CANDIDATE_PATHS) {
         let mut cpr = CertificationPathResults::new();
         let mut result = pe.validate_path(&pe, &cps, path, &mut cpr);
         if result.is_ok() && cps.get_check_revocation_status() {
@@ -206,7 +233,126 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             }
         }
     }
-    Err(best.unwrap_or_else(|| failure(SubIndication::NoCertificateChainFound, "no path".into())))
+    let mut best =
+        best.unwrap_or_else(|| failure(SubIndication::NoCertificateChainFound, "no path".into()));
+    if paths.len() > MAX_CANDIDATE_PATHS {
+        best.reason = format!(
+            "{} (work budget: stopped after {MAX_CANDIDATE_PATHS} of {} candidate paths)",
+            best.reason,
+            paths.len()
+        );
+    }
+    Err(best)
+}
+
+/// The pool certificates that can be intermediates, parsed: RFC 5280 §6.1.4 (k) wants
+/// basicConstraints cA in every v3 intermediate, so v3 end-entity certificates are dropped
+/// before certval sees them; undecodable ones too (certval would skip them). Duplicates go.
+fn may_issue(pool: &[Vec<u8>]) -> Result<Vec<(&[u8], Certificate)>, String> {
+    let mut out: Vec<(&[u8], Certificate)> = Vec::new();
+    for der in pool {
+        let Ok(cert) = Certificate::from_der(der) else {
+            continue;
+        };
+        let tbs = cert.tbs_certificate();
+        let is_ca = match tbs.get_extension::<BasicConstraints>() {
+            Ok(Some((_, bc))) => bc.ca,
+            Ok(None) => tbs.version() != x509_cert::Version::V3,
+            Err(_) => false,
+        };
+        if is_ca && !out.iter().any(|(d, _)| *d == der.as_slice()) {
+            out.push((der, cert));
+        }
+        if out.len() > MAX_PATH_POOL {
+            return Err(format!(
+                "path building work budget: more than {MAX_PATH_POOL} CA certificates in the pool"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// certval's passes: one row of partial paths per intermediate, the anchor and target excluded.
+const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
+
+/// An upper bound on certval's partial paths, counted before it builds them: paths from a
+/// certificate a trust anchor names as issuer, each next certificate issued (by name, with
+/// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
+/// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
+/// stops at the budget, so it costs at most the budget plus the name comparisons.
+fn within_budget(anchors: &[Vec<u8>], pool: &[(&[u8], Certificate)]) -> Result<(), String> {
+    let anchors: Vec<Certificate> = anchors
+        .iter()
+        .filter_map(|a| Certificate::from_der(a).ok())
+        .collect();
+    let issued_by = |issuer: &Certificate, cert: &Certificate| {
+        compare_names(
+            cert.tbs_certificate().issuer(),
+            issuer.tbs_certificate().subject(),
+        )
+    };
+    // issues[i]: the pool certificates the subject of pool certificate i issued.
+    let issues: Vec<Vec<usize>> = pool
+        .iter()
+        .map(|(_, issuer)| {
+            pool.iter()
+                .enumerate()
+                .filter(|(_, (_, cert))| issued_by(issuer, cert))
+                .map(|(j, _)| j)
+                .collect()
+        })
+        .collect();
+    let keys: Vec<_> = pool
+        .iter()
+        .map(|(_, c)| c.tbs_certificate().subject_public_key_info())
+        .collect();
+    let mut count = 0u64;
+    let mut path = Vec::with_capacity(MAX_PASSES);
+    for (i, (_, cert)) in pool.iter().enumerate() {
+        if anchors.iter().any(|ta| issued_by(ta, cert)) {
+            path.push(i);
+            let within = count_paths(&mut path, &issues, &keys, &mut count);
+            path.pop();
+            if !within {
+                return Err(format!(
+                    "path building work budget: the pool allows more than {MAX_PARTIAL_PATHS} \
+                     partial paths (a mesh of cross-certified CAs?)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Depth-first count of the paths extending `path`; false once `count` passes the budget.
+fn count_paths(
+    path: &mut Vec<usize>,
+    issues: &[Vec<usize>],
+    keys: &[&SubjectPublicKeyInfoOwned],
+    count: &mut u64,
+) -> bool {
+    *count += 1;
+    if *count > MAX_PARTIAL_PATHS {
+        return false;
+    }
+    let Some(&last) = path.last() else {
+        return true;
+    };
+    if path.len() >= MAX_PASSES {
+        return true;
+    }
+    for &next in &issues[last] {
+        if path.iter().any(|&p| keys[p] == keys[next]) {
+            continue;
+        }
+        path.push(next);
+        let within = count_paths(path, issues, keys, count);
+        path.pop();
+        if !within {
+            return false;
+        }
+    }
+    true
 }
 
 /// Validation at a past time: no supplied CRL was current then (certval wants thisUpdate ≤ time ≤

@@ -1,0 +1,513 @@
+//! Hostile input to the verification engine (issue 6 part 4): adversarial DER and CMS made with
+//! the der / x509-cert / cms crates (only the broken length bytes are written by hand), certificate
+//! pools that are loops, meshes and very long chains. Every case ends with a verdict, never a panic,
+//! within a generous time guard (not a benchmark).
+
+mod sign_fixture;
+
+use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
+use ca_core::verify::{
+    Indication, KeyUsageRule, Policy, Report, SignedDocument, SubIndication, decode_certificates,
+    decode_crls, verify_bytes, verify_certificate,
+};
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{CertificateSet, SignedData, SignerInfos};
+use const_oid::{AssociatedOid, ObjectIdentifier};
+use der::asn1::{OctetString, UintRef};
+use der::{Any, DateTime, Decode, Encode};
+use sign_fixture::{SIGN_AT, pki, signer};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder, CertificateBuilder};
+use x509_cert::certificate::TbsCertificate;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::SubjectPublicKeyInfoRef;
+use x509_cert::time::{Time, Validity};
+
+/// 2026-01-01T00:00:00Z; certificates are valid for a year from then.
+const NOW: u64 = 1_767_225_600;
+/// Guard: each hostile case must end well within this (they take milliseconds to a few seconds).
+const BOUND: Duration = Duration::from_secs(30);
+
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    assert!(took < BOUND, "{what} took {took:?}");
+    out
+}
+
+fn show(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap()
+}
+
+/// A CA of the test pools: a P-256 key, a name, its key identifier.
+struct Ca {
+    key: SigningKey,
+    name: Name,
+    ski: Vec<u8>,
+}
+
+impl Ca {
+    fn new(cn: &str) -> Self {
+        let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+        let spki = key.public_key_info().subject_public_key.raw_bytes();
+        let ski = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, spki).as_ref()
+            [..20]
+            .to_vec();
+        Self {
+            key,
+            name: Name::from_str(&format!("CN={cn},O=hpki hostile,C=JP")).unwrap(),
+            ski,
+        }
+    }
+
+    /// A certificate for `subject` signed by `self`: a CA certificate, or a signing end entity.
+    fn issue(&self, subject: &Ca, ca: bool, serial: u32, extra: Vec<Extension>) -> Vec<u8> {
+        let mut extensions = vec![
+            ext(&BasicConstraints {
+                ca,
+                path_len_constraint: None,
+            }),
+            ext(&KeyUsage(if ca {
+                KeyUsages::KeyCertSign | KeyUsages::CRLSign
+            } else {
+                KeyUsages::NonRepudiation | KeyUsages::DigitalSignature
+            })),
+            ext(&SubjectKeyIdentifier(
+                OctetString::new(subject.ski.clone()).unwrap(),
+            )),
+            ext(&AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(self.ski.clone()).unwrap()),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            }),
+        ];
+        extensions.extend(extra);
+        let time =
+            |t: u64| Time::from(DateTime::from_unix_duration(Duration::from_secs(t)).unwrap());
+        CertificateBuilder::new(
+            Fixed {
+                issuer: self.name.clone(),
+                subject: subject.name.clone(),
+                extensions,
+            },
+            SerialNumber::from(serial),
+            Validity::new(time(NOW), time(NOW + 365 * 86_400)),
+            subject.key.public_key_info().clone(),
+        )
+        .unwrap()
+        .build::<_, RawSignature>(&self.key)
+        .unwrap()
+        .to_der()
+        .unwrap()
+    }
+
+    fn self_signed(&self) -> Vec<u8> {
+        self.issue(self, true, 1, vec![])
+    }
+}
+
+fn ext<T: AssociatedOid + Encode>(value: &T) -> Extension {
+    Extension {
+        extn_id: T::OID,
+        critical: false,
+        extn_value: OctetString::new(value.to_der().unwrap()).unwrap(),
+    }
+}
+
+struct Fixed {
+    issuer: Name,
+    subject: Name,
+    extensions: Vec<Extension>,
+}
+
+impl BuilderProfile for Fixed {
+    fn get_issuer(&self, _: &Name) -> Name {
+        self.issuer.clone()
+    }
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+    fn build_extensions(
+        &self,
+        _: SubjectPublicKeyInfoRef<'_>,
+        _: SubjectPublicKeyInfoRef<'_>,
+        _: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        Ok(self.extensions.clone())
+    }
+}
+
+fn path_policy(root: &[u8], pool: Vec<Vec<u8>>) -> Policy {
+    let mut p = Policy::new(NOW + 3_600);
+    p.trust_anchors = vec![root.to_vec()];
+    p.cert_pool = pool;
+    p.key_usage = KeyUsageRule::ReportOnly;
+    p
+}
+
+fn path_check(r: &Report) -> (String, Option<SubIndication>) {
+    let check = r.signatures[0]
+        .checks
+        .iter()
+        .find(|c| c.name == "certificate-path")
+        .unwrap_or_else(|| panic!("no certificate-path check: {}", show(r)));
+    (check.reason.clone(), check.sub_indication)
+}
+
+#[test]
+fn chains_loops_and_meshes_end_with_a_verdict_within_the_work_budget() {
+    let root = Ca::new("root");
+    let root_der = root.self_signed();
+
+    // A chain of 5 CAs validates: the budget refuses nothing ordinary.
+    let cas: Vec<Ca> = (0..20).map(|i| Ca::new(&format!("CA {i}"))).collect();
+    let mut chain = vec![root.issue(&cas[0], true, 2, vec![])];
+    for i in 1..cas.len() {
+        chain.push(cas[i - 1].issue(&cas[i], true, 10 + i as u32, vec![]));
+    }
+    let leaf = Ca::new("leaf");
+    let short_leaf = cas[4].issue(&leaf, false, 100, vec![]);
+    let r = timed("chain of 5", || {
+        verify_certificate(&short_leaf, &path_policy(&root_der, chain[..5].to_vec()))
+    });
+    assert!(r.is_valid(), "{}", show(&r));
+
+    // A chain of 20 CAs is longer than path building goes (certval: 15 certificates): no chain.
+    let long_leaf = cas[19].issue(&leaf, false, 101, vec![]);
+    let r = timed("chain of 20", || {
+        verify_certificate(&long_leaf, &path_policy(&root_der, chain.clone()))
+    });
+    assert_eq!(
+        r.sub_indication,
+        Some(SubIndication::NoCertificateChainFound),
+        "{}",
+        show(&r)
+    );
+
+    // Two CAs certify each other (a loop) beside the root's certificate of A: the path is
+    // found and the loop does not trap the builder.
+    let (a, b) = (Ca::new("A"), Ca::new("B"));
+    let pool = vec![
+        root.issue(&a, true, 200, vec![]),
+        a.issue(&b, true, 201, vec![]),
+        b.issue(&a, true, 202, vec![]),
+    ];
+    let loop_leaf = b.issue(&leaf, false, 203, vec![]);
+    let r = timed("cross-certified loop", || {
+        verify_certificate(&loop_leaf, &path_policy(&root_der, pool))
+    });
+    assert!(r.is_valid(), "{}", show(&r));
+    assert_eq!(r.signatures[0].chain.len(), 4, "{}", show(&r));
+
+    // A small mesh (5 CAs, each certifying every other) is still searched and validates.
+    let mesh = |n: usize| -> (Vec<Vec<u8>>, Vec<u8>) {
+        let cas: Vec<Ca> = (0..n).map(|i| Ca::new(&format!("Mesh {i}"))).collect();
+        let mut pool = vec![root.issue(&cas[0], true, 300, vec![])];
+        for (i, from) in cas.iter().enumerate() {
+            for (j, to) in cas.iter().enumerate() {
+                if i != j {
+                    pool.push(from.issue(to, true, 1_000 + (i * n + j) as u32, vec![]));
+                }
+            }
+        }
+        (pool, cas[n - 1].issue(&leaf, false, 301, vec![]))
+    };
+    let (pool, target) = mesh(5);
+    let r = timed("mesh of 5", || {
+        verify_certificate(&target, &path_policy(&root_der, pool))
+    });
+    assert!(r.is_valid(), "{}", show(&r));
+
+    // A mesh of 10 allows about a million partial paths (9!·e), each a signature check: the
+    // budget refuses it up front with a clear reason instead of searching for minutes.
+    let (pool, target) = mesh(10);
+    let r = timed("mesh of 10", || {
+        verify_certificate(&target, &path_policy(&root_der, pool))
+    });
+    let (reason, sub) = path_check(&r);
+    assert_eq!(
+        sub,
+        Some(SubIndication::CertificateChainGeneralFailure),
+        "{}",
+        show(&r)
+    );
+    assert!(reason.contains("work budget"), "{reason}");
+    assert_eq!(r.indication, Indication::Indeterminate);
+}
+
+#[test]
+fn a_pool_of_too_many_ca_certificates_is_refused_and_end_entities_are_ignored() {
+    let root = Ca::new("root");
+    let root_der = root.self_signed();
+    let ca = Ca::new("issuing");
+    let leaf = Ca::new("leaf");
+    let target = ca.issue(&leaf, false, 2, vec![]);
+    let ca_cert = root.issue(&ca, true, 3, vec![]);
+    // 1,500 end-entity certificates in the pool (not intermediates) cost nothing.
+    let mut pool: Vec<Vec<u8>> = (0..1_500)
+        .map(|i| ca.issue(&leaf, false, 10_000 + i, vec![]))
+        .collect();
+    pool.push(ca_cert.clone());
+    let r = timed("1,500 end entities", || {
+        verify_certificate(&target, &path_policy(&root_der, pool))
+    });
+    assert!(r.is_valid(), "{}", show(&r));
+
+    // 600 CA certificates exceed the pool budget (512).
+    let other = Ca::new("other");
+    let mut pool: Vec<Vec<u8>> = (0..600)
+        .map(|i| root.issue(&other, true, 20_000 + i, vec![]))
+        .collect();
+    pool.push(ca_cert);
+    let r = timed("600 CAs", || {
+        verify_certificate(&target, &path_policy(&root_der, pool))
+    });
+    let (reason, sub) = path_check(&r);
+    assert_eq!(sub, Some(SubIndication::CertificateChainGeneralFailure));
+    assert!(
+        reason.contains("work budget") && reason.contains("512"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_certificate_with_10000_extensions_gets_a_verdict() {
+    let root = Ca::new("root");
+    let root_der = root.self_signed();
+    let leaf = Ca::new("leaf");
+    let extra: Vec<Extension> = (0..10_000u32)
+        .map(|i| Extension {
+            extn_id: ObjectIdentifier::new(&format!("1.3.6.1.4.1.55555.{i}")).unwrap(),
+            critical: false,
+            extn_value: OctetString::new(vec![0x05, 0x00]).unwrap(),
+        })
+        .collect();
+    let cert = root.issue(&leaf, false, 2, extra);
+    assert!(cert.len() > 100_000);
+    let r = timed("10,000 extensions", || {
+        verify_certificate(&cert, &path_policy(&root_der, vec![]))
+    });
+    // Unknown non-critical extensions are ignored (RFC 5280 §4.2): the path validates.
+    assert!(r.is_valid(), "{}", show(&r));
+
+    // The same with the first unknown extension critical: refused, not ignored.
+    let mut critical: Vec<Extension> = (0..10_000u32)
+        .map(|i| Extension {
+            extn_id: ObjectIdentifier::new(&format!("1.3.6.1.4.1.55555.{i}")).unwrap(),
+            critical: false,
+            extn_value: OctetString::new(vec![0x05, 0x00]).unwrap(),
+        })
+        .collect();
+    critical[0].critical = true;
+    let cert = root.issue(&leaf, false, 3, critical);
+    let r = timed("10,000 extensions, one critical", || {
+        verify_certificate(&cert, &path_policy(&root_der, vec![]))
+    });
+    assert!(!r.is_valid(), "{}", show(&r));
+}
+
+/// A real CAdES signature from the engine, as a `SignedData` to tamper with.
+fn signature() -> (Vec<u8>, SignedData) {
+    let s = signer("p256");
+    let digest = DigestAlgorithm::for_key(&s.key).digest(b"discharge summary");
+    let der = sign(&SignatureRequest {
+        key: &s.key,
+        certificate: &s.certificate,
+        chain: &s.chain,
+        digest: &digest,
+        signing_time: SIGN_AT - 60,
+        commitment_type: None,
+        claimed_role: None,
+        attached: Some(b"discharge summary"),
+    })
+    .unwrap();
+    let sd = ContentInfo::from_der(&der)
+        .unwrap()
+        .content
+        .decode_as::<SignedData>()
+        .unwrap();
+    (der, sd)
+}
+
+fn encode(sd: &SignedData) -> Vec<u8> {
+    ContentInfo {
+        content_type: ca_core::oid::ID_SIGNED_DATA,
+        content: Any::encode_from(sd).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn cms_policy() -> Policy {
+    let mut p = Policy::new(SIGN_AT);
+    p.trust_anchors = vec![pki().root.clone()];
+    p
+}
+
+#[test]
+fn cms_with_thousands_of_signers_or_certificates() {
+    let (good, sd) = signature();
+    assert!(verify_bytes(&good, None, &cms_policy()).is_valid());
+    let si = sd.signer_infos.0.get(0).unwrap().clone();
+    // Signer infos made distinct (a SET OF has no duplicates) by their signature value.
+    let signers = |n: usize| {
+        let mut copy = sd.clone();
+        let list: Vec<_> = (0..n)
+            .map(|i| {
+                let mut s = si.clone();
+                s.signature = OctetString::new((i as u32).to_be_bytes().to_vec()).unwrap();
+                s
+            })
+            .collect();
+        copy.signer_infos = SignerInfos::try_from(list).unwrap();
+        encode(&copy)
+    };
+    let r = timed("3,000 signers", || {
+        verify_bytes(&signers(3_000), None, &cms_policy())
+    });
+    assert_eq!(r.sub_indication, Some(SubIndication::FormatFailure));
+    assert!(show(&r).contains("too many signers"), "{}", show(&r));
+    // 64 signers (the limit), each with a bad signature: every one gets its verdict.
+    let r = timed("64 bad signers", || {
+        verify_bytes(&signers(64), None, &cms_policy())
+    });
+    assert_eq!(r.signatures.len(), 64);
+    assert!(
+        r.signatures
+            .iter()
+            .all(|s| s.sub_indication == Some(SubIndication::SigCryptoFailure)),
+        "{}",
+        show(&r)
+    );
+
+    // Extra certificates (end entities of a foreign CA) ride along: 1,500 are fine, 3,000 are
+    // refused as a whole (a cut set could drop the signer's certificate).
+    let foreign = Ca::new("foreign");
+    let leaf = Ca::new("leaf");
+    let extra: Vec<CertificateChoices> = (0..3_000)
+        .map(|i| {
+            let der = foreign.issue(&leaf, false, 50_000 + i, vec![]);
+            CertificateChoices::Certificate(x509_cert::Certificate::from_der(&der).unwrap())
+        })
+        .collect();
+    let with = |n: usize| {
+        let mut copy = sd.clone();
+        let mut certs: Vec<CertificateChoices> = copy.certificates.take().unwrap().0.into_vec();
+        certs.extend_from_slice(&extra[..n]);
+        copy.certificates = Some(CertificateSet::try_from(certs).unwrap());
+        encode(&copy)
+    };
+    let r = timed("1,500 certificates", || {
+        verify_bytes(&with(1_500), None, &cms_policy())
+    });
+    assert!(r.is_valid(), "{}", show(&r));
+    let r = timed("3,000 certificates", || {
+        verify_bytes(&with(3_000), None, &cms_policy())
+    });
+    assert_eq!(r.sub_indication, Some(SubIndication::FormatFailure));
+    assert!(show(&r).contains("too many certificates"), "{}", show(&r));
+}
+
+#[test]
+fn huge_integers_in_a_signature_value() {
+    #[derive(der::Sequence)]
+    struct EcdsaSig<'a> {
+        r: UintRef<'a>,
+        s: UintRef<'a>,
+    }
+    let (_, mut sd) = signature();
+    let big = vec![0x7f; 100_000];
+    let value = EcdsaSig {
+        r: UintRef::new(&big).unwrap(),
+        s: UintRef::new(&big).unwrap(),
+    }
+    .to_der()
+    .unwrap();
+    let mut si = sd.signer_infos.0.get(0).unwrap().clone();
+    si.signature = OctetString::new(value).unwrap();
+    sd.signer_infos = SignerInfos::try_from(vec![si]).unwrap();
+    let r = timed("huge integers", || {
+        verify_bytes(&encode(&sd), None, &cms_policy())
+    });
+    assert_eq!(
+        r.sub_indication,
+        Some(SubIndication::SigCryptoFailure),
+        "{}",
+        show(&r)
+    );
+}
+
+/// Broken length bytes (the one thing written by hand): too long, too short, indefinite where DER
+/// forbids it, nested a hundred thousand deep, a 4 GiB claim.
+#[test]
+fn broken_lengths_and_deep_nesting_are_format_failures() {
+    let (good, _) = signature();
+    let cert = signer("p256").certificate.clone();
+    let mut longer = cert.clone();
+    // 30 82 hi lo: add one to the two-octet length.
+    longer[3] = longer[3].wrapping_add(1);
+    let mut shorter = cert.clone();
+    shorter[3] = shorter[3].wrapping_sub(1);
+    let mut indefinite = vec![0x30, 0x80];
+    indefinite.extend_from_slice(&cert[4..]);
+    indefinite.extend_from_slice(&[0, 0]);
+    let huge_claim = [0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x00];
+    let deep_indefinite = [0x30, 0x80].repeat(100_000);
+    let mut deep_definite = Vec::new();
+    for _ in 0..10_000 {
+        deep_definite.insert(0, 0x30);
+        let len = deep_definite.len() - 1;
+        // Short-form lengths only while they fit; then a 4-octet long form.
+        let enc: Vec<u8> = if len < 128 {
+            vec![len as u8]
+        } else {
+            let mut v = vec![0x84];
+            v.extend_from_slice(&(len as u32).to_be_bytes());
+            v
+        };
+        deep_definite.splice(1..1, enc);
+    }
+    let cases: [(&str, &[u8]); 6] = [
+        ("length one too long", &longer),
+        ("length one too short", &shorter),
+        ("indefinite length", &indefinite),
+        ("4 GiB length", &huge_claim),
+        ("100,000 nested indefinite", &deep_indefinite),
+        ("10,000 nested definite", &deep_definite),
+    ];
+    let policy = cms_policy();
+    for (what, bytes) in cases {
+        timed(what, || {
+            assert!(decode_certificates(bytes).is_err(), "{what}: certificate");
+            assert!(decode_crls(bytes).is_err(), "{what}: CRL");
+            assert!(SignedDocument::parse(bytes).is_err(), "{what}: CMS");
+            let r = verify_certificate(bytes, &policy);
+            assert_eq!(
+                r.sub_indication,
+                Some(SubIndication::FormatFailure),
+                "{what}"
+            );
+            let r = verify_bytes(bytes, None, &policy);
+            assert_eq!(
+                r.sub_indication,
+                Some(SubIndication::FormatFailure),
+                "{what}"
+            );
+        });
+    }
+    // The CMS with its outer length broken.
+    let mut cms = good.clone();
+    cms[3] = cms[3].wrapping_add(1);
+    let r = timed("CMS length", || verify_bytes(&cms, None, &policy));
+    assert_eq!(r.sub_indication, Some(SubIndication::FormatFailure));
+}
