@@ -411,6 +411,10 @@ impl Drop for BatchWriter<'_> {
     }
 }
 
+/// sled's page cache (its default is 1 GiB, which a busy service fills as the store grows): the
+/// service's resident memory stays bounded whatever the store's size.
+const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     ///
@@ -419,7 +423,11 @@ impl SledStore {
     /// moment after the last handle is dropped, so an immediate reopen in the same process can
     /// fail the same way (spacejam/sled#1234); keep one store per process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(dir).map_err(backend)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
         Ok(SledStore {
             certificates: tree(CERTIFICATES_TREE)?,
