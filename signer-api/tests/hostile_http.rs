@@ -989,7 +989,11 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
         .problem(403, &format!("{method} {path} with a signer token"));
     }
     // Refusals that carry token-like material: a forged secret, a token as a credential id.
-    let forged = format!("{}0", &tok1[..tok1.len() - 1]);
+    // Change the last secret digit (to "0", or to "1" when it already is "0").
+    let forged = match tok1.strip_suffix('0') {
+        Some(head) => format!("{head}1"),
+        None => format!("{}0", &tok1[..tok1.len() - 1]),
+    };
     sign(&s, &cred1, &forged).problem(401, "forged token");
     sign(&s, &tok2, &tok1).problem(404, "a token as credential id");
 

@@ -661,7 +661,11 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     assert!(d.contains("no credentials"), "{d}");
     s.post_bytes(&url(&cred, "author"), Some("hpki_00_00"), octet, doc)
         .problem(401);
-    let forged = format!("{}0", &token[..token.len() - 1]);
+    // Change the last secret digit (to "0", or to "1" when it already is "0").
+    let forged = match token.strip_suffix('0') {
+        Some(head) => format!("{head}1"),
+        None => format!("{}0", &token[..token.len() - 1]),
+    };
     s.post_bytes(&url(&cred, "author"), Some(&forged), octet, doc)
         .problem(401);
     let t = s.post_json(
