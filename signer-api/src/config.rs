@@ -1,9 +1,30 @@
 //! Service configuration: built-in defaults, then a TOML file (`--config`), then `HPKI_*`
 //! environment variables, each overriding the one before.
 
-use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {MAX_CONFIG} bytes", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{name}={value:?} is not a number in range")]
+    Number { name: &'static str, value: String },
+    #[error("{0}")]
+    Invalid(&'static str),
+}
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -117,26 +138,34 @@ impl Config {
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
     /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let len = std::fs::metadata(path)
-                    .with_context(|| format!("reading {}", path.display()))?
-                    .len();
-                if len > MAX_CONFIG {
-                    bail!("{} is larger than {MAX_CONFIG} bytes", path.display());
+                let read = |source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                };
+                if std::fs::metadata(path).map_err(read)?.len() > MAX_CONFIG {
+                    return Err(ConfigError::TooLarge {
+                        path: path.to_owned(),
+                    });
                 }
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("{}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(read)?;
+                toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                    path: path.to_owned(),
+                    source,
+                })?
             }
             None => Config::default(),
         };
-        let number = |name: &str, value: String| -> Result<u64> {
+        fn number<T: FromStr>(name: &'static str, value: String) -> Result<T, ConfigError> {
             value
                 .parse()
-                .with_context(|| format!("{name}={value:?} is not a number"))
-        };
+                .map_err(|_| ConfigError::Number { name, value })
+        }
         if let Some(v) = env("HPKI_LISTEN") {
             config.listen = v;
         }
@@ -153,16 +182,16 @@ impl Config {
             config.limits.document_bytes = number("HPKI_DOCUMENT_LIMIT", v)?;
         }
         if let Some(v) = env("HPKI_JSON_LIMIT") {
-            config.limits.json_bytes = number("HPKI_JSON_LIMIT", v)? as usize;
+            config.limits.json_bytes = number("HPKI_JSON_LIMIT", v)?;
         }
         if let Some(v) = env("HPKI_VERIFICATION_LIMIT") {
             config.limits.verification_bytes = number("HPKI_VERIFICATION_LIMIT", v)?;
         }
         if let Some(v) = env("HPKI_RATE_LIMIT") {
-            config.limits.rate_per_second = number("HPKI_RATE_LIMIT", v)?.try_into()?;
+            config.limits.rate_per_second = number("HPKI_RATE_LIMIT", v)?;
         }
         if let Some(v) = env("HPKI_RATE_BURST") {
-            config.limits.rate_burst = number("HPKI_RATE_BURST", v)?.try_into()?;
+            config.limits.rate_burst = number("HPKI_RATE_BURST", v)?;
         }
         if let Some(v) = env("HPKI_HEADER_TIMEOUT") {
             config.limits.header_seconds = number("HPKI_HEADER_TIMEOUT", v)?;
@@ -171,13 +200,13 @@ impl Config {
             config.limits.request_seconds = number("HPKI_REQUEST_TIMEOUT", v)?;
         }
         if let Some(v) = env("HPKI_MAX_CONNECTIONS") {
-            config.limits.max_connections = number("HPKI_MAX_CONNECTIONS", v)?.try_into()?;
+            config.limits.max_connections = number("HPKI_MAX_CONNECTIONS", v)?;
         }
         if let Some(v) = env("HPKI_RA_TOKEN_DAYS") {
-            config.tokens.ra_lifetime_days = number("HPKI_RA_TOKEN_DAYS", v)? as u32;
+            config.tokens.ra_lifetime_days = number("HPKI_RA_TOKEN_DAYS", v)?;
         }
         if let Some(v) = env("HPKI_SIGNER_TOKEN_DAYS") {
-            config.tokens.signer_lifetime_days = number("HPKI_SIGNER_TOKEN_DAYS", v)? as u32;
+            config.tokens.signer_lifetime_days = number("HPKI_SIGNER_TOKEN_DAYS", v)?;
         }
         match (env("HPKI_TLS_CERT"), env("HPKI_TLS_KEY")) {
             (Some(certificate), Some(key)) => {
@@ -188,12 +217,20 @@ impl Config {
                 });
             }
             (None, None) => {}
-            _ => bail!("set both HPKI_TLS_CERT and HPKI_TLS_KEY, or neither"),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "set both HPKI_TLS_CERT and HPKI_TLS_KEY, or neither",
+                ));
+            }
         }
         if let Some(v) = env("HPKI_TLS_CLIENT_AUTH") {
             match config.tls.as_mut() {
                 Some(tls) => tls.client_auth = matches!(v.as_str(), "1" | "true" | "yes"),
-                None => bail!("HPKI_TLS_CLIENT_AUTH needs TLS (HPKI_TLS_CERT, HPKI_TLS_KEY)"),
+                None => {
+                    return Err(ConfigError::Invalid(
+                        "HPKI_TLS_CLIENT_AUTH needs TLS (HPKI_TLS_CERT, HPKI_TLS_KEY)",
+                    ));
+                }
             }
         }
         let l = &config.limits;
@@ -204,7 +241,9 @@ impl Config {
             || l.request_seconds == 0
             || l.max_connections == 0
         {
-            bail!("body limits, header and request timeouts and max_connections must be positive");
+            return Err(ConfigError::Invalid(
+                "body limits, header and request timeouts and max_connections must be positive",
+            ));
         }
         Ok(config)
     }
@@ -263,5 +302,19 @@ mod tests {
         );
         let err = Config::load(None, |k| (k == "HPKI_RATE_LIMIT").then(|| "lots".into()));
         assert!(format!("{:#}", err.unwrap_err()).contains("HPKI_RATE_LIMIT"));
+        // Out of the field's range is refused, not truncated (2^32 days would wrap to 0).
+        let err = Config::load(None, |k| {
+            (k == "HPKI_RA_TOKEN_DAYS").then(|| "4294967296".into())
+        });
+        assert!(
+            matches!(
+                err,
+                Err(ConfigError::Number {
+                    name: "HPKI_RA_TOKEN_DAYS",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
     }
 }
