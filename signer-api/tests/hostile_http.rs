@@ -962,8 +962,13 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
     assert_eq!(own[0]["id"], cred1.as_str());
     s.call("GET", "/v1/credentials?owner=LOG-2", Some(&tok1), None, &[])
         .problem(403, "read another's credentials");
-    // Well-formed bodies: a malformed one is refused (400) before the handler checks the role.
+    // RA-only routes refuse a signer token before judging the body: the same 403 for a
+    // well-formed body and a malformed one.
     for (method, path, body) in [
+        ("POST", "/v1/certificates", "{not json"),
+        ("POST", "/v1/certificates/00/revoke", "[]"),
+        ("POST", "/v1/credentials", r#"{"subject":1}"#),
+        ("POST", "/v1/tokens", r#"{"scope":"root"}"#),
         (
             "POST",
             "/v1/certificates",

@@ -48,6 +48,23 @@ impl Caller {
     }
 }
 
+/// A caller who must be the registration authority. Placed before the body among a handler's
+/// arguments, it refuses any other caller (403) before the body is read or judged, so a signer
+/// token learns nothing from an RA route's validation messages.
+pub struct RaCaller(pub Caller);
+
+impl FromRequest for RaCaller {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identify(req).and_then(|caller| {
+            caller.require_ra()?;
+            Ok(RaCaller(caller))
+        }))
+    }
+}
+
 impl FromRequest for Caller {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;

@@ -1,6 +1,6 @@
 //! Registration-authority routes: issue, inventory, revoke.
 
-use super::auth::Caller;
+use super::auth::RaCaller;
 use super::ca::{current_crl, pem};
 use super::problem::Problem;
 use super::{AppState, blocking, now};
@@ -75,10 +75,9 @@ pub fn registration(
 #[post("/v1/certificates")]
 pub async fn issue(
     state: web::Data<AppState>,
-    caller: Caller,
+    RaCaller(caller): RaCaller,
     body: web::Json<IssueRequest>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     let body = body.into_inner();
     let reg = registration(
         body.profile,
@@ -164,10 +163,9 @@ fn parse_serial(s: &str) -> Result<Vec<u8>, Problem> {
 #[get("/v1/certificates/{serial}")]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    _ra: RaCaller,
     serial: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     let serial = parse_serial(&serial)?;
     let record = state
         .authority
@@ -206,10 +204,9 @@ pub struct Page {
 #[get("/v1/certificates")]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    _ra: RaCaller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     if let Some(s) = &query.status
         && !["good", "revoked", "expired"].contains(&s.as_str())
     {
@@ -260,11 +257,10 @@ pub struct RevokeRequest {
 #[post("/v1/certificates/{serial}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
-    caller: Caller,
+    RaCaller(caller): RaCaller,
     serial: web::Path<String>,
     body: web::Json<RevokeRequest>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     let serial = parse_serial(&serial)?;
     let reason = RevocationReason::from_str(body.reason.as_deref().unwrap_or("unspecified"))?;
     let invalidity = body

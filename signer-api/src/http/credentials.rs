@@ -1,6 +1,6 @@
 //! Credentials (server-held signing keys) and API tokens.
 
-use super::auth::{Caller, Identity, practitioner_id};
+use super::auth::{Caller, Identity, RaCaller, practitioner_id};
 use super::ca::pem;
 use super::certificates::registration;
 use super::problem::Problem;
@@ -59,10 +59,9 @@ fn view(c: &Credential) -> Result<CredentialView, Problem> {
 #[post("/v1/credentials")]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    RaCaller(caller): RaCaller,
     body: web::Json<CreateCredential>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     let body = body.into_inner();
     let reg = registration(
         body.profile.unwrap_or_else(|| "rhp-sign".into()),
@@ -162,10 +161,9 @@ pub struct TokenView {
 #[post("/v1/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
-    caller: Caller,
+    RaCaller(caller): RaCaller,
     body: web::Json<CreateToken>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require_ra()?;
     let limits = &state.config.tokens;
     let (scope, default_days) = match (body.scope.as_str(), &body.practitioner) {
         ("ra", None) => (TokenScope::Ra, limits.ra_lifetime_days),
