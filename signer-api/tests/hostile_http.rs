@@ -831,12 +831,34 @@ fn every_route_answers_hostile_input_with_a_problem() {
             "{what}: answered as a server fault"
         );
     }
+    // Metric series stay bounded whatever a client sends: an extension method and an unknown
+    // profile name are counted under fixed labels, never under the client's strings.
+    for method in ["XQZMETHODA", "XQZMETHODB"] {
+        assert!(s.call(method, "/health", None, None, &[]).status >= 400);
+    }
+    let refused = s.call(
+        "POST",
+        "/v1/certificates",
+        Some(&s.ra),
+        Some("application/json"),
+        br#"{"profile":"xqz-profile","subject":"C=JP,CN=x","csr":"x"}"#,
+    );
+    assert!((400..500).contains(&refused.status), "{}", refused.status);
     // Still serving, and nothing above counted as a server error.
     assert_eq!(s.call("GET", "/health", None, None, &[]).status, 200);
     let metrics = String::from_utf8(s.call("GET", "/metrics", None, None, &[]).body).unwrap();
     assert!(
         !metrics.contains("status=\"5"),
         "a hostile request got a 5xx: {metrics}"
+    );
+    assert!(
+        !metrics.contains("XQZ") && !metrics.contains("xqz"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    assert!(
+        metrics.contains("hpki_certificates_issued_total{profile=\"unknown\",outcome=\"refused\"}"),
+        "{metrics}"
     );
 }
 

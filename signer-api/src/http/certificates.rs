@@ -86,7 +86,12 @@ pub async fn issue(
         &body.sans,
         body.validity_days,
     )?;
-    let profile = reg.profile.clone();
+    // A metric label only ever holds a configured profile's name: the request's string is the
+    // caller's, and every distinct label value is a series kept for the process's life.
+    let profile = match state.authority.profiles().get(&reg.profile) {
+        Ok(_) => reg.profile.clone(),
+        Err(_) => "unknown".to_owned(),
+    };
     let st = state.clone();
     let result = blocking(move || {
         Ok(st
