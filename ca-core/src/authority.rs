@@ -85,6 +85,8 @@ pub enum AuthorityError {
     Seal(#[from] SealError),
     #[error("no CA {0:?}")]
     UnknownCa(String),
+    #[error("CA {0:?} is revoked: it issues nothing more")]
+    CaRevoked(String),
     #[error("the data directory holds no CA: run init first")]
     NotInitialised,
     #[error("configuration: {0}")]
@@ -109,6 +111,8 @@ pub(crate) struct Prepared {
 /// A CA held by this installation, its key open in memory.
 pub(crate) struct Ca {
     pub(crate) der: Vec<u8>,
+    /// Its certificate's serialNumber content octets, as its issuer's CRL would list it.
+    pub(crate) serial: Vec<u8>,
     pub(crate) name: Name,
     pub(crate) key: SigningKey,
     pub(crate) key_id: Vec<u8>,
@@ -156,6 +160,7 @@ impl<S: Store> Authority<S> {
         let policy_arc = parse_arc(&req.config.policy_arc)?;
         let mut cas: BTreeMap<String, Ca> = BTreeMap::new();
         let mut records = Vec::new();
+        let mut ca_certificates = Vec::new();
         let ca_profiles: Vec<_> = profiles
             .profiles()
             .filter(|p| p.ca_id().is_some())
@@ -240,10 +245,23 @@ impl<S: Store> Authority<S> {
                     certificate_der: der.clone(),
                     sealed_key: sealer.seal(&key.to_pkcs8(), id.as_bytes())?,
                 });
+                let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
+                if let Some(parent) = &parent {
+                    ca_certificates.push(CertificateRecord {
+                        serial: serial.clone(),
+                        issuer_ca: parent.clone(),
+                        profile: profile.id().to_owned(),
+                        subject: crate::name::display(&subject),
+                        not_after,
+                        der: der.clone(),
+                        revocation: None,
+                    });
+                }
                 cas.insert(
                     id,
                     Ca {
                         der,
+                        serial,
                         name: subject,
                         key,
                         key_id,
@@ -275,6 +293,7 @@ impl<S: Store> Authority<S> {
         }
         store.initialise(
             &records,
+            &ca_certificates,
             &settings,
             AuditEvent {
                 time: req.now,
@@ -327,6 +346,7 @@ impl<S: Store> Authority<S> {
             cas.insert(
                 id.to_owned(),
                 Ca {
+                    serial: tbs.serial_number().as_bytes().to_vec(),
                     name: tbs.subject().clone(),
                     key_id: issue::key_identifier(key.public_key_info()),
                     not_after: tbs.validity().not_after.to_unix_duration().as_secs(),
@@ -400,6 +420,22 @@ impl<S: Store> Authority<S> {
             .ok_or_else(|| AuthorityError::UnknownCa(id.to_owned()))
     }
 
+    /// Fails with `CaRevoked` when CA `id`, or a CA above it, has been revoked by its issuer: a
+    /// certificate under it no longer validates (RFC 5280 §6.3), so it must neither issue nor
+    /// sign nor authenticate. Read from the revocation index on every call.
+    pub fn check_ca_chain(&self, id: &str) -> Result<(), AuthorityError> {
+        let mut current = self.ca(id)?;
+        let mut current_id = id;
+        while let Some(parent) = &current.parent {
+            if self.store.revocation(parent, &current.serial)?.is_some() {
+                return Err(AuthorityError::CaRevoked(current_id.to_owned()));
+            }
+            current_id = parent;
+            current = self.ca(parent)?;
+        }
+        Ok(())
+    }
+
     /// Issues an end-entity certificate: CSR proof of possession, profile check, unique random
     /// serial, signature, then the certificate and its audit record in one durable write.
     /// Nothing is written when any check fails.
@@ -441,6 +477,7 @@ impl<S: Store> Authority<S> {
             }
         };
         let ca = self.ca(&ca_id)?;
+        self.check_ca_chain(&ca_id)?;
         let (csr, spki) = match key {
             PublicKeySource::Csr(bytes) => {
                 let csr = issue::parse_csr(bytes)?;

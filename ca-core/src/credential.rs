@@ -144,6 +144,8 @@ pub enum CredentialError {
     NotOwner(String),
     #[error("the certificate of credential {0:?} is revoked")]
     Revoked(String),
+    #[error("credential {credential:?} is under CA {ca:?}, which is revoked")]
+    CaRevoked { credential: String, ca: String },
     #[error("the certificate of credential {0:?} is expired or not yet valid")]
     OutOfValidity(String),
     #[error("profile {0} is not a document-signing profile (keyUsage lacks nonRepudiation)")]
@@ -319,6 +321,15 @@ impl<S: Store> Authority<S> {
                 .is_some()
         {
             return Err(CredentialError::Revoked(credential.id.clone()));
+        }
+        if let Err(e) = self.check_ca_chain(&record.issuer_ca) {
+            return Err(match e {
+                AuthorityError::CaRevoked(ca) => CredentialError::CaRevoked {
+                    credential: credential.id.clone(),
+                    ca,
+                },
+                other => other.into(),
+            });
         }
         let validity = certificate.tbs_certificate().validity();
         let not_before = validity.not_before.to_unix_duration().as_secs();

@@ -263,11 +263,13 @@ pub struct TokenRecord {
 
 /// Durable state of one installation.
 pub trait Store: Send + Sync {
-    /// Records the authorities, settings and the `Init` audit event at once; fails with
-    /// `AlreadyInitialised` when authorities exist.
+    /// Records the authorities, the certificates of the subordinate CAs (so that they can be
+    /// revoked on their issuer's CRL like any certificate), settings and the `Init` audit event
+    /// at once; fails with `AlreadyInitialised` when authorities exist.
     fn initialise(
         &self,
         authorities: &[AuthorityRecord],
+        ca_certificates: &[CertificateRecord],
         settings: &[(&str, &[u8])],
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
@@ -589,6 +591,7 @@ impl Store for SledStore {
     fn initialise(
         &self,
         authorities: &[AuthorityRecord],
+        ca_certificates: &[CertificateRecord],
         settings: &[(&str, &[u8])],
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
@@ -597,24 +600,35 @@ impl Store for SledStore {
         if !self.authorities.is_empty() {
             return Err(StoreError::AlreadyInitialised);
         }
-        let outcome = (&self.authorities, &self.settings, &self.audit, &self.meta).transaction(
-            |(auth_t, settings_t, audit_t, meta_t)| {
-                if meta_t.get(INITIALISED_KEY)?.is_some() {
+        let trees = (
+            &self.authorities,
+            &self.certificates,
+            &self.settings,
+            &self.audit,
+            &self.meta,
+        );
+        let outcome = trees.transaction(|(auth_t, certs_t, settings_t, audit_t, meta_t)| {
+            if meta_t.get(INITIALISED_KEY)?.is_some() {
+                return abort(StoreError::AlreadyInitialised);
+            }
+            for authority in authorities {
+                if auth_t.get(authority.id.as_bytes())?.is_some() {
                     return abort(StoreError::AlreadyInitialised);
                 }
-                for authority in authorities {
-                    if auth_t.get(authority.id.as_bytes())?.is_some() {
-                        return abort(StoreError::AlreadyInitialised);
-                    }
-                    auth_t.insert(authority.id.as_bytes(), tx(encode(authority))?)?;
+                auth_t.insert(authority.id.as_bytes(), tx(encode(authority))?)?;
+            }
+            for record in ca_certificates {
+                if certs_t.get(&record.serial)?.is_some() {
+                    return abort(StoreError::DuplicateSerial(hex::encode(&record.serial)));
                 }
-                for (key, value) in settings {
-                    settings_t.insert(key.as_bytes(), *value)?;
-                }
-                meta_t.insert(INITIALISED_KEY, &[] as &[u8])?;
-                append_tx(audit_t, meta_t, event.clone())
-            },
-        );
+                certs_t.insert(record.serial.as_slice(), tx(encode(record))?)?;
+            }
+            for (key, value) in settings {
+                settings_t.insert(key.as_bytes(), *value)?;
+            }
+            meta_t.insert(INITIALISED_KEY, &[] as &[u8])?;
+            append_tx(audit_t, meta_t, event.clone())
+        });
         self.committed(outcome)
     }
 

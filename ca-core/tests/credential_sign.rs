@@ -1,6 +1,5 @@
 //! Signing with a credential, end to end: CMS out, commitment type = purpose OID, audit record
-//! durable before the reply. Needs `sign::sign` (implemented on another branch): until that merges
-//! these tests panic at its `todo!()`.
+//! durable before the reply.
 
 mod credential_support;
 

@@ -125,9 +125,11 @@ fn initialise_records_authorities_settings_and_event_once() {
         certificate_der: vec![7],
         sealed_key: vec![8],
     };
+    let sign_certificate = cert(&[0x51], "root");
     let rec = store
         .initialise(
             &[root.clone(), sign.clone()],
+            std::slice::from_ref(&sign_certificate),
             &[("crl_validity_days", b"7"), ("blob", &[0, 255])],
             event(AuditAction::Init, "installation"),
         )
@@ -145,13 +147,24 @@ fn initialise_records_authorities_settings_and_event_once() {
     );
     assert_eq!(store.setting("blob").unwrap(), Some(vec![0, 255]));
     assert_eq!(store.setting("missing").unwrap(), None);
+    // The sub-CA's certificate is in the inventory, revocable on its issuer's CRL.
+    assert_eq!(
+        store.certificates().unwrap(),
+        vec![sign_certificate.clone()]
+    );
 
-    let again = store.initialise(&[root], &[("x", b"y")], event(AuditAction::Init, "again"));
+    let again = store.initialise(
+        &[root],
+        &[cert(&[0x52], "root")],
+        &[("x", b"y")],
+        event(AuditAction::Init, "again"),
+    );
     assert!(
         matches!(again, Err(StoreError::AlreadyInitialised)),
         "{again:?}"
     );
     assert_eq!(store.setting("x").unwrap(), None);
+    assert_eq!(store.certificates().unwrap(), vec![sign_certificate]);
     assert_eq!(chain_ok(&store), 1);
 }
 

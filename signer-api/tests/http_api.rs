@@ -1206,3 +1206,59 @@ fn signing_a_1_gib_stream_stays_under_100_mb() {
     let md: x509_cert::der::asn1::OctetString = md.values.get(0).unwrap().decode_as().unwrap();
     assert_eq!(md.as_bytes(), want.as_ref());
 }
+
+/// The signature CA is in the certificate inventory: revoking it over the API puts it on the
+/// root's CRL at once, and nothing is signed or issued under it any more.
+#[test]
+fn revoking_the_signature_ca_stops_signing_and_issuing_under_it() {
+    let s = start(&[]);
+    let (cred, token) = s.credential("CA-REV-1", Some("Medical Doctor"), "p256");
+    let sign = |token: &str| {
+        s.post_bytes(
+            &format!("/v1/signatures?credential={cred}&purpose=author"),
+            Some(token),
+            "application/octet-stream",
+            b"referral letter",
+        )
+    };
+    assert_eq!(sign(&token).status, 201);
+
+    let list = s
+        .get("/v1/certificates?profile=sign-ca", Some(&s.ra))
+        .json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["issuer"], "root");
+    let serial = items[0]["serial"].as_str().unwrap().to_owned();
+    let r = s.post_json(
+        &format!("/v1/certificates/{serial}/revoke"),
+        Some(&s.ra),
+        &serde_json::json!({"reason": "cACompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["status"], "revoked");
+
+    let crl = s.get("/v1/crl/root", None);
+    let crl: x509_cert::crl::CertificateList = x509_cert::der::Decode::from_der(&crl.body).unwrap();
+    let listed: Vec<String> = crl
+        .tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| hex::encode(r.serial_number.as_bytes()))
+        .collect();
+    assert_eq!(listed, vec![serial]);
+
+    let d = sign(&token).problem(403);
+    assert!(d.contains("revoked"), "{d}");
+    let r = s.post_json(
+        "/v1/credentials",
+        Some(&s.ra),
+        &serde_json::json!({
+            "subject": "C=JP,O=hpki Demo Hospital,CN=CA-REV-2,serialNumber=CA-REV-2",
+            "hc_roles": [format!("{JP}:Medical Doctor")],
+        }),
+    );
+    let d = r.problem(409);
+    assert!(d.contains("revoked"), "{d}");
+}

@@ -135,6 +135,14 @@ pub fn identify_certificate(state: &AppState, der: &[u8], now: u64) -> Result<Ca
     if record.revocation.is_some() {
         return Err(Problem::unauthorized("client certificate is revoked"));
     }
+    match state.authority.check_ca_chain(&record.issuer_ca) {
+        Err(ca_core::authority::AuthorityError::CaRevoked(_)) => {
+            return Err(Problem::unauthorized(
+                "client certificate's issuing CA is revoked",
+            ));
+        }
+        other => other?,
+    }
     let validity = cert.tbs_certificate().validity();
     if now < validity.not_before.to_unix_duration().as_secs() || now > record.not_after {
         return Err(Problem::unauthorized(

@@ -142,6 +142,7 @@ impl From<AuthorityError> for Problem {
             AuthorityError::Store(e) => e.into(),
             AuthorityError::Profile(e) => e.into(),
             AuthorityError::UnknownCa(_) => Self::not_found(e.to_string()),
+            AuthorityError::CaRevoked(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
             _ => Self::internal(&e),
         }
     }
@@ -174,7 +175,8 @@ impl From<CredentialError> for Problem {
             CredentialError::NotFound(_) => Self::not_found(e.to_string()),
             CredentialError::NotOwner(_)
             | CredentialError::Revoked(_)
-            | CredentialError::OutOfValidity(_) => Self::forbidden(e.to_string()),
+            | CredentialError::OutOfValidity(_)
+            | CredentialError::CaRevoked { .. } => Self::forbidden(e.to_string()),
             CredentialError::NotSigningProfile(_)
             | CredentialError::DigestAlgorithm { .. }
             | CredentialError::ClaimedRoleTooLong(_) => Self::bad_request(e.to_string()),

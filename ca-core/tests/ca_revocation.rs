@@ -1,0 +1,170 @@
+//! A subordinate CA is revoked like any certificate, on its issuer's CRL (RFC 5280 §5.3): init
+//! records the sub-CA certificates in the inventory; once one is revoked the root's CRL lists it,
+//! it issues nothing more, its credentials no longer sign, and a signature made under it before
+//! no longer validates for a relying party holding the root's CRL.
+
+mod credential_support;
+
+use ca_core::authority::AuthorityError;
+use ca_core::credential::{CredentialError, SignDocument};
+use ca_core::key::KeyAlgorithm;
+use ca_core::purpose::SigningPolicy;
+use ca_core::store::{RevocationReason, Store, StoreError};
+use ca_core::verify::{Indication, Policy, SubIndication, verify_bytes};
+use credential_support::*;
+use x509_cert::crl::CertificateList;
+use x509_cert::der::Decode;
+
+const DOC: &[u8] = b"discharge summary";
+
+fn sign_at(env: &Env, id: &str, owner: &str, at: u64) -> Result<Vec<u8>, CredentialError> {
+    env.authority
+        .sign_document(
+            &SigningPolicy::embedded().unwrap(),
+            &SignDocument {
+                credential: id,
+                caller: owner,
+                digest: &sha256(DOC),
+                digest_algorithm: ca_core::sign::DigestAlgorithm::Sha256,
+                purpose: "author",
+                claimed_role: None,
+                attached: None,
+            },
+            at,
+            ACTOR,
+        )
+        .map(|s| s.cms)
+}
+
+fn crl_serials(der: &[u8]) -> Vec<Vec<u8>> {
+    let crl: CertificateList = CertificateList::from_der(der).unwrap();
+    crl.tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.serial_number.as_bytes().to_vec())
+        .collect()
+}
+
+fn relying_party(env: &Env, at: u64, crls: Vec<Vec<u8>>) -> Policy {
+    let mut p = Policy::new(at);
+    p.trust_anchors = vec![env.authority.ca_certificate("root").unwrap().to_vec()];
+    p.cert_pool = vec![env.authority.ca_certificate("sign").unwrap().to_vec()];
+    p.crls = crls;
+    p
+}
+
+#[test]
+fn a_revoked_sub_ca_is_listed_by_the_root_and_stops_issuing_and_signing() {
+    let env = env();
+    let store = env.authority.store();
+
+    // The inventory holds both sub-CAs, issued by the root; the root itself is an anchor, not
+    // a revocable certificate.
+    let cas: Vec<_> = store
+        .certificates()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.issuer_ca == "root")
+        .collect();
+    assert_eq!(cas.len(), 2, "{cas:?}");
+    for id in ["sign", "auth"] {
+        let der = env.authority.ca_certificate(id).unwrap();
+        assert!(
+            cas.iter().any(|r| r.der == der),
+            "CA {id} not in the inventory"
+        );
+    }
+    let sign_ca = cas
+        .iter()
+        .find(|r| r.der == env.authority.ca_certificate("sign").unwrap())
+        .unwrap()
+        .clone();
+
+    let doctor = doctor(&env, "DR-1");
+    let before = sign_at(&env, &doctor.id, "DR-1", NOW + 60).unwrap();
+    let first_crls = vec![
+        env.authority.crl("root", NOW + 60, ACTOR).unwrap(),
+        env.authority.crl("sign", NOW + 60, ACTOR).unwrap(),
+    ];
+    let report = verify_bytes(
+        &before,
+        Some(DOC),
+        &relying_party(&env, NOW + 120, first_crls),
+    );
+    assert_eq!(report.indication, Indication::TotalPassed, "{report:?}");
+
+    let audit = audit_len(&env);
+    env.authority
+        .revoke(
+            &sign_ca.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 600,
+            ACTOR,
+        )
+        .unwrap();
+    assert_eq!(audit_len(&env), audit + 1, "the revocation is audited");
+    assert!(matches!(
+        env.authority.revoke(
+            &sign_ca.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 601,
+            ACTOR
+        ),
+        Err(AuthorityError::Store(StoreError::AlreadyRevoked(_)))
+    ));
+
+    let root_crl = env.authority.crl("root", NOW + 700, ACTOR).unwrap();
+    assert_eq!(crl_serials(&root_crl), vec![sign_ca.serial.clone()]);
+
+    // The revoked CA issues nothing: neither from a CSR-less credential nor for signing.
+    let audit = audit_len(&env);
+    let certificates = store.certificates().unwrap().len();
+    let refused = env.authority.create_credential(
+        &request(
+            "DR-2",
+            registration(
+                "rhp-sign",
+                "C=JP,O=hpki Test Hospital,CN=DR-2,serialNumber=T-DR-2",
+                &["Medical Doctor"],
+            ),
+            KeyAlgorithm::P256,
+        ),
+        NOW + 700,
+        ACTOR,
+    );
+    assert!(
+        matches!(refused, Err(CredentialError::Authority(AuthorityError::CaRevoked(ref id))) if id == "sign"),
+        "{refused:?}"
+    );
+    let refused = sign_at(&env, &doctor.id, "DR-1", NOW + 700);
+    assert!(
+        matches!(refused, Err(CredentialError::CaRevoked { ref ca, .. }) if ca == "sign"),
+        "{refused:?}"
+    );
+    assert_eq!(audit_len(&env), audit, "a refusal left an audit record");
+    assert_eq!(store.certificates().unwrap().len(), certificates);
+
+    // The authentication CA is not under the revoked one and stays usable.
+    env.authority.check_ca_chain("auth").unwrap();
+    env.authority.check_ca_chain("root").unwrap();
+    assert!(matches!(
+        env.authority.check_ca_chain("sign"),
+        Err(AuthorityError::CaRevoked(ref id)) if id == "sign"
+    ));
+
+    // A relying party with the root's new CRL refuses what the CA's signer made before.
+    let crls = vec![
+        root_crl,
+        env.authority.crl("sign", NOW + 700, ACTOR).unwrap(),
+    ];
+    let report = verify_bytes(&before, Some(DOC), &relying_party(&env, NOW + 800, crls));
+    assert_eq!(report.indication, Indication::TotalFailed, "{report:?}");
+    assert_eq!(
+        report.sub_indication,
+        Some(SubIndication::Revoked),
+        "{report:?}"
+    );
+}
