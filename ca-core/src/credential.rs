@@ -97,8 +97,8 @@ pub struct NewCredential {
     pub key_algorithm: KeyAlgorithm,
 }
 
-/// A request to sign one document.
-#[derive(Clone, Debug)]
+/// A request to sign one document. `Debug` shows the attached content's size, never its bytes.
+#[derive(Clone)]
 pub struct SignDocument<'a> {
     pub credential: &'a str,
     /// The authenticated practitioner; must own the credential.
@@ -110,6 +110,20 @@ pub struct SignDocument<'a> {
     pub claimed_role: Option<&'a str>,
     /// Encapsulate this content; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for SignDocument<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignDocument")
+            .field("credential", &self.credential)
+            .field("caller", &self.caller)
+            .field("digest", &hex::encode(self.digest))
+            .field("digest_algorithm", &self.digest_algorithm)
+            .field("purpose", &self.purpose)
+            .field("claimed_role", &self.claimed_role)
+            .field("attached_bytes", &self.attached.map(<[u8]>::len))
+            .finish()
+    }
 }
 
 /// A credential loaded for signing by its owner (see [`Authority::signing_credential`]).
@@ -127,13 +141,23 @@ impl SigningCredential {
     }
 }
 
-/// A signature made.
-#[derive(Clone, Debug)]
+/// A signature made. `Debug` shows the CMS's size only: an attached signature holds the document.
+#[derive(Clone)]
 pub struct Signed {
     /// DER ContentInfo (SignedData).
     pub cms: Vec<u8>,
     pub serial: Vec<u8>,
     pub audit_seq: u64,
+}
+
+impl std::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("cms_bytes", &self.cms.len())
+            .field("serial", &hex::encode(&self.serial))
+            .field("audit_seq", &self.audit_seq)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -169,8 +169,9 @@ pub fn sign(request: &SignatureRequest<'_>) -> Result<Vec<u8>, SignError> {
     )
 }
 
-/// The per-document part of a [`SignatureRequest`].
-#[derive(Clone, Copy, Debug)]
+/// The per-document part of a [`SignatureRequest`]. `Debug` shows the attached content's size,
+/// never its bytes: it is a clinical document.
+#[derive(Clone, Copy)]
 pub struct SignatureParams<'a> {
     /// Digest of the content with the signer's [`DigestAlgorithm`].
     pub digest: &'a [u8],
@@ -180,6 +181,18 @@ pub struct SignatureParams<'a> {
     pub claimed_role: Option<&'a str>,
     /// Content to encapsulate; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for SignatureParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureParams")
+            .field("digest", &hex::encode(self.digest))
+            .field("signing_time", &self.signing_time)
+            .field("commitment_type", &self.commitment_type)
+            .field("claimed_role", &self.claimed_role)
+            .field("attached_bytes", &self.attached.map(<[u8]>::len))
+            .finish()
+    }
 }
 
 /// Everything about a signer that does not change from one signature to the next, kept as DER:

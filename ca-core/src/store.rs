@@ -165,14 +165,31 @@ pub struct CertificateRecord {
     pub revocation: Option<Revocation>,
 }
 
-/// A certification authority held by this installation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A certification authority held by this installation. `Debug` shows the sealed key's length
+/// only, as for [`CredentialRecord`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorityRecord {
     /// "root", "sign", "auth".
     pub id: String,
     pub certificate_der: Vec<u8>,
     /// PKCS#8 sealed by `seal::Sealer` with the id as context. Never plaintext.
     pub sealed_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for AuthorityRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorityRecord")
+            .field("id", &self.id)
+            .field(
+                "certificate_der",
+                &format_args!("<{} bytes>", self.certificate_der.len()),
+            )
+            .field(
+                "sealed_key",
+                &format_args!("<{} sealed bytes>", self.sealed_key.len()),
+            )
+            .finish()
+    }
 }
 
 // Clone: one failed group commit is every queued caller's error.

@@ -289,6 +289,15 @@ fn debug_output_shows_no_key_material() {
     );
     assert!(debug.contains("sealed bytes"), "{debug}");
     assert!(!format!("{:?}", env.authority).contains("sealed"));
+    // The CA records hold their sealed keys the same way.
+    for id in ["root", "sign", "auth"] {
+        let ca = env.authority.store().authority(id).unwrap().unwrap();
+        let debug = format!("{ca:?}");
+        assert!(!debug.contains(&hex::encode(&ca.sealed_key)), "{debug}");
+        let list = format!("{:?}", &ca.sealed_key[..8]);
+        assert!(!debug.contains(&list[1..list.len() - 1]), "{debug}");
+        assert!(debug.contains("sealed bytes"), "{debug}");
+    }
 }
 
 #[test]

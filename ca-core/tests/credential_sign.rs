@@ -97,6 +97,54 @@ fn doctor_signs_as_author_and_it_is_audited() {
     audit_verify(env.authority.store()).unwrap();
 }
 
+/// `{:?}` of anything carrying a document shows its size, never its bytes: as text, as a Debug
+/// byte list or as hex (a request or a parsed signature in a log must not leak patient data).
+#[test]
+fn debug_output_shows_no_document_content() {
+    const CONTENT: &[u8] = b"Prescription: amoxicillin 500 mg, three times daily, 7 days.";
+    let assert_hidden = |what: &str, debug: String| {
+        let list = format!("{:?}", &CONTENT[..8]);
+        for shown in [
+            "amoxicillin".to_owned(),
+            list[1..list.len() - 1].to_owned(),
+            hex::encode(&CONTENT[..8]),
+            hex::encode_upper(&CONTENT[..8]),
+        ] {
+            assert!(!debug.contains(&shown), "{what} shows {shown:?}: {debug}");
+        }
+    };
+    let env = env();
+    let cred = doctor(&env, "dr-sato");
+    let digest = hash(cred.digest_algorithm(), CONTENT);
+    let request = SignDocument {
+        credential: &cred.id,
+        caller: &cred.owner,
+        digest: &digest,
+        digest_algorithm: cred.digest_algorithm(),
+        purpose: "author",
+        claimed_role: None,
+        attached: Some(CONTENT),
+    };
+    assert_hidden("SignDocument", format!("{request:?}"));
+    let signed = sign(&env, &cred, "author", &digest, Some(CONTENT));
+    assert!(contains(&signed.cms, CONTENT), "attached");
+    assert_hidden("Signed", format!("{signed:?}"));
+    let params = ca_core::sign::SignatureParams {
+        digest: &digest,
+        signing_time: NOW,
+        commitment_type: None,
+        claimed_role: None,
+        attached: Some(CONTENT),
+    };
+    assert_hidden("SignatureParams", format!("{params:?}"));
+    let doc = ca_core::verify::SignedDocument::parse(&signed.cms).unwrap();
+    let debug = format!("{doc:?}");
+    assert_hidden("SignedDocument", debug.clone());
+    // What it does show: the sizes and the signer count.
+    assert!(debug.contains(&format!("{}", CONTENT.len())), "{debug}");
+    assert!(debug.contains("signers: 1"), "{debug}");
+}
+
 #[test]
 fn every_algorithm_signs_with_its_digest() {
     let env = env();

@@ -1,6 +1,8 @@
-//! The service's configuration and HTTP layer as a library: the binary (main.rs) serves them, and
-//! `fuzz/` feeds the API's JSON request types (`http::{certificates, credentials, signatures}`).
+//! The service's configuration, data directory and HTTP layer as a library: the binary (main.rs)
+//! serves them, `fuzz/` feeds the API's JSON request types (`http::{certificates, credentials,
+//! signatures}`), and tests open a stopped server's data directory in-process (`datadir`).
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod datadir;
 pub mod http;

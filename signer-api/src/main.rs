@@ -2,11 +2,10 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-mod datadir;
 mod serve;
 
 // From the library target (src/lib.rs), so `crate::http` and `crate::config` keep working.
-use signer_api::{config, http};
+use signer_api::{config, datadir, http};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -897,18 +897,10 @@ fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A P-256 key (PEM, PKCS#8) and a certificate issued for it by our CA under `profile`.
-fn issued(
-    dir: &Path,
-    data: &Path,
-    name: &str,
-    profile: &str,
-    subject: &str,
-    extra: &[&str],
-) -> (PathBuf, PathBuf) {
+/// A P-256 key (PEM, PKCS#8) made by OpenSSL and a PKCS#10 request for it: (key, CSR) paths.
+fn key_and_csr(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.key"));
     let csr = dir.join(format!("{name}.csr"));
-    let cert = dir.join(format!("{name}.pem"));
     let (ok, text) = openssl(&[
         "req",
         "-new",
@@ -925,6 +917,20 @@ fn issued(
         csr.to_str().unwrap(),
     ]);
     assert!(ok, "{text}");
+    (key, csr)
+}
+
+/// A P-256 key (PEM, PKCS#8) and a certificate issued for it by our CA under `profile`.
+fn issued(
+    dir: &Path,
+    data: &Path,
+    name: &str,
+    profile: &str,
+    subject: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf) {
+    let (key, csr) = key_and_csr(dir, name);
+    let cert = dir.join(format!("{name}.pem"));
     let mut args = vec![
         "issue",
         "--profile",
@@ -1143,6 +1149,157 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let d = post(&tls_agent(&root, Some((&auth_cert, &auth_key)))).problem(401);
     assert!(d.contains("revoked"), "{d}");
+}
+
+/// Seconds since the Unix epoch, the clock the server reads.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Issue 6 part 5: a client certificate is refused outside its validity. Validity comes in whole
+/// days, so pairs of P-1 authentication certificates are issued in-process on the stopped
+/// server's data directory with a shifted issuance time: in each pair `expiring` ends and
+/// `pending` begins at the same second `flip`, a few seconds ahead. Each certificate is accepted
+/// on one side of `flip` and refused on the other, so the test fails if either bound is ignored.
+#[test]
+fn mtls_certificate_outside_its_validity_is_refused() {
+    use x509_cert::der::{Decode, EncodePem, pem::LineEnding};
+    const DAY: u64 = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    admin(&data, &["init"]);
+    let (server_cert, server_key) = issued(
+        d,
+        &data,
+        "server",
+        "org-tls",
+        "C=JP,O=Example Hospital,CN=localhost",
+        &["--san", "dns:localhost", "--san", "ip:127.0.0.1"],
+    );
+    let chain = d.join("server-chain.pem");
+    let mut pem = std::fs::read(&server_cert).unwrap();
+    pem.extend(std::fs::read(data.join("ca/auth.pem")).unwrap());
+    std::fs::write(&chain, pem).unwrap();
+    // Keep-alive outlasts `flip`, so a connection opened while `expiring` was valid is still
+    // open after it ends: there the per-request check, not the handshake, must refuse it.
+    let config = d.join("serve.toml");
+    std::fs::write(&config, "[limits]\nkeep_alive_seconds = 300\n").unwrap();
+
+    // A loaded machine may start the server late, missing a pair's time before its flip: the
+    // next pair then has a longer lead. Each entry: (flip, expiring (cert, key), pending (cert, key)).
+    let start = unix_now();
+    let mut pairs = Vec::new();
+    {
+        let authority = signer_api::datadir::DataDir::new(&data, None)
+            .open_authority()
+            .unwrap();
+        let issue_at = |name: String, at: u64| {
+            let (key, csr) = key_and_csr(d, &name);
+            let registration = ca_core::issue::Registration {
+                profile: "rhp-auth".into(),
+                subject: ca_core::name::parse_subject("C=JP,CN=Dr Auth,serialNumber=P-1").unwrap(),
+                sans: Vec::new(),
+                hc_roles: vec![format!("{JP}:Medical Doctor").parse().unwrap()],
+                validity_days: Some(1),
+            };
+            let issued = authority
+                .issue(&registration, &std::fs::read(csr).unwrap(), at, "test")
+                .unwrap();
+            let cert = d.join(format!("{name}.pem"));
+            let pem = x509_cert::Certificate::from_der(&issued.certificate)
+                .unwrap()
+                .to_pem(LineEnding::LF)
+                .unwrap();
+            std::fs::write(&cert, pem).unwrap();
+            (cert, key)
+        };
+        for lead in [3, 15, 60] {
+            let flip = start + lead;
+            let expiring = issue_at(format!("expiring-{lead}"), flip - DAY);
+            let pending = issue_at(format!("pending-{lead}"), flip);
+            pairs.push((flip, expiring, pending));
+        }
+    }
+
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_signer-api"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .env("HPKI_TLS_CERT", &chain)
+            .env("HPKI_TLS_KEY", &server_key)
+            .env("HPKI_TLS_CLIENT_AUTH", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .find_map(|l| l.unwrap().strip_prefix("listening on ").map(str::to_owned))
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    std::thread::spawn(move || for _ in lines {});
+    let root = data.join("ca/root.pem");
+    let url = format!("{base}/v1/credentials");
+    // rustls refuses a certificate outside its validity in the handshake with the TLS alert
+    // certificate_expired (RFC 8446 §6.2: "expired or is not currently valid").
+    let handshake_refused = |r: Result<ureq::Response, ureq::Error>, what: &str| match r {
+        Err(ureq::Error::Transport(t)) => {
+            let t = t.to_string();
+            assert!(t.contains("CertificateExpired"), "{what}: {t}");
+        }
+        Ok(r) => panic!("{what}: accepted with HTTP {}", r.status()),
+        Err(e) => panic!("{what}: {e}"),
+    };
+
+    for (flip, expiring, pending) in pairs {
+        if unix_now() >= flip {
+            continue;
+        }
+        let expiring_agent = tls_agent(&root, Some((&expiring.0, &expiring.1)));
+        let pending_agent = tls_agent(&root, Some((&pending.0, &pending.1)));
+        let before = reply(expiring_agent.get(&url).call());
+        let early = pending_agent.get(&url).call();
+        if unix_now() >= flip {
+            continue; // this pair's first phase did not end before its flip
+        }
+        // Before `flip`: `expiring` authenticates P-1 (200, an empty list), `pending` is refused.
+        assert_eq!(
+            before.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&before.body)
+        );
+        assert_eq!(before.json(), serde_json::json!([]));
+        handshake_refused(early, "not yet valid");
+
+        while unix_now() <= flip {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // After `flip`, on the connection `expiring` opened while valid (ureq reuses it): 401.
+        let detail = reply(expiring_agent.get(&url).call()).problem(401);
+        assert!(detail.contains("outside its validity"), "{detail}");
+        // On a new connection the handshake refuses it.
+        let fresh = tls_agent(&root, Some((&expiring.0, &expiring.1)));
+        handshake_refused(fresh.get(&url).call(), "expired");
+        // And `pending` has become valid.
+        let after = reply(pending_agent.get(&url).call());
+        assert_eq!(
+            after.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&after.body)
+        );
+        return;
+    }
+    panic!("the server answered only after every pair's flip (60 s after issuance)");
 }
 
 /// Peak resident memory of a process (VmHWM), in bytes.

@@ -6,7 +6,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::{agent, reply, start_fresh};
+use support::{Rng, agent, reply, start_fresh};
 
 fn addr(base: &str) -> String {
     base.trim_start_matches("http://").to_owned()
@@ -193,6 +193,57 @@ fn over_the_rate_limit_answers_429_per_client() {
 
     std::thread::sleep(Duration::from_secs(wait));
     assert_eq!(get("/v1/credentials", &demo.signer).0.status, 200);
+}
+
+/// Random bearer tokens cannot mint budgets: a request whose token does not verify counts
+/// against its IP address, so one client sending a fresh random token id each time meets 429
+/// once the burst is spent. A real token id with a wrong secret counts against the IP too (it
+/// cannot spend its owner's budget), and the owner, from the same address, is still served.
+#[test]
+fn unverified_tokens_count_against_the_client_address() {
+    const BURST: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(
+        &dir.path().join("data"),
+        &[("HPKI_RATE_LIMIT", "1"), ("HPKI_RATE_BURST", "3")],
+    );
+    let agent = agent();
+    let get = |token: &str| {
+        reply(
+            agent
+                .get(&format!("{}/v1/credentials", server.base))
+                .set("Authorization", &format!("Bearer {token}"))
+                .call(),
+        )
+        .unwrap()
+    };
+    let mut rng = Rng(0x6d74_6c73);
+    let mut hex = |octets: usize| {
+        (0..octets)
+            .map(|_| format!("{:02x}", rng.next() as u8))
+            .collect::<String>()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        // Well formed (`hpki_<16 octets>_<32 octets>`, the shape the limiter reads ids from),
+        // unknown to the server.
+        let r = get(&format!("hpki_{}_{}", hex(16), hex(32)));
+        if r.status == 429 {
+            let detail = r.problem(429);
+            assert!(detail.contains("rate limit"), "{detail}");
+        }
+        statuses.push(r.status);
+    }
+    // Each is refused as unknown until the address's burst is spent, then the limit answers.
+    assert_eq!(statuses[..BURST], [401; BURST], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429));
+
+    // The demo signer token's id with a wrong secret: the address's budget, already spent.
+    let id = demo.signer.split('_').nth(1).unwrap();
+    assert_eq!(get(&format!("hpki_{id}_{}", hex(32))).status, 429);
+    // The real token from the same address keeps a budget of its own.
+    assert_eq!(get(&demo.signer).status, 200);
 }
 
 /// A body that trickles (a slow POST after a complete head) is cut at the request deadline

@@ -258,12 +258,31 @@ pub fn decode_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
 
 // ---- CMS ----
 
-/// A parsed CMS SignedData (RFC 5652 §5.1), ready to verify.
-#[derive(Clone, Debug)]
+/// A parsed CMS SignedData (RFC 5652 §5.1), ready to verify. `Debug` shows sizes and counts,
+/// never the encapsulated content (a clinical document, also inside `signed_data`).
+#[derive(Clone)]
 pub struct SignedDocument {
     signed_data: SignedData,
     /// The encapsulated content (attached signature).
     content: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SignedDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedDocument")
+            .field("content_type", &self.content_type())
+            .field("content_bytes", &self.content.as_ref().map(Vec::len))
+            .field("signers", &self.signer_count())
+            .field(
+                "certificates",
+                &self
+                    .signed_data
+                    .certificates
+                    .as_ref()
+                    .map_or(0, |c| c.0.len()),
+            )
+            .finish()
+    }
 }
 
 /// DER first; BER (indefinite lengths, constructed strings, as OpenSSL streams) second.

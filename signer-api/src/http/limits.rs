@@ -48,20 +48,23 @@ impl ClientRate {
     }
 }
 
-/// The client a request counts against: the public id of its API token (`hpki_<id>_…`), else
-/// its IP address (mTLS and anonymous callers). An unknown token id gets its own budget but
-/// only ever 401s, for the price of one hashed lookup each.
-fn client(req: &ServiceRequest) -> String {
-    let token_id = req
+/// The client a request counts against: the public id of its API token (`hpki_<id>_…`) when the
+/// token verifies, else its IP address (mTLS and anonymous callers, and every token that does not
+/// verify). Unverified ids by address, because an id is attacker-chosen: random ids would each get
+/// a fresh budget, and a known id (ids appear in audit records) with a wrong secret would spend
+/// its owner's. Valid tokens keep budgets of their own, because behind a hospital's NAT or
+/// integration engine many practitioners and systems share one address. Verifying costs a store
+/// lookup and a SHA-256, which the `Caller` extractor repeats: negligible beside a signature.
+fn client(req: &ServiceRequest, state: &AppState) -> String {
+    let token = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| t.trim().strip_prefix(ca_core::token::TOKEN_PREFIX))
-        .and_then(|t| t.split_once('_'))
-        .map(|(id, _)| id)
-        .filter(|id| id.len() <= 64);
-    match (token_id, req.peer_addr()) {
+        .map(str::trim)
+        .filter(|t| ca_core::token::verify(state.authority.store(), t, super::now()).is_ok());
+    // A verified token is `hpki_<id>_<secret>`.
+    match (token.and_then(|t| t.split('_').nth(1)), req.peer_addr()) {
         (Some(id), _) => format!("token:{id}"),
         (None, Some(peer)) => format!("ip:{}", peer.ip()),
         (None, None) => "ip:unknown".to_owned(),
@@ -74,7 +77,7 @@ fn client(req: &ServiceRequest) -> String {
 pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
     let state = req.app_data::<web::Data<AppState>>()?;
     if let Some(rate) = &state.rate
-        && let Err(wait) = rate.check(client(req))
+        && let Err(wait) = rate.check(client(req, state))
     {
         let mut response = Problem::too_many_requests(wait).error_response();
         response
