@@ -191,7 +191,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
         Err(e) => {
             drop(store);
             dir.discard_failed_init();
-            return Err(e);
+            return Err(e.into());
         }
     };
     let authority = Authority::init(

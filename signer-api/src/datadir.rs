@@ -3,11 +3,10 @@
 //! Keys are sealed under a passphrase from `HPKI_PASSPHRASE` (Argon2id, salt in the store), or, for
 //! the demo, under a random key file `master.key` (mode 0600) beside the store.
 
-use anyhow::{Context, Result, bail};
-use ca_core::authority::Authority;
-use ca_core::profile::ProfileSet;
-use ca_core::seal::{KEK_LEN, SALT_LEN, Sealer};
-use ca_core::store::{SledStore, Store};
+use ca_core::authority::{Authority, AuthorityError};
+use ca_core::profile::{ProfileError, ProfileSet};
+use ca_core::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
+use ca_core::store::{SledStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,43 @@ use std::path::{Path, PathBuf};
 /// Store setting recording how CA keys are sealed.
 const SETTING_SEAL: &str = "seal";
 const PASSPHRASE_ENV: &str = "HPKI_PASSPHRASE";
+
+/// Why the data directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{} holds no CA: run `signer-api init` first", .0.display())]
+    NotInitialised(PathBuf),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("opening the store in {}: {source}", path.display())]
+    OpenStore { path: PathBuf, source: StoreError },
+    #[error("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}")]
+    NoPassphrase,
+    #[error("seal setting: {0}")]
+    SealSetting(String),
+    #[error("{} is not a {KEK_LEN}-byte key file", .0.display())]
+    KeyFile(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+}
+
+type Result<T> = std::result::Result<T, DataDirError>;
+
+/// Maps an I/O error on `path` to `DataDirError::Io`.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError {
+    let path = path.to_owned();
+    move |source| DataDirError::Io { what, path, source }
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -73,8 +109,10 @@ impl DataDir {
     }
 
     pub fn open_store(&self) -> Result<SledStore> {
-        SledStore::open(&self.store_path())
-            .with_context(|| format!("opening the store in {}", self.store_path().display()))
+        SledStore::open(&self.store_path()).map_err(|source| DataDirError::OpenStore {
+            path: self.store_path(),
+            source,
+        })
     }
 
     /// A fresh sealer for init and the setting that lets `open` rebuild it.
@@ -98,37 +136,35 @@ impl DataDir {
         };
         Ok((
             sealer,
-            (SETTING_SEAL.to_owned(), serde_json::to_vec(&method)?),
+            (
+                SETTING_SEAL.to_owned(),
+                serde_json::to_vec(&method)
+                    .map_err(|e| DataDirError::SealSetting(e.to_string()))?,
+            ),
         ))
     }
 
     fn sealer(&self, store: &SledStore) -> Result<Sealer> {
         let Some(setting) = store.setting(SETTING_SEAL)? else {
-            bail!(
-                "{} holds no CA: run `signer-api init` first",
-                self.root.display()
-            );
+            return Err(DataDirError::NotInitialised(self.root.clone()));
         };
-        match serde_json::from_slice(&setting).context("seal setting")? {
+        let method = serde_json::from_slice(&setting)
+            .map_err(|e| DataDirError::SealSetting(e.to_string()))?;
+        match method {
             SealMethod::Passphrase { salt } => {
-                let pass = std::env::var_os(PASSPHRASE_ENV).with_context(|| {
-                    format!("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}")
-                })?;
-                let salt: [u8; SALT_LEN] = hex::decode(salt)
-                    .ok()
-                    .and_then(|s| s.try_into().ok())
-                    .context("seal setting: bad salt")?;
+                let pass = std::env::var_os(PASSPHRASE_ENV).ok_or(DataDirError::NoPassphrase)?;
+                let salt: [u8; SALT_LEN] =
+                    hex::decode(salt)
+                        .ok()
+                        .and_then(|s| s.try_into().ok())
+                        .ok_or_else(|| DataDirError::SealSetting("bad salt".into()))?;
                 Ok(Sealer::from_passphrase(pass.as_encoded_bytes(), &salt)?)
             }
             SealMethod::KeyFile => {
-                let bytes = std::fs::read(self.key_file())
-                    .with_context(|| format!("reading {}", self.key_file().display()))?;
-                let key: [u8; KEK_LEN] = bytes.try_into().map_err(|_| {
-                    anyhow::anyhow!(
-                        "{} is not a {KEK_LEN}-byte key file",
-                        self.key_file().display()
-                    )
-                })?;
+                let path = self.key_file();
+                let bytes = std::fs::read(&path).map_err(io("reading", &path))?;
+                let key: [u8; KEK_LEN] =
+                    bytes.try_into().map_err(|_| DataDirError::KeyFile(path))?;
                 Ok(Sealer::from_key(&key))
             }
         }
@@ -137,10 +173,7 @@ impl DataDir {
     /// Opens the authority of an initialised data directory.
     pub fn open_authority(&self) -> Result<Authority<SledStore>> {
         if !self.is_initialised() {
-            bail!(
-                "{} holds no CA: run `signer-api init` first",
-                self.root.display()
-            );
+            return Err(DataDirError::NotInitialised(self.root.clone()));
         }
         let store = self.open_store()?;
         let sealer = self.sealer(&store)?;
@@ -152,33 +185,30 @@ impl DataDir {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
+        .map_err(io("creating", path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io("writing", path))
 }
 
 /// Writes `bytes` to `path` via a temporary file and rename, so readers never see half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let mut f = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("writing", path))
 }
