@@ -1149,6 +1149,26 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let d = post(&tls_agent(&root, Some((&auth_cert, &auth_key)))).problem(401);
     assert!(d.contains("revoked"), "{d}");
+
+    // Once the authentication CA itself is revoked, no certificate under it authenticates: P-2's
+    // was authenticated (403 above, not their credential) and now is not.
+    let list = reply(
+        anonymous
+            .get(&format!("{base}/v1/certificates?profile=auth-ca"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .call(),
+    )
+    .json();
+    let ca_serial = list["items"][0]["serial"].as_str().unwrap().to_owned();
+    let r = reply(
+        anonymous
+            .post(&format!("{base}/v1/certificates/{ca_serial}/revoke"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .send_json(serde_json::json!({"reason": "cACompromise"})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let d = post(&tls_agent(&root, Some((&other_auth, &other_key)))).problem(401);
+    assert!(d.contains("issuing CA is revoked"), "{d}");
 }
 
 /// Seconds since the Unix epoch, the clock the server reads.
