@@ -2,13 +2,12 @@
 //! "Medical Doctor") for each key algorithm, and helpers to decode what `sign` returns.
 #![allow(dead_code)] // each test binary uses a different part
 
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+#[path = "../fresh_ca/mod.rs"]
+mod fresh_ca;
+
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
-use ca_core::profile::{CaUrls, ProfileSet};
-use ca_core::seal::Sealer;
-use ca_core::store::SledStore;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerInfo};
 use const_oid::ObjectIdentifier;
@@ -49,33 +48,14 @@ pub fn signer(alg: &str) -> &'static Signer {
 
 fn build() -> Pki {
     let tmp = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&tmp.path().join("store")).unwrap();
-    let authority = Authority::init(
-        store,
-        ProfileSet::embedded().unwrap(),
-        Sealer::from_key(&[7u8; 32]),
-        InitRequest {
-            key_algorithm: KeyAlgorithm::P256,
-            imported_keys: BTreeMap::new(),
-            organization: "hpki Sign Tests".into(),
-            country: "JP".into(),
-            config: AuthorityConfig {
-                policy_arc: "2.25.2026112802".into(),
-                urls: CaUrls {
-                    cps: Some("http://hpki.invalid/cps".into()),
-                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
-                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
-                    ocsp: None,
-                },
-                crl_validity_days: 7,
-            },
-            settings: vec![],
-            now: NOW,
-            actor: "sign-tests".into(),
-            serials: SerialSource::Random,
-        },
-    )
-    .unwrap();
+    let request = fresh_ca::request(
+        "hpki Sign Tests",
+        "2.25.2026112802",
+        fresh_ca::invalid_urls(),
+        NOW,
+        "sign-tests",
+    );
+    let authority = fresh_ca::init(tmp.path(), &[7u8; 32], request);
     let mut signers = BTreeMap::new();
     for (i, alg) in ALGORITHMS.into_iter().enumerate() {
         let key = match alg {
