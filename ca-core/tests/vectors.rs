@@ -10,7 +10,6 @@ mod pki_authority;
 
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::RawSignature;
 use ca_core::profile::ProfileSet;
 use ca_core::store::{RevocationReason, SledStore};
 use pki_authority::{CHECK_AT, CRL_AT, INVALID_SINCE, JP, NOW, REVOKED_AT, fixed_key, rfc3339};
@@ -20,8 +19,6 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
-use x509_cert::builder::{Builder, RequestBuilder};
-use x509_cert::der::Encode;
 use x509_cert::der::pem::LineEnding;
 
 /// Subject, roles and key of the vector for each end-entity profile. Every profile needs a row.
@@ -217,12 +214,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
                 text: Some((*text).to_owned()),
             })
             .collect();
-        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-            .unwrap()
-            .build::<_, RawSignature>(&key)
-            .unwrap()
-            .to_der()
-            .unwrap();
+        let csr = pki_authority::fresh_ca::csr(&key);
         let registration = Registration {
             profile: profile.to_owned(),
             subject: ca_core::name::parse_subject(subject).unwrap(),

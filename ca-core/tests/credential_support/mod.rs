@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 #[path = "../fresh_ca/mod.rs"]
-mod fresh_ca;
+pub mod fresh_ca;
 
 use ca_core::authority::Authority;
 use ca_core::credential::{Credential, NewCredential};

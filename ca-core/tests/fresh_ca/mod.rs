@@ -1,15 +1,17 @@
 //! The CA set-up the test fixtures share (`pki_authority`, `sign_fixture`, `credential_support`):
-//! a P-256 hierarchy's init request, and `Authority::init` on a sled store in a directory with the
-//! embedded profiles.
+//! a P-256 hierarchy's init request, `Authority::init` on a sled store in a directory with the
+//! embedded profiles, and the CSRs the tests issue from (the CA ignores their subject).
 #![allow(dead_code)] // `pki_authority` opens its own store
 
 use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
-use ca_core::key::KeyAlgorithm;
+use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
 use ca_core::profile::{CaUrls, ProfileSet};
 use ca_core::seal::Sealer;
 use ca_core::store::SledStore;
 use std::collections::BTreeMap;
 use std::path::Path;
+use x509_cert::builder::{Builder, RequestBuilder};
+use x509_cert::der::Encode;
 
 /// The service's URL layout under a reserved name (RFC 6761 `.invalid`).
 pub fn invalid_urls() -> CaUrls {
@@ -51,4 +53,14 @@ pub fn init(dir: &Path, seal_key: &[u8; 32], request: InitRequest) -> Authority<
         request,
     )
     .unwrap()
+}
+
+/// A PKCS#10 request (DER) signed by `key`.
+pub fn csr(key: &SigningKey) -> Vec<u8> {
+    RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
+        .unwrap()
+        .build::<_, RawSignature>(key)
+        .unwrap()
+        .to_der()
+        .unwrap()
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 #[path = "../fresh_ca/mod.rs"]
-mod fresh_ca;
+pub mod fresh_ca;
 
 use ca_core::authority::{Authority, InitRequest, SerialSource};
 use ca_core::key::{KeyAlgorithm, SigningKey};

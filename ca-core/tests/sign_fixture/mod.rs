@@ -3,18 +3,17 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 #[path = "../fresh_ca/mod.rs"]
-mod fresh_ca;
+pub mod fresh_ca;
 
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::key::{KeyAlgorithm, SigningKey};
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerInfo};
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use x509_cert::builder::{Builder, RequestBuilder};
 
 /// 2026-01-01T00:00:00Z: certificates are issued then, valid for a year.
 pub const NOW: u64 = 1_767_225_600;
@@ -64,12 +63,7 @@ fn build() -> Pki {
             "ed25519" => SigningKey::generate(KeyAlgorithm::Ed25519).unwrap(),
             _ => SigningKey::from_pkcs8(include_bytes!("../data/rsa2048.pk8.der")).unwrap(),
         };
-        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-            .unwrap()
-            .build::<_, RawSignature>(&key)
-            .unwrap()
-            .to_der()
-            .unwrap();
+        let csr = fresh_ca::csr(&key);
         let subject = format!("C=JP,O=hpki Sign Hospital,CN=Hanako Sato,serialNumber=S-{i:04}");
         let registration = Registration {
             profile: "rhp-sign".into(),
