@@ -117,14 +117,7 @@ fn p256_csr(dir: &Path, name: &str) -> PathBuf {
 
 /// `issue` of an rhp-sign certificate for a Medical Doctor, then `more` arguments.
 fn doctor_args<'a>(csr: &'a Path, subject: &'a str, more: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["issue", "--profile", "rhp-sign", "--csr"];
-    args.extend([
-        csr.to_str().unwrap(),
-        "--subject",
-        subject,
-        "--hc-role",
-        JP_ROLE,
-    ]);
+    let mut args = support::issue_args("rhp-sign", csr, subject, &["--hc-role", JP_ROLE]);
     args.extend_from_slice(more);
     args
 }
@@ -292,17 +285,8 @@ fn refusals_are_specific_and_write_nothing() {
     let good_csr = p256_csr(dir, "good");
     let before = env.audit_records();
     let issue = |profile: &str, csr: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "issue",
-            "--profile",
-            profile,
-            "--csr",
-            csr.to_str().unwrap(),
-            "--subject",
-            "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1",
-        ];
-        args.extend_from_slice(extra);
-        env.fails(&args)
+        let subject = "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1";
+        env.fails(&support::issue_args(profile, csr, subject, extra))
     };
 
     // A CSR whose signature was altered proves nothing.

@@ -64,6 +64,24 @@ impl Service {
         assert_eq!(t.status, 201, "{}", t.text());
         (id, t.json()["token"].as_str().unwrap().to_owned())
     }
+
+    /// RA revokes (keyCompromise) the certificate of `owner`'s first credential; returns its serial.
+    fn revoke_first_of(&self, owner: &str) -> String {
+        let view = self
+            .get(
+                &format!("/v1/credentials?owner={owner}"),
+                Some(&self.demo.ra),
+            )
+            .json();
+        let serial = view[0]["serial"].as_str().unwrap().to_owned();
+        let r = self.post_json(
+            &format!("/v1/certificates/{serial}/revoke"),
+            Some(&self.demo.ra),
+            &serde_json::json!({"reason": "keyCompromise"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        serial
+    }
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {
@@ -345,16 +363,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     assert!(d.contains("65536"), "{d}");
 
     // After revocation of the signer's certificate (the service publishes a new CRL at once).
-    let view = s
-        .get("/v1/credentials?owner=DOC-V", Some(&s.demo.ra))
-        .json();
-    let serial = view[0]["serial"].as_str().unwrap().to_owned();
-    let r = s.post_json(
-        &format!("/v1/certificates/{serial}/revoke"),
-        Some(&s.demo.ra),
-        &serde_json::json!({"reason": "keyCompromise"}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    s.revoke_first_of("DOC-V");
     let (ind, sub, j) = verdict(&raw(&attached, Some(&s.demo.ra)));
     assert_eq!(
         (ind.as_str(), sub.as_str()),
@@ -664,16 +673,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     .problem(404);
 
     // A revoked credential cannot sign.
-    let view = s
-        .get("/v1/credentials?owner=DOC-1", Some(&s.demo.ra))
-        .json();
-    let serial = view[0]["serial"].as_str().unwrap().to_owned();
-    let r = s.post_json(
-        &format!("/v1/certificates/{serial}/revoke"),
-        Some(&s.demo.ra),
-        &serde_json::json!({"reason": "keyCompromise"}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    let serial = s.revoke_first_of("DOC-1");
     let d = s
         .post_json(
             "/v1/signatures",
@@ -756,17 +756,7 @@ fn issued(
 ) -> (PathBuf, PathBuf) {
     let (key, csr) = support::p256_request(dir, name);
     let cert = dir.join(format!("{name}.pem"));
-    let mut args = vec![
-        "issue",
-        "--profile",
-        profile,
-        "--csr",
-        csr.to_str().unwrap(),
-        "--subject",
-        subject,
-        "--out",
-        cert.to_str().unwrap(),
-    ];
+    let mut args = support::issue_args(profile, &csr, subject, &["--out", cert.to_str().unwrap()]);
     args.extend_from_slice(extra);
     admin(data, &args);
     (cert, key)

@@ -275,6 +275,20 @@ pub fn p256_request(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, csr)
 }
 
+/// The arguments of `signer-api issue` of a `profile` certificate for `csr` and `subject`, then
+/// `more`.
+pub fn issue_args<'a>(
+    profile: &'a str,
+    csr: &'a Path,
+    subject: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["issue", "--profile", profile, "--csr"];
+    args.extend([csr.to_str().unwrap(), "--subject", subject]);
+    args.extend_from_slice(more);
+    args
+}
+
 /// A P-256 PKCS#10 request (PEM) made by OpenSSL.
 pub fn csr(dir: &Path) -> String {
     std::fs::read_to_string(p256_request(dir, "client").1).unwrap()
