@@ -34,14 +34,10 @@ fn request<'a>(
     attached: Option<&'a [u8]>,
 ) -> SignatureRequest<'a> {
     SignatureRequest {
-        key: &s.key,
-        certificate: &s.certificate,
-        chain: &s.chain,
-        digest,
-        signing_time: SIGN_AT,
         commitment_type: Some(oid::ID_CTI.push_arc(1).unwrap()),
         claimed_role: Some("attending physician"),
         attached,
+        ..sign_fixture::request(s, digest)
     }
 }
 

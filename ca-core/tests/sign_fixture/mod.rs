@@ -8,6 +8,7 @@ pub mod fresh_ca;
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
+use ca_core::sign::SignatureRequest;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerInfo};
 use const_oid::ObjectIdentifier;
@@ -93,6 +94,21 @@ fn build() -> Pki {
     Pki {
         root: authority.ca_certificate("root").unwrap().to_vec(),
         signers,
+    }
+}
+
+/// The plainest request to sign `digest` as `s`: at [`SIGN_AT`], detached, no commitment type
+/// or claimed role; tests set the fields they exercise.
+pub fn request<'a>(s: &'a Signer, digest: &'a [u8]) -> SignatureRequest<'a> {
+    SignatureRequest {
+        key: &s.key,
+        certificate: &s.certificate,
+        chain: &s.chain,
+        digest,
+        signing_time: SIGN_AT,
+        commitment_type: None,
+        claimed_role: None,
+        attached: None,
     }
 }
 
