@@ -134,18 +134,20 @@ fn issue_doctor(env: &Env, name: &str) -> PathBuf {
     out
 }
 
-fn verify_args<'a>(env: &'a Env, root: &'a str, inter: &'a str, cert: &'a str) -> Vec<&'a str> {
-    let _ = env;
-    vec![
-        "verify",
-        "-no-CAfile",
-        "-no-CApath",
-        "-CAfile",
-        root,
-        "-untrusted",
-        inter,
-        cert,
-    ]
+/// `openssl verify` of `cert` to `root` through `inter`, checking `crl` when given.
+fn verify_args<'a>(
+    root: &'a str,
+    inter: &'a str,
+    crl: Option<&'a str>,
+    cert: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["verify", "-no-CAfile", "-no-CApath", "-CAfile", root];
+    args.extend(["-untrusted", inter]);
+    if let Some(crl) = crl {
+        args.extend(["-crl_check", "-CRLfile", crl]);
+    }
+    args.push(cert);
+    args
 }
 
 #[test]
@@ -154,9 +156,9 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     let cert = issue_doctor(&env, "doctor");
     let (root, sign) = (env.ca("root"), env.ca("sign"));
     let args = verify_args(
-        &env,
         root.to_str().unwrap(),
         sign.to_str().unwrap(),
+        None,
         cert.to_str().unwrap(),
     );
     assert!(openssl_ok(&args).contains(": OK"));
@@ -192,9 +194,9 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     // Issued by the signature CA, not the authentication CA.
     let auth = env.ca("auth");
     let wrong = verify_args(
-        &env,
         root.to_str().unwrap(),
         auth.to_str().unwrap(),
+        None,
         cert.to_str().unwrap(),
     );
     assert!(!openssl(&wrong).status.success());
@@ -244,19 +246,12 @@ fn revocation_shows_in_the_crl() {
     );
 
     let check = |cert: &Path| {
-        openssl(&[
-            "verify",
-            "-no-CAfile",
-            "-no-CApath",
-            "-CAfile",
+        openssl(&verify_args(
             root,
-            "-untrusted",
             sign,
-            "-crl_check",
-            "-CRLfile",
-            crl_s,
+            Some(crl_s),
             cert.to_str().unwrap(),
-        ])
+        ))
     };
     let out = check(&good);
     assert!(out.status.success(), "{out:?}");
@@ -609,9 +604,9 @@ fn every_algorithm_and_dn_fidelity() {
             ));
             let sign = env.ca("sign");
             let ok = openssl_ok(&verify_args(
-                &env,
                 root.to_str().unwrap(),
                 sign.to_str().unwrap(),
+                None,
                 out.to_str().unwrap(),
             ));
             assert!(ok.contains(": OK"), "{ca_alg}/{alg}: {ok}");

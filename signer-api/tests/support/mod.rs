@@ -348,6 +348,12 @@ pub fn crl_number(der: &[u8]) -> u64 {
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
+/// A whole number from the environment variable `name` (a test's size or seed), if set.
+pub fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(v.parse().unwrap_or_else(|e| panic!("{name}={v}: {e}")))
+}
+
 /// A small seeded generator (splitmix64) so a failing run can be replayed from its printed seed.
 pub struct Rng(pub u64);
 
