@@ -38,6 +38,13 @@ impl Service {
         self.dir.path().join(name)
     }
 
+    /// Writes `bytes` to the file `name` of the test directory; returns its path.
+    fn save(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
     fn root_pem(&self) -> PathBuf {
         self.dir.path().join("data/ca/root.pem")
     }
@@ -143,11 +150,9 @@ fn health_metrics_openapi_and_ca_material() {
         (crl.status, crl.content_type.as_str()),
         (200, "application/pkix-crl")
     );
-    let path = s.path("sign.crl");
-    std::fs::write(&path, &crl.body).unwrap();
+    let path = s.save("sign.crl", &crl.body);
     let sign = s.get("/v1/ca/sign.pem", None);
-    let sign_pem = s.path("sign.pem");
-    std::fs::write(&sign_pem, &sign.body).unwrap();
+    let sign_pem = s.save("sign.pem", &sign.body);
     let (ok, text) = openssl(&[
         "crl",
         "-inform",
@@ -399,8 +404,7 @@ impl Service {
 fn sign_detached_attached_and_digest_verify_with_openssl() {
     let s = start(&[]);
     let document = b"Rx: amoxicillin 500 mg, three times daily for 7 days.\n".repeat(50);
-    let doc = s.path("prescription.txt");
-    std::fs::write(&doc, &document).unwrap();
+    let doc = s.save("prescription.txt", &document);
     let mut signatures = 0;
     for alg in ["p256", "p384", "ed25519", "rsa"] {
         let owner = format!("DOC-{alg}");
@@ -415,8 +419,7 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             assert_eq!(r.status, 201, "{alg}: {}", r.text());
             assert_eq!(r.content_type, "application/pkcs7-signature");
             signatures += 1;
-            let sig = s.path(&format!("{alg}-{attached}.p7s"));
-            std::fs::write(&sig, &r.body).unwrap();
+            let sig = s.save(&format!("{alg}-{attached}.p7s"), &r.body);
             if alg == "ed25519" {
                 // OpenSSL 3.0 cannot verify Ed25519 CMS with signed attributes; parse only.
                 let (ok, text) = openssl(&[
@@ -435,8 +438,7 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             assert!(ok, "{alg} attached={attached}: {text}");
             // Tampered content is caught.
             if !attached {
-                let other = s.path("tampered.txt");
-                std::fs::write(&other, b"Rx: something else").unwrap();
+                let other = s.save("tampered.txt", b"Rx: something else");
                 let (ok, _) = cms_verify(&s.root_pem(), &sig, Some(&other));
                 assert!(!ok, "{alg}: tampered content verified");
             }
@@ -461,8 +463,7 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             .decode(r.json()["signature"].as_str().unwrap())
             .unwrap();
         if alg != "ed25519" {
-            let sig = s.path(&format!("{alg}-digest.p7s"));
-            std::fs::write(&sig, &der).unwrap();
+            let sig = s.save(&format!("{alg}-digest.p7s"), &der);
             let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
             assert!(ok, "{alg} digest: {text}");
         }
@@ -684,8 +685,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     assert!(d.contains("revoked"), "{d}");
     // The CRL served now lists it.
     let crl = s.get("/v1/crl/sign", None);
-    let path = s.path("after.crl");
-    std::fs::write(&path, &crl.body).unwrap();
+    let path = s.save("after.crl", &crl.body);
     let (_, text) = openssl(&[
         "crl",
         "-inform",
@@ -712,8 +712,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
 #[test]
 fn embedded_default_demo_signs_and_restart_keeps_state() {
     let mut s = start(&[]);
-    let doc = s.path("note.txt");
-    std::fs::write(&doc, b"discharge summary").unwrap();
+    let doc = s.save("note.txt", b"discharge summary");
     let r = s.post_bytes(
         &format!(
             "/v1/signatures?credential={}&purpose=author",
@@ -724,8 +723,7 @@ fn embedded_default_demo_signs_and_restart_keeps_state() {
         b"discharge summary",
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let sig = s.path("note.p7s");
-    std::fs::write(&sig, &r.body).unwrap();
+    let sig = s.save("note.p7s", &r.body);
     let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
     assert!(ok, "{text}");
     let root_before = std::fs::read(s.root_pem()).unwrap();
