@@ -64,12 +64,7 @@ pub fn init_authority(dir: &Path) -> Authority<SledStore> {
             country: "JP".into(),
             config: AuthorityConfig {
                 policy_arc: "2.25.2026112805".into(),
-                urls: CaUrls {
-                    cps: Some("http://hpki.invalid/cps".into()),
-                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
-                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
-                    ocsp: None,
-                },
+                urls: CaUrls::published_at("http://hpki.invalid"),
                 crl_validity_days: 7,
             },
             settings: vec![],

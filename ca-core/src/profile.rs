@@ -514,6 +514,19 @@ pub struct CaUrls {
     pub ocsp: Option<String>,
 }
 
+impl CaUrls {
+    /// The layout the hpki service publishes under `base` (no trailing slash): the CPS at
+    /// `/cps`, each CA's CRL at `/v1/crl/{ca}` and its certificate at `/v1/ca/{ca}.der`; no OCSP.
+    pub fn published_at(base: &str) -> Self {
+        CaUrls {
+            cps: Some(format!("{base}/cps")),
+            crl: Some(format!("{base}/v1/crl/{{ca}}")),
+            ca_issuers: Some(format!("{base}/v1/ca/{{ca}}.der")),
+            ocsp: None,
+        }
+    }
+}
+
 /// Inputs for building extensions.
 #[derive(Clone, Debug)]
 pub struct ExtensionContext<'a> {

@@ -19,7 +19,7 @@ mod pki_authority;
 
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::{RawSignature, SigningKey};
+use ca_core::key::SigningKey;
 use ca_core::oid;
 use ca_core::profile::ProfileSet;
 use ca_core::sign::{DigestAlgorithm, DocumentHasher, SignatureRequest, SigningCertificateV2};
@@ -34,7 +34,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use x509_cert::attr::Attribute;
-use x509_cert::builder::{Builder, RequestBuilder};
 
 const DAY: u64 = 86_400;
 /// signingTime of the vectors: after the CRLs were issued, before [`CHECK_AT`].
@@ -107,12 +106,7 @@ fn issue_rhp_sign(
     at: u64,
     days: u32,
 ) -> Vec<u8> {
-    let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-        .unwrap()
-        .build::<_, RawSignature>(key)
-        .unwrap()
-        .to_der()
-        .unwrap();
+    let csr = pki_authority::fresh_ca::csr(key);
     let registration = Registration {
         profile: "rhp-sign".into(),
         subject: ca_core::name::parse_subject(subject).unwrap(),

@@ -235,45 +235,36 @@ fn rsa_credentials_are_generated() {
 #[test]
 fn profile_rules_apply_as_at_issuance() {
     let env = env();
-    // rhp-sign makes hcRole mandatory.
-    let err = refused(
-        &env,
-        &request("dr", registration("rhp-sign", DR, &[]), KeyAlgorithm::P256),
-    );
-    assert!(
+    fn violation(e: &CredentialError) -> bool {
         matches!(
-            err,
+            e,
             CredentialError::Authority(AuthorityError::Issue(IssueError::Violation(_)))
-        ),
-        "{err}"
-    );
-    // A role outside the JP vocabulary.
-    let err = refused(
-        &env,
-        &request(
-            "dr",
-            registration("rhp-sign", DR, &["Wizard"]),
-            KeyAlgorithm::P256,
-        ),
-    );
-    assert!(
+        )
+    }
+    fn unknown(e: &CredentialError) -> bool {
         matches!(
-            err,
-            CredentialError::Authority(AuthorityError::Issue(IssueError::Violation(_)))
-        ),
-        "{err}"
-    );
-    let err = refused(
-        &env,
-        &request("dr", registration("no-such", DR, &[]), KeyAlgorithm::P256),
-    );
-    assert!(
-        matches!(
-            err,
+            e,
             CredentialError::Authority(AuthorityError::Profile(ProfileError::Unknown(_)))
+        )
+    }
+    let no_roles: &[&str] = &[];
+    for (profile, roles, expected) in [
+        // rhp-sign makes hcRole mandatory.
+        (
+            "rhp-sign",
+            no_roles,
+            violation as fn(&CredentialError) -> bool,
         ),
-        "{err}"
-    );
+        // A role outside the JP vocabulary.
+        ("rhp-sign", &["Wizard"], violation),
+        ("no-such", no_roles, unknown),
+    ] {
+        let err = refused(
+            &env,
+            &request("dr", registration(profile, DR, roles), KeyAlgorithm::P256),
+        );
+        assert!(expected(&err), "{profile} {roles:?}: {err}");
+    }
 }
 
 #[test]

@@ -5,28 +5,42 @@ mod credential_support;
 
 use ca_core::audit::audit_verify;
 use ca_core::credential::{Credential, CredentialError, SignDocument};
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::sign::{DigestAlgorithm, SignError};
 use ca_core::store::{CredentialRecord, RevocationReason, Store};
 use credential_support::*;
-use x509_cert::builder::{Builder, RequestBuilder};
-use x509_cert::der::Encode;
 
 fn policy() -> SigningPolicy {
     SigningPolicy::embedded().unwrap()
 }
 
-fn request<'a>(cred: &'a Credential, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
+/// An author signature of a SHA-256 `digest` with credential `id`, asked for by `caller`.
+fn by_id<'a>(id: &'a str, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
     SignDocument {
-        credential: &cred.id,
+        credential: id,
         caller,
         digest,
-        digest_algorithm: cred.digest_algorithm(),
+        digest_algorithm: DigestAlgorithm::Sha256,
         purpose: "author",
         claimed_role: None,
         attached: None,
     }
+}
+
+/// [`by_id`] with `cred`, its digest algorithm.
+fn request<'a>(cred: &'a Credential, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
+    SignDocument {
+        digest_algorithm: cred.digest_algorithm(),
+        ..by_id(&cred.id, caller, digest)
+    }
+}
+
+/// The RA revokes `cred`'s certificate at `at`.
+fn revoke(env: &Env, cred: &Credential, reason: RevocationReason, at: u64) {
+    env.authority
+        .revoke(&cred.serial, reason, None, at, "test:ra")
+        .unwrap();
 }
 
 /// Signs `request` at `now`, expects a refusal and checks the audit log did not grow.
@@ -50,38 +64,14 @@ fn refused(env: &Env, request: &SignDocument<'_>, now: u64) -> CredentialError {
 fn unknown_credential() {
     let env = env();
     let digest = sha256(b"doc");
-    let err = refused(
-        &env,
-        &SignDocument {
-            credential: "cred_ffffffffffffffff",
-            caller: "dr",
-            digest: &digest,
-            digest_algorithm: DigestAlgorithm::Sha256,
-            purpose: "author",
-            claimed_role: None,
-            attached: None,
-        },
-        NOW,
-    );
+    let err = refused(&env, &by_id("cred_ffffffffffffffff", "dr", &digest), NOW);
     assert!(
         matches!(&err, CredentialError::NotFound(id) if id == "cred_ffffffffffffffff"),
         "{err}"
     );
     // An oversized id is refused the same way, without echoing it whole.
     let long = "x".repeat(10_000);
-    let err = refused(
-        &env,
-        &SignDocument {
-            credential: &long,
-            caller: "dr",
-            digest: &digest,
-            digest_algorithm: DigestAlgorithm::Sha256,
-            purpose: "author",
-            claimed_role: None,
-            attached: None,
-        },
-        NOW,
-    );
+    let err = refused(&env, &by_id(&long, "dr", &digest), NOW);
     assert!(matches!(err, CredentialError::NotFound(_)));
     assert!(err.to_string().len() < 200);
 }
@@ -105,15 +95,7 @@ fn not_owner() {
 fn revoked_certificate() {
     let env = env();
     let cred = doctor(&env, "dr");
-    env.authority
-        .revoke(
-            &cred.serial,
-            RevocationReason::KeyCompromise,
-            None,
-            NOW + 10,
-            "test:ra",
-        )
-        .unwrap();
+    revoke(&env, &cred, RevocationReason::KeyCompromise, NOW + 10);
     let digest = sha256(b"doc");
     let err = refused(&env, &request(&cred, "dr", &digest), NOW + 20);
     assert!(
@@ -256,15 +238,7 @@ fn order_of_checks_owner_before_state() {
     // A stranger learns nothing about a revoked credential's state.
     let env = env();
     let cred = doctor(&env, "dr");
-    env.authority
-        .revoke(
-            &cred.serial,
-            RevocationReason::Superseded,
-            None,
-            NOW,
-            "test:ra",
-        )
-        .unwrap();
+    revoke(&env, &cred, RevocationReason::Superseded, NOW);
     let digest = sha256(b"doc");
     let err = refused(&env, &request(&cred, "mallory", &digest), NOW);
     assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
@@ -276,12 +250,7 @@ fn order_of_checks_owner_before_state() {
 fn authentication_certificate_never_signs() {
     let env = env();
     let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
-    let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-        .unwrap()
-        .build::<_, RawSignature>(&key)
-        .unwrap()
-        .to_der()
-        .unwrap();
+    let csr = fresh_ca::csr(&key);
     let issued = env
         .authority
         .issue(
@@ -317,19 +286,7 @@ fn authentication_certificate_never_signs() {
         .insert_credential(&cert, &planted, planted_event.clone())
         .unwrap();
     let digest = sha256(b"doc");
-    let err = refused(
-        &env,
-        &SignDocument {
-            credential: "cred_aaaaaaaaaaaaaaaa",
-            caller: "dr",
-            digest: &digest,
-            digest_algorithm: DigestAlgorithm::Sha256,
-            purpose: "author",
-            claimed_role: None,
-            attached: None,
-        },
-        NOW,
-    );
+    let err = refused(&env, &by_id("cred_aaaaaaaaaaaaaaaa", "dr", &digest), NOW);
     assert!(
         matches!(&err, CredentialError::NotSigningProfile(p) if p == "rhp-auth"),
         "{err}"
@@ -346,19 +303,7 @@ fn authentication_certificate_never_signs() {
     store
         .insert_credential(&cert2, &lying, planted_event)
         .unwrap();
-    let err = refused(
-        &env,
-        &SignDocument {
-            credential: "cred_bbbbbbbbbbbbbbbb",
-            caller: "dr",
-            digest: &digest,
-            digest_algorithm: DigestAlgorithm::Sha256,
-            purpose: "author",
-            claimed_role: None,
-            attached: None,
-        },
-        NOW,
-    );
+    let err = refused(&env, &by_id("cred_bbbbbbbbbbbbbbbb", "dr", &digest), NOW);
     assert!(
         matches!(err, CredentialError::NotSigningProfile(_)),
         "{err}"
@@ -403,15 +348,7 @@ fn revoked_after_loading_does_not_sign() {
     let cred = doctor(&env, "dr");
     let loaded = env.authority.signing_credential(&cred.id, "dr").unwrap();
     assert_eq!(loaded.digest_algorithm(), cred.digest_algorithm());
-    env.authority
-        .revoke(
-            &cred.serial,
-            RevocationReason::KeyCompromise,
-            None,
-            NOW + 10,
-            "test:ra",
-        )
-        .unwrap();
+    revoke(&env, &cred, RevocationReason::KeyCompromise, NOW + 10);
     let digest = sha256(b"doc");
     let before = audit_len(&env);
     let err = env

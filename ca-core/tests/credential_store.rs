@@ -1,7 +1,7 @@
 //! `SledStore` credentials and tokens: atomic with their audit record, flushed, durable across a
 //! reopen, and nothing written when a write is refused.
 
-use ca_core::audit::{AuditAction, AuditEvent, audit_verify};
+use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify};
 use ca_core::store::{
     CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE, CertificateRecord, CredentialRecord, SledStore,
     Store, StoreError, TOKENS_TREE, TokenRecord, TokenScope,
@@ -67,14 +67,24 @@ fn token(id: &str) -> TokenRecord {
     }
 }
 
+/// Inserts credential `id` of `owner`, its record naming serial `cred_serial`, with the
+/// certificate of serial `cert_serial`.
+fn try_insert(
+    store: &SledStore,
+    id: &str,
+    owner: &str,
+    cert_serial: u8,
+    cred_serial: u8,
+) -> Result<AuditRecord, StoreError> {
+    store.insert_credential(
+        &cert(cert_serial),
+        &cred(id, owner, cred_serial),
+        event(AuditAction::CreateCredential, id),
+    )
+}
+
 fn insert(store: &SledStore, id: &str, owner: &str, serial: u8) {
-    store
-        .insert_credential(
-            &cert(serial),
-            &cred(id, owner, serial),
-            event(AuditAction::CreateCredential, id),
-        )
-        .unwrap();
+    try_insert(store, id, owner, serial, serial).unwrap();
 }
 
 #[test]
@@ -110,13 +120,7 @@ fn duplicate_serial_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     insert(&store, "cred_1", "dr", 1);
-    let err = store
-        .insert_credential(
-            &cert(1),
-            &cred("cred_2", "dr", 1),
-            event(AuditAction::CreateCredential, "cred_2"),
-        )
-        .unwrap_err();
+    let err = try_insert(&store, "cred_2", "dr", 1, 1).unwrap_err();
     assert!(
         matches!(err, StoreError::DuplicateSerial(ref s) if s == "0101"),
         "{err}"
@@ -132,13 +136,7 @@ fn duplicate_credential_id_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     insert(&store, "cred_1", "dr", 1);
-    let err = store
-        .insert_credential(
-            &cert(2),
-            &cred("cred_1", "other", 2),
-            event(AuditAction::CreateCredential, "cred_1"),
-        )
-        .unwrap_err();
+    let err = try_insert(&store, "cred_1", "other", 2, 2).unwrap_err();
     assert!(matches!(err, StoreError::DuplicateCredential(ref id) if id == "cred_1"));
     assert!(
         !store.contains_serial(&[2, 1]).unwrap(),
@@ -152,13 +150,7 @@ fn duplicate_credential_id_writes_nothing() {
 fn mismatched_serial_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    let err = store
-        .insert_credential(
-            &cert(1),
-            &cred("cred_1", "dr", 2),
-            event(AuditAction::CreateCredential, "cred_1"),
-        )
-        .unwrap_err();
+    let err = try_insert(&store, "cred_1", "dr", 1, 2).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     assert!(store.audit_log().unwrap().is_empty());
 }

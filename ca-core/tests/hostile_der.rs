@@ -321,14 +321,9 @@ fn signature() -> (Vec<u8>, SignedData) {
     let s = signer("p256");
     let digest = DigestAlgorithm::for_key(&s.key).digest(b"discharge summary");
     let der = sign(&SignatureRequest {
-        key: &s.key,
-        certificate: &s.certificate,
-        chain: &s.chain,
-        digest: &digest,
         signing_time: SIGN_AT - 60,
-        commitment_type: None,
-        claimed_role: None,
         attached: Some(b"discharge summary"),
+        ..sign_fixture::request(s, &digest)
     })
     .unwrap();
     let sd = ContentInfo::from_der(&der)

@@ -47,6 +47,20 @@ fn medis_urls() -> CaUrls {
     }
 }
 
+/// An end entity's context under `arc`: fixed key identifiers, no SANs, hcRoles or issued
+/// policies; each test sets what it checks.
+fn context<'a>(arc: &'a ObjectIdentifier, urls: &'a CaUrls) -> ExtensionContext<'a> {
+    ExtensionContext {
+        subject_key_id: &[1; 20],
+        authority_key_id: Some(&[2; 20]),
+        policy_arc: arc,
+        issued_policies: &[],
+        urls,
+        sans: &[],
+        hc_roles: &[],
+    }
+}
+
 fn ids(exts: &[Extension]) -> Vec<ObjectIdentifier> {
     exts.iter().map(|e| e.extn_id).collect()
 }
@@ -71,13 +85,8 @@ fn rhp_sign_matches_the_medis_certificate() {
     let urls = medis_urls();
     let arc = jp_sign_arc();
     let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
-        authority_key_id: Some(&[2; 20]),
-        policy_arc: &arc,
-        issued_policies: &[],
-        urls: &urls,
-        sans: &[],
         hc_roles: &roles,
+        ..context(&arc, &urls)
     };
     let exts = set.get("rhp-sign").unwrap().extensions(&ctx).unwrap();
     assert_eq!(
@@ -136,13 +145,8 @@ fn authority_key_identifier_only_when_given() {
     let urls = CaUrls::default();
     let arc = jp_sign_arc();
     let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
         authority_key_id: None,
-        policy_arc: &arc,
-        issued_policies: &[],
-        urls: &urls,
-        sans: &[],
-        hc_roles: &[],
+        ..context(&arc, &urls)
     };
     let exts = set.get("root-ca").unwrap().extensions(&ctx).unwrap();
     assert_eq!(
@@ -171,15 +175,7 @@ fn tsa_has_critical_time_stamping_eku_only() {
     let set = ProfileSet::embedded().unwrap();
     let urls = medis_urls();
     let arc = jp_sign_arc();
-    let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
-        authority_key_id: Some(&[2; 20]),
-        policy_arc: &arc,
-        issued_policies: &[],
-        urls: &urls,
-        sans: &[],
-        hc_roles: &[],
-    };
+    let ctx = context(&arc, &urls);
     let exts = set.get("tsa").unwrap().extensions(&ctx).unwrap();
     let eku = find(&exts, oid::ID_CE_EXT_KEY_USAGE).unwrap();
     assert!(eku.critical);
@@ -221,13 +217,8 @@ fn sign_ca_carries_the_policies_it_issues() {
         ..CaUrls::default()
     };
     let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
-        authority_key_id: Some(&[2; 20]),
-        policy_arc: &arc,
         issued_policies: &issued,
-        urls: &urls,
-        sans: &[],
-        hc_roles: &[],
+        ..context(&arc, &urls)
     };
     let exts = set.get("sign-ca").unwrap().extensions(&ctx).unwrap();
     let cp = find(&exts, oid::ID_CE_CERTIFICATE_POLICIES).unwrap();
@@ -267,15 +258,7 @@ fn ocsp_responder_gets_nocheck_and_no_revocation_pointers() {
         ocsp: Some("http://ocsp.example".into()),
     };
     let arc = jp_sign_arc();
-    let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
-        authority_key_id: Some(&[2; 20]),
-        policy_arc: &arc,
-        issued_policies: &[],
-        urls: &urls,
-        sans: &[],
-        hc_roles: &[],
-    };
+    let ctx = context(&arc, &urls);
     let exts = set.get("ocsp-sign").unwrap().extensions(&ctx).unwrap();
     let nocheck = find(&exts, oid::ID_PKIX_OCSP_NOCHECK).unwrap();
     assert!(!nocheck.critical);
@@ -313,13 +296,8 @@ fn sans_and_roles_only_where_the_profile_allows() {
         der::asn1::Ia5String::new("ehr.example").unwrap(),
     )];
     let ctx = ExtensionContext {
-        subject_key_id: &[1; 20],
-        authority_key_id: Some(&[2; 20]),
-        policy_arc: &arc,
-        issued_policies: &[],
-        urls: &urls,
         sans: &sans,
-        hc_roles: &[],
+        ..context(&arc, &urls)
     };
     let exts = set.get("org-tls").unwrap().extensions(&ctx).unwrap();
     let san = find(&exts, oid::ID_CE_SUBJECT_ALT_NAME).unwrap();

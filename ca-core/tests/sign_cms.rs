@@ -14,7 +14,7 @@ use cms::signed_data::SignerIdentifier;
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, Utf8StringRef};
 use der::{Decode, Encode};
-use sign_fixture::{ALGORITHMS, SIGN_AT, Signer, attribute, has_attribute, signer};
+use sign_fixture::{ALGORITHMS, SIGN_AT, attribute, has_attribute, request, signer};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::time::Time;
@@ -22,19 +22,6 @@ use x509_cert::time::Time;
 const DOC: &[u8] = b"Discharge summary: patient stable, follow-up in two weeks.\n";
 /// ASTM E1762 "Author" signature purpose, `iso17090.md` §5.3.
 const ASTM_AUTHOR: &str = "1.2.840.10065.1.12.1.1";
-
-fn request<'a>(s: &'a Signer, digest: &'a [u8]) -> SignatureRequest<'a> {
-    SignatureRequest {
-        key: &s.key,
-        certificate: &s.certificate,
-        chain: &s.chain,
-        digest,
-        signing_time: SIGN_AT,
-        commitment_type: None,
-        claimed_role: None,
-        attached: None,
-    }
-}
 
 #[test]
 fn signed_attributes_decode_to_the_request() {

@@ -34,22 +34,23 @@ fn request<'a>(
     attached: Option<&'a [u8]>,
 ) -> SignatureRequest<'a> {
     SignatureRequest {
-        key: &s.key,
-        certificate: &s.certificate,
-        chain: &s.chain,
-        digest,
-        signing_time: SIGN_AT,
         commitment_type: Some(oid::ID_CTI.push_arc(1).unwrap()),
         claimed_role: Some("attending physician"),
         attached,
+        ..sign_fixture::request(s, digest)
     }
 }
 
 /// `openssl cms -verify` with only the root trusted, at SIGN_AT. No `-purpose` is needed: OpenSSL's
 /// default smimesign purpose accepts a nonRepudiation-only keyUsage and no EKU.
 fn openssl_verify(dir: &Path, sig: &str, content: Option<&str>) -> (bool, String) {
+    openssl_verify_at(dir, sig, content, SIGN_AT)
+}
+
+/// [`openssl_verify`] at the time `at`.
+fn openssl_verify_at(dir: &Path, sig: &str, content: Option<&str>, at: u64) -> (bool, String) {
     let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
-    let at = SIGN_AT.to_string();
+    let at = at.to_string();
     let (sig, root) = (p(sig), p("root.pem"));
     let mut args = vec![
         "cms",
@@ -124,24 +125,7 @@ fn check_with_openssl(alg: &str) {
 
     // Not yet valid: the certificates were issued at NOW, so a check before then must fail,
     // which shows -attime (and with it the path check) is in effect.
-    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
-    let before = (NOW - 86_400).to_string();
-    let (ok, text) = openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        &p("attached.der"),
-        "-CAfile",
-        &p("root.pem"),
-        "-no-CApath",
-        "-attime",
-        &before,
-        "-out",
-        "/dev/null",
-    ]);
+    let (ok, text) = openssl_verify_at(dir.path(), "attached.der", None, NOW - 86_400);
     assert!(
         !ok && text.contains("not yet valid"),
         "{alg}: verified before the certificates were valid: {text}"

@@ -5,7 +5,7 @@ mod credential_support;
 
 use ca_core::audit::{AuditAction, audit_verify};
 use ca_core::store::{Store, StoreError, TokenScope};
-use ca_core::token::{self, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError};
+use ca_core::token::{self, ApiToken, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError};
 use credential_support::*;
 
 fn signer(p: &str) -> TokenScope {
@@ -15,6 +15,13 @@ fn signer(p: &str) -> TokenScope {
 }
 
 const HOUR: u64 = 3_600;
+
+/// A stored signer token of practitioner "dr", made at [`NOW`] for an hour.
+fn dr_token(env: &Env) -> ApiToken {
+    env.authority
+        .create_token(signer("dr"), HOUR, NOW, "cli")
+        .unwrap()
+}
 
 /// The secret part of a token string.
 fn secret_of(token: &str) -> &str {
@@ -120,10 +127,7 @@ fn authority_round_trip_and_audit() {
 #[test]
 fn expired_at_and_after_expiry() {
     let env = env();
-    let tok = env
-        .authority
-        .create_token(signer("dr"), HOUR, NOW, "cli")
-        .unwrap();
+    let tok = dr_token(&env);
     for now in [NOW + HOUR, NOW + 10 * HOUR] {
         let err = env.authority.authenticate(tok.expose(), now).unwrap_err();
         assert!(
@@ -136,10 +140,7 @@ fn expired_at_and_after_expiry() {
 #[test]
 fn revoked_token_is_refused_and_audited() {
     let env = env();
-    let tok = env
-        .authority
-        .create_token(signer("dr"), HOUR, NOW, "cli")
-        .unwrap();
+    let tok = dr_token(&env);
     let before = audit_len(&env);
     env.authority
         .revoke_token(tok.id(), NOW + 1, "cli:admin")
@@ -179,10 +180,7 @@ fn revoked_token_is_refused_and_audited() {
 #[test]
 fn wrong_secret_is_a_mismatch_even_when_revoked_or_expired() {
     let env = env();
-    let tok = env
-        .authority
-        .create_token(signer("dr"), HOUR, NOW, "cli")
-        .unwrap();
+    let tok = dr_token(&env);
     let s = tok.expose();
     // Flip the last secret character.
     let last = s.chars().last().unwrap();
@@ -221,10 +219,7 @@ fn unknown_id() {
 #[test]
 fn malformed_tokens() {
     let env = env();
-    let tok = env
-        .authority
-        .create_token(signer("dr"), HOUR, NOW, "cli")
-        .unwrap();
+    let tok = dr_token(&env);
     let good = tok.expose();
     let id = tok.id();
     let secret = secret_of(good);
@@ -262,10 +257,7 @@ fn malformed_tokens() {
 #[test]
 fn errors_never_show_the_secret() {
     let env = env();
-    let tok = env
-        .authority
-        .create_token(signer("dr"), HOUR, NOW, "cli")
-        .unwrap();
+    let tok = dr_token(&env);
     let secret = secret_of(tok.expose()).to_owned();
     let mut errors = vec![
         env.authority

@@ -10,7 +10,6 @@ mod pki_authority;
 
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::RawSignature;
 use ca_core::profile::ProfileSet;
 use ca_core::store::{RevocationReason, SledStore};
 use pki_authority::{CHECK_AT, CRL_AT, INVALID_SINCE, JP, NOW, REVOKED_AT, fixed_key, rfc3339};
@@ -20,8 +19,6 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
-use x509_cert::builder::{Builder, RequestBuilder};
-use x509_cert::der::Encode;
 use x509_cert::der::pem::LineEnding;
 
 /// Subject, roles and key of the vector for each end-entity profile. Every profile needs a row.
@@ -217,12 +214,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
                 text: Some((*text).to_owned()),
             })
             .collect();
-        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-            .unwrap()
-            .build::<_, RawSignature>(&key)
-            .unwrap()
-            .to_der()
-            .unwrap();
+        let csr = pki_authority::fresh_ca::csr(&key);
         let registration = Registration {
             profile: profile.to_owned(),
             subject: ca_core::name::parse_subject(subject).unwrap(),
@@ -339,22 +331,24 @@ fn openssl_verifies_every_vector_with_its_crl() {
         .to_string();
     let p = |rel: &str| dir.join(rel).to_str().unwrap().to_owned();
     assert_eq!(m.certificate.len(), plan().len());
+    let root = p("ca/root.pem");
     for e in &m.certificate {
-        let (ok, text) = openssl(&[
-            "verify",
-            "-no-CAfile",
-            "-no-CApath",
-            "-attime",
-            &at,
-            "-CAfile",
-            &p("ca/root.pem"),
-            "-untrusted",
-            &p(&format!("ca/{}.pem", e.issuer)),
-            "-crl_check",
-            "-CRLfile",
-            &p(&format!("crl/{}.crl", e.issuer)),
-            &p(&e.file),
-        ]);
+        let file = p(&e.file);
+        // `openssl verify` at `at` through `issuer`'s CA, checking its CRL when `with_crl`.
+        let verify = |issuer: &str, with_crl: bool| {
+            let (untrusted, crl) = (
+                p(&format!("ca/{issuer}.pem")),
+                p(&format!("crl/{issuer}.crl")),
+            );
+            let mut args = vec!["verify", "-no-CAfile", "-no-CApath", "-attime", &at];
+            args.extend(["-CAfile", &root, "-untrusted", &untrusted]);
+            if with_crl {
+                args.extend(["-crl_check", "-CRLfile", &crl]);
+            }
+            args.push(&file);
+            openssl(&args)
+        };
+        let (ok, text) = verify(&e.issuer, true);
         match e.expect.as_str() {
             "good" => assert!(ok, "{}: {text}", e.file),
             _ => assert!(
@@ -365,18 +359,7 @@ fn openssl_verifies_every_vector_with_its_crl() {
         }
         // The other purpose's CA does not chain it.
         let other = if e.issuer == "sign" { "auth" } else { "sign" };
-        let (ok, _) = openssl(&[
-            "verify",
-            "-no-CAfile",
-            "-no-CApath",
-            "-attime",
-            &at,
-            "-CAfile",
-            &p("ca/root.pem"),
-            "-untrusted",
-            &p(&format!("ca/{other}.pem")),
-            &p(&e.file),
-        ]);
+        let (ok, _) = verify(other, false);
         assert!(!ok, "{} chains through the {other} CA", e.file);
     }
     for c in &m.crl {

@@ -5,13 +5,11 @@
 mod credential_support;
 
 use ca_core::authority::Authority;
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
 use ca_core::store::{RevocationReason, SledStore};
 use ca_core::verify::{Policy, Report, SubIndication, Verifier, verify_bytes};
-use credential_support::{ACTOR, NOW, env, registration};
-use der::Encode;
-use x509_cert::builder::{Builder, RequestBuilder};
+use credential_support::{ACTOR, NOW, env, fresh_ca, registration};
 
 const DOC: &[u8] = b"Rx: amoxicillin 250 mg, three times a day for 7 days\n";
 const AT: u64 = NOW + 600;
@@ -25,12 +23,7 @@ struct Signer {
 
 fn issue(authority: &Authority<SledStore>, n: usize) -> Signer {
     let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
-    let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-        .unwrap()
-        .build::<_, RawSignature>(&key)
-        .unwrap()
-        .to_der()
-        .unwrap();
+    let csr = fresh_ca::csr(&key);
     let subject = format!("C=JP,O=hpki Test Hospital,CN=Doctor {n},serialNumber=C-{n}");
     let issued = authority
         .issue(

@@ -21,14 +21,10 @@ fn ours(alg: &str, attached: bool) -> Vec<u8> {
     let s = signer(alg);
     let digest = DigestAlgorithm::for_key(&s.key).digest(DOC);
     sign(&SignatureRequest {
-        key: &s.key,
-        certificate: &s.certificate,
-        chain: &s.chain,
-        digest: &digest,
         signing_time: SIGN_AT - 60,
         commitment_type: Some("1.2.840.10065.1.12.1.1".parse().unwrap()),
-        claimed_role: None,
         attached: attached.then_some(DOC),
+        ..sign_fixture::request(s, &digest)
     })
     .unwrap()
 }

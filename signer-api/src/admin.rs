@@ -169,18 +169,12 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
         let key = SigningKey::from_pkcs8(&der).with_context(|| format!("importing {file}"))?;
         imported_keys.insert(ca.to_owned(), key);
     }
-    let base = args.base_url.trim_end_matches('/');
     let config = AuthorityConfig {
         policy_arc: match args.policy_arc {
             Some(arc) => arc,
             None => fresh_policy_arc()?,
         },
-        urls: CaUrls {
-            cps: Some(format!("{base}/cps")),
-            crl: Some(format!("{base}/v1/crl/{{ca}}")),
-            ca_issuers: Some(format!("{base}/v1/ca/{{ca}}.der")),
-            ocsp: None,
-        },
+        urls: CaUrls::published_at(args.base_url.trim_end_matches('/')),
         crl_validity_days: args.crl_days,
     };
     let profiles = dir.profiles()?;

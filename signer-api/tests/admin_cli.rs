@@ -1,5 +1,7 @@
 //! The admin commands end to end: the real binary, a real data directory, OpenSSL as the judge.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -110,44 +112,42 @@ fn csr(dir: &Path, name: &str, newkey: &[&str]) -> PathBuf {
 }
 
 fn p256_csr(dir: &Path, name: &str) -> PathBuf {
-    csr(
-        dir,
-        name,
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-    )
+    support::p256_request(dir, name).1
+}
+
+/// `issue` of an rhp-sign certificate for a Medical Doctor, then `more` arguments.
+fn doctor_args<'a>(csr: &'a Path, subject: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = support::issue_args("rhp-sign", csr, subject, &["--hc-role", JP_ROLE]);
+    args.extend_from_slice(more);
+    args
 }
 
 fn issue_doctor(env: &Env, name: &str) -> PathBuf {
     let csr = p256_csr(env.dir.path(), name);
     let out = env.path(&format!("{name}.pem"));
-    env.ok(&[
-        "issue",
-        "--profile",
-        "rhp-sign",
-        "--csr",
-        csr.to_str().unwrap(),
-        "--subject",
-        &format!("C=JP,O=Example University Hospital,CN={name},serialNumber=D-{name}"),
-        "--hc-role",
-        JP_ROLE,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let subject = format!("C=JP,O=Example University Hospital,CN={name},serialNumber=D-{name}");
+    env.ok(&doctor_args(
+        &csr,
+        &subject,
+        &["--out", out.to_str().unwrap()],
+    ));
     out
 }
 
-fn verify_args<'a>(env: &'a Env, root: &'a str, inter: &'a str, cert: &'a str) -> Vec<&'a str> {
-    let _ = env;
-    vec![
-        "verify",
-        "-no-CAfile",
-        "-no-CApath",
-        "-CAfile",
-        root,
-        "-untrusted",
-        inter,
-        cert,
-    ]
+/// `openssl verify` of `cert` to `root` through `inter`, checking `crl` when given.
+fn verify_args<'a>(
+    root: &'a str,
+    inter: &'a str,
+    crl: Option<&'a str>,
+    cert: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["verify", "-no-CAfile", "-no-CApath", "-CAfile", root];
+    args.extend(["-untrusted", inter]);
+    if let Some(crl) = crl {
+        args.extend(["-crl_check", "-CRLfile", crl]);
+    }
+    args.push(cert);
+    args
 }
 
 #[test]
@@ -156,9 +156,9 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     let cert = issue_doctor(&env, "doctor");
     let (root, sign) = (env.ca("root"), env.ca("sign"));
     let args = verify_args(
-        &env,
         root.to_str().unwrap(),
         sign.to_str().unwrap(),
+        None,
         cert.to_str().unwrap(),
     );
     assert!(openssl_ok(&args).contains(": OK"));
@@ -194,9 +194,9 @@ fn issued_signing_certificate_verifies_and_carries_the_profile() {
     // Issued by the signature CA, not the authentication CA.
     let auth = env.ca("auth");
     let wrong = verify_args(
-        &env,
         root.to_str().unwrap(),
         auth.to_str().unwrap(),
+        None,
         cert.to_str().unwrap(),
     );
     assert!(!openssl(&wrong).status.success());
@@ -246,19 +246,12 @@ fn revocation_shows_in_the_crl() {
     );
 
     let check = |cert: &Path| {
-        openssl(&[
-            "verify",
-            "-no-CAfile",
-            "-no-CApath",
-            "-CAfile",
+        openssl(&verify_args(
             root,
-            "-untrusted",
             sign,
-            "-crl_check",
-            "-CRLfile",
-            crl_s,
+            Some(crl_s),
             cert.to_str().unwrap(),
-        ])
+        ))
     };
     let out = check(&good);
     assert!(out.status.success(), "{out:?}");
@@ -287,17 +280,8 @@ fn refusals_are_specific_and_write_nothing() {
     let good_csr = p256_csr(dir, "good");
     let before = env.audit_records();
     let issue = |profile: &str, csr: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "issue",
-            "--profile",
-            profile,
-            "--csr",
-            csr.to_str().unwrap(),
-            "--subject",
-            "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1",
-        ];
-        args.extend_from_slice(extra);
-        env.fails(&args)
+        let subject = "C=JP,O=Example Hospital,CN=Refused,serialNumber=R-1";
+        env.fails(&support::issue_args(profile, csr, subject, extra))
     };
 
     // A CSR whose signature was altered proves nothing.
@@ -465,27 +449,10 @@ fn no_private_key_in_plaintext_on_disk() {
         args.push("--import-key".into());
         args.push(format!("{id}={}", key.display()));
     }
-    let out = bin()
-        .arg("--data-dir")
-        .arg(&data)
-        .args(&args)
-        .env_remove("HPKI_PASSPHRASE")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    support::admin_ok(&data, &args);
 
-    let mut files = Vec::new();
-    let mut stack = vec![data.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
+    let files = support::files_under(&data);
     assert!(files.len() > 3, "scanned too little: {files:?}");
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
@@ -629,26 +596,21 @@ fn every_algorithm_and_dn_fidelity() {
         for (alg, newkey) in newkeys {
             let csr = csr(env.dir.path(), alg, newkey);
             let out = env.path(&format!("{alg}.pem"));
-            env.ok(&[
-                "issue",
-                "--profile",
-                "rhp-sign",
-                "--csr",
-                csr.to_str().unwrap(),
-                "--subject",
+            env.ok(&doctor_args(
+                &csr,
                 "C=JP,O=Example Hospital,OU=Cardiology,OU=Ward 3,CN=Multi+serialNumber=M-1",
-                "--hc-role",
-                JP_ROLE,
-                "--san",
-                "email:multi@example.jp",
-                "--out",
-                out.to_str().unwrap(),
-            ]);
+                &[
+                    "--san",
+                    "email:multi@example.jp",
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+            ));
             let sign = env.ca("sign");
             let ok = openssl_ok(&verify_args(
-                &env,
                 root.to_str().unwrap(),
                 sign.to_str().unwrap(),
+                None,
                 out.to_str().unwrap(),
             ));
             assert!(ok.contains(": OK"), "{ca_alg}/{alg}: {ok}");
@@ -706,21 +668,13 @@ fn policies_directory_replaces_the_built_in_profiles() {
     std::fs::write(&rhp, shorter).unwrap();
     let csr = p256_csr(env.dir.path(), "p");
     let p = policies.to_str().unwrap();
-    let err = env.fails(&[
-        "--policies",
-        p,
-        "issue",
-        "--profile",
-        "rhp-sign",
-        "--csr",
-        csr.to_str().unwrap(),
-        "--subject",
+    let mut args = vec!["--policies", p];
+    args.extend(doctor_args(
+        &csr,
         "C=JP,CN=P,serialNumber=P-1",
-        "--hc-role",
-        JP_ROLE,
-        "--days",
-        "31",
-    ]);
+        &["--days", "31"],
+    ));
+    let err = env.fails(&args);
     assert!(err.contains("31 days exceeds the maximum 30"), "{err}");
 
     std::fs::write(&rhp, format!("{text}\nsurprise = 1\n")).unwrap();

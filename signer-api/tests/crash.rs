@@ -292,17 +292,13 @@ fn check_online(
 
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
-    let rounds: u64 = std::env::var("HPKI_CRASH_ROUNDS")
-        .map(|v| v.parse().expect("HPKI_CRASH_ROUNDS"))
-        .unwrap_or(20);
-    let seed: u64 = std::env::var("HPKI_CRASH_SEED")
-        .map(|v| v.parse().expect("HPKI_CRASH_SEED"))
-        .unwrap_or_else(|_| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let rounds = support::env_u64("HPKI_CRASH_ROUNDS").unwrap_or(20);
+    let seed = support::env_u64("HPKI_CRASH_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    });
     // Shown with the failure output (cargo prints a failed test's stdout).
     println!("crash test seed {seed}: replay with HPKI_CRASH_SEED={seed}");
     let started = Instant::now();

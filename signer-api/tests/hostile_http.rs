@@ -2,83 +2,41 @@
 //! the whole service: the real binary on port 0, real HTTP, a fresh data directory.
 //! Each hostile request gets a 4xx `application/problem+json` answer within a time guard.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use support::{Reply, files_under};
 
 const JP: &str = "1.2.392.100495.1.6.1.1";
 /// Guard per request (a generous bound, not a benchmark).
 const BOUND: Duration = Duration::from_secs(20);
 
+/// The shared server and the tokens its first start printed (empty after a restart).
 struct Server {
-    child: Child,
-    base: String,
+    server: support::Server,
     ra: String,
     demo_signer: String,
     demo_credential: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 impl Server {
     /// Starts `serve` on `data` (a fresh directory: first start prints the tokens); stderr goes
     /// to `log` when given.
     fn start(data: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signer-api"));
-        cmd.arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("HPKI_PASSPHRASE")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(match log {
-                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
-                None => Stdio::inherit(),
-            });
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut found: [Option<String>; 4] = Default::default();
-        let prefixes = [
-            "listening on ",
-            "ra token (shown once): ",
-            "demo signer token (shown once): ",
-            "demo credential: ",
-        ];
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            for (slot, prefix) in found.iter_mut().zip(prefixes) {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    *slot = rest.split_whitespace().next().map(str::to_owned);
-                }
-            }
-            // A restart prints no tokens: the listening line is enough.
-            let restart = env.contains(&("RESTART", "1"));
-            if found[0].is_some() && (restart || found.iter().all(Option::is_some)) {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        let [base, ra, signer, cred] = found;
+        let (server, lines) = support::spawn_logged(data, env, log);
+        let demo = support::Demo::printed(&lines).unwrap_or_default();
         Server {
-            child,
-            base: base.expect("no listening line"),
-            ra: ra.unwrap_or_default(),
-            demo_signer: signer.unwrap_or_default(),
-            demo_credential: cred.unwrap_or_default(),
+            server,
+            ra: demo.ra,
+            demo_signer: demo.signer,
+            demo_credential: demo.credential,
         }
     }
 
     fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.kill();
     }
 
     fn call(
@@ -90,10 +48,8 @@ impl Server {
         body: &[u8],
     ) -> Reply {
         let agent = ureq::AgentBuilder::new().timeout(BOUND).build();
-        let mut req = agent.request(method, &format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
+        let url = format!("{}{path}", self.server.base);
+        let mut req = support::bearer(agent.request(method, &url), token);
         if let Some(ct) = content_type {
             req = req.set("Content-Type", ct);
         }
@@ -103,25 +59,10 @@ impl Server {
         } else {
             req.send_bytes(body)
         };
-        let resp = match r {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: transport: {e}"),
-        };
-        let status = resp.status();
-        let content_type = resp.content_type().to_owned();
-        let mut body = Vec::new();
-        resp.into_reader()
-            .take(1 << 24)
-            .read_to_end(&mut body)
-            .unwrap();
+        let reply = support::reply(r).unwrap_or_else(|e| panic!("{method} {path}: transport: {e}"));
         let took = started.elapsed();
         assert!(took < BOUND, "{method} {path} took {took:?}");
-        Reply {
-            status,
-            content_type,
-            body,
-        }
+        reply
     }
 
     fn json(&self, path: &str, token: &str, body: serde_json::Value) -> Reply {
@@ -132,33 +73,6 @@ impl Server {
             Some("application/json"),
             body.to_string().as_bytes(),
         )
-    }
-}
-
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn value(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-    /// Asserts an RFC 9457 problem with this status and its four members; returns the detail.
-    fn problem(&self, status: u16, what: &str) -> String {
-        assert_eq!(
-            self.status,
-            status,
-            "{what}: {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert_eq!(self.content_type, "application/problem+json", "{what}");
-        let j = self.value();
-        assert_eq!(j["status"], status, "{what}");
-        assert!(j["type"].is_string() && j["title"].is_string(), "{what}");
-        j["detail"].as_str().unwrap().to_owned()
     }
 }
 
@@ -825,7 +739,7 @@ fn every_route_answers_hostile_input_with_a_problem() {
     ];
     for (what, method, path, token, ct, body, status) in &cases {
         let r = s.call(method, path, *token, *ct, body);
-        let detail = r.problem(*status, what);
+        let detail = r.problem_at(*status, what);
         assert!(
             !detail.contains("internal error"),
             "{what}: answered as a server fault"
@@ -912,22 +826,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
 /// A full scenario at RUST_LOG=trace (tokens, credentials, signatures, refusals, a token revoked
 /// across a restart); its log holds no token, secret, private key or master key, and no file in
 /// the data directory holds a private key in clear.
@@ -955,8 +853,8 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
         );
         assert_eq!(t.status, 201);
         (
-            r.value()["id"].as_str().unwrap().to_owned(),
-            t.value()["token"].as_str().unwrap().to_owned(),
+            r.json()["id"].as_str().unwrap().to_owned(),
+            t.json()["token"].as_str().unwrap().to_owned(),
         )
     };
     let (cred1, tok1) = credential(&s, "LOG-1");
@@ -976,14 +874,14 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
 
     // Part 5 authorisation, over HTTP: one practitioner's token neither signs with nor reads
     // another's credentials; RA-only routes refuse signer tokens.
-    sign(&s, &cred2, &tok1).problem(403, "sign with another's credential");
+    sign(&s, &cred2, &tok1).problem_at(403, "sign with another's credential");
     let own = s
         .call("GET", "/v1/credentials", Some(&tok1), None, &[])
-        .value();
+        .json();
     assert_eq!(own.as_array().unwrap().len(), 1);
     assert_eq!(own[0]["id"], cred1.as_str());
     s.call("GET", "/v1/credentials?owner=LOG-2", Some(&tok1), None, &[])
-        .problem(403, "read another's credentials");
+        .problem_at(403, "read another's credentials");
     // RA-only routes refuse a signer token before judging the body: the same 403 for a
     // well-formed body and a malformed one.
     for (method, path, body) in [
@@ -1013,7 +911,7 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
             Some("application/json"),
             body.as_bytes(),
         )
-        .problem(403, &format!("{method} {path} with a signer token"));
+        .problem_at(403, &format!("{method} {path} with a signer token"));
     }
     // Refusals that carry token-like material: a forged secret, a token as a credential id.
     // Change the last secret digit (to "0", or to "1" when it already is "0").
@@ -1021,8 +919,8 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
         Some(head) => format!("{head}1"),
         None => format!("{}0", &tok1[..tok1.len() - 1]),
     };
-    sign(&s, &cred1, &forged).problem(401, "forged token");
-    sign(&s, &tok2, &tok1).problem(404, "a token as credential id");
+    sign(&s, &cred1, &forged).problem_at(401, "forged token");
+    sign(&s, &tok2, &tok1).problem_at(404, "a token as credential id");
 
     // Revoke tok1 in the store (there is no route for it), restart: it is refused.
     s.stop();
@@ -1042,8 +940,8 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
         authority.revoke_token(id, now(), "test").unwrap();
     }
     let restart_log = dir.path().join("restart.log");
-    let s2 = Server::start(&data, &[trace[0], ("RESTART", "1")], Some(&restart_log));
-    let d = sign(&s2, &cred1, &tok1).problem(401, "revoked token");
+    let s2 = Server::start(&data, &trace, Some(&restart_log));
+    let d = sign(&s2, &cred1, &tok1).problem_at(401, "revoked token");
     assert!(d.contains("revoked"), "{d}");
     assert_eq!(sign(&s2, &cred2, &tok2).status, 201);
     drop(s2);

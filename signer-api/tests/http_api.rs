@@ -1,150 +1,49 @@
 //! The signing service end to end: the real binary on port 0 with a fresh data directory, real
 //! HTTP, OpenSSL as the independent verifier.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use support::{Demo, Reply, admin_ok as admin, peak_rss, received as reply};
+
 const JP: &str = "1.2.392.100495.1.6.1.1";
 
-struct Server {
-    child: Child,
-    base: String,
+/// A fresh service: the shared server, its demo tokens, and the directory of its data (declared
+/// last, so the server is killed before the directory is removed).
+struct Service {
+    server: support::Server,
+    demo: Demo,
     dir: tempfile::TempDir,
-    ra: String,
-    demo_signer: String,
-    demo_credential: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Service {
+    type Target = support::Server;
+
+    fn deref(&self) -> &support::Server {
+        &self.server
     }
 }
 
-fn start(env: &[(&str, &str)]) -> Server {
+fn start(env: &[(&str, &str)]) -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signer-api"));
-    cmd.arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("HPKI_PASSPHRASE")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut ra, mut signer, mut cred) = (None, None, None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            base = Some(rest.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("ra token (shown once): ") {
-            ra = Some(rest.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("demo signer token (shown once): ") {
-            signer = Some(rest.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("demo credential: ") {
-            cred = Some(rest.split_whitespace().next().unwrap().to_owned());
-        }
-        if base.is_some() && ra.is_some() && signer.is_some() && cred.is_some() {
-            break;
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: base.expect("no listening line"),
-        dir,
-        ra: ra.expect("no ra token printed"),
-        demo_signer: signer.expect("no signer token printed"),
-        demo_credential: cred.expect("no demo credential printed"),
-    }
+    let (server, demo) = support::start_fresh(&dir.path().join("data"), env);
+    Service { server, demo, dir }
 }
 
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-    /// Asserts an RFC 9457 problem with this status; returns its detail.
-    fn problem(&self, status: u16) -> String {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert_eq!(self.content_type, "application/problem+json");
-        let j = self.json();
-        assert_eq!(j["status"], status);
-        j["detail"].as_str().unwrap().to_owned()
-    }
-}
-
-fn reply(r: Result<ureq::Response, ureq::Error>) -> Reply {
-    let resp = match r {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport: {e}"),
-    };
-    let status = resp.status();
-    let content_type = resp.content_type().to_owned();
-    let mut body = Vec::new();
-    resp.into_reader()
-        .take(1 << 26)
-        .read_to_end(&mut body)
-        .unwrap();
-    Reply {
-        status,
-        content_type,
-        body,
-    }
-}
-
-impl Server {
-    fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut req = ureq::get(&format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        reply(req.call())
-    }
-
-    fn post_json(&self, path: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
-        let mut req = ureq::post(&format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        reply(req.send_json(body.clone()))
-    }
-
-    fn post_bytes(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: &[u8],
-    ) -> Reply {
-        let mut req = ureq::post(&format!("{}{path}", self.base)).set("Content-Type", content_type);
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        reply(req.send_bytes(body))
-    }
-
+impl Service {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Writes `bytes` to the file `name` of the test directory; returns its path.
+    fn save(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
     }
 
     fn root_pem(&self) -> PathBuf {
@@ -156,22 +55,40 @@ impl Server {
         let roles: Vec<String> = role.map(|r| format!("{JP}:{r}")).into_iter().collect();
         let r = self.post_json(
             "/v1/credentials",
-            Some(&self.ra),
+            Some(&self.demo.ra),
             &serde_json::json!({
                 "subject": format!("C=JP,O=Example Hospital,CN={owner},serialNumber={owner}"),
                 "hc_roles": roles,
                 "key_algorithm": alg,
             }),
         );
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 201, "{}", r.text());
         let id = r.json()["id"].as_str().unwrap().to_owned();
         let t = self.post_json(
             "/v1/tokens",
-            Some(&self.ra),
+            Some(&self.demo.ra),
             &serde_json::json!({"scope": "signer", "practitioner": owner}),
         );
-        assert_eq!(t.status, 201, "{}", String::from_utf8_lossy(&t.body));
+        assert_eq!(t.status, 201, "{}", t.text());
         (id, t.json()["token"].as_str().unwrap().to_owned())
+    }
+
+    /// RA revokes (keyCompromise) the certificate of `owner`'s first credential; returns its serial.
+    fn revoke_first_of(&self, owner: &str) -> String {
+        let view = self
+            .get(
+                &format!("/v1/credentials?owner={owner}"),
+                Some(&self.demo.ra),
+            )
+            .json();
+        let serial = view[0]["serial"].as_str().unwrap().to_owned();
+        let r = self.post_json(
+            &format!("/v1/certificates/{serial}/revoke"),
+            Some(&self.demo.ra),
+            &serde_json::json!({"reason": "keyCompromise"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        serial
     }
 }
 
@@ -234,11 +151,9 @@ fn health_metrics_openapi_and_ca_material() {
         (crl.status, crl.content_type.as_str()),
         (200, "application/pkix-crl")
     );
-    let path = s.path("sign.crl");
-    std::fs::write(&path, &crl.body).unwrap();
+    let path = s.save("sign.crl", &crl.body);
     let sign = s.get("/v1/ca/sign.pem", None);
-    let sign_pem = s.path("sign.pem");
-    std::fs::write(&sign_pem, &sign.body).unwrap();
+    let sign_pem = s.save("sign.pem", &sign.body);
     let (ok, text) = openssl(&[
         "crl",
         "-inform",
@@ -314,8 +229,7 @@ fn openapi_matches_the_routes() {
         for method in item.as_object().unwrap().keys() {
             let url = format!("{}{concrete}", s.base);
             let r = reply(ureq::request(&method.to_uppercase(), &url).call());
-            let routed =
-                !(r.status == 404 && String::from_utf8_lossy(&r.body).contains("no such route"));
+            let routed = !(r.status == 404 && r.text().contains("no such route"));
             assert!(routed, "{method} {path} is documented but not served");
         }
     }
@@ -349,7 +263,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
             "application/octet-stream",
             &document,
         );
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 201, "{}", r.text());
         r.body
     };
     let attached = sign(true);
@@ -363,7 +277,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
         )
     };
     let verdict = |r: &Reply| {
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 200, "{}", r.text());
         let j = r.json();
         (
             j["indication"].as_str().unwrap().to_owned(),
@@ -387,7 +301,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     assert_eq!(revocation["outcome"], "passed", "{j:#}");
 
     // Detached, as JSON, by any authenticated caller (here the RA): content, or only its digest.
-    let post = |body: serde_json::Value| s.post_json("/v1/verifications", Some(&s.ra), &body);
+    let post = |body: serde_json::Value| s.post_json("/v1/verifications", Some(&s.demo.ra), &body);
     let (ind, _, j) = verdict(&post(
         serde_json::json!({"signature": b64(&detached), "content": b64(&document)}),
     ));
@@ -455,15 +369,8 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     assert!(d.contains("65536"), "{d}");
 
     // After revocation of the signer's certificate (the service publishes a new CRL at once).
-    let view = s.get("/v1/credentials?owner=DOC-V", Some(&s.ra)).json();
-    let serial = view[0]["serial"].as_str().unwrap().to_owned();
-    let r = s.post_json(
-        &format!("/v1/certificates/{serial}/revoke"),
-        Some(&s.ra),
-        &serde_json::json!({"reason": "keyCompromise"}),
-    );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let (ind, sub, j) = verdict(&raw(&attached, Some(&s.ra)));
+    s.revoke_first_of("DOC-V");
+    let (ind, sub, j) = verdict(&raw(&attached, Some(&s.demo.ra)));
     assert_eq!(
         (ind.as_str(), sub.as_str()),
         ("TOTAL-FAILED", "REVOKED"),
@@ -472,7 +379,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
 }
 
 /// Signature audit records in the store, read after the server is gone.
-fn signature_audits(mut s: Server) -> usize {
+fn signature_audits(mut s: Service) -> usize {
     let data = s.dir.path().join("data/store");
     s.child_kill();
     use ca_core::store::Store;
@@ -486,11 +393,10 @@ fn signature_audits(mut s: Server) -> usize {
         .count()
 }
 
-impl Server {
+impl Service {
     /// Stops the server (SIGKILL) and keeps the data directory.
     fn child_kill(&mut self) -> &tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.kill();
         &self.dir
     }
 }
@@ -499,8 +405,7 @@ impl Server {
 fn sign_detached_attached_and_digest_verify_with_openssl() {
     let s = start(&[]);
     let document = b"Rx: amoxicillin 500 mg, three times daily for 7 days.\n".repeat(50);
-    let doc = s.path("prescription.txt");
-    std::fs::write(&doc, &document).unwrap();
+    let doc = s.save("prescription.txt", &document);
     let mut signatures = 0;
     for alg in ["p256", "p384", "ed25519", "rsa"] {
         let owner = format!("DOC-{alg}");
@@ -512,11 +417,10 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
                 "application/octet-stream",
                 &document,
             );
-            assert_eq!(r.status, 201, "{alg}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.status, 201, "{alg}: {}", r.text());
             assert_eq!(r.content_type, "application/pkcs7-signature");
             signatures += 1;
-            let sig = s.path(&format!("{alg}-{attached}.p7s"));
-            std::fs::write(&sig, &r.body).unwrap();
+            let sig = s.save(&format!("{alg}-{attached}.p7s"), &r.body);
             if alg == "ed25519" {
                 // OpenSSL 3.0 cannot verify Ed25519 CMS with signed attributes; parse only.
                 let (ok, text) = openssl(&[
@@ -535,8 +439,7 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             assert!(ok, "{alg} attached={attached}: {text}");
             // Tampered content is caught.
             if !attached {
-                let other = s.path("tampered.txt");
-                std::fs::write(&other, b"Rx: something else").unwrap();
+                let other = s.save("tampered.txt", b"Rx: something else");
                 let (ok, _) = cms_verify(&s.root_pem(), &sig, Some(&other));
                 assert!(!ok, "{alg}: tampered content verified");
             }
@@ -555,14 +458,13 @@ fn sign_detached_attached_and_digest_verify_with_openssl() {
             Some(&token),
             &serde_json::json!({"credential": cred, "digest": digest, "digest_algorithm": name, "purpose": "author"}),
         );
-        assert_eq!(r.status, 201, "{alg}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 201, "{alg}: {}", r.text());
         signatures += 1;
         let der = base64::engine::general_purpose::STANDARD
             .decode(r.json()["signature"].as_str().unwrap())
             .unwrap();
         if alg != "ed25519" {
-            let sig = s.path(&format!("{alg}-digest.p7s"));
-            std::fs::write(&sig, &der).unwrap();
+            let sig = s.save(&format!("{alg}-digest.p7s"), &der);
             let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
             assert!(ok, "{alg} digest: {text}");
         }
@@ -670,10 +572,10 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
         .problem(401);
     let t = s.post_json(
         "/v1/tokens",
-        Some(&s.ra),
+        Some(&s.demo.ra),
         &serde_json::json!({"scope": "signer", "practitioner": "DOC-1", "lifetime_seconds": 1}),
     );
-    assert_eq!(t.status, 201, "{}", String::from_utf8_lossy(&t.body));
+    assert_eq!(t.status, 201, "{}", t.text());
     let short = t.json()["token"].as_str().unwrap().to_owned();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let d = s
@@ -693,7 +595,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     )
     .problem(403);
     s.get("/v1/certificates", Some(&token)).problem(403);
-    s.post_bytes(&url(&cred, "author"), Some(&s.ra), octet, doc)
+    s.post_bytes(&url(&cred, "author"), Some(&s.demo.ra), octet, doc)
         .problem(403);
     let own = s.get("/v1/credentials", Some(&pharm_token)).json();
     assert_eq!(own.as_array().unwrap().len(), 1);
@@ -712,7 +614,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     let d = s
         .post_json(
             "/v1/credentials",
-            Some(&s.ra),
+            Some(&s.demo.ra),
             &serde_json::json!({"profile": "rhp-auth", "subject": "C=JP,CN=A,serialNumber=DOC-1",
                 "hc_roles": [format!("{JP}:Medical Doctor")]}),
         )
@@ -773,14 +675,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     .problem(404);
 
     // A revoked credential cannot sign.
-    let view = s.get("/v1/credentials?owner=DOC-1", Some(&s.ra)).json();
-    let serial = view[0]["serial"].as_str().unwrap().to_owned();
-    let r = s.post_json(
-        &format!("/v1/certificates/{serial}/revoke"),
-        Some(&s.ra),
-        &serde_json::json!({"reason": "keyCompromise"}),
-    );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let serial = s.revoke_first_of("DOC-1");
     let d = s
         .post_json(
             "/v1/signatures",
@@ -791,8 +686,7 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     assert!(d.contains("revoked"), "{d}");
     // The CRL served now lists it.
     let crl = s.get("/v1/crl/sign", None);
-    let path = s.path("after.crl");
-    std::fs::write(&path, &crl.body).unwrap();
+    let path = s.save("after.crl", &crl.body);
     let (_, text) = openssl(&[
         "crl",
         "-inform",
@@ -819,44 +713,25 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
 #[test]
 fn embedded_default_demo_signs_and_restart_keeps_state() {
     let mut s = start(&[]);
-    let doc = s.path("note.txt");
-    std::fs::write(&doc, b"discharge summary").unwrap();
+    let doc = s.save("note.txt", b"discharge summary");
     let r = s.post_bytes(
         &format!(
             "/v1/signatures?credential={}&purpose=author",
-            s.demo_credential
+            s.demo.credential
         ),
-        Some(&s.demo_signer),
+        Some(&s.demo.signer),
         "application/octet-stream",
         b"discharge summary",
     );
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let sig = s.path("note.p7s");
-    std::fs::write(&sig, &r.body).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sig = s.save("note.p7s", &r.body);
     let (ok, text) = cms_verify(&s.root_pem(), &sig, Some(&doc));
     assert!(ok, "{text}");
     let root_before = std::fs::read(s.root_pem()).unwrap();
 
     s.child_kill();
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_signer-api"))
-            .arg("--data-dir")
-            .arg(s.dir.path().join("data"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.starts_with("root certificate:");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
+    // A restart: `spawn` reads up to the root certificate line, as the store exists.
+    let (child, seen) = support::spawn(&s.dir.path().join("data"), &[]);
     drop(child);
     assert!(
         seen.iter().any(|l| l.starts_with("listening on http://")),
@@ -880,46 +755,6 @@ impl Drop for Killed {
     }
 }
 
-/// Runs an admin subcommand on a data directory; returns standard output.
-fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_signer-api"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("HPKI_PASSPHRASE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A P-256 key (PEM, PKCS#8) made by OpenSSL and a PKCS#10 request for it: (key, CSR) paths.
-fn key_and_csr(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.key"));
-    let csr = dir.join(format!("{name}.csr"));
-    let (ok, text) = openssl(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-subj",
-        "/CN=x",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-    ]);
-    assert!(ok, "{text}");
-    (key, csr)
-}
-
 /// A P-256 key (PEM, PKCS#8) and a certificate issued for it by our CA under `profile`.
 fn issued(
     dir: &Path,
@@ -929,19 +764,9 @@ fn issued(
     subject: &str,
     extra: &[&str],
 ) -> (PathBuf, PathBuf) {
-    let (key, csr) = key_and_csr(dir, name);
+    let (key, csr) = support::p256_request(dir, name);
     let cert = dir.join(format!("{name}.pem"));
-    let mut args = vec![
-        "issue",
-        "--profile",
-        profile,
-        "--csr",
-        csr.to_str().unwrap(),
-        "--subject",
-        subject,
-        "--out",
-        cert.to_str().unwrap(),
-    ];
+    let mut args = support::issue_args(profile, &csr, subject, &["--out", cert.to_str().unwrap()]);
     args.extend_from_slice(extra);
     admin(data, &args);
     (cert, key)
@@ -985,38 +810,39 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     let data = d.join("data");
     admin(&data, &["init"]);
     let role = format!("{JP}:Medical Doctor");
-    let (server_cert, server_key) = issued(
-        d,
-        &data,
-        "server",
-        "org-tls",
-        "C=JP,O=Example Hospital,CN=localhost",
-        &["--san", "dns:localhost", "--san", "ip:127.0.0.1"],
-    );
-    let (auth_cert, auth_key) = issued(
-        d,
-        &data,
-        "auth",
-        "rhp-auth",
-        "C=JP,CN=Dr Auth,serialNumber=P-1",
-        &["--hc-role", &role],
-    );
-    let (other_auth, other_key) = issued(
-        d,
-        &data,
-        "other",
-        "rhp-auth",
-        "C=JP,CN=Dr Other,serialNumber=P-2",
-        &["--hc-role", &role],
-    );
-    let (sign_cert, sign_key) = issued(
-        d,
-        &data,
-        "signing",
-        "rhp-sign",
-        "C=JP,CN=Dr Auth,serialNumber=P-1",
-        &["--hc-role", &role],
-    );
+    let doctor = ["--hc-role", role.as_str()];
+    let [
+        (server_cert, server_key),
+        (auth_cert, auth_key),
+        (other_auth, other_key),
+        (sign_cert, sign_key),
+    ] = [
+        (
+            "server",
+            "org-tls",
+            "C=JP,O=Example Hospital,CN=localhost",
+            &["--san", "dns:localhost", "--san", "ip:127.0.0.1"][..],
+        ),
+        (
+            "auth",
+            "rhp-auth",
+            "C=JP,CN=Dr Auth,serialNumber=P-1",
+            &doctor,
+        ),
+        (
+            "other",
+            "rhp-auth",
+            "C=JP,CN=Dr Other,serialNumber=P-2",
+            &doctor,
+        ),
+        (
+            "signing",
+            "rhp-sign",
+            "C=JP,CN=Dr Auth,serialNumber=P-1",
+            &doctor,
+        ),
+    ]
+    .map(|(name, profile, subject, extra)| issued(d, &data, name, profile, subject, extra));
     let foreign = d.join("foreign.pem");
     let foreign_key = d.join("foreign.key");
     let (ok, text) = openssl(&[
@@ -1044,25 +870,13 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     pem.extend(std::fs::read(data.join("ca/auth.pem")).unwrap());
     std::fs::write(&chain, pem).unwrap();
 
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_signer-api"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("HPKI_TLS_CERT", &chain)
-            .env("HPKI_TLS_KEY", &server_key)
-            .env("HPKI_TLS_CLIENT_AUTH", "1")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let base = lines
-        .by_ref()
-        .find_map(|l| l.unwrap().strip_prefix("listening on ").map(str::to_owned))
-        .unwrap()
-        .replace("127.0.0.1", "localhost");
-    std::thread::spawn(move || for _ in lines {});
+    let tls = [
+        ("HPKI_TLS_CERT", chain.to_str().unwrap()),
+        ("HPKI_TLS_KEY", server_key.to_str().unwrap()),
+        ("HPKI_TLS_CLIENT_AUTH", "1"),
+    ];
+    let (server, _) = support::spawn(&data, &tls);
+    let base = server.base.replace("127.0.0.1", "localhost");
     assert!(base.starts_with("https://"), "{base}");
     let root = data.join("ca/root.pem");
 
@@ -1074,7 +888,7 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
             .set("Authorization", &format!("Bearer {ra}"))
             .send_json(serde_json::json!({"subject": "C=JP,O=Example Hospital,CN=Dr Auth,serialNumber=P-1", "hc_roles": [role]})),
     );
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 201, "{}", r.text());
     let cred = r.json()["id"].as_str().unwrap().to_owned();
     let sign_url = format!("{base}/v1/signatures?credential={cred}&purpose=author");
     let post = |agent: &ureq::Agent| {
@@ -1088,7 +902,7 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
 
     // P-1's authentication certificate, no token: signs.
     let r = post(&tls_agent(&root, Some((&auth_cert, &auth_key))));
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 201, "{}", r.text());
     // Another practitioner's authentication certificate: not their credential.
     post(&tls_agent(&root, Some((&other_auth, &other_key)))).problem(403);
     // No certificate and no token.
@@ -1146,7 +960,7 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
             .set("Authorization", &format!("Bearer {ra}"))
             .send_json(serde_json::json!({"reason": "keyCompromise"})),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 200, "{}", r.text());
     let d = post(&tls_agent(&root, Some((&auth_cert, &auth_key)))).problem(401);
     assert!(d.contains("revoked"), "{d}");
 
@@ -1218,7 +1032,7 @@ fn mtls_certificate_outside_its_validity_is_refused() {
             .open_authority()
             .unwrap();
         let issue_at = |name: String, at: u64| {
-            let (key, csr) = key_and_csr(d, &name);
+            let (key, csr) = support::p256_request(d, &name);
             let registration = ca_core::issue::Registration {
                 profile: "rhp-auth".into(),
                 subject: ca_core::name::parse_subject("C=JP,CN=Dr Auth,serialNumber=P-1").unwrap(),
@@ -1322,18 +1136,6 @@ fn mtls_certificate_outside_its_validity_is_refused() {
     panic!("the server answered only after every pair's flip (60 s after issuance)");
 }
 
-/// Peak resident memory of a process (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb * 1024
-}
-
 /// A 1 GiB document is hashed as it streams: the server's peak memory stays under 100 MB, and the
 /// signature's messageDigest is the SHA-256 of the whole stream.
 #[test]
@@ -1343,15 +1145,15 @@ fn signing_a_1_gib_stream_stays_under_100_mb() {
     let r = reply(
         ureq::post(&format!(
             "{}/v1/signatures?credential={}&purpose=author",
-            s.base, s.demo_credential
+            s.base, s.demo.credential
         ))
-        .set("Authorization", &format!("Bearer {}", s.demo_signer))
+        .set("Authorization", &format!("Bearer {}", s.demo.signer))
         .set("Content-Type", "application/octet-stream")
         .set("Content-Length", &SIZE.to_string())
         .send(std::io::repeat(b'x').take(SIZE)),
     );
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let peak = peak_rss(s.child.id());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let peak = peak_rss(s.pid());
     assert!(
         peak < 100 * 1024 * 1024,
         "server peak RSS {} MB",
@@ -1401,7 +1203,7 @@ fn revoking_the_signature_ca_stops_signing_and_issuing_under_it() {
     assert_eq!(sign(&token).status, 201);
 
     let list = s
-        .get("/v1/certificates?profile=sign-ca", Some(&s.ra))
+        .get("/v1/certificates?profile=sign-ca", Some(&s.demo.ra))
         .json();
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
@@ -1409,7 +1211,7 @@ fn revoking_the_signature_ca_stops_signing_and_issuing_under_it() {
     let serial = items[0]["serial"].as_str().unwrap().to_owned();
     let r = s.post_json(
         &format!("/v1/certificates/{serial}/revoke"),
-        Some(&s.ra),
+        Some(&s.demo.ra),
         &serde_json::json!({"reason": "cACompromise"}),
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -1430,7 +1232,7 @@ fn revoking_the_signature_ca_stops_signing_and_issuing_under_it() {
     assert!(d.contains("revoked"), "{d}");
     let r = s.post_json(
         "/v1/credentials",
-        Some(&s.ra),
+        Some(&s.demo.ra),
         &serde_json::json!({
             "subject": "C=JP,O=hpki Demo Hospital,CN=CA-REV-2,serialNumber=CA-REV-2",
             "hc_roles": [format!("{JP}:Medical Doctor")],

@@ -103,14 +103,7 @@ fn oversized_bodies_get_413_on_every_route() {
         ("/v1/signatures", &demo.signer, &sign_json),
     ];
     for (route, token, body) in routes {
-        let r = reply(
-            agent
-                .post(&format!("{}{route}", server.base))
-                .set("Authorization", &format!("Bearer {token}"))
-                .send_json(body.clone()),
-        )
-        .unwrap();
-        let detail = r.problem(413);
+        let detail = server.post_json(route, Some(token), body).problem(413);
         assert!(detail.contains("limit"), "{route}: {detail}");
     }
     let document = format!(

@@ -171,12 +171,8 @@ fn invalid(
 
 #[test]
 fn two_hundred_clients_lose_nothing_and_stay_bounded() {
-    let secs: u64 = std::env::var("HPKI_LOAD_SECS")
-        .map(|v| v.parse().expect("HPKI_LOAD_SECS"))
-        .unwrap_or(10);
-    let clients: u64 = std::env::var("HPKI_LOAD_CLIENTS")
-        .map(|v| v.parse().expect("HPKI_LOAD_CLIENTS"))
-        .unwrap_or(200);
+    let secs = support::env_u64("HPKI_LOAD_SECS").unwrap_or(10);
+    let clients = support::env_u64("HPKI_LOAD_CLIENTS").unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let csr = Arc::new(support::csr(dir.path()));

@@ -2,15 +2,16 @@
 //! sled store, and credentials made through `Authority::create_credential`.
 #![allow(dead_code)] // each test file uses a different subset
 
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+#[path = "../fresh_ca/mod.rs"]
+pub mod fresh_ca;
+
+use ca_core::authority::Authority;
 use ca_core::credential::{Credential, NewCredential};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::KeyAlgorithm;
-use ca_core::profile::{CaUrls, ProfileSet};
-use ca_core::seal::Sealer;
+use ca_core::profile::CaUrls;
 use ca_core::store::{SledStore, Store};
-use std::collections::BTreeMap;
 
 /// 2026-01-01T00:00:00Z.
 pub const NOW: u64 = 1_767_225_600;
@@ -26,28 +27,14 @@ pub struct Env {
 
 pub fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&dir.path().join("store")).unwrap();
-    let authority = Authority::init(
-        store,
-        ProfileSet::embedded().unwrap(),
-        Sealer::from_key(&[9u8; 32]),
-        InitRequest {
-            key_algorithm: KeyAlgorithm::P256,
-            imported_keys: BTreeMap::new(),
-            organization: "hpki Credential Tests".into(),
-            country: "JP".into(),
-            config: AuthorityConfig {
-                policy_arc: "2.25.2026112802".into(),
-                urls: CaUrls::default(),
-                crl_validity_days: 7,
-            },
-            settings: vec![],
-            now: NOW - DAY,
-            actor: "test:init".into(),
-            serials: SerialSource::Random,
-        },
-    )
-    .unwrap();
+    let request = fresh_ca::request(
+        "hpki Credential Tests",
+        "2.25.2026112802",
+        CaUrls::default(),
+        NOW - DAY,
+        "test:init",
+    );
+    let authority = fresh_ca::init(dir.path(), &[9u8; 32], request);
     Env { authority, dir }
 }
 

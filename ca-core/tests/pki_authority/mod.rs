@@ -3,9 +3,12 @@
 //! `test-vectors/cms/` under the same CA certificates.
 #![allow(dead_code)] // each test binary uses a different part
 
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+#[path = "../fresh_ca/mod.rs"]
+pub mod fresh_ca;
+
+use ca_core::authority::{Authority, InitRequest, SerialSource};
 use ca_core::key::{KeyAlgorithm, SigningKey};
-use ca_core::profile::{CaUrls, ProfileSet};
+use ca_core::profile::ProfileSet;
 use ca_core::seal::Sealer;
 use ca_core::store::SledStore;
 use std::collections::BTreeMap;
@@ -63,25 +66,16 @@ pub fn authority(store: SledStore, profiles: ProfileSet) -> Authority<SledStore>
         profiles,
         Sealer::from_key(&[7u8; 32]),
         InitRequest {
-            key_algorithm: KeyAlgorithm::P256,
             imported_keys: imported,
-            organization: "hpki Test Vectors".into(),
-            country: "JP".into(),
-            config: AuthorityConfig {
-                // A fixed demo arc for the vectors only (see `signer-api init` on 2.25 arcs).
-                policy_arc: "2.25.2026112801".into(),
-                urls: CaUrls {
-                    cps: Some("http://hpki.invalid/cps".into()),
-                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
-                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
-                    ocsp: None,
-                },
-                crl_validity_days: 7,
-            },
-            settings: vec![],
-            now: NOW,
-            actor: "vectors".into(),
             serials: SerialSource::Derived([0x17u8; 32]),
+            // A fixed demo arc for the vectors only (see `signer-api init` on 2.25 arcs).
+            ..fresh_ca::request(
+                "hpki Test Vectors",
+                "2.25.2026112801",
+                fresh_ca::invalid_urls(),
+                NOW,
+                "vectors",
+            )
         },
     )
     .unwrap()

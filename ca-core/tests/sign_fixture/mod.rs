@@ -2,20 +2,19 @@
 //! "Medical Doctor") for each key algorithm, and helpers to decode what `sign` returns.
 #![allow(dead_code)] // each test binary uses a different part
 
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
+#[path = "../fresh_ca/mod.rs"]
+pub mod fresh_ca;
+
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
-use ca_core::profile::{CaUrls, ProfileSet};
-use ca_core::seal::Sealer;
-use ca_core::store::SledStore;
+use ca_core::key::{KeyAlgorithm, SigningKey};
+use ca_core::sign::SignatureRequest;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerInfo};
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use x509_cert::builder::{Builder, RequestBuilder};
 
 /// 2026-01-01T00:00:00Z: certificates are issued then, valid for a year.
 pub const NOW: u64 = 1_767_225_600;
@@ -49,33 +48,14 @@ pub fn signer(alg: &str) -> &'static Signer {
 
 fn build() -> Pki {
     let tmp = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&tmp.path().join("store")).unwrap();
-    let authority = Authority::init(
-        store,
-        ProfileSet::embedded().unwrap(),
-        Sealer::from_key(&[7u8; 32]),
-        InitRequest {
-            key_algorithm: KeyAlgorithm::P256,
-            imported_keys: BTreeMap::new(),
-            organization: "hpki Sign Tests".into(),
-            country: "JP".into(),
-            config: AuthorityConfig {
-                policy_arc: "2.25.2026112802".into(),
-                urls: CaUrls {
-                    cps: Some("http://hpki.invalid/cps".into()),
-                    crl: Some("http://hpki.invalid/v1/crl/{ca}".into()),
-                    ca_issuers: Some("http://hpki.invalid/v1/ca/{ca}.der".into()),
-                    ocsp: None,
-                },
-                crl_validity_days: 7,
-            },
-            settings: vec![],
-            now: NOW,
-            actor: "sign-tests".into(),
-            serials: SerialSource::Random,
-        },
-    )
-    .unwrap();
+    let request = fresh_ca::request(
+        "hpki Sign Tests",
+        "2.25.2026112802",
+        fresh_ca::invalid_urls(),
+        NOW,
+        "sign-tests",
+    );
+    let authority = fresh_ca::init(tmp.path(), &[7u8; 32], request);
     let mut signers = BTreeMap::new();
     for (i, alg) in ALGORITHMS.into_iter().enumerate() {
         let key = match alg {
@@ -84,12 +64,7 @@ fn build() -> Pki {
             "ed25519" => SigningKey::generate(KeyAlgorithm::Ed25519).unwrap(),
             _ => SigningKey::from_pkcs8(include_bytes!("../data/rsa2048.pk8.der")).unwrap(),
         };
-        let csr = RequestBuilder::new(ca_core::name::parse_subject("CN=ignored").unwrap())
-            .unwrap()
-            .build::<_, RawSignature>(&key)
-            .unwrap()
-            .to_der()
-            .unwrap();
+        let csr = fresh_ca::csr(&key);
         let subject = format!("C=JP,O=hpki Sign Hospital,CN=Hanako Sato,serialNumber=S-{i:04}");
         let registration = Registration {
             profile: "rhp-sign".into(),
@@ -119,6 +94,21 @@ fn build() -> Pki {
     Pki {
         root: authority.ca_certificate("root").unwrap().to_vec(),
         signers,
+    }
+}
+
+/// The plainest request to sign `digest` as `s`: at [`SIGN_AT`], detached, no commitment type
+/// or claimed role; tests set the fields they exercise.
+pub fn request<'a>(s: &'a Signer, digest: &'a [u8]) -> SignatureRequest<'a> {
+    SignatureRequest {
+        key: &s.key,
+        certificate: &s.certificate,
+        chain: &s.chain,
+        digest,
+        signing_time: SIGN_AT,
+        commitment_type: None,
+        claimed_role: None,
+        attached: None,
     }
 }
 

@@ -1,9 +1,10 @@
-//! Shared by the crash, load and limits tests: the real `signer-api` binary on port 0, a ureq
-//! client that never panics on a status, and admin commands run between server lifetimes.
+//! Shared by the signer-api integration tests: the real `signer-api` binary on port 0, a ureq
+//! client that never panics on a status, problem+json assertions, and admin commands run between
+//! server lifetimes.
 #![allow(dead_code)] // each test crate uses a different part
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -31,18 +32,77 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// A GET with an optional bearer token; panics only on a transport error.
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        received(bearer(agent().get(&format!("{}{path}", self.base)), token).call())
+    }
+
+    pub fn post_json(&self, path: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
+        let req = bearer(agent().post(&format!("{}{path}", self.base)), token);
+        received(req.send_json(body.clone()))
+    }
+
+    pub fn post_bytes(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
+        let req = agent()
+            .post(&format!("{}{path}", self.base))
+            .set("Content-Type", content_type);
+        received(bearer(req, token).send_bytes(body))
+    }
+}
+
+/// Adds `Authorization: Bearer <token>` when there is a token.
+pub fn bearer(req: ureq::Request, token: Option<&str>) -> ureq::Request {
+    match token {
+        Some(t) => req.set("Authorization", &format!("Bearer {t}")),
+        None => req,
+    }
 }
 
 /// What the first start on an empty data directory prints once.
+#[derive(Default)]
 pub struct Demo {
     pub ra: String,
     pub signer: String,
     pub credential: String,
 }
 
+impl Demo {
+    /// The demo credential and tokens among a first start's lines; `None` after a restart.
+    pub fn printed(lines: &[String]) -> Option<Demo> {
+        let find = |prefix: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        Some(Demo {
+            ra: find("ra token (shown once): ")?,
+            signer: find("demo signer token (shown once): ")?,
+            credential: find("demo credential: ")?,
+        })
+    }
+}
+
 /// Starts `serve` on `data` with `env`; returns the server and the lines printed up to and
 /// including the demo tokens (first start) or the root certificate line (restart).
 pub fn spawn(data: &Path, env: &[(&str, &str)]) -> (Server, Vec<String>) {
+    spawn_logged(data, env, None)
+}
+
+/// [`spawn`], with the server's stderr written to `log` when given (inherited otherwise).
+pub fn spawn_logged(
+    data: &Path,
+    env: &[(&str, &str)],
+    log: Option<&Path>,
+) -> (Server, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signer-api"));
     cmd.arg("--data-dir")
         .arg(data)
@@ -50,7 +110,10 @@ pub fn spawn(data: &Path, env: &[(&str, &str)]) -> (Server, Vec<String>) {
         .env_remove("HPKI_PASSPHRASE")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::inherit(),
+        });
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -84,23 +147,7 @@ pub fn spawn(data: &Path, env: &[(&str, &str)]) -> (Server, Vec<String>) {
 /// First start on a fresh data directory: the server and the demo credential and tokens.
 pub fn start_fresh(data: &Path, env: &[(&str, &str)]) -> (Server, Demo) {
     let (server, lines) = spawn(data, env);
-    let find = |prefix: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} in {lines:?}"))
-            .trim()
-            .to_owned()
-    };
-    let demo = Demo {
-        ra: find("ra token (shown once): "),
-        signer: find("demo signer token (shown once): "),
-        credential: find("demo credential: ")
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned(),
-    };
+    let demo = Demo::printed(&lines).unwrap_or_else(|| panic!("no demo tokens in {lines:?}"));
     (server, demo)
 }
 
@@ -122,10 +169,17 @@ impl Reply {
 
     /// Asserts an RFC 9457 problem with this status; returns its detail.
     pub fn problem(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "{}", self.text());
-        assert_eq!(self.content_type, "application/problem+json");
+        self.problem_at(status, "")
+    }
+
+    /// [`Reply::problem`] for the request described by `what` (named in a failure), also
+    /// asserting the `type` and `title` members (RFC 9457 §3.1).
+    pub fn problem_at(&self, status: u16, what: &str) -> String {
+        assert_eq!(self.status, status, "{what}: {}", self.text());
+        assert_eq!(self.content_type, "application/problem+json", "{what}");
         let j = self.json();
-        assert_eq!(j["status"], status);
+        assert_eq!(j["status"], status, "{what}");
+        assert!(j["type"].is_string() && j["title"].is_string(), "{what}");
         j["detail"].as_str().unwrap().to_owned()
     }
 }
@@ -149,6 +203,11 @@ pub fn reply(r: Result<ureq::Response, ureq::Error>) -> Result<Reply, String> {
         content_type,
         body,
     })
+}
+
+/// [`reply`] where the server must answer: a transport error fails the test.
+pub fn received(r: Result<ureq::Response, ureq::Error>) -> Reply {
+    reply(r).unwrap_or_else(|e| panic!("transport: {e}"))
 }
 
 /// A client with bounded waits: a test never hangs on a dead or stuck server.
@@ -175,11 +234,17 @@ pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// [`admin`] that must succeed; returns its stdout.
+pub fn admin_ok(data: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = admin(data, args);
+    assert!(ok, "{args:?}: {err}");
+    out
+}
+
 /// The audit log through `signer-api audit list` (one JSON record per line).
 pub fn audit_list(data: &Path) -> Vec<serde_json::Value> {
-    let (ok, out, err) = admin(data, &["audit", "list"]);
-    assert!(ok, "audit list: {err}");
-    out.lines()
+    admin_ok(data, &["audit", "list"])
+        .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
 }
@@ -193,10 +258,11 @@ pub fn detail<'a>(record: &'a serde_json::Value, key: &str) -> Option<&'a str> {
         .and_then(|pair| pair[1].as_str())
 }
 
-/// A P-256 PKCS#10 request (PEM) made by OpenSSL; the CA ignores its subject.
-pub fn csr(dir: &Path) -> String {
-    let key = dir.join("client.key");
-    let csr = dir.join("client.csr");
+/// A P-256 key and PKCS#10 request made by OpenSSL, as `<name>.key` and `<name>.csr` in `dir`
+/// (returned in that order); the CA ignores the request's subject.
+pub fn p256_request(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
     let out = Command::new("openssl")
         .args(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:P-256", "-subj", "/CN=x", "-keyout"])
@@ -206,7 +272,43 @@ pub fn csr(dir: &Path) -> String {
         .output()
         .expect("the openssl CLI is required by these tests (.ci/run installs it)");
     assert!(out.status.success(), "{out:?}");
-    std::fs::read_to_string(csr).unwrap()
+    (key, csr)
+}
+
+/// The arguments of `signer-api issue` of a `profile` certificate for `csr` and `subject`, then
+/// `more`.
+pub fn issue_args<'a>(
+    profile: &'a str,
+    csr: &'a Path,
+    subject: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["issue", "--profile", profile, "--csr"];
+    args.extend([csr.to_str().unwrap(), "--subject", subject]);
+    args.extend_from_slice(more);
+    args
+}
+
+/// A P-256 PKCS#10 request (PEM) made by OpenSSL.
+pub fn csr(dir: &Path) -> String {
+    std::fs::read_to_string(p256_request(dir, "client").1).unwrap()
+}
+
+/// Every file below `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// Peak resident memory of a process (VmHWM), in bytes.
@@ -244,6 +346,12 @@ pub fn crl_number(der: &[u8]) -> u64 {
     n.0.as_bytes()
         .iter()
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// A whole number from the environment variable `name` (a test's size or seed), if set.
+pub fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(v.parse().unwrap_or_else(|e| panic!("{name}={v}: {e}")))
 }
 
 /// A small seeded generator (splitmix64) so a failing run can be replayed from its printed seed.
