@@ -662,39 +662,66 @@ impl ProfileSet {
 
     /// From (file name, TOML text) pairs: profiles and, under names starting `roles/`, vocabularies.
     pub fn from_sources(files: &[(String, String)]) -> Result<Self, ProfileError> {
-        let mut profiles = BTreeMap::new();
-        let mut vocabularies: Vec<RoleVocabulary> = Vec::new();
-        for (name, text) in files {
-            let Some(stem) = name.strip_suffix(".toml") else {
-                return Err(invalid(name, "(file)", "policy files must end in .toml"));
-            };
-            if let Some(stem) = stem.strip_prefix("roles/") {
-                let vocabulary = load_vocabulary(name, stem, text)?;
-                if let Some(other) = vocabularies.iter().find(|v| v.scheme == vocabulary.scheme) {
-                    return Err(invalid(
-                        name,
-                        "scheme",
-                        format!(
-                            "scheme {} is already defined by roles/{}.toml",
-                            vocabulary.scheme, other.id
-                        ),
-                    ));
-                }
-                vocabularies.push(vocabulary);
-            } else {
-                let profile = load_profile(name, stem, text)?;
-                if profiles.contains_key(&profile.id) {
-                    return Err(invalid(name, "id", "duplicate profile id"));
-                }
-                profiles.insert(profile.id.clone(), profile);
-            }
-        }
-        let set = Self {
-            profiles,
-            vocabularies,
+        let mut set = Self {
+            profiles: BTreeMap::new(),
+            vocabularies: Vec::new(),
         };
+        for (name, text) in files {
+            set.add_source(name, text)?;
+        }
         set.validate()?;
         Ok(set)
+    }
+
+    /// This set with one more file, under the rules of `from_sources`: a file of the same name
+    /// replaces the loaded one (an edit of one file of an installation). Lets a caller that tries
+    /// many variants of one file (the `profile_toml` fuzz target) parse the others once.
+    pub fn with_source(&self, name: &str, text: &str) -> Result<Self, ProfileError> {
+        let mut set = self.clone();
+        if let Some(stem) = name.strip_suffix(".toml") {
+            match stem.strip_prefix("roles/") {
+                Some(id) => set.vocabularies.retain(|v| v.id != id),
+                // A profile's id is its file stem (checked at load).
+                None => drop(set.profiles.remove(stem)),
+            }
+        }
+        set.add_source(name, text)?;
+        // `vocabularies()` promises file-name order.
+        set.vocabularies.sort_by(|a, b| a.id.cmp(&b.id));
+        set.validate()?;
+        Ok(set)
+    }
+
+    /// Loads one file into the set; the rules across files are `validate`'s.
+    fn add_source(&mut self, name: &str, text: &str) -> Result<(), ProfileError> {
+        let Some(stem) = name.strip_suffix(".toml") else {
+            return Err(invalid(name, "(file)", "policy files must end in .toml"));
+        };
+        if let Some(stem) = stem.strip_prefix("roles/") {
+            let vocabulary = load_vocabulary(name, stem, text)?;
+            if let Some(other) = self
+                .vocabularies
+                .iter()
+                .find(|v| v.scheme == vocabulary.scheme)
+            {
+                return Err(invalid(
+                    name,
+                    "scheme",
+                    format!(
+                        "scheme {} is already defined by roles/{}.toml",
+                        vocabulary.scheme, other.id
+                    ),
+                ));
+            }
+            self.vocabularies.push(vocabulary);
+        } else {
+            let profile = load_profile(name, stem, text)?;
+            if self.profiles.contains_key(&profile.id) {
+                return Err(invalid(name, "id", "duplicate profile id"));
+            }
+            self.profiles.insert(profile.id.clone(), profile);
+        }
+        Ok(())
     }
 
     /// Rules across files: unique CA ids and policy suffixes, issuers that exist, a CA hierarchy

@@ -540,3 +540,85 @@ fn subject_short_names_resolve_to_x520_types() {
     }
     assert_ne!(rfc4519::SN, rfc4519::SERIAL_NUMBER);
 }
+
+/// `base.with_source(name, text)` must load exactly what `from_sources` loads from the same
+/// files (the base's with `name` replaced or added), or fail with the same error.
+#[track_caller]
+fn assert_with_source_like_from_sources(base: &[(String, String)], name: &str, text: &str) {
+    let mut all: Vec<(String, String)> = base.iter().filter(|(n, _)| n != name).cloned().collect();
+    all.push((name.to_owned(), text.to_owned()));
+    all.sort();
+    // The Debug form holds every loaded field, so equal strings mean equal sets.
+    let show = |r: Result<ProfileSet, ProfileError>| match r {
+        Ok(set) => format!("{set:?}"),
+        Err(e) => format!("error: {e}"),
+    };
+    let base = ProfileSet::from_sources(base).unwrap();
+    assert_eq!(
+        show(base.with_source(name, text)),
+        show(ProfileSet::from_sources(&all)),
+        "{name}"
+    );
+}
+
+/// The CA profiles and vocabularies: what the `profile_toml` fuzz target loads once.
+fn ca_sources() -> Vec<(String, String)> {
+    let mut files = sources();
+    files.retain(|(n, _)| n.ends_with("-ca.toml") || n.starts_with("roles/"));
+    files
+}
+
+#[test]
+fn with_source_adds_or_replaces_every_shipped_file() {
+    for (name, text) in sources() {
+        assert_with_source_like_from_sources(&ca_sources(), &name, &text);
+        assert_with_source_like_from_sources(&sources(), &name, &text);
+    }
+    // Replacing a file leaves one of it, not two.
+    let set = ProfileSet::embedded().unwrap();
+    let edited = edited("roles/jp-mhlw.toml", |t| {
+        t.replacen("title = \"", "title = \"Edited ", 1)
+    });
+    let (name, text) = edited
+        .iter()
+        .find(|(n, _)| n == "roles/jp-mhlw.toml")
+        .unwrap();
+    let set = set.with_source(name, text).unwrap();
+    let titles: Vec<&str> = set.vocabularies().map(|v| v.title()).collect();
+    assert_eq!(titles.len(), 1, "{titles:?}");
+    assert!(titles[0].starts_with("Edited "), "{titles:?}");
+}
+
+#[test]
+fn with_source_checks_the_rules_across_files() {
+    let rhp_sign = |from: &str, to: &str| {
+        let files = replace("rhp-sign.toml", from, to);
+        files
+            .into_iter()
+            .find(|(n, _)| n == "rhp-sign.toml")
+            .unwrap()
+            .1
+    };
+    let shipped = |name: &str| sources().into_iter().find(|(n, _)| n == name).unwrap().1;
+    for (name, text) in [
+        // Duplicate policy suffix (rhp-auth has 2).
+        (
+            "rhp-sign.toml",
+            rhp_sign("policy_suffix = 1", "policy_suffix = 2"),
+        ),
+        // Issuer no profile creates.
+        (
+            "rhp-sign.toml",
+            rhp_sign(r#"issuer = "sign""#, r#"issuer = "qes""#),
+        ),
+        // The id must be the file stem.
+        ("rhp-sign-2.toml", shipped("rhp-sign.toml")),
+        // A second vocabulary with the scheme of roles/jp-mhlw.toml.
+        ("roles/zz-copy.toml", shipped("roles/jp-mhlw.toml")),
+        ("rhp-sign.txt", shipped("rhp-sign.toml")),
+    ] {
+        let set = ProfileSet::embedded().unwrap();
+        assert!(set.with_source(name, &text).is_err(), "{name} loaded");
+        assert_with_source_like_from_sources(&sources(), name, &text);
+    }
+}

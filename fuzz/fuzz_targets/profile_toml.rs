@@ -1,14 +1,25 @@
 //! Profile TOML loading. Input: a file name on the first line (`rhp-sign.toml`,
 //! `roles/jp-mhlw.toml`, `purposes/signing.toml`, ...), then its text, which replaces (or joins)
-//! the shipped files it can refer to: the CA profiles and the role vocabularies (loading all of
-//! `policies/` per run would make the target 4x slower). A set that loads must also produce
-//! every profile's extensions.
+//! the shipped files it can refer to: the CA profiles and the role vocabularies, loaded once and
+//! extended per run by `ProfileSet::with_source` (loading all of `policies/` per run would make
+//! the target far slower). A set that loads must also produce every profile's extensions.
 #![no_main]
 
 use ca_core::profile::{CaUrls, ExtensionContext, ProfileSet};
 use ca_core::purpose::SigningPolicy;
 use const_oid::ObjectIdentifier;
 use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+/// The shipped CA profiles and role vocabularies, parsed once (they never change between runs).
+static BASE: LazyLock<ProfileSet> = LazyLock::new(|| {
+    let files: Vec<(String, String)> = ProfileSet::embedded_sources()
+        .iter()
+        .filter(|(n, _)| n.ends_with("-ca.toml") || n.starts_with("roles/"))
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    ProfileSet::from_sources(&files).expect("the shipped CA profiles load")
+});
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
@@ -21,13 +32,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = SigningPolicy::from_toml(name, text);
         return;
     }
-    let mut files: Vec<(String, String)> = ProfileSet::embedded_sources()
-        .iter()
-        .filter(|(n, _)| *n != name && (n.ends_with("-ca.toml") || n.starts_with("roles/")))
-        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-        .collect();
-    files.push((name.to_owned(), text.to_owned()));
-    let Ok(set) = ProfileSet::from_sources(&files) else {
+    let Ok(set) = BASE.with_source(name, text) else {
         return;
     };
     // The JP signature arc, as ca-core/tests/profile_extensions.rs uses it.
