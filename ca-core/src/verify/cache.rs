@@ -10,7 +10,7 @@
 
 use super::path;
 use super::report::{CertSummary, SignatureReport, SubIndication};
-use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary};
+use super::{MAX_CERTIFICATES, NameTexts, Policy, date_time, rfc3339, summary_with};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use x509_cert::Certificate;
@@ -35,7 +35,13 @@ pub(crate) enum PathVerdict {
 
 impl PathVerdict {
     /// Validates the path of `cert_der` with the policy's pool plus the CMS certificates.
-    pub(crate) fn validate(cert_der: &[u8], cms_certs: &[Vec<u8>], policy: &Policy) -> Self {
+    /// `signer`: the report's summary of `cert_der`, reused for the chain's first entry.
+    pub(crate) fn validate(
+        cert_der: &[u8],
+        cms_certs: &[Vec<u8>],
+        policy: &Policy,
+        signer: Option<&CertSummary>,
+    ) -> Self {
         if policy.trust_anchors.is_empty() {
             return Self::NoTrustAnchor;
         }
@@ -68,11 +74,11 @@ impl PathVerdict {
         };
         match path::validate(cert_der, &inputs) {
             Ok(valid) => Self::Valid {
-                chain: summaries(&valid.chain),
+                chain: summaries(&valid.chain, cert_der, signer),
                 revocation_checked: valid.revocation_checked,
             },
             Err(f) => Self::Failed {
-                chain: summaries(&f.chain),
+                chain: summaries(&f.chain, cert_der, signer),
                 sub: f.sub,
                 reason: f.reason,
             },
@@ -123,12 +129,26 @@ impl PathVerdict {
     }
 }
 
-fn summaries(chain: &[Vec<u8>]) -> Vec<CertSummary> {
+/// The chain as the report shows it; `signer`, the summary of `cert_der`, stands for it when it
+/// heads the chain, and its names are not formatted again for the rest.
+fn summaries(chain: &[Vec<u8>], cert_der: &[u8], signer: Option<&CertSummary>) -> Vec<CertSummary> {
     use der::Decode;
-    chain
+    let certs: Vec<(&[u8], Certificate)> = chain
         .iter()
-        .filter_map(|c| Certificate::from_der(c).ok())
-        .map(|c| summary(&c))
+        .filter_map(|c| Some((c.as_slice(), Certificate::from_der(c).ok()?)))
+        .collect();
+    let mut names = NameTexts::default();
+    certs
+        .iter()
+        .map(|(der, cert)| match signer {
+            Some(s) if *der == cert_der => {
+                let tbs = cert.tbs_certificate();
+                names.remember(tbs.subject(), s.subject.clone());
+                names.remember(tbs.issuer(), s.issuer.clone());
+                s.clone()
+            }
+            _ => summary_with(cert, &mut names),
+        })
         .collect()
 }
 
@@ -156,6 +176,7 @@ impl PathCache {
         cert_der: &[u8],
         cms_certs: &[Vec<u8>],
         policy: &Policy,
+        signer: Option<&CertSummary>,
     ) -> Arc<PathVerdict> {
         let key = Self::key(cert_der, cms_certs);
         // A poisoned lock only means another thread panicked mid-insert; the map stays usable.
@@ -168,7 +189,7 @@ impl PathCache {
             return Arc::clone(v);
         }
         // Validated outside the lock: other signers' documents proceed meanwhile.
-        let verdict = Arc::new(PathVerdict::validate(cert_der, cms_certs, policy));
+        let verdict = Arc::new(PathVerdict::validate(cert_der, cms_certs, policy, signer));
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
         if paths.len() >= MAX_CACHED_PATHS {
             paths.clear();

@@ -35,6 +35,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     CertificatePolicies, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
+use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 /// Largest signature file accepted (attached content included).
@@ -1148,10 +1149,37 @@ impl From<&Certificate> for CertSummary {
 }
 
 fn summary(cert: &Certificate) -> CertSummary {
+    summary_with(cert, &mut NameTexts::default())
+}
+
+/// The RFC 4514 strings of the names formatted so far for one report. x509-cert's `Name`
+/// `Display` finds each attribute's short name by scanning const-oid's whole OID table, and a
+/// chain repeats its names (an issuer is the next certificate's subject, a root its own issuer):
+/// each distinct name is formatted once. Equal names (same attribute types and encoded values)
+/// print the same, so a reused string is exactly the one formatting would give.
+#[derive(Default)]
+struct NameTexts<'a>(Vec<(&'a Name, String)>);
+
+impl<'a> NameTexts<'a> {
+    fn text(&mut self, name: &'a Name) -> String {
+        if let Some((_, text)) = self.0.iter().find(|(n, _)| *n == name) {
+            return text.clone();
+        }
+        let text = name.to_string();
+        self.remember(name, text.clone());
+        text
+    }
+
+    fn remember(&mut self, name: &'a Name, text: String) {
+        self.0.push((name, text));
+    }
+}
+
+fn summary_with<'a>(cert: &'a Certificate, names: &mut NameTexts<'a>) -> CertSummary {
     let tbs = cert.tbs_certificate();
     CertSummary {
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: names.text(tbs.subject()),
+        issuer: names.text(tbs.issuer()),
         serial: serial_hex(tbs.serial_number()),
         not_before: tbs.validity().not_before.to_date_time().to_string(),
         not_after: tbs.validity().not_after.to_date_time().to_string(),
@@ -1203,8 +1231,13 @@ fn check_certificate(
 ) {
     if policy.check_chain {
         match paths {
-            Some(paths) => paths.verdict(cert_der, cms_certs, policy),
-            None => std::sync::Arc::new(cache::PathVerdict::validate(cert_der, cms_certs, policy)),
+            Some(paths) => paths.verdict(cert_der, cms_certs, policy, r.signer.as_ref()),
+            None => std::sync::Arc::new(cache::PathVerdict::validate(
+                cert_der,
+                cms_certs,
+                policy,
+                r.signer.as_ref(),
+            )),
         }
         .report(r, policy.validation_time);
     } else {
