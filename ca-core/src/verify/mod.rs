@@ -9,7 +9,7 @@ mod crl_scope;
 mod path;
 mod report;
 
-pub use cache::Verifier;
+pub use cache::{MAX_CACHED_PATHS, Verifier};
 
 pub use report::{
     CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport, SubIndication,
