@@ -8,9 +8,10 @@
 //! different certificate (or a different CMS pool) never meets another's entry, and failures
 //! (revoked, expired, no chain) are remembered as faithfully as successes.
 
+use super::names::NameTexts;
 use super::path;
 use super::report::{CertSummary, SignatureReport, SubIndication};
-use super::{MAX_CERTIFICATES, NameTexts, Policy, date_time, rfc3339, summary_with};
+use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use x509_cert::Certificate;

@@ -6,6 +6,7 @@
 
 mod cache;
 mod crl_scope;
+mod names;
 mod path;
 mod report;
 
@@ -28,6 +29,7 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
+use names::NameTexts;
 use spki::AlgorithmIdentifierOwned;
 use std::time::Duration;
 use x509_cert::Certificate;
@@ -35,7 +37,6 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     CertificatePolicies, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
-use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 /// Largest signature file accepted (attached content included).
@@ -1150,29 +1151,6 @@ impl From<&Certificate> for CertSummary {
 
 fn summary(cert: &Certificate) -> CertSummary {
     summary_with(cert, &mut NameTexts::default())
-}
-
-/// The RFC 4514 strings of the names formatted so far for one report. x509-cert's `Name`
-/// `Display` finds each attribute's short name by scanning const-oid's whole OID table, and a
-/// chain repeats its names (an issuer is the next certificate's subject, a root its own issuer):
-/// each distinct name is formatted once. Equal names (same attribute types and encoded values)
-/// print the same, so a reused string is exactly the one formatting would give.
-#[derive(Default)]
-struct NameTexts<'a>(Vec<(&'a Name, String)>);
-
-impl<'a> NameTexts<'a> {
-    fn text(&mut self, name: &'a Name) -> String {
-        if let Some((_, text)) = self.0.iter().find(|(n, _)| *n == name) {
-            return text.clone();
-        }
-        let text = name.to_string();
-        self.remember(name, text.clone());
-        text
-    }
-
-    fn remember(&mut self, name: &'a Name, text: String) {
-        self.0.push((name, text));
-    }
 }
 
 fn summary_with<'a>(cert: &'a Certificate, names: &mut NameTexts<'a>) -> CertSummary {
