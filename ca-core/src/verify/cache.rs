@@ -37,12 +37,13 @@ pub(crate) enum PathVerdict {
 
 impl PathVerdict {
     /// Validates the path of `cert_der` with the policy's pool plus the CMS certificates.
-    /// `signer`: the report's summary of `cert_der`, reused for the chain's first entry.
+    /// `signer`: `cert_der` decoded and the report's summary of it, reused for the chain's first
+    /// entry.
     pub(crate) fn validate(
         cert_der: &[u8],
         cms_certs: &[Vec<u8>],
         policy: &Policy,
-        signer: Option<&CertSummary>,
+        signer: Option<(&Certificate, &CertSummary)>,
     ) -> Self {
         if policy.trust_anchors.is_empty() {
             return Self::NoTrustAnchor;
@@ -131,27 +132,31 @@ impl PathVerdict {
     }
 }
 
-/// The chain as the report shows it; `signer`, the summary of `cert_der`, stands for it when it
-/// heads the chain, and its names are not formatted again for the rest.
-fn summaries(chain: &[Vec<u8>], cert_der: &[u8], signer: Option<&CertSummary>) -> Vec<CertSummary> {
+/// The chain as the report shows it. `signer` (the certificate `cert_der` decodes to and its
+/// summary) stands for `cert_der` where it heads the chain: neither decoded nor formatted again,
+/// and its names are not formatted again for the rest.
+fn summaries(
+    chain: &[Vec<u8>],
+    cert_der: &[u8],
+    signer: Option<(&Certificate, &CertSummary)>,
+) -> Vec<CertSummary> {
     use der::Decode;
-    let certs: Vec<(&[u8], Certificate)> = chain
+    let signer = signer.filter(|_| chain.first().is_some_and(|c| c.as_slice() == cert_der));
+    let skip = usize::from(signer.is_some());
+    let rest: Vec<Certificate> = chain[skip..]
         .iter()
-        .filter_map(|c| Some((c.as_slice(), Certificate::from_der(c).ok()?)))
+        .filter_map(|c| Certificate::from_der(c).ok())
         .collect();
     let mut names = NameTexts::default();
-    certs
-        .iter()
-        .map(|(der, cert)| match signer {
-            Some(s) if *der == cert_der => {
-                let tbs = cert.tbs_certificate();
-                names.remember(tbs.subject(), s.subject.clone());
-                names.remember(tbs.issuer(), s.issuer.clone());
-                s.clone()
-            }
-            _ => summary_with(cert, &mut names),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(chain.len());
+    if let Some((cert, summary)) = signer {
+        let tbs = cert.tbs_certificate();
+        names.remember(tbs.subject(), summary.subject.clone());
+        names.remember(tbs.issuer(), summary.issuer.clone());
+        out.push(summary.clone());
+    }
+    out.extend(rest.iter().map(|c| summary_with(c, &mut names)));
+    out
 }
 
 /// Validated paths by SHA-256 of (signer certificate, the CMS's other certificates), at most
@@ -213,7 +218,7 @@ impl PathCache {
         cert_der: &[u8],
         cms_certs: &[Vec<u8>],
         policy: &Policy,
-        signer: Option<&CertSummary>,
+        signer: Option<(&Certificate, &CertSummary)>,
     ) -> Arc<PathVerdict> {
         let key = Self::key(cert_der, cms_certs);
         {

@@ -1208,13 +1208,11 @@ fn check_certificate(
     paths: Option<&cache::PathCache>,
 ) {
     if policy.check_chain {
+        let signer = r.signer.as_ref().map(|s| (cert, s));
         match paths {
-            Some(paths) => paths.verdict(cert_der, cms_certs, policy, r.signer.as_ref()),
+            Some(paths) => paths.verdict(cert_der, cms_certs, policy, signer),
             None => std::sync::Arc::new(cache::PathVerdict::validate(
-                cert_der,
-                cms_certs,
-                policy,
-                r.signer.as_ref(),
+                cert_der, cms_certs, policy, signer,
             )),
         }
         .report(r, policy.validation_time);
