@@ -77,11 +77,11 @@ impl PathVerdict {
         };
         match path::validate(cert_der, &inputs) {
             Ok(valid) => Self::Valid {
-                chain: summaries(&valid.chain, cert_der, signer),
+                chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
                 revocation_checked: valid.revocation_checked,
             },
             Err(f) => Self::Failed {
-                chain: summaries(&f.chain, cert_der, signer),
+                chain: summaries(&f.chain, &[], cert_der, signer),
                 sub: f.sub,
                 reason: f.reason,
             },
@@ -132,20 +132,30 @@ impl PathVerdict {
     }
 }
 
-/// The chain as the report shows it. `signer` (the certificate `cert_der` decodes to and its
-/// summary) stands for `cert_der` where it heads the chain: neither decoded nor formatted again,
-/// and its names are not formatted again for the rest.
+/// The chain as the report shows it. `decoded[i]`, when there, is `chain[i]` decoded (by path
+/// building); `signer` (the certificate `cert_der` decodes to and its summary) stands for
+/// `cert_der` where it heads the chain, and its names are not formatted again for the rest.
+/// Only what neither provides is decoded here.
 fn summaries(
     chain: &[Vec<u8>],
+    decoded: &[Option<Certificate>],
     cert_der: &[u8],
     signer: Option<(&Certificate, &CertSummary)>,
 ) -> Vec<CertSummary> {
     use der::Decode;
     let signer = signer.filter(|_| chain.first().is_some_and(|c| c.as_slice() == cert_der));
     let skip = usize::from(signer.is_some());
-    let rest: Vec<Certificate> = chain[skip..]
+    let parsed: Vec<Option<Certificate>> = chain
         .iter()
-        .filter_map(|c| Certificate::from_der(c).ok())
+        .enumerate()
+        .map(|(i, der)| {
+            let known = i < skip || decoded.get(i).is_some_and(Option::is_some);
+            if known {
+                None
+            } else {
+                Certificate::from_der(der).ok()
+            }
+        })
         .collect();
     let mut names = NameTexts::default();
     let mut out = Vec::with_capacity(chain.len());
@@ -155,7 +165,12 @@ fn summaries(
         names.remember(tbs.issuer(), summary.issuer.clone());
         out.push(summary.clone());
     }
-    out.extend(rest.iter().map(|c| summary_with(c, &mut names)));
+    for (i, parsed) in parsed.iter().enumerate().skip(skip) {
+        let cert = decoded.get(i).and_then(Option::as_ref).or(parsed.as_ref());
+        if let Some(cert) = cert {
+            out.push(summary_with(cert, &mut names));
+        }
+    }
     out
 }
 

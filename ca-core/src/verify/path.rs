@@ -53,6 +53,8 @@ pub(crate) struct PathInputs<'a> {
 /// A validated path, target first, trust anchor last (DER).
 pub(crate) struct ValidPath {
     pub chain: Vec<Vec<u8>>,
+    /// `chain[i]` decoded, where path building had decoded it already (anchor and pool).
+    pub decoded: Vec<Option<Certificate>>,
     pub revocation_checked: bool,
 }
 
@@ -142,7 +144,7 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     }
     pe.add_trust_anchor_source(Box::new(tas));
 
-    let candidates = match may_issue(inputs.pool) {
+    let mut candidates = match may_issue(inputs.pool) {
         Ok(c) => c,
         Err(reason) => {
             return Err(failure(
@@ -151,7 +153,12 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             ));
         }
     };
-    if let Err(reason) = within_budget(inputs.trust_anchors, &candidates) {
+    let mut anchors: Vec<(&[u8], Certificate)> = inputs
+        .trust_anchors
+        .iter()
+        .filter_map(|a| Some((a.as_slice(), Certificate::from_der(a).ok()?)))
+        .collect();
+    if let Err(reason) = within_budget(&anchors, &candidates) {
         return Err(failure(
             SubIndication::CertificateChainGeneralFailure,
             reason,
@@ -223,8 +230,18 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
         }
         match result {
             Ok(()) => {
+                // Moved, not decoded again, for the report's chain.
+                let mut take = |der: &Vec<u8>| {
+                    if let Some(i) = candidates.iter().position(|(d, _)| *d == der.as_slice()) {
+                        return Some(candidates.swap_remove(i).1);
+                    }
+                    let i = anchors.iter().position(|(d, _)| *d == der.as_slice())?;
+                    Some(anchors.swap_remove(i).1)
+                };
+                let decoded = chain.iter().map(&mut take).collect();
                 return Ok(ValidPath {
                     chain,
+                    decoded,
                     revocation_checked: cps.get_check_revocation_status(),
                 });
             }
@@ -288,11 +305,10 @@ const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
 /// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
 /// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
 /// stops at the budget, so it costs at most the budget plus the name comparisons.
-fn within_budget(anchors: &[Vec<u8>], pool: &[(&[u8], Certificate)]) -> Result<(), String> {
-    let anchors: Vec<Certificate> = anchors
-        .iter()
-        .filter_map(|a| Certificate::from_der(a).ok())
-        .collect();
+fn within_budget(
+    anchors: &[(&[u8], Certificate)],
+    pool: &[(&[u8], Certificate)],
+) -> Result<(), String> {
     let issued_by = |issuer: &Certificate, cert: &Certificate| {
         compare_names(
             cert.tbs_certificate().issuer(),
@@ -317,7 +333,7 @@ fn within_budget(anchors: &[Vec<u8>], pool: &[(&[u8], Certificate)]) -> Result<(
     let mut count = 0u64;
     let mut path = Vec::with_capacity(MAX_PASSES);
     for (i, (_, cert)) in pool.iter().enumerate() {
-        if anchors.iter().any(|ta| issued_by(ta, cert)) {
+        if anchors.iter().any(|(_, ta)| issued_by(ta, cert)) {
             path.push(i);
             let within = count_paths(&mut path, &issues, &keys, &mut count);
             path.pop();
@@ -509,6 +525,7 @@ fn describe(status: Pvs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use der::Encode;
     use std::cell::Cell;
     use std::path::Path;
 
@@ -560,6 +577,11 @@ mod tests {
         SIGNATURE_CHECKS.with(|n| n.set(0));
         let valid = validate(&target, &inputs).unwrap_or_else(|f| panic!("{}", f.reason));
         assert_eq!(valid.chain.len(), 3);
+        // The sub-CA and the anchor come decoded from path building, each the one in the chain.
+        assert!(valid.decoded[0].is_none());
+        for (der, cert) in valid.chain.iter().zip(&valid.decoded).skip(1) {
+            assert_eq!(&cert.as_ref().unwrap().to_der().unwrap(), der);
+        }
         assert!(valid.revocation_checked);
         assert_eq!(SIGNATURE_CHECKS.with(Cell::get), 4);
     }
