@@ -10,6 +10,8 @@ use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
 use ca_core::store::{RevocationReason, SledStore};
 use ca_core::verify::{Policy, Report, SubIndication, Verifier, verify_bytes};
 use credential_support::{ACTOR, NOW, env, fresh_ca, registration};
+use der::Decode;
+use x509_cert::Certificate;
 
 const DOC: &[u8] = b"Rx: amoxicillin 250 mg, three times a day for 7 days\n";
 const AT: u64 = NOW + 600;
@@ -206,4 +208,49 @@ fn reports_with_and_without_the_cache_are_identical() {
             None,
         ]
     );
+}
+
+/// The report's chain (formatted names are reused along it: an issuer is the next certificate's
+/// subject) names each certificate exactly as x509-cert prints it, cold and from the cache.
+#[test]
+fn the_chain_names_each_certificate_as_it_prints() {
+    let f = fixture();
+    let ders: Vec<&Vec<u8>> = std::iter::once(&f.good.certificate)
+        .chain(&f.good.chain)
+        .collect();
+    let expected: Vec<[String; 3]> = ders
+        .iter()
+        .map(|der| {
+            let cert = Certificate::from_der(der).unwrap();
+            let tbs = cert.tbs_certificate();
+            [
+                tbs.subject().to_string(),
+                tbs.issuer().to_string(),
+                hex::encode_upper(tbs.serial_number().as_bytes()),
+            ]
+        })
+        .collect();
+    assert_eq!(expected.len(), 3, "signer, signature CA, root");
+    assert_ne!(expected[0][0], expected[1][0]);
+    let v = Verifier::new(f.policy.clone());
+    let cms = signed(&f.good);
+    for r in [
+        verify_bytes(&cms, Some(DOC), &f.policy),
+        v.verify_bytes(&cms, Some(DOC)),
+        v.verify_bytes(&cms, Some(DOC)),
+    ] {
+        assert!(r.is_valid(), "{}", json(&r));
+        let sig = &r.signatures[0];
+        let got: Vec<[String; 3]> = sig
+            .chain
+            .iter()
+            .map(|c| [c.subject.clone(), c.issuer.clone(), c.serial.clone()])
+            .collect();
+        assert_eq!(got, expected);
+        let signer = sig.signer.as_ref().unwrap();
+        assert_eq!(
+            [&signer.subject, &signer.issuer, &signer.serial],
+            [&expected[0][0], &expected[0][1], &expected[0][2]]
+        );
+    }
 }

@@ -8,15 +8,17 @@
 //! different certificate (or a different CMS pool) never meets another's entry, and failures
 //! (revoked, expired, no chain) are remembered as faithfully as successes.
 
+use super::names::NameTexts;
 use super::path;
 use super::report::{CertSummary, SignatureReport, SubIndication};
-use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary};
+use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use x509_cert::Certificate;
 
-/// Most remembered paths; past it the cache starts over (bounded memory for any batch).
-const MAX_CACHED_PATHS: usize = 4_096;
+/// Most remembered paths by default; past it the least recently used goes (bounded memory for
+/// any batch).
+pub const MAX_CACHED_PATHS: usize = 4_096;
 
 /// What path validation concluded for one signer certificate, ready to go into a report.
 #[derive(Debug)]
@@ -35,7 +37,14 @@ pub(crate) enum PathVerdict {
 
 impl PathVerdict {
     /// Validates the path of `cert_der` with the policy's pool plus the CMS certificates.
-    pub(crate) fn validate(cert_der: &[u8], cms_certs: &[Vec<u8>], policy: &Policy) -> Self {
+    /// `signer`: `cert_der` decoded and the report's summary of it, reused for the chain's first
+    /// entry.
+    pub(crate) fn validate(
+        cert_der: &[u8],
+        cms_certs: &[Vec<u8>],
+        policy: &Policy,
+        signer: Option<(&Certificate, &CertSummary)>,
+    ) -> Self {
         if policy.trust_anchors.is_empty() {
             return Self::NoTrustAnchor;
         }
@@ -68,11 +77,11 @@ impl PathVerdict {
         };
         match path::validate(cert_der, &inputs) {
             Ok(valid) => Self::Valid {
-                chain: summaries(&valid.chain),
+                chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
                 revocation_checked: valid.revocation_checked,
             },
             Err(f) => Self::Failed {
-                chain: summaries(&f.chain),
+                chain: summaries(&f.chain, &[], cert_der, signer),
                 sub: f.sub,
                 reason: f.reason,
             },
@@ -123,22 +132,85 @@ impl PathVerdict {
     }
 }
 
-fn summaries(chain: &[Vec<u8>]) -> Vec<CertSummary> {
+/// The chain as the report shows it. `decoded[i]`, when there, is `chain[i]` decoded (by path
+/// building); `signer` (the certificate `cert_der` decodes to and its summary) stands for
+/// `cert_der` where it heads the chain, and its names are not formatted again for the rest.
+/// Only what neither provides is decoded here.
+fn summaries(
+    chain: &[Vec<u8>],
+    decoded: &[Option<Certificate>],
+    cert_der: &[u8],
+    signer: Option<(&Certificate, &CertSummary)>,
+) -> Vec<CertSummary> {
     use der::Decode;
-    chain
+    let signer = signer.filter(|_| chain.first().is_some_and(|c| c.as_slice() == cert_der));
+    let skip = usize::from(signer.is_some());
+    let parsed: Vec<Option<Certificate>> = chain
         .iter()
-        .filter_map(|c| Certificate::from_der(c).ok())
-        .map(|c| summary(&c))
-        .collect()
+        .enumerate()
+        .map(|(i, der)| {
+            let known = i < skip || decoded.get(i).is_some_and(Option::is_some);
+            if known {
+                None
+            } else {
+                Certificate::from_der(der).ok()
+            }
+        })
+        .collect();
+    let mut names = NameTexts::default();
+    let mut out = Vec::with_capacity(chain.len());
+    if let Some((cert, summary)) = signer {
+        let tbs = cert.tbs_certificate();
+        names.remember(tbs.subject(), summary.subject.clone());
+        names.remember(tbs.issuer(), summary.issuer.clone());
+        out.push(summary.clone());
+    }
+    for (i, parsed) in parsed.iter().enumerate().skip(skip) {
+        let cert = decoded.get(i).and_then(Option::as_ref).or(parsed.as_ref());
+        if let Some(cert) = cert {
+            out.push(summary_with(cert, &mut names));
+        }
+    }
+    out
 }
 
-/// Validated paths by SHA-256 of (signer certificate, the CMS's other certificates).
-#[derive(Debug, Default)]
+/// Validated paths by SHA-256 of (signer certificate, the CMS's other certificates), at most
+/// `capacity` of them: when full, the least recently used goes (a batch keeps its busy signers
+/// however many others pass through).
+#[derive(Debug)]
 pub(crate) struct PathCache {
-    paths: Mutex<HashMap<[u8; 32], Arc<PathVerdict>>>,
+    paths: Mutex<Paths>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Paths {
+    /// Each verdict with the tick of its last use.
+    entries: HashMap<[u8; 32], (Arc<PathVerdict>, u64)>,
+    tick: u64,
+}
+
+impl Paths {
+    fn touch(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+}
+
+impl Default for PathCache {
+    fn default() -> Self {
+        Self::with_capacity(MAX_CACHED_PATHS)
+    }
 }
 
 impl PathCache {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            paths: Mutex::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
     fn key(cert_der: &[u8], cms_certs: &[Vec<u8>]) -> [u8; 32] {
         // DER encodings are self-delimiting, so the concatenation names the inputs unambiguously.
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -151,37 +223,49 @@ impl PathCache {
         key
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Paths> {
+        // A poisoned lock only means another thread panicked mid-insert; the map stays usable.
+        self.paths.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn verdict(
         &self,
         cert_der: &[u8],
         cms_certs: &[Vec<u8>],
         policy: &Policy,
+        signer: Option<(&Certificate, &CertSummary)>,
     ) -> Arc<PathVerdict> {
         let key = Self::key(cert_der, cms_certs);
-        // A poisoned lock only means another thread panicked mid-insert; the map stays usable.
-        if let Some(v) = self
-            .paths
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
         {
-            return Arc::clone(v);
+            let mut paths = self.lock();
+            let now = paths.touch();
+            if let Some((v, used)) = paths.entries.get_mut(&key) {
+                *used = now;
+                return Arc::clone(v);
+            }
         }
         // Validated outside the lock: other signers' documents proceed meanwhile.
-        let verdict = Arc::new(PathVerdict::validate(cert_der, cms_certs, policy));
-        let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        if paths.len() >= MAX_CACHED_PATHS {
-            paths.clear();
+        let verdict = Arc::new(PathVerdict::validate(cert_der, cms_certs, policy, signer));
+        let mut paths = self.lock();
+        if paths.entries.len() >= self.capacity && !paths.entries.contains_key(&key) {
+            // A linear scan, on a miss only: next to the path validation just done (about a
+            // millisecond) it is noise, and it needs no second index to keep in step.
+            let oldest = paths
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                paths.entries.remove(&oldest);
+            }
         }
-        paths.insert(key, Arc::clone(&verdict));
+        let now = paths.touch();
+        paths.entries.insert(key, (Arc::clone(&verdict), now));
         verdict
     }
 
     fn len(&self) -> usize {
-        self.paths
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().entries.len()
     }
 }
 
@@ -194,10 +278,16 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Remembers up to [`MAX_CACHED_PATHS`] signer paths.
     pub fn new(policy: Policy) -> Self {
+        Self::with_capacity(policy, MAX_CACHED_PATHS)
+    }
+
+    /// Remembers up to `capacity` (at least one) signer paths, evicting the least recently used.
+    pub fn with_capacity(policy: Policy, capacity: usize) -> Self {
         Self {
             policy,
-            paths: PathCache::default(),
+            paths: PathCache::with_capacity(capacity),
         }
     }
 
@@ -222,5 +312,50 @@ impl Verifier {
     /// How many signer paths are remembered.
     pub fn cached_paths(&self) -> usize {
         self.paths.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No trust anchor: every verdict is [`PathVerdict::NoTrustAnchor`] at once, so the test
+    /// exercises the cache's bookkeeping over many distinct keys without validating paths.
+    fn lookup(cache: &PathCache, policy: &Policy, n: u32) -> Arc<PathVerdict> {
+        cache.verdict(&n.to_be_bytes(), &[], policy, None)
+    }
+
+    #[test]
+    fn a_hot_entry_survives_churn_and_the_size_stays_bounded() {
+        let policy = Policy::new(0);
+        let cache = PathCache::with_capacity(4);
+        let hot = lookup(&cache, &policy, 0);
+        let cold = lookup(&cache, &policy, 1);
+        for n in 2..100 {
+            lookup(&cache, &policy, n);
+            assert!(cache.len() <= 4, "after {n}: {}", cache.len());
+            // The same Arc: served from the cache, never validated again.
+            assert!(Arc::ptr_eq(&hot, &lookup(&cache, &policy, 0)), "after {n}");
+        }
+        assert_eq!(cache.len(), 4);
+        // The entry used once at the start was evicted: looked up again, it is validated anew.
+        assert!(!Arc::ptr_eq(&cold, &lookup(&cache, &policy, 1)));
+        assert_eq!(cache.len(), 4);
+        // The most recent others are still there.
+        let recent = lookup(&cache, &policy, 99);
+        assert!(Arc::ptr_eq(&recent, &lookup(&cache, &policy, 99)));
+        assert_eq!(cache.len(), 4);
+    }
+
+    #[test]
+    fn a_full_cache_of_one_keeps_the_latest() {
+        let policy = Policy::new(0);
+        let cache = PathCache::with_capacity(0);
+        let a = lookup(&cache, &policy, 1);
+        assert!(Arc::ptr_eq(&a, &lookup(&cache, &policy, 1)));
+        let b = lookup(&cache, &policy, 2);
+        assert_eq!(cache.len(), 1);
+        assert!(Arc::ptr_eq(&b, &lookup(&cache, &policy, 2)));
+        assert!(!Arc::ptr_eq(&a, &lookup(&cache, &policy, 1)));
     }
 }

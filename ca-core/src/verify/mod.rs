@@ -6,10 +6,11 @@
 
 mod cache;
 mod crl_scope;
+mod names;
 mod path;
 mod report;
 
-pub use cache::Verifier;
+pub use cache::{MAX_CACHED_PATHS, Verifier};
 
 pub use report::{
     CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport, SubIndication,
@@ -28,6 +29,7 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
+use names::NameTexts;
 use spki::AlgorithmIdentifierOwned;
 use std::time::Duration;
 use x509_cert::Certificate;
@@ -1167,10 +1169,14 @@ impl From<&Certificate> for CertSummary {
 }
 
 fn summary(cert: &Certificate) -> CertSummary {
+    summary_with(cert, &mut NameTexts::default())
+}
+
+fn summary_with<'a>(cert: &'a Certificate, names: &mut NameTexts<'a>) -> CertSummary {
     let tbs = cert.tbs_certificate();
     CertSummary {
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: names.text(tbs.subject()),
+        issuer: names.text(tbs.issuer()),
         serial: serial_hex(tbs.serial_number()),
         not_before: tbs.validity().not_before.to_date_time().to_string(),
         not_after: tbs.validity().not_after.to_date_time().to_string(),
@@ -1221,9 +1227,12 @@ fn check_certificate(
     paths: Option<&cache::PathCache>,
 ) {
     if policy.check_chain {
+        let signer = r.signer.as_ref().map(|s| (cert, s));
         match paths {
-            Some(paths) => paths.verdict(cert_der, cms_certs, policy),
-            None => std::sync::Arc::new(cache::PathVerdict::validate(cert_der, cms_certs, policy)),
+            Some(paths) => paths.verdict(cert_der, cms_certs, policy, signer),
+            None => std::sync::Arc::new(cache::PathVerdict::validate(
+                cert_der, cms_certs, policy, signer,
+            )),
         }
         .report(r, policy.validation_time);
     } else {

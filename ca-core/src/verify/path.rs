@@ -1,17 +1,20 @@
 //! RFC 5280 §6 path validation through `certval` (DESIGN.md §3: we do not write our own): chain
 //! building from the trust anchors and the untrusted pool, validity at the validation time,
 //! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
-//! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring).
+//! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring),
+//! at most once per validation: path building and path validation both verify each intermediate
+//! CA's signature, and certval's signature cache (keyed by SHA-256 over the signed bytes, the
+//! signature value and algorithm, and by the verifying key) answers the second time.
 
 use super::report::SubIndication;
 use crate::key::{self, KeyError};
 use crate::oid;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
-    CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
-    PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment,
-    TaSource, TimeOfInterest, calculate_hash_rust_crypto, check_revocation_local, compare_names,
-    validate_path_rfc5280,
+    CertificationPathSettings, DefaultSignatureVerificationCache, Error as CvError,
+    MemoryCrlSource, ObjectIdentifierSet, PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT,
+    PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
+    calculate_hash_rust_crypto, check_revocation_local, compare_names, validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
@@ -50,6 +53,8 @@ pub(crate) struct PathInputs<'a> {
 /// A validated path, target first, trust anchor last (DER).
 pub(crate) struct ValidPath {
     pub chain: Vec<Vec<u8>>,
+    /// `chain[i]` decoded, where path building had decoded it already (anchor and pool).
+    pub decoded: Vec<Option<Certificate>>,
     pub revocation_checked: bool,
 }
 
@@ -72,6 +77,8 @@ fn verify_with_ring(
     let Some(signature) = signature.as_bytes() else {
         return Err(bad);
     };
+    #[cfg(test)]
+    tests::SIGNATURE_CHECKS.with(|n| n.set(n.get() + 1));
     match key::verify(spki, algorithm, message, signature) {
         Ok(()) => Ok(()),
         // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
@@ -121,6 +128,9 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
     pe.add_verify_signature_message_callback(verify_with_ring);
+    // Lives as long as this one validation (nothing outlives the call): only successes are
+    // remembered, so a bad signature is checked, and refused, every time it is presented.
+    pe.add_signature_cache(Box::new(DefaultSignatureVerificationCache::new()));
 
     let mut tas = TaSource::new();
     for (i, ta) in inputs.trust_anchors.iter().enumerate() {
@@ -134,7 +144,7 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     }
     pe.add_trust_anchor_source(Box::new(tas));
 
-    let candidates = match may_issue(inputs.pool) {
+    let mut candidates = match may_issue(inputs.pool) {
         Ok(c) => c,
         Err(reason) => {
             return Err(failure(
@@ -143,7 +153,12 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             ));
         }
     };
-    if let Err(reason) = within_budget(inputs.trust_anchors, &candidates) {
+    let mut anchors: Vec<(&[u8], Certificate)> = inputs
+        .trust_anchors
+        .iter()
+        .filter_map(|a| Some((a.as_slice(), Certificate::from_der(a).ok()?)))
+        .collect();
+    if let Err(reason) = within_budget(&anchors, &candidates) {
         return Err(failure(
             SubIndication::CertificateChainGeneralFailure,
             reason,
@@ -215,8 +230,18 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
         }
         match result {
             Ok(()) => {
+                // Moved, not decoded again, for the report's chain.
+                let mut take = |der: &Vec<u8>| {
+                    if let Some(i) = candidates.iter().position(|(d, _)| *d == der.as_slice()) {
+                        return Some(candidates.swap_remove(i).1);
+                    }
+                    let i = anchors.iter().position(|(d, _)| *d == der.as_slice())?;
+                    Some(anchors.swap_remove(i).1)
+                };
+                let decoded = chain.iter().map(&mut take).collect();
                 return Ok(ValidPath {
                     chain,
+                    decoded,
                     revocation_checked: cps.get_check_revocation_status(),
                 });
             }
@@ -280,11 +305,10 @@ const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
 /// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
 /// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
 /// stops at the budget, so it costs at most the budget plus the name comparisons.
-fn within_budget(anchors: &[Vec<u8>], pool: &[(&[u8], Certificate)]) -> Result<(), String> {
-    let anchors: Vec<Certificate> = anchors
-        .iter()
-        .filter_map(|a| Certificate::from_der(a).ok())
-        .collect();
+fn within_budget(
+    anchors: &[(&[u8], Certificate)],
+    pool: &[(&[u8], Certificate)],
+) -> Result<(), String> {
     let issued_by = |issuer: &Certificate, cert: &Certificate| {
         compare_names(
             cert.tbs_certificate().issuer(),
@@ -309,7 +333,7 @@ fn within_budget(anchors: &[Vec<u8>], pool: &[(&[u8], Certificate)]) -> Result<(
     let mut count = 0u64;
     let mut path = Vec::with_capacity(MAX_PASSES);
     for (i, (_, cert)) in pool.iter().enumerate() {
-        if anchors.iter().any(|ta| issued_by(ta, cert)) {
+        if anchors.iter().any(|(_, ta)| issued_by(ta, cert)) {
             path.push(i);
             let within = count_paths(&mut path, &issues, &keys, &mut count);
             path.pop();
@@ -495,5 +519,70 @@ fn describe(status: Pvs) -> String {
         format!("path validation: {status:?}")
     } else {
         format!("{text} ({status:?})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::Encode;
+    use std::cell::Cell;
+    use std::path::Path;
+
+    thread_local! {
+        /// Signatures [`verify_with_ring`] checked on this thread.
+        pub(super) static SIGNATURE_CHECKS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../test-vectors")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    /// The pki vectors' chain (root → sign CA → rhp-sign signer) with the CRLs of all three CAs:
+    /// the sub-CA's signature is needed by path building and by path validation, yet checked
+    /// once; every other signature (signer certificate, the root's and the sign CA's CRLs) once.
+    #[test]
+    fn each_signature_of_a_path_is_checked_once() {
+        let cms =
+            super::super::SignedDocument::parse(&vector("cms/valid-detached-p256.p7s")).unwrap();
+        let pool = cms.certificates();
+        let cas = may_issue(&pool).unwrap();
+        let target = pool
+            .iter()
+            .find(|c| !cas.iter().any(|(ca, _)| *ca == c.as_slice()))
+            .unwrap()
+            .clone();
+        let anchors = super::super::decode_certificates(&vector("pki/ca/root.pem")).unwrap();
+        let crls: Vec<Vec<u8>> = ["root", "sign", "auth"]
+            .iter()
+            .map(|c| vector(&format!("pki/crl/{c}.crl")))
+            .collect();
+        let inputs = PathInputs {
+            trust_anchors: &anchors,
+            pool: &pool,
+            crls: &crls,
+            // 2026-01-01T03:00:00Z, the vectors' validation time.
+            at: der::DateTime::new(2026, 1, 1, 3, 0, 0).unwrap(),
+            initial_policies: &[],
+            require_explicit_policy: false,
+            inhibit_policy_mapping: false,
+            inhibit_any_policy: false,
+            max_depth: None,
+        };
+        SIGNATURE_CHECKS.with(|n| n.set(0));
+        let valid = validate(&target, &inputs).unwrap_or_else(|f| panic!("{}", f.reason));
+        assert_eq!(valid.chain.len(), 3);
+        // The sub-CA and the anchor come decoded from path building, each the one in the chain.
+        assert!(valid.decoded[0].is_none());
+        for (der, cert) in valid.chain.iter().zip(&valid.decoded).skip(1) {
+            assert_eq!(&cert.as_ref().unwrap().to_der().unwrap(), der);
+        }
+        assert!(valid.revocation_checked);
+        assert_eq!(SIGNATURE_CHECKS.with(Cell::get), 4);
     }
 }
