@@ -396,6 +396,34 @@ fn oversized_claimed_role() {
 }
 
 #[test]
+fn revoked_after_signing_does_not_sign_again() {
+    // The first signature caches the loaded credential; the revocation must still be seen, and
+    // the cached owner must still be checked against each caller.
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let digest = sha256(b"doc");
+    env.authority
+        .sign_document(&policy(), &request(&cred, "dr", &digest), NOW, "test:api")
+        .unwrap();
+    let err = refused(&env, &request(&cred, "DR-SATO", &digest), NOW);
+    assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+    env.authority
+        .revoke(
+            &cred.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 10,
+            "test:ra",
+        )
+        .unwrap();
+    let err = refused(&env, &request(&cred, "dr", &digest), NOW + 20);
+    assert!(
+        matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
+        "{err}"
+    );
+}
+
+#[test]
 fn revoked_after_loading_does_not_sign() {
     // The streaming path loads the credential before the body arrives and signs with it after:
     // a revocation in between must still refuse, with no audit record.
