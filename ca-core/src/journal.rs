@@ -16,6 +16,10 @@ use crate::store::{JOURNAL_FILE, StoreError};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Past this size the writer flushes sled and truncates the journal, so a replay stays short.
 pub(crate) const TRUNCATE_AT: u64 = 4 * 1024 * 1024;
@@ -23,9 +27,29 @@ const HEADER_LEN: usize = 12;
 /// No audit record comes near this; a larger length is corruption, not a record.
 const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 
+/// How often the [`Syncer`] syncs a journal written without sync (`Durability::Write`).
+const SYNC_INTERVAL: Duration = Duration::from_millis(10);
+
 pub(crate) struct Journal {
     file: File,
     len: u64,
+    /// Written since the last sync (only appends without sync set it).
+    dirty: Arc<AtomicBool>,
+}
+
+/// The background sync of `Durability::Write`; dropping it syncs once more and stops it.
+pub(crate) struct Syncer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Journal {
@@ -49,16 +73,55 @@ impl Journal {
         file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
         let records = decode(&bytes)?;
         let len = bytes.len() as u64;
-        Ok((Journal { file, len }, records))
+        let journal = Journal {
+            file,
+            len,
+            dirty: Arc::default(),
+        };
+        Ok((journal, records))
     }
 
-    /// Appends `records` with one write and syncs the data before returning.
-    pub(crate) fn append(&mut self, records: &[AuditRecord]) -> Result<(), StoreError> {
+    /// Appends `records` with one write and, when `sync`, syncs the data before returning;
+    /// otherwise marks the journal for the next [`Syncer`] round.
+    pub(crate) fn append(&mut self, records: &[AuditRecord], sync: bool) -> Result<(), StoreError> {
         let bytes = encode(records)?;
         self.file.write_all(&bytes).map_err(|e| io("writing", e))?;
-        self.file.sync_data().map_err(|e| io("syncing", e))?;
+        if sync {
+            self.file.sync_data().map_err(|e| io("syncing", e))?;
+        } else {
+            self.dirty.store(true, Ordering::Release);
+        }
         self.len += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Starts a thread that syncs the journal every `SYNC_INTERVAL` while something is unsynced.
+    pub(crate) fn syncer(&self) -> Result<Syncer, StoreError> {
+        let file = self.file.try_clone().map_err(|e| io("opening", e))?;
+        let dirty = self.dirty.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("audit-journal-sync".into())
+            .spawn(move || {
+                loop {
+                    let last_round = stopping.load(Ordering::Acquire);
+                    // A failed sync is retried next round: the records are in the page cache
+                    // (they survive the process) and sled's own flush catches up too.
+                    if dirty.swap(false, Ordering::AcqRel) && file.sync_data().is_err() {
+                        dirty.store(true, Ordering::Release);
+                    }
+                    if last_round {
+                        break;
+                    }
+                    std::thread::sleep(SYNC_INTERVAL);
+                }
+            })
+            .map_err(|e| io("starting the sync thread", e))?;
+        Ok(Syncer {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn len(&self) -> u64 {

@@ -208,6 +208,8 @@ pub enum StoreError {
     TokenNotFound(String),
     #[error("token {0} is already revoked")]
     TokenAlreadyRevoked(String),
+    #[error("unknown durability {0:?}: expected \"fsync\" or \"write\"")]
+    UnknownDurability(String),
 }
 
 /// A server-held signing key and its certificate, owned by one practitioner. `Debug` shows the
@@ -342,6 +344,31 @@ pub trait Store: Send + Sync {
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
 }
 
+/// When `SledStore::append_audit` acknowledges a record (the service's `durability` setting).
+/// Every other write is flushed by sled before it returns, whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After `fdatasync` of the audit journal: survives `kill -9` and power loss.
+    #[default]
+    Fsync,
+    /// After `write(2)` to the audit journal, which a background thread syncs every 10 ms:
+    /// survives `kill -9` of the process (the page cache keeps the write), but power loss or a
+    /// kernel crash can lose the records of the last ~10 ms, already acknowledged.
+    Write,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "fsync" => Ok(Self::Fsync),
+            "write" => Ok(Self::Write),
+            _ => Err(StoreError::UnknownDurability(s.to_owned())),
+        }
+    }
+}
+
 /// The sled implementation.
 pub struct SledStore {
     db: sled::Db,
@@ -359,6 +386,9 @@ pub struct SledStore {
     /// Only the group-commit writer uses it. `None` once a failed journal write could not be
     /// undone: from then on batches are made durable by sled's flush instead.
     journal: Mutex<Option<Journal>>,
+    durability: Durability,
+    /// Running in `Durability::Write` only; dropped (final sync) with the store.
+    _syncer: Option<journal::Syncer>,
 }
 
 /// Audit appends waiting for a group commit (see [`SledStore::append_audit`]).
@@ -431,13 +461,18 @@ impl SledStore {
     /// moment after the last handle is dropped, so an immediate reopen in the same process can
     /// fail the same way (spacejam/sled#1234); keep one store per process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, Durability::Fsync)
+    }
+
+    /// [`SledStore::open`] acknowledging audit appends as `durability` says.
+    pub fn open_with(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
-        let store = SledStore {
+        let mut store = SledStore {
             certificates: tree(CERTIFICATES_TREE)?,
             revoked: tree(REVOKED_TREE)?,
             authorities: tree(AUTHORITIES_TREE)?,
@@ -450,6 +485,8 @@ impl SledStore {
             tokens: tree(TOKENS_TREE)?,
             audit_queue: AuditQueue::default(),
             journal: Mutex::new(None),
+            durability,
+            _syncer: None,
             db,
         };
         // sled's lock is held from here: no other process touches the journal.
@@ -457,6 +494,9 @@ impl SledStore {
         store.replay(&records)?;
         if journal.len() > 0 {
             journal.truncate()?;
+        }
+        if durability == Durability::Write {
+            store._syncer = Some(journal.syncer()?);
         }
         *store.journal.lock().map_err(|_| poisoned())? = Some(journal);
         Ok(store)
@@ -555,7 +595,7 @@ impl SledStore {
         let Some(journal) = guard.as_mut() else {
             return self.db.flush().map(drop).map_err(backend);
         };
-        let appended = journal.append(records);
+        let appended = journal.append(records, self.durability == Durability::Fsync);
         if appended.is_ok() && journal.len() < journal::TRUNCATE_AT {
             return Ok(());
         }

@@ -5,14 +5,14 @@
 
 use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify};
 use ca_core::store::{
-    AUDIT_HEAD_KEY, AUDIT_TREE, CertificateRecord, JOURNAL_FILE, META_TREE, SledStore, Store,
-    StoreError,
+    AUDIT_HEAD_KEY, AUDIT_TREE, CertificateRecord, Durability, JOURNAL_FILE, META_TREE, SledStore,
+    Store, StoreError,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Set in a child to `write:DIR` or `rollback:DIR`.
+/// Set in a child to `write:DIR`, `write-nosync:DIR` (`Durability::Write`) or `rollback:DIR`.
 const CHILD_ENV: &str = "HPKI_JOURNAL_CHILD";
 const APPENDERS: usize = 4;
 const APPENDS: usize = 5;
@@ -37,7 +37,8 @@ fn child_role() {
     let (mode, dir) = role.split_once(':').unwrap();
     let dir = Path::new(dir);
     match mode {
-        "write" => write_and_wait(dir),
+        "write" => write_and_wait(dir, Durability::Fsync),
+        "write-nosync" => write_and_wait(dir, Durability::Write),
         "rollback" => {
             rollback_sled(dir);
             std::process::exit(0);
@@ -47,8 +48,8 @@ fn child_role() {
 }
 
 /// Issues one certificate (flushed), appends concurrently (journaled), acknowledges, waits.
-fn write_and_wait(dir: &Path) -> ! {
-    let store = SledStore::open(dir).unwrap();
+fn write_and_wait(dir: &Path, durability: Durability) -> ! {
+    let store = SledStore::open_with(dir, durability).unwrap();
     let cert = CertificateRecord {
         serial: vec![1],
         issuer_ca: "sign".into(),
@@ -121,8 +122,12 @@ fn spawn(test: &str, role: String) -> KillOnDrop {
 
 /// A store directory whose writer was killed with SIGKILL after acknowledging every record.
 fn killed_writer(test: &str) -> tempfile::TempDir {
+    killed_writer_in(test, "write")
+}
+
+fn killed_writer_in(test: &str, mode: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(test, format!("write:{}", dir.path().display()));
+    let mut child = spawn(test, format!("{mode}:{}", dir.path().display()));
     let stdout = child.0.stdout.take().unwrap();
     let acked = BufReader::new(stdout)
         .lines()
@@ -214,4 +219,27 @@ fn corrupted_middle_frame_is_an_error() {
         Err(e) => panic!("expected Corrupt, got {e}"),
         Ok(_) => panic!("a corrupted journal frame must not open silently"),
     }
+}
+
+#[test]
+fn write_durability_survives_sigkill() {
+    // Acknowledged after write(2) only: the page cache still holds the journal after kill -9.
+    child_role();
+    let test = "write_durability_survives_sigkill";
+    let dir = killed_writer_in(test, "write-nosync");
+    let mut rollback = spawn(test, format!("rollback:{}", dir.path().display()));
+    assert!(rollback.0.wait().unwrap().success());
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_complete(&store);
+}
+
+#[test]
+fn durability_names() {
+    assert_eq!("fsync".parse::<Durability>().unwrap(), Durability::Fsync);
+    assert_eq!("write".parse::<Durability>().unwrap(), Durability::Write);
+    assert_eq!(Durability::default(), Durability::Fsync);
+    assert!(matches!(
+        "none".parse::<Durability>(),
+        Err(StoreError::UnknownDurability(_))
+    ));
 }

@@ -2,6 +2,7 @@
 //! environment variables, each overriding the one before.
 
 use anyhow::{Context, Result, bail};
+use ca_core::store::Durability;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,10 @@ pub struct Config {
     pub limits: Limits,
     pub tokens: Tokens,
     pub tls: Option<Tls>,
+    /// When a signature's audit record counts as written, so the signature may be returned:
+    /// "fsync" (default: synced, survives power loss) or "write" (written to the audit journal,
+    /// synced within ~10 ms: survives a crash of the process, not of the machine).
+    pub durability: Durability,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -75,6 +80,7 @@ impl Default for Config {
             limits: Limits::default(),
             tokens: Tokens::default(),
             tls: None,
+            durability: Durability::Fsync,
         }
     }
 }
@@ -116,7 +122,7 @@ impl Config {
     /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_VERIFICATION_LIMIT`,
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
-    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
+    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`).
     pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut config = match file {
             Some(path) => {
@@ -148,6 +154,9 @@ impl Config {
         }
         if let Some(v) = env("HPKI_BASE_URL") {
             config.base_url = v;
+        }
+        if let Some(v) = env("HPKI_DURABILITY") {
+            config.durability = v.parse().with_context(|| "HPKI_DURABILITY".to_owned())?;
         }
         if let Some(v) = env("HPKI_DOCUMENT_LIMIT") {
             config.limits.document_bytes = number("HPKI_DOCUMENT_LIMIT", v)?;
@@ -234,6 +243,29 @@ mod tests {
         assert!(format!("{err:#}").contains("lissen"), "{err:#}");
         let err = Config::load(None, |k| (k == "HPKI_TLS_CERT").then(|| "x".into())).unwrap_err();
         assert!(err.to_string().contains("HPKI_TLS_KEY"));
+    }
+
+    #[test]
+    fn durability_from_file_and_environment() {
+        assert_eq!(
+            Config::load(None, |_| None).unwrap().durability,
+            Durability::Fsync
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(&file, "durability = \"write\"\n").unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.durability, Durability::Write);
+        let env = |k: &str| (k == "HPKI_DURABILITY").then(|| "fsync".to_owned());
+        assert_eq!(
+            Config::load(Some(&file), env).unwrap().durability,
+            Durability::Fsync
+        );
+        let env = |k: &str| (k == "HPKI_DURABILITY").then(|| "never".to_owned());
+        let err = Config::load(None, env).unwrap_err();
+        assert!(format!("{err:#}").contains("never"), "{err:#}");
+        std::fs::write(&file, "durability = \"later\"\n").unwrap();
+        assert!(Config::load(Some(&file), |_| None).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use ca_core::authority::Authority;
 use ca_core::profile::ProfileSet;
 use ca_core::seal::{KEK_LEN, SALT_LEN, Sealer};
-use ca_core::store::{SledStore, Store};
+use ca_core::store::{Durability, SledStore, Store};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ enum SealMethod {
 pub struct DataDir {
     root: PathBuf,
     policies: Option<PathBuf>,
+    durability: Durability,
 }
 
 impl DataDir {
@@ -34,7 +35,14 @@ impl DataDir {
         Self {
             root: root.to_owned(),
             policies: policies.map(Path::to_owned),
+            durability: Durability::Fsync,
         }
+    }
+
+    /// The store opened by this data directory acknowledges audit appends as `durability` says.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -73,7 +81,7 @@ impl DataDir {
     }
 
     pub fn open_store(&self) -> Result<SledStore> {
-        SledStore::open(&self.store_path())
+        SledStore::open_with(&self.store_path(), self.durability)
             .with_context(|| format!("opening the store in {}", self.store_path().display()))
     }
 
