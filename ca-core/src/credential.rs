@@ -307,10 +307,18 @@ impl<S: Store> Authority<S> {
                 loaded
             }
         };
-        if loaded.0.credential.owner != caller {
-            return Err(CredentialError::NotOwner(loaded.0.credential.id.clone()));
-        }
-        Ok(loaded)
+        owned_by(loaded, caller)
+    }
+
+    /// [`Authority::signing_credential`] from the cache alone, `None` when `id` is not cached:
+    /// no store access and no blocking, so a request handler can call it on its async worker
+    /// and skip a hop to the blocking pool.
+    pub fn cached_signing_credential(
+        &self,
+        id: &str,
+        caller: &str,
+    ) -> Option<Result<SigningCredential, CredentialError>> {
+        Some(owned_by(self.signing_credentials.get(id)?, caller))
     }
 
     /// [`Authority::sign_document`] with a credential loaded by
@@ -530,6 +538,13 @@ impl<S: Store> Authority<S> {
         );
         Ok((key, prepared))
     }
+}
+
+fn owned_by(loaded: SigningCredential, caller: &str) -> Result<SigningCredential, CredentialError> {
+    if loaded.0.credential.owner != caller {
+        return Err(CredentialError::NotOwner(loaded.0.credential.id.clone()));
+    }
+    Ok(loaded)
 }
 
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.

@@ -407,6 +407,17 @@ fn revoked_after_signing_does_not_sign_again() {
         .unwrap();
     let err = refused(&env, &request(&cred, "DR-SATO", &digest), NOW);
     assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+    // The cache-only lookup of the HTTP handler: the owner gets it, a stranger is refused, an
+    // id never loaded is not answered from the cache.
+    let cached = env.authority.cached_signing_credential(&cred.id, "dr");
+    assert!(matches!(cached, Some(Ok(_))));
+    let stranger = env.authority.cached_signing_credential(&cred.id, "DR-SATO");
+    assert!(matches!(stranger, Some(Err(CredentialError::NotOwner(_)))));
+    assert!(
+        env.authority
+            .cached_signing_credential("cred_0000000000000000", "dr")
+            .is_none()
+    );
     env.authority
         .revoke(
             &cred.serial,
