@@ -12,7 +12,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Set in a child to `write:DIR`, `write-nosync:DIR` (`Durability::Write`) or `rollback:DIR`.
+/// Set in a child to `write:DIR`, `write-nosync:DIR` (`Durability::Write`), `rollback:DIR` or
+/// `rollback-foreign-head:DIR`.
 const CHILD_ENV: &str = "HPKI_JOURNAL_CHILD";
 const APPENDERS: usize = 4;
 const APPENDS: usize = 5;
@@ -40,7 +41,11 @@ fn child_role() {
         "write" => write_and_wait(dir, Durability::Fsync),
         "write-nosync" => write_and_wait(dir, Durability::Write),
         "rollback" => {
-            rollback_sled(dir);
+            rollback_sled(dir, None);
+            std::process::exit(0);
+        }
+        "rollback-foreign-head" => {
+            rollback_sled(dir, Some("ff".repeat(32)));
             std::process::exit(0);
         }
         _ => panic!("unknown child mode {mode}"),
@@ -84,7 +89,8 @@ fn write_and_wait(dir: &Path, durability: Durability) -> ! {
 
 /// What sled alone may hold after a crash: the flushed issuance, none of the journaled appends
 /// (its background flush may or may not have run before the kill).
-fn rollback_sled(dir: &Path) {
+/// `head_hash` replaces the head's hash: a head the journal does not chain onto.
+fn rollback_sled(dir: &Path, head_hash: Option<String>) {
     let db = sled::open(dir).unwrap();
     let audit = db.open_tree(AUDIT_TREE).unwrap();
     let meta = db.open_tree(META_TREE).unwrap();
@@ -93,7 +99,7 @@ fn rollback_sled(dir: &Path) {
     for seq in 2..=RECORDS {
         audit.remove(seq.to_be_bytes()).unwrap();
     }
-    let head = serde_json::json!({ "seq": 1, "hash": first.hash });
+    let head = serde_json::json!({ "seq": 1, "hash": head_hash.unwrap_or(first.hash) });
     meta.insert(AUDIT_HEAD_KEY, serde_json::to_vec(&head).unwrap())
         .unwrap();
     db.flush().unwrap();
@@ -242,4 +248,23 @@ fn durability_names() {
         "none".parse::<Durability>(),
         Err(StoreError::UnknownDurability(_))
     ));
+}
+
+#[test]
+fn journal_not_chaining_onto_sled_is_an_error() {
+    child_role();
+    let test = "journal_not_chaining_onto_sled_is_an_error";
+    let dir = killed_writer(test);
+    let mut rollback = spawn(
+        test,
+        format!("rollback-foreign-head:{}", dir.path().display()),
+    );
+    assert!(rollback.0.wait().unwrap().success());
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Corrupt(message)) => {
+            assert!(message.contains("does not chain"), "{message}")
+        }
+        Err(e) => panic!("expected Corrupt, got {e}"),
+        Ok(_) => panic!("records that do not chain onto sled's head must not be replayed"),
+    }
 }
