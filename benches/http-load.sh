@@ -2,7 +2,8 @@
 # HTTP load of POST /v1/signatures against the release server on loopback (issue 5, §2).
 # Usage: benches/http-load.sh [SECONDS per run, default 10]
 # Starts `signer-api serve` on 127.0.0.1:0 with a fresh data directory, signs a 1 KB raw document
-# and a digest with 4 and 64 connections (wrk), measures the raw single-thread ring P-256 sign
+# and a digest with 4 and 64 connections (wrk), then the 1 KB document again against a server with
+# durability = "write", measures the raw single-thread ring P-256 sign
 # rate in the same run before and after, prints requests/s, p50/p99 and the ratio to raw, and
 # stops the server. Needs wrk (installed from Debian when missing).
 set -euo pipefail
@@ -28,20 +29,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Starts the server on a fresh data directory with durability $1; sets BASE, CRED and TOKEN.
 # The per-client rate limit is off: wrk is one client measuring the service's ceiling.
-HPKI_RATE_LIMIT=0 RUST_LOG=warn "$BIN/signer-api" --data-dir "$WORK/data" serve --listen 127.0.0.1:0 \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 600); do
-    grep -q '^demo signer token' "$WORK/server.out" 2>/dev/null && grep -q '^listening on' "$WORK/server.out" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
-    sleep 0.1
-done
-BASE="$(sed -n 's/^listening on //p' "$WORK/server.out" | head -1)"
-CRED="$(sed -n 's/^demo credential: \([^ ]*\).*/\1/p' "$WORK/server.out" | head -1)"
-TOKEN="$(sed -n 's/^demo signer token (shown once): //p' "$WORK/server.out" | head -1)"
-[[ -n "$BASE" && -n "$CRED" && -n "$TOKEN" ]] || { echo "server did not print its demo credential" >&2; exit 1; }
-case "$BASE" in http://127.0.0.1:*) ;; *) echo "not loopback: $BASE" >&2; exit 1 ;; esac
+start_server() {
+    local out="$WORK/server-$1.out" err="$WORK/server-$1.err"
+    HPKI_DURABILITY="$1" HPKI_RATE_LIMIT=0 RUST_LOG=warn "$BIN/signer-api" --data-dir "$WORK/data-$1" \
+        serve --listen 127.0.0.1:0 >"$out" 2>"$err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+        grep -q '^demo signer token' "$out" 2>/dev/null && grep -q '^listening on' "$out" && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$err" >&2; exit 1; }
+        sleep 0.1
+    done
+    BASE="$(sed -n 's/^listening on //p' "$out" | head -1)"
+    CRED="$(sed -n 's/^demo credential: \([^ ]*\).*/\1/p' "$out" | head -1)"
+    TOKEN="$(sed -n 's/^demo signer token (shown once): //p' "$out" | head -1)"
+    [[ -n "$BASE" && -n "$CRED" && -n "$TOKEN" ]] || { echo "server did not print its demo credential" >&2; exit 1; }
+    case "$BASE" in http://127.0.0.1:*) ;; *) echo "not loopback: $BASE" >&2; exit 1 ;; esac
+}
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+start_server fsync
 
 # Bodies: a 1 KB document and the JSON digest request for the same document.
 head -c 1024 /dev/urandom >"$WORK/doc.bin"
@@ -104,6 +115,16 @@ end
 LUA
 line="$(wrk -t2 -c4 -d"${DURATION}s" --timeout 10s -s "$WORK/health.lua" "$BASE/health" | grep '^RESULT')"
 results+=("health 4 ${line#RESULT }")
+# The same 1 KB request against a server with durability = "write" (acknowledged after write(2)
+# to the audit journal, synced every 10 ms): what the fsync per group commit costs.
+stop_server
+start_server write
+url="$BASE/v1/signatures?credential=$CRED&purpose=author"
+for conns in 4 64; do
+    line="$(BODY_FILE="$WORK/doc.bin" CONTENT_TYPE=application/octet-stream TOKEN="$TOKEN" \
+        wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s -s "$WORK/post.lua" "$url" | grep '^RESULT')"
+    results+=("write $conns ${line#RESULT }")
+done
 RAW_AFTER="$("$BIN/raw-sign-rate" 3 1024)"
 RAW="$(awk -v a="$RAW_BEFORE" -v b="$RAW_AFTER" 'BEGIN { printf "%.0f", (a + b) / 2 }')"
 
@@ -122,6 +143,7 @@ for r in "${results[@]}"; do
         target="≥0.60× raw, p99 < 5 ms: $met"
     fi
     label="1 KB document"; [[ $mode == digest ]] && label="digest (JSON)"
+    [[ $mode == write ]] && label="1 KB document, durability = write"
     [[ $mode == health ]] && label="GET /health (HTTP ceiling, no signing)"
     echo "| $label | $conns | ${rps%.*} | $p50 | $p99 | $bad/$total | $ratio | $target |"
 done

@@ -134,7 +134,11 @@ pub struct Authority<S: Store> {
     /// Credential keys already unsealed, by credential id: unsealing parses PKCS#8 and (for
     /// ECDSA) validates the key on every call, which dominates a signature's cost. Keys never
     /// change once created, so entries need no invalidation; revocation is checked per call.
-    pub(crate) credential_keys: crate::credential::KeyCache,
+    pub(crate) credential_keys: crate::credential::CredentialCache<crate::credential::CachedKey>,
+    /// Credentials as loaded for signing, by id (see `Authority::signing_credential`): records
+    /// and certificate are fixed once created; revocation is read from the store per signature.
+    pub(crate) signing_credentials:
+        crate::credential::CredentialCache<crate::credential::SigningCredential>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -312,6 +316,7 @@ impl<S: Store> Authority<S> {
             serials: req.serials,
             sealer,
             credential_keys: Default::default(),
+            signing_credentials: Default::default(),
         })
     }
 
@@ -368,6 +373,7 @@ impl<S: Store> Authority<S> {
             serials: SerialSource::Random,
             sealer,
             credential_keys: Default::default(),
+            signing_credentials: Default::default(),
         })
     }
 

@@ -37,21 +37,27 @@ pub(crate) struct CachedKey {
     prepared: Option<Arc<PreparedSigner>>,
 }
 
-/// Unsealed credential keys by credential id (see `Authority::credential_keys`).
-#[derive(Default)]
-pub(crate) struct KeyCache(Mutex<HashMap<String, CachedKey>>);
+/// Per-credential values that never change once the credential exists, by credential id (see
+/// `Authority::credential_keys` and `Authority::signing_credentials`).
+pub(crate) struct CredentialCache<T>(Mutex<HashMap<String, T>>);
 
-impl KeyCache {
-    fn get(&self, id: &str) -> Option<CachedKey> {
+impl<T> Default for CredentialCache<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<T: Clone> CredentialCache<T> {
+    fn get(&self, id: &str) -> Option<T> {
         self.0.lock().ok()?.get(id).cloned()
     }
-    fn put(&self, id: &str, key: CachedKey) {
-        // A poisoned lock only loses the cache; signing still works by unsealing.
+    fn put(&self, id: &str, value: T) {
+        // A poisoned lock only loses the cache; signing still works by loading again.
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= KEY_CACHE_CAPACITY {
                 map.clear();
             }
-            map.insert(id.to_owned(), key);
+            map.insert(id.to_owned(), value);
         }
     }
 }
@@ -127,7 +133,13 @@ impl std::fmt::Debug for SignDocument<'_> {
 }
 
 /// A credential loaded for signing by its owner (see [`Authority::signing_credential`]).
-pub struct SigningCredential {
+#[derive(Clone)]
+pub struct SigningCredential(Arc<LoadedCredential>);
+
+/// The stored credential, its certificate record as read at load time and the parsed
+/// certificate. None of it changes after creation except the record's revocation, which
+/// `sign_with` reads afresh from the revocation index.
+pub(crate) struct LoadedCredential {
     credential: CredentialRecord,
     record: CertificateRecord,
     certificate: Certificate,
@@ -137,7 +149,7 @@ pub struct SigningCredential {
 impl SigningCredential {
     /// The digest algorithm documents must be hashed with for this credential.
     pub fn digest_algorithm(&self) -> DigestAlgorithm {
-        self.digest_algorithm
+        self.0.digest_algorithm
     }
 }
 
@@ -301,20 +313,38 @@ impl<S: Store> Authority<S> {
         id: &str,
         caller: &str,
     ) -> Result<SigningCredential, CredentialError> {
-        let (credential, record) = self.load(id)?;
-        if credential.owner != caller {
-            return Err(CredentialError::NotOwner(credential.id));
-        }
-        let certificate = parse_certificate(&record)?;
-        let spki = certificate.tbs_certificate().subject_public_key_info();
-        let digest_algorithm =
-            DigestAlgorithm::for_algorithm(crate::key::key_params(spki)?.algorithm);
-        Ok(SigningCredential {
-            credential,
-            record,
-            certificate,
-            digest_algorithm,
-        })
+        // Cached after the first load: decoding the stored records (JSON) and parsing the
+        // certificate cost more than the signature itself under load (perf, issue 5).
+        let loaded = match self.signing_credentials.get(id) {
+            Some(loaded) => loaded,
+            None => {
+                let (credential, record) = self.load(id)?;
+                let certificate = parse_certificate(&record)?;
+                let spki = certificate.tbs_certificate().subject_public_key_info();
+                let digest_algorithm =
+                    DigestAlgorithm::for_algorithm(crate::key::key_params(spki)?.algorithm);
+                let loaded = SigningCredential(Arc::new(LoadedCredential {
+                    credential,
+                    record,
+                    certificate,
+                    digest_algorithm,
+                }));
+                self.signing_credentials.put(id, loaded.clone());
+                loaded
+            }
+        };
+        owned_by(loaded, caller)
+    }
+
+    /// [`Authority::signing_credential`] from the cache alone, `None` when `id` is not cached:
+    /// no store access and no blocking, so a request handler can call it on its async worker
+    /// and skip a hop to the blocking pool.
+    pub fn cached_signing_credential(
+        &self,
+        id: &str,
+        caller: &str,
+    ) -> Option<Result<SigningCredential, CredentialError>> {
+        Some(owned_by(self.signing_credentials.get(id)?, caller))
     }
 
     /// [`Authority::sign_document`] with a credential loaded by
@@ -329,12 +359,12 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let SigningCredential {
+        let LoadedCredential {
             credential,
             record,
             certificate,
             ..
-        } = loaded;
+        } = &*loaded.0;
         if credential.id != request.credential || credential.owner != request.caller {
             return Err(CredentialError::NotOwner(request.credential.to_owned()));
         }
@@ -543,6 +573,13 @@ impl<S: Store> Authority<S> {
         );
         Ok((key, prepared))
     }
+}
+
+fn owned_by(loaded: SigningCredential, caller: &str) -> Result<SigningCredential, CredentialError> {
+    if loaded.0.credential.owner != caller {
+        return Err(CredentialError::NotOwner(loaded.0.credential.id.clone()));
+    }
+    Ok(loaded)
 }
 
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.

@@ -10,6 +10,7 @@ pub mod credential;
 pub mod crl;
 pub mod hcrole;
 pub mod issue;
+mod journal;
 pub mod key;
 pub mod name;
 pub mod oid;

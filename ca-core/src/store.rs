@@ -1,13 +1,16 @@
 //! Durable state behind the `Store` trait; sled is the embedded default (DESIGN.md §3).
 //!
-//! Every method that returns `Ok` for a write has flushed it to disk first: an acknowledged write
-//! survives `kill -9`. Writes that belong together (a certificate and its audit record) are one
-//! transaction: all or nothing. Concurrent `append_audit` calls are group-committed: one caller
-//! writes everything queued in one transaction and one flush, then wakes the others, so the flush
-//! (most of an append's cost) is shared and every caller still returns only after its own record
-//! is on disk.
+//! Every method that returns `Ok` for a write has made it durable first: an acknowledged write
+//! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
+//! record) are one transaction: all or nothing, flushed before returning. Concurrent
+//! `append_audit` calls are group-committed: one caller commits everything queued in one sled
+//! transaction (not flushed) and appends the same records to the audit journal (`journal`: one
+//! write and one `fdatasync`, about a third of sled's flush), then wakes the others, so the sync
+//! is shared and every caller still returns only after its own record is on disk. `open` replays
+//! the journal frames sled lost.
 
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::journal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -50,6 +53,8 @@ pub const TOKENS_TREE: &str = "tokens";
 pub const AUDIT_HEAD_KEY: &str = "audit_head";
 /// In `META_TREE`: present once `initialise` has committed.
 pub const INITIALISED_KEY: &str = "initialised";
+/// The audit journal, a file beside sled's in the store directory (see `append_audit`).
+pub const JOURNAL_FILE: &str = "audit.journal";
 
 /// RFC 5280 §5.3.1 CRLReason codes hpki accepts (7 is unused in the RFC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +225,8 @@ pub enum StoreError {
     TokenNotFound(String),
     #[error("token {0} is already revoked")]
     TokenAlreadyRevoked(String),
+    #[error("unknown durability {0:?}: expected \"fsync\" or \"write\"")]
+    UnknownDurability(String),
 }
 
 /// A server-held signing key and its certificate, owned by one practitioner. `Debug` shows the
@@ -356,6 +363,31 @@ pub trait Store: Send + Sync {
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
 }
 
+/// When `SledStore::append_audit` acknowledges a record (the service's `durability` setting).
+/// Every other write is flushed by sled before it returns, whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After `fdatasync` of the audit journal: survives `kill -9` and power loss.
+    #[default]
+    Fsync,
+    /// After `write(2)` to the audit journal, which a background thread syncs every 10 ms:
+    /// survives `kill -9` of the process (the page cache keeps the write), but power loss or a
+    /// kernel crash can lose the records of the last ~10 ms, already acknowledged.
+    Write,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "fsync" => Ok(Self::Fsync),
+            "write" => Ok(Self::Write),
+            _ => Err(StoreError::UnknownDurability(s.to_owned())),
+        }
+    }
+}
+
 /// The sled implementation.
 pub struct SledStore {
     db: sled::Db,
@@ -370,6 +402,12 @@ pub struct SledStore {
     credential_owners: sled::Tree,
     tokens: sled::Tree,
     audit_queue: AuditQueue,
+    /// Only the group-commit writer uses it. `None` once a failed journal write could not be
+    /// undone: from then on batches are made durable by sled's flush instead.
+    journal: Mutex<Option<Journal>>,
+    durability: Durability,
+    /// Running in `Durability::Write` only; dropped (final sync) with the store.
+    _syncer: Option<journal::Syncer>,
 }
 
 /// Audit appends waiting for a group commit (see [`SledStore::append_audit`]).
@@ -442,13 +480,18 @@ impl SledStore {
     /// moment after the last handle is dropped, so an immediate reopen in the same process can
     /// fail the same way (spacejam/sled#1234); keep one store per process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, Durability::Fsync)
+    }
+
+    /// [`SledStore::open`] acknowledging audit appends as `durability` says.
+    pub fn open_with(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
-        Ok(SledStore {
+        let mut store = SledStore {
             certificates: tree(CERTIFICATES_TREE)?,
             revoked: tree(REVOKED_TREE)?,
             authorities: tree(AUTHORITIES_TREE)?,
@@ -460,12 +503,80 @@ impl SledStore {
             credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
             tokens: tree(TOKENS_TREE)?,
             audit_queue: AuditQueue::default(),
+            journal: Mutex::new(None),
+            durability,
+            _syncer: None,
             db,
-        })
+        };
+        // sled's lock is held from here: no other process touches the journal.
+        let (mut journal, records) = Journal::open(dir)?;
+        if store.replay(&records)? && journal.len() > 0 {
+            journal.truncate()?;
+        }
+        if durability == Durability::Write {
+            store._syncer = Some(journal.syncer()?);
+        }
+        *store.journal.lock().map_err(|_| poisoned())? = Some(journal);
+        Ok(store)
     }
 
-    /// Appends `batch` in one transaction and one flush: every record, or (when the transaction
-    /// or the flush fails) the same error for each.
+    /// Puts back the journal's records that sled lost in a crash, then flushes sled; false when
+    /// it left sled and the journal alone (see below). Records at or below sled's audit head are
+    /// skipped: the journal restores what sled lost, it does not judge what sled holds (tampering
+    /// with stored records is `audit verify`'s finding, with the journal kept as evidence when
+    /// sled has records but no head). The rest must chain onto sled's head in order.
+    fn replay(&self, records: &[AuditRecord]) -> Result<bool, StoreError> {
+        let Some(newest) = records.last() else {
+            return Ok(true);
+        };
+        let (mut seq, mut hash) = match self.audit_head()? {
+            Some(head) => head,
+            // Never after a crash (the head is written with every record): a removed head.
+            None if !self.audit.is_empty() => return Ok(false),
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        if newest.seq <= seq {
+            return Ok(true);
+        }
+        let mut missing = Vec::new();
+        for record in records {
+            if record.seq <= seq && missing.is_empty() {
+                continue;
+            }
+            if record.seq != seq + 1
+                || record.prev_hash != hash
+                || record.compute_hash() != record.hash
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "audit journal record {} does not chain onto record {seq}",
+                    record.seq
+                )));
+            }
+            seq = record.seq;
+            hash = record.hash.clone();
+            missing.push(record);
+        }
+        if missing.is_empty() {
+            return Ok(true);
+        }
+        let head = encode(&Head { seq, hash })?;
+        let values = missing
+            .iter()
+            .map(|r| encode(*r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcome = (&self.audit, &self.meta).transaction(|(audit_t, meta_t)| {
+            for (record, value) in missing.iter().zip(&values) {
+                audit_t.insert(&audit_key(record.seq), value.as_slice())?;
+            }
+            meta_t.insert(AUDIT_HEAD_KEY, head.as_slice())?;
+            Ok(())
+        });
+        self.committed(outcome)?;
+        Ok(true)
+    }
+
+    /// Appends `batch` in one transaction, made durable by one journal write: every record, or
+    /// (when the transaction or the sync fails) the same error for each.
     fn write_audit_batch(
         &self,
         batch: &[(u64, AuditEvent)],
@@ -476,10 +587,39 @@ impl SledStore {
                 .map(|(_, event)| append_tx(audit_t, meta_t, event.clone()))
                 .collect::<Result<Vec<_>, _>>()
         });
-        match self.committed(outcome) {
+        let written = outcome
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => backend(e),
+            })
+            .and_then(|records| {
+                self.make_durable(&records)?;
+                Ok(records)
+            });
+        match written {
             Ok(records) => records.into_iter().map(Ok).collect(),
             Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
+    }
+
+    /// Journals `records` (committed in sled, not flushed). A failed journal write may leave a
+    /// partial frame, so sled is flushed instead (it then holds everything the journal did) and
+    /// the journal emptied; if even that fails the journal is dropped for sled's flush. A full
+    /// journal is emptied the same way.
+    fn make_durable(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut guard = self.journal.lock().map_err(|_| poisoned())?;
+        let Some(journal) = guard.as_mut() else {
+            return self.db.flush().map(drop).map_err(backend);
+        };
+        let appended = journal.append(records, self.durability == Durability::Fsync);
+        if appended.is_ok() && journal.len() < journal::TRUNCATE_AT {
+            return Ok(());
+        }
+        self.db.flush().map_err(backend)?;
+        if journal.truncate().is_err() {
+            *guard = None;
+        }
+        Ok(())
     }
 
     /// Turns a transaction's outcome into the method's result, flushing first when it committed:

@@ -341,6 +341,45 @@ fn oversized_claimed_role() {
 }
 
 #[test]
+fn revoked_after_signing_does_not_sign_again() {
+    // The first signature caches the loaded credential; the revocation must still be seen, and
+    // the cached owner must still be checked against each caller.
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let digest = sha256(b"doc");
+    env.authority
+        .sign_document(&policy(), &request(&cred, "dr", &digest), NOW, "test:api")
+        .unwrap();
+    let err = refused(&env, &request(&cred, "DR-SATO", &digest), NOW);
+    assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
+    // The cache-only lookup of the HTTP handler: the owner gets it, a stranger is refused, an
+    // id never loaded is not answered from the cache.
+    let cached = env.authority.cached_signing_credential(&cred.id, "dr");
+    assert!(matches!(cached, Some(Ok(_))));
+    let stranger = env.authority.cached_signing_credential(&cred.id, "DR-SATO");
+    assert!(matches!(stranger, Some(Err(CredentialError::NotOwner(_)))));
+    assert!(
+        env.authority
+            .cached_signing_credential("cred_0000000000000000", "dr")
+            .is_none()
+    );
+    env.authority
+        .revoke(
+            &cred.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 10,
+            "test:ra",
+        )
+        .unwrap();
+    let err = refused(&env, &request(&cred, "dr", &digest), NOW + 20);
+    assert!(
+        matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
+        "{err}"
+    );
+}
+
+#[test]
 fn revoked_after_loading_does_not_sign() {
     // The streaming path loads the credential before the body arrives and signs with it after:
     // a revocation in between must still refuse, with no audit record.

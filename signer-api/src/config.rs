@@ -1,6 +1,7 @@
 //! Service configuration: built-in defaults, then a TOML file (`--config`), then `HPKI_*`
 //! environment variables, each overriding the one before.
 
+use ca_core::store::{Durability, StoreError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,6 +23,8 @@ pub enum ConfigError {
     },
     #[error("{name}={value:?} is not a number in range")]
     Number { name: &'static str, value: String },
+    #[error("HPKI_DURABILITY: {0}")]
+    Durability(StoreError),
     #[error("{0}")]
     Invalid(&'static str),
 }
@@ -39,6 +42,10 @@ pub struct Config {
     pub limits: Limits,
     pub tokens: Tokens,
     pub tls: Option<Tls>,
+    /// When a signature's audit record counts as written, so the signature may be returned:
+    /// "fsync" (default: synced, survives power loss) or "write" (written to the audit journal,
+    /// synced within ~10 ms: survives a crash of the process, not of the machine).
+    pub durability: Durability,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -96,6 +103,7 @@ impl Default for Config {
             limits: Limits::default(),
             tokens: Tokens::default(),
             tls: None,
+            durability: Durability::Fsync,
         }
     }
 }
@@ -137,7 +145,7 @@ impl Config {
     /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_VERIFICATION_LIMIT`,
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
-    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`).
+    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`).
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -177,6 +185,9 @@ impl Config {
         }
         if let Some(v) = env("HPKI_BASE_URL") {
             config.base_url = v;
+        }
+        if let Some(v) = env("HPKI_DURABILITY") {
+            config.durability = v.parse().map_err(ConfigError::Durability)?;
         }
         if let Some(v) = env("HPKI_DOCUMENT_LIMIT") {
             config.limits.document_bytes = number("HPKI_DOCUMENT_LIMIT", v)?;
@@ -273,6 +284,29 @@ mod tests {
         assert!(format!("{err:#}").contains("lissen"), "{err:#}");
         let err = Config::load(None, |k| (k == "HPKI_TLS_CERT").then(|| "x".into())).unwrap_err();
         assert!(err.to_string().contains("HPKI_TLS_KEY"));
+    }
+
+    #[test]
+    fn durability_from_file_and_environment() {
+        assert_eq!(
+            Config::load(None, |_| None).unwrap().durability,
+            Durability::Fsync
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(&file, "durability = \"write\"\n").unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.durability, Durability::Write);
+        let env = |k: &str| (k == "HPKI_DURABILITY").then(|| "fsync".to_owned());
+        assert_eq!(
+            Config::load(Some(&file), env).unwrap().durability,
+            Durability::Fsync
+        );
+        let env = |k: &str| (k == "HPKI_DURABILITY").then(|| "never".to_owned());
+        let err = Config::load(None, env).unwrap_err();
+        assert!(format!("{err:#}").contains("never"), "{err:#}");
+        std::fs::write(&file, "durability = \"later\"\n").unwrap();
+        assert!(Config::load(Some(&file), |_| None).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use ca_core::authority::{Authority, AuthorityError};
 use ca_core::profile::{ProfileError, ProfileSet};
 use ca_core::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
-use ca_core::store::{SledStore, Store, StoreError};
+use ca_core::store::{Durability, SledStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,7 @@ enum SealMethod {
 pub struct DataDir {
     root: PathBuf,
     policies: Option<PathBuf>,
+    durability: Durability,
 }
 
 impl DataDir {
@@ -70,7 +71,14 @@ impl DataDir {
         Self {
             root: root.to_owned(),
             policies: policies.map(Path::to_owned),
+            durability: Durability::Fsync,
         }
+    }
+
+    /// The store opened by this data directory acknowledges audit appends as `durability` says.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -109,9 +117,11 @@ impl DataDir {
     }
 
     pub fn open_store(&self) -> Result<SledStore> {
-        SledStore::open(&self.store_path()).map_err(|source| DataDirError::OpenStore {
-            path: self.store_path(),
-            source,
+        SledStore::open_with(&self.store_path(), self.durability).map_err(|source| {
+            DataDirError::OpenStore {
+                path: self.store_path(),
+                source,
+            }
         })
     }
 

@@ -53,7 +53,8 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     if let Some(l) = args.listen {
         config.listen = l;
     }
-    let dir = DataDir::new(&config.data_dir, config.policies.as_deref());
+    let dir = DataDir::new(&config.data_dir, config.policies.as_deref())
+        .with_durability(config.durability);
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised() {
         (dir.open_authority()?, Vec::new())

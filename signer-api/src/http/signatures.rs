@@ -190,9 +190,19 @@ async fn sign_stream(
 
     // Refuse before reading a possibly large body: unknown credential or not the caller's. The
     // credential loaded here is the one that signs (`sign_with` re-checks revocation and the rest).
-    let st = state.clone();
-    let (cred, owner) = (credential.clone(), practitioner.clone());
-    let loaded = blocking(move || Ok(st.authority.signing_credential(&cred, &owner)?)).await?;
+    // A credential that has signed before is cached: checked here without a blocking-pool hop
+    // (each hop is two thread switches, which dominate a small request on a busy machine).
+    let loaded = match state
+        .authority
+        .cached_signing_credential(&credential, &practitioner)
+    {
+        Some(loaded) => loaded?,
+        None => {
+            let st = state.clone();
+            let (cred, owner) = (credential.clone(), practitioner.clone());
+            blocking(move || Ok(st.authority.signing_credential(&cred, &owner)?)).await?
+        }
+    };
     let algorithm = loaded.digest_algorithm();
 
     let limit = state.config.limits.document_bytes;
