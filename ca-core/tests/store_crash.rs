@@ -2,11 +2,12 @@
 //! with SIGKILL at once; the parent then reopens the store. The writes include audit appends from
 //! concurrent threads, which the store group-commits.
 
+mod killed_child;
+
 use ca_core::audit::{AuditAction, AuditEvent, audit_verify};
 use ca_core::store::{CertificateRecord, Revocation, RevocationReason, SledStore, Store};
-use std::io::{BufRead, BufReader, Write};
+use killed_child::{append_concurrently_and_wait, kill_after_ack, spawn};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 /// Set in the child to the store directory; its presence makes the test act as the child.
 const CHILD_ENV: &str = "HPKI_STORE_CRASH_CHILD_DIR";
@@ -61,35 +62,9 @@ fn child(dir: &Path) -> ! {
             event(AuditAction::Revoke, "certificate:02"),
         )
         .unwrap();
-    std::thread::scope(|scope| {
-        for t in 0..APPENDERS {
-            let store = &store;
-            scope.spawn(move || {
-                for i in 0..APPENDS {
-                    store
-                        .append_audit(event(AuditAction::Sign, &format!("credential:{t}-{i}")))
-                        .unwrap();
-                }
-            });
-        }
-    });
-    // Written straight to stdout: libtest's capture only intercepts print!.
-    let mut out = std::io::stdout().lock();
-    out.write_all(b"\nACK\n").unwrap();
-    out.flush().unwrap();
-    loop {
-        std::thread::park();
-    }
-}
-
-/// Kills the child if the parent fails before doing so.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    append_concurrently_and_wait(&store, APPENDERS, APPENDS, |t, i| {
+        event(AuditAction::Sign, &format!("credential:{t}-{i}"))
+    })
 }
 
 #[test]
@@ -98,25 +73,7 @@ fn acknowledged_writes_survive_sigkill() {
         child(Path::new(&dir));
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut child = KillOnDrop(
-        Command::new(std::env::current_exe().unwrap())
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let acked = BufReader::new(stdout)
-        .lines()
-        .map(|line| line.unwrap())
-        .any(|line| line.trim() == "ACK");
-    // Child::kill is SIGKILL on Unix: no destructors, no sled flush on drop.
-    child.0.kill().unwrap();
-    let status = child.0.wait().unwrap();
-    assert!(acked, "child exited without acknowledging: {status}");
-    assert!(!status.success());
-    drop(child);
+    kill_after_ack(spawn(TEST_NAME, (CHILD_ENV, dir.path().to_str().unwrap())));
 
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.certificate(&[1]).unwrap(), Some(cert(1)));

@@ -3,14 +3,16 @@
 //! and is killed with SIGKILL; the parent then reopens the store (replaying the journal) or first
 //! damages the journal or rolls sled back to before the appends.
 
+mod killed_child;
+
 use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify};
 use ca_core::store::{
     AUDIT_HEAD_KEY, AUDIT_TREE, CertificateRecord, Durability, JOURNAL_FILE, META_TREE, SledStore,
     Store, StoreError,
 };
-use std::io::{BufRead, BufReader, Write};
+use killed_child::{KillOnDrop, append_concurrently_and_wait, kill_after_ack, spawn};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 /// Set in a child to `write:DIR`, `write-nosync:DIR` (`Durability::Write`), `rollback:DIR` or
 /// `rollback-foreign-head:DIR`.
@@ -67,24 +69,9 @@ fn write_and_wait(dir: &Path, durability: Durability) -> ! {
     store
         .insert_certificate(&cert, event(AuditAction::Issue, "certificate:01"))
         .unwrap();
-    std::thread::scope(|scope| {
-        for t in 0..APPENDERS {
-            let store = &store;
-            scope.spawn(move || {
-                for i in 0..APPENDS {
-                    store
-                        .append_audit(event(AuditAction::Sign, &format!("credential:{t}-{i}")))
-                        .unwrap();
-                }
-            });
-        }
-    });
-    let mut out = std::io::stdout().lock();
-    out.write_all(b"\nACK\n").unwrap();
-    out.flush().unwrap();
-    loop {
-        std::thread::park();
-    }
+    append_concurrently_and_wait(&store, APPENDERS, APPENDS, |t, i| {
+        event(AuditAction::Sign, &format!("credential:{t}-{i}"))
+    })
 }
 
 /// What sled alone may hold after a crash: the flushed issuance, none of the journaled appends
@@ -105,25 +92,9 @@ fn rollback_sled(dir: &Path, head_hash: Option<String>) {
     db.flush().unwrap();
 }
 
-/// Kills the child if the parent fails before doing so.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(test: &str, role: String) -> KillOnDrop {
-    KillOnDrop(
-        Command::new(std::env::current_exe().unwrap())
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, role)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    )
+/// This test alone in a child with role `role` (see [`CHILD_ENV`]).
+fn spawn_role(test: &str, role: String) -> KillOnDrop {
+    spawn(test, (CHILD_ENV, &role))
 }
 
 /// A store directory whose writer was killed with SIGKILL after acknowledging every record.
@@ -133,16 +104,8 @@ fn killed_writer(test: &str) -> tempfile::TempDir {
 
 fn killed_writer_in(test: &str, mode: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(test, format!("{mode}:{}", dir.path().display()));
-    let stdout = child.0.stdout.take().unwrap();
-    let acked = BufReader::new(stdout)
-        .lines()
-        .map(|line| line.unwrap())
-        .any(|line| line.trim() == "ACK");
-    child.0.kill().unwrap();
-    let status = child.0.wait().unwrap();
-    assert!(acked, "child exited without acknowledging: {status}");
-    assert!(!status.success());
+    let role = format!("{mode}:{}", dir.path().display());
+    kill_after_ack(spawn_role(test, role));
     assert!(
         journal_len(dir.path()) > 0,
         "the acknowledged appends must be in the journal"
@@ -185,7 +148,7 @@ fn journal_replays_what_sled_lost() {
     let test = "journal_replays_what_sled_lost";
     let dir = killed_writer(test);
     // sled as if its unflushed tail was lost; a child, since sled frees its lock late in-process.
-    let mut rollback = spawn(test, format!("rollback:{}", dir.path().display()));
+    let mut rollback = spawn_role(test, format!("rollback:{}", dir.path().display()));
     assert!(rollback.0.wait().unwrap().success());
     let store = SledStore::open(dir.path()).unwrap();
     assert_complete(&store);
@@ -233,7 +196,7 @@ fn write_durability_survives_sigkill() {
     child_role();
     let test = "write_durability_survives_sigkill";
     let dir = killed_writer_in(test, "write-nosync");
-    let mut rollback = spawn(test, format!("rollback:{}", dir.path().display()));
+    let mut rollback = spawn_role(test, format!("rollback:{}", dir.path().display()));
     assert!(rollback.0.wait().unwrap().success());
     let store = SledStore::open(dir.path()).unwrap();
     assert_complete(&store);
@@ -255,7 +218,7 @@ fn journal_not_chaining_onto_sled_is_an_error() {
     child_role();
     let test = "journal_not_chaining_onto_sled_is_an_error";
     let dir = killed_writer(test);
-    let mut rollback = spawn(
+    let mut rollback = spawn_role(
         test,
         format!("rollback-foreign-head:{}", dir.path().display()),
     );
