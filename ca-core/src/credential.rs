@@ -359,6 +359,55 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
+        let (cms, event) = self.sign_unaudited(loaded, policy, request, now, actor)?;
+        let audit = self.store.append_audit(event)?;
+        Ok(Signed {
+            cms,
+            serial: loaded.0.record.serial.clone(),
+            audit_seq: audit.seq,
+        })
+    }
+
+    /// [`Authority::sign_with`] for an async caller: the checks and the signature are made on
+    /// the calling thread, then `done` gets the signature once its audit record is durable, never
+    /// before (or the error). `done` may run on the store's writer thread: keep it quick.
+    pub fn sign_with_then(
+        &self,
+        loaded: &SigningCredential,
+        policy: &SigningPolicy,
+        request: &SignDocument<'_>,
+        now: u64,
+        actor: &str,
+        done: impl FnOnce(Result<Signed, CredentialError>) + Send + 'static,
+    ) {
+        match self.sign_unaudited(loaded, policy, request, now, actor) {
+            Err(e) => done(Err(e)),
+            Ok((cms, event)) => {
+                let serial = loaded.0.record.serial.clone();
+                self.store.append_audit_then(
+                    event,
+                    Box::new(move |outcome| {
+                        done(outcome.map_err(Into::into).map(|audit| Signed {
+                            cms,
+                            serial,
+                            audit_seq: audit.seq,
+                        }))
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Every check and the signature of [`Authority::sign_with`]: the CMS and the audit event
+    /// that must be durable before the CMS is handed out.
+    fn sign_unaudited(
+        &self,
+        loaded: &SigningCredential,
+        policy: &SigningPolicy,
+        request: &SignDocument<'_>,
+        now: u64,
+        actor: &str,
+    ) -> Result<(Vec<u8>, AuditEvent), CredentialError> {
         let LoadedCredential {
             credential,
             record,
@@ -465,18 +514,14 @@ impl<S: Store> Authority<S> {
         if let Some(role) = request.claimed_role {
             details.push(("claimed_role".to_owned(), role.to_owned()));
         }
-        let audit = self.store.append_audit(AuditEvent {
+        let event = AuditEvent {
             time: now,
             actor: actor.to_owned(),
             action: AuditAction::Sign,
             object: format!("credential:{}", credential.id),
             details,
-        })?;
-        Ok(Signed {
-            cms,
-            serial: record.serial.clone(),
-            audit_seq: audit.seq,
-        })
+        };
+        Ok((cms, event))
     }
 
     /// The credential and its certificate record.

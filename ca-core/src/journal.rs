@@ -81,10 +81,11 @@ impl Journal {
         Ok((journal, records))
     }
 
-    /// Appends `records` with one write and, when `sync`, syncs the data before returning;
-    /// otherwise marks the journal for the next [`Syncer`] round.
-    pub(crate) fn append(&mut self, records: &[AuditRecord], sync: bool) -> Result<(), StoreError> {
-        let bytes = encode(records)?;
+    /// Appends one frame per payload (a JSON `AuditRecord`, as stored in sled) with one write
+    /// and, when `sync`, syncs the data before returning; otherwise marks the journal for the
+    /// next [`Syncer`] round.
+    pub(crate) fn append(&mut self, payloads: &[Vec<u8>], sync: bool) -> Result<(), StoreError> {
+        let bytes = encode(payloads)?;
         self.file.write_all(&bytes).map_err(|e| io("writing", e))?;
         if sync {
             self.file.sync_data().map_err(|e| io("syncing", e))?;
@@ -141,22 +142,20 @@ fn io(what: &str, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("audit journal: {what}: {e}"))
 }
 
-fn encode(records: &[AuditRecord]) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::new();
-    for record in records {
-        let payload = serde_json::to_vec(record)
-            .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+fn encode(payloads: &[Vec<u8>]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(payloads.iter().map(|p| HEADER_LEN + p.len()).sum());
+    for payload in payloads {
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|&n| n as usize <= MAX_PAYLOAD)
             .ok_or_else(|| StoreError::Backend("audit record too large to journal".into()))?;
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(&len.to_le_bytes());
-        header[4..8].copy_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        header[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
         let header_crc = crc32fast::hash(&header[..8]);
         header[8..].copy_from_slice(&header_crc.to_le_bytes());
         out.extend_from_slice(&header);
-        out.extend_from_slice(&payload);
+        out.extend_from_slice(payload);
     }
     Ok(out)
 }
@@ -232,18 +231,26 @@ mod tests {
         out
     }
 
+    fn frames(records: &[AuditRecord]) -> Vec<u8> {
+        let payloads: Vec<_> = records
+            .iter()
+            .map(|r| serde_json::to_vec(r).unwrap())
+            .collect();
+        encode(&payloads).unwrap()
+    }
+
     #[test]
     fn frames_round_trip() {
         let written = records(3);
-        assert_eq!(decode(&encode(&written).unwrap()).unwrap(), written);
+        assert_eq!(decode(&frames(&written)).unwrap(), written);
         assert!(decode(&[]).unwrap().is_empty());
     }
 
     #[test]
     fn a_torn_tail_is_ignored() {
         let written = records(3);
-        let full = encode(&written).unwrap();
-        let two = encode(&written[..2]).unwrap().len();
+        let full = frames(&written);
+        let two = frames(&written[..2]).len();
         // Cut anywhere inside the third frame (header or payload): the first two remain.
         for cut in [
             two + 1,
@@ -259,7 +266,7 @@ mod tests {
         stale[last] ^= 0x55;
         assert_eq!(decode(&stale).unwrap(), written[..2]);
         // Zeros after the intact frames (a file extended by a write that never reached disk).
-        let mut zeros = encode(&written[..2]).unwrap();
+        let mut zeros = frames(&written[..2]);
         zeros.extend_from_slice(&[0u8; 100]);
         assert_eq!(decode(&zeros).unwrap(), written[..2]);
     }
@@ -267,8 +274,8 @@ mod tests {
     #[test]
     fn a_corrupted_middle_frame_is_an_error() {
         let written = records(3);
-        let full = encode(&written).unwrap();
-        let first = encode(&written[..1]).unwrap().len();
+        let full = frames(&written);
+        let first = frames(&written[..1]).len();
         // A payload octet of the second frame.
         let mut payload = full.clone();
         payload[first + HEADER_LEN + 5] ^= 0x01;

@@ -2,12 +2,13 @@
 //!
 //! Every method that returns `Ok` for a write has made it durable first: an acknowledged write
 //! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
-//! record) are one transaction: all or nothing, flushed before returning. Concurrent
-//! `append_audit` calls are group-committed: one caller commits everything queued in one sled
-//! transaction (not flushed) and appends the same records to the audit journal (`journal`: one
-//! write and one `fdatasync`, about a third of sled's flush), then wakes the others, so the sync
-//! is shared and every caller still returns only after its own record is on disk. `open` replays
-//! the journal frames sled lost.
+//! record) are one transaction: all or nothing, flushed before returning. Audit records on their
+//! own (`append_audit`, one per signature) go to one writer thread, which takes everything queued
+//! as one batch: it inserts the records into sled without a transaction or a flush and appends
+//! them to the audit journal (`journal`: one write and one `fdatasync`), then answers each
+//! caller. A sled transaction seals and writes sled's log buffer, so one per signature cost a
+//! write and a `sync_file_range` of its own (perf, issue 5); the journal is what makes the batch
+//! durable, and `open` replays the frames sled lost.
 
 use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
 use crate::journal::{self, Journal};
@@ -18,9 +19,10 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
     TransactionalTree,
 };
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 // Layout of the sled database. Public so that tests and admin tooling can open the raw database
 // (e.g. to demonstrate that tampering is detected); not an API for writing.
@@ -334,8 +336,14 @@ pub trait Store: Send + Sync {
     ) -> Result<(u64, AuditRecord), StoreError>;
 
     /// Appends one audit record on its own, durable before it returns. Concurrent calls may be
-    /// committed together (one transaction, one flush); each still returns its own record.
+    /// made durable together (one journal sync); each still returns its own record.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+    /// [`Store::append_audit`] without waiting: `done` gets the outcome once the record is
+    /// durable (or could not be made so), possibly on another thread, so that an async caller
+    /// need not block one of its threads on the sync. `done` must be quick (send on a channel).
+    fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
+        done(self.append_audit(event));
+    }
     /// Every audit record in sequence order.
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
     /// Sequence number and hash of the newest audit record, kept apart from the records.
@@ -362,6 +370,9 @@ pub trait Store: Send + Sync {
     /// Marks a token revoked, with its audit record.
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
 }
+
+/// What [`Store::append_audit_then`] calls with the outcome.
+pub type AuditDone = Box<dyn FnOnce(Result<AuditRecord, StoreError>) + Send>;
 
 /// When `SledStore::append_audit` acknowledges a record (the service's `durability` setting).
 /// Every other write is flushed by sled before it returns, whatever this says.
@@ -390,6 +401,8 @@ impl std::str::FromStr for Durability {
 
 /// The sled implementation.
 pub struct SledStore {
+    /// First, so that dropping the store finishes the writer's queue before anything else goes.
+    writer: AuditWriter,
     db: sled::Db,
     certificates: sled::Tree,
     revoked: sled::Tree,
@@ -401,70 +414,216 @@ pub struct SledStore {
     credentials: sled::Tree,
     credential_owners: sled::Tree,
     tokens: sled::Tree,
-    audit_queue: AuditQueue,
-    /// Only the group-commit writer uses it. `None` once a failed journal write could not be
-    /// undone: from then on batches are made durable by sled's flush instead.
-    journal: Mutex<Option<Journal>>,
-    durability: Durability,
+    /// Held by whatever extends the audit chain: a transaction with `append_tx` until it is
+    /// flushed, or the writer thread for a batch. Without it a transaction could chain onto a
+    /// head the writer is replacing; and a batch journaled onto a record sled has not flushed
+    /// would not attach to sled's head after a crash, so it could not be replayed.
+    chain: Arc<Mutex<()>>,
     /// Running in `Durability::Write` only; dropped (final sync) with the store.
     _syncer: Option<journal::Syncer>,
 }
 
-/// Audit appends waiting for a group commit (see [`SledStore::append_audit`]).
+/// The audit writer thread and its queue (see [`SledStore::append_audit_then`]). Dropping it
+/// lets the thread write what is queued, then joins it.
+struct AuditWriter {
+    queue: Arc<AuditQueue>,
+    thread: Option<JoinHandle<()>>,
+}
+
 #[derive(Default)]
 struct AuditQueue {
     state: Mutex<QueueState>,
-    /// Signalled whenever a batch has been written.
-    written: Condvar,
+    /// Signalled when the queue stops being empty, and on stop.
+    ready: Condvar,
 }
 
 #[derive(Default)]
 struct QueueState {
-    /// Events not yet taken by a writer, in arrival order, with their caller's ticket.
-    pending: Vec<(u64, AuditEvent)>,
-    next_ticket: u64,
-    /// Outcomes of written batches not yet collected by their caller, by ticket.
-    finished: HashMap<u64, Result<AuditRecord, StoreError>>,
-    /// A caller is writing a batch right now.
-    writing: bool,
+    /// Events not yet taken by the writer, in arrival order, with whom to tell.
+    pending: Vec<(AuditEvent, AuditDone)>,
+    stop: bool,
 }
 
 impl AuditQueue {
-    fn lock(&self) -> Result<MutexGuard<'_, QueueState>, StoreError> {
-        self.state.lock().map_err(|_| poisoned())
+    /// The queue even if a holder panicked: it is a plain list, valid after any push or take.
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for AuditWriter {
+    fn drop(&mut self) {
+        self.queue.lock().stop = true;
+        self.queue.ready.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 fn poisoned() -> StoreError {
-    StoreError::Backend("audit queue lock poisoned".into())
+    StoreError::Backend("audit chain lock poisoned".into())
 }
 
-/// The batch a caller is writing. Dropping it hands every ticket its outcome, clears the writer
-/// flag and wakes the waiters, also when writing unwinds: the other callers then get an error
-/// instead of waiting forever.
-struct BatchWriter<'a> {
-    queue: &'a AuditQueue,
-    tickets: Vec<u64>,
-    outcomes: Vec<Result<AuditRecord, StoreError>>,
+fn writer_failed() -> StoreError {
+    StoreError::Backend("the audit writer failed".into())
 }
 
-impl Drop for BatchWriter<'_> {
-    fn drop(&mut self) {
-        let mut state = self
-            .queue
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut outcomes = std::mem::take(&mut self.outcomes).into_iter();
-        for ticket in &self.tickets {
-            let outcome = outcomes
-                .next()
-                .unwrap_or_else(|| Err(StoreError::Backend("the audit writer failed".into())));
-            state.finished.insert(*ticket, outcome);
+/// What the writer thread owns: the trees it appends to, the journal, and the newest record it
+/// wrote (so that a batch after its own needs no read of the previous record).
+struct ChainWriter {
+    db: sled::Db,
+    audit: sled::Tree,
+    meta: sled::Tree,
+    chain: Arc<Mutex<()>>,
+    /// `None` once a failed journal write could not be undone: from then on batches are made
+    /// durable by sled's flush instead.
+    journal: Option<Journal>,
+    durability: Durability,
+    last: Option<AuditRecord>,
+}
+
+impl ChainWriter {
+    fn run(mut self, queue: &AuditQueue) {
+        loop {
+            let batch = {
+                let mut state = queue.lock();
+                while state.pending.is_empty() && !state.stop {
+                    state = queue
+                        .ready
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                if state.pending.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut state.pending)
+            };
+            let (events, dones): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            // A panic answers this batch with an error and leaves the thread serving the next
+            // one, so no caller waits forever.
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.write(events)))
+                .unwrap_or_else(|_| Err(writer_failed()));
+            match outcome {
+                Ok(records) => {
+                    for (done, record) in dones.into_iter().zip(records) {
+                        done(Ok(record));
+                    }
+                }
+                Err(e) => {
+                    self.last = None;
+                    for done in dones {
+                        done(Err(e.clone()));
+                    }
+                }
+            }
         }
-        state.writing = false;
-        drop(state);
-        self.queue.written.notify_all();
+    }
+
+    /// Chains `events` onto the head, inserts the records and then the head (sled recovers a
+    /// prefix of its log, so never a head without its record), and makes them durable.
+    fn write(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>, StoreError> {
+        let chain = self.chain.clone();
+        let _chain = chain.lock().map_err(|_| poisoned())?;
+        let mut prev = self.head_record()?;
+        let mut records = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        for event in events {
+            let record = AuditRecord::next(prev.as_ref(), event);
+            if self
+                .audit
+                .contains_key(audit_key(record.seq))
+                .map_err(backend)?
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "audit record {} exists beyond the audit head",
+                    record.seq
+                )));
+            }
+            payloads.push(encode(&record)?);
+            prev = Some(record.clone());
+            records.push(record);
+        }
+        let Some(newest) = records.last() else {
+            return Ok(records);
+        };
+        let head = Head {
+            seq: newest.seq,
+            hash: newest.hash.clone(),
+        };
+        let written = records
+            .iter()
+            .zip(&payloads)
+            .try_for_each(|(record, payload)| {
+                self.audit
+                    .insert(audit_key(record.seq), payload.as_slice())
+                    .map(drop)
+                    .map_err(backend)
+            })
+            .and_then(|()| {
+                let head = encode(&head)?;
+                self.meta.insert(AUDIT_HEAD_KEY, head).map_err(backend)
+            });
+        if let Err(e) = written {
+            // Take back what went in, so the next append does not meet records beyond the head.
+            for record in &records {
+                let _ = self.audit.remove(audit_key(record.seq));
+            }
+            return Err(e);
+        }
+        self.make_durable(&payloads)?;
+        self.last = prev;
+        Ok(records)
+    }
+
+    /// The newest record, checked against the head as `append_tx` does, unless it is the one
+    /// this writer wrote last and the head still names it.
+    fn head_record(&self) -> Result<Option<AuditRecord>, StoreError> {
+        let Some(raw) = self.meta.get(AUDIT_HEAD_KEY).map_err(backend)? else {
+            return Ok(None);
+        };
+        let head: Head = decode(&raw, "audit head")?;
+        if let Some(last) = &self.last
+            && last.seq == head.seq
+            && last.hash == head.hash
+        {
+            return Ok(Some(last.clone()));
+        }
+        let Some(raw_prev) = self.audit.get(audit_key(head.seq)).map_err(backend)? else {
+            return Err(StoreError::Corrupt(format!(
+                "audit head names seq {} but that record is missing",
+                head.seq
+            )));
+        };
+        let prev: AuditRecord = decode(&raw_prev, "audit record")?;
+        if prev.seq != head.seq || prev.hash != head.hash {
+            return Err(StoreError::Corrupt(format!(
+                "audit record {} does not match the audit head",
+                head.seq
+            )));
+        }
+        Ok(Some(prev))
+    }
+
+    /// Journals the records' `payloads` (in sled, not flushed). A failed journal write may leave
+    /// a partial frame, so sled is flushed instead (it then holds everything the journal did)
+    /// and the journal emptied; if even that fails the journal is dropped for sled's flush. A
+    /// full journal is emptied the same way.
+    fn make_durable(&mut self, payloads: &[Vec<u8>]) -> Result<(), StoreError> {
+        let Some(journal) = self.journal.as_mut() else {
+            return self.db.flush().map(drop).map_err(backend);
+        };
+        let appended = journal.append(payloads, self.durability == Durability::Fsync);
+        if appended.is_ok() && journal.len() < journal::TRUNCATE_AT {
+            return Ok(());
+        }
+        self.db.flush().map_err(backend)?;
+        if journal.truncate().is_err() {
+            self.journal = None;
+        }
+        Ok(())
     }
 }
 
@@ -491,7 +650,12 @@ impl SledStore {
             .open()
             .map_err(backend)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
+        let queue = Arc::new(AuditQueue::default());
         let mut store = SledStore {
+            writer: AuditWriter {
+                queue: queue.clone(),
+                thread: None,
+            },
             certificates: tree(CERTIFICATES_TREE)?,
             revoked: tree(REVOKED_TREE)?,
             authorities: tree(AUTHORITIES_TREE)?,
@@ -502,9 +666,7 @@ impl SledStore {
             credentials: tree(CREDENTIALS_TREE)?,
             credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
             tokens: tree(TOKENS_TREE)?,
-            audit_queue: AuditQueue::default(),
-            journal: Mutex::new(None),
-            durability,
+            chain: Arc::default(),
             _syncer: None,
             db,
         };
@@ -516,7 +678,21 @@ impl SledStore {
         if durability == Durability::Write {
             store._syncer = Some(journal.syncer()?);
         }
-        *store.journal.lock().map_err(|_| poisoned())? = Some(journal);
+        let writer = ChainWriter {
+            db: store.db.clone(),
+            audit: store.audit.clone(),
+            meta: store.meta.clone(),
+            chain: store.chain.clone(),
+            journal: Some(journal),
+            durability,
+            last: None,
+        };
+        store.writer.thread = Some(
+            std::thread::Builder::new()
+                .name("audit-writer".into())
+                .spawn(move || writer.run(&queue))
+                .map_err(|e| StoreError::Backend(format!("starting the audit writer: {e}")))?,
+        );
         Ok(store)
     }
 
@@ -564,6 +740,7 @@ impl SledStore {
             .iter()
             .map(|r| encode(*r))
             .collect::<Result<Vec<_>, _>>()?;
+        let chain = self.chain()?;
         let outcome = (&self.audit, &self.meta).transaction(|(audit_t, meta_t)| {
             for (record, value) in missing.iter().zip(&values) {
                 audit_t.insert(&audit_key(record.seq), value.as_slice())?;
@@ -571,61 +748,21 @@ impl SledStore {
             meta_t.insert(AUDIT_HEAD_KEY, head.as_slice())?;
             Ok(())
         });
-        self.committed(outcome)?;
+        self.committed(chain, outcome)?;
         Ok(true)
     }
 
-    /// Appends `batch` in one transaction, made durable by one journal write: every record, or
-    /// (when the transaction or the sync fails) the same error for each.
-    fn write_audit_batch(
-        &self,
-        batch: &[(u64, AuditEvent)],
-    ) -> Vec<Result<AuditRecord, StoreError>> {
-        let outcome = (&self.audit, &self.meta).transaction(|(audit_t, meta_t)| {
-            batch
-                .iter()
-                .map(|(_, event)| append_tx(audit_t, meta_t, event.clone()))
-                .collect::<Result<Vec<_>, _>>()
-        });
-        let written = outcome
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => backend(e),
-            })
-            .and_then(|records| {
-                self.make_durable(&records)?;
-                Ok(records)
-            });
-        match written {
-            Ok(records) => records.into_iter().map(Ok).collect(),
-            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
-    }
-
-    /// Journals `records` (committed in sled, not flushed). A failed journal write may leave a
-    /// partial frame, so sled is flushed instead (it then holds everything the journal did) and
-    /// the journal emptied; if even that fails the journal is dropped for sled's flush. A full
-    /// journal is emptied the same way.
-    fn make_durable(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut guard = self.journal.lock().map_err(|_| poisoned())?;
-        let Some(journal) = guard.as_mut() else {
-            return self.db.flush().map(drop).map_err(backend);
-        };
-        let appended = journal.append(records, self.durability == Durability::Fsync);
-        if appended.is_ok() && journal.len() < journal::TRUNCATE_AT {
-            return Ok(());
-        }
-        self.db.flush().map_err(backend)?;
-        if journal.truncate().is_err() {
-            *guard = None;
-        }
-        Ok(())
+    /// Holds the audit chain for a transaction that appends to it; pass the guard to
+    /// [`SledStore::committed`], which releases it once the transaction is flushed.
+    fn chain(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
+        self.chain.lock().map_err(|_| poisoned())
     }
 
     /// Turns a transaction's outcome into the method's result, flushing first when it committed:
     /// sled otherwise syncs only every 500 ms, and an acknowledged write must survive `kill -9`.
     fn committed<A>(
         &self,
+        _chain: MutexGuard<'_, ()>,
         outcome: Result<A, TransactionError<StoreError>>,
     ) -> Result<A, StoreError> {
         let value = outcome.map_err(|e| match e {
@@ -764,6 +901,7 @@ impl Store for SledStore {
             &self.audit,
             &self.meta,
         );
+        let chain = self.chain()?;
         let outcome = trees.transaction(|(auth_t, certs_t, settings_t, audit_t, meta_t)| {
             if meta_t.get(INITIALISED_KEY)?.is_some() {
                 return abort(StoreError::AlreadyInitialised);
@@ -786,7 +924,7 @@ impl Store for SledStore {
             meta_t.insert(INITIALISED_KEY, &[] as &[u8])?;
             append_tx(audit_t, meta_t, event.clone())
         });
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
     fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError> {
@@ -815,6 +953,7 @@ impl Store for SledStore {
         }
         let value = encode(record)?;
         let revocation = record.revocation.as_ref().map(encode).transpose()?;
+        let chain = self.chain()?;
         let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
             |(certs_t, revoked_t, audit_t, meta_t)| {
                 if certs_t.get(&record.serial)?.is_some() {
@@ -831,7 +970,7 @@ impl Store for SledStore {
                 append_tx(audit_t, meta_t, event.clone())
             },
         );
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
@@ -861,6 +1000,7 @@ impl Store for SledStore {
         event: AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
         let revocation_value = encode(&revocation)?;
+        let chain = self.chain()?;
         let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
             |(certs_t, revoked_t, audit_t, meta_t)| {
                 let Some(raw) = certs_t.get(serial)? else {
@@ -880,7 +1020,7 @@ impl Store for SledStore {
                 Ok(record)
             },
         );
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
     fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
@@ -916,6 +1056,7 @@ impl Store for SledStore {
         issuer_ca: &str,
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError> {
+        let chain = self.chain()?;
         let outcome =
             (&self.crl_numbers, &self.audit, &self.meta).transaction(|(crl_t, audit_t, meta_t)| {
                 let last: u64 = match crl_t.get(issuer_ca.as_bytes())? {
@@ -931,38 +1072,32 @@ impl Store for SledStore {
                 let record = append_tx(audit_t, meta_t, event.clone())?;
                 Ok((number, record))
             });
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
-    /// Group commit: the event joins the queue; if no caller is writing, this one takes the whole
-    /// queue, appends it in one transaction (in arrival order, chained as usual) and flushes once;
-    /// otherwise it waits for the writer, and writes the next batch itself if its event arrived
-    /// too late for the current one. Returns only once its record is flushed.
+    /// Queues the event for the writer thread and waits for its outcome.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let queue = &self.audit_queue;
-        let mut state = queue.lock()?;
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.pending.push((ticket, event));
-        loop {
-            if let Some(outcome) = state.finished.remove(&ticket) {
-                return outcome;
-            }
-            if state.writing {
-                state = queue.written.wait(state).map_err(|_| poisoned())?;
-                continue;
-            }
-            state.writing = true;
-            let batch = std::mem::take(&mut state.pending);
-            drop(state);
-            let mut writer = BatchWriter {
-                queue,
-                tickets: batch.iter().map(|(ticket, _)| *ticket).collect(),
-                outcomes: Vec::new(),
-            };
-            writer.outcomes = self.write_audit_batch(&batch);
-            drop(writer);
-            state = queue.lock()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.append_audit_then(
+            event,
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+        );
+        rx.recv().unwrap_or_else(|_| Err(writer_failed()))
+    }
+
+    /// Group commit: the writer thread takes everything queued while it wrote the previous
+    /// batch, appends it in arrival order (chained as usual) and syncs the journal once.
+    fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
+        let queue = &self.writer.queue;
+        let mut state = queue.lock();
+        state.pending.push((event, done));
+        // The writer waits only on an empty queue; while it writes, it takes this one next.
+        let wake = state.pending.len() == 1;
+        drop(state);
+        if wake {
+            queue.ready.notify_one();
         }
     }
 
@@ -1005,6 +1140,7 @@ impl Store for SledStore {
         let cert_value = encode(certificate)?;
         let cred_value = encode(credential)?;
         let index_key = owner_key(&credential.owner, &credential.id);
+        let chain = self.chain()?;
         let outcome = (
             &self.certificates,
             &self.revoked,
@@ -1034,7 +1170,7 @@ impl Store for SledStore {
                 owners_t.insert(index_key.as_slice(), &[] as &[u8])?;
                 append_tx(audit_t, meta_t, event.clone())
             });
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
     fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
@@ -1068,6 +1204,7 @@ impl Store for SledStore {
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
         let value = encode(token)?;
+        let chain = self.chain()?;
         let outcome =
             (&self.tokens, &self.audit, &self.meta).transaction(|(tokens_t, audit_t, meta_t)| {
                 if tokens_t.get(token.id.as_bytes())?.is_some() {
@@ -1076,7 +1213,7 @@ impl Store for SledStore {
                 tokens_t.insert(token.id.as_bytes(), value.as_slice())?;
                 append_tx(audit_t, meta_t, event.clone())
             });
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -1088,6 +1225,7 @@ impl Store for SledStore {
     }
 
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let chain = self.chain()?;
         let outcome =
             (&self.tokens, &self.audit, &self.meta).transaction(|(tokens_t, audit_t, meta_t)| {
                 let Some(raw) = tokens_t.get(id.as_bytes())? else {
@@ -1101,6 +1239,6 @@ impl Store for SledStore {
                 tokens_t.insert(id.as_bytes(), tx(encode(&record))?)?;
                 append_tx(audit_t, meta_t, event.clone())
             });
-        self.committed(outcome)
+        self.committed(chain, outcome)
     }
 }

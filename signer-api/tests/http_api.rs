@@ -402,6 +402,44 @@ impl Service {
 }
 
 #[test]
+fn large_attached_document_verifies_with_openssl() {
+    // Past 64 KiB an attached document is signed on the blocking pool, not the async worker:
+    // the same checks and the same CMS either way.
+    let s = start(&[]);
+    let document: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (cred, token) = s.credential("DOC-large", Some("Medical Doctor"), "p256");
+    for _ in 0..2 {
+        let r = s.post_bytes(
+            &format!("/v1/signatures?credential={cred}&purpose=author&attached=true"),
+            Some(&token),
+            "application/octet-stream",
+            &document,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let sig = s.save("large.p7s", &r.body);
+        let out = s.path("large.out");
+        let (ok, text) = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            sig.to_str().unwrap(),
+            "-CAfile",
+            s.root_pem().to_str().unwrap(),
+            "-purpose",
+            "any",
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        assert_eq!(std::fs::read(&out).unwrap(), document);
+        check_cades(&r.body, "p256");
+    }
+}
+
+#[test]
 fn sign_detached_attached_and_digest_verify_with_openssl() {
     let s = start(&[]);
     let document = b"Rx: amoxicillin 500 mg, three times daily for 7 days.\n".repeat(50);
