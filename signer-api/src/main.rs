@@ -11,11 +11,6 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// glibc's malloc was 10-18 % of the service's CPU under signing load (perf, issue 5); mimalloc
-// cut the server CPU per signature by about a quarter in A/B runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "signer-api",
