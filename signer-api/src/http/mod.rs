@@ -100,6 +100,9 @@ pub fn app(
             web::QueryConfig::default()
                 .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
         )
+        // Resources are tried in this order and the paths with `{…}` are regex matches: the
+        // signing route comes first so that a signature does not pay for four of them.
+        .service(signatures::sign)
         .service(ops::health)
         .service(ops::metrics)
         .service(ca::ca_certificates)
@@ -113,7 +116,6 @@ pub fn app(
         .service(credentials::create)
         .service(credentials::list)
         .service(credentials::create_token)
-        .service(signatures::sign)
         .service(verifications::create)
         .split_for_parts();
     api.paths.paths.insert(
