@@ -502,23 +502,26 @@ impl ChainWriter {
                 std::mem::take(&mut state.pending)
             };
             let (events, dones): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            // A panic answers this batch with an error and leaves the thread serving the next
-            // one, so no caller waits forever.
+            // A panic, in writing or in a caller's `done`, answers the rest of this batch with
+            // an error (a `done` dropped unanswered drops its channel) and leaves the thread
+            // serving the next one, so no caller waits forever.
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.write(events)))
                 .unwrap_or_else(|_| Err(writer_failed()));
-            match outcome {
+            if outcome.is_err() {
+                self.last = None;
+            }
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match outcome {
                 Ok(records) => {
                     for (done, record) in dones.into_iter().zip(records) {
                         done(Ok(record));
                     }
                 }
                 Err(e) => {
-                    self.last = None;
                     for done in dones {
                         done(Err(e.clone()));
                     }
                 }
-            }
+            }));
         }
     }
 

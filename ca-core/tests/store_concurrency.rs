@@ -149,3 +149,31 @@ fn dropping_the_store_answers_every_queued_append() {
     assert_eq!(answered.len() as u64, PER_THREAD);
     assert!(answered.iter().all(Result::is_ok));
 }
+
+#[test]
+fn a_panicking_caller_does_not_stop_the_writer() {
+    // `done` runs on the writer thread: a panic there must not leave later callers waiting.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.append_audit_then(
+        event(2, 0),
+        Box::new(move |_| {
+            tx.send(()).unwrap();
+            panic!("a caller's callback fails");
+        }),
+    );
+    // Once the callback runs, the next append is in a batch of its own.
+    rx.recv().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.append_audit_then(
+        event(2, 1),
+        Box::new(move |outcome| tx.send(outcome).unwrap()),
+    );
+    let record = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the writer answers after a caller's panic")
+        .unwrap();
+    assert_eq!(record.seq, 2);
+    assert_eq!(audit_verify(&store).unwrap(), 2);
+}
