@@ -1,7 +1,8 @@
 //! Concurrent writers on one `SledStore`: every append gets its own sequence number.
 
-use ca_core::audit::{AuditAction, AuditEvent, audit_verify, verify_chain};
-use ca_core::store::{CertificateRecord, SledStore, Store};
+use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify, verify_chain};
+use ca_core::store::{CertificateRecord, SledStore, Store, StoreError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Barrier};
 
 const THREADS: u64 = 8;
@@ -106,21 +107,26 @@ fn concurrent_audit_appends_each_get_their_own_durable_record() {
     assert_eq!(audit_verify(store.as_ref()).unwrap(), THREADS * PER_THREAD);
 }
 
+/// Queues `PER_THREAD` events of `thread` without waiting; the answers arrive on the channel.
+fn queue(store: &SledStore, thread: u64) -> Receiver<(u64, Result<AuditRecord, StoreError>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..PER_THREAD {
+        let tx = tx.clone();
+        store.append_audit_then(
+            event(thread, i),
+            Box::new(move |outcome| tx.send((i, outcome)).unwrap()),
+        );
+    }
+    rx
+}
+
 #[test]
 fn queued_appends_are_answered_in_order_each_with_its_own_record() {
     // `append_audit_then` returns at once; the writer answers every event, in submission order,
     // once its record is written.
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    for i in 0..PER_THREAD {
-        let tx = tx.clone();
-        store.append_audit_then(
-            event(0, i),
-            Box::new(move |outcome| tx.send((i, outcome)).unwrap()),
-        );
-    }
-    drop(tx);
+    let rx = queue(&store, 0);
     let answers: Vec<_> = rx.iter().collect();
     assert_eq!(answers.len() as u64, PER_THREAD);
     for (n, (i, outcome)) in answers.into_iter().enumerate() {
@@ -136,18 +142,11 @@ fn dropping_the_store_answers_every_queued_append() {
     // No caller is left waiting at shutdown: the writer finishes its queue before the store goes.
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    for i in 0..PER_THREAD {
-        let tx = tx.clone();
-        store.append_audit_then(
-            event(1, i),
-            Box::new(move |outcome| tx.send(outcome).unwrap()),
-        );
-    }
+    let rx = queue(&store, 1);
     drop(store);
     let answered: Vec<_> = rx.try_iter().collect();
     assert_eq!(answered.len() as u64, PER_THREAD);
-    assert!(answered.iter().all(Result::is_ok));
+    assert!(answered.iter().all(|(_, outcome)| outcome.is_ok()));
 }
 
 #[test]

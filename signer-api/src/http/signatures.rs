@@ -131,51 +131,28 @@ async fn sign_digest(
             algorithm.len()
         )));
     }
-    let cached = state
+    // A credential that has signed before is cached; the first signature loads it from the
+    // store, on the blocking pool.
+    let loaded = state
         .authority
-        .cached_signing_credential(&request.credential, &practitioner);
-    let signed = match cached {
-        Some(loaded) => {
-            let document = SignDocument {
-                credential: &request.credential,
-                caller: &practitioner,
-                digest: &digest,
-                digest_algorithm: algorithm,
-                purpose: &request.purpose,
-                claimed_role: request.claimed_role.as_deref(),
-                attached: None,
-            };
-            sign_inline(state, &loaded?, &document, &caller.label).await?
-        }
-        // The first signature of a credential loads it from the store, off the async worker.
-        None => {
-            let st = state.clone();
-            let request = (
-                request.credential.clone(),
-                request.purpose,
-                request.claimed_role,
-            );
-            blocking(move || {
-                let (credential, purpose, claimed_role) = request;
-                Ok(st.authority.sign_document(
-                    &st.purposes,
-                    &SignDocument {
-                        credential: &credential,
-                        caller: &practitioner,
-                        digest: &digest,
-                        digest_algorithm: algorithm,
-                        purpose: &purpose,
-                        claimed_role: claimed_role.as_deref(),
-                        attached: None,
-                    },
-                    now(),
-                    &caller.label,
-                )?)
-            })
-            .await?
-        }
-    };
-    let credential = request.credential;
+        .cached_signing_credential(&request.credential, &practitioner)
+        .transpose()?;
+    let credential = request.credential.clone();
+    let signed = sign_request(
+        state,
+        loaded,
+        Request {
+            credential: request.credential,
+            caller: practitioner,
+            digest,
+            algorithm,
+            purpose: request.purpose,
+            claimed_role: request.claimed_role,
+            content: None,
+        },
+        caller.label,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(DigestSignature {
         signature: B64.encode(&signed.cms),
         credential,
@@ -247,52 +224,84 @@ async fn sign_stream(
             content.extend_from_slice(&chunk);
         }
     }
-    let digest = hasher.finish();
-    let signed = if content.len() <= INLINE_CONTENT_BYTES {
-        let document = SignDocument {
-            credential: &credential,
-            caller: &practitioner,
-            digest: &digest,
-            digest_algorithm: algorithm,
-            purpose: &purpose,
-            claimed_role: claimed_role.as_deref(),
-            attached: attached.then_some(content.as_slice()),
-        };
-        sign_inline(state, &loaded, &document, &caller.label).await?
-    } else {
-        // A large attached document is copied into the CMS: that is work for the blocking pool.
-        let st = state.clone();
-        blocking(move || {
-            Ok(st.authority.sign_with(
-                &loaded,
-                &st.purposes,
-                &SignDocument {
-                    credential: &credential,
-                    caller: &practitioner,
-                    digest: &digest,
-                    digest_algorithm: algorithm,
-                    purpose: &purpose,
-                    claimed_role: claimed_role.as_deref(),
-                    attached: Some(content.as_slice()),
-                },
-                now(),
-                &caller.label,
-            )?)
-        })
-        .await?
+    let request = Request {
+        credential,
+        caller: practitioner,
+        digest: hasher.finish(),
+        algorithm,
+        purpose,
+        claimed_role,
+        content: attached.then_some(content),
     };
+    let signed = sign_request(state, Some(loaded), request, caller.label).await?;
     Ok(HttpResponse::Created()
         .content_type("application/pkcs7-signature")
         .body(signed.cms))
 }
 
+/// A signing request's owned parts, so that it can move to the blocking pool.
+struct Request {
+    credential: String,
+    caller: String,
+    digest: Vec<u8>,
+    algorithm: DigestAlgorithm,
+    purpose: String,
+    claimed_role: Option<String>,
+    /// The document, for an attached signature.
+    content: Option<Vec<u8>>,
+}
+
+impl Request {
+    fn document(&self) -> SignDocument<'_> {
+        SignDocument {
+            credential: &self.credential,
+            caller: &self.caller,
+            digest: &self.digest,
+            digest_algorithm: self.algorithm,
+            purpose: &self.purpose,
+            claimed_role: self.claimed_role.as_deref(),
+            attached: self.content.as_deref(),
+        }
+    }
+}
+
 /// Attached content up to this size is signed on the async worker (see `sign_inline`).
 const INLINE_CONTENT_BYTES: usize = 64 * 1024;
 
-/// Signs on the async worker and awaits the audit record without blocking it. The checks, the
-/// CMS encoding and one signature take tens of microseconds, less than the two thread switches
-/// of a hop to the blocking pool, which dominated a small request (perf, issue 5); the wait for
-/// the journal's sync happens on the store's writer thread while this worker serves others.
+/// Signs with the `loaded` credential on the async worker, unless the credential still has to
+/// be loaded from the store or a large attached document is copied into the CMS: that work
+/// goes to the blocking pool.
+async fn sign_request(
+    state: &web::Data<AppState>,
+    loaded: Option<SigningCredential>,
+    request: Request,
+    actor: String,
+) -> Result<Signed, Problem> {
+    let small = request
+        .content
+        .as_ref()
+        .is_none_or(|c| c.len() <= INLINE_CONTENT_BYTES);
+    if let Some(loaded) = &loaded
+        && small
+    {
+        return sign_inline(state, loaded, &request.document(), &actor).await;
+    }
+    let st = state.clone();
+    blocking(move || {
+        let document = request.document();
+        Ok(match loaded {
+            Some(loaded) => {
+                st.authority
+                    .sign_with(&loaded, &st.purposes, &document, now(), &actor)?
+            }
+            None => st
+                .authority
+                .sign_document(&st.purposes, &document, now(), &actor)?,
+        })
+    })
+    .await
+}
+
 async fn sign_inline(
     state: &web::Data<AppState>,
     loaded: &SigningCredential,
