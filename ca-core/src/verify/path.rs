@@ -3,18 +3,17 @@
 //! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
 //! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring),
 //! at most once per validation: path building and path validation both verify each intermediate
-//! CA's signature, and certval's signature cache (keyed by SHA-256 over the signed bytes, the
-//! signature value and algorithm, and by the verifying key) answers the second time.
+//! CA's signature, and [`Verified`] answers the second time.
 
 use super::report::SubIndication;
 use crate::key::{self, KeyError};
 use crate::oid;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
-    CertificationPathSettings, DefaultSignatureVerificationCache, Error as CvError,
-    MemoryCrlSource, ObjectIdentifierSet, PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT,
-    PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
-    calculate_hash_rust_crypto, check_revocation_local, compare_names, validate_path_rfc5280,
+    CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
+    PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment,
+    TaSource, TimeOfInterest, calculate_hash_rust_crypto, check_revocation_local, compare_names,
+    validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
@@ -65,25 +64,68 @@ pub(crate) struct PathFailure {
     pub chain: Vec<Vec<u8>>,
 }
 
-/// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
-fn verify_with_ring(
-    _pe: &PkiEnvironment,
-    message: &[u8],
-    signature: &BitString,
-    algorithm: &AlgorithmIdentifierOwned,
-    spki: &SubjectPublicKeyInfoOwned,
-) -> certval::Result<()> {
-    let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
-    let Some(signature) = signature.as_bytes() else {
-        return Err(bad);
-    };
-    #[cfg(test)]
-    tests::SIGNATURE_CHECKS.with(|n| n.set(n.get() + 1));
-    match key::verify(spki, algorithm, message, signature) {
-        Ok(()) => Ok(()),
-        // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
-        Err(KeyError::Unsupported(_)) => Err(CvError::Unrecognized),
-        Err(_) => Err(bad),
+/// Most signatures [`Verified`] remembers: a validation over an ordinary pool checks a handful;
+/// past this (a large mesh of CAs) later ones are verified again, never assumed.
+const MAX_VERIFIED: usize = 1_024;
+
+/// The signatures that verified during one validation, compared in full (signed bytes, signature
+/// value, algorithm and key) rather than by a digest: certval's own signature cache keys by a
+/// software SHA-256 of all of them, ≈ 3 % of a cold document verification, to save one ECDSA
+/// check. Only successes are kept, so a bad signature is checked, and refused, every time.
+#[derive(Default)]
+struct Verified(std::sync::Mutex<Vec<VerifiedSignature>>);
+
+struct VerifiedSignature {
+    signature: Vec<u8>,
+    message: Vec<u8>,
+    algorithm: AlgorithmIdentifierOwned,
+    spki: SubjectPublicKeyInfoOwned,
+}
+
+impl Verified {
+    /// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &BitString,
+        algorithm: &AlgorithmIdentifierOwned,
+        spki: &SubjectPublicKeyInfoOwned,
+    ) -> certval::Result<()> {
+        let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
+        let Some(signature) = signature.as_bytes() else {
+            return Err(bad);
+        };
+        // A poisoned lock only loses the memo, never a check.
+        let mut seen = self.0.lock().ok();
+        let known = seen.as_ref().is_some_and(|seen| {
+            seen.iter().any(|v| {
+                v.signature == signature
+                    && v.spki == *spki
+                    && v.algorithm == *algorithm
+                    && v.message == message
+            })
+        });
+        if known {
+            return Ok(());
+        }
+        #[cfg(test)]
+        tests::SIGNATURE_CHECKS.with(|n| n.set(n.get() + 1));
+        match key::verify(spki, algorithm, message, signature) {
+            Ok(()) => {
+                if let Some(seen) = seen.as_mut().filter(|s| s.len() < MAX_VERIFIED) {
+                    seen.push(VerifiedSignature {
+                        signature: signature.to_vec(),
+                        message: message.to_vec(),
+                        algorithm: algorithm.clone(),
+                        spki: spki.clone(),
+                    });
+                }
+                Ok(())
+            }
+            // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
+            Err(KeyError::Unsupported(_)) => Err(CvError::Unrecognized),
+            Err(_) => Err(bad),
+        }
     }
 }
 
@@ -127,10 +169,15 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     let mut pe = PkiEnvironment::new();
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
-    pe.add_verify_signature_message_callback(verify_with_ring);
-    // Lives as long as this one validation (nothing outlives the call): only successes are
-    // remembered, so a bad signature is checked, and refused, every time it is presented.
-    pe.add_signature_cache(Box::new(DefaultSignatureVerificationCache::new()));
+    // Lives as long as this one validation (nothing outlives the call).
+    let verified = std::sync::Arc::new(Verified::default());
+    pe.add_verify_signature_message_callback(
+        move |_: &PkiEnvironment,
+              m: &[u8],
+              s: &BitString,
+              a: &AlgorithmIdentifierOwned,
+              k: &SubjectPublicKeyInfoOwned| { verified.verify(m, s, a, k) },
+    );
 
     let mut tas = TaSource::new();
     for (i, ta) in inputs.trust_anchors.iter().enumerate() {
@@ -530,7 +577,7 @@ mod tests {
     use std::path::Path;
 
     thread_local! {
-        /// Signatures [`verify_with_ring`] checked on this thread.
+        /// Signatures [`Verified::verify`] checked with ring on this thread.
         pub(super) static SIGNATURE_CHECKS: Cell<usize> = const { Cell::new(0) };
     }
 
@@ -584,5 +631,37 @@ mod tests {
         }
         assert!(valid.revocation_checked);
         assert_eq!(SIGNATURE_CHECKS.with(Cell::get), 4);
+    }
+
+    /// The memo answers only for the very signature that verified: the same signed bytes with
+    /// another signature value or under another key are checked again, and refused.
+    #[test]
+    fn a_remembered_signature_vouches_for_itself_only() {
+        let cert = |name: &str| {
+            let der = super::super::decode_certificates(&vector(name)).unwrap();
+            Certificate::from_der(&der[0]).unwrap()
+        };
+        let (root, sign) = (cert("pki/ca/root.pem"), cert("pki/ca/sign.pem"));
+        let tbs = sign.tbs_certificate().to_der().unwrap();
+        let alg = sign.signature_algorithm();
+        let root_key = root.tbs_certificate().subject_public_key_info();
+        let good = sign.signature();
+        let mut forged = good.raw_bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let forged = BitString::from_bytes(&forged).unwrap();
+        let checks = || SIGNATURE_CHECKS.with(Cell::get);
+        SIGNATURE_CHECKS.with(|n| n.set(0));
+
+        let verified = Verified::default();
+        assert!(verified.verify(&tbs, good, alg, root_key).is_ok());
+        assert!(verified.verify(&tbs, good, alg, root_key).is_ok());
+        assert_eq!(checks(), 1, "the second time is answered by the memo");
+        for _ in 0..2 {
+            assert!(verified.verify(&tbs, &forged, alg, root_key).is_err());
+        }
+        let own_key = sign.tbs_certificate().subject_public_key_info();
+        assert!(verified.verify(&tbs, good, alg, own_key).is_err());
+        assert_eq!(checks(), 4, "each forgery was checked with ring");
     }
 }
