@@ -11,7 +11,7 @@
 use super::names::NameTexts;
 use super::path;
 use super::report::{CertSummary, SignatureReport, SubIndication};
-use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
+use super::{Carried, MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use x509_cert::Certificate;
@@ -41,7 +41,7 @@ impl PathVerdict {
     /// entry.
     pub(crate) fn validate(
         cert_der: &[u8],
-        cms_certs: &[Vec<u8>],
+        cms_certs: &[Carried],
         policy: &Policy,
         signer: Option<(&Certificate, &CertSummary)>,
     ) -> Self {
@@ -60,8 +60,8 @@ impl PathVerdict {
         pool.extend(
             cms_certs
                 .iter()
-                .filter(|c| c.as_slice() != cert_der && !is_anchor(c))
-                .cloned(),
+                .filter(|c| c.der != cert_der && !is_anchor(&c.der))
+                .map(|c| c.der.clone()),
         );
         pool.truncate(MAX_CERTIFICATES);
         let inputs = path::PathInputs {
@@ -211,12 +211,12 @@ impl PathCache {
         }
     }
 
-    fn key(cert_der: &[u8], cms_certs: &[Vec<u8>]) -> [u8; 32] {
+    fn key(cert_der: &[u8], cms_certs: &[Carried]) -> [u8; 32] {
         // DER encodings are self-delimiting, so the concatenation names the inputs unambiguously.
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         ctx.update(cert_der);
-        for c in cms_certs.iter().filter(|c| c.as_slice() != cert_der) {
-            ctx.update(c);
+        for c in cms_certs.iter().filter(|c| c.der != cert_der) {
+            ctx.update(&c.der);
         }
         let mut key = [0u8; 32];
         key.copy_from_slice(ctx.finish().as_ref());
@@ -231,7 +231,7 @@ impl PathCache {
     pub(crate) fn verdict(
         &self,
         cert_der: &[u8],
-        cms_certs: &[Vec<u8>],
+        cms_certs: &[Carried],
         policy: &Policy,
         signer: Option<(&Certificate, &CertSummary)>,
     ) -> Arc<PathVerdict> {
