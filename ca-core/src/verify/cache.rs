@@ -50,18 +50,21 @@ impl PathVerdict {
         }
         // A trust anchor in the pool only makes certval build and verify partial paths up to
         // itself a second time: paths end at an anchor.
-        let is_anchor = |c: &Vec<u8>| policy.trust_anchors.contains(c);
-        let mut pool: Vec<Vec<u8>> = policy
+        let is_anchor = |c: &[u8]| policy.trust_anchors.iter().any(|a| a == c);
+        let mut pool: Vec<path::Untrusted<'_>> = policy
             .cert_pool
             .iter()
             .filter(|c| !is_anchor(c))
-            .cloned()
+            .map(|der| path::Untrusted { der, decoded: None })
             .collect();
         pool.extend(
             cms_certs
                 .iter()
                 .filter(|c| c.der != cert_der && !is_anchor(&c.der))
-                .map(|c| c.der.clone()),
+                .map(|c| path::Untrusted {
+                    der: &c.der,
+                    decoded: Some(&c.cert),
+                }),
         );
         pool.truncate(MAX_CERTIFICATES);
         let inputs = path::PathInputs {
@@ -138,7 +141,7 @@ impl PathVerdict {
 /// Only what neither provides is decoded here.
 fn summaries(
     chain: &[Vec<u8>],
-    decoded: &[Option<Certificate>],
+    decoded: &[Option<std::borrow::Cow<'_, Certificate>>],
     cert_der: &[u8],
     signer: Option<(&Certificate, &CertSummary)>,
 ) -> Vec<CertSummary> {
@@ -166,7 +169,10 @@ fn summaries(
         out.push(summary.clone());
     }
     for (i, parsed) in parsed.iter().enumerate().skip(skip) {
-        let cert = decoded.get(i).and_then(Option::as_ref).or(parsed.as_ref());
+        let cert = decoded
+            .get(i)
+            .and_then(|c| c.as_deref())
+            .or(parsed.as_ref());
         if let Some(cert) = cert {
             out.push(summary_with(cert, &mut names));
         }

@@ -19,6 +19,7 @@ use const_oid::ObjectIdentifier;
 use der::Decode;
 use der::asn1::{BitString, GeneralizedTime};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use std::borrow::Cow;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
@@ -37,7 +38,7 @@ pub(crate) const MAX_CANDIDATE_PATHS: usize = 64;
 pub(crate) struct PathInputs<'a> {
     pub trust_anchors: &'a [Vec<u8>],
     /// Untrusted certificates (the pool and the CMS certificates).
-    pub pool: &'a [Vec<u8>],
+    pub pool: &'a [Untrusted<'a>],
     pub crls: &'a [Vec<u8>],
     pub at: der::DateTime,
     /// Empty means `{anyPolicy}`.
@@ -49,11 +50,21 @@ pub(crate) struct PathInputs<'a> {
     pub max_depth: Option<u8>,
 }
 
+/// An untrusted certificate for path building: its DER, and the certificate decoded when the
+/// caller has it (the CMS's), so that it is not decoded again.
+pub(crate) struct Untrusted<'a> {
+    pub der: &'a [u8],
+    pub decoded: Option<&'a Certificate>,
+}
+
+/// A certificate's DER and the certificate, decoded here or borrowed from the caller.
+type Decoded<'a> = (&'a [u8], Cow<'a, Certificate>);
+
 /// A validated path, target first, trust anchor last (DER).
-pub(crate) struct ValidPath {
+pub(crate) struct ValidPath<'a> {
     pub chain: Vec<Vec<u8>>,
-    /// `chain[i]` decoded, where path building had decoded it already (anchor and pool).
-    pub decoded: Vec<Option<Certificate>>,
+    /// `chain[i]` decoded, where path building had it decoded already (anchor and pool).
+    pub decoded: Vec<Option<Cow<'a, Certificate>>>,
     pub revocation_checked: bool,
 }
 
@@ -159,7 +170,10 @@ fn cert_file(i: usize, bytes: &[u8]) -> CertFile {
 }
 
 /// Builds and validates paths for `target` (DER); the first valid path wins.
-pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPath, PathFailure> {
+pub(crate) fn validate<'a>(
+    target: &[u8],
+    inputs: &PathInputs<'a>,
+) -> Result<ValidPath<'a>, PathFailure> {
     let failure = |sub, reason: String| PathFailure {
         sub,
         reason,
@@ -200,10 +214,10 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             ));
         }
     };
-    let mut anchors: Vec<(&[u8], Certificate)> = inputs
+    let mut anchors: Vec<Decoded<'a>> = inputs
         .trust_anchors
         .iter()
-        .filter_map(|a| Some((a.as_slice(), Certificate::from_der(a).ok()?)))
+        .filter_map(|a| Some((a.as_slice(), Cow::Owned(Certificate::from_der(a).ok()?))))
         .collect();
     if let Err(reason) = within_budget(&anchors, &candidates) {
         return Err(failure(
@@ -320,11 +334,15 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
 /// The pool certificates that can be intermediates, parsed: RFC 5280 §6.1.4 (k) wants
 /// basicConstraints cA in every v3 intermediate, so v3 end-entity certificates are dropped
 /// before certval sees them; undecodable ones too (certval would skip them). Duplicates go.
-fn may_issue(pool: &[Vec<u8>]) -> Result<Vec<(&[u8], Certificate)>, String> {
-    let mut out: Vec<(&[u8], Certificate)> = Vec::new();
-    for der in pool {
-        let Ok(cert) = Certificate::from_der(der) else {
-            continue;
+fn may_issue<'a>(pool: &[Untrusted<'a>]) -> Result<Vec<Decoded<'a>>, String> {
+    let mut out: Vec<Decoded<'a>> = Vec::new();
+    for &Untrusted { der, decoded } in pool {
+        let cert = match decoded {
+            Some(cert) => Cow::Borrowed(cert),
+            None => match Certificate::from_der(der) {
+                Ok(cert) => Cow::Owned(cert),
+                Err(_) => continue,
+            },
         };
         let tbs = cert.tbs_certificate();
         let is_ca = match tbs.get_extension::<BasicConstraints>() {
@@ -332,7 +350,7 @@ fn may_issue(pool: &[Vec<u8>]) -> Result<Vec<(&[u8], Certificate)>, String> {
             Ok(None) => tbs.version() != x509_cert::Version::V3,
             Err(_) => false,
         };
-        if is_ca && !out.iter().any(|(d, _)| *d == der.as_slice()) {
+        if is_ca && !out.iter().any(|(d, _)| *d == der) {
             out.push((der, cert));
         }
         if out.len() > MAX_PATH_POOL {
@@ -352,10 +370,7 @@ const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
 /// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
 /// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
 /// stops at the budget, so it costs at most the budget plus the name comparisons.
-fn within_budget(
-    anchors: &[(&[u8], Certificate)],
-    pool: &[(&[u8], Certificate)],
-) -> Result<(), String> {
+fn within_budget(anchors: &[Decoded<'_>], pool: &[Decoded<'_>]) -> Result<(), String> {
     let issued_by = |issuer: &Certificate, cert: &Certificate| {
         compare_names(
             cert.tbs_certificate().issuer(),
@@ -597,9 +612,22 @@ mod tests {
     fn each_signature_of_a_path_is_checked_once() {
         let cms =
             super::super::SignedDocument::parse(&vector("cms/valid-detached-p256.p7s")).unwrap();
-        let pool = cms.certificates();
+        let carried = cms.certificates();
+        let decoded: Vec<Certificate> = carried
+            .iter()
+            .map(|der| Certificate::from_der(der).unwrap())
+            .collect();
+        // Handed decoded, as the CMS's certificates are: path building borrows them.
+        let pool: Vec<Untrusted<'_>> = carried
+            .iter()
+            .zip(&decoded)
+            .map(|(der, cert)| Untrusted {
+                der,
+                decoded: Some(cert),
+            })
+            .collect();
         let cas = may_issue(&pool).unwrap();
-        let target = pool
+        let target = carried
             .iter()
             .find(|c| !cas.iter().any(|(ca, _)| *ca == c.as_slice()))
             .unwrap()
@@ -624,8 +652,10 @@ mod tests {
         SIGNATURE_CHECKS.with(|n| n.set(0));
         let valid = validate(&target, &inputs).unwrap_or_else(|f| panic!("{}", f.reason));
         assert_eq!(valid.chain.len(), 3);
-        // The sub-CA and the anchor come decoded from path building, each the one in the chain.
+        // The sub-CA (borrowed) and the anchor come decoded from path building, each the one in
+        // the chain.
         assert!(valid.decoded[0].is_none());
+        assert!(matches!(valid.decoded[1], Some(Cow::Borrowed(_))));
         for (der, cert) in valid.chain.iter().zip(&valid.decoded).skip(1) {
             assert_eq!(&cert.as_ref().unwrap().to_der().unwrap(), der);
         }
