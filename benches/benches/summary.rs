@@ -194,7 +194,7 @@ fn main() {
         full <= 1.5 * empty,
     ));
 
-    print(&rows, quick);
+    print(&rows, quick, pairs);
 }
 
 struct Row {
@@ -263,7 +263,7 @@ impl Row {
     }
 }
 
-fn print(rows: &[Row], quick: bool) {
+fn print(rows: &[Row], quick: bool, pairs: usize) {
     let fmt = |v: f64| {
         if v >= 100.0 {
             format!("{v:.0}")
@@ -297,7 +297,7 @@ fn print(rows: &[Row], quick: bool) {
         );
     }
     println!(
-        "\nRatios with a range: median (interquartile range) of {PAIRS} per-pair ratios, each pair \
+        "\nRatios with a range: median (interquartile range) of {pairs} per-pair ratios, each pair \
          back-to-back slices of hpki and the other side (benches::paired)."
     );
 }
