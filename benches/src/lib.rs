@@ -532,3 +532,61 @@ pub fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times.sort();
     times[times.len() / 2]
 }
+
+/// How many times faster `a` is than `b`, measured per pair of short back-to-back slices.
+pub struct PairedRatio {
+    /// Median and quartiles of the per-pair ratios (`b`'s time per operation over `a`'s).
+    pub median: f64,
+    pub q1: f64,
+    pub q3: f64,
+    /// Median time per operation of each side, seconds.
+    pub a_secs: f64,
+    pub b_secs: f64,
+}
+
+/// `a` against `b` in `pairs` pairs of `per_side` operations each, back to back, the order
+/// alternating: on the shared 2-core box a neighbour's burst lasts longer than a pair, so it hits
+/// both sides alike, where longer slices each meet a different mix of load. Both get a running
+/// operation index (documents rotate). Keep a slice short, but well above the timer's
+/// resolution (tens of µs at least).
+pub fn paired(
+    pairs: usize,
+    per_side: usize,
+    mut a: impl FnMut(usize),
+    mut b: impl FnMut(usize),
+) -> PairedRatio {
+    let mut i = 0;
+    let mut per_op = |f: &mut dyn FnMut(usize)| {
+        let t = Instant::now();
+        for _ in 0..per_side {
+            f(i);
+            i += 1;
+        }
+        t.elapsed().as_secs_f64() / per_side as f64
+    };
+    let (mut ratios, mut ta, mut tb) = (vec![], vec![], vec![]);
+    for k in 0..pairs {
+        let (x, y) = if k % 2 == 0 {
+            let x = per_op(&mut a);
+            (x, per_op(&mut b))
+        } else {
+            let y = per_op(&mut b);
+            (per_op(&mut a), y)
+        };
+        ratios.push(y / x);
+        ta.push(x);
+        tb.push(y);
+    }
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
+    };
+    let (q1, median, q3) = quartiles(ratios);
+    PairedRatio {
+        median,
+        q1,
+        q3,
+        a_secs: quartiles(ta).1,
+        b_secs: quartiles(tb).1,
+    }
+}

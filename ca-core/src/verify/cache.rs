@@ -11,7 +11,7 @@
 use super::names::NameTexts;
 use super::path;
 use super::report::{CertSummary, SignatureReport, SubIndication};
-use super::{MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
+use super::{Carried, MAX_CERTIFICATES, Policy, date_time, rfc3339, summary_with};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use x509_cert::Certificate;
@@ -41,7 +41,7 @@ impl PathVerdict {
     /// entry.
     pub(crate) fn validate(
         cert_der: &[u8],
-        cms_certs: &[Vec<u8>],
+        cms_certs: &[Carried],
         policy: &Policy,
         signer: Option<(&Certificate, &CertSummary)>,
     ) -> Self {
@@ -50,18 +50,21 @@ impl PathVerdict {
         }
         // A trust anchor in the pool only makes certval build and verify partial paths up to
         // itself a second time: paths end at an anchor.
-        let is_anchor = |c: &Vec<u8>| policy.trust_anchors.contains(c);
-        let mut pool: Vec<Vec<u8>> = policy
+        let is_anchor = |c: &[u8]| policy.trust_anchors.iter().any(|a| a == c);
+        let mut pool: Vec<path::Untrusted<'_>> = policy
             .cert_pool
             .iter()
             .filter(|c| !is_anchor(c))
-            .cloned()
+            .map(|der| path::Untrusted { der, decoded: None })
             .collect();
         pool.extend(
             cms_certs
                 .iter()
-                .filter(|c| c.as_slice() != cert_der && !is_anchor(c))
-                .cloned(),
+                .filter(|c| c.der != cert_der && !is_anchor(&c.der))
+                .map(|c| path::Untrusted {
+                    der: &c.der,
+                    decoded: Some(&c.cert),
+                }),
         );
         pool.truncate(MAX_CERTIFICATES);
         let inputs = path::PathInputs {
@@ -138,7 +141,7 @@ impl PathVerdict {
 /// Only what neither provides is decoded here.
 fn summaries(
     chain: &[Vec<u8>],
-    decoded: &[Option<Certificate>],
+    decoded: &[Option<std::borrow::Cow<'_, Certificate>>],
     cert_der: &[u8],
     signer: Option<(&Certificate, &CertSummary)>,
 ) -> Vec<CertSummary> {
@@ -166,7 +169,10 @@ fn summaries(
         out.push(summary.clone());
     }
     for (i, parsed) in parsed.iter().enumerate().skip(skip) {
-        let cert = decoded.get(i).and_then(Option::as_ref).or(parsed.as_ref());
+        let cert = decoded
+            .get(i)
+            .and_then(|c| c.as_deref())
+            .or(parsed.as_ref());
         if let Some(cert) = cert {
             out.push(summary_with(cert, &mut names));
         }
@@ -211,12 +217,12 @@ impl PathCache {
         }
     }
 
-    fn key(cert_der: &[u8], cms_certs: &[Vec<u8>]) -> [u8; 32] {
+    fn key(cert_der: &[u8], cms_certs: &[Carried]) -> [u8; 32] {
         // DER encodings are self-delimiting, so the concatenation names the inputs unambiguously.
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         ctx.update(cert_der);
-        for c in cms_certs.iter().filter(|c| c.as_slice() != cert_der) {
-            ctx.update(c);
+        for c in cms_certs.iter().filter(|c| c.der != cert_der) {
+            ctx.update(&c.der);
         }
         let mut key = [0u8; 32];
         key.copy_from_slice(ctx.finish().as_ref());
@@ -231,7 +237,7 @@ impl PathCache {
     pub(crate) fn verdict(
         &self,
         cert_der: &[u8],
-        cms_certs: &[Vec<u8>],
+        cms_certs: &[Carried],
         policy: &Policy,
         signer: Option<(&Certificate, &CertSummary)>,
     ) -> Arc<PathVerdict> {

@@ -264,9 +264,20 @@ pub fn decode_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
 /// never the encapsulated content (a clinical document, also inside `signed_data`).
 #[derive(Clone)]
 pub struct SignedDocument {
+    /// `certificates` and `crls` left out: the certificates are in [`Self::carried`].
     signed_data: SignedData,
+    /// The X.509 certificates of `certificates`, each decoded once.
+    carried: Vec<Carried>,
     /// The encapsulated content (attached signature).
     content: Option<Vec<u8>>,
+}
+
+/// A certificate a CMS carries (RFC 5652 §10.2.2 CertificateChoices, the X.509 choice): its DER
+/// as carried, and decoded, so that neither finding the signer nor path building decodes it again.
+#[derive(Clone)]
+pub(crate) struct Carried {
+    pub der: Vec<u8>,
+    pub cert: Certificate,
 }
 
 impl std::fmt::Debug for SignedDocument {
@@ -275,14 +286,7 @@ impl std::fmt::Debug for SignedDocument {
             .field("content_type", &self.content_type())
             .field("content_bytes", &self.content.as_ref().map(Vec::len))
             .field("signers", &self.signer_count())
-            .field(
-                "certificates",
-                &self
-                    .signed_data
-                    .certificates
-                    .as_ref()
-                    .map_or(0, |c| c.0.len()),
-            )
+            .field("certificates", &self.carried.len())
             .finish()
     }
 }
@@ -324,9 +328,27 @@ impl SignedDocument {
             .content
             .to_der()
             .map_err(|e| malformed("SignedData", e))?;
-        let signed_data = match decode_der_or_ber::<SignedData>(&inner, "SignedData") {
-            Ok(sd) => sd,
-            Err(e) => crls_skipped(&inner).ok_or(e)?,
+        let parts: SignedDataParts = decode_der_or_ber(&inner, "SignedData")?;
+        // Refused, not truncated: a cut set may drop the signer's certificate and mislead.
+        let certificates = parts.certificates.as_ref().map_or(0, Vec::len);
+        if certificates > MAX_CERTIFICATES {
+            return Err(VerifyError::Malformed(format!(
+                "too many certificates ({certificates}; the limit is {MAX_CERTIFICATES})"
+            )));
+        }
+        let carried = parts
+            .certificates
+            .iter()
+            .flatten()
+            .filter_map(carried)
+            .collect::<Result<_, _>>()?;
+        let signed_data = SignedData {
+            version: parts.version,
+            digest_algorithms: parts.digest_algorithms,
+            encap_content_info: parts.encap_content_info,
+            certificates: None,
+            crls: None,
+            signer_infos: parts.signer_infos,
         };
         let content = match &signed_data.encap_content_info.econtent {
             None => None,
@@ -339,15 +361,9 @@ impl SignedDocument {
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
         }
-        // Refused, not truncated: a cut set may drop the signer's certificate and mislead.
-        let certificates = signed_data.certificates.as_ref().map_or(0, |c| c.0.len());
-        if certificates > MAX_CERTIFICATES {
-            return Err(VerifyError::Malformed(format!(
-                "too many certificates ({certificates}; the limit is {MAX_CERTIFICATES})"
-            )));
-        }
         Ok(Self {
             signed_data,
+            carried,
             content,
         })
     }
@@ -382,16 +398,7 @@ impl SignedDocument {
 
     /// The certificates the CMS carries (DER), X.509 ones only.
     pub fn certificates(&self) -> Vec<Vec<u8>> {
-        let Some(set) = &self.signed_data.certificates else {
-            return Vec::new();
-        };
-        set.0
-            .iter()
-            .filter_map(|c| match c {
-                CertificateChoices::Certificate(cert) => cert.to_der().ok(),
-                _ => None,
-            })
-            .collect()
+        self.carried.iter().map(|c| c.der.clone()).collect()
     }
 
     pub fn content_type(&self) -> ObjectIdentifier {
@@ -403,30 +410,47 @@ impl SignedDocument {
     }
 }
 
-/// RFC 5652 §5.1 SignedData with `crls` left undecoded. x509-cert 0.3 requires the TBSCertList
-/// `version`, which RFC 5280 §5.1 makes OPTIONAL: a v1 CRL (RFC 4134 §4.4, §4.11) fails the whole
-/// SignedData otherwise. The verifier takes CRLs from the relying party, never from the signature.
+/// RFC 5652 §5.1 SignedData with `certificates` and `crls` left undecoded. The certificates are
+/// decoded one by one ([`carried`]) so that each keeps the DER it came in, which path building
+/// and the path cache need (re-encoding every one cost as much as decoding it). The CRLs are
+/// never decoded: x509-cert 0.3 requires the TBSCertList `version`, which RFC 5280 §5.1 makes
+/// OPTIONAL, so a v1 CRL (RFC 4134 §4.4, §4.11) would fail the whole SignedData, and the
+/// verifier takes CRLs from the relying party, never from the signature.
 #[derive(der::Sequence)]
-struct SignedDataCrlsSkipped {
+struct SignedDataParts {
     version: cms::content_info::CmsVersion,
     digest_algorithms: cms::signed_data::DigestAlgorithmIdentifiers,
     encap_content_info: cms::signed_data::EncapsulatedContentInfo,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
-    certificates: Option<cms::signed_data::CertificateSet>,
+    certificates: Option<Vec<Any>>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     crls: Option<Vec<Any>>,
     signer_infos: cms::signed_data::SignerInfos,
 }
 
-fn crls_skipped(der: &[u8]) -> Option<SignedData> {
-    let sd: SignedDataCrlsSkipped = decode_der_or_ber(der, "SignedData").ok()?;
-    Some(SignedData {
-        version: sd.version,
-        digest_algorithms: sd.digest_algorithms,
-        encap_content_info: sd.encap_content_info,
-        certificates: sd.certificates,
-        crls: None,
-        signer_infos: sd.signer_infos,
+/// One CertificateChoices (RFC 5652 §10.2.2): the X.509 certificate (untagged SEQUENCE) decoded
+/// with its DER; the other choices (`[0]`–`[3]`: PKCS #6, attribute certificates, other) are
+/// checked to be CertificateChoices as before and left out, as no path uses them.
+fn carried(choice: &Any) -> Option<Result<Carried, VerifyError>> {
+    let der = match choice.to_der() {
+        Ok(der) => der,
+        Err(e) => return Some(Err(malformed("CMS certificate", e))),
+    };
+    if der::Tagged::tag(choice) != der::Tag::Sequence {
+        return match decode_der_or_ber::<CertificateChoices>(&der, "CMS certificate") {
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+    }
+    Some(match Certificate::from_der(&der) {
+        Ok(cert) => Ok(Carried { der, cert }),
+        // A BER certificate (inside BER CMS) is carried in its DER re-encoding, as before.
+        Err(der_err) => Certificate::from_ber(&der)
+            .map_err(|_| malformed("CMS certificate", der_err))
+            .and_then(|cert| {
+                let der = cert.to_der().map_err(|e| malformed("CMS certificate", e))?;
+                Ok(Carried { der, cert })
+            }),
     })
 }
 
@@ -579,13 +603,13 @@ fn verify_document_with(
             (digests.to_vec(), *bytes)
         }
     };
-    let cms_certs = doc.certificates();
+    let cms_certs = &doc.carried;
     let signatures = doc
         .signed_data
         .signer_infos
         .0
         .iter()
-        .map(|si| verify_signer(doc, si, &digests, bytes, &cms_certs, policy, paths))
+        .map(|si| verify_signer(doc, si, &digests, bytes, cms_certs, policy, paths))
         .collect();
     Report::from_signatures(at, checks, signatures)
 }
@@ -611,7 +635,7 @@ fn verify_signer(
     si: &SignerInfo,
     digests: &[(DigestAlgorithm, Vec<u8>)],
     content: Option<&[u8]>,
-    cms_certs: &[Vec<u8>],
+    cms_certs: &[Carried],
     policy: &Policy,
     paths: Option<&cache::PathCache>,
 ) -> SignatureReport {
@@ -677,7 +701,7 @@ fn verify_signer(
             if !check_signed_attributes(&mut r, doc, attrs, digest_alg, digests) {
                 return r;
             }
-            if !check_ess(&mut r, attrs, &cert_der, &cert, policy.require_cades) {
+            if !check_ess(&mut r, attrs, cert_der, &cert, policy.require_cades) {
                 return r;
             }
             match attrs.to_der() {
@@ -762,7 +786,7 @@ fn verify_signer(
     }
 
     // 5. The certificate: path, usage, role, policy.
-    check_certificate(&mut r, &cert, &cert_der, cms_certs, policy, paths);
+    check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths);
     r
 }
 
@@ -1138,23 +1162,30 @@ fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
         .map(|s| s.0.as_bytes().to_vec())
 }
 
-fn find_signer(
+/// The signer's certificate (DER and decoded) among those the CMS carries, then the pool.
+fn find_signer<'a>(
     sid: &SignerIdentifier,
-    cms_certs: &[Vec<u8>],
-    pool: &[Vec<u8>],
-) -> Option<(Vec<u8>, Certificate)> {
-    cms_certs.iter().chain(pool).find_map(|der| {
-        let cert = Certificate::from_der(der).ok()?;
+    cms_certs: &'a [Carried],
+    pool: &'a [Vec<u8>],
+) -> Option<(&'a [u8], std::borrow::Cow<'a, Certificate>)> {
+    use std::borrow::Cow;
+    let matches = |cert: &Certificate| {
         let tbs = cert.tbs_certificate();
-        let matches = match sid {
+        match sid {
             SignerIdentifier::IssuerAndSerialNumber(ias) => {
                 ias.issuer == *tbs.issuer() && ias.serial_number == *tbs.serial_number()
             }
             SignerIdentifier::SubjectKeyIdentifier(ski) => {
-                subject_key_id(&cert).is_some_and(|k| k == ski.0.as_bytes())
+                subject_key_id(cert).is_some_and(|k| k == ski.0.as_bytes())
             }
-        };
-        matches.then(|| (der.clone(), cert))
+        }
+    };
+    if let Some(c) = cms_certs.iter().find(|c| matches(&c.cert)) {
+        return Some((&c.der, Cow::Borrowed(&c.cert)));
+    }
+    pool.iter().find_map(|der| {
+        let cert = Certificate::from_der(der).ok()?;
+        matches(&cert).then_some((der.as_slice(), Cow::Owned(cert)))
     })
 }
 
@@ -1222,7 +1253,7 @@ fn check_certificate(
     r: &mut SignatureReport,
     cert: &Certificate,
     cert_der: &[u8],
-    cms_certs: &[Vec<u8>],
+    cms_certs: &[Carried],
     policy: &Policy,
     paths: Option<&cache::PathCache>,
 ) {
@@ -1330,5 +1361,35 @@ fn check_eku(r: &mut SignatureReport, cert: &Certificate, rule: &EkuRule) {
             SubIndication::ChainConstraintsFailure,
             format!("the certificate's EKU does not allow {o}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors");
+        std::fs::read(dir.join(name)).unwrap()
+    }
+
+    /// Each certificate a CMS carries is decoded once and kept with the DER it came in: bytes
+    /// of the input, and the decoded certificate's own encoding.
+    #[test]
+    fn carried_certificates_keep_the_der_they_came_in() {
+        let input = vector("cms/valid-attached-p256.p7s");
+        let doc = SignedDocument::parse(&input).unwrap();
+        assert_eq!(doc.carried.len(), 2);
+        for c in &doc.carried {
+            assert!(input.windows(c.der.len()).any(|w| w == c.der.as_slice()));
+            assert_eq!(c.cert.to_der().unwrap(), c.der);
+        }
+        assert_eq!(
+            doc.certificates(),
+            doc.carried
+                .iter()
+                .map(|c| c.der.clone())
+                .collect::<Vec<_>>()
+        );
     }
 }

@@ -3,23 +3,23 @@
 //! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
 //! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring),
 //! at most once per validation: path building and path validation both verify each intermediate
-//! CA's signature, and certval's signature cache (keyed by SHA-256 over the signed bytes, the
-//! signature value and algorithm, and by the verifying key) answers the second time.
+//! CA's signature, and [`Verified`] answers the second time.
 
 use super::report::SubIndication;
 use crate::key::{self, KeyError};
 use crate::oid;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
-    CertificationPathSettings, DefaultSignatureVerificationCache, Error as CvError,
-    MemoryCrlSource, ObjectIdentifierSet, PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT,
-    PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
-    calculate_hash_rust_crypto, check_revocation_local, compare_names, validate_path_rfc5280,
+    CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
+    PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment,
+    TaSource, TimeOfInterest, calculate_hash_rust_crypto, check_revocation_local, compare_names,
+    validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
 use der::asn1::{BitString, GeneralizedTime};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use std::borrow::Cow;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
@@ -38,7 +38,7 @@ pub(crate) const MAX_CANDIDATE_PATHS: usize = 64;
 pub(crate) struct PathInputs<'a> {
     pub trust_anchors: &'a [Vec<u8>],
     /// Untrusted certificates (the pool and the CMS certificates).
-    pub pool: &'a [Vec<u8>],
+    pub pool: &'a [Untrusted<'a>],
     pub crls: &'a [Vec<u8>],
     pub at: der::DateTime,
     /// Empty means `{anyPolicy}`.
@@ -50,11 +50,21 @@ pub(crate) struct PathInputs<'a> {
     pub max_depth: Option<u8>,
 }
 
+/// An untrusted certificate for path building: its DER, and the certificate decoded when the
+/// caller has it (the CMS's), so that it is not decoded again.
+pub(crate) struct Untrusted<'a> {
+    pub der: &'a [u8],
+    pub decoded: Option<&'a Certificate>,
+}
+
+/// A certificate's DER and the certificate, decoded here or borrowed from the caller.
+type Decoded<'a> = (&'a [u8], Cow<'a, Certificate>);
+
 /// A validated path, target first, trust anchor last (DER).
-pub(crate) struct ValidPath {
+pub(crate) struct ValidPath<'a> {
     pub chain: Vec<Vec<u8>>,
-    /// `chain[i]` decoded, where path building had decoded it already (anchor and pool).
-    pub decoded: Vec<Option<Certificate>>,
+    /// `chain[i]` decoded, where path building had it decoded already (anchor and pool).
+    pub decoded: Vec<Option<Cow<'a, Certificate>>>,
     pub revocation_checked: bool,
 }
 
@@ -65,25 +75,68 @@ pub(crate) struct PathFailure {
     pub chain: Vec<Vec<u8>>,
 }
 
-/// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
-fn verify_with_ring(
-    _pe: &PkiEnvironment,
-    message: &[u8],
-    signature: &BitString,
-    algorithm: &AlgorithmIdentifierOwned,
-    spki: &SubjectPublicKeyInfoOwned,
-) -> certval::Result<()> {
-    let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
-    let Some(signature) = signature.as_bytes() else {
-        return Err(bad);
-    };
-    #[cfg(test)]
-    tests::SIGNATURE_CHECKS.with(|n| n.set(n.get() + 1));
-    match key::verify(spki, algorithm, message, signature) {
-        Ok(()) => Ok(()),
-        // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
-        Err(KeyError::Unsupported(_)) => Err(CvError::Unrecognized),
-        Err(_) => Err(bad),
+/// Most signatures [`Verified`] remembers: a validation over an ordinary pool checks a handful;
+/// past this (a large mesh of CAs) later ones are verified again, never assumed.
+const MAX_VERIFIED: usize = 1_024;
+
+/// The signatures that verified during one validation, compared in full (signed bytes, signature
+/// value, algorithm and key) rather than by a digest: certval's own signature cache keys by a
+/// software SHA-256 of all of them, ≈ 3 % of a cold document verification, to save one ECDSA
+/// check. Only successes are kept, so a bad signature is checked, and refused, every time.
+#[derive(Default)]
+struct Verified(std::sync::Mutex<Vec<VerifiedSignature>>);
+
+struct VerifiedSignature {
+    signature: Vec<u8>,
+    message: Vec<u8>,
+    algorithm: AlgorithmIdentifierOwned,
+    spki: SubjectPublicKeyInfoOwned,
+}
+
+impl Verified {
+    /// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &BitString,
+        algorithm: &AlgorithmIdentifierOwned,
+        spki: &SubjectPublicKeyInfoOwned,
+    ) -> certval::Result<()> {
+        let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
+        let Some(signature) = signature.as_bytes() else {
+            return Err(bad);
+        };
+        // A poisoned lock only loses the memo, never a check.
+        let mut seen = self.0.lock().ok();
+        let known = seen.as_ref().is_some_and(|seen| {
+            seen.iter().any(|v| {
+                v.signature == signature
+                    && v.spki == *spki
+                    && v.algorithm == *algorithm
+                    && v.message == message
+            })
+        });
+        if known {
+            return Ok(());
+        }
+        #[cfg(test)]
+        tests::SIGNATURE_CHECKS.with(|n| n.set(n.get() + 1));
+        match key::verify(spki, algorithm, message, signature) {
+            Ok(()) => {
+                if let Some(seen) = seen.as_mut().filter(|s| s.len() < MAX_VERIFIED) {
+                    seen.push(VerifiedSignature {
+                        signature: signature.to_vec(),
+                        message: message.to_vec(),
+                        algorithm: algorithm.clone(),
+                        spki: spki.clone(),
+                    });
+                }
+                Ok(())
+            }
+            // "not mine" lets certval say the algorithm is unsupported rather than the signature bad.
+            Err(KeyError::Unsupported(_)) => Err(CvError::Unrecognized),
+            Err(_) => Err(bad),
+        }
     }
 }
 
@@ -117,7 +170,10 @@ fn cert_file(i: usize, bytes: &[u8]) -> CertFile {
 }
 
 /// Builds and validates paths for `target` (DER); the first valid path wins.
-pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPath, PathFailure> {
+pub(crate) fn validate<'a>(
+    target: &[u8],
+    inputs: &PathInputs<'a>,
+) -> Result<ValidPath<'a>, PathFailure> {
     let failure = |sub, reason: String| PathFailure {
         sub,
         reason,
@@ -127,10 +183,15 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
     let mut pe = PkiEnvironment::new();
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
-    pe.add_verify_signature_message_callback(verify_with_ring);
-    // Lives as long as this one validation (nothing outlives the call): only successes are
-    // remembered, so a bad signature is checked, and refused, every time it is presented.
-    pe.add_signature_cache(Box::new(DefaultSignatureVerificationCache::new()));
+    // Lives as long as this one validation (nothing outlives the call).
+    let verified = std::sync::Arc::new(Verified::default());
+    pe.add_verify_signature_message_callback(
+        move |_: &PkiEnvironment,
+              m: &[u8],
+              s: &BitString,
+              a: &AlgorithmIdentifierOwned,
+              k: &SubjectPublicKeyInfoOwned| { verified.verify(m, s, a, k) },
+    );
 
     let mut tas = TaSource::new();
     for (i, ta) in inputs.trust_anchors.iter().enumerate() {
@@ -153,10 +214,10 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
             ));
         }
     };
-    let mut anchors: Vec<(&[u8], Certificate)> = inputs
+    let mut anchors: Vec<Decoded<'a>> = inputs
         .trust_anchors
         .iter()
-        .filter_map(|a| Some((a.as_slice(), Certificate::from_der(a).ok()?)))
+        .filter_map(|a| Some((a.as_slice(), Cow::Owned(Certificate::from_der(a).ok()?))))
         .collect();
     if let Err(reason) = within_budget(&anchors, &candidates) {
         return Err(failure(
@@ -273,11 +334,15 @@ pub(crate) fn validate(target: &[u8], inputs: &PathInputs<'_>) -> Result<ValidPa
 /// The pool certificates that can be intermediates, parsed: RFC 5280 §6.1.4 (k) wants
 /// basicConstraints cA in every v3 intermediate, so v3 end-entity certificates are dropped
 /// before certval sees them; undecodable ones too (certval would skip them). Duplicates go.
-fn may_issue(pool: &[Vec<u8>]) -> Result<Vec<(&[u8], Certificate)>, String> {
-    let mut out: Vec<(&[u8], Certificate)> = Vec::new();
-    for der in pool {
-        let Ok(cert) = Certificate::from_der(der) else {
-            continue;
+fn may_issue<'a>(pool: &[Untrusted<'a>]) -> Result<Vec<Decoded<'a>>, String> {
+    let mut out: Vec<Decoded<'a>> = Vec::new();
+    for &Untrusted { der, decoded } in pool {
+        let cert = match decoded {
+            Some(cert) => Cow::Borrowed(cert),
+            None => match Certificate::from_der(der) {
+                Ok(cert) => Cow::Owned(cert),
+                Err(_) => continue,
+            },
         };
         let tbs = cert.tbs_certificate();
         let is_ca = match tbs.get_extension::<BasicConstraints>() {
@@ -285,7 +350,7 @@ fn may_issue(pool: &[Vec<u8>]) -> Result<Vec<(&[u8], Certificate)>, String> {
             Ok(None) => tbs.version() != x509_cert::Version::V3,
             Err(_) => false,
         };
-        if is_ca && !out.iter().any(|(d, _)| *d == der.as_slice()) {
+        if is_ca && !out.iter().any(|(d, _)| *d == der) {
             out.push((der, cert));
         }
         if out.len() > MAX_PATH_POOL {
@@ -305,10 +370,7 @@ const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
 /// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
 /// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
 /// stops at the budget, so it costs at most the budget plus the name comparisons.
-fn within_budget(
-    anchors: &[(&[u8], Certificate)],
-    pool: &[(&[u8], Certificate)],
-) -> Result<(), String> {
+fn within_budget(anchors: &[Decoded<'_>], pool: &[Decoded<'_>]) -> Result<(), String> {
     let issued_by = |issuer: &Certificate, cert: &Certificate| {
         compare_names(
             cert.tbs_certificate().issuer(),
@@ -530,7 +592,7 @@ mod tests {
     use std::path::Path;
 
     thread_local! {
-        /// Signatures [`verify_with_ring`] checked on this thread.
+        /// Signatures [`Verified::verify`] checked with ring on this thread.
         pub(super) static SIGNATURE_CHECKS: Cell<usize> = const { Cell::new(0) };
     }
 
@@ -550,9 +612,22 @@ mod tests {
     fn each_signature_of_a_path_is_checked_once() {
         let cms =
             super::super::SignedDocument::parse(&vector("cms/valid-detached-p256.p7s")).unwrap();
-        let pool = cms.certificates();
+        let carried = cms.certificates();
+        let decoded: Vec<Certificate> = carried
+            .iter()
+            .map(|der| Certificate::from_der(der).unwrap())
+            .collect();
+        // Handed decoded, as the CMS's certificates are: path building borrows them.
+        let pool: Vec<Untrusted<'_>> = carried
+            .iter()
+            .zip(&decoded)
+            .map(|(der, cert)| Untrusted {
+                der,
+                decoded: Some(cert),
+            })
+            .collect();
         let cas = may_issue(&pool).unwrap();
-        let target = pool
+        let target = carried
             .iter()
             .find(|c| !cas.iter().any(|(ca, _)| *ca == c.as_slice()))
             .unwrap()
@@ -577,12 +652,46 @@ mod tests {
         SIGNATURE_CHECKS.with(|n| n.set(0));
         let valid = validate(&target, &inputs).unwrap_or_else(|f| panic!("{}", f.reason));
         assert_eq!(valid.chain.len(), 3);
-        // The sub-CA and the anchor come decoded from path building, each the one in the chain.
+        // The sub-CA (borrowed) and the anchor come decoded from path building, each the one in
+        // the chain.
         assert!(valid.decoded[0].is_none());
+        assert!(matches!(valid.decoded[1], Some(Cow::Borrowed(_))));
         for (der, cert) in valid.chain.iter().zip(&valid.decoded).skip(1) {
             assert_eq!(&cert.as_ref().unwrap().to_der().unwrap(), der);
         }
         assert!(valid.revocation_checked);
         assert_eq!(SIGNATURE_CHECKS.with(Cell::get), 4);
+    }
+
+    /// The memo answers only for the very signature that verified: the same signed bytes with
+    /// another signature value or under another key are checked again, and refused.
+    #[test]
+    fn a_remembered_signature_vouches_for_itself_only() {
+        let cert = |name: &str| {
+            let der = super::super::decode_certificates(&vector(name)).unwrap();
+            Certificate::from_der(&der[0]).unwrap()
+        };
+        let (root, sign) = (cert("pki/ca/root.pem"), cert("pki/ca/sign.pem"));
+        let tbs = sign.tbs_certificate().to_der().unwrap();
+        let alg = sign.signature_algorithm();
+        let root_key = root.tbs_certificate().subject_public_key_info();
+        let good = sign.signature();
+        let mut forged = good.raw_bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let forged = BitString::from_bytes(&forged).unwrap();
+        let checks = || SIGNATURE_CHECKS.with(Cell::get);
+        SIGNATURE_CHECKS.with(|n| n.set(0));
+
+        let verified = Verified::default();
+        assert!(verified.verify(&tbs, good, alg, root_key).is_ok());
+        assert!(verified.verify(&tbs, good, alg, root_key).is_ok());
+        assert_eq!(checks(), 1, "the second time is answered by the memo");
+        for _ in 0..2 {
+            assert!(verified.verify(&tbs, &forged, alg, root_key).is_err());
+        }
+        let own_key = sign.tbs_certificate().subject_public_key_info();
+        assert!(verified.verify(&tbs, good, alg, own_key).is_err());
+        assert_eq!(checks(), 4, "each forgery was checked with ring");
     }
 }
