@@ -275,7 +275,7 @@ pub enum TokenScope {
 
 /// An API token as stored: only a hash of its secret (the secret itself is 256 random bits, shown
 /// once at creation; see `token`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// Public lookup id (part of the token string).
     pub id: String,
@@ -285,6 +285,20 @@ pub struct TokenRecord {
     pub created_at: u64,
     pub expires_at: u64,
     pub revoked: bool,
+}
+
+/// Leaves out the secret's hash: with it, a leaked log line would let anyone test guesses of the
+/// secret offline.
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("scope", &self.scope)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Durable state of one installation.

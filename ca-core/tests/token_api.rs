@@ -62,6 +62,8 @@ fn debug_redacts_the_secret() {
     let (tok, record) = token::issue_token(TokenScope::Ra, NOW, HOUR).unwrap();
     let debug = format!("{tok:?} {record:?}");
     assert!(!debug.contains(secret_of(tok.expose())), "{debug}");
+    // Nor the stored hash, which would allow offline guessing.
+    assert!(!debug.contains(&record.secret_hash), "{debug}");
     assert!(debug.contains(tok.id()));
     assert!(debug.contains("redacted"));
 }
