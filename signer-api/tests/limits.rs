@@ -239,6 +239,35 @@ fn unverified_tokens_count_against_the_client_address() {
     assert_eq!(get(&demo.signer).status, 200);
 }
 
+/// With the rate limit off nothing verifies a token before the handler: the `Caller` extractor
+/// does it itself, with the same outcomes as behind the limiter.
+#[test]
+fn without_the_rate_limit_tokens_are_verified_by_the_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(&dir.path().join("data"), &[("HPKI_RATE_LIMIT", "0")]);
+    let agent = agent();
+    let sign = |token: &str| {
+        reply(
+            agent
+                .post(&format!(
+                    "{}/v1/signatures?credential={}&purpose=author",
+                    server.base, demo.credential
+                ))
+                .set("Authorization", &format!("Bearer {token}"))
+                .set("Content-Type", "application/octet-stream")
+                .send_bytes(b"a document"),
+        )
+        .unwrap()
+    };
+    assert_eq!(sign(&demo.signer).status, 201);
+    // The RA token verifies but names no practitioner; a wrong secret does not verify.
+    assert_eq!(sign(&demo.ra).status, 403);
+    let mut forged = demo.signer.clone();
+    let last = if forged.ends_with('0') { "1" } else { "0" };
+    forged.replace_range(forged.len() - 1.., last);
+    assert_eq!(sign(&forged).status, 401);
+}
+
 /// A body that trickles (a slow POST after a complete head) is cut at the request deadline
 /// with 408 problem+json, and the signature it was for is never made.
 #[test]

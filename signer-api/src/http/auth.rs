@@ -4,7 +4,7 @@
 use super::AppState;
 use super::problem::Problem;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use ca_core::store::{Store, TokenScope};
 use std::future::{Ready, ready};
 use x509_cert::der::Decode;
@@ -75,6 +75,10 @@ impl FromRequest for Caller {
 }
 
 fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
+    // The rate limiter verified this request's token already (`limits::client`).
+    if let Some(caller) = req.extensions().get::<Caller>() {
+        return Ok(caller.clone());
+    }
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| Problem::internal(&"application state missing"))?;
@@ -86,18 +90,7 @@ fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
         let token = value
             .strip_prefix("Bearer ")
             .ok_or_else(|| Problem::unauthorized("expected Authorization: Bearer <token>"))?;
-        let token = token.trim();
-        let scope = ca_core::token::verify(state.authority.store(), token, now)?;
-        // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
-        let id = token.split('_').nth(1).unwrap_or_default();
-        let identity = match scope {
-            TokenScope::Ra => Identity::Ra,
-            TokenScope::Signer { practitioner } => Identity::Practitioner(practitioner),
-        };
-        return Ok(Caller {
-            identity,
-            label: format!("token:{id}"),
-        });
+        return token_caller(state, token.trim(), now);
     }
     if let Some(peer) = req.conn_data::<PeerCertificate>() {
         return identify_certificate(state, &peer.0, now);
@@ -105,6 +98,21 @@ fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
     Err(Problem::unauthorized(
         "no credentials: send Authorization: Bearer <token> or a client certificate",
     ))
+}
+
+/// The caller an API token names, once it verifies at `now`.
+pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, Problem> {
+    let scope = ca_core::token::verify(state.authority.store(), token, now)?;
+    // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
+    let id = token.split('_').nth(1).unwrap_or_default();
+    let identity = match scope {
+        TokenScope::Ra => Identity::Ra,
+        TokenScope::Signer { practitioner } => Identity::Practitioner(practitioner),
+    };
+    Ok(Caller {
+        identity,
+        label: format!("token:{id}"),
+    })
 }
 
 /// A client certificate identifies a practitioner only if we issued it under a profile made for

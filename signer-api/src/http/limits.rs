@@ -8,7 +8,7 @@ use super::problem::Problem;
 use crate::config::Limits;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, RETRY_AFTER};
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -53,19 +53,22 @@ impl ClientRate {
 /// verify). Unverified ids by address, because an id is attacker-chosen: random ids would each get
 /// a fresh budget, and a known id (ids appear in audit records) with a wrong secret would spend
 /// its owner's. Valid tokens keep budgets of their own, because behind a hospital's NAT or
-/// integration engine many practitioners and systems share one address. Verifying costs a store
-/// lookup and a SHA-256, which the `Caller` extractor repeats: negligible beside a signature.
+/// integration engine many practitioners and systems share one address. The verified caller is
+/// left in the request's extensions, where the `Caller` extractor takes it instead of verifying
+/// the token again.
 fn client(req: &ServiceRequest, state: &AppState) -> String {
-    let token = req
+    let caller = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| ca_core::token::verify(state.authority.store(), t, super::now()).is_ok());
-    // A verified token is `hpki_<id>_<secret>`.
-    match (token.and_then(|t| t.split('_').nth(1)), req.peer_addr()) {
-        (Some(id), _) => format!("token:{id}"),
+        .and_then(|t| super::auth::token_caller(state, t.trim(), super::now()).ok());
+    match (caller, req.peer_addr()) {
+        (Some(caller), _) => {
+            let key = caller.label.clone();
+            req.extensions_mut().insert(caller);
+            key
+        }
         (None, Some(peer)) => format!("ip:{}", peer.ip()),
         (None, None) => "ip:unknown".to_owned(),
     }
