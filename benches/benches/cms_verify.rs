@@ -1,4 +1,4 @@
-//! `verify`: 4 KB detached CAdES signatures of the product's chain (root → signature CA → signer,
+//! `cms_verify`: 4 KB detached CAdES signatures of the product's chain (root → signature CA → signer,
 //! a CRL per CA) verified by hpki cold (everything from scratch), hpki batch (one `Verifier` for
 //! documents of one signer: the path is validated once) and OpenSSL `CMS_verify` (same trust store
 //! and CRLs), against raw ring ECDSA P-256 verify (the limit).
