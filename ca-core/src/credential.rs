@@ -3,7 +3,7 @@
 //! sealed at rest; signing checks ownership, validity, revocation and the role gate, and audits
 //! before returning.
 
-use crate::audit::{AuditAction, AuditEvent};
+use crate::audit::{AuditAction, AuditEvent, AuditRecord};
 use crate::authority::{Authority, AuthorityError, Prepared, PublicKeySource};
 use crate::hcrole::HcRole;
 use crate::issue::Registration;
@@ -160,6 +160,22 @@ pub struct Signed {
     pub cms: Vec<u8>,
     pub serial: Vec<u8>,
     pub audit_seq: u64,
+}
+
+/// A signature whose audit record is not yet durable: never handed out as it is.
+struct Unaudited {
+    cms: Vec<u8>,
+    serial: Vec<u8>,
+}
+
+impl Unaudited {
+    fn audited(self, record: &AuditRecord) -> Signed {
+        Signed {
+            cms: self.cms,
+            serial: self.serial,
+            audit_seq: record.seq,
+        }
+    }
 }
 
 impl std::fmt::Debug for Signed {
@@ -359,13 +375,8 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let (cms, event) = self.sign_unaudited(loaded, policy, request, now, actor)?;
-        let audit = self.store.append_audit(event)?;
-        Ok(Signed {
-            cms,
-            serial: loaded.0.record.serial.clone(),
-            audit_seq: audit.seq,
-        })
+        let (unaudited, event) = self.sign_unaudited(loaded, policy, request, now, actor)?;
+        Ok(unaudited.audited(&self.store.append_audit(event)?))
     }
 
     /// [`Authority::sign_with`] for an async caller: the checks and the signature are made on
@@ -382,24 +393,17 @@ impl<S: Store> Authority<S> {
     ) {
         match self.sign_unaudited(loaded, policy, request, now, actor) {
             Err(e) => done(Err(e)),
-            Ok((cms, event)) => {
-                let serial = loaded.0.record.serial.clone();
-                self.store.append_audit_then(
-                    event,
-                    Box::new(move |outcome| {
-                        done(outcome.map_err(Into::into).map(|audit| Signed {
-                            cms,
-                            serial,
-                            audit_seq: audit.seq,
-                        }))
-                    }),
-                );
-            }
+            Ok((unaudited, event)) => self.store.append_audit_then(
+                event,
+                Box::new(move |outcome| {
+                    done(outcome.map_err(Into::into).map(|a| unaudited.audited(&a)))
+                }),
+            ),
         }
     }
 
-    /// Every check and the signature of [`Authority::sign_with`]: the CMS and the audit event
-    /// that must be durable before the CMS is handed out.
+    /// Every check and the signature of [`Authority::sign_with`]: the signature and the audit
+    /// event that must be durable before it is handed out.
     fn sign_unaudited(
         &self,
         loaded: &SigningCredential,
@@ -407,7 +411,7 @@ impl<S: Store> Authority<S> {
         request: &SignDocument<'_>,
         now: u64,
         actor: &str,
-    ) -> Result<(Vec<u8>, AuditEvent), CredentialError> {
+    ) -> Result<(Unaudited, AuditEvent), CredentialError> {
         let LoadedCredential {
             credential,
             record,
@@ -521,7 +525,11 @@ impl<S: Store> Authority<S> {
             object: format!("credential:{}", credential.id),
             details,
         };
-        Ok((cms, event))
+        let unaudited = Unaudited {
+            cms,
+            serial: record.serial.clone(),
+        };
+        Ok((unaudited, event))
     }
 
     /// The credential and its certificate record.

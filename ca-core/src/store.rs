@@ -544,11 +544,11 @@ impl ChainWriter {
     fn write(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>, StoreError> {
         let chain = self.chain.clone();
         let _chain = chain.lock().map_err(|_| poisoned())?;
-        let mut prev = self.head_record()?;
-        let mut records = Vec::with_capacity(events.len());
+        let head = self.head_record()?;
+        let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
         for event in events {
-            let record = AuditRecord::next(prev.as_ref(), event);
+            let record = AuditRecord::next(records.last().or(head.as_ref()), event);
             if self
                 .audit
                 .contains_key(audit_key(record.seq))
@@ -560,13 +560,12 @@ impl ChainWriter {
                 )));
             }
             payloads.push(encode(&record)?);
-            prev = Some(record.clone());
             records.push(record);
         }
         let Some(newest) = records.last() else {
             return Ok(records);
         };
-        let head = Head {
+        let new_head = Head {
             seq: newest.seq,
             hash: newest.hash.clone(),
         };
@@ -580,8 +579,8 @@ impl ChainWriter {
                     .map_err(backend)
             })
             .and_then(|()| {
-                let head = encode(&head)?;
-                self.meta.insert(AUDIT_HEAD_KEY, head).map_err(backend)
+                let new_head = encode(&new_head)?;
+                self.meta.insert(AUDIT_HEAD_KEY, new_head).map_err(backend)
             });
         if let Err(e) = written {
             // Take back what went in, so the next append does not meet records beyond the head.
@@ -591,7 +590,7 @@ impl ChainWriter {
             return Err(e);
         }
         self.make_durable(&payloads)?;
-        self.last = prev;
+        self.last = records.last().cloned();
         Ok(records)
     }
 
