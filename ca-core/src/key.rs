@@ -358,6 +358,40 @@ pub fn key_params(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyParams, KeyErro
     Ok(KeyParams { algorithm, bits })
 }
 
+/// As people name keys: `EC P-256`, `RSA 2048`, `Ed25519`.
+impl fmt::Display for KeyParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.algorithm {
+            KeyAlgorithm::P256 => f.write_str("EC P-256"),
+            KeyAlgorithm::P384 => f.write_str("EC P-384"),
+            KeyAlgorithm::P521 => f.write_str("EC P-521"),
+            KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
+            KeyAlgorithm::Rsa => write!(f, "RSA {}", self.bits),
+        }
+    }
+}
+
+/// The key in `spki` for a reader: [`KeyParams`]' name, or the algorithm (and curve) by name when
+/// hpki does not support it; never fails.
+pub fn describe_public_key(spki: &SubjectPublicKeyInfoOwned) -> String {
+    let alg = &spki.algorithm;
+    match key_params(spki) {
+        Ok(params) => params.to_string(),
+        Err(KeyError::Unsupported(_)) if alg.oid == oid::ID_EC_PUBLIC_KEY => {
+            match alg
+                .parameters
+                .as_ref()
+                .map(Any::decode_as::<ObjectIdentifier>)
+            {
+                Some(Ok(curve)) => format!("EC {}", oid::describe(&curve)),
+                _ => format!("EC, curve not named ({})", oid::describe(&alg.oid)),
+            }
+        }
+        Err(KeyError::Unsupported(_)) => oid::describe(&alg.oid),
+        Err(e) => format!("{}: {e}", oid::describe(&alg.oid)),
+    }
+}
+
 /// RSASSA-PSS-params, RFC 4055 §3.1 (explicitly tagged). The DEFAULTs are SHA-1, which hpki
 /// refuses, so an absent field ends in `Unsupported`.
 #[derive(der::Sequence)]

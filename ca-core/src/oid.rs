@@ -4,6 +4,8 @@
 //! taken from `iso17090.md` §3.1, where each was decoded from real HPKI certificates.
 
 use const_oid::ObjectIdentifier;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub use const_oid::db::rfc4519::COUNTRY_NAME;
 pub use const_oid::db::rfc5280::{
@@ -59,10 +61,45 @@ pub const ID_AA_ETS_COMMITMENT_TYPE: ObjectIdentifier =
 pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("0.4.0.19122.1.1");
 
+/// The names of the OIDs above that const-oid's tables do not carry.
+const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
+    (HC_ROLE, "id-hcpki-at-healthcareactor"),
+    (JP_HCROLE_SCHEME, "id-jhpki-cdata"),
+    (ID_KP_DOCUMENT_SIGNING, "id-kp-documentSigning"),
+    (ID_AA_ETS_COMMITMENT_TYPE, "id-aa-ets-commitmentType"),
+    (ID_AA_ETS_SIGNER_ATTR_V2, "id-aa-ets-signerAttrV2"),
+];
+
+/// The name of `oid`: hpki's own, else const-oid's database. Remembered per OID: every report
+/// names the signer's algorithms, and a scan of const-oid's table costs as much as formatting a
+/// name (`verify/names.rs`). Only named OIDs are remembered, so the map never outgrows the tables
+/// whatever OIDs the input carries.
+pub fn name(oid: &ObjectIdentifier) -> Option<&'static str> {
+    static NAMES: OnceLock<Mutex<HashMap<ObjectIdentifier, &'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Mutex::default);
+    if let Some(name) = names
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(oid)
+    {
+        return Some(name);
+    }
+    let name = HPKI_NAMES
+        .iter()
+        .find(|(o, _)| o == oid)
+        .map(|(_, n)| *n)
+        .or_else(|| const_oid::db::DB.by_oid(oid))?;
+    names
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(*oid, name);
+    Some(name)
+}
+
 /// `name (dotted)` for messages, e.g. `id-dsa (1.2.840.10040.4.1)`; the dotted form alone when
-/// the const-oid database does not know the OID.
+/// no name is known.
 pub fn describe(oid: &ObjectIdentifier) -> String {
-    match const_oid::db::DB.by_oid(oid) {
+    match name(oid) {
         Some(name) => format!("{name} ({oid})"),
         None => oid.to_string(),
     }

@@ -11,6 +11,7 @@ use const_oid::ObjectIdentifier;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Where the purpose policy lives, relative to a policies directory. A subdirectory (like `roles/`)
 /// so the profile loader, which reads `policies/*.toml`, never mistakes it for a profile.
@@ -29,6 +30,27 @@ pub struct Purpose {
     /// Short name used in requests and policies, e.g. "author", "proof-of-origin".
     pub name: String,
     pub oid: ObjectIdentifier,
+    /// What people read, e.g. "Author's Signature" (the ASTM E1762 / ETSI title).
+    pub title: String,
+}
+
+impl Purpose {
+    /// `name (title)`, e.g. `author (Author's Signature)`.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.title)
+    }
+}
+
+/// The label ([`Purpose::label`]) of the commitment type `oid` in the shipped policy
+/// (`policies/purposes/signing.toml`), for reports and `inspect`; `None` for an OID it does not
+/// define.
+pub fn label(oid: &ObjectIdentifier) -> Option<String> {
+    static EMBEDDED: OnceLock<Option<SigningPolicy>> = OnceLock::new();
+    EMBEDDED
+        .get_or_init(|| SigningPolicy::embedded().ok())
+        .as_ref()?
+        .by_oid(oid)
+        .map(Purpose::label)
 }
 
 /// The role gate.
@@ -177,6 +199,7 @@ impl SigningPolicy {
             purposes.push(Purpose {
                 name: p.name.clone(),
                 oid,
+                title: p.title.trim().to_owned(),
             });
         }
         let names = |key: String, list: &[String]| -> Result<BTreeSet<String>, PurposeError> {
@@ -260,6 +283,11 @@ impl SigningPolicy {
                 // Names are short; an oversized request value is not echoed whole.
                 PurposeError::Unknown(name.chars().take(64).collect())
             })
+    }
+
+    /// The purpose whose commitment type is `oid`.
+    pub fn by_oid(&self, oid: &ObjectIdentifier) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| p.oid == *oid)
     }
 
     /// The purposes a signer certified with `roles` may use, in file order: the union over its

@@ -159,6 +159,32 @@ fn spki_encodings_match_the_rfcs() {
 }
 
 #[test]
+fn keys_are_described_by_algorithm_and_size() {
+    for (name, key, _) in all_keys() {
+        let want = match name {
+            "P-256" => "EC P-256",
+            "P-384" => "EC P-384",
+            "Ed25519" => "Ed25519",
+            _ => "RSA 2048",
+        };
+        assert_eq!(key::describe_public_key(key.public_key_info()), want);
+    }
+    let rsa1024 = SubjectPublicKeyInfoOwned::from_der(RSA1024_SPKI).unwrap();
+    assert_eq!(key::describe_public_key(&rsa1024), "RSA 1024");
+    // A curve hpki does not support is named, not refused: brainpoolP256r1 (RFC 5639).
+    let mut k1 = SigningKey::generate(KeyAlgorithm::P256)
+        .unwrap()
+        .public_key_info()
+        .clone();
+    k1.algorithm.parameters =
+        Some(Any::encode_from(&const_oid::db::rfc5639::BRAINPOOL_P_256_R_1).unwrap());
+    assert_eq!(
+        key::describe_public_key(&k1),
+        "EC brainpoolP256r1 (1.3.36.3.3.2.8.1.1.7)"
+    );
+}
+
+#[test]
 fn rsa_1024_is_measured_but_refused() {
     let spki = SubjectPublicKeyInfoOwned::from_der(RSA1024_SPKI).unwrap();
     assert_eq!(

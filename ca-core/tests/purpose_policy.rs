@@ -254,6 +254,7 @@ fn a_hand_made_purpose_with_another_oid_is_unknown() {
     let fake = Purpose {
         name: "author".into(),
         oid: ObjectIdentifier::new_unwrap("1.2.3.4"),
+        title: "Author's Signature".into(),
     };
     assert_eq!(
         p.check(&[jp("Medical Doctor")], &fake),
@@ -439,4 +440,27 @@ fn oversized_input_is_refused() {
         SigningPolicy::load_dir(std::path::Path::new("/nonexistent")),
         Err(PurposeError::Invalid { .. })
     ));
+}
+
+#[test]
+fn a_commitment_type_is_labelled_from_the_policy_file() {
+    let author = ObjectIdentifier::new_unwrap("1.2.840.10065.1.12.1.1");
+    let origin = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.6.1");
+    assert_eq!(
+        ca_core::purpose::label(&author).as_deref(),
+        Some("author (Author's Signature)")
+    );
+    assert_eq!(
+        ca_core::purpose::label(&origin).as_deref(),
+        Some("proof-of-origin (ETSI proofOfOrigin)")
+    );
+    assert_eq!(
+        policy().by_oid(&author).map(|p| p.name.as_str()),
+        Some("author")
+    );
+    // An OID the file does not define has no label (reports then show the OID).
+    assert_eq!(
+        ca_core::purpose::label(&ObjectIdentifier::new_unwrap("1.2.3.4")),
+        None
+    );
 }

@@ -13,7 +13,8 @@ mod report;
 pub use cache::{MAX_CACHED_PATHS, Verifier};
 
 pub use report::{
-    CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport, SubIndication,
+    AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport,
+    SubIndication,
 };
 
 use crate::hcrole::{self, HcRole};
@@ -408,6 +409,21 @@ impl SignedDocument {
     pub fn signer_count(&self) -> usize {
         self.signed_data.signer_infos.0.len()
     }
+
+    /// The SignerInfos as decoded (RFC 5652 §5.3), for display (`verifier-cli inspect`).
+    pub fn signer_infos(&self) -> &[SignerInfo] {
+        self.signed_data.signer_infos.0.as_slice()
+    }
+
+    /// The digestAlgorithms field as written (RFC 5652 §5.1), supported or not.
+    pub fn digest_algorithm_identifiers(&self) -> &[AlgorithmIdentifierOwned] {
+        self.signed_data.digest_algorithms.as_slice()
+    }
+
+    /// Length of the encapsulated content; `None` when detached.
+    pub fn content_len(&self) -> Option<usize> {
+        self.content.as_ref().map(Vec::len)
+    }
 }
 
 /// RFC 5652 §5.1 SignedData with `certificates` and `crls` left undecoded. The certificates are
@@ -660,6 +676,8 @@ fn verify_signer(
     );
 
     // 2. Algorithms: an accepted key, a supported digest, consistent with the signature algorithm.
+    r.digest_algorithm = Some(AlgorithmReport::new(&si.digest_alg.oid));
+    r.signature_algorithm = Some(AlgorithmReport::new(&si.signature_algorithm.oid));
     let spki = cert.tbs_certificate().subject_public_key_info();
     if let Err(KeyError::Unsupported(what)) = key::key_params(spki) {
         r.fail(
@@ -866,6 +884,7 @@ fn check_signed_attributes(
         single_value::<CommitmentTypeIndication>(attrs, oid::ID_AA_ETS_COMMITMENT_TYPE)
     {
         r.purpose = Some(cti.commitment_type_id.to_string());
+        r.purpose_name = crate::purpose::label(&cti.commitment_type_id);
     }
     true
 }
@@ -1136,7 +1155,8 @@ fn sid_kind(sid: &SignerIdentifier) -> &'static str {
     }
 }
 
-fn sid_text(sid: &SignerIdentifier) -> String {
+/// A SignerInfo's `sid` (RFC 5652 §5.3) for people: issuer and serial, or the key identifier.
+pub fn sid_text(sid: &SignerIdentifier) -> String {
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
             format!(
@@ -1245,6 +1265,9 @@ fn describe_signer(r: &mut SignatureReport, cert: &Certificate) {
         Err(e) => r.warn("hc-role", format!("hcRole does not decode: {e}")),
     }
     r.certificate_policies = policies_of(cert).iter().map(|o| o.to_string()).collect();
+    r.signer_key = Some(key::describe_public_key(
+        cert.tbs_certificate().subject_public_key_info(),
+    ));
 }
 
 /// Path validation (certval; remembered in `paths` when given), then the signing-specific checks

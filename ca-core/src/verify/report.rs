@@ -129,6 +129,29 @@ pub struct RoleReport {
     pub text: Option<String>,
 }
 
+/// An algorithm identifier: the OID and, when known, its name (const-oid's database).
+#[derive(Clone, Debug, Serialize)]
+pub struct AlgorithmReport {
+    pub oid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl AlgorithmReport {
+    pub(crate) fn new(oid: &const_oid::ObjectIdentifier) -> Self {
+        Self {
+            oid: oid.to_string(),
+            name: crate::oid::name(oid).map(str::to_owned),
+        }
+    }
+}
+
+impl std::fmt::Display for AlgorithmReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name.as_deref().unwrap_or(&self.oid))
+    }
+}
+
 /// The verdict on one signature (or, for `verify-path`, one certificate).
 #[derive(Clone, Debug, Serialize)]
 pub struct SignatureReport {
@@ -139,9 +162,21 @@ pub struct SignatureReport {
     pub signer: Option<CertSummary>,
     pub hc_roles: Vec<RoleReport>,
     pub certificate_policies: Vec<String>,
-    /// commitment-type-indication (ETSI EN 319 122-1 §5.2.3).
+    /// The signer's public key, e.g. `EC P-256`, `RSA 2048`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer_key: Option<String>,
+    /// SignerInfo digestAlgorithm (RFC 5652 §5.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_algorithm: Option<AlgorithmReport>,
+    /// SignerInfo signatureAlgorithm (RFC 5652 §5.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<AlgorithmReport>,
+    /// commitment-type-indication (ETSI EN 319 122-1 §5.2.3): its OID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// The purpose's `name (title)` from `policies/purposes/signing.toml`, when it defines the OID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose_name: Option<String>,
     /// signingTime (RFC 5652 §11.3): claimed by the signer, not proven.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_signing_time: Option<String>,
@@ -158,7 +193,11 @@ impl SignatureReport {
             signer: None,
             hc_roles: Vec::new(),
             certificate_policies: Vec::new(),
+            signer_key: None,
+            digest_algorithm: None,
+            signature_algorithm: None,
             purpose: None,
+            purpose_name: None,
             claimed_signing_time: None,
             chain: Vec::new(),
             checks: Vec::new(),
