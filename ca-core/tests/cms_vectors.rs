@@ -84,13 +84,31 @@ impl Signer {
     }
 
     fn sign_digest(&self, digest: &[u8], attached: Option<&[u8]>, signing_time: u64) -> Vec<u8> {
+        self.sign_request(digest, attached, signing_time, None)
+    }
+
+    /// Attached, with the commitment-type-indication of `purpose` (policies/purposes).
+    fn sign_for(&self, document: &[u8], purpose: &str, signing_time: u64) -> Vec<u8> {
+        let policy = ca_core::purpose::SigningPolicy::embedded().unwrap();
+        let oid = policy.purpose(purpose).unwrap().oid;
+        let digest = DigestAlgorithm::for_key(&self.key).digest(document);
+        self.sign_request(&digest, Some(document), signing_time, Some(oid))
+    }
+
+    fn sign_request(
+        &self,
+        digest: &[u8],
+        attached: Option<&[u8]>,
+        signing_time: u64,
+        commitment_type: Option<const_oid::ObjectIdentifier>,
+    ) -> Vec<u8> {
         ca_core::sign::sign(&SignatureRequest {
             key: &self.key,
             certificate: &self.certificate,
             chain: &self.chain,
             digest,
             signing_time,
-            commitment_type: None,
+            commitment_type,
             claimed_role: None,
             attached,
         })
@@ -415,6 +433,20 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             .args(&["--require-cades"]),
         );
     }
+
+    // A purpose the signer's hcRole (Medical Doctor) may sign for: ASTM E1762 author.
+    files.insert(
+        "valid-purpose-author.p7s".into(),
+        rsa.sign_for(DOCUMENT, "author", SIGNED_AT),
+    );
+    cases.push(
+        case(
+            "valid-purpose-author",
+            "valid-purpose-author.p7s",
+            "RSA-2048 PKCS#1 v1.5 with SHA-256, content encapsulated, commitment type author (ASTM E1762, the Medical Doctor's prescription)",
+        )
+        .args(&["--require-cades"]),
+    );
 
     cases.push(
         case(
