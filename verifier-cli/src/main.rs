@@ -56,7 +56,8 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Show a certificate, CRL, CSR or CMS signature (hcRole decoded).
+    /// Show a certificate, CRL, CSR or CMS signature: every extension and attribute by name with
+    /// its value (hcRole decoded), keys by algorithm and size, signature purposes by name.
     Inspect { file: PathBuf },
     /// Verify many signatures in parallel.
     VerifyBatch {
@@ -369,7 +370,8 @@ fn print_report(report: &Report, format: Format) {
     }
 }
 
-/// One screen: verdict, the failing check first, then signer, role, purpose, time.
+/// One screen: verdict, the failing check first, then signer, key and algorithms, role, purpose,
+/// time; everything by name (the OIDs are in `--format json`).
 fn text(report: &Report) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -410,20 +412,37 @@ fn text(report: &Report) -> String {
                 signer.issuer, signer.serial
             );
         }
+        if let Some(k) = &s.signer_key {
+            let _ = writeln!(out, "  key:     {k}");
+        }
+        if let (Some(sig), Some(digest)) = (&s.signature_algorithm, &s.digest_algorithm) {
+            let _ = writeln!(out, "  algs:    {sig}, digest {digest}");
+        }
         for r in &s.hc_roles {
+            // The scheme by name when the OID has one (the JP MHLW scheme: id-jhpki-cdata).
+            let scheme = r
+                .scheme
+                .parse()
+                .map_or_else(|_| r.scheme.clone(), |o| ca_core::oid::describe(&o));
             let _ = writeln!(
                 out,
-                "  role:    {} ({}{})",
+                "  role:    {}, scheme {scheme}{}",
                 r.text.as_deref().unwrap_or("-"),
-                r.scheme,
                 r.code
                     .as_deref()
-                    .map(|c| format!(" code {c}"))
+                    .map(|c| format!(", code {c}"))
                     .unwrap_or_default()
             );
         }
         if let Some(p) = &s.purpose {
-            let _ = writeln!(out, "  purpose: {p}");
+            match &s.purpose_name {
+                Some(name) => {
+                    let _ = writeln!(out, "  purpose: {name}");
+                }
+                None => {
+                    let _ = writeln!(out, "  purpose: {p} (not a purpose hpki names)");
+                }
+            }
         }
         if let Some(t) = &s.claimed_signing_time {
             let _ = writeln!(out, "  signed:  {t} (claimed)");
