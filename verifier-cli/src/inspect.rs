@@ -194,6 +194,12 @@ fn any_text(value: &Any) -> String {
         Tag::Ia5String => value.decode_as::<Ia5String>().ok().map(text),
         Tag::TeletexString => value.decode_as::<TeletexString>().ok().map(text),
         Tag::BmpString => value.decode_as::<BmpString>().ok().map(text),
+        // der has no VisibleString type: its contents are printable ASCII (X.680 §41.4), as in
+        // the user notices of PKITS and most CAs.
+        Tag::VisibleString => std::str::from_utf8(value.value())
+            .ok()
+            .filter(|s| s.bytes().all(|b| (0x20..0x7f).contains(&b)))
+            .map(str::to_owned),
         Tag::UtcTime | Tag::GeneralizedTime => value
             .decode_as::<x509_cert::time::Time>()
             .ok()
@@ -953,4 +959,38 @@ fn signer_attributes_v2(o: &mut Out, d: usize, v: &Any) -> der::Result<()> {
         o.line(d, "signed assertions (not decoded)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_cert::ext::pkix::certpolicy::{PolicyInformation, PolicyQualifierInfo};
+
+    /// A user notice with a noticeRef (no PKITS or JP vector has one) and a BMPString text.
+    #[test]
+    fn a_user_notice_shows_its_reference_and_text() {
+        let notice = UserNotice {
+            notice_ref: Some(NoticeReference {
+                organization: Any::encode_from(&"MHLW".to_string()).unwrap(),
+                notice_numbers: vec![Uint::new(&[1]).unwrap(), Uint::new(&[2]).unwrap()],
+            }),
+            explicit_text: Some(
+                Any::encode_from(&BmpString::from_utf8("試験用").unwrap()).unwrap(),
+            ),
+        };
+        let policies = CertificatePolicies(vec![PolicyInformation {
+            policy_identifier: ObjectIdentifier::new_unwrap("1.2.392.100495.1.5.1.1.0.1"),
+            policy_qualifiers: Some(vec![PolicyQualifierInfo {
+                policy_qualifier_id: rfc5280::ID_QT_UNOTICE,
+                qualifier: Some(Any::encode_from(&notice).unwrap()),
+            }]),
+        }]);
+        let mut o = Out::default();
+        certificate_policies(&mut o, 0, &policies.to_der().unwrap()).unwrap();
+        assert_eq!(
+            o.0,
+            "Policy: 1.2.392.100495.1.5.1.1.0.1\n  User Notice:\n    Organization: MHLW\n    \
+             Numbers: 1, 2\n    Explicit Text: 試験用\n"
+        );
+    }
 }
