@@ -173,11 +173,6 @@ fn uint_text(n: &Uint) -> String {
     }
 }
 
-/// An OID by name with its dotted form, e.g. `id-kp-emailProtection (1.3.6.1.5.5.7.3.4)`.
-fn named(oid: &ObjectIdentifier) -> String {
-    oid::describe(oid)
-}
-
 /// `Display` into a `String` without `format!`'s panic on a formatter error.
 fn text(value: impl Display) -> String {
     let mut s = String::new();
@@ -207,7 +202,7 @@ fn any_text(value: &Any) -> String {
         Tag::ObjectIdentifier => value
             .decode_as::<ObjectIdentifier>()
             .ok()
-            .map(|o| named(&o)),
+            .map(|o| oid::describe(&o)),
         Tag::Integer => value.decode_as::<Uint>().ok().map(|n| uint_text(&n)),
         _ => None,
     };
@@ -222,7 +217,11 @@ fn any_text(value: &Any) -> String {
 fn general_name(name: &GeneralName) -> String {
     match name {
         GeneralName::OtherName(on) => {
-            format!("othername:{}:{}", named(&on.type_id), any_text(&on.value))
+            format!(
+                "othername:{}:{}",
+                oid::describe(&on.type_id),
+                any_text(&on.value)
+            )
         }
         GeneralName::Rfc822Name(s) => format!("email:{}", text(s)),
         GeneralName::DnsName(s) => format!("DNS:{}", text(s)),
@@ -230,7 +229,7 @@ fn general_name(name: &GeneralName) -> String {
         GeneralName::EdiPartyName(e) => format!("EdiPartyName:{}", e.party_name.value()),
         GeneralName::UniformResourceIdentifier(s) => format!("URI:{}", text(s)),
         GeneralName::IpAddress(ip) => format!("IP Address:{}", ip_text(ip.as_bytes())),
-        GeneralName::RegisteredId(id) => format!("Registered ID:{}", named(id)),
+        GeneralName::RegisteredId(id) => format!("Registered ID:{}", oid::describe(id)),
     }
 }
 
@@ -273,7 +272,7 @@ fn role_text(role: &hcrole::HcRole) -> String {
         .clone()
         .or_else(|| role.code.clone())
         .unwrap_or_else(|| "-".into());
-    let _ = write!(s, ", scheme {}", named(&role.scheme));
+    let _ = write!(s, ", scheme {}", oid::describe(&role.scheme));
     if let (Some(_), Some(code)) = (&role.text, &role.code) {
         let _ = write!(s, ", code {code}");
     }
@@ -285,7 +284,11 @@ fn role_text(role: &hcrole::HcRole) -> String {
 fn certificate(o: &mut Out, depth: usize, c: &Certificate) {
     o.line(depth, "Certificate");
     summary(o, depth + 1, c);
-    o.field(depth + 1, "signature", named(&c.signature_algorithm().oid));
+    o.field(
+        depth + 1,
+        "signature",
+        oid::describe(&c.signature_algorithm().oid),
+    );
     extensions(
         o,
         depth + 1,
@@ -378,7 +381,7 @@ fn extension_list(o: &mut Out, depth: usize, exts: &[Extension]) {
                     depth,
                     format_args!(
                         "{}:{}",
-                        named(&e.extn_id),
+                        oid::describe(&e.extn_id),
                         if e.critical { " critical" } else { "" }
                     ),
                 );
@@ -441,7 +444,7 @@ fn key_usage(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
 
 fn extended_key_usage(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
     for id in ExtendedKeyUsage::from_der(v)?.0 {
-        o.line(d, named(&id));
+        o.line(d, oid::describe(&id));
     }
     Ok(())
 }
@@ -479,7 +482,10 @@ struct NoticeReference {
 
 fn certificate_policies(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
     for p in CertificatePolicies::from_der(v)?.0 {
-        o.line(d, format_args!("Policy: {}", named(&p.policy_identifier)));
+        o.line(
+            d,
+            format_args!("Policy: {}", oid::describe(&p.policy_identifier)),
+        );
         for q in p.policy_qualifiers.iter().flatten() {
             let value = q.qualifier.as_ref();
             if q.policy_qualifier_id == rfc5280::ID_QT_CPS {
@@ -505,7 +511,7 @@ fn certificate_policies(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
                 let shown = value.map_or_else(|| "-".into(), any_text);
                 o.line(
                     d + 1,
-                    format_args!("{}: {shown}", named(&q.policy_qualifier_id)),
+                    format_args!("{}: {shown}", oid::describe(&q.policy_qualifier_id)),
                 );
             }
         }
@@ -519,8 +525,8 @@ fn policy_mappings(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
             d,
             format_args!(
                 "{} → {}",
-                named(&m.issuer_domain_policy),
-                named(&m.subject_domain_policy)
+                oid::describe(&m.issuer_domain_policy),
+                oid::describe(&m.subject_domain_policy)
             ),
         );
     }
@@ -554,7 +560,10 @@ fn subject_directory_attributes(o: &mut Out, d: usize, v: &[u8]) -> der::Result<
 /// `name: value, value` for an attribute no decoder knows.
 fn attribute_values(o: &mut Out, d: usize, a: &Attribute) {
     let values: Vec<String> = a.values.iter().map(any_text).collect();
-    o.line(d, format_args!("{}: {}", named(&a.oid), values.join(", ")));
+    o.line(
+        d,
+        format_args!("{}: {}", oid::describe(&a.oid), values.join(", ")),
+    );
 }
 
 fn basic_constraints(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
@@ -669,7 +678,7 @@ fn access_descriptions(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
         let method = ACCESS_METHODS
             .iter()
             .find(|(id, _)| *id == a.access_method)
-            .map_or_else(|| named(&a.access_method), |(_, n)| (*n).to_owned());
+            .map_or_else(|| oid::describe(&a.access_method), |(_, n)| (*n).to_owned());
         o.line(
             d,
             format_args!("{method} - {}", general_name(&a.access_location)),
@@ -742,7 +751,7 @@ fn invalidity_date(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
 }
 
 fn oid_value(o: &mut Out, d: usize, v: &[u8]) -> der::Result<()> {
-    o.line(d, named(&ObjectIdentifier::from_der(v)?));
+    o.line(d, oid::describe(&ObjectIdentifier::from_der(v)?));
     Ok(())
 }
 
@@ -752,7 +761,7 @@ fn crl_text(o: &mut Out, crl: &CertificateList<Rfc5280>) {
     let tbs = &crl.tbs_cert_list;
     o.line(0, "CRL");
     o.field(1, "issuer", &tbs.issuer);
-    o.field(1, "signature", named(&crl.signature_algorithm.oid));
+    o.field(1, "signature", oid::describe(&crl.signature_algorithm.oid));
     o.field(1, "thisUpdate", tbs.this_update.to_date_time());
     if let Some(n) = &tbs.next_update {
         o.field(1, "nextUpdate", n.to_date_time());
@@ -783,7 +792,7 @@ fn csr_text(o: &mut Out, csr: &CertReq) {
     o.line(0, "CSR");
     o.field(1, "subject", &csr.info.subject);
     o.field(1, "key", key::describe_public_key(&csr.info.public_key));
-    o.field(1, "signature", named(&csr.algorithm.oid));
+    o.field(1, "signature", oid::describe(&csr.algorithm.oid));
     for a in csr.info.attributes.iter() {
         // PKCS #9 extensionRequest (RFC 2985 §5.4.2): the extensions asked for.
         if a.oid == rfc5912::ID_EXTENSION_REQ {
@@ -813,20 +822,20 @@ fn signed_data(o: &mut Out, doc: &SignedDocument) {
     o.field(
         1,
         "content",
-        format_args!("{} ({content})", named(&doc.content_type())),
+        format_args!("{} ({content})", oid::describe(&doc.content_type())),
     );
     let digests: Vec<String> = doc
         .digest_algorithm_identifiers()
         .iter()
-        .map(|a| named(&a.oid))
+        .map(|a| oid::describe(&a.oid))
         .collect();
     o.field(1, "digests", digests.join(", "));
     o.field(1, "signers", doc.signer_count());
     for (i, si) in doc.signer_infos().iter().enumerate() {
         o.line(1, format_args!("signer {}:", i + 1));
         o.field(2, "identifier", verify::sid_text(&si.sid));
-        o.field(2, "digest", named(&si.digest_alg.oid));
-        o.field(2, "signature", named(&si.signature_algorithm.oid));
+        o.field(2, "digest", oid::describe(&si.digest_alg.oid));
+        o.field(2, "signature", oid::describe(&si.signature_algorithm.oid));
         if let Some(attrs) = &si.signed_attrs {
             o.line(2, "signed attributes:");
             for a in attrs.iter() {
@@ -880,7 +889,7 @@ fn cms_attribute(o: &mut Out, d: usize, a: &Attribute) {
 }
 
 fn content_type(o: &mut Out, d: usize, v: &Any) -> der::Result<()> {
-    o.line(d, named(&v.decode_as::<ObjectIdentifier>()?));
+    o.line(d, oid::describe(&v.decode_as::<ObjectIdentifier>()?));
     Ok(())
 }
 
@@ -906,7 +915,7 @@ fn signing_certificate_v2(o: &mut Out, d: usize, v: &Any) -> der::Result<()> {
             d,
             format_args!(
                 "certificate hash: {} {}",
-                named(&id.hash_algorithm().oid),
+                oid::describe(&id.hash_algorithm().oid),
                 hex::encode(id.cert_hash.as_bytes())
             ),
         );
@@ -921,7 +930,10 @@ fn signing_certificate_v2(o: &mut Out, d: usize, v: &Any) -> der::Result<()> {
         }
     }
     for p in sc.policies.iter().flatten() {
-        o.line(d, format_args!("policy: {}", named(&p.policy_identifier)));
+        o.line(
+            d,
+            format_args!("policy: {}", oid::describe(&p.policy_identifier)),
+        );
     }
     Ok(())
 }
@@ -932,7 +944,7 @@ fn commitment_type(o: &mut Out, d: usize, v: &Any) -> der::Result<()> {
     let id = cti.commitment_type_id;
     match purpose::label(&id) {
         Some(label) => o.line(d, format_args!("{label}, {id}")),
-        None => o.line(d, named(&id)),
+        None => o.line(d, oid::describe(&id)),
     }
     if let Some(q) = &cti.commitment_type_qualifier {
         o.line(d + 1, format_args!("{} qualifiers", q.len()));
