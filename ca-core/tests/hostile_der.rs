@@ -151,7 +151,7 @@ fn path_policy(root: &[u8], pool: Vec<Vec<u8>>) -> Policy {
     let mut p = Policy::new(NOW + 3_600);
     p.trust_anchors = vec![root.to_vec()];
     p.cert_pool = pool;
-    p.key_usage = KeyUsageRule::ReportOnly;
+    p.key_usage = Some(KeyUsageRule::ReportOnly);
     p
 }
 

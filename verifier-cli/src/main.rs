@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result, bail};
 use ca_core::verify::{
-    self, Content, EkuRule, Outcome, Policy, Report, SignedDocument, Verifier, rfc3339,
-    verify_certificate,
+    self, Content, EkuRule, KeyUsageRule, Outcome, Policy, Report, SignedDocument,
+    ValidationPolicy, Verifier, rfc3339, verify_certificate,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
@@ -55,6 +55,9 @@ enum Command {
         cert: PathBuf,
         #[command(flatten)]
         common: Common,
+        /// Require this keyUsage bit of the certificate (default: keyUsage reported, not checked).
+        #[arg(long, value_enum)]
+        key_usage: Option<KeyUsageArg>,
     },
     /// Show a certificate, CRL, CSR or CMS signature: every extension and attribute by name with
     /// its value (hcRole decoded), keys by algorithm and size, signature purposes by name.
@@ -112,6 +115,22 @@ struct Common {
     accept_policies: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Validation policy: iso17090 (signer certificate with nonRepudiation, role × purpose
+    /// gate) or generic (RFC 5280 + RFC 5652 only: digitalSignature or nonRepudiation).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Iso17090)]
+    policy: PolicyArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PolicyArg {
+    Iso17090,
+    Generic,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyUsageArg {
+    NonRepudiation,
+    DigitalSignature,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,8 +173,16 @@ fn run(cli: Cli) -> Result<bool> {
             print_report(&report, common.format);
             Ok(report.is_valid())
         }
-        Command::VerifyPath { cert, common } => {
-            let policy = policy(&common)?;
+        Command::VerifyPath {
+            cert,
+            common,
+            key_usage,
+        } => {
+            let mut policy = policy(&common)?;
+            policy.key_usage = key_usage.map(|k| match k {
+                KeyUsageArg::NonRepudiation => KeyUsageRule::NonRepudiation,
+                KeyUsageArg::DigitalSignature => KeyUsageRule::DigitalSignature,
+            });
             let bytes = read_limited(&cert, verify::MAX_CERTIFICATE_FILE_LEN as u64)?;
             let report = match verify::decode_certificates(&bytes) {
                 Ok(certs) => verify_certificate(&certs[0], &policy),
@@ -214,6 +241,10 @@ fn policy(c: &Common) -> Result<Policy> {
             .as_secs(),
     };
     let mut p = Policy::new(at);
+    p.validation_policy = match c.policy {
+        PolicyArg::Iso17090 => ValidationPolicy::Iso17090,
+        PolicyArg::Generic => ValidationPolicy::Generic,
+    };
     for f in &c.trust_anchors {
         let bytes = read_limited(f, verify::MAX_CERTIFICATE_FILE_LEN as u64)?;
         p.trust_anchors

@@ -69,15 +69,50 @@ fn malformed(what: &str, e: impl std::fmt::Display) -> VerifyError {
     VerifyError::Malformed(format!("{what}: {e}"))
 }
 
-/// What the signer's certificate must allow (ISO 17090 signing profiles want nonRepudiation).
+/// What the signer's certificate must allow (RFC 5280 §4.2.1.3 keyUsage).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyUsageRule {
-    /// keyUsage must be present with nonRepudiation (contentCommitment). The default.
+    /// keyUsage must be present with nonRepudiation (contentCommitment): ISO 17090 signing.
     NonRepudiation,
-    /// nonRepudiation or digitalSignature.
+    /// keyUsage must be present with digitalSignature.
+    DigitalSignature,
+    /// RFC 5280 + RFC 5652: keyUsage absent (no restriction, RFC 5280 §4.2.1.3), or present with
+    /// digitalSignature or nonRepudiation.
     NonRepudiationOrDigitalSignature,
     /// Reported, never failed on.
     ReportOnly,
+}
+
+/// The named signature validation policy (EN 319 102-1 §5.2.8 "validation constraints"): the
+/// rules a signature is judged by beyond RFC 5280 and RFC 5652.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValidationPolicy {
+    /// ISO 17090 document signing, the default: the signer certificate carries nonRepudiation,
+    /// and the signer's certified hcRole may sign for the signature's commitment type (the role
+    /// gate of `policies/purposes/signing.toml`).
+    #[default]
+    Iso17090,
+    /// RFC 5280 + RFC 5652 only: keyUsage absent, or with digitalSignature or nonRepudiation;
+    /// no role gate. For other documents and for path tests.
+    Generic,
+}
+
+impl ValidationPolicy {
+    /// The name the CLI and the report use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Iso17090 => "iso17090",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// What this policy wants of a signer certificate's keyUsage.
+    pub fn signer_key_usage(self) -> KeyUsageRule {
+        match self {
+            Self::Iso17090 => KeyUsageRule::NonRepudiation,
+            Self::Generic => KeyUsageRule::NonRepudiationOrDigitalSignature,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,7 +146,11 @@ pub struct Policy {
     pub require_role: Option<HcRole>,
     /// The signer's certificate must assert one of these policies (when not empty).
     pub accept_policies: Vec<ObjectIdentifier>,
-    pub key_usage: KeyUsageRule,
+    /// The named policy signatures are judged by (default ISO 17090).
+    pub validation_policy: ValidationPolicy,
+    /// Overrides the key-usage rule: for a signature, `None` is the validation policy's rule;
+    /// for a certificate alone ([`verify_certificate`]), `None` reports keyUsage unchecked.
+    pub key_usage: Option<KeyUsageRule>,
     /// `false` (`--no-chain`): signature and signed attributes only.
     pub check_chain: bool,
     /// Absence of ESS signingCertificate(V2) is a failure.
@@ -133,7 +172,8 @@ impl Policy {
             max_depth: None,
             require_role: None,
             accept_policies: Vec::new(),
-            key_usage: KeyUsageRule::NonRepudiation,
+            validation_policy: ValidationPolicy::Iso17090,
+            key_usage: None,
             check_chain: true,
             require_cades: false,
         }
@@ -642,7 +682,9 @@ pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     let mut r = SignatureReport::new();
     r.signer = Some(summary(&cert));
     describe_signer(&mut r, &cert);
-    check_certificate(&mut r, &cert, certificate, &[], policy, None);
+    // A certificate alone has no signature to judge: keyUsage is checked only when asked.
+    let key_usage = policy.key_usage.unwrap_or(KeyUsageRule::ReportOnly);
+    check_certificate(&mut r, &cert, certificate, &[], policy, None, key_usage);
     Report::from_signatures(at, Vec::new(), vec![r])
 }
 
@@ -804,7 +846,10 @@ fn verify_signer(
     }
 
     // 5. The certificate: path, usage, role, policy.
-    check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths);
+    let key_usage = policy
+        .key_usage
+        .unwrap_or(policy.validation_policy.signer_key_usage());
+    check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
     r
 }
 
@@ -1279,6 +1324,7 @@ fn check_certificate(
     cms_certs: &[Carried],
     policy: &Policy,
     paths: Option<&cache::PathCache>,
+    key_usage: KeyUsageRule,
 ) {
     if policy.check_chain {
         let signer = r.signer.as_ref().map(|s| (cert, s));
@@ -1295,7 +1341,7 @@ fn check_certificate(
             "--no-chain: the certificate path was not validated",
         );
     }
-    check_key_usage(r, cert, policy.key_usage);
+    check_key_usage(r, cert, key_usage, policy.key_usage.is_some());
     if let Some(rule) = &policy.eku {
         check_eku(r, cert, rule);
     }
@@ -1327,11 +1373,15 @@ fn check_certificate(
     }
 }
 
-fn check_key_usage(r: &mut SignatureReport, cert: &Certificate, rule: KeyUsageRule) {
+fn check_key_usage(
+    r: &mut SignatureReport,
+    cert: &Certificate,
+    rule: KeyUsageRule,
+    explicit: bool,
+) {
     const NAME: &str = "key-usage";
-    let ku = extension(cert, oid::ID_CE_KEY_USAGE).map(KeyUsage::from_der);
-    let (nr, ds, text) = match ku {
-        None => (false, false, "no keyUsage extension".to_string()),
+    let ku = match extension(cert, oid::ID_CE_KEY_USAGE).map(KeyUsage::from_der) {
+        None => None,
         Some(Err(e)) => {
             r.fail(
                 NAME,
@@ -1340,26 +1390,43 @@ fn check_key_usage(r: &mut SignatureReport, cert: &Certificate, rule: KeyUsageRu
             );
             return;
         }
-        Some(Ok(ku)) => (
-            ku.0.contains(KeyUsages::NonRepudiation),
-            ku.0.contains(KeyUsages::DigitalSignature),
-            format!("keyUsage {:?}", ku.0),
-        ),
+        Some(Ok(ku)) => Some(ku),
+    };
+    let has = |bit| ku.as_ref().is_some_and(|k| k.0.contains(bit));
+    let (nr, ds) = (
+        has(KeyUsages::NonRepudiation),
+        has(KeyUsages::DigitalSignature),
+    );
+    let text = ku.as_ref().map_or_else(
+        || "no keyUsage extension".to_string(),
+        |k| format!("keyUsage {:?}", k.0),
+    );
+    let refuse = |r: &mut SignatureReport, why: String| {
+        r.fail(
+            NAME,
+            SubIndication::ChainConstraintsFailure,
+            format!("{text}: {why}"),
+        )
     };
     match rule {
-        KeyUsageRule::NonRepudiation if !nr => r.fail(
-            NAME,
-            SubIndication::ChainConstraintsFailure,
-            format!(
-                "{text}: nonRepudiation is required to sign documents (ISO 17090 signing profile)"
-            ),
+        KeyUsageRule::NonRepudiation if !nr && explicit => {
+            refuse(r, "nonRepudiation is required (--key-usage)".into())
+        }
+        KeyUsageRule::NonRepudiation if !nr => refuse(
+            r,
+            "nonRepudiation is required to sign documents (ISO 17090 signing policy; \
+             --policy generic accepts digitalSignature)"
+                .into(),
         ),
-        KeyUsageRule::NonRepudiationOrDigitalSignature if !nr && !ds => r.fail(
-            NAME,
-            SubIndication::ChainConstraintsFailure,
-            format!("{text}: neither nonRepudiation nor digitalSignature"),
+        KeyUsageRule::DigitalSignature if !ds => {
+            refuse(r, "digitalSignature is required (--key-usage)".into())
+        }
+        KeyUsageRule::NonRepudiationOrDigitalSignature if ku.is_some() && !nr && !ds => refuse(
+            r,
+            "neither nonRepudiation nor digitalSignature (RFC 5280 §4.2.1.3, generic policy)"
+                .into(),
         ),
-        KeyUsageRule::ReportOnly if !nr => r.warn(NAME, format!("{text}: no nonRepudiation")),
+        KeyUsageRule::ReportOnly => r.skip(NAME, format!("{text} (not checked)")),
         _ => r.pass(NAME, text),
     }
 }
