@@ -73,13 +73,19 @@ impl CliPath {
 }
 
 /// What one CLI invocation gave: exit status, indication, sub-indication and the first failed
-/// check (`name: reason`), or why it did not produce a report.
+/// check (`name: reason` and its own sub-indication), or why it did not produce a report.
 struct Outcome {
     exit: Option<i32>,
     indication: Option<String>,
     sub_indication: Option<String>,
-    failure: Option<String>,
+    failure: Option<Failure>,
     command: String,
+}
+
+struct Failure {
+    text: String,
+    reason_given: bool,
+    sub_indication: Option<String>,
 }
 
 impl Outcome {
@@ -92,8 +98,12 @@ impl Outcome {
         self.exit == Some(want_exit)
             && self.indication.as_deref() == Some(run.indication.as_str())
             && self.sub_indication == run.sub_indication
-            // A verdict other than TOTAL-PASSED says which check failed and why.
-            && (want_exit == 0 || self.failure.as_ref().is_some_and(|f| f.len() > 3))
+            // A verdict other than TOTAL-PASSED names the check that failed with that
+            // sub-indication, and why.
+            && (want_exit == 0
+                || self.failure.as_ref().is_some_and(|f| {
+                    f.reason_given && f.sub_indication == run.sub_indication
+                }))
     }
 
     /// One line for known-gaps.toml.
@@ -108,7 +118,7 @@ impl Outcome {
         };
         if let Some(f) = &self.failure {
             s.push_str(": ");
-            s.push_str(f);
+            s.push_str(&f.text);
         }
         s.chars().take(200).collect::<String>().replace('\n', " ")
     }
@@ -119,18 +129,19 @@ fn vectors() -> PathBuf {
 }
 
 /// The first failed check of the report, top level first, then the signatures'.
-fn first_failure(report: &serde_json::Value) -> Option<String> {
+fn first_failure(report: &serde_json::Value) -> Option<Failure> {
     let sigs = report["signatures"].as_array().into_iter().flatten();
     std::iter::once(report)
         .chain(sigs)
         .flat_map(|r| r["checks"].as_array().into_iter().flatten())
         .find(|c| c["outcome"] == "failed")
         .map(|c| {
-            format!(
-                "{}: {}",
-                c["name"].as_str().unwrap_or("?"),
-                c["reason"].as_str().unwrap_or("")
-            )
+            let reason = c["reason"].as_str().unwrap_or("").trim();
+            Failure {
+                text: format!("{}: {reason}", c["name"].as_str().unwrap_or("?")),
+                reason_given: !reason.is_empty(),
+                sub_indication: c["sub_indication"].as_str().map(str::to_string),
+            }
         })
 }
 
@@ -149,7 +160,11 @@ fn run_cli(dir: &Path, args: &[String]) -> Outcome {
     };
     let failure = match &report {
         Some(r) => first_failure(r),
-        None => Some(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        None => Some(Failure {
+            text: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            reason_given: false,
+            sub_indication: None,
+        }),
     };
     Outcome {
         exit: out.status.code(),
