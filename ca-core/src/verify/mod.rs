@@ -20,6 +20,7 @@ pub use report::{
 use crate::hcrole::{self, HcRole};
 use crate::key::{self, KeyAlgorithm, KeyError};
 use crate::oid;
+use crate::purpose::{PurposeError, SigningPolicy};
 use crate::sign::{
     CommitmentTypeIndication, DigestAlgorithm, DocumentHasher, SigningCertificateV2,
 };
@@ -32,6 +33,7 @@ use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use names::NameTexts;
 use spki::AlgorithmIdentifierOwned;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -151,6 +153,9 @@ pub struct Policy {
     /// Overrides the key-usage rule: for a signature, `None` is the validation policy's rule;
     /// for a certificate alone ([`verify_certificate`]), `None` reports keyUsage unchecked.
     pub key_usage: Option<KeyUsageRule>,
+    /// The role × purpose table of the ISO 17090 policy; `None` is the one shipped in
+    /// `policies/purposes/signing.toml`.
+    pub signing_policy: Option<Arc<SigningPolicy>>,
     /// `false` (`--no-chain`): signature and signed attributes only.
     pub check_chain: bool,
     /// Absence of ESS signingCertificate(V2) is a failure.
@@ -174,6 +179,7 @@ impl Policy {
             accept_policies: Vec::new(),
             validation_policy: ValidationPolicy::Iso17090,
             key_usage: None,
+            signing_policy: None,
             check_chain: true,
             require_cades: false,
         }
@@ -850,7 +856,94 @@ fn verify_signer(
         .key_usage
         .unwrap_or(policy.validation_policy.signer_key_usage());
     check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
+
+    // 6. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
+    if policy.validation_policy == ValidationPolicy::Iso17090 {
+        check_role_gate(&mut r, si.signed_attrs.as_ref(), &cert, policy);
+    }
     r
+}
+
+/// The shipped role × purpose table, parsed once.
+fn embedded_signing_policy() -> Result<&'static SigningPolicy, &'static PurposeError> {
+    static EMBEDDED: OnceLock<Result<SigningPolicy, PurposeError>> = OnceLock::new();
+    EMBEDDED.get_or_init(SigningPolicy::embedded).as_ref()
+}
+
+/// The ISO 17090 role gate, as the service applies it before signing: the purpose the signature
+/// claims (CAdES commitment-type-indication, ETSI EN 319 122-1 §5.2.3: an ASTM E1762 purpose)
+/// must be one the signer's certified hcRole may sign for in the signing policy. Without a
+/// commitment type there is no purpose to gate: reported.
+fn check_role_gate(
+    r: &mut SignatureReport,
+    attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
+    cert: &Certificate,
+    policy: &Policy,
+) {
+    const NAME: &str = "role-purpose";
+    let table = match policy.signing_policy.as_deref() {
+        Some(t) => t,
+        None => match embedded_signing_policy() {
+            Ok(t) => t,
+            Err(e) => {
+                r.fail(
+                    NAME,
+                    SubIndication::SigConstraintsFailure,
+                    format!("signing policy unusable: {e}"),
+                );
+                return;
+            }
+        },
+    };
+    let cti = match attrs
+        .map(|a| single_value::<CommitmentTypeIndication>(a, oid::ID_AA_ETS_COMMITMENT_TYPE))
+    {
+        None | Some(Ok(None)) => {
+            r.warn(
+                NAME,
+                "no commitment-type-indication: no purpose to check the signer's role against",
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            r.fail(NAME, SubIndication::FormatFailure, e);
+            return;
+        }
+        Some(Ok(Some(cti))) => cti.commitment_type_id,
+    };
+    let Some(purpose) = table.purposes().iter().find(|p| p.oid == cti) else {
+        r.fail(
+            NAME,
+            SubIndication::SigConstraintsFailure,
+            format!("commitment type {cti} is not a purpose of the signing policy"),
+        );
+        return;
+    };
+    let roles = match hcrole::roles_of(cert) {
+        Ok(roles) => roles,
+        Err(e) => {
+            r.fail(
+                NAME,
+                SubIndication::SigConstraintsFailure,
+                format!("hcRole does not decode, so the role gate cannot pass: {e}"),
+            );
+            return;
+        }
+    };
+    match table.check(&roles, purpose) {
+        Ok(()) => r.pass(
+            NAME,
+            format!(
+                "the signer's role may sign as {} ({})",
+                purpose.name, purpose.oid
+            ),
+        ),
+        Err(e) => r.fail(
+            NAME,
+            SubIndication::SigConstraintsFailure,
+            format!("{e} (ISO 17090 signing policy; --policy generic has no role gate)"),
+        ),
+    }
 }
 
 /// contentType and messageDigest (RFC 5652 §11.1, §11.2); signingTime and commitment type reported.
