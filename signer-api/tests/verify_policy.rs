@@ -35,6 +35,7 @@ fn start() -> Service {
 /// A practitioner's own key and the `rhp-sign` certificate the service's CA issued for it.
 struct Practitioner {
     key: SigningKey,
+    serial: String,
     certificate: Vec<u8>,
     /// Issuing CA first, the root left out.
     chain: Vec<Vec<u8>>,
@@ -85,6 +86,7 @@ impl Service {
             .as_secs();
         Practitioner {
             key,
+            serial: j["serial"].as_str().unwrap().to_owned(),
             certificate,
             chain,
             not_before,
@@ -225,6 +227,50 @@ fn a_signature_without_the_cades_binding_is_refused() {
             .as_str()
             .unwrap()
             .contains("not a CAdES signature"),
+        "{j:#}"
+    );
+}
+
+/// The past-time loophole through the service (issue 11 item 7): a practitioner's key is
+/// revoked for keyCompromise at T (the service publishes its CRL at once), then used to sign,
+/// claiming T + 1 min. Verified "at T − 1" against the service's CRL, it is REVOKED_NO_POE with
+/// the revocation date and reason (it was TOTAL-PASSED); now, it is REVOKED.
+#[test]
+fn a_key_revoked_at_t_then_used_does_not_pass_at_t_minus_one() {
+    let s = start();
+    let doctor = s.practitioner("Medical Doctor", "D-0002");
+    // T − 1 must fall after the certificate's notBefore (seconds).
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let r = s.server.post_json(
+        &format!("/v1/certificates/{}/revoke", doctor.serial),
+        Some(&s.demo.ra),
+        &serde_json::json!({"reason": "keyCompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.json()["revoked_at"].as_u64().unwrap();
+    assert!(t - 1 > doctor.not_before);
+    let signature = doctor.sign(RX, "author", t + 60);
+
+    let (ind, sub, j) = s.verify(&signature, Some(t - 1));
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("INDETERMINATE", "REVOKED_NO_POE"),
+        "{j:#}"
+    );
+    let reason = check(&j, "proof-of-existence")["reason"].as_str().unwrap();
+    let revoked = format!(
+        "revoked on {} (reason keyCompromise)",
+        ca_core::verify::rfc3339(t)
+    );
+    assert!(
+        reason.contains("the signer's certificate") && reason.contains(&revoked),
+        "{reason}"
+    );
+
+    let (ind, sub, j) = s.verify(&signature, None);
+    assert_eq!(
+        (ind.as_str(), sub.as_str()),
+        ("TOTAL-FAILED", "REVOKED"),
         "{j:#}"
     );
 }

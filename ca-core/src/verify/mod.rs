@@ -855,13 +855,114 @@ fn verify_signer(
     let key_usage = policy
         .key_usage
         .unwrap_or(policy.validation_policy.signer_key_usage());
-    check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
+    let path = check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
 
-    // 6. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
+    // 6. Time: what the validation time may rest on (DESIGN.md §5 invariant 8).
+    let revoked_later = path.as_deref().and_then(cache::PathVerdict::revoked_later);
+    check_time(
+        &mut r,
+        si.signed_attrs.as_ref(),
+        &cert,
+        revoked_later,
+        policy.validation_time,
+    );
+
+    // 7. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
     if policy.validation_policy == ValidationPolicy::Iso17090 {
         check_role_gate(&mut r, si.signed_attrs.as_ref(), &cert, policy);
     }
     r
+}
+
+/// The time checks of a signature without a proof of existence (no signature time-stamp is
+/// supported yet), so that a verdict never rests on the caller's validation time or the signer's
+/// claimed signingTime alone (DESIGN.md §5 invariant 8, EN 319 102-1 §5.2.5 and §5.6.2):
+/// - a certificate of the path revoked after the validation time: nothing shows the signature
+///   predates the revocation (a key compromised at T signs "at T−1" as easily as at T) →
+///   REVOKED_NO_POE, or REVOKED_CA_NO_POE for a CA;
+/// - the claimed signingTime outside the signer certificate's validity → OUT_OF_BOUNDS_NO_POE
+///   (EN 319 102-1: the signing time cannot be ascertained to lie within the validity);
+/// - the claimed signingTime after the validation time → NO_POE: the signer says the signature
+///   did not exist yet at the validation time, so a verdict at that time proves nothing about
+///   it, and only a proof of existence could place it earlier (NOT_YET_VALID and
+///   TIMESTAMP_ORDER_FAILURE speak of certificates and time-stamps, not of the claim).
+///
+/// The claimed signingTime is always reported.
+fn check_time(
+    r: &mut SignatureReport,
+    attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
+    cert: &Certificate,
+    revoked_later: Option<(&path::RevokedLater, &str)>,
+    at: u64,
+) {
+    if let Some((later, subject)) = revoked_later {
+        let (sub, what) = if later.index == 0 {
+            (SubIndication::RevokedNoPoe, "the signer's certificate")
+        } else {
+            (SubIndication::RevokedCaNoPoe, "the CA certificate")
+        };
+        r.fail(
+            "proof-of-existence",
+            sub,
+            format!(
+                "{what} {subject} was revoked on {} (reason {}), after the validation time {}, \
+                 and no proof of existence (signature time-stamp) shows the signature was made \
+                 before the revocation",
+                rfc3339(later.revoked_at),
+                later.reason,
+                rfc3339(at)
+            ),
+        );
+    }
+    const NAME: &str = "signing-time";
+    let claimed =
+        match attrs.map(|a| single_value::<x509_cert::time::Time>(a, oid::ID_SIGNING_TIME)) {
+            None | Some(Ok(None)) => {
+                r.skip(NAME, "no signingTime attribute: the signer claims no time");
+                return;
+            }
+            Some(Err(e)) => {
+                r.fail(NAME, SubIndication::FormatFailure, e);
+                return;
+            }
+            Some(Ok(Some(t))) => t.to_unix_duration().as_secs(),
+        };
+    let validity = cert.tbs_certificate().validity();
+    let (not_before, not_after) = (
+        validity.not_before.to_unix_duration().as_secs(),
+        validity.not_after.to_unix_duration().as_secs(),
+    );
+    let text = rfc3339(claimed);
+    if claimed < not_before || claimed > not_after {
+        r.fail(
+            NAME,
+            SubIndication::OutOfBoundsNoPoe,
+            format!(
+                "claimed signingTime {text} is outside the signer certificate's validity \
+                 ({} to {})",
+                rfc3339(not_before),
+                rfc3339(not_after)
+            ),
+        );
+    } else if claimed > at {
+        r.fail(
+            NAME,
+            SubIndication::NoPoe,
+            format!(
+                "claimed signingTime {text} is after the validation time {}: nothing proves the \
+                 signature existed then",
+                rfc3339(at)
+            ),
+        );
+    } else {
+        r.pass(
+            NAME,
+            format!(
+                "claimed {text}, within the signer certificate's validity (a claim: no \
+                 time-stamp proves it)"
+            ),
+        );
+    }
 }
 
 /// The shipped role × purpose table, parsed once.
@@ -1418,16 +1519,18 @@ fn check_certificate(
     policy: &Policy,
     paths: Option<&cache::PathCache>,
     key_usage: KeyUsageRule,
-) {
+) -> Option<Arc<cache::PathVerdict>> {
+    let mut verdict = None;
     if policy.check_chain {
         let signer = r.signer.as_ref().map(|s| (cert, s));
-        match paths {
+        let v = match paths {
             Some(paths) => paths.verdict(cert_der, cms_certs, policy, signer),
-            None => std::sync::Arc::new(cache::PathVerdict::validate(
+            None => Arc::new(cache::PathVerdict::validate(
                 cert_der, cms_certs, policy, signer,
             )),
-        }
-        .report(r, policy.validation_time);
+        };
+        v.report(r, policy.validation_time);
+        verdict = Some(v);
     } else {
         r.skip(
             "certificate-path",
@@ -1464,6 +1567,7 @@ fn check_certificate(
             ),
         }
     }
+    verdict
 }
 
 fn check_key_usage(
