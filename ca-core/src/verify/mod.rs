@@ -389,21 +389,21 @@ impl SignedDocument {
             .flatten()
             .filter_map(carried)
             .collect::<Result<_, _>>()?;
+        let content = parts
+            .encap_content_info
+            .econtent
+            .map(|octets| Vec::from(octets.into_bytes()));
         let signed_data = SignedData {
             version: parts.version,
             digest_algorithms: parts.digest_algorithms,
-            encap_content_info: parts.encap_content_info,
+            // The content is kept once, in `content`.
+            encap_content_info: cms::signed_data::EncapsulatedContentInfo {
+                econtent_type: parts.encap_content_info.econtent_type,
+                econtent: None,
+            },
             certificates: None,
             crls: None,
             signer_infos: parts.signer_infos,
-        };
-        let content = match &signed_data.encap_content_info.econtent {
-            None => None,
-            Some(any) => {
-                let bytes = any.to_der().map_err(|e| malformed("eContent", e))?;
-                let octets: OctetString = decode_der_or_ber(&bytes, "eContent OCTET STRING")?;
-                Some(Vec::from(octets.into_bytes()))
-            }
         };
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
@@ -482,12 +482,23 @@ impl SignedDocument {
 struct SignedDataParts {
     version: cms::content_info::CmsVersion,
     digest_algorithms: cms::signed_data::DigestAlgorithmIdentifiers,
-    encap_content_info: cms::signed_data::EncapsulatedContentInfo,
+    encap_content_info: EncapsulatedContentParts,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
     certificates: Option<Vec<Any>>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     crls: Option<Vec<Any>>,
     signer_infos: cms::signed_data::SignerInfos,
+}
+
+/// RFC 5652 §5.2 EncapsulatedContentInfo, with eContent decoded as the OCTET STRING it is rather
+/// than as `Any`: in BER (`openssl cms -sign -stream`) it is a constructed, indefinite-length
+/// OCTET STRING whose segments the decoder joins, so that the message digest covers the content
+/// octets alone (§5.4), never the segments' tags and lengths.
+#[derive(der::Sequence)]
+struct EncapsulatedContentParts {
+    econtent_type: ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    econtent: Option<OctetString>,
 }
 
 /// One CertificateChoices (RFC 5652 §10.2.2): the X.509 certificate (untagged SEQUENCE) decoded
@@ -770,7 +781,12 @@ fn verify_signer(
             if !check_ess(&mut r, attrs, cert_der, &cert, policy.require_cades) {
                 return r;
             }
-            match attrs.to_der() {
+            // RFC 5652 §5.4: the signature covers the DER encoding of the SET OF attributes,
+            // whose elements DER sorts by their encodings (X.690 §11.6); the decoder sorts a DER
+            // input's set, not a BER one's.
+            let der = SetOfVec::try_from(attrs.iter().cloned().collect::<Vec<_>>())
+                .and_then(|set| set.to_der());
+            match der {
                 Ok(der) => der,
                 Err(e) => {
                     r.fail(
