@@ -496,9 +496,10 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         case(
             "revoked-after-validation-time",
             "revoked-signer.p7s",
-            "the same signature validated at 00:00:30Z, before the revocation and its invalidity date: valid then",
+            "the same signature validated at 00:00:30Z, before the revocation and its invalidity date: no proof of existence places the signature before the revocation (issue 11)",
         )
-        .at(BEFORE_REVOCATION),
+        .at(BEFORE_REVOCATION)
+        .fails(INDETERMINATE, "REVOKED_NO_POE"),
     );
     cases.push(
         case(

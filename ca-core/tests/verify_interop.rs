@@ -101,6 +101,15 @@ fn pem(label: &str, der: &[u8]) -> String {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap()
 }
 
+/// The time OpenSSL writes as signingTime (it cannot be told another): now, from the clock.
+fn openssl_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1
+}
+
 /// `openssl cms -sign` with the fixture's RSA and P-256 signers.
 #[test]
 fn openssl_signatures_verify() {
@@ -145,9 +154,19 @@ fn openssl_signatures_verify() {
                     "openssl cms -sign {alg} cades={cades} detached={detached}"
                 );
                 let cms = std::fs::read(&out).unwrap();
-                let mut p = policy();
-                p.require_cades = cades;
                 let content = detached.then_some(DOC);
+                // OpenSSL claims the real clock as signingTime: at the fixture's time, the
+                // signature claims not to exist yet (issue 11 item 7).
+                let early = verify_bytes(&cms, content, &policy());
+                assert_eq!(
+                    early.sub_indication,
+                    Some(SubIndication::NoPoe),
+                    "{}",
+                    show(&early)
+                );
+                let mut p = policy();
+                p.validation_time = openssl_now();
+                p.require_cades = cades;
                 let r = verify_bytes(&cms, content, &p);
                 assert!(
                     r.is_valid(),
@@ -177,6 +196,7 @@ fn openssl_signatures_verify() {
                 // Without -cades, --require-cades refuses it.
                 if !cades {
                     let mut strict = policy();
+                    strict.validation_time = p.validation_time;
                     strict.require_cades = true;
                     let r = verify_bytes(&cms, content, &strict);
                     assert_eq!(r.sub_indication, Some(SubIndication::FormatFailure));

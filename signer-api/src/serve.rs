@@ -63,7 +63,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     };
     let state = web::Data::new(AppState {
         authority,
-        purposes: SigningPolicy::embedded()?,
+        purposes: std::sync::Arc::new(SigningPolicy::embedded()?),
         config: config.clone(),
         metrics: Default::default(),
         crls: Default::default(),

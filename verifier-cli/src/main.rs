@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result, bail};
+use ca_core::purpose::SigningPolicy;
 use ca_core::verify::{
     self, Content, EkuRule, KeyUsageRule, Outcome, Policy, Report, SignedDocument,
     ValidationPolicy, Verifier, rfc3339, verify_certificate,
@@ -119,6 +120,10 @@ struct Common {
     /// gate) or generic (RFC 5280 + RFC 5652 only: digitalSignature or nonRepudiation).
     #[arg(long, value_enum, default_value_t = PolicyArg::Iso17090)]
     policy: PolicyArg,
+    /// The role × purpose table of the iso17090 policy: a policies directory (its
+    /// purposes/signing.toml) or the TOML file itself (default: the shipped table).
+    #[arg(long)]
+    signing_policy: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -275,11 +280,26 @@ fn policy(c: &Common) -> Result<Policy> {
         Some("any") => Some(EkuRule::Any),
         Some(s) => Some(EkuRule::Required(oid(&s.to_string())?)),
     };
+    if let Some(path) = &c.signing_policy {
+        p.signing_policy = Some(std::sync::Arc::new(signing_policy(path)?));
+    }
     p.require_role = match &c.require_role {
         Some(r) => Some(r.parse().with_context(|| "--require-role")?),
         None => None,
     };
     Ok(p)
+}
+
+/// `--signing-policy`: a policies directory or the signing policy's TOML file.
+fn signing_policy(path: &Path) -> Result<SigningPolicy> {
+    let context = || format!("--signing-policy {}", path.display());
+    if path.is_dir() {
+        return SigningPolicy::load_dir(path).with_context(context);
+    }
+    let text = String::from_utf8(read_limited(path, 1 << 20)?)
+        .map_err(|_| anyhow::anyhow!("not UTF-8"))
+        .with_context(context)?;
+    SigningPolicy::from_toml(&path.display().to_string(), &text).with_context(context)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.

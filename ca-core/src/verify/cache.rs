@@ -27,6 +27,7 @@ pub(crate) enum PathVerdict {
     Valid {
         chain: Vec<CertSummary>,
         revocation_checked: bool,
+        revoked_later: Option<path::RevokedLater>,
     },
     Failed {
         chain: Vec<CertSummary>,
@@ -82,6 +83,7 @@ impl PathVerdict {
             Ok(valid) => Self::Valid {
                 chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
                 revocation_checked: valid.revocation_checked,
+                revoked_later: valid.revoked_later,
             },
             Err(f) => Self::Failed {
                 chain: summaries(&f.chain, &[], cert_der, signer),
@@ -102,6 +104,7 @@ impl PathVerdict {
             Self::Valid {
                 chain,
                 revocation_checked,
+                revoked_later,
             } => {
                 r.chain = chain.clone();
                 r.pass(
@@ -112,7 +115,18 @@ impl PathVerdict {
                         rfc3339(validation_time)
                     ),
                 );
-                if *revocation_checked {
+                if let Some((later, who)) = revoked_later.as_ref().zip(self.revoked_later_subject())
+                {
+                    r.warn(
+                        "revocation",
+                        format!(
+                            "{who} is listed as revoked since {} ({}) on a CRL issued after the \
+                             validation time",
+                            rfc3339(later.revoked_at),
+                            later.reason
+                        ),
+                    );
+                } else if *revocation_checked {
                     r.pass(
                         "revocation",
                         "no certificate of the path is revoked (CRLs supplied)",
@@ -131,6 +145,34 @@ impl PathVerdict {
                 };
                 r.fail(name, *sub, reason.clone());
             }
+        }
+    }
+}
+
+impl PathVerdict {
+    /// A certificate of the valid path revoked after the validation time, and its subject.
+    pub(crate) fn revoked_later(&self) -> Option<(&path::RevokedLater, &str)> {
+        match self {
+            Self::Valid {
+                revoked_later: Some(later),
+                ..
+            } => Some((later, self.revoked_later_subject()?)),
+            _ => None,
+        }
+    }
+
+    fn revoked_later_subject(&self) -> Option<&str> {
+        match self {
+            Self::Valid {
+                chain,
+                revoked_later: Some(later),
+                ..
+            } => Some(
+                chain
+                    .get(later.index)
+                    .map_or("a certificate of the path", |c| c.subject.as_str()),
+            ),
+            _ => None,
         }
     }
 }

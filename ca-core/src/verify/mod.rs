@@ -20,6 +20,7 @@ pub use report::{
 use crate::hcrole::{self, HcRole};
 use crate::key::{self, KeyAlgorithm, KeyError};
 use crate::oid;
+use crate::purpose::{PurposeError, SigningPolicy};
 use crate::sign::{
     CommitmentTypeIndication, DigestAlgorithm, DocumentHasher, SigningCertificateV2,
 };
@@ -32,6 +33,7 @@ use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use names::NameTexts;
 use spki::AlgorithmIdentifierOwned;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -151,6 +153,9 @@ pub struct Policy {
     /// Overrides the key-usage rule: for a signature, `None` is the validation policy's rule;
     /// for a certificate alone ([`verify_certificate`]), `None` reports keyUsage unchecked.
     pub key_usage: Option<KeyUsageRule>,
+    /// The role × purpose table of the ISO 17090 policy; `None` is the one shipped in
+    /// `policies/purposes/signing.toml`.
+    pub signing_policy: Option<Arc<SigningPolicy>>,
     /// `false` (`--no-chain`): signature and signed attributes only.
     pub check_chain: bool,
     /// Absence of ESS signingCertificate(V2) is a failure.
@@ -174,6 +179,7 @@ impl Policy {
             accept_policies: Vec::new(),
             validation_policy: ValidationPolicy::Iso17090,
             key_usage: None,
+            signing_policy: None,
             check_chain: true,
             require_cades: false,
         }
@@ -383,21 +389,21 @@ impl SignedDocument {
             .flatten()
             .filter_map(carried)
             .collect::<Result<_, _>>()?;
+        let content = parts
+            .encap_content_info
+            .econtent
+            .map(|octets| Vec::from(octets.into_bytes()));
         let signed_data = SignedData {
             version: parts.version,
             digest_algorithms: parts.digest_algorithms,
-            encap_content_info: parts.encap_content_info,
+            // The content is kept once, in `content`.
+            encap_content_info: cms::signed_data::EncapsulatedContentInfo {
+                econtent_type: parts.encap_content_info.econtent_type,
+                econtent: None,
+            },
             certificates: None,
             crls: None,
             signer_infos: parts.signer_infos,
-        };
-        let content = match &signed_data.encap_content_info.econtent {
-            None => None,
-            Some(any) => {
-                let bytes = any.to_der().map_err(|e| malformed("eContent", e))?;
-                let octets: OctetString = decode_der_or_ber(&bytes, "eContent OCTET STRING")?;
-                Some(Vec::from(octets.into_bytes()))
-            }
         };
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
@@ -476,12 +482,23 @@ impl SignedDocument {
 struct SignedDataParts {
     version: cms::content_info::CmsVersion,
     digest_algorithms: cms::signed_data::DigestAlgorithmIdentifiers,
-    encap_content_info: cms::signed_data::EncapsulatedContentInfo,
+    encap_content_info: EncapsulatedContentParts,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
     certificates: Option<Vec<Any>>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     crls: Option<Vec<Any>>,
     signer_infos: cms::signed_data::SignerInfos,
+}
+
+/// RFC 5652 §5.2 EncapsulatedContentInfo, with eContent decoded as the OCTET STRING it is rather
+/// than as `Any`: in BER (`openssl cms -sign -stream`) it is a constructed, indefinite-length
+/// OCTET STRING whose segments the decoder joins, so that the message digest covers the content
+/// octets alone (§5.4), never the segments' tags and lengths.
+#[derive(der::Sequence)]
+struct EncapsulatedContentParts {
+    econtent_type: ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    econtent: Option<OctetString>,
 }
 
 /// One CertificateChoices (RFC 5652 §10.2.2): the X.509 certificate (untagged SEQUENCE) decoded
@@ -764,7 +781,12 @@ fn verify_signer(
             if !check_ess(&mut r, attrs, cert_der, &cert, policy.require_cades) {
                 return r;
             }
-            match attrs.to_der() {
+            // RFC 5652 §5.4: the signature covers the DER encoding of the SET OF attributes,
+            // whose elements DER sorts by their encodings (X.690 §11.6); the decoder sorts a DER
+            // input's set, not a BER one's.
+            let der = SetOfVec::try_from(attrs.iter().cloned().collect::<Vec<_>>())
+                .and_then(|set| set.to_der());
+            match der {
                 Ok(der) => der,
                 Err(e) => {
                     r.fail(
@@ -849,8 +871,196 @@ fn verify_signer(
     let key_usage = policy
         .key_usage
         .unwrap_or(policy.validation_policy.signer_key_usage());
-    check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
+    let path = check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
+
+    // 6. Time: what the validation time may rest on (DESIGN.md §5 invariant 8).
+    let revoked_later = path.as_deref().and_then(cache::PathVerdict::revoked_later);
+    check_time(
+        &mut r,
+        si.signed_attrs.as_ref(),
+        &cert,
+        revoked_later,
+        policy.validation_time,
+    );
+
+    // 7. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
+    if policy.validation_policy == ValidationPolicy::Iso17090 {
+        check_role_gate(&mut r, si.signed_attrs.as_ref(), &cert, policy);
+    }
     r
+}
+
+/// The time checks of a signature without a proof of existence (no signature time-stamp is
+/// supported yet), so that a verdict never rests on the caller's validation time or the signer's
+/// claimed signingTime alone (DESIGN.md §5 invariant 8, EN 319 102-1 §5.2.5 and §5.6.2):
+/// - a certificate of the path revoked after the validation time: nothing shows the signature
+///   predates the revocation (a key compromised at T signs "at T−1" as easily as at T) →
+///   REVOKED_NO_POE, or REVOKED_CA_NO_POE for a CA;
+/// - the claimed signingTime outside the signer certificate's validity → OUT_OF_BOUNDS_NO_POE
+///   (EN 319 102-1: the signing time cannot be ascertained to lie within the validity);
+/// - the claimed signingTime after the validation time → NO_POE: the signer says the signature
+///   did not exist yet at the validation time, so a verdict at that time proves nothing about
+///   it, and only a proof of existence could place it earlier (NOT_YET_VALID and
+///   TIMESTAMP_ORDER_FAILURE speak of certificates and time-stamps, not of the claim).
+///
+/// The claimed signingTime is always reported.
+fn check_time(
+    r: &mut SignatureReport,
+    attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
+    cert: &Certificate,
+    revoked_later: Option<(&path::RevokedLater, &str)>,
+    at: u64,
+) {
+    if let Some((later, subject)) = revoked_later {
+        let (sub, what) = if later.index == 0 {
+            (SubIndication::RevokedNoPoe, "the signer's certificate")
+        } else {
+            (SubIndication::RevokedCaNoPoe, "the CA certificate")
+        };
+        r.fail(
+            "proof-of-existence",
+            sub,
+            format!(
+                "{what} {subject} was revoked on {} (reason {}), after the validation time {}, \
+                 and no proof of existence (signature time-stamp) shows the signature was made \
+                 before the revocation",
+                rfc3339(later.revoked_at),
+                later.reason,
+                rfc3339(at)
+            ),
+        );
+    }
+    const NAME: &str = "signing-time";
+    let claimed =
+        match attrs.map(|a| single_value::<x509_cert::time::Time>(a, oid::ID_SIGNING_TIME)) {
+            None | Some(Ok(None)) => {
+                r.skip(NAME, "no signingTime attribute: the signer claims no time");
+                return;
+            }
+            Some(Err(e)) => {
+                r.fail(NAME, SubIndication::FormatFailure, e);
+                return;
+            }
+            Some(Ok(Some(t))) => t.to_unix_duration().as_secs(),
+        };
+    let validity = cert.tbs_certificate().validity();
+    let (not_before, not_after) = (
+        validity.not_before.to_unix_duration().as_secs(),
+        validity.not_after.to_unix_duration().as_secs(),
+    );
+    let text = rfc3339(claimed);
+    if claimed < not_before || claimed > not_after {
+        r.fail(
+            NAME,
+            SubIndication::OutOfBoundsNoPoe,
+            format!(
+                "claimed signingTime {text} is outside the signer certificate's validity \
+                 ({} to {})",
+                rfc3339(not_before),
+                rfc3339(not_after)
+            ),
+        );
+    } else if claimed > at {
+        r.fail(
+            NAME,
+            SubIndication::NoPoe,
+            format!(
+                "claimed signingTime {text} is after the validation time {}: nothing proves the \
+                 signature existed then",
+                rfc3339(at)
+            ),
+        );
+    } else {
+        r.pass(
+            NAME,
+            format!(
+                "claimed {text}, within the signer certificate's validity (a claim: no \
+                 time-stamp proves it)"
+            ),
+        );
+    }
+}
+
+/// The shipped role × purpose table, parsed once.
+fn embedded_signing_policy() -> Result<&'static SigningPolicy, &'static PurposeError> {
+    static EMBEDDED: OnceLock<Result<SigningPolicy, PurposeError>> = OnceLock::new();
+    EMBEDDED.get_or_init(SigningPolicy::embedded).as_ref()
+}
+
+/// The ISO 17090 role gate, as the service applies it before signing: the purpose the signature
+/// claims (CAdES commitment-type-indication, ETSI EN 319 122-1 §5.2.3: an ASTM E1762 purpose)
+/// must be one the signer's certified hcRole may sign for in the signing policy. Without a
+/// commitment type there is no purpose to gate: reported.
+fn check_role_gate(
+    r: &mut SignatureReport,
+    attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
+    cert: &Certificate,
+    policy: &Policy,
+) {
+    const NAME: &str = "role-purpose";
+    let table = match policy.signing_policy.as_deref() {
+        Some(t) => t,
+        None => match embedded_signing_policy() {
+            Ok(t) => t,
+            Err(e) => {
+                r.fail(
+                    NAME,
+                    SubIndication::SigConstraintsFailure,
+                    format!("signing policy unusable: {e}"),
+                );
+                return;
+            }
+        },
+    };
+    let cti = match attrs
+        .map(|a| single_value::<CommitmentTypeIndication>(a, oid::ID_AA_ETS_COMMITMENT_TYPE))
+    {
+        None | Some(Ok(None)) => {
+            r.warn(
+                NAME,
+                "no commitment-type-indication: no purpose to check the signer's role against",
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            r.fail(NAME, SubIndication::FormatFailure, e);
+            return;
+        }
+        Some(Ok(Some(cti))) => cti.commitment_type_id,
+    };
+    let Some(purpose) = table.purposes().iter().find(|p| p.oid == cti) else {
+        r.fail(
+            NAME,
+            SubIndication::SigConstraintsFailure,
+            format!("commitment type {cti} is not a purpose of the signing policy"),
+        );
+        return;
+    };
+    let roles = match hcrole::roles_of(cert) {
+        Ok(roles) => roles,
+        Err(e) => {
+            r.fail(
+                NAME,
+                SubIndication::SigConstraintsFailure,
+                format!("hcRole does not decode, so the role gate cannot pass: {e}"),
+            );
+            return;
+        }
+    };
+    match table.check(&roles, purpose) {
+        Ok(()) => r.pass(
+            NAME,
+            format!(
+                "the signer's role may sign as {} ({})",
+                purpose.name, purpose.oid
+            ),
+        ),
+        Err(e) => r.fail(
+            NAME,
+            SubIndication::SigConstraintsFailure,
+            format!("{e} (ISO 17090 signing policy; --policy generic has no role gate)"),
+        ),
+    }
 }
 
 /// contentType and messageDigest (RFC 5652 §11.1, §11.2); signingTime and commitment type reported.
@@ -1325,16 +1535,18 @@ fn check_certificate(
     policy: &Policy,
     paths: Option<&cache::PathCache>,
     key_usage: KeyUsageRule,
-) {
+) -> Option<Arc<cache::PathVerdict>> {
+    let mut verdict = None;
     if policy.check_chain {
         let signer = r.signer.as_ref().map(|s| (cert, s));
-        match paths {
+        let v = match paths {
             Some(paths) => paths.verdict(cert_der, cms_certs, policy, signer),
-            None => std::sync::Arc::new(cache::PathVerdict::validate(
+            None => Arc::new(cache::PathVerdict::validate(
                 cert_der, cms_certs, policy, signer,
             )),
-        }
-        .report(r, policy.validation_time);
+        };
+        v.report(r, policy.validation_time);
+        verdict = Some(v);
     } else {
         r.skip(
             "certificate-path",
@@ -1371,6 +1583,7 @@ fn check_certificate(
             ),
         }
     }
+    verdict
 }
 
 fn check_key_usage(

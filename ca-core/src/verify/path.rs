@@ -8,6 +8,7 @@
 use super::report::SubIndication;
 use crate::key::{self, KeyError};
 use crate::oid;
+use crate::store::RevocationReason;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
     CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
@@ -22,7 +23,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::borrow::Cow;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::{BasicConstraints, CrlReason};
 
 /// Work budget of path building. certval builds every partial path from the trust anchors
 /// through the pool (one signature check per extension, up to 15 certificates deep), which a
@@ -66,6 +67,21 @@ pub(crate) struct ValidPath<'a> {
     /// `chain[i]` decoded, where path building had it decoded already (anchor and pool).
     pub decoded: Vec<Option<Cow<'a, Certificate>>>,
     pub revocation_checked: bool,
+    /// A certificate of the path that a usable CRL lists as revoked since a time after the
+    /// validation time: valid then, but a signature needs a proof of existence before it.
+    pub revoked_later: Option<RevokedLater>,
+}
+
+/// A revocation after the validation time (RFC 5280 §5.3.2; EN 319 102-1 §5.2.5: without a proof
+/// of existence before it, REVOKED_NO_POE or REVOKED_CA_NO_POE).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RevokedLater {
+    /// In the chain: 0 = the target.
+    pub index: usize,
+    /// Unix seconds: the entry's revocationDate, or its invalidityDate when earlier.
+    pub revoked_at: u64,
+    /// The entry's reasonCode as RFC 5280 §5.3.1 names it (`unspecified` when absent).
+    pub reason: String,
 }
 
 /// Why no path validated: the sub-indication, a reason, and the path of the best attempt.
@@ -283,11 +299,21 @@ pub(crate) fn validate<'a>(
             result = check_revocation_local(&pe, &cps, path, &mut cpr);
         }
         let chain = chain_of(path);
-        if matches!(
+        // A CRL issued after the validation time: it decides a status no CRL of the time could
+        // (validation at a past time), and tells of a revocation since then either way.
+        let mut revoked_later = None;
+        let undetermined = matches!(
             result,
             Err(CvError::PathValidation(Pvs::RevocationStatusNotDetermined))
-        ) {
-            result = status_from_later_crls(&pe, &cps, inputs, path, &chain).unwrap_or(result);
+        );
+        if (undetermined || result.is_ok())
+            && cps.get_check_revocation_status()
+            && let Some((later, listed)) = status_from_later_crls(&pe, &cps, inputs, path, &chain)
+        {
+            if undetermined {
+                result = later;
+            }
+            revoked_later = listed;
         }
         match result {
             Ok(()) => {
@@ -304,6 +330,7 @@ pub(crate) fn validate<'a>(
                     chain,
                     decoded,
                     revocation_checked: cps.get_check_revocation_status(),
+                    revoked_later,
                 });
             }
             Err(e) => {
@@ -445,15 +472,15 @@ fn count_paths(
 /// nextUpdate), but a CRL issued later still tells whether, and since when, a certificate was
 /// revoked (RFC 5280 §5.3.2, EN 319 102-1 §5.2.5). Re-checks at the latest CRL's thisUpdate; a
 /// certificate listed there counts as revoked at the validation time unless both its
-/// revocationDate and its invalidityDate (key compromise suspected since) are later. `None`: no
-/// later CRL, the first answer stands.
+/// revocationDate and its invalidityDate (key compromise suspected since) are later, and then it
+/// is returned as revoked later. `None`: no later CRL, the first answer stands.
 fn status_from_later_crls(
     pe: &PkiEnvironment,
     cps: &CertificationPathSettings,
     inputs: &PathInputs<'_>,
     path: &CertificationPath,
     chain: &[Vec<u8>],
-) -> Option<certval::Result<()>> {
+) -> Option<(certval::Result<()>, Option<RevokedLater>)> {
     let at = inputs.at.unix_duration().as_secs();
     let crls: Vec<CertificateList> = inputs
         .crls
@@ -471,23 +498,22 @@ fn status_from_later_crls(
     ));
     let mut cpr = CertificationPathResults::new();
     let result = check_revocation_local(pe, &later, path, &mut cpr);
-    let revoked_before = revoked_since(&crls, chain).is_none_or(|since| since <= at);
-    Some(match result {
-        Err(CvError::PathValidation(status))
-            if classify(&CvError::PathValidation(status)).0 == SubIndication::Revoked
-                && !revoked_before =>
-        {
-            Ok(())
-        }
-        other => other,
+    let revoked = matches!(&result, Err(e) if classify(e).0 == SubIndication::Revoked);
+    Some(match (revoked, earliest_revocation(&crls, chain)) {
+        (true, Some(listed)) if listed.revoked_at > at => (Ok(()), Some(listed)),
+        _ => (result, None),
     })
 }
 
-/// The earliest time a certificate of `chain` is listed as revoked since: the lesser of the
-/// entry's revocationDate and invalidityDate (RFC 5280 §5.2.5, §5.3.2).
-fn revoked_since(crls: &[CertificateList], chain: &[Vec<u8>]) -> Option<u64> {
-    let mut since: Option<u64> = None;
-    for cert in chain.iter().filter_map(|c| Certificate::from_der(c).ok()) {
+/// The earliest revocation of a certificate of `chain` the CRLs list: since the lesser of the
+/// entry's revocationDate and invalidityDate (RFC 5280 §5.2.5, §5.3.2), with its reasonCode.
+fn earliest_revocation(crls: &[CertificateList], chain: &[Vec<u8>]) -> Option<RevokedLater> {
+    let mut earliest: Option<RevokedLater> = None;
+    for (index, cert) in chain
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, Certificate::from_der(c).ok()?)))
+    {
         let tbs = cert.tbs_certificate();
         let entries = crls
             .iter()
@@ -495,20 +521,34 @@ fn revoked_since(crls: &[CertificateList], chain: &[Vec<u8>]) -> Option<u64> {
             .flat_map(|crl| crl.tbs_cert_list.revoked_certificates.iter().flatten())
             .filter(|e| e.serial_number.as_bytes() == tbs.serial_number().as_bytes());
         for entry in entries {
+            let extension = |id| {
+                entry
+                    .crl_entry_extensions
+                    .iter()
+                    .flatten()
+                    .find(|e| e.extn_id == id)
+                    .map(|e| e.extn_value.as_bytes())
+            };
             let mut t = entry.revocation_date.to_unix_duration().as_secs();
-            let invalid = entry
-                .crl_entry_extensions
-                .iter()
-                .flatten()
-                .find(|e| e.extn_id == oid::ID_CE_INVALIDITY_DATE)
-                .and_then(|e| GeneralizedTime::from_der(e.extn_value.as_bytes()).ok());
-            if let Some(g) = invalid {
+            if let Some(g) = extension(oid::ID_CE_INVALIDITY_DATE)
+                .and_then(|v| GeneralizedTime::from_der(v).ok())
+            {
                 t = t.min(g.to_unix_duration().as_secs());
             }
-            since = Some(since.map_or(t, |s| s.min(t)));
+            let reason = extension(oid::ID_CE_CRL_REASONS)
+                .and_then(|v| CrlReason::from_der(v).ok())
+                .and_then(|r| RevocationReason::from_code(r as u8))
+                .unwrap_or(RevocationReason::Unspecified);
+            if earliest.as_ref().is_none_or(|e| t < e.revoked_at) {
+                earliest = Some(RevokedLater {
+                    index,
+                    revoked_at: t,
+                    reason: reason.name().to_owned(),
+                });
+            }
         }
     }
-    since
+    earliest
 }
 
 fn chain_of(path: &CertificationPath) -> Vec<Vec<u8>> {

@@ -43,6 +43,16 @@ pub enum SubIndication {
     NoSigningCertificateFound,
     NoCertificateChainFound,
     RevocationOutOfBounds,
+    /// The signer's certificate is revoked after the validation time, and no proof of existence
+    /// shows the signature was made before.
+    RevokedNoPoe,
+    /// The same for a CA certificate of the path.
+    RevokedCaNoPoe,
+    /// The signer's claimed signingTime lies outside the certificate's validity, and no proof of
+    /// existence places the signature inside it.
+    OutOfBoundsNoPoe,
+    /// A proof of existence is missing to place the signature before some event.
+    NoPoe,
     TryLater,
     SignedDataNotFound,
 }
@@ -75,6 +85,10 @@ impl SubIndication {
             Self::NoSigningCertificateFound => "NO_SIGNING_CERTIFICATE_FOUND",
             Self::NoCertificateChainFound => "NO_CERTIFICATE_CHAIN_FOUND",
             Self::RevocationOutOfBounds => "REVOCATION_OUT_OF_BOUNDS_NO_POE",
+            Self::RevokedNoPoe => "REVOKED_NO_POE",
+            Self::RevokedCaNoPoe => "REVOKED_CA_NO_POE",
+            Self::OutOfBoundsNoPoe => "OUT_OF_BOUNDS_NO_POE",
+            Self::NoPoe => "NO_POE",
             Self::TryLater => "TRY_LATER",
             Self::SignedDataNotFound => "SIGNED_DATA_NOT_FOUND",
         }

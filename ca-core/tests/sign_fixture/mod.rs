@@ -16,7 +16,7 @@ use der::{Decode, Encode};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-/// 2026-01-01T00:00:00Z: certificates are issued then, valid for a year.
+/// 2026-01-01T00:00:00Z: certificates are issued then, valid for five years.
 pub const NOW: u64 = 1_767_225_600;
 /// When the tests sign and OpenSSL verifies (`-attime`).
 pub const SIGN_AT: u64 = NOW + 3_600;
@@ -75,7 +75,8 @@ fn build() -> Pki {
                 code: None,
                 text: Some("Medical Doctor".into()),
             }],
-            validity_days: Some(365),
+            // The profile's five years: OpenSSL signs at the real clock (verify_interop.rs).
+            validity_days: Some(1827),
         };
         let issued = authority
             .issue(&registration, &csr, NOW, "sign-tests")

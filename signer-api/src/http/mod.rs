@@ -28,7 +28,7 @@ use utoipa_actix_web::AppExt;
 /// Shared by every worker.
 pub struct AppState {
     pub authority: Authority<SledStore>,
-    pub purposes: SigningPolicy,
+    pub purposes: std::sync::Arc<SigningPolicy>,
     pub config: Config,
     pub metrics: metrics::Metrics,
     /// Latest CRL per CA: (DER, thisUpdate); re-signed after a revocation or half-way to nextUpdate.

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ca_core::sign::DigestAlgorithm;
-use ca_core::verify::{self, Content, Policy, Report, SignedDocument};
+use ca_core::verify::{self, Content, Policy, Report, SignedDocument, ValidationPolicy};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -164,9 +164,14 @@ pub async fn create(
 }
 
 /// Trust anchors: the self-signed CAs of this service; pool: every CA certificate; CRLs: every
-/// CA's current CRL (so revocation is checked for each certificate of the path).
+/// CA's current CRL (so revocation is checked for each certificate of the path). The ISO 17090
+/// validation policy with the service's own role × purpose table (the gate it applies before
+/// signing), and a CAdES signing-certificate binding required.
 fn service_policy(state: &AppState, at: u64) -> Result<Policy, Problem> {
     let mut policy = Policy::new(at);
+    policy.validation_policy = ValidationPolicy::Iso17090;
+    policy.signing_policy = Some(std::sync::Arc::clone(&state.purposes));
+    policy.require_cades = true;
     for id in state.authority.ca_ids() {
         let der = state.authority.ca_certificate(id)?.to_vec();
         let cert = <x509_cert::Certificate as der::Decode>::from_der(&der)
