@@ -212,7 +212,7 @@ impl RawKey {
                 ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
                     .expect("ed25519"),
             ),
-            KeyAlgorithm::Rsa | KeyAlgorithm::P521 => {
+            KeyAlgorithm::Rsa | KeyAlgorithm::P521 | KeyAlgorithm::Dsa => {
                 unimplemented!("RSA and P-521 are not benchmarked")
             }
         }

@@ -67,6 +67,9 @@ fn digest_name(algorithm: DigestAlgorithm) -> &'static str {
         DigestAlgorithm::Sha256 => "sha256",
         DigestAlgorithm::Sha384 => "sha384",
         DigestAlgorithm::Sha512 => "sha512",
+        // Never a credential's (`DigestAlgorithm::for_algorithm`); named for completeness.
+        DigestAlgorithm::Sha1 => "sha1",
+        DigestAlgorithm::Sha224 => "sha224",
     }
 }
 

@@ -1,6 +1,7 @@
 //! Signing keys: ring backend (PKCS#11 may follow), plus adapters to the RustCrypto builder traits.
 
 use crate::oid;
+use crate::sign::DigestAlgorithm;
 use der::asn1::{Any, BitString, OctetStringRef, UintRef};
 use der::{Decode, Reader, SliceReader};
 use ring::rand::SystemRandom;
@@ -11,7 +12,7 @@ use spki::{
 use std::fmt;
 use zeroize::Zeroizing;
 
-/// Key algorithms hpki generates or imports, and P-521, which it only verifies.
+/// Key algorithms hpki generates or imports, and P-521 and DSA, which it only verifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyAlgorithm {
@@ -24,6 +25,10 @@ pub enum KeyAlgorithm {
     /// no request may name it.
     #[serde(skip_deserializing)]
     P521,
+    /// Verification only (RustCrypto `dsa`, legacy documents: DESIGN.md §3); never generated,
+    /// imported or named by a request.
+    #[serde(skip_deserializing)]
+    Dsa,
 }
 
 /// Algorithm and size of a public key, as profiles constrain them.
@@ -110,8 +115,11 @@ impl SigningKey {
             }
             KeyAlgorithm::Ed25519 => rsig::Ed25519KeyPair::generate_pkcs8(&rng),
             KeyAlgorithm::Rsa => return Self::generate_rsa(RSA_GENERATED_BITS),
-            KeyAlgorithm::P521 => {
-                return Err(KeyError::Unsupported("P-521 keys are verified only".into()));
+            KeyAlgorithm::P521 | KeyAlgorithm::Dsa => {
+                return Err(KeyError::Unsupported(format!(
+                    "{} keys are verified only",
+                    algorithm_name(algorithm)
+                )));
             }
         }
         .map_err(|_| KeyError::Generation)?;
@@ -193,8 +201,12 @@ impl SigningKey {
             KeyAlgorithm::Ed25519 => alg_id(oid::ID_ED_25519, None),
             // RFC 4055 §5: parameters NULL.
             KeyAlgorithm::Rsa => alg_id(oid::SHA_256_WITH_RSA_ENCRYPTION, Some(Any::null())),
-            // from_pkcs8 refused the curve above.
-            KeyAlgorithm::P521 => return Err(KeyError::Unsupported("elliptic curve P-521".into())),
+            // from_pkcs8 refused the curve and DSA above.
+            KeyAlgorithm::P521 | KeyAlgorithm::Dsa => {
+                return Err(KeyError::Unsupported(
+                    algorithm_name(params.algorithm).into(),
+                ));
+            }
         };
         Ok(Self {
             backend,
@@ -349,6 +361,15 @@ pub fn key_params(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyParams, KeyErro
             return Err(KeyError::Malformed);
         }
         (KeyAlgorithm::Ed25519, 256)
+    } else if alg.oid == oid::ID_DSA {
+        // RFC 3279 §2.3.2: the bits of p; 0 while the parameters are inherited (RFC 5280
+        // §6.1.4(f)) and not yet completed from the issuer.
+        let bits = match &alg.parameters {
+            None => 0,
+            Some(p) if p.is_null() => 0,
+            Some(p) => uint_bits(p.decode_as::<DssParms<'_>>()?.p),
+        };
+        (KeyAlgorithm::Dsa, bits)
     } else {
         return Err(KeyError::Unsupported(format!(
             "public key algorithm {}",
@@ -367,6 +388,7 @@ impl fmt::Display for KeyParams {
             KeyAlgorithm::P521 => f.write_str("EC P-521"),
             KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
             KeyAlgorithm::Rsa => write!(f, "RSA {}", self.bits),
+            KeyAlgorithm::Dsa => write!(f, "DSA {}", self.bits),
         }
     }
 }
@@ -392,8 +414,8 @@ pub fn describe_public_key(spki: &SubjectPublicKeyInfoOwned) -> String {
     }
 }
 
-/// RSASSA-PSS-params, RFC 4055 §3.1 (explicitly tagged). The DEFAULTs are SHA-1, which hpki
-/// refuses, so an absent field ends in `Unsupported`.
+/// RSASSA-PSS-params, RFC 4055 §3.1 (explicitly tagged). Absent fields take the DEFAULTs:
+/// SHA-1, MGF1 with SHA-1, salt length 20, trailer field 1.
 #[derive(der::Sequence)]
 struct RsaPssParams<'a> {
     #[asn1(context_specific = "0", optional = "true")]
@@ -406,43 +428,161 @@ struct RsaPssParams<'a> {
     trailer_field: Option<u8>,
 }
 
+/// Dss-Parms, RFC 3279 §2.3.2: the DSA domain parameters of a public key.
+#[derive(der::Sequence)]
+struct DssParms<'a> {
+    p: UintRef<'a>,
+    q: UintRef<'a>,
+    g: UintRef<'a>,
+}
+
 /// Hash AlgorithmIdentifiers appear with NULL or absent parameters; RFC 4055 §2.1 says accept both.
-fn hash_oid(alg: &AlgorithmIdentifierRef<'_>) -> Result<ObjectIdentifier, KeyError> {
+fn hash_of(alg: &AlgorithmIdentifierRef<'_>) -> Result<DigestAlgorithm, KeyError> {
     match alg.parameters {
-        None => Ok(alg.oid),
-        Some(p) if p.is_null() => Ok(alg.oid),
-        Some(_) => Err(KeyError::Malformed),
+        None => {}
+        Some(p) if p.is_null() => {}
+        Some(_) => return Err(KeyError::Malformed),
+    }
+    DigestAlgorithm::from_oid(&alg.oid)
+        .ok_or_else(|| KeyError::Unsupported(format!("hash algorithm {}", oid::describe(&alg.oid))))
+}
+
+/// A signature algorithm as its AlgorithmIdentifier encodes it (RFC 3279 §2.2, RFC 4055 §3-§5,
+/// RFC 5758 §3, RFC 8410 §3): the scheme and the hash it signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2).
+    RsaPkcs1(DigestAlgorithm),
+    /// RSASSA-PSS (RFC 8017 §8.1) with the parameters as encoded.
+    RsaPss {
+        hash: DigestAlgorithm,
+        mgf_hash: DigestAlgorithm,
+        salt_len: u32,
+    },
+    Ecdsa(DigestAlgorithm),
+    /// Verification only (RFC 3279 §2.2.2, RFC 5758 §3.1).
+    Dsa(DigestAlgorithm),
+    /// PureEdDSA: no separate hash.
+    Ed25519,
+}
+
+impl SignatureScheme {
+    /// Decodes a signature AlgorithmIdentifier; `Unsupported` for an algorithm hpki does not verify.
+    pub fn from_identifier(alg: &AlgorithmIdentifierOwned) -> Result<Self, KeyError> {
+        use DigestAlgorithm as D;
+        use const_oid::db::rfc5912 as db;
+        let o = alg.oid;
+        let pkcs1 = [
+            (db::SHA_1_WITH_RSA_ENCRYPTION, D::Sha1),
+            (db::SHA_224_WITH_RSA_ENCRYPTION, D::Sha224),
+            (db::SHA_256_WITH_RSA_ENCRYPTION, D::Sha256),
+            (db::SHA_384_WITH_RSA_ENCRYPTION, D::Sha384),
+            (db::SHA_512_WITH_RSA_ENCRYPTION, D::Sha512),
+        ];
+        let ecdsa = [
+            (oid::ECDSA_WITH_SHA_1, D::Sha1),
+            (db::ECDSA_WITH_SHA_224, D::Sha224),
+            (db::ECDSA_WITH_SHA_256, D::Sha256),
+            (db::ECDSA_WITH_SHA_384, D::Sha384),
+            (db::ECDSA_WITH_SHA_512, D::Sha512),
+        ];
+        let dsa = [
+            (db::DSA_WITH_SHA_1, D::Sha1),
+            (db::DSA_WITH_SHA_224, D::Sha224),
+            (db::DSA_WITH_SHA_256, D::Sha256),
+        ];
+        let find = |table: &[(ObjectIdentifier, D)]| {
+            table.iter().find(|(id, _)| *id == o).map(|(_, d)| *d)
+        };
+        if let Some(d) = find(&pkcs1) {
+            // RFC 4055 §5: NULL; absent tolerated (RFC 5754 §3.2 readers accept both).
+            check_params(alg, true)?;
+            Ok(Self::RsaPkcs1(d))
+        } else if let Some(d) = find(&ecdsa) {
+            // RFC 5758 §3.2 and RFC 3279 §2.2.3: parameters absent.
+            check_params(alg, false)?;
+            Ok(Self::Ecdsa(d))
+        } else if let Some(d) = find(&dsa) {
+            // RFC 3279 §2.2.2, RFC 5758 §3.1: parameters absent.
+            check_params(alg, false)?;
+            Ok(Self::Dsa(d))
+        } else if o == oid::ID_ED_25519 {
+            // RFC 8410 §3: parameters absent.
+            check_params(alg, false)?;
+            Ok(Self::Ed25519)
+        } else if o == oid::ID_RSASSA_PSS {
+            pss_scheme(alg.parameters.as_ref())
+        } else {
+            Err(KeyError::Unsupported(format!(
+                "signature algorithm {}",
+                oid::describe(&o)
+            )))
+        }
+    }
+
+    /// The hash the signature is computed over (`None` for Ed25519, which hashes internally).
+    pub fn hash(&self) -> Option<DigestAlgorithm> {
+        match *self {
+            Self::RsaPkcs1(d) | Self::Ecdsa(d) | Self::Dsa(d) => Some(d),
+            Self::RsaPss { hash, .. } => Some(hash),
+            Self::Ed25519 => None,
+        }
     }
 }
 
-/// The ring PSS algorithm for `params`: SHA-256/384/512, MGF1 with the same hash, salt length
-/// equal to the hash length, trailer 1 (the only combinations ring verifies).
-fn pss_algorithm(params: Option<&Any>) -> Result<&'static rsig::RsaParameters, KeyError> {
+impl fmt::Display for SignatureScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RsaPkcs1(d) => write!(f, "RSA PKCS#1 v1.5 with {d}"),
+            Self::RsaPss {
+                hash,
+                mgf_hash,
+                salt_len,
+            } => write!(
+                f,
+                "RSASSA-PSS with {hash}, MGF1 {mgf_hash}, salt {salt_len} octets"
+            ),
+            Self::Ecdsa(d) => write!(f, "ECDSA with {d}"),
+            Self::Dsa(d) => write!(f, "DSA with {d}"),
+            Self::Ed25519 => f.write_str("Ed25519"),
+        }
+    }
+}
+
+/// RSASSA-PSS parameters (RFC 4055 §3.1): an absent field takes its DEFAULT, as RFC 4055
+/// requires of a verifier; the parameters themselves must be present (§3.1: "MUST" for
+/// signatures), and the only mask generation function is MGF1 (§2.2).
+fn pss_scheme(params: Option<&Any>) -> Result<SignatureScheme, KeyError> {
     let params: RsaPssParams<'_> = params.ok_or(KeyError::Malformed)?.decode_as()?;
-    let unsupported = || KeyError::Unsupported("RSASSA-PSS parameters".into());
-    let hash = hash_oid(&params.hash_algorithm.ok_or_else(unsupported)?)?;
-    let mgf = params.mask_gen_algorithm.ok_or_else(unsupported)?;
-    if mgf.oid != oid::ID_MGF_1 {
-        return Err(unsupported());
-    }
-    let mgf_hash: AlgorithmIdentifierRef<'_> =
-        mgf.parameters.ok_or(KeyError::Malformed)?.decode_as()?;
-    if hash_oid(&mgf_hash)? != hash || params.trailer_field.is_some_and(|t| t != 1) {
-        return Err(unsupported());
-    }
-    let (alg, hash_len) = if hash == oid::ID_SHA_256 {
-        (&rsig::RSA_PSS_2048_8192_SHA256, 32)
-    } else if hash == oid::ID_SHA_384 {
-        (&rsig::RSA_PSS_2048_8192_SHA384, 48)
-    } else if hash == oid::ID_SHA_512 {
-        (&rsig::RSA_PSS_2048_8192_SHA512, 64)
-    } else {
-        return Err(unsupported());
+    let hash = match &params.hash_algorithm {
+        Some(h) => hash_of(h)?,
+        None => DigestAlgorithm::Sha1,
     };
-    if params.salt_length != Some(hash_len) {
-        return Err(unsupported());
+    let mgf_hash = match &params.mask_gen_algorithm {
+        None => DigestAlgorithm::Sha1,
+        Some(mgf) if mgf.oid == oid::ID_MGF_1 => {
+            let h: AlgorithmIdentifierRef<'_> =
+                mgf.parameters.ok_or(KeyError::Malformed)?.decode_as()?;
+            hash_of(&h)?
+        }
+        Some(mgf) => {
+            return Err(KeyError::Unsupported(format!(
+                "RSASSA-PSS mask generation function {}",
+                oid::describe(&mgf.oid)
+            )));
+        }
+    };
+    // RFC 4055 §3.1: trailerField 1 (0xBC) is the only one defined.
+    if params.trailer_field.is_some_and(|t| t != 1) {
+        return Err(KeyError::Unsupported(
+            "RSASSA-PSS trailer field other than 1".into(),
+        ));
     }
-    Ok(alg)
+    Ok(SignatureScheme::RsaPss {
+        hash,
+        mgf_hash,
+        salt_len: params.salt_length.unwrap_or(20),
+    })
 }
 
 /// Checks a signature AlgorithmIdentifier's parameters: absent for ECDSA (RFC 5758 §3.2) and
@@ -455,9 +595,10 @@ fn check_params(algorithm: &AlgorithmIdentifierOwned, null_allowed: bool) -> Res
     }
 }
 
-/// Verifies `signature` over `message` by the key in `spki` under `algorithm`
-/// (RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384, ECDSA P-521
-/// with SHA-512, Ed25519).
+/// Verifies `signature` over `message` by the key in `spki` under `algorithm`: every legal
+/// combination of RSA (PKCS#1 v1.5, PSS with the parameters as encoded; 1024 to 8192 bits),
+/// ECDSA P-256/P-384/P-521 and DSA with SHA-1 or SHA-2, and Ed25519. Whether the algorithm is
+/// still acceptable is not asked here: the verifier's algorithm catalogue judges that.
 pub fn verify(
     spki: &SubjectPublicKeyInfoOwned,
     algorithm: &AlgorithmIdentifierOwned,
@@ -465,92 +606,222 @@ pub fn verify(
     signature: &[u8],
 ) -> Result<(), KeyError> {
     let key = key_params(spki)?;
-    let sig_oid = algorithm.oid;
-    let mismatch = || {
-        KeyError::Unsupported(format!(
-            "signature algorithm {sig_oid} with a {:?} key",
-            key.algorithm
-        ))
-    };
-    let ring_alg: &'static dyn rsig::VerificationAlgorithm = match key.algorithm {
-        KeyAlgorithm::Rsa => {
-            check_rsa_bits(key.bits)?;
-            if sig_oid == oid::ID_RSASSA_PSS {
-                pss_algorithm(algorithm.parameters.as_ref())?
-            } else {
-                let alg = if sig_oid == oid::SHA_256_WITH_RSA_ENCRYPTION {
-                    &rsig::RSA_PKCS1_2048_8192_SHA256
-                } else if sig_oid == oid::SHA_384_WITH_RSA_ENCRYPTION {
-                    &rsig::RSA_PKCS1_2048_8192_SHA384
-                } else if sig_oid == oid::SHA_512_WITH_RSA_ENCRYPTION {
-                    &rsig::RSA_PKCS1_2048_8192_SHA512
-                } else {
-                    return Err(mismatch());
-                };
-                check_params(algorithm, true)?;
-                alg
-            }
-        }
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
-            let p256 = key.algorithm == KeyAlgorithm::P256;
-            let alg = if sig_oid == oid::ECDSA_WITH_SHA_256 {
-                if p256 {
-                    &rsig::ECDSA_P256_SHA256_ASN1
-                } else {
-                    &rsig::ECDSA_P384_SHA256_ASN1
-                }
-            } else if sig_oid == oid::ECDSA_WITH_SHA_384 {
-                if p256 {
-                    &rsig::ECDSA_P256_SHA384_ASN1
-                } else {
-                    &rsig::ECDSA_P384_SHA384_ASN1
-                }
-            } else {
-                return Err(mismatch());
-            };
-            check_params(algorithm, false)?;
-            alg
-        }
-        KeyAlgorithm::Ed25519 => {
-            if sig_oid != oid::ID_ED_25519 {
-                return Err(mismatch());
-            }
-            check_params(algorithm, false)?;
-            &rsig::ED25519
-        }
-        KeyAlgorithm::P521 => {
-            if sig_oid != oid::ECDSA_WITH_SHA_512 {
-                return Err(mismatch());
-            }
-            check_params(algorithm, false)?;
-            return verify_p521(spki, message, signature);
-        }
-    };
+    let scheme = SignatureScheme::from_identifier(algorithm)?;
+    verify_scheme(spki, key, scheme, message, signature)
+}
+
+fn verify_scheme(
+    spki: &SubjectPublicKeyInfoOwned,
+    key: KeyParams,
+    scheme: SignatureScheme,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    use DigestAlgorithm as D;
+    use KeyAlgorithm as K;
+    use SignatureScheme as S;
     let public_key = spki
         .subject_public_key
         .as_bytes()
         .ok_or(KeyError::Malformed)?;
+    // ring where it can (the algorithms hpki itself signs with: fastest), RustCrypto otherwise.
+    let ring_alg: &'static dyn rsig::VerificationAlgorithm = match (key.algorithm, scheme) {
+        (K::Rsa, _) if !(RSA_MIN_VERIFY_BITS..=RSA_MAX_BITS).contains(&key.bits) => {
+            return Err(KeyError::Unsupported(format!(
+                "RSA keys of {} bits (1024 to 8192 are verified)",
+                key.bits
+            )));
+        }
+        (K::Rsa, S::RsaPkcs1(d)) if key.bits >= RSA_MIN_BITS => match d {
+            D::Sha256 => &rsig::RSA_PKCS1_2048_8192_SHA256,
+            D::Sha384 => &rsig::RSA_PKCS1_2048_8192_SHA384,
+            D::Sha512 => &rsig::RSA_PKCS1_2048_8192_SHA512,
+            D::Sha1 | D::Sha224 => return verify_rsa(public_key, scheme, message, signature),
+        },
+        (
+            K::Rsa,
+            S::RsaPss {
+                hash,
+                mgf_hash,
+                salt_len,
+            },
+        ) if key.bits >= RSA_MIN_BITS
+            && hash == mgf_hash
+            && usize::try_from(salt_len).is_ok_and(|s| s == hash.len()) =>
+        {
+            match hash {
+                D::Sha256 => &rsig::RSA_PSS_2048_8192_SHA256,
+                D::Sha384 => &rsig::RSA_PSS_2048_8192_SHA384,
+                D::Sha512 => &rsig::RSA_PSS_2048_8192_SHA512,
+                D::Sha1 | D::Sha224 => return verify_rsa(public_key, scheme, message, signature),
+            }
+        }
+        (K::Rsa, S::RsaPkcs1(_) | S::RsaPss { .. }) => {
+            return verify_rsa(public_key, scheme, message, signature);
+        }
+        (K::P256, S::Ecdsa(D::Sha256)) => &rsig::ECDSA_P256_SHA256_ASN1,
+        (K::P256, S::Ecdsa(D::Sha384)) => &rsig::ECDSA_P256_SHA384_ASN1,
+        (K::P384, S::Ecdsa(D::Sha256)) => &rsig::ECDSA_P384_SHA256_ASN1,
+        (K::P384, S::Ecdsa(D::Sha384)) => &rsig::ECDSA_P384_SHA384_ASN1,
+        (K::P256 | K::P384 | K::P521, S::Ecdsa(d)) => {
+            return verify_ecdsa(key.algorithm, public_key, &d.digest(message), signature);
+        }
+        (K::Ed25519, S::Ed25519) => &rsig::ED25519,
+        (K::Dsa, S::Dsa(d)) => return verify_dsa(spki, &d.digest(message), signature),
+        (k, s) => {
+            return Err(KeyError::Unsupported(format!(
+                "signature algorithm {s} with a {} key",
+                algorithm_name(k)
+            )));
+        }
+    };
     rsig::UnparsedPublicKey::new(ring_alg, public_key)
         .verify(message, signature)
         .map_err(|_| KeyError::BadSignature)
 }
 
-/// ECDSA P-521 with SHA-512 (RFC 5758 §3.2), DER signature (RFC 5480 §2.2 public key point).
-fn verify_p521(
-    spki: &SubjectPublicKeyInfoOwned,
+/// Smallest RSA modulus verified (RustCrypto `rsa`'s floor); the catalogue judges its age.
+const RSA_MIN_VERIFY_BITS: u32 = 1024;
+
+/// RSA through RustCrypto `rsa` for what ring does not verify: moduli below 2048 bits, SHA-1 and
+/// SHA-224, PSS with another salt length (OpenSSL's default is the maximum). `rsa` masks with
+/// MGF1 over the message hash, so a PSS signature with a different MGF1 hash is unsupported.
+fn verify_rsa(
+    public_key: &[u8],
+    scheme: SignatureScheme,
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), KeyError> {
-    use p521::ecdsa::signature::Verifier as _;
-    let point = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or(KeyError::Malformed)?;
-    let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| KeyError::Malformed)?;
-    let signature =
-        p521::ecdsa::Signature::from_der(signature).map_err(|_| KeyError::BadSignature)?;
-    key.verify(message, &signature)
+    use DigestAlgorithm as D;
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::{Pkcs1v15Sign, pss::Pss};
+    let key = rsa::PublicKey::from_pkcs1_der(public_key).map_err(|_| KeyError::Malformed)?;
+    let bad = |_| KeyError::BadSignature;
+    match scheme {
+        SignatureScheme::RsaPkcs1(d) => {
+            let padding = match d {
+                D::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+                D::Sha224 => Pkcs1v15Sign::new::<sha2::Sha224>(),
+                D::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                D::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                D::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+            };
+            key.verify(padding, &d.digest(message), signature)
+                .map_err(bad)
+        }
+        SignatureScheme::RsaPss {
+            hash,
+            mgf_hash,
+            salt_len,
+        } => {
+            if hash != mgf_hash {
+                return Err(KeyError::Unsupported(format!(
+                    "RSASSA-PSS with {hash} and MGF1 {mgf_hash}"
+                )));
+            }
+            let salt = usize::try_from(salt_len).map_err(|_| KeyError::Malformed)?;
+            let hashed = hash.digest(message);
+            match hash {
+                D::Sha1 => key.verify(Pss::<sha1::Sha1>::new_with_salt(salt), &hashed, signature),
+                D::Sha224 => {
+                    key.verify(Pss::<sha2::Sha224>::new_with_salt(salt), &hashed, signature)
+                }
+                D::Sha256 => {
+                    key.verify(Pss::<sha2::Sha256>::new_with_salt(salt), &hashed, signature)
+                }
+                D::Sha384 => {
+                    key.verify(Pss::<sha2::Sha384>::new_with_salt(salt), &hashed, signature)
+                }
+                D::Sha512 => {
+                    key.verify(Pss::<sha2::Sha512>::new_with_salt(salt), &hashed, signature)
+                }
+            }
+            .map_err(bad)
+        }
+        _ => Err(KeyError::Unsupported(format!("{scheme} with an RSA key"))),
+    }
+}
+
+/// ECDSA over a precomputed hash (RustCrypto; RFC 5758 §3.2 allows any SHA-2 with any curve, and
+/// ECDSA truncates or pads the hash to the curve order), DER signature (RFC 5480 §2.2 point).
+fn verify_ecdsa(
+    curve: KeyAlgorithm,
+    point: &[u8],
+    prehash: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    use signature::hazmat::PrehashVerifier as _;
+    macro_rules! check {
+        ($curve:ident) => {{
+            let key = $curve::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| KeyError::Malformed)?;
+            let signature = $curve::ecdsa::Signature::from_der(signature)
+                .map_err(|_| KeyError::BadSignature)?;
+            key.verify_prehash(prehash, &signature)
+                .map_err(|_| KeyError::BadSignature)
+        }};
+    }
+    match curve {
+        KeyAlgorithm::P256 => check!(p256),
+        KeyAlgorithm::P384 => check!(p384),
+        KeyAlgorithm::P521 => check!(p521),
+        other => Err(KeyError::Unsupported(format!(
+            "ECDSA with a {} key",
+            algorithm_name(other)
+        ))),
+    }
+}
+
+/// DSA over a precomputed hash (RustCrypto `dsa`, verification only: DESIGN.md §3). The domain
+/// parameters must be in the key: a certificate that inherits them (RFC 5280 §6.1.4(f)) is
+/// completed by the verifier first.
+fn verify_dsa(
+    spki: &SubjectPublicKeyInfoOwned,
+    prehash: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    use signature::hazmat::PrehashVerifier as _;
+    let params: DssParms<'_> = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .ok_or_else(|| {
+            KeyError::Unsupported("DSA key without its (inherited) domain parameters".into())
+        })?
+        .decode_as()?;
+    let uint = |n: UintRef<'_>| dsa::BoxedUint::from_be_slice_vartime(n.as_bytes());
+    let components =
+        dsa::Components::from_components(uint(params.p), uint(params.q), uint(params.g)).map_err(
+            |_| {
+                KeyError::Unsupported(format!(
+                    "DSA domain parameters of {}/{} bits",
+                    uint_bits(params.p),
+                    uint_bits(params.q)
+                ))
+            },
+        )?;
+    let y = UintRef::from_der(
+        spki.subject_public_key
+            .as_bytes()
+            .ok_or(KeyError::Malformed)?,
+    )?;
+    let key =
+        dsa::VerifyingKey::from_components(components, uint(y)).map_err(|_| KeyError::Malformed)?;
+    let signature = dsa::Signature::from_der(signature).map_err(|_| KeyError::BadSignature)?;
+    key.verify_prehash(prehash, &signature)
         .map_err(|_| KeyError::BadSignature)
+}
+
+/// "RSA", "P-256", … for messages.
+pub fn algorithm_name(a: KeyAlgorithm) -> &'static str {
+    match a {
+        KeyAlgorithm::P256 => "P-256",
+        KeyAlgorithm::P384 => "P-384",
+        KeyAlgorithm::P521 => "P-521",
+        KeyAlgorithm::Ed25519 => "Ed25519",
+        KeyAlgorithm::Rsa => "RSA",
+        KeyAlgorithm::Dsa => "DSA",
+    }
 }
 
 // ---- Adapters so x509-cert's CertificateBuilder / RequestBuilder sign with ring keys ----

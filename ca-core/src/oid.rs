@@ -22,7 +22,13 @@ pub use const_oid::db::rfc5912::{
     ID_SHA_256, ID_SHA_384, ID_SHA_512, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SECP_521_R_1,
     SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
 };
+/// id-dsa (RFC 3279 §2.3.2): verified for legacy documents only.
+pub use const_oid::db::rfc5912::{ID_DSA, ID_SHA_1, ID_SHA_224};
 pub use const_oid::db::rfc8410::ID_ED_25519;
+
+/// `ecdsa-with-SHA1` (RFC 3279 §2.2.3: `{ iso(1) member-body(2) us(840) ansi-X9-62(10045)
+/// signatures(4) 1 }`); const-oid's tables do not carry it.
+pub const ECDSA_WITH_SHA_1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.1");
 
 /// `id-hcpki-at-healthcareactor`: the hcRole attribute type (ISO 17090-2 §7.3), `iso17090.md` §3.1.
 pub const HC_ROLE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.17090.0.1");

@@ -266,7 +266,7 @@ impl Profile {
             KeyAlgorithm::P256 | KeyAlgorithm::Ed25519 => Some(256),
             KeyAlgorithm::P384 => Some(384),
             KeyAlgorithm::P521 => Some(521),
-            KeyAlgorithm::Rsa => None,
+            KeyAlgorithm::Rsa | KeyAlgorithm::Dsa => None,
         };
         if let Some(bits) = expected_bits.filter(|b| *b != key.bits) {
             return Err(self.violation(
@@ -987,6 +987,7 @@ fn algorithm_label(a: KeyAlgorithm) -> &'static str {
         KeyAlgorithm::Ed25519 => "Ed25519",
         KeyAlgorithm::Rsa => "RSA",
         KeyAlgorithm::P521 => "P-521",
+        KeyAlgorithm::Dsa => "DSA",
     }
 }
 
@@ -1001,8 +1002,8 @@ fn bits_allowed_for(a: KeyAlgorithm) -> FlagSet<KeyUsages> {
         KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
             signing | KeyAgreement | EncipherOnly | DecipherOnly
         }
-        // RFC 8410 §5: Ed25519 keys are signature keys only.
-        KeyAlgorithm::Ed25519 => signing,
+        // RFC 8410 §5: Ed25519 keys are signature keys only; RFC 3279 §2.3.2: so are DSA keys.
+        KeyAlgorithm::Ed25519 | KeyAlgorithm::Dsa => signing,
     }
 }
 

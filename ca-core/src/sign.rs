@@ -28,12 +28,18 @@ use x509_cert::ext::pkix::name::{GeneralName, GeneralNames};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
 
-/// Digest algorithms for documents and signed attributes.
+/// Digest algorithms for documents and signed attributes. hpki signs with SHA-256/384/512 only;
+/// SHA-1 and SHA-224 are here for verification (old documents, certificates and CRLs), which
+/// the verifier's algorithm catalogue judges by date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DigestAlgorithm {
     Sha256,
     Sha384,
     Sha512,
+    /// Verification only (RFC 3370 §2.1).
+    Sha1,
+    /// Verification only (RFC 5754 §2.1).
+    Sha224,
 }
 
 impl DigestAlgorithm {
@@ -45,7 +51,8 @@ impl DigestAlgorithm {
     /// The same, by key algorithm: a request can be checked before any key is unsealed.
     pub fn for_algorithm(algorithm: KeyAlgorithm) -> Self {
         match algorithm {
-            KeyAlgorithm::P256 | KeyAlgorithm::Rsa => Self::Sha256,
+            // DSA never signs (verification only); SHA-256 is its RFC 5758 pairing.
+            KeyAlgorithm::P256 | KeyAlgorithm::Rsa | KeyAlgorithm::Dsa => Self::Sha256,
             KeyAlgorithm::P384 => Self::Sha384,
             KeyAlgorithm::Ed25519 | KeyAlgorithm::P521 => Self::Sha512,
         }
@@ -53,16 +60,36 @@ impl DigestAlgorithm {
     /// Output length in octets.
     #[allow(clippy::len_without_is_empty)] // a digest length, never empty
     pub fn len(self) -> usize {
-        self.ring().output_len()
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha224 => 28,
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
     }
     pub fn oid(self) -> ObjectIdentifier {
         match self {
             Self::Sha256 => oid::ID_SHA_256,
             Self::Sha384 => oid::ID_SHA_384,
             Self::Sha512 => oid::ID_SHA_512,
+            Self::Sha1 => oid::ID_SHA_1,
+            Self::Sha224 => oid::ID_SHA_224,
         }
     }
-    /// "sha256", "sha384", "sha512" (also accepts "SHA-256" etc.).
+    /// The algorithm of a hash OID, any of the five.
+    pub fn from_oid(id: &ObjectIdentifier) -> Option<Self> {
+        [
+            Self::Sha256,
+            Self::Sha384,
+            Self::Sha512,
+            Self::Sha1,
+            Self::Sha224,
+        ]
+        .into_iter()
+        .find(|d| d.oid() == *id)
+    }
+    /// "sha256", "sha384", "sha512" (also accepts "SHA-256" etc.): the algorithms hpki signs with.
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().replace('-', "").as_str() {
             "sha256" => Some(Self::Sha256),
@@ -80,33 +107,59 @@ impl DigestAlgorithm {
     }
     /// One-shot digest of `data`.
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        ring::digest::digest(self.ring(), data).as_ref().to_vec()
+        let mut hasher = DocumentHasher::new(self);
+        hasher.update(data);
+        hasher.finish()
     }
-    fn ring(self) -> &'static ring::digest::Algorithm {
-        match self {
-            Self::Sha256 => &ring::digest::SHA256,
-            Self::Sha384 => &ring::digest::SHA384,
-            Self::Sha512 => &ring::digest::SHA512,
-        }
+}
+
+impl std::fmt::Display for DigestAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sha1 => "SHA-1",
+            Self::Sha224 => "SHA-224",
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
+        })
     }
 }
 
 /// Hashes a document as a stream, so a large body is never held in memory.
 pub struct DocumentHasher {
-    context: ring::digest::Context,
+    context: Hasher,
+}
+
+/// ring for every digest it has; SHA-224 (verification only) through RustCrypto.
+enum Hasher {
+    Ring(ring::digest::Context),
+    Sha224(sha2::Sha224),
 }
 
 impl DocumentHasher {
     pub fn new(algorithm: DigestAlgorithm) -> Self {
-        Self {
-            context: ring::digest::Context::new(algorithm.ring()),
-        }
+        use ring::digest as rd;
+        let ring = |a: &'static rd::Algorithm| Hasher::Ring(rd::Context::new(a));
+        let context = match algorithm {
+            DigestAlgorithm::Sha256 => ring(&rd::SHA256),
+            DigestAlgorithm::Sha384 => ring(&rd::SHA384),
+            DigestAlgorithm::Sha512 => ring(&rd::SHA512),
+            DigestAlgorithm::Sha1 => ring(&rd::SHA1_FOR_LEGACY_USE_ONLY),
+            DigestAlgorithm::Sha224 => Hasher::Sha224(sha2::Digest::new()),
+        };
+        Self { context }
     }
     pub fn update(&mut self, chunk: &[u8]) {
-        self.context.update(chunk);
+        match &mut self.context {
+            Hasher::Ring(c) => c.update(chunk),
+            Hasher::Sha224(h) => sha2::Digest::update(h, chunk),
+        }
     }
     pub fn finish(self) -> Vec<u8> {
-        self.context.finish().as_ref().to_vec()
+        match self.context {
+            Hasher::Ring(c) => c.finish().as_ref().to_vec(),
+            Hasher::Sha224(h) => sha2::Digest::finalize(h).to_vec(),
+        }
     }
 }
 

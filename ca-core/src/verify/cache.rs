@@ -80,10 +80,17 @@ impl PathVerdict {
             max_depth: policy.max_depth,
         };
         match path::validate(cert_der, &inputs) {
-            Ok(valid) => Self::Valid {
-                chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
-                revocation_checked: valid.revocation_checked,
-                revoked_later: valid.revoked_later,
+            Ok(valid) => match path_algorithms(&valid, signer.map(|(c, _)| c), policy) {
+                Ok(()) => Self::Valid {
+                    chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
+                    revocation_checked: valid.revocation_checked,
+                    revoked_later: valid.revoked_later,
+                },
+                Err(reason) => Self::Failed {
+                    chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
+                    sub: SubIndication::CryptoConstraintsFailureNoPoe,
+                    reason,
+                },
             },
             Err(f) => Self::Failed {
                 chain: summaries(&f.chain, &[], cert_der, signer),
@@ -175,6 +182,65 @@ impl PathVerdict {
             _ => None,
         }
     }
+}
+
+/// The algorithm catalogue over the signatures of a validated path: each certificate's signature
+/// algorithm with its issuer's key (DSA parameters inherited as RFC 5280 §6.1.4(f) says). The
+/// trust anchor's own signature is not part of the path. `signer`: the path's first certificate,
+/// decoded.
+fn path_algorithms(
+    valid: &path::ValidPath<'_>,
+    signer: Option<&Certificate>,
+    policy: &Policy,
+) -> Result<(), String> {
+    use crate::key::{self, SignatureScheme};
+    use der::Decode;
+    let owned: Vec<Option<Certificate>> = valid
+        .chain
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            let known =
+                (i == 0 && signer.is_some()) || valid.decoded.get(i).is_some_and(Option::is_some);
+            if known {
+                None
+            } else {
+                Certificate::from_der(der).ok()
+            }
+        })
+        .collect();
+    let mut chain: Vec<&Certificate> = Vec::with_capacity(valid.chain.len());
+    for (i, own) in owned.iter().enumerate() {
+        let cert = match (i, signer) {
+            (0, Some(s)) => Some(s),
+            _ => valid
+                .decoded
+                .get(i)
+                .and_then(|c| c.as_deref())
+                .or(own.as_ref()),
+        };
+        // Validated, so it decoded once; a certificate that does not now is no algorithm's fault.
+        chain.push(cert.ok_or("a certificate of the validated path does not decode")?);
+    }
+    let keys = super::inherit::chain_keys(&chain);
+    for (i, cert) in chain.iter().enumerate().take(chain.len().saturating_sub(1)) {
+        let hash = SignatureScheme::from_identifier(cert.signature_algorithm())
+            .ok()
+            .and_then(|s| s.hash());
+        let issuer_key = key::key_params(&keys[i + 1]).ok();
+        if let Err(refusal) =
+            policy
+                .algorithms
+                .check(policy.validation_time, hash.as_slice(), issuer_key)
+        {
+            return Err(format!(
+                "the signature on certificate {} verifies, but {refusal}; validation time {}",
+                cert.tbs_certificate().subject(),
+                rfc3339(policy.validation_time)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The chain as the report shows it. `decoded[i]`, when there, is `chain[i]` decoded (by path

@@ -4,12 +4,15 @@
 //!
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
+mod algorithms;
 mod cache;
 mod crl_scope;
+mod inherit;
 mod names;
 mod path;
 mod report;
 
+pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::{MAX_CACHED_PATHS, Verifier};
 
 pub use report::{
@@ -160,6 +163,9 @@ pub struct Policy {
     pub check_chain: bool,
     /// Absence of ESS signingCertificate(V2) is a failure.
     pub require_cades: bool,
+    /// Which algorithms are acceptable at the validation time (default: the embedded
+    /// `policies/algorithms/catalogue.toml`, parsed once and shared).
+    pub algorithms: std::sync::Arc<AlgorithmCatalogue>,
 }
 
 impl Policy {
@@ -182,6 +188,7 @@ impl Policy {
             signing_policy: None,
             check_chain: true,
             require_cades: false,
+            algorithms: AlgorithmCatalogue::embedded(),
         }
     }
 }
@@ -561,17 +568,11 @@ pub fn digest_chunks<'a>(
 }
 
 fn digest_algorithm(alg: &AlgorithmIdentifierOwned) -> Option<DigestAlgorithm> {
-    // RFC 5754 §2: parameters absent or NULL.
+    // RFC 5754 §2, RFC 3370 §2.1: parameters absent or NULL.
     if alg.parameters.as_ref().is_some_and(|p| !p.is_null()) {
         return None;
     }
-    [
-        DigestAlgorithm::Sha256,
-        DigestAlgorithm::Sha384,
-        DigestAlgorithm::Sha512,
-    ]
-    .into_iter()
-    .find(|d| d.oid() == alg.oid)
+    DigestAlgorithm::from_oid(&alg.oid)
 }
 
 /// Parses and verifies `input` (CMS in any accepted encoding). Malformed input is a verdict
@@ -737,21 +738,49 @@ fn verify_signer(
     // 2. Algorithms: an accepted key, a supported digest, consistent with the signature algorithm.
     r.digest_algorithm = Some(AlgorithmReport::new(&si.digest_alg.oid));
     r.signature_algorithm = Some(AlgorithmReport::new(&si.signature_algorithm.oid));
-    let spki = cert.tbs_certificate().subject_public_key_info();
-    if let Err(KeyError::Unsupported(what)) = key::key_params(spki) {
-        r.fail(
-            "signer-key",
-            SubIndication::CryptoConstraintsFailureNoPoe,
-            format!("not accepted: {what} (RSA, ECDSA P-256/P-384/P-521, Ed25519 are)"),
-        );
-        return r;
+    let completed;
+    let mut spki = cert.tbs_certificate().subject_public_key_info();
+    if inherit::needs_parameters(spki) {
+        match signer_dsa_key(&cert, cms_certs, policy) {
+            Some(key) => {
+                completed = key;
+                spki = &completed;
+            }
+            None => {
+                r.fail(
+                    "signer-key",
+                    SubIndication::CryptoConstraintsFailureNoPoe,
+                    "DSA key without domain parameters, and no issuing certificate to inherit them from (RFC 5280 §6.1.4(f))",
+                );
+                return r;
+            }
+        }
     }
+    let key_params = match key::key_params(spki) {
+        Ok(k) => k,
+        Err(KeyError::Unsupported(what)) => {
+            r.fail(
+                "signer-key",
+                SubIndication::CryptoConstraintsFailureNoPoe,
+                format!("not accepted: {what} (RSA, ECDSA P-256/P-384/P-521, Ed25519, DSA are)"),
+            );
+            return r;
+        }
+        Err(e) => {
+            r.fail(
+                "signer-key",
+                SubIndication::FormatFailure,
+                format!("signer public key: {e}"),
+            );
+            return r;
+        }
+    };
     let Some(digest_alg) = digest_algorithm(&si.digest_alg) else {
         r.fail(
             "digest-algorithm",
             SubIndication::CryptoConstraintsFailureNoPoe,
             format!(
-                "digest algorithm {} is not accepted (SHA-256/384/512)",
+                "digest algorithm {} is not supported (SHA-1, SHA-224/256/384/512 are)",
                 oid::describe(&si.digest_alg.oid)
             ),
         );
@@ -764,12 +793,13 @@ fn verify_signer(
             return r;
         }
     };
+    let scheme = key::SignatureScheme::from_identifier(&signature_alg).ok();
     r.pass(
         "algorithm-consistency",
-        format!(
-            "{digest_alg:?} with signature algorithm {}",
-            signature_alg.oid
-        ),
+        match scheme {
+            Some(s) => format!("{digest_alg} with {s}"),
+            None => format!("{digest_alg} with {}", oid::describe(&signature_alg.oid)),
+        },
     );
 
     // 3. Signed attributes (RFC 5652 §5.4, §11) or the content itself.
@@ -841,10 +871,43 @@ fn verify_signer(
         &signed_message,
         si.signature.as_bytes(),
     ) {
-        Ok(()) => r.pass(
-            "signature",
-            "signature value verifies with the signer's key",
-        ),
+        Ok(()) => {
+            r.pass(
+                "signature",
+                "signature value verifies with the signer's key",
+            );
+            // Verified, so the catalogue decides whether it is still acceptable (EN 319 102-1
+            // §5.2.8): the digest, the signature's own hash and the key.
+            let hashes: Vec<DigestAlgorithm> = scheme
+                .and_then(|s| s.hash())
+                .into_iter()
+                .chain([digest_alg])
+                .collect();
+            let key_text = key_text(key_params);
+            match policy
+                .algorithms
+                .check(policy.validation_time, &hashes, Some(key_params))
+            {
+                Ok(()) => r.pass(
+                    "algorithms",
+                    format!(
+                        "{digest_alg}, {key_text}: acceptable at {} (algorithm catalogue)",
+                        rfc3339(policy.validation_time)
+                    ),
+                ),
+                Err(refusal) => {
+                    r.fail(
+                        "algorithms",
+                        SubIndication::CryptoConstraintsFailureNoPoe,
+                        format!(
+                            "the signature verifies, but {refusal}; validation time {}",
+                            rfc3339(policy.validation_time)
+                        ),
+                    );
+                    return r;
+                }
+            }
+        }
         Err(KeyError::BadSignature) => {
             r.fail(
                 "signature",
@@ -1061,6 +1124,39 @@ fn check_role_gate(
             format!("{e} (ISO 17090 signing policy; --policy generic has no role gate)"),
         ),
     }
+}
+
+/// "EC P-256", "RSA-2048", … for reports.
+fn key_text(k: key::KeyParams) -> String {
+    match k.algorithm {
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
+            format!("EC {}", key::algorithm_name(k.algorithm))
+        }
+        KeyAlgorithm::Ed25519 => "Ed25519".into(),
+        a => format!("{}-{}", key::algorithm_name(a), k.bits),
+    }
+}
+
+/// The signer's DSA key completed with the parameters it inherits (RFC 5280 §6.1.4(f)) from an
+/// issuing certificate among those the CMS carries, the pool and the trust anchors.
+fn signer_dsa_key(
+    cert: &Certificate,
+    cms_certs: &[Carried],
+    policy: &Policy,
+) -> Option<spki::SubjectPublicKeyInfoOwned> {
+    let decoded: Vec<Certificate> = policy
+        .cert_pool
+        .iter()
+        .chain(&policy.trust_anchors)
+        .filter(|d| inherit::may_hold_dsa(d))
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let issuers: Vec<&Certificate> = cms_certs
+        .iter()
+        .map(|c| &c.cert)
+        .chain(decoded.iter())
+        .collect();
+    inherit::completed_key(cert, &issuers)
 }
 
 /// contentType and messageDigest (RFC 5652 §11.1, §11.2); signingTime and commitment type reported.
@@ -1286,13 +1382,17 @@ fn single_value<T: for<'a> Decode<'a, Error = der::Error>>(
 }
 
 /// The signature algorithm to verify with, checked against the digest and the key. OpenSSL
-/// writes `rsaEncryption` as the signature algorithm (RFC 5754 §3.2 allows it): the hash then
-/// comes from digestAlgorithm.
+/// writes the key's algorithm (`rsaEncryption`, `id-ecPublicKey`, `id-dsa`) as the signature
+/// algorithm (RFC 3370 §3.2, RFC 5753 §7.1.1 allow it): the hash then comes from
+/// digestAlgorithm. Any legal hash goes with any key size or curve (RFC 5754 §3, RFC 5758 §3):
+/// whether it is still acceptable is the algorithm catalogue's question, asked later.
 fn signature_algorithm(
     spki: &spki::SubjectPublicKeyInfoOwned,
     alg: &AlgorithmIdentifierOwned,
     digest: DigestAlgorithm,
 ) -> Result<AlgorithmIdentifierOwned, (SubIndication, String)> {
+    use const_oid::db::rfc5912 as db;
+    use key::SignatureScheme as S;
     let params = key::key_params(spki).map_err(|e| match e {
         KeyError::Unsupported(w) => (
             SubIndication::CryptoConstraintsFailureNoPoe,
@@ -1303,104 +1403,87 @@ fn signature_algorithm(
             format!("signer public key: {e}"),
         ),
     })?;
-    let mismatch = |what: String| Err((SubIndication::FormatFailure, what));
-    let null = || Some(Any::null());
-    match params.algorithm {
-        KeyAlgorithm::Rsa => {
-            let (sha, expected) = match digest {
-                DigestAlgorithm::Sha256 => (oid::SHA_256_WITH_RSA_ENCRYPTION, oid::ID_SHA_256),
-                DigestAlgorithm::Sha384 => (oid::SHA_384_WITH_RSA_ENCRYPTION, oid::ID_SHA_384),
-                DigestAlgorithm::Sha512 => (oid::SHA_512_WITH_RSA_ENCRYPTION, oid::ID_SHA_512),
-            };
-            if alg.oid == oid::RSA_ENCRYPTION {
-                return Ok(AlgorithmIdentifierOwned {
-                    oid: sha,
-                    parameters: null(),
-                });
-            }
-            if alg.oid == oid::ID_RSASSA_PSS {
-                // key::verify checks the PSS parameters; the hash inside must be the digest's.
-                let ok = alg
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.to_der().ok())
-                    .is_some_and(|der| contains_oid(&der, expected));
-                return if ok {
-                    Ok(alg.clone())
-                } else {
-                    mismatch(format!(
-                        "RSASSA-PSS hash differs from digest algorithm {digest:?}"
-                    ))
-                };
-            }
-            if alg.oid != sha {
-                return mismatch(format!(
-                    "signature algorithm {} does not use digest algorithm {digest:?}",
-                    alg.oid
-                ));
-            }
-            Ok(alg.clone())
-        }
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
-            let (sig, need) = match params.algorithm {
-                KeyAlgorithm::P256 => (oid::ECDSA_WITH_SHA_256, DigestAlgorithm::Sha256),
-                KeyAlgorithm::P384 => (oid::ECDSA_WITH_SHA_384, DigestAlgorithm::Sha384),
-                _ => (oid::ECDSA_WITH_SHA_512, DigestAlgorithm::Sha512),
-            };
-            let by_digest = match digest {
-                DigestAlgorithm::Sha256 => oid::ECDSA_WITH_SHA_256,
-                DigestAlgorithm::Sha384 => oid::ECDSA_WITH_SHA_384,
-                DigestAlgorithm::Sha512 => oid::ECDSA_WITH_SHA_512,
-            };
-            // OpenSSL may write id-ecPublicKey as the signature algorithm; take the hash from
-            // digestAlgorithm then, as for rsaEncryption.
-            let alg_oid = if alg.oid == oid::ID_EC_PUBLIC_KEY {
-                by_digest
-            } else {
-                alg.oid
-            };
-            if alg_oid != by_digest {
-                return mismatch(format!(
-                    "signature algorithm {} does not use digest algorithm {digest:?}",
-                    alg.oid
-                ));
-            }
-            if digest != need || alg_oid != sig {
-                // The cms builder trap of DESIGN.md §3: a P-384 key needs SHA-384 and P-256 SHA-256.
-                return Err((
+    let format = |what: String| (SubIndication::FormatFailure, what);
+    let by_digest = |table: &[(DigestAlgorithm, ObjectIdentifier)]| {
+        table
+            .iter()
+            .find(|(d, _)| *d == digest)
+            .map(|(_, o)| *o)
+            .ok_or_else(|| {
+                (
                     SubIndication::CryptoConstraintsFailureNoPoe,
-                    format!(
-                        "{:?} key with {digest:?}: the curve's hash ({need:?}) is required",
-                        params.algorithm
-                    ),
-                ));
-            }
-            Ok(AlgorithmIdentifierOwned {
-                oid: alg_oid,
-                parameters: None,
+                    format!("not accepted: {} with {digest}", oid::describe(&alg.oid)),
+                )
             })
-        }
-        KeyAlgorithm::Ed25519 => {
-            if alg.oid != oid::ID_ED_25519 {
-                return mismatch(format!(
-                    "signature algorithm {} with an Ed25519 key",
-                    alg.oid
-                ));
+    };
+    use DigestAlgorithm as D;
+    let alg = match params.algorithm {
+        KeyAlgorithm::Rsa if alg.oid == oid::RSA_ENCRYPTION => AlgorithmIdentifierOwned {
+            oid: by_digest(&[
+                (D::Sha1, db::SHA_1_WITH_RSA_ENCRYPTION),
+                (D::Sha224, db::SHA_224_WITH_RSA_ENCRYPTION),
+                (D::Sha256, db::SHA_256_WITH_RSA_ENCRYPTION),
+                (D::Sha384, db::SHA_384_WITH_RSA_ENCRYPTION),
+                (D::Sha512, db::SHA_512_WITH_RSA_ENCRYPTION),
+            ])?,
+            parameters: Some(Any::null()),
+        },
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521
+            if alg.oid == oid::ID_EC_PUBLIC_KEY =>
+        {
+            AlgorithmIdentifierOwned {
+                oid: by_digest(&[
+                    (D::Sha1, oid::ECDSA_WITH_SHA_1),
+                    (D::Sha224, db::ECDSA_WITH_SHA_224),
+                    (D::Sha256, db::ECDSA_WITH_SHA_256),
+                    (D::Sha384, db::ECDSA_WITH_SHA_384),
+                    (D::Sha512, db::ECDSA_WITH_SHA_512),
+                ])?,
+                parameters: None,
             }
-            // RFC 8419 §3.1: with signed attributes, SHA-512 digests the content.
-            if digest != DigestAlgorithm::Sha512 {
-                return mismatch(format!(
-                    "Ed25519 requires SHA-512 as digest algorithm, not {digest:?} (RFC 8419 §3.1)"
-                ));
-            }
-            Ok(alg.clone())
         }
+        KeyAlgorithm::Dsa if alg.oid == oid::ID_DSA => AlgorithmIdentifierOwned {
+            oid: by_digest(&[
+                (D::Sha1, db::DSA_WITH_SHA_1),
+                (D::Sha224, db::DSA_WITH_SHA_224),
+                (D::Sha256, db::DSA_WITH_SHA_256),
+            ])?,
+            parameters: None,
+        },
+        _ => alg.clone(),
+    };
+    let scheme = key::SignatureScheme::from_identifier(&alg).map_err(|e| match e {
+        KeyError::Unsupported(w) => (
+            SubIndication::CryptoConstraintsFailureNoPoe,
+            format!("not accepted: {w}"),
+        ),
+        e => format(format!("signature algorithm {}: {e}", alg.oid)),
+    })?;
+    let fits = match scheme {
+        S::RsaPkcs1(_) | S::RsaPss { .. } => params.algorithm == KeyAlgorithm::Rsa,
+        S::Ecdsa(_) => matches!(
+            params.algorithm,
+            KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521
+        ),
+        S::Dsa(_) => params.algorithm == KeyAlgorithm::Dsa,
+        S::Ed25519 => params.algorithm == KeyAlgorithm::Ed25519,
+    };
+    if !fits {
+        return Err(format(format!(
+            "signature algorithm {scheme} with a {} key",
+            key::algorithm_name(params.algorithm)
+        )));
     }
-}
-
-fn contains_oid(der: &[u8], oid: ObjectIdentifier) -> bool {
-    let needle = oid.as_bytes();
-    der.windows(needle.len()).any(|w| w == needle)
+    match scheme.hash() {
+        Some(h) if h != digest => Err(format(format!(
+            "signature algorithm {scheme} does not use digest algorithm {digest}"
+        ))),
+        // RFC 8419 §3.1: with signed attributes, SHA-512 digests the content.
+        None if digest != DigestAlgorithm::Sha512 => Err(format(format!(
+            "Ed25519 requires SHA-512 as digest algorithm, not {digest} (RFC 8419 §3.1)"
+        ))),
+        _ => Ok(alg),
+    }
 }
 
 fn sid_kind(sid: &SignerIdentifier) -> &'static str {

@@ -99,8 +99,14 @@ const MAX_VERIFIED: usize = 1_024;
 /// value, algorithm and key) rather than by a digest: certval's own signature cache keys by a
 /// software SHA-256 of all of them, ≈ 3 % of a cold document verification, to save one ECDSA
 /// check. Only successes are kept, so a bad signature is checked, and refused, every time.
+///
+/// The second field: DSA keys of the inputs that inherit their parameters (RFC 5280 §6.1.4(f)),
+/// each with its completed key, which certval does not do ([`super::inherit`]).
 #[derive(Default)]
-struct Verified(std::sync::Mutex<Vec<VerifiedSignature>>);
+struct Verified(
+    std::sync::Mutex<Vec<VerifiedSignature>>,
+    Vec<(SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoOwned)>,
+);
 
 struct VerifiedSignature {
     signature: Vec<u8>,
@@ -121,6 +127,14 @@ impl Verified {
         let bad = CvError::PathValidation(Pvs::SignatureVerificationFailure);
         let Some(signature) = signature.as_bytes() else {
             return Err(bad);
+        };
+        let spki = if super::inherit::needs_parameters(spki) {
+            self.1
+                .iter()
+                .find(|(k, _)| k == spki)
+                .map_or(spki, |(_, completed)| completed)
+        } else {
+            spki
         };
         // A poisoned lock only loses the memo, never a check.
         let mut seen = self.0.lock().ok();
@@ -200,7 +214,10 @@ pub(crate) fn validate<'a>(
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
     // Lives as long as this one validation (nothing outlives the call).
-    let verified = std::sync::Arc::new(Verified::default());
+    let verified = std::sync::Arc::new(Verified(
+        Default::default(),
+        inherited_dsa_keys(target, inputs),
+    ));
     pe.add_verify_signature_message_callback(
         move |_: &PkiEnvironment,
               m: &[u8],
@@ -356,6 +373,42 @@ pub(crate) fn validate<'a>(
         );
     }
     Err(best)
+}
+
+/// The DSA keys among the anchors, the pool and the target that inherit their parameters, each
+/// completed from its issuer ([`super::inherit`]). Inputs without a DSA key are only scanned.
+fn inherited_dsa_keys(
+    target: &[u8],
+    inputs: &PathInputs<'_>,
+) -> Vec<(SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoOwned)> {
+    use super::inherit;
+    let ders = || {
+        inputs
+            .trust_anchors
+            .iter()
+            .map(Vec::as_slice)
+            .chain(inputs.pool.iter().map(|u| u.der))
+            .chain(std::iter::once(target))
+    };
+    if !ders().any(inherit::may_hold_dsa) {
+        return Vec::new();
+    }
+    let certs: Vec<Certificate> = ders()
+        .filter(|d| inherit::may_hold_dsa(d))
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let issuers: Vec<&Certificate> = certs.iter().collect();
+    certs
+        .iter()
+        .filter(|c| inherit::needs_parameters(c.tbs_certificate().subject_public_key_info()))
+        .filter_map(|c| {
+            let completed = inherit::completed_key(c, &issuers)?;
+            Some((
+                c.tbs_certificate().subject_public_key_info().clone(),
+                completed,
+            ))
+        })
+        .collect()
 }
 
 /// The pool certificates that can be intermediates, parsed: RFC 5280 §6.1.4 (k) wants

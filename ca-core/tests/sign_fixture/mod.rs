@@ -119,6 +119,7 @@ pub fn digest_for(key: &SigningKey, data: &[u8]) -> Vec<u8> {
         ca_core::sign::DigestAlgorithm::Sha256 => &ring::digest::SHA256,
         ca_core::sign::DigestAlgorithm::Sha384 => &ring::digest::SHA384,
         ca_core::sign::DigestAlgorithm::Sha512 => &ring::digest::SHA512,
+        other => panic!("hpki keys never sign with {other}"),
     };
     ring::digest::digest(alg, data).as_ref().to_vec()
 }
