@@ -7,6 +7,7 @@
 use crate::hcrole::HcRole;
 use crate::key::{self, KeyError, RawSignature, SigningKey};
 use crate::profile::{CertRequest, ExtensionContext, Profile, ProfileError, ProfileViolation};
+use crate::sign::DigestAlgorithm;
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
@@ -83,6 +84,19 @@ pub fn check_proof_of_possession(csr: &CertReq) -> Result<(), IssueError> {
         .signature
         .as_bytes()
         .ok_or_else(|| IssueError::CsrMalformed("signature has unused bits".into()))?;
+    // key::verify also takes what old documents use (SHA-1, SHA-224, DSA); a request for a new
+    // certificate is signed with SHA-256/384/512 or Ed25519, as hpki signs.
+    let scheme =
+        key::SignatureScheme::from_identifier(&csr.algorithm).map_err(IssueError::CsrSignature)?;
+    let modern = matches!(
+        scheme.hash(),
+        None | Some(DigestAlgorithm::Sha256 | DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512)
+    );
+    if !modern || matches!(scheme, key::SignatureScheme::Dsa(_)) {
+        return Err(IssueError::CsrSignature(KeyError::Unsupported(format!(
+            "CSR signature algorithm {scheme}"
+        ))));
+    }
     key::verify(&csr.info.public_key, &csr.algorithm, &info, signature)
         .map_err(IssueError::CsrSignature)
 }

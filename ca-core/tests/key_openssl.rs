@@ -203,6 +203,39 @@ fn csr_verifies_with_us_and_openssl() {
     }
 }
 
+/// A request for a new certificate signed with SHA-1 proves possession but is refused at issue
+/// (key::verify takes SHA-1 for old documents; issuance wants what hpki signs with), while the
+/// same request with SHA-256 passes.
+#[test]
+fn sha1_csr_is_refused_at_issue() {
+    use ca_core::issue::{IssueError, check_proof_of_possession, parse_csr};
+    let dir = tempfile::tempdir().unwrap();
+    let key = rsa_pem(dir.path());
+    for (md, ok) in [("-sha1", false), ("-sha256", true)] {
+        let out = dir.path().join("req.pem");
+        openssl(&[
+            "req",
+            "-new",
+            md,
+            "-key",
+            path_str(&key),
+            "-subj",
+            "/CN=Dr. Test",
+            "-out",
+            path_str(&out),
+        ])
+        .unwrap();
+        let csr = parse_csr(&std::fs::read(&out).unwrap()).unwrap();
+        match (check_proof_of_possession(&csr), ok) {
+            (Ok(()), true) => {}
+            (Err(IssueError::CsrSignature(KeyError::Unsupported(m))), false) => {
+                assert!(m.contains("SHA-1"), "{m}")
+            }
+            (other, _) => panic!("{md}: {other:?}"),
+        }
+    }
+}
+
 /// Generates an OpenSSL key; returns (PEM key path, its SPKI as OpenSSL encodes it).
 fn openssl_key(dir: &Path, name: &str, genpkey: &[&str]) -> (PathBuf, SubjectPublicKeyInfoOwned) {
     let key = dir.join(format!("{name}.pem"));
@@ -369,22 +402,24 @@ fn openssl_rsa_pss_signatures_verify() {
     }
 }
 
+/// OpenSSL's maximum salt (`rsa_pss_saltlen:max`), and a salt of 20 with SHA-512 and MGF1
+/// SHA-512: legal RSASSA-PSS parameters (RFC 4055 §3.1) that ring does not verify, so RustCrypto
+/// `rsa` does; a flipped signature bit is still caught.
 #[test]
-fn rsa_pss_with_other_salt_length_is_unsupported() {
+fn rsa_pss_with_other_salt_lengths_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let key = rsa_pem(dir.path());
-    let cert = openssl_cert(
-        dir.path(),
-        &key,
-        &[
-            "-sha256",
-            "-sigopt",
-            "rsa_padding_mode:pss",
-            "-sigopt",
-            "rsa_pss_saltlen:max",
-        ],
-    );
-    assert!(matches!(verify_cert(&cert), Err(KeyError::Unsupported(_))));
+    for (md, salt) in [("-sha256", "max"), ("-sha512", "20")] {
+        let saltlen = format!("rsa_pss_saltlen:{salt}");
+        let cert = openssl_cert(
+            dir.path(),
+            &key,
+            &[md, "-sigopt", "rsa_padding_mode:pss", "-sigopt", &saltlen],
+        );
+        verify_cert(&cert).unwrap_or_else(|e| panic!("{md} salt {salt}: {e}"));
+        let bad = Certificate::from_der(&with_flipped_signature_bit(&cert)).unwrap();
+        assert!(matches!(verify_cert(&bad), Err(KeyError::BadSignature)));
+    }
 }
 
 #[test]
