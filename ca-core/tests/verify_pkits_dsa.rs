@@ -185,3 +185,44 @@ fn pkits_4_1_6_bad_dsa_certificate_signature_is_not_valid() {
         Some(SubIndication::CryptoConstraintsFailureNoPoe)
     );
 }
+
+/// 4.1.5 under a catalogue that retires only DSA below 2048 bits: the key sizes of the two
+/// CAs whose keys inherit their parameters are those of the inherited p (1024 bits), for the
+/// path and for the message's signer alike.
+#[test]
+fn inherited_dsa_parameters_give_the_key_its_size() {
+    let catalogue = ca_core::verify::AlgorithmCatalogue::from_toml(
+        "test.toml",
+        "title = \"DSA only\"\n[[key]]\nfamily = \"dsa\"\nbelow_bits = 2048\n\
+         sunset = 2014-01-01\nsource = \"test\"\n",
+    )
+    .unwrap();
+    let run = &DSA_INHERITED_5;
+    let mut p = policy(TODAY, run.certs, run.crls);
+    p.algorithms = std::sync::Arc::new(catalogue);
+    let mut path = p.clone();
+    path.key_usage = KeyUsageRule::ReportOnly;
+    let (content, cms) = smime(run.smime);
+    let path = verify_certificate(&read(&format!("certs/{}", run.ee)), &path);
+    let cms = verify_bytes(&cms, Some(&content), &p);
+    for (r, check) in [(&path, "certificate-path"), (&cms, "algorithms")] {
+        let failure = r.signatures[0].first_failure().unwrap();
+        assert_eq!(failure.name, check, "{}", show(r));
+        assert!(
+            failure
+                .reason
+                .contains("DSA-1024 (below 2048 bits) is not acceptable from 2014-01-01 on"),
+            "{}",
+            failure.reason
+        );
+    }
+    assert!(
+        path.signatures[0]
+            .first_failure()
+            .unwrap()
+            .reason
+            .contains("Valid DSA Parameter Inheritance EE Certificate Test5"),
+        "{}",
+        show(&path)
+    );
+}

@@ -1,7 +1,7 @@
 //! RFC 5280 §6 path validation through `certval` (DESIGN.md §3: we do not write our own): chain
 //! building from the trust anchors and the untrusted pool, validity at the validation time,
 //! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
-//! Every signature certval checks (certificates and CRLs) goes through [`key::verify`] (ring),
+//! Every signature certval checks (certificates and CRLs) goes through [`key::verify`],
 //! at most once per validation: path building and path validation both verify each intermediate
 //! CA's signature, and [`Verified`] answers the second time.
 
@@ -116,7 +116,7 @@ struct VerifiedSignature {
 }
 
 impl Verified {
-    /// certval's message-signature callback, backed by ring for every algorithm hpki accepts.
+    /// certval's message-signature callback, backed by [`key::verify`] for every algorithm hpki verifies.
     fn verify(
         &self,
         message: &[u8],
