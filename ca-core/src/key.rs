@@ -388,6 +388,8 @@ impl fmt::Display for KeyParams {
             KeyAlgorithm::P521 => f.write_str("EC P-521"),
             KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
             KeyAlgorithm::Rsa => write!(f, "RSA {}", self.bits),
+            // 0: the parameters, and so the size, are inherited (RFC 5280 §6.1.4(f)).
+            KeyAlgorithm::Dsa if self.bits == 0 => f.write_str("DSA (parameters inherited)"),
             KeyAlgorithm::Dsa => write!(f, "DSA {}", self.bits),
         }
     }

@@ -7,8 +7,7 @@
 //! a signature that verifies but uses an algorithm past its sunset is INDETERMINATE /
 //! CRYPTO_CONSTRAINTS_FAILURE_NO_POE, never a signature failure.
 
-use crate::key::KeyParams;
-use crate::key::{self, KeyAlgorithm};
+use crate::key::{KeyAlgorithm, KeyParams};
 use crate::sign::DigestAlgorithm;
 use serde::Deserialize;
 use std::sync::{Arc, LazyLock};
@@ -230,7 +229,7 @@ impl AlgorithmCatalogue {
                     {
                         let size =
                             below_bits.map_or(String::new(), |b| format!(" (below {b} bits)"));
-                        format!("{}-{}{size}", key::algorithm_name(k.algorithm), k.bits)
+                        format!("{k}{size}")
                     }
                     _ => continue,
                 },
@@ -288,7 +287,7 @@ mod tests {
         let r = c
             .check(JAN_2026, &[DigestAlgorithm::Sha256], Some(dsa))
             .unwrap_err();
-        assert_eq!(r.algorithm, "DSA-1024 (below 2048 bits)");
+        assert_eq!(r.algorithm, "DSA 1024 (below 2048 bits)");
         assert_eq!(r.sunset, "2014-01-01");
         let r = c
             .check(JAN_2026, &[DigestAlgorithm::Sha1], None)

@@ -883,7 +883,6 @@ fn verify_signer(
                 .into_iter()
                 .chain([digest_alg])
                 .collect();
-            let key_text = key_text(key_params);
             match policy
                 .algorithms
                 .check(policy.validation_time, &hashes, Some(key_params))
@@ -891,7 +890,7 @@ fn verify_signer(
                 Ok(()) => r.pass(
                     "algorithms",
                     format!(
-                        "{digest_alg}, {key_text}: acceptable at {} (algorithm catalogue)",
+                        "{digest_alg}, {key_params}: acceptable at {} (algorithm catalogue)",
                         rfc3339(policy.validation_time)
                     ),
                 ),
@@ -1123,17 +1122,6 @@ fn check_role_gate(
             SubIndication::SigConstraintsFailure,
             format!("{e} (ISO 17090 signing policy; --policy generic has no role gate)"),
         ),
-    }
-}
-
-/// "EC P-256", "RSA-2048", … for reports.
-fn key_text(k: key::KeyParams) -> String {
-    match k.algorithm {
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::P521 => {
-            format!("EC {}", key::algorithm_name(k.algorithm))
-        }
-        KeyAlgorithm::Ed25519 => "Ed25519".into(),
-        a => format!("{}-{}", key::algorithm_name(a), k.bits),
     }
 }
 
