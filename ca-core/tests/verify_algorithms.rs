@@ -321,3 +321,137 @@ fn openssl_p521_with_sha256_verifies() {
     let r = verify_bytes(&tampered(&cms), None, &p);
     assert_eq!(r.sub_indication, Some(SubIndication::SigCryptoFailure));
 }
+
+/// A path whose certificates are SHA-256 but whose CA's CRL is signed with SHA-1 (`openssl ca
+/// -gencrl -md sha1`): the CRL speaks for the path, so the catalogue refuses it today, naming the
+/// CRL's issuer, the algorithm and the date; without the SHA-1 rule the path is valid with that
+/// CRL.
+#[test]
+fn a_sha1_crl_of_the_path_is_refused_by_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ee.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndatabase = index.txt\n\
+         crlnumber = crlnumber\ndefault_crl_days = 30\ncrl_extensions = crl_ext\n\
+         [ crl_ext ]\nauthorityKeyIdentifier = keyid:always\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("crlnumber"), "01\n").unwrap();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-subj",
+            "/CN=SHA-1 CRL Root",
+            "-days",
+            "30",
+            "-sha256",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext",
+            "subjectKeyIdentifier=hash",
+            "-out",
+            "root.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ee.key",
+            "-subj",
+            "/CN=SHA-1 CRL Signer",
+            "-out",
+            "ee.csr",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ee.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            "ee.ext",
+            "-outform",
+            "DER",
+            "-out",
+            "ee.der",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ca", "-gencrl", "-config", "ca.cnf", "-keyfile", "root.key", "-cert", "root.pem",
+            "-md", "sha1", "-out", "crl.pem",
+        ],
+    );
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut p = Policy::new(now + 60);
+    p.trust_anchors = ca_core::verify::decode_certificates(&read("root.pem")).unwrap();
+    p.crls = ca_core::verify::decode_crls(&read("crl.pem")).unwrap();
+    p.key_usage = ca_core::verify::KeyUsageRule::ReportOnly;
+    let ee = read("ee.der");
+    let r = ca_core::verify::verify_certificate(&ee, &p);
+    assert_eq!(
+        r.sub_indication,
+        Some(SubIndication::CryptoConstraintsFailureNoPoe),
+        "{}",
+        show(&r)
+    );
+    let failure = r.signatures[0].first_failure().unwrap();
+    assert!(
+        failure
+            .reason
+            .contains("a CRL issued by CN=SHA-1 CRL Root (revocation of the path): SHA-1 is not acceptable from 2014-01-01 on"),
+        "{}",
+        failure.reason
+    );
+    p.algorithms = std::sync::Arc::new(
+        AlgorithmCatalogue::from_toml(
+            "test.toml",
+            "title = \"no SHA-1 rule\"\n[[key]]\nfamily = \"rsa\"\nbelow_bits = 2048\n\
+             sunset = 2014-01-01\nsource = \"test\"\n",
+        )
+        .unwrap(),
+    );
+    let r = ca_core::verify::verify_certificate(&ee, &p);
+    assert!(r.is_valid(), "{}", show(&r));
+    assert_eq!(check(&r, "revocation").outcome, Outcome::Passed);
+}

@@ -245,6 +245,31 @@ impl AlgorithmCatalogue {
     }
 }
 
+/// CertificateList (RFC 5280 §5.1) as far as the signature: the TBSCertList is left encoded.
+#[derive(der::Sequence)]
+struct CrlOutline<'a> {
+    tbs_cert_list: der::asn1::AnyRef<'a>,
+    signature_algorithm: spki::AlgorithmIdentifierRef<'a>,
+    #[allow(dead_code)] // decoded so that the outline is the whole CRL, not read
+    signature: der::asn1::BitStringRef<'a>,
+}
+
+/// A CRL's issuer and signature algorithm, reading the TBSCertList (RFC 5280 §5.1.2) only up to
+/// its issuer (version, signature, issuer come first): the revoked list is not decoded.
+pub(crate) fn crl_signer(
+    der: &[u8],
+) -> Option<(x509_cert::name::Name, spki::AlgorithmIdentifierOwned)> {
+    use der::{Decode, Reader, Tag};
+    let outline = CrlOutline::from_der(der).ok()?;
+    let mut tbs = der::SliceReader::new(outline.tbs_cert_list.value()).ok()?;
+    if Tag::peek(&tbs).ok()? == Tag::Integer {
+        let _version: u8 = tbs.decode().ok()?;
+    }
+    let _signature: spki::AlgorithmIdentifierRef<'_> = tbs.decode().ok()?;
+    let issuer: x509_cert::name::Name = tbs.decode().ok()?;
+    Some((issuer, outline.signature_algorithm.into()))
+}
+
 fn sourced(
     file: &str,
     key: &str,

@@ -240,6 +240,35 @@ fn path_algorithms(
             ));
         }
     }
+    // The CRLs that speak for the path: those its CAs issued (direct CRLs), signed with the
+    // issuing CA's key. Read only as far as issuer and signature algorithm.
+    if !valid.revocation_checked {
+        return Ok(());
+    }
+    for crl in &policy.crls {
+        let Some((issuer, algorithm)) = super::algorithms::crl_signer(crl) else {
+            continue;
+        };
+        let Some(i) = chain
+            .iter()
+            .position(|c| *c.tbs_certificate().subject() == issuer)
+        else {
+            continue;
+        };
+        let hash = SignatureScheme::from_identifier(&algorithm)
+            .ok()
+            .and_then(|s| s.hash());
+        let key = key::key_params(&keys[i]).ok();
+        if let Err(refusal) = policy
+            .algorithms
+            .check(policy.validation_time, hash.as_slice(), key)
+        {
+            return Err(format!(
+                "a CRL issued by {issuer} (revocation of the path): {refusal}; validation time {}",
+                rfc3339(policy.validation_time)
+            ));
+        }
+    }
     Ok(())
 }
 
