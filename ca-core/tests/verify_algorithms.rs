@@ -426,7 +426,6 @@ fn a_sha1_crl_of_the_path_is_refused_by_the_catalogue() {
     let mut p = Policy::new(now + 60);
     p.trust_anchors = ca_core::verify::decode_certificates(&read("root.pem")).unwrap();
     p.crls = ca_core::verify::decode_crls(&read("crl.pem")).unwrap();
-    p.key_usage = ca_core::verify::KeyUsageRule::ReportOnly;
     let ee = read("ee.der");
     let r = ca_core::verify::verify_certificate(&ee, &p);
     assert_eq!(

@@ -5,7 +5,7 @@
 //! the algorithm and its sunset; a bad DSA signature stays a signature failure.
 
 use ca_core::verify::{
-    Indication, KeyUsageRule, Policy, Report, SubIndication, verify_bytes, verify_certificate,
+    Indication, Policy, Report, SubIndication, ValidationPolicy, verify_bytes, verify_certificate,
 };
 use std::path::PathBuf;
 
@@ -26,13 +26,13 @@ fn show(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap()
 }
 
-/// The PKITS inputs of a run (RFC 5280 + RFC 5652 only: any signing key usage).
+/// The PKITS inputs of a run under the generic validation policy (RFC 5280 + RFC 5652 only).
 fn policy(at: u64, certs: &[&str], crls: &[&str]) -> Policy {
     let mut p = Policy::new(at);
     p.trust_anchors = vec![read("certs/TrustAnchorRootCertificate.crt")];
     p.cert_pool = certs.iter().map(|c| read(&format!("certs/{c}"))).collect();
     p.crls = crls.iter().map(|c| read(&format!("crls/{c}"))).collect();
-    p.key_usage = KeyUsageRule::NonRepudiationOrDigitalSignature;
+    p.validation_policy = ValidationPolicy::Generic;
     p
 }
 
@@ -85,8 +85,8 @@ const DSA_INHERITED_5: Run = Run {
 
 fn both(run: &Run, at: u64) -> [Report; 2] {
     let p = policy(at, run.certs, run.crls);
-    let mut path = p.clone();
-    path.key_usage = KeyUsageRule::ReportOnly;
+    // verify-path: keyUsage reported, not checked (Policy::key_usage None).
+    let path = p.clone();
     let (content, cms) = smime(run.smime);
     [
         verify_certificate(&read(&format!("certs/{}", run.ee)), &path),
@@ -200,8 +200,8 @@ fn inherited_dsa_parameters_give_the_key_its_size() {
     let run = &DSA_INHERITED_5;
     let mut p = policy(TODAY, run.certs, run.crls);
     p.algorithms = std::sync::Arc::new(catalogue);
-    let mut path = p.clone();
-    path.key_usage = KeyUsageRule::ReportOnly;
+    // verify-path: keyUsage reported, not checked (Policy::key_usage None).
+    let path = p.clone();
     let (content, cms) = smime(run.smime);
     let path = verify_certificate(&read(&format!("certs/{}", run.ee)), &path);
     let cms = verify_bytes(&cms, Some(&content), &p);
