@@ -78,6 +78,7 @@ impl PathVerdict {
             inhibit_policy_mapping: policy.inhibit_policy_mapping,
             inhibit_any_policy: policy.inhibit_any_policy,
             max_depth: policy.max_depth,
+            anchor_constraints: policy.anchor_constraints,
         };
         match path::validate(cert_der, &inputs) {
             Ok(valid) => match path_algorithms(&valid, signer.map(|(c, _)| c), policy) {

@@ -16,10 +16,8 @@ const ISSUING_DISTRIBUTION_POINT: ObjectIdentifier =
 /// id-ce-certificateIssuer, a CRL entry extension of indirect CRLs (RFC 5280 §5.3.3).
 const CERTIFICATE_ISSUER: ObjectIdentifier = const_oid::db::rfc5280::ID_CE_CERTIFICATE_ISSUER;
 
-/// Why the CRL `der` cannot be used, or `None` when it can (or does not decode: the CRL source
-/// reports that).
-pub(super) fn unsupported(der: &[u8]) -> Option<&'static str> {
-    let crl = CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der).ok()?;
+/// Why the CRL cannot be used, or `None` when it can.
+pub(super) fn unsupported(crl: &CertificateList) -> Option<&'static str> {
     let tbs = &crl.tbs_cert_list;
     for ext in tbs.crl_extensions.iter().flatten() {
         if ext.extn_id == DELTA_CRL_INDICATOR {

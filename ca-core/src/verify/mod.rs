@@ -6,6 +6,7 @@
 
 mod algorithms;
 mod cache;
+mod conformance;
 mod crl_scope;
 mod inherit;
 mod names;
@@ -166,6 +167,10 @@ pub struct Policy {
     /// Which algorithms are acceptable at the validation time (default: the embedded
     /// `policies/algorithms/catalogue.toml`, parsed once and shared).
     pub algorithms: std::sync::Arc<AlgorithmCatalogue>,
+    /// The trust-anchor certificate's own constraints (name constraints, pathLenConstraint,
+    /// policies, policy constraints, inhibitAnyPolicy; RFC 5937) and profile apply. `false`
+    /// (`--no-anchor-constraints`): the anchor is a name and a key only.
+    pub anchor_constraints: bool,
 }
 
 impl Policy {
@@ -189,6 +194,7 @@ impl Policy {
             check_chain: true,
             require_cades: false,
             algorithms: AlgorithmCatalogue::embedded(),
+            anchor_constraints: true,
         }
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct PathInputs<'a> {
     pub inhibit_any_policy: bool,
     /// Largest number of intermediate CA certificates.
     pub max_depth: Option<u8>,
+    /// Apply the trust-anchor certificate's own constraints (RFC 5937).
+    pub anchor_constraints: bool,
 }
 
 /// An untrusted certificate for path building: its DER, and the certificate decoded when the
@@ -276,8 +278,14 @@ pub(crate) fn validate<'a>(
 
     let crls = MemoryCrlSource::new();
     for (i, crl) in inputs.crls.iter().enumerate() {
-        if let Some(why) = super::crl_scope::unsupported(crl) {
-            return Err(failure(SubIndication::TryLater, format!("CRL #{i} {why}")));
+        // One that does not decode is the CRL source's to report.
+        if let Ok(decoded) = CertificateList::from_der(crl) {
+            let why = super::crl_scope::unsupported(&decoded)
+                .map(str::to_string)
+                .or_else(|| super::conformance::crl(&decoded).err());
+            if let Some(why) = why {
+                return Err(failure(SubIndication::TryLater, format!("CRL #{i} {why}")));
+            }
         }
         if !crls.add(crl) {
             return Err(failure(
@@ -310,12 +318,29 @@ pub(crate) fn validate<'a>(
     }
     let mut best: Option<PathFailure> = None;
     for path in paths.iter().take(MAX_CANDIDATE_PATHS) {
+        let chain = chain_of(path);
+        // Step 2: RFC 5280 §4 profile of every certificate, the anchor's constraints (RFC 5937).
+        let step2 = match super::conformance::candidate(path, &cps, inputs.anchor_constraints) {
+            Ok(c) => c,
+            Err(reason) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| b.sub == SubIndication::NoCertificateChainFound)
+                {
+                    best = Some(PathFailure {
+                        sub: SubIndication::ChainConstraintsFailure,
+                        reason,
+                        chain,
+                    });
+                }
+                continue;
+            }
+        };
         let mut cpr = CertificationPathResults::new();
-        let mut result = pe.validate_path(&pe, &cps, path, &mut cpr);
+        let mut result = pe.validate_path(&pe, &step2.settings, path, &mut cpr);
         if result.is_ok() && cps.get_check_revocation_status() {
             result = check_revocation_local(&pe, &cps, path, &mut cpr);
         }
-        let chain = chain_of(path);
         // A CRL issued after the validation time: it decides a status no CRL of the time could
         // (validation at a past time), and tells of a revocation since then either way.
         let mut revoked_later = None;
@@ -351,7 +376,16 @@ pub(crate) fn validate<'a>(
                 });
             }
             Err(e) => {
-                let (sub, reason) = classify(&e);
+                let (sub, mut reason) = classify(&e);
+                if sub == SubIndication::ChainConstraintsFailure
+                    && !step2.anchor_constraints.is_empty()
+                {
+                    reason = format!(
+                        "{reason}; the trust anchor's own {} applied (RFC 5937; \
+                         --no-anchor-constraints turns them off)",
+                        step2.anchor_constraints.join(", ")
+                    );
+                }
                 // Keep the most telling failure: a definite one (revoked, expired) over "no chain".
                 let better = best.as_ref().is_none_or(|b| {
                     b.sub == SubIndication::NoCertificateChainFound
@@ -741,6 +775,7 @@ mod tests {
             inhibit_policy_mapping: false,
             inhibit_any_policy: false,
             max_depth: None,
+            anchor_constraints: true,
         };
         SIGNATURE_CHECKS.with(|n| n.set(0));
         let valid = validate(&target, &inputs).unwrap_or_else(|f| panic!("{}", f.reason));
