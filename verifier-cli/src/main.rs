@@ -108,6 +108,11 @@ struct Common {
     /// Most intermediate CA certificates in a path.
     #[arg(long)]
     max_depth: Option<u8>,
+    /// Use each trust anchor as a name and a key only: ignore the constraints its certificate
+    /// carries (name constraints, pathLenConstraint, policies, policy constraints,
+    /// inhibitAnyPolicy, unrecognised critical extensions; RFC 5937), applied by default.
+    #[arg(long)]
+    no_anchor_constraints: bool,
     /// Required hcRole, SCHEME_OID:TEXT.
     #[arg(long)]
     require_role: Option<String>,
@@ -275,6 +280,7 @@ fn policy(c: &Common) -> Result<Policy> {
     p.inhibit_policy_mapping = c.inhibit_policy_mapping;
     p.inhibit_any_policy = c.inhibit_any_policy;
     p.max_depth = c.max_depth;
+    p.anchor_constraints = !c.no_anchor_constraints;
     p.eku = match c.eku.as_deref() {
         None => None,
         Some("any") => Some(EkuRule::Any),
