@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod client_auth;
 pub mod credential;
 pub mod crl;
 pub mod hcrole;

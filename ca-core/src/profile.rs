@@ -68,6 +68,21 @@ pub enum SubjectType {
     Service,
 }
 
+/// What a client certificate of a profile authenticates as, over mTLS (`authenticates` in the
+/// profile file). Only `Practitioner` maps to a practitioner and their credentials; the others
+/// authenticate as what they are. A profile without it never authenticates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authenticates {
+    /// A regulated health professional, identified by the subject serialNumber (ISO 17090-1 §5.2.1).
+    Practitioner,
+    /// Another person (employee of a supporting organisation, non-regulated professional, patient).
+    Person,
+    Organisation,
+    Device,
+    Application,
+}
+
 /// One certificate profile (one `policies/<id>.toml`).
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -79,6 +94,7 @@ pub struct Profile {
     ca_id: Option<String>,
     max_validity_days: u32,
     hc_role: HcRoleRule,
+    authenticates: Option<Authenticates>,
     /// (name as written in the file, attribute type).
     subject_required: Vec<(String, ObjectIdentifier)>,
     subject_optional: Vec<(String, ObjectIdentifier)>,
@@ -138,6 +154,10 @@ impl Profile {
     }
     pub fn hc_role(&self) -> HcRoleRule {
         self.hc_role
+    }
+    /// What its certificates authenticate as over mTLS; `None`: they do not authenticate.
+    pub fn authenticates(&self) -> Option<Authenticates> {
+        self.authenticates
     }
     /// The keyUsage bits certificates of this profile get.
     pub fn key_usage(&self) -> KeyUsage {
@@ -883,6 +903,7 @@ struct ProfileFile {
     ca: Option<String>,
     max_validity_days: u32,
     hc_role: HcRoleRule,
+    authenticates: Option<Authenticates>,
     crl_distribution_point: bool,
     authority_info_access: bool,
     ocsp_nocheck: bool,
@@ -1236,6 +1257,20 @@ fn load_profile(file: &str, stem: &str, text: &str) -> Result<Profile, ProfileEr
         );
     }
 
+    // A certificate that authenticates is a TLS client one, never a signing one.
+    if f.authenticates.is_some() {
+        let client = eku
+            .as_ref()
+            .is_some_and(|(p, _)| p.contains(&oid::ID_KP_CLIENT_AUTH));
+        if is_ca || !client || key_usage.contains(NonRepudiation) {
+            return err(
+                "authenticates",
+                "only an end-entity profile with EKU clientAuth and without nonRepudiation authenticates"
+                    .into(),
+            );
+        }
+    }
+
     // Basic constraints.
     let basic_constraints = f.basic_constraints.as_ref().map(|b| BasicConstraintsRule {
         ca: b.ca,
@@ -1354,6 +1389,7 @@ fn load_profile(file: &str, stem: &str, text: &str) -> Result<Profile, ProfileEr
         ca_id: f.ca,
         max_validity_days: f.max_validity_days,
         hc_role: f.hc_role,
+        authenticates: f.authenticates,
         subject_required,
         subject_optional,
         alt_names: f.subject.alt_names,

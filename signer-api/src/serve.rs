@@ -136,17 +136,16 @@ fn tls_config(tls: &Tls, state: &AppState) -> Result<rustls::ServerConfig> {
     Ok(builder.with_single_cert(chain, key)?)
 }
 
-/// Keeps the verified client certificate of a TLS connection for the `Caller` extractor.
+/// Keeps the verified client certificate chain of a TLS connection for the `Caller` extractor.
 fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
     type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
     if let Some(stream) = conn.downcast_ref::<Tls>()
-        && let Some(cert) = stream
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|c| c.first())
+        && let Some(chain) = stream.get_ref().1.peer_certificates()
+        && !chain.is_empty()
     {
-        data.insert(http::auth::PeerCertificate(cert.to_vec()));
+        data.insert(http::auth::PeerCertificate(
+            chain.iter().map(|c| c.to_vec()).collect(),
+        ));
     }
 }
 

@@ -1014,6 +1014,105 @@ fn mtls_authentication_certificate_signs_and_others_are_refused() {
     assert!(d.contains("issuing CA is revoked"), "{d}");
 }
 
+/// Issue 12 item 1: only a profile whose policy file says `authenticates = "practitioner"`
+/// (rhp-auth) maps a client certificate to a practitioner. A device-tls or support-auth
+/// certificate carrying the doctor's serialNumber authenticates as what it is and can neither sign
+/// with nor list the doctor's credentials (403, problem+json); the doctor's rhp-auth still can.
+#[test]
+fn mtls_only_practitioner_profiles_use_practitioner_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    admin(&data, &["init"]);
+    let role = format!("{JP}:Medical Doctor");
+    let doctor = ["--hc-role", role.as_str()];
+    let [
+        (server_cert, server_key),
+        (auth_cert, auth_key),
+        (pump_cert, pump_key),
+        (support_cert, support_key),
+    ] = [
+        (
+            "server",
+            "org-tls",
+            "C=JP,O=Example Hospital,CN=localhost",
+            &["--san", "dns:localhost", "--san", "ip:127.0.0.1"][..],
+        ),
+        (
+            "auth",
+            "rhp-auth",
+            "C=JP,CN=Dr Auth,serialNumber=P-1",
+            &doctor,
+        ),
+        (
+            "pump",
+            "device-tls",
+            "C=JP,O=Example Hospital,CN=Infusion Pump 7,serialNumber=P-1",
+            &[],
+        ),
+        (
+            "support",
+            "support-auth",
+            "C=JP,O=Example IT Services,CN=Help Desk,serialNumber=P-1",
+            &[],
+        ),
+    ]
+    .map(|(name, profile, subject, extra)| issued(d, &data, name, profile, subject, extra));
+    let ra = admin(&data, &["token", "--scope", "ra"]).trim().to_owned();
+    let chain = d.join("server-chain.pem");
+    let mut pem = std::fs::read(&server_cert).unwrap();
+    pem.extend(std::fs::read(data.join("ca/auth.pem")).unwrap());
+    std::fs::write(&chain, pem).unwrap();
+    let tls = [
+        ("HPKI_TLS_CERT", chain.to_str().unwrap()),
+        ("HPKI_TLS_KEY", server_key.to_str().unwrap()),
+        ("HPKI_TLS_CLIENT_AUTH", "1"),
+    ];
+    let (server, _) = support::spawn(&data, &tls);
+    let base = server.base.replace("127.0.0.1", "localhost");
+    let root = data.join("ca/root.pem");
+    let r = reply(
+        tls_agent(&root, None)
+            .post(&format!("{base}/v1/credentials"))
+            .set("Authorization", &format!("Bearer {ra}"))
+            .send_json(serde_json::json!({"subject": "C=JP,O=Example Hospital,CN=Dr Auth,serialNumber=P-1", "hc_roles": [role]})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let cred = r.json()["id"].as_str().unwrap().to_owned();
+    let sign = |agent: &ureq::Agent| {
+        reply(
+            agent
+                .post(&format!(
+                    "{base}/v1/signatures?credential={cred}&purpose=author"
+                ))
+                .set("Content-Type", "application/octet-stream")
+                .send_bytes(b"infusion rate 5 ml/h"),
+        )
+    };
+    let list = |agent: &ureq::Agent| reply(agent.get(&format!("{base}/v1/credentials")).call());
+
+    for (what, cert, key) in [
+        ("device-tls", &pump_cert, &pump_key),
+        ("support-auth", &support_cert, &support_key),
+    ] {
+        let agent = tls_agent(&root, Some((cert, key)));
+        let detail = sign(&agent).problem_at(403, what);
+        assert!(
+            detail.contains(&format!("a {what} certificate"))
+                && detail.contains("not a practitioner"),
+            "{what}: {detail}"
+        );
+        let detail = list(&agent).problem_at(403, what);
+        assert!(detail.contains("not a practitioner"), "{what}: {detail}");
+    }
+    let doctor = tls_agent(&root, Some((&auth_cert, &auth_key)));
+    let r = sign(&doctor);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = list(&doctor);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()[0]["id"], cred.as_str());
+}
+
 /// Seconds since the Unix epoch, the clock the server reads.
 fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -5,13 +5,14 @@ use super::AppState;
 use super::problem::Problem;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use ca_core::store::{Store, TokenScope};
+use ca_core::client_auth::ClientIdentity;
+use ca_core::store::TokenScope;
 use std::future::{Ready, ready};
-use x509_cert::der::Decode;
 
-/// The peer certificate of a mutually authenticated TLS connection (DER), set at connect time.
+/// The verified peer certificate chain of a mutually authenticated TLS connection (DER, end
+/// entity first), set at connect time.
 #[derive(Clone, Debug)]
-pub struct PeerCertificate(pub Vec<u8>);
+pub struct PeerCertificate(pub Vec<Vec<u8>>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
@@ -19,6 +20,10 @@ pub enum Identity {
     Ra,
     /// A practitioner, by identity (the subject serialNumber of their certificates).
     Practitioner(String),
+    /// A client certificate of a profile that authenticates something other than a
+    /// practitioner (a device, an organisation, an application, another person): it is bound to
+    /// no practitioner's credentials.
+    Client(ClientIdentity),
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +37,7 @@ impl Caller {
     pub fn require_ra(&self) -> Result<(), Problem> {
         match self.identity {
             Identity::Ra => Ok(()),
-            Identity::Practitioner(_) => Err(Problem::forbidden(
+            Identity::Practitioner(_) | Identity::Client(_) => Err(Problem::forbidden(
                 "this route needs a registration-authority (ra) token",
             )),
         }
@@ -44,6 +49,11 @@ impl Caller {
             Identity::Ra => Err(Problem::forbidden(
                 "this route needs a signer token or certificate bound to a practitioner",
             )),
+            Identity::Client(c) => Err(Problem::forbidden(format!(
+                "a {} certificate authenticates a {:?}, not a practitioner: it may use no \
+                 practitioner's credential",
+                c.profile, c.kind
+            ))),
         }
     }
 }
@@ -115,68 +125,18 @@ pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, P
     })
 }
 
-/// A client certificate identifies a practitioner only if we issued it under a profile made for
-/// authentication (keyUsage without nonRepudiation, EKU clientAuth), it is within validity and
-/// not revoked. A signing certificate never authenticates.
-pub fn identify_certificate(state: &AppState, der: &[u8], now: u64) -> Result<Caller, Problem> {
-    let cert = x509_cert::Certificate::from_der(der)
-        .map_err(|_| Problem::unauthorized("client certificate does not parse"))?;
-    let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
-    let record = state
-        .authority
-        .store()
-        .certificate(&serial)?
-        .filter(|r| r.der == der)
-        .ok_or_else(|| Problem::unauthorized("client certificate was not issued by this CA"))?;
-    let profile = state.authority.profiles().get(&record.profile)?;
-    let eku = profile.extended_key_usage();
-    let signs = profile
-        .key_usage()
-        .0
-        .contains(x509_cert::ext::pkix::KeyUsages::NonRepudiation);
-    if signs || !eku.contains(&ca_core::oid::ID_KP_CLIENT_AUTH) {
-        return Err(Problem::unauthorized(format!(
-            "a {} certificate cannot authenticate; use an authentication certificate",
-            record.profile
-        )));
-    }
-    if record.revocation.is_some() {
-        return Err(Problem::unauthorized("client certificate is revoked"));
-    }
-    match state.authority.check_ca_chain(&record.issuer_ca) {
-        Err(ca_core::authority::AuthorityError::CaRevoked(_)) => {
-            return Err(Problem::unauthorized(
-                "client certificate's issuing CA is revoked",
-            ));
-        }
-        other => other?,
-    }
-    let validity = cert.tbs_certificate().validity();
-    if now < validity.not_before.to_unix_duration().as_secs() || now > record.not_after {
-        return Err(Problem::unauthorized(
-            "client certificate is outside its validity",
-        ));
-    }
-    let practitioner = practitioner_id(cert.tbs_certificate().subject()).ok_or_else(|| {
-        Problem::unauthorized("client certificate subject has no serialNumber identity")
-    })?;
-    Ok(Caller {
-        identity: Identity::Practitioner(practitioner),
-        label: format!("certificate:{}", hex::encode(&serial)),
-    })
-}
-
-/// A practitioner's identity: the subject serialNumber attribute (X.520), which the CA keeps
-/// unique per person, as the Japanese HPKI does.
-pub fn practitioner_id(subject: &x509_cert::name::Name) -> Option<String> {
-    use x509_cert::der::Tagged;
-    subject
-        .iter()
-        .find(|atv| atv.oid == const_oid::db::rfc4519::SERIAL_NUMBER)
-        .filter(|atv| atv.value.tag() == x509_cert::der::Tag::PrintableString)
-        .and_then(|atv| {
-            std::str::from_utf8(atv.value.value())
-                .ok()
-                .map(str::to_owned)
-        })
+/// The caller a verified client certificate chain (end entity first) authenticates at `now`;
+/// ca-core decides (`Authority::authenticate_client`).
+pub fn identify_certificate(
+    state: &AppState,
+    chain: &[Vec<u8>],
+    now: u64,
+) -> Result<Caller, Problem> {
+    let client = state.authority.authenticate_client(chain, now)?;
+    let label = format!("certificate:{}:{}", client.ca, hex::encode(&client.serial));
+    let identity = match client.practitioner() {
+        Some(p) => Identity::Practitioner(p.to_owned()),
+        None => Identity::Client(client),
+    };
+    Ok(Caller { identity, label })
 }

@@ -1,11 +1,12 @@
 //! Credentials (server-held signing keys) and API tokens.
 
-use super::auth::{Caller, Identity, RaCaller, practitioner_id};
+use super::auth::{Caller, Identity, RaCaller};
 use super::ca::pem;
 use super::certificates::registration;
 use super::problem::Problem;
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, get, post, web};
+use ca_core::client_auth::practitioner_id;
 use ca_core::credential::{Credential, NewCredential};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
@@ -121,14 +122,15 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let owner = match (&caller.identity, &query.owner) {
-        (Identity::Practitioner(p), None) => p.clone(),
-        (Identity::Practitioner(_), Some(_)) => {
+        (Identity::Ra, Some(o)) => o.clone(),
+        (Identity::Ra, None) => return Err(Problem::bad_request("ra: give ?owner=")),
+        (_, Some(_)) => {
             return Err(Problem::forbidden(
                 "a practitioner sees only their own credentials",
             ));
         }
-        (Identity::Ra, Some(o)) => o.clone(),
-        (Identity::Ra, None) => return Err(Problem::bad_request("ra: give ?owner=")),
+        // A certificate bound to no practitioner is refused here (403).
+        (_, None) => caller.practitioner()?.to_owned(),
     };
     let st = state.clone();
     let list = blocking(move || Ok(st.authority.credentials_of(&owner)?)).await?;

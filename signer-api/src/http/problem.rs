@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::AuthorityError;
+use ca_core::client_auth::ClientAuthError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
 use ca_core::profile::ProfileError;
@@ -185,6 +186,23 @@ impl From<CredentialError> for Problem {
             CredentialError::Sign(e) => e.into(),
             CredentialError::Authority(e) => e.into(),
             CredentialError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ClientAuthError> for Problem {
+    fn from(e: ClientAuthError) -> Self {
+        match e {
+            ClientAuthError::Store(e) => e.into(),
+            ClientAuthError::Inconsistent(_) => Self::internal(&e),
+            ClientAuthError::Missing
+            | ClientAuthError::Malformed
+            | ClientAuthError::NotIssuedHere
+            | ClientAuthError::NotForAuthentication(_)
+            | ClientAuthError::Revoked
+            | ClientAuthError::CaRevoked
+            | ClientAuthError::OutsideValidity
+            | ClientAuthError::NoPractitionerId => Self::unauthorized(e.to_string()),
         }
     }
 }
