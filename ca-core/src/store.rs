@@ -381,6 +381,8 @@ pub trait Store: Send + Sync {
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token record, ordered by id.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked, with its audit record.
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
 }
@@ -1238,6 +1240,13 @@ impl Store for SledStore {
             .map_err(backend)?
             .map(|raw| decode(&raw, "token"))
             .transpose()
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.tokens
+            .iter()
+            .map(|entry| decode(&entry.map_err(backend)?.1, "token"))
+            .collect()
     }
 
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {

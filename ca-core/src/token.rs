@@ -33,6 +33,7 @@ const DIGEST_LEN: usize = 32;
 pub struct ApiToken {
     id: String,
     token: Zeroizing<String>,
+    expires_at: u64,
 }
 
 impl ApiToken {
@@ -43,6 +44,10 @@ impl ApiToken {
     /// The whole token string `hpki_<id>_<secret>`, for the one response that shows it.
     pub fn expose(&self) -> &str {
         &self.token
+    }
+    /// Unix time from which it no longer verifies.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
     }
 }
 
@@ -70,6 +75,8 @@ pub enum TokenError {
     Revoked(String),
     #[error("invalid token request: {0}")]
     Invalid(String),
+    #[error("API token {0} may not create tokens: only a registration-authority token does")]
+    NotRa(String),
     #[error("no randomness available for a token")]
     Random,
     #[error(transparent)]
@@ -119,7 +126,14 @@ pub fn issue_token(
         expires_at,
         revoked: false,
     };
-    Ok((ApiToken { id, token }, record))
+    Ok((
+        ApiToken {
+            id,
+            token,
+            expires_at,
+        },
+        record,
+    ))
 }
 
 /// Checks a presented token at `now` and returns what it may do. The secret is checked before
@@ -203,9 +217,62 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<ApiToken, TokenError> {
+        self.store_token(scope, lifetime, now, actor, Vec::new())
+    }
+
+    /// Creates a token on behalf of the token `minter` (its public id): only an RA token that
+    /// still verifies mints, `lifetime` may not exceed `max_lifetime` (the installation's
+    /// maximum), and the new token never outlives its minter, so a leaked token cannot extend
+    /// itself.
+    pub fn mint_token(
+        &self,
+        minter: &str,
+        scope: TokenScope,
+        lifetime: u64,
+        max_lifetime: u64,
+        now: u64,
+        actor: &str,
+    ) -> Result<ApiToken, TokenError> {
+        let record = self
+            .store
+            .token(minter)?
+            .ok_or_else(|| TokenError::Unknown(minter.to_owned()))?;
+        if record.revoked {
+            return Err(TokenError::Revoked(minter.to_owned()));
+        }
+        if now >= record.expires_at {
+            return Err(TokenError::Expired(minter.to_owned()));
+        }
+        if record.scope != TokenScope::Ra {
+            return Err(TokenError::NotRa(minter.to_owned()));
+        }
+        if lifetime > max_lifetime {
+            return Err(TokenError::Invalid(format!(
+                "lifetime {lifetime} s exceeds the configured maximum of {max_lifetime} s"
+            )));
+        }
+        let lifetime = lifetime.min(record.expires_at - now);
+        let minted_by = vec![("minted_by".to_owned(), format!("token:{minter}"))];
+        self.store_token(scope, lifetime, now, actor, minted_by)
+    }
+
+    /// Every token (hashes of secrets only), ordered by id.
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, TokenError> {
+        Ok(self.store.tokens()?)
+    }
+
+    fn store_token(
+        &self,
+        scope: TokenScope,
+        lifetime: u64,
+        now: u64,
+        actor: &str,
+        extra: Vec<(String, String)>,
+    ) -> Result<ApiToken, TokenError> {
         let (token, record) = issue_token(scope, now, lifetime)?;
         let mut details = scope_details(&record.scope);
         details.push(("expires_at".to_owned(), record.expires_at.to_string()));
+        details.extend(extra);
         self.store.insert_token(
             &record,
             AuditEvent {
@@ -224,7 +291,8 @@ impl<S: Store> Authority<S> {
         verify(&self.store, token, now)
     }
 
-    /// Revokes token `id` (its public id, not the token string), with its audit record.
+    /// Revokes token `id` (its public id, not the token string), with its audit record, in one
+    /// durable write: every later `authenticate` of it fails.
     pub fn revoke_token(&self, id: &str, now: u64, actor: &str) -> Result<(), TokenError> {
         self.store.revoke_token(
             id,

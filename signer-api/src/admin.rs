@@ -8,7 +8,7 @@ use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
 use ca_core::store::{RevocationReason, SledStore, TokenScope};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -355,10 +355,13 @@ pub fn audit_list(dir: &DataDir) -> Result<()> {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct TokenArgs {
+    #[command(subcommand)]
+    command: Option<TokenCommand>,
     /// ra (registration authority) or signer (bound to one practitioner).
     #[arg(long)]
-    scope: String,
+    scope: Option<String>,
     /// For signer tokens: the practitioner identity (their certificates' subject serialNumber).
     #[arg(long)]
     practitioner: Option<String>,
@@ -367,11 +370,28 @@ pub struct TokenArgs {
     days: u32,
 }
 
-/// Creates an API token and prints it once; only its hash is stored.
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print every token (id, scope, times, revoked; never a secret), one JSON object per line.
+    List,
+    /// Revoke a token by its public id (the part after `hpki_`): refused from its next request.
+    Revoke { id: String },
+}
+
+/// Without a subcommand: creates an API token and prints it once; only its hash is stored.
 pub fn token(dir: &DataDir, args: TokenArgs) -> Result<()> {
-    let scope = match (args.scope.as_str(), args.practitioner) {
-        ("ra", None) => TokenScope::Ra,
-        ("signer", Some(practitioner)) => TokenScope::Signer { practitioner },
+    match args.command {
+        Some(TokenCommand::List) => return token_list(dir),
+        Some(TokenCommand::Revoke { id }) => {
+            dir.open_authority()?.revoke_token(&id, now()?, "cli")?;
+            println!("revoked token {id}");
+            return Ok(());
+        }
+        None => {}
+    }
+    let scope = match (args.scope.as_deref(), args.practitioner) {
+        (Some("ra"), None) => TokenScope::Ra,
+        (Some("signer"), Some(practitioner)) => TokenScope::Signer { practitioner },
         _ => bail!("--scope ra, or --scope signer --practitioner ID"),
     };
     if !(1..=3650).contains(&args.days) {
@@ -380,5 +400,17 @@ pub fn token(dir: &DataDir, args: TokenArgs) -> Result<()> {
     let authority = dir.open_authority()?;
     let token = authority.create_token(scope, u64::from(args.days) * 86_400, now()?, "cli")?;
     println!("{}", token.expose());
+    Ok(())
+}
+
+fn token_list(dir: &DataDir) -> Result<()> {
+    use std::io::Write;
+    let authority = dir.open_authority()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for t in authority.tokens()? {
+        serde_json::to_writer(&mut out, &crate::http::credentials::TokenInfo::from(t))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
     Ok(())
 }

@@ -78,6 +78,8 @@ pub struct Limits {
 pub struct Tokens {
     pub ra_lifetime_days: u32,
     pub signer_lifetime_days: u32,
+    /// Longest lifetime of a token created through the API (`POST /v1/tokens`).
+    pub max_days: u32,
 }
 
 /// TLS, and client-certificate authentication (ISO 17090-5) when `client_auth` is set.
@@ -133,6 +135,7 @@ impl Default for Tokens {
         Self {
             ra_lifetime_days: 30,
             signer_lifetime_days: 90,
+            max_days: 365,
         }
     }
 }
@@ -218,6 +221,18 @@ impl Config {
         }
         if let Some(v) = env("HPKI_SIGNER_TOKEN_DAYS") {
             config.tokens.signer_lifetime_days = number("HPKI_SIGNER_TOKEN_DAYS", v)?;
+        }
+        if let Some(v) = env("HPKI_TOKEN_MAX_DAYS") {
+            config.tokens.max_days = number("HPKI_TOKEN_MAX_DAYS", v)?;
+        }
+        let t = &config.tokens;
+        if t.max_days == 0
+            || !(1..=t.max_days).contains(&t.ra_lifetime_days)
+            || !(1..=t.max_days).contains(&t.signer_lifetime_days)
+        {
+            return Err(ConfigError::Invalid(
+                "token lifetimes must be from 1 day to tokens.max_days",
+            ));
         }
         match (env("HPKI_TLS_CERT"), env("HPKI_TLS_KEY")) {
             (Some(certificate), Some(key)) => {

@@ -42,7 +42,7 @@ enum Command {
     Crl(admin::CrlArgs),
     /// List the certificate profiles.
     Profiles,
-    /// Create an API token (printed once).
+    /// Create an API token (printed once), or list or revoke tokens.
     Token(admin::TokenArgs),
     /// Audit log commands.
     Audit {

@@ -208,6 +208,7 @@ fn openapi_matches_the_routes() {
     assert_eq!(
         operations,
         [
+            "DELETE /v1/tokens/{id}",
             "GET /health",
             "GET /metrics",
             "GET /openapi.json",
@@ -218,6 +219,7 @@ fn openapi_matches_the_routes() {
             "GET /v1/credentials",
             "GET /v1/crl/{ca}",
             "GET /v1/profiles",
+            "GET /v1/tokens",
             "POST /v1/certificates",
             "POST /v1/certificates/{serial}/revoke",
             "POST /v1/credentials",
@@ -230,7 +232,8 @@ fn openapi_matches_the_routes() {
         let concrete = path
             .replace("{serial}", "00")
             .replace("{ca}", "sign")
-            .replace("{file}", "sign.der");
+            .replace("{file}", "sign.der")
+            .replace("{id}", "00");
         for method in item.as_object().unwrap().keys() {
             let url = format!("{}{concrete}", s.base);
             let r = reply(ureq::request(&method.to_uppercase(), &url).call());
@@ -1111,6 +1114,132 @@ fn mtls_only_practitioner_profiles_use_practitioner_credentials() {
     let r = list(&doctor);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()[0]["id"], cred.as_str());
+}
+
+/// Issue 12 item 2: tokens are listed and revoked, by the RA routes and by the admin CLI, and a
+/// revoked token is refused from its next request on (the rate limiter, on by default, verifies
+/// tokens first and must not let it through); a minted token never outlives its minter nor the
+/// configured maximum.
+#[test]
+fn tokens_are_listed_revoked_and_capped() {
+    let mut s = start(&[
+        ("HPKI_TOKEN_MAX_DAYS", "60"),
+        ("HPKI_SIGNER_TOKEN_DAYS", "60"),
+    ]);
+    let id_of = |token: &str| token.split('_').nth(1).unwrap().to_owned();
+    let mint = |by: &str, body: serde_json::Value| {
+        let r = s.post_json("/v1/tokens", Some(by), &body);
+        assert_eq!(r.status, 201, "{}", r.text());
+        let j = r.json();
+        (
+            j["token"].as_str().unwrap().to_owned(),
+            j["expires_at"].as_u64().unwrap(),
+        )
+    };
+
+    // An RA token cannot mint a ten-year token, nor one beyond the configured 60 days.
+    for days in [3650, 61] {
+        let d = s
+            .post_json(
+                "/v1/tokens",
+                Some(&s.demo.ra),
+                &serde_json::json!({"scope": "ra", "lifetime_days": days}),
+            )
+            .problem(400);
+        assert!(d.contains("exceeds the configured maximum"), "{d}");
+    }
+    // A token minted by a token expiring in 120 s expires with it, not 30 days later.
+    let (short, short_expiry) = mint(
+        &s.demo.ra,
+        serde_json::json!({"scope": "ra", "lifetime_seconds": 120}),
+    );
+    let (signer, signer_expiry) = mint(
+        &short,
+        serde_json::json!({"scope": "signer", "practitioner": "DEMO-0001", "lifetime_days": 30}),
+    );
+    assert_eq!(signer_expiry, short_expiry);
+    assert_eq!(s.get("/v1/credentials", Some(&signer)).status, 200);
+
+    // The RA lists tokens, never their secrets or hashes.
+    let list = s.get("/v1/tokens", Some(&s.demo.ra));
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert!(!list.text().contains("secret"), "{}", list.text());
+    let listed = |list: &serde_json::Value, id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed in {list}"))
+            .clone()
+    };
+    let entry = listed(&list.json(), &id_of(&signer));
+    assert_eq!(entry["scope"], "signer");
+    assert_eq!(entry["practitioner"], "DEMO-0001");
+    assert_eq!(entry["revoked"], false);
+    // A signer token may neither list nor revoke.
+    s.get("/v1/tokens", Some(&signer)).problem(403);
+
+    // Revoked by the RA route: its very next request is refused.
+    let delete = |id: &str, by: &str| {
+        reply(
+            support::bearer(
+                support::agent().delete(&format!("{}/v1/tokens/{id}", s.base)),
+                Some(by),
+            )
+            .call(),
+        )
+    };
+    delete(&id_of(&s.demo.ra), &signer).problem(403);
+    let r = delete(&id_of(&signer), &s.demo.ra);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let d = s.get("/v1/credentials", Some(&signer)).problem(401);
+    assert!(d.contains("revoked"), "{d}");
+    assert!(
+        delete(&id_of(&signer), &s.demo.ra)
+            .problem(409)
+            .contains("already revoked")
+    );
+    assert_eq!(
+        listed(
+            &s.get("/v1/tokens", Some(&s.demo.ra)).json(),
+            &id_of(&signer)
+        )["revoked"],
+        true
+    );
+
+    // Revoked by the admin CLI (the service stopped, as the store allows one process), with an
+    // audit record naming the token; refused once the service is back.
+    s.server.kill();
+    let data = s.path("data");
+    let (ok, out, err) = support::admin(&data, &["token", "revoke", &id_of(&short)]);
+    assert!(ok && out.contains(&id_of(&short)), "{out}{err}");
+    let cli_list: Vec<serde_json::Value> = admin(&data, &["token", "list"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let entry = listed(&serde_json::Value::Array(cli_list), &id_of(&short));
+    assert_eq!(entry["revoked"], true);
+    let audited: Vec<_> = support::audit_list(&data)
+        .into_iter()
+        .filter(|r| r["event"]["action"] == "revoke_token")
+        .map(|r| r["event"]["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            format!("token:{}", id_of(&signer)),
+            format!("token:{}", id_of(&short))
+        ]
+    );
+    let (server, _) = support::spawn(&data, &[]);
+    let r = reply(
+        support::bearer(
+            support::agent().get(&format!("{}/v1/tokens", server.base)),
+            Some(&short),
+        )
+        .call(),
+    );
+    assert!(r.problem(401).contains("revoked"));
 }
 
 /// Seconds since the Unix epoch, the clock the server reads.

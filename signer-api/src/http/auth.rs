@@ -29,8 +29,10 @@ pub enum Identity {
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub identity: Identity,
-    /// For the audit log: `token:<id>` or `certificate:<serial>`; never a secret.
+    /// For the audit log: `token:<id>` or `certificate:<ca>:<serial>`; never a secret.
     pub label: String,
+    /// The public id of the API token that authenticated the caller, if one did.
+    pub token: Option<String>,
 }
 
 impl Caller {
@@ -112,7 +114,7 @@ fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
 
 /// The caller an API token names, once it verifies at `now`.
 pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, Problem> {
-    let scope = ca_core::token::verify(state.authority.store(), token, now)?;
+    let scope = state.authority.authenticate(token, now)?;
     // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
     let id = token.split('_').nth(1).unwrap_or_default();
     let identity = match scope {
@@ -122,6 +124,7 @@ pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, P
     Ok(Caller {
         identity,
         label: format!("token:{id}"),
+        token: Some(id.to_owned()),
     })
 }
 
@@ -138,5 +141,9 @@ pub fn identify_certificate(
         Some(p) => Identity::Practitioner(p.to_owned()),
         None => Identity::Client(client),
     };
-    Ok(Caller { identity, label })
+    Ok(Caller {
+        identity,
+        label,
+        token: None,
+    })
 }

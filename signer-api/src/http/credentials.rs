@@ -5,7 +5,7 @@ use super::ca::pem;
 use super::certificates::registration;
 use super::problem::Problem;
 use super::{AppState, blocking, now};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use ca_core::client_auth::practitioner_id;
 use ca_core::credential::{Credential, NewCredential};
 use ca_core::key::KeyAlgorithm;
@@ -145,7 +145,8 @@ pub struct CreateToken {
     scope: String,
     /// For signer tokens: the practitioner identity it is bound to.
     practitioner: Option<String>,
-    /// Default from the configuration (tokens.*_lifetime_days).
+    /// Default from the configuration (tokens.*_lifetime_days); at most tokens.max_days. The new
+    /// token never outlives the token that creates it: its expiry is capped to that one's.
     lifetime_days: Option<u32>,
     /// Exact lifetime in seconds (for short-lived tokens); overrides `lifetime_days`.
     lifetime_seconds: Option<u64>,
@@ -181,27 +182,89 @@ pub async fn create_token(
             ));
         }
     };
-    let days = body.lifetime_days.unwrap_or(default_days);
-    if !(1..=3650).contains(&days) {
-        return Err(Problem::bad_request("lifetime_days must be 1 to 3650"));
-    }
-    let lifetime = match body.lifetime_seconds {
-        Some(secs) if (1..=3650 * 86_400).contains(&secs) => secs,
-        Some(_) => {
-            return Err(Problem::bad_request(
-                "lifetime_seconds must be 1 to 10 years",
-            ));
-        }
-        None => u64::from(days) * 86_400,
+    let lifetime = match (body.lifetime_seconds, body.lifetime_days) {
+        (Some(secs), _) => secs,
+        (None, days) => u64::from(days.unwrap_or(default_days)) * 86_400,
     };
+    let max_lifetime = u64::from(limits.max_days) * 86_400;
+    let minter = caller
+        .token
+        .clone()
+        .ok_or_else(|| Problem::forbidden("only a registration-authority token creates tokens"))?;
     let st = state.clone();
     let (token, expires_at) = blocking(move || {
-        let now = now();
-        let token = st
-            .authority
-            .create_token(scope, lifetime, now, &caller.label)?;
-        Ok((token.expose().to_owned(), now + lifetime))
+        let token = st.authority.mint_token(
+            &minter,
+            scope,
+            lifetime,
+            max_lifetime,
+            now(),
+            &caller.label,
+        )?;
+        Ok((token.expose().to_owned(), token.expires_at()))
     })
     .await?;
     Ok(HttpResponse::Created().json(TokenView { token, expires_at }))
+}
+
+/// A token as listed (API and `token list`): never its secret nor the secret's hash. `id` first,
+/// so a shell can cut it from a JSON line.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    id: String,
+    /// "ra" or "signer".
+    scope: String,
+    /// For signer tokens: the practitioner it is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    practitioner: Option<String>,
+    created_at: u64,
+    expires_at: u64,
+    revoked: bool,
+}
+
+impl From<ca_core::store::TokenRecord> for TokenInfo {
+    fn from(r: ca_core::store::TokenRecord) -> Self {
+        let (scope, practitioner) = match r.scope {
+            TokenScope::Ra => ("ra", None),
+            TokenScope::Signer { practitioner } => ("signer", Some(practitioner)),
+        };
+        Self {
+            id: r.id,
+            scope: scope.to_owned(),
+            practitioner,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked: r.revoked,
+        }
+    }
+}
+
+/// Every API token, revoked and expired ones included (ra only).
+#[utoipa::path(security(("bearer" = [])),
+    responses((status = 200, body = [TokenInfo]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/v1/tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    RaCaller(_caller): RaCaller,
+) -> Result<HttpResponse, Problem> {
+    let st = state.clone();
+    let tokens = blocking(move || Ok(st.authority.tokens()?)).await?;
+    let views: Vec<TokenInfo> = tokens.into_iter().map(TokenInfo::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Revokes an API token by its public id (ra only); it is refused from its next request on.
+#[utoipa::path(params(("id" = String, Path, description = "the token's public id")), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[delete("/v1/tokens/{id}")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    RaCaller(caller): RaCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    let st = state.clone();
+    blocking(move || Ok(st.authority.revoke_token(&id, now(), &caller.label)?)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

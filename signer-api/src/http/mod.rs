@@ -116,6 +116,8 @@ pub fn app(
         .service(credentials::create)
         .service(credentials::list)
         .service(credentials::create_token)
+        .service(credentials::list_tokens)
+        .service(credentials::revoke_token)
         .service(verifications::create)
         .split_for_parts();
     api.paths.paths.insert(

@@ -211,6 +211,7 @@ impl From<TokenError> for Problem {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::Invalid(_) => Self::bad_request(e.to_string()),
+            TokenError::NotRa(_) => Self::forbidden(e.to_string()),
             TokenError::Random => Self::internal(&e),
             TokenError::Store(e) => e.into(),
             _ => Self::unauthorized(e.to_string()),
