@@ -5,6 +5,7 @@
 
 use ca_core::authority::{Authority, AuthorityError};
 use ca_core::profile::{ProfileError, ProfileSet};
+use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
 use ca_core::store::{Durability, SledStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,8 @@ pub enum DataDirError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Purpose(#[from] PurposeError),
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -90,6 +93,17 @@ impl DataDir {
         Ok(match &self.policies {
             Some(dir) => ProfileSet::load_dir(dir)?,
             None => ProfileSet::embedded()?,
+        })
+    }
+
+    /// The signing policy (purposes and the role × purpose gate): `purposes/signing.toml` of the
+    /// policies directory when it has one, so an operator's table applies; else the built-in one.
+    pub fn signing_policy(&self) -> Result<SigningPolicy> {
+        Ok(match &self.policies {
+            Some(dir) if dir.join(ca_core::purpose::POLICY_FILE).exists() => {
+                SigningPolicy::load_dir(dir)?
+            }
+            _ => SigningPolicy::embedded()?,
         })
     }
 

@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use ca_core::authority::Authority;
 use ca_core::credential::NewCredential;
 use ca_core::key::KeyAlgorithm;
-use ca_core::purpose::SigningPolicy;
 use ca_core::store::SledStore;
 use ca_core::store::TokenScope;
 use clap::Args;
@@ -63,7 +62,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     };
     let state = web::Data::new(AppState {
         authority,
-        purposes: std::sync::Arc::new(SigningPolicy::embedded()?),
+        purposes: std::sync::Arc::new(dir.signing_policy()?),
         config: config.clone(),
         metrics: Default::default(),
         crls: Default::default(),

@@ -635,7 +635,7 @@ fn every_algorithm_and_dn_fidelity() {
 
 fn copy_policies(to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
-    for sub in ["", "roles"] {
+    for sub in ["", "roles", "purposes"] {
         std::fs::create_dir_all(to.join(sub)).unwrap();
         for entry in std::fs::read_dir(from.join(sub)).unwrap() {
             let path = entry.unwrap().path();
@@ -683,6 +683,41 @@ fn policies_directory_replaces_the_built_in_profiles() {
         err.contains("rhp-sign.toml") && err.contains("surprise"),
         "{err}"
     );
+}
+
+/// Issue 12 item 3: `serve --policies DIR` applies `DIR/purposes/signing.toml`, so an operator's
+/// stricter role × purpose table is not silently replaced by the built-in one: with "author" taken
+/// from the Medical Doctor row, the demo doctor may no longer sign as author (which the built-in
+/// table allows) but still as reviewer.
+#[test]
+fn serve_applies_the_policies_directory_signing_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    copy_policies(&policies);
+    let table = policies.join("purposes/signing.toml");
+    let text = std::fs::read_to_string(&table).unwrap();
+    let stricter = text.replacen("    \"author\", \"coauthor\",", "    \"coauthor\",", 1);
+    assert_ne!(stricter, text, "the Medical Doctor row lists author first");
+    std::fs::write(&table, stricter).unwrap();
+    let (server, demo) = support::start_fresh(
+        &dir.path().join("data"),
+        &[("HPKI_POLICIES", policies.to_str().unwrap())],
+    );
+    let sign = |purpose: &str| {
+        server.post_bytes(
+            &format!(
+                "/v1/signatures?credential={}&purpose={purpose}",
+                demo.credential
+            ),
+            Some(&demo.signer),
+            "application/octet-stream",
+            b"discharge summary",
+        )
+    };
+    let detail = sign("author").problem(403);
+    assert!(detail.contains("may not sign with purpose"), "{detail}");
+    let r = sign("review");
+    assert_eq!(r.status, 201, "{}", r.text());
 }
 
 /// Hostile input to every admin subcommand (issue 6 part 4): each ends with exit 2 and a message
