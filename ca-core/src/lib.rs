@@ -20,5 +20,6 @@ pub mod purpose;
 pub mod seal;
 pub mod sign;
 pub mod store;
+pub mod time;
 pub mod token;
 pub mod verify;

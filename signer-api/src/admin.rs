@@ -275,11 +275,7 @@ pub fn revoke(dir: &DataDir, args: RevokeArgs) -> Result<()> {
         .invalidity_date
         .as_deref()
         .map(|t| {
-            x509_cert::der::DateTime::from_str(t)
-                .map(|d| d.unix_duration().as_secs())
-                .map_err(|_| {
-                    anyhow::anyhow!("--invalidity-date {t:?}: expected YYYY-MM-DDTHH:MM:SSZ")
-                })
+            ca_core::time::parse_rfc3339(t).with_context(|| format!("--invalidity-date {t:?}"))
         })
         .transpose()?;
     let authority = dir.open_authority()?;

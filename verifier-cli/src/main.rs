@@ -243,8 +243,7 @@ fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
 
 fn policy(c: &Common) -> Result<Policy> {
     let at = match &c.at {
-        Some(s) => parse_rfc3339(s)
-            .with_context(|| format!("--at {s:?}: expected RFC 3339, e.g. 2022-09-07T00:00:00Z"))?,
+        Some(s) => ca_core::time::parse_rfc3339(s).with_context(|| format!("--at {s:?}"))?,
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .context("clock before 1970")?
@@ -306,50 +305,6 @@ fn signing_policy(path: &Path) -> Result<SigningPolicy> {
         .map_err(|_| anyhow::anyhow!("not UTF-8"))
         .with_context(context)?;
     SigningPolicy::from_toml(&path.display().to_string(), &text).with_context(context)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
-fn parse_rfc3339(s: &str) -> Result<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        bail!("bad shape");
-    }
-    let num =
-        |r: std::ops::Range<usize>| -> Result<u32> { Ok(s.get(r).context("bad")?.parse::<u32>()?) };
-    let dt = der::DateTime::new(
-        num(0..4)? as u16,
-        num(5..7)? as u8,
-        num(8..10)? as u8,
-        num(11..13)? as u8,
-        num(14..16)? as u8,
-        num(17..19)? as u8,
-    )?;
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset: i64 = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
-        {
-            let h: i64 = rest[1..3].parse()?;
-            let m: i64 = rest[4..6].parse()?;
-            let v = h * 3600 + m * 60;
-            if rest.starts_with('+') { v } else { -v }
-        }
-        _ => bail!("bad time zone"),
-    };
-    let unix = dt.unix_duration().as_secs() as i64 - offset;
-    u64::try_from(unix).context("before 1970")
 }
 
 /// Streams detached content through the hashers; holds it in memory only when a signer without

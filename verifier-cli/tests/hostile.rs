@@ -209,6 +209,35 @@ fn hostile_options() {
     expect("--at not UTF-8", &args, 2);
 }
 
+/// Issue 12 item 12: a non-ASCII `--at` once panicked (exit 101) on a byte slice inside a
+/// character; now it is refused like any other malformed time, by ca-core's one RFC 3339 parser.
+#[test]
+fn non_ascii_at_is_refused_not_a_panic() {
+    let root = format!("{JP}mhlw-root-ca-v2.der");
+    let cert = format!("{JP}medis-test-ee-medical-doctor.der");
+    for at in [
+        "2022-09-07T00:00:00+0é00",
+        "2022-09-07T00:00:00.é",
+        "2022-09-07T00:00:00Zé",
+        "２022-09-07T00:00:00Z",
+    ] {
+        let args = [
+            "verify-path",
+            "--cert",
+            cert.as_str(),
+            "--trust-anchor",
+            root.as_str(),
+            "--at",
+            at,
+        ];
+        let text = expect(at, &os(&args), 2);
+        assert!(
+            text.contains("--at") && text.contains("expected RFC 3339"),
+            "{at}: {text}"
+        );
+    }
+}
+
 #[test]
 fn hostile_batches() {
     let dir = tempfile::tempdir().unwrap();

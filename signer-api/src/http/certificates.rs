@@ -272,9 +272,8 @@ pub async fn revoke(
         .invalidity_date
         .as_deref()
         .map(|t| {
-            x509_cert::der::DateTime::from_str(t)
-                .map(|d| d.unix_duration().as_secs())
-                .map_err(|_| Problem::bad_request("invalidity_date: expected YYYY-MM-DDTHH:MM:SSZ"))
+            ca_core::time::parse_rfc3339(t)
+                .map_err(|e| Problem::bad_request(format!("invalidity_date: {e}")))
         })
         .transpose()?;
     let st = state.clone();
