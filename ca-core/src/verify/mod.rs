@@ -7,11 +7,11 @@
 mod algorithms;
 mod cache;
 mod conformance;
-mod crl_scope;
 mod inherit;
 mod names;
 mod path;
 mod report;
+mod revocation;
 
 pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::{MAX_CACHED_PATHS, Verifier};
@@ -311,9 +311,9 @@ pub fn decode_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
     if ders.is_empty() {
         return Err(VerifyError::Malformed("no X509 CRL in the PEM file".into()));
     }
+    // v1 CRLs too (RFC 5280 §5.1: version OPTIONAL).
     for der in &ders {
-        x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der)
-            .map_err(|e| malformed("CRL", e))?;
+        revocation::check_decodes(der).map_err(|e| malformed("CRL", e))?;
     }
     Ok(ders)
 }

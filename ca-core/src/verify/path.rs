@@ -6,24 +6,24 @@
 //! CA's signature, and [`Verified`] answers the second time.
 
 use super::report::SubIndication;
+pub(crate) use super::revocation::RevokedLater;
+use super::revocation::{self, CrlSet, Signers};
 use crate::key::{self, KeyError};
-use crate::oid;
-use crate::store::RevocationReason;
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
-    CertificationPathSettings, Error as CvError, MemoryCrlSource, ObjectIdentifierSet,
-    PDVCertificate, PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment,
-    TaSource, TimeOfInterest, calculate_hash_rust_crypto, check_revocation_local, compare_names,
-    validate_path_rfc5280,
+    CertificationPathSettings, Error as CvError, ObjectIdentifierSet, PDVCertificate,
+    PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment, TaSource,
+    TimeOfInterest, calculate_hash_rust_crypto, compare_names, validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
-use der::asn1::{BitString, GeneralizedTime};
+use der::asn1::BitString;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::borrow::Cow;
+use std::sync::Arc;
 use x509_cert::Certificate;
-use x509_cert::crl::CertificateList;
-use x509_cert::ext::pkix::{BasicConstraints, CrlReason};
+use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::name::Name;
 
 /// Work budget of path building. certval builds every partial path from the trust anchors
 /// through the pool (one signature check per extension, up to 15 certificates deep), which a
@@ -34,6 +34,9 @@ pub(crate) const MAX_PATH_POOL: usize = 512;
 pub(crate) const MAX_PARTIAL_PATHS: u64 = 10_000;
 /// Most candidate paths validated for one target before giving up.
 pub(crate) const MAX_CANDIDATE_PATHS: usize = 64;
+/// How deep the paths of CRL signers outside the path (RFC 5280 §6.3.3 (f)) may nest: a CRL
+/// signer's certificate is checked against CRLs whose signers may need their own path, and so on.
+const MAX_CRL_SIGNER_DEPTH: usize = 2;
 
 /// The RFC 5280 §6.1.1 user inputs and what else path validation needs.
 pub(crate) struct PathInputs<'a> {
@@ -69,21 +72,8 @@ pub(crate) struct ValidPath<'a> {
     /// `chain[i]` decoded, where path building had it decoded already (anchor and pool).
     pub decoded: Vec<Option<Cow<'a, Certificate>>>,
     pub revocation_checked: bool,
-    /// A certificate of the path that a usable CRL lists as revoked since a time after the
-    /// validation time: valid then, but a signature needs a proof of existence before it.
+    /// A certificate of the path listed as revoked after the validation time.
     pub revoked_later: Option<RevokedLater>,
-}
-
-/// A revocation after the validation time (RFC 5280 §5.3.2; EN 319 102-1 §5.2.5: without a proof
-/// of existence before it, REVOKED_NO_POE or REVOKED_CA_NO_POE).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RevokedLater {
-    /// In the chain: 0 = the target.
-    pub index: usize,
-    /// Unix seconds: the entry's revocationDate, or its invalidityDate when earlier.
-    pub revoked_at: u64,
-    /// The entry's reasonCode as RFC 5280 §5.3.1 names it (`unspecified` when absent).
-    pub reason: String,
 }
 
 /// Why no path validated: the sub-indication, a reason, and the path of the best attempt.
@@ -185,9 +175,8 @@ fn settings(inputs: &PathInputs<'_>) -> CertificationPathSettings {
     if let Some(depth) = inputs.max_depth {
         cps.set_initial_path_length_constraint(depth);
     }
-    // Offline: CRLs only as supplied, nothing fetched (DESIGN.md §5 inv. 1).
-    cps.set_check_revocation_status(!inputs.crls.is_empty());
-    cps.set_check_crls(true);
+    // Revocation is ours (`revocation.rs`); nothing fetched (DESIGN.md §5 inv. 1).
+    cps.set_check_revocation_status(false);
     cps.set_check_crldp_http(false);
     cps.set_check_ocsp_from_aia(false);
     cps.set_retrieve_from_aia_sia_http(false);
@@ -201,10 +190,28 @@ fn cert_file(i: usize, bytes: &[u8]) -> CertFile {
     }
 }
 
-/// Builds and validates paths for `target` (DER); the first valid path wins.
+/// Builds and validates paths for `target` (DER); the first valid path wins. Any CRL turns on
+/// revocation checking of every certificate of the path (RFC 5280 §6.3, `revocation.rs`).
 pub(crate) fn validate<'a>(
     target: &[u8],
     inputs: &PathInputs<'a>,
+) -> Result<ValidPath<'a>, PathFailure> {
+    // Decoded once, and signatures remembered, for this validation and its CRL signers' paths.
+    let crls = CrlSet::decode(inputs.crls);
+    let verified = Arc::new(Verified(
+        Default::default(),
+        inherited_dsa_keys(target, inputs),
+    ));
+    validate_with(target, inputs, &crls, &verified, 0)
+}
+
+/// [`validate`] with the CRLs decoded, the signature memo, and how deep in CRL signers' paths.
+fn validate_with<'a>(
+    target: &[u8],
+    inputs: &PathInputs<'a>,
+    crls: &CrlSet,
+    verified: &Arc<Verified>,
+    depth: usize,
 ) -> Result<ValidPath<'a>, PathFailure> {
     let failure = |sub, reason: String| PathFailure {
         sub,
@@ -212,20 +219,18 @@ pub(crate) fn validate<'a>(
         chain: Vec::new(),
     };
     let cps = settings(inputs);
+    let checking = !inputs.crls.is_empty();
     let mut pe = PkiEnvironment::new();
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
     // Lives as long as this one validation (nothing outlives the call).
-    let verified = std::sync::Arc::new(Verified(
-        Default::default(),
-        inherited_dsa_keys(target, inputs),
-    ));
+    let memo = Arc::clone(verified);
     pe.add_verify_signature_message_callback(
         move |_: &PkiEnvironment,
               m: &[u8],
               s: &BitString,
               a: &AlgorithmIdentifierOwned,
-              k: &SubjectPublicKeyInfoOwned| { verified.verify(m, s, a, k) },
+              k: &SubjectPublicKeyInfoOwned| { memo.verify(m, s, a, k) },
     );
 
     let mut tas = TaSource::new();
@@ -276,26 +281,7 @@ pub(crate) fn validate<'a>(
     pool.find_all_partial_paths(&pe, &cps);
     pe.add_certificate_source(Box::new(pool));
 
-    let crls = MemoryCrlSource::new();
-    for (i, crl) in inputs.crls.iter().enumerate() {
-        // One that does not decode is the CRL source's to report.
-        if let Ok(decoded) = CertificateList::from_der(crl) {
-            let why = super::crl_scope::unsupported(&decoded)
-                .map(str::to_string)
-                .or_else(|| super::conformance::crl(&decoded).err());
-            if let Some(why) = why {
-                return Err(failure(SubIndication::TryLater, format!("CRL #{i} {why}")));
-            }
-        }
-        if !crls.add(crl) {
-            return Err(failure(
-                SubIndication::TryLater,
-                format!("CRL #{i} does not decode"),
-            ));
-        }
-    }
-    pe.add_crl_source(Box::new(crls));
-
+    let target_der = target;
     let target = match PDVCertificate::try_from(target) {
         Ok(t) => t,
         Err(e) => {
@@ -316,6 +302,27 @@ pub(crate) fn validate<'a>(
             "no path from the trust anchors through the pool to the certificate".into(),
         ));
     }
+    // The target decoded for revocation checking (certval's copy is of another profile type).
+    let target_cert = if checking {
+        match Certificate::from_der(target_der) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                return Err(failure(
+                    SubIndication::FormatFailure,
+                    format!("certificate does not decode: {e}"),
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    let signers = PathSigners {
+        inputs,
+        crls,
+        verified,
+        depth,
+    };
+    let at = inputs.at.unix_duration().as_secs();
     let mut best: Option<PathFailure> = None;
     for path in paths.iter().take(MAX_CANDIDATE_PATHS) {
         let chain = chain_of(path);
@@ -337,25 +344,41 @@ pub(crate) fn validate<'a>(
             }
         };
         let mut cpr = CertificationPathResults::new();
-        let mut result = pe.validate_path(&pe, &step2.settings, path, &mut cpr);
-        if result.is_ok() && cps.get_check_revocation_status() {
-            result = check_revocation_local(&pe, &cps, path, &mut cpr);
-        }
-        // A CRL issued after the validation time: it decides a status no CRL of the time could
-        // (validation at a past time), and tells of a revocation since then either way.
+        let mut result = pe
+            .validate_path(&pe, &step2.settings, path, &mut cpr)
+            .map_err(|e| classify(&e));
         let mut revoked_later = None;
-        let undetermined = matches!(
-            result,
-            Err(CvError::PathValidation(Pvs::RevocationStatusNotDetermined))
-        );
-        if (undetermined || result.is_ok())
-            && cps.get_check_revocation_status()
-            && let Some((later, listed)) = status_from_later_crls(&pe, &cps, inputs, path, &chain)
-        {
-            if undetermined {
-                result = later;
-            }
-            revoked_later = listed;
+        if let (Ok(()), Some(target_cert)) = (&result, &target_cert) {
+            let decoded: Vec<(&[u8], Cow<'_, Certificate>)> = chain
+                .iter()
+                .enumerate()
+                .filter_map(|(i, der)| {
+                    let known = candidates.iter().chain(&anchors).find(|(d, _)| *d == der);
+                    let cert = match known {
+                        _ if i == 0 => Cow::Borrowed(target_cert),
+                        Some((_, c)) => Cow::Borrowed(c.as_ref()),
+                        None => Cow::Owned(Certificate::from_der(der).ok()?),
+                    };
+                    Some((der.as_slice(), cert))
+                })
+                .collect();
+            let refs: Vec<(&[u8], &Certificate)> =
+                decoded.iter().map(|(d, c)| (*d, c.as_ref())).collect();
+            result = match revocation::check(&refs, crls, at, &signers) {
+                revocation::Status::Good(later) => {
+                    revoked_later = later;
+                    Ok(())
+                }
+                revocation::Status::Revoked(reason) => Err((SubIndication::Revoked, reason)),
+                // A CA that signs CRLs without cRLSign: a constraint of the path (§4.2.1.3).
+                revocation::Status::Undetermined {
+                    reason,
+                    no_crl_sign: true,
+                } => Err((SubIndication::ChainConstraintsFailure, reason)),
+                revocation::Status::Undetermined { reason, .. } => {
+                    Err((SubIndication::TryLater, reason))
+                }
+            };
         }
         match result {
             Ok(()) => {
@@ -371,12 +394,11 @@ pub(crate) fn validate<'a>(
                 return Ok(ValidPath {
                     chain,
                     decoded,
-                    revocation_checked: cps.get_check_revocation_status(),
+                    revocation_checked: checking,
                     revoked_later,
                 });
             }
-            Err(e) => {
-                let (sub, mut reason) = classify(&e);
+            Err((sub, mut reason)) => {
                 if sub == SubIndication::ChainConstraintsFailure
                     && !step2.anchor_constraints.is_empty()
                 {
@@ -555,87 +577,61 @@ fn count_paths(
     true
 }
 
-/// Validation at a past time: no supplied CRL was current then (certval wants thisUpdate ≤ time ≤
-/// nextUpdate), but a CRL issued later still tells whether, and since when, a certificate was
-/// revoked (RFC 5280 §5.3.2, EN 319 102-1 §5.2.5). Re-checks at the latest CRL's thisUpdate; a
-/// certificate listed there counts as revoked at the validation time unless both its
-/// revocationDate and its invalidityDate (key compromise suspected since) are later, and then it
-/// is returned as revoked later. `None`: no later CRL, the first answer stands.
-fn status_from_later_crls(
-    pe: &PkiEnvironment,
-    cps: &CertificationPathSettings,
-    inputs: &PathInputs<'_>,
-    path: &CertificationPath,
-    chain: &[Vec<u8>],
-) -> Option<(certval::Result<()>, Option<RevokedLater>)> {
-    let at = inputs.at.unix_duration().as_secs();
-    let crls: Vec<CertificateList> = inputs
-        .crls
-        .iter()
-        .filter_map(|c| CertificateList::from_der(c).ok())
-        .collect();
-    let latest = crls
-        .iter()
-        .map(|c| c.tbs_cert_list.this_update.to_unix_duration().as_secs())
-        .max()
-        .filter(|t| *t > at)?;
-    let mut later = cps.clone();
-    later.set_time_of_interest(TimeOfInterest(
-        der::DateTime::from_unix_duration(std::time::Duration::from_secs(latest)).ok()?,
-    ));
-    let mut cpr = CertificationPathResults::new();
-    let result = check_revocation_local(pe, &later, path, &mut cpr);
-    let revoked = matches!(&result, Err(e) if classify(e).0 == SubIndication::Revoked);
-    Some(match (revoked, earliest_revocation(&crls, chain)) {
-        (true, Some(listed)) if listed.revoked_at > at => (Ok(()), Some(listed)),
-        _ => (result, None),
-    })
+/// Revocation checking's access to signatures and to the paths of CRL signers outside the path.
+struct PathSigners<'s, 'a> {
+    inputs: &'s PathInputs<'a>,
+    crls: &'s CrlSet,
+    verified: &'s Arc<Verified>,
+    depth: usize,
 }
 
-/// The earliest revocation of a certificate of `chain` the CRLs list: since the lesser of the
-/// entry's revocationDate and invalidityDate (RFC 5280 §5.2.5, §5.3.2), with its reasonCode.
-fn earliest_revocation(crls: &[CertificateList], chain: &[Vec<u8>]) -> Option<RevokedLater> {
-    let mut earliest: Option<RevokedLater> = None;
-    for (index, cert) in chain
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, Certificate::from_der(c).ok()?)))
-    {
-        let tbs = cert.tbs_certificate();
-        let entries = crls
-            .iter()
-            .filter(|crl| crl.tbs_cert_list.issuer == *tbs.issuer())
-            .flat_map(|crl| crl.tbs_cert_list.revoked_certificates.iter().flatten())
-            .filter(|e| e.serial_number.as_bytes() == tbs.serial_number().as_bytes());
-        for entry in entries {
-            let extension = |id| {
-                entry
-                    .crl_entry_extensions
-                    .iter()
-                    .flatten()
-                    .find(|e| e.extn_id == id)
-                    .map(|e| e.extn_value.as_bytes())
-            };
-            let mut t = entry.revocation_date.to_unix_duration().as_secs();
-            if let Some(g) = extension(oid::ID_CE_INVALIDITY_DATE)
-                .and_then(|v| GeneralizedTime::from_der(v).ok())
-            {
-                t = t.min(g.to_unix_duration().as_secs());
-            }
-            let reason = extension(oid::ID_CE_CRL_REASONS)
-                .and_then(|v| CrlReason::from_der(v).ok())
-                .and_then(|r| RevocationReason::from_code(r as u8))
-                .unwrap_or(RevocationReason::Unspecified);
-            if earliest.as_ref().is_none_or(|e| t < e.revoked_at) {
-                earliest = Some(RevokedLater {
-                    index,
-                    revoked_at: t,
-                    reason: reason.name().to_owned(),
-                });
-            }
-        }
+impl Signers for PathSigners<'_, '_> {
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &BitString,
+        algorithm: &AlgorithmIdentifierOwned,
+        spki: &SubjectPublicKeyInfoOwned,
+    ) -> bool {
+        self.verified
+            .verify(message, signature, algorithm, spki)
+            .is_ok()
     }
-    earliest
+
+    fn named<'s>(&'s self, subject: &Name) -> Vec<(&'s [u8], Cow<'s, Certificate>)> {
+        let pool = self.inputs.pool.iter().map(|u| (u.der, u.decoded));
+        let anchors = self
+            .inputs
+            .trust_anchors
+            .iter()
+            .map(|a| (a.as_slice(), None));
+        pool.chain(anchors)
+            .filter_map(|(der, decoded)| {
+                let cert = match decoded {
+                    Some(c) => Cow::Borrowed(c),
+                    None => Cow::Owned(Certificate::from_der(der).ok()?),
+                };
+                compare_names(cert.tbs_certificate().subject(), subject).then_some((der, cert))
+            })
+            .collect()
+    }
+
+    fn validate(&self, cert: &[u8], anchor: &[u8]) -> Result<(), String> {
+        if self.depth >= MAX_CRL_SIGNER_DEPTH {
+            return Err(format!(
+                "CRL signers' paths nest deeper than {MAX_CRL_SIGNER_DEPTH}"
+            ));
+        }
+        // §6.3.3 (f): from the trust anchor of the path being checked.
+        let anchors = [anchor.to_vec()];
+        let inputs = PathInputs {
+            trust_anchors: &anchors,
+            ..*self.inputs
+        };
+        validate_with(cert, &inputs, self.crls, self.verified, self.depth + 1)
+            .map(|_| ())
+            .map_err(|f| f.reason)
+    }
 }
 
 fn chain_of(path: &CertificationPath) -> Vec<Vec<u8>> {
