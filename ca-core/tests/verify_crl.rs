@@ -927,19 +927,24 @@ fn a_crl_issued_later_tells_a_revocation_since_when() {
 
 const RFC4134: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/rfc4134/");
 
-/// CarlRSA's v1 CRLs (no nextUpdate): CRLEmpty of 1999-08-20 lists nothing; CRLForAll of
-/// 1999-08-27 lists Alice, Bob and Diane (revoked 1999-08-22 and 08-24).
+/// Carl's v1 CRLs (no nextUpdate). CarlDSS (dsaWithSHA1): CRLEmpty of 1999-08-20 lists nothing;
+/// CRLForAll of 1999-08-27 lists Alice (C8) and Diane (D2), revoked 1999-08-22. CarlRSA's are
+/// signed with md5WithRSAEncryption, which hpki does not verify: unusable.
 #[test]
-#[ignore = "RFC 4134 is SHA-1 with RSA-1024: needs branch algs (SHA-1 verification, dated catalogue)"]
+#[ignore = "RFC 4134 is DSA-1024/SHA-1 and RSA-1024/SHA-1: needs branch algs (their verification)"]
 fn rfc4134_v1_crls_revoke_as_they_say() {
     let f = |n: &str| std::fs::read(format!("{RFC4134}{n}")).unwrap();
-    let (empty, for_all) = (f("CarlRSACRLEmpty.crl"), f("CarlRSACRLForAll.crl"));
-    for crl in [&empty, &for_all] {
-        assert_eq!(decode_crls(crl).unwrap().len(), 1);
+    for crl in [
+        "CarlDSSCRLEmpty.crl",
+        "CarlDSSCRLForAll.crl",
+        "CarlRSACRLForAll.crl",
+    ] {
+        assert_eq!(decode_crls(&f(crl)).unwrap().len(), 1, "{crl}");
     }
-    let run = |who: &str, crls: Vec<Vec<u8>>, at: u64, e: Expect| {
+    let (empty, for_all) = (f("CarlDSSCRLEmpty.crl"), f("CarlDSSCRLForAll.crl"));
+    let run = |anchor: &str, who: &str, crls: Vec<Vec<u8>>, at: u64, e: Expect| {
         let mut p = Policy::new(at);
-        p.trust_anchors = vec![f("CarlRSASelf.cer")];
+        p.trust_anchors = vec![f(anchor)];
         p.crls = crls;
         p.key_usage = KeyUsageRule::ReportOnly;
         let r = verify_certificate(&f(who), &p);
@@ -947,34 +952,60 @@ fn rfc4134_v1_crls_revoke_as_they_say() {
             panic!("{why}\n{}", json(&r));
         }
     };
+    let dss = "CarlDSSSelf.cer";
     // 2000-01-01T00:00:00Z.
     let y2k = 946_684_800;
-    run("AliceRSASignByCarl.cer", vec![empty.clone()], y2k, Valid);
     run(
-        "AliceRSASignByCarl.cer",
+        dss,
+        "AliceDSSSignByCarlNoInherit.cer",
+        vec![empty.clone()],
+        y2k,
+        Valid,
+    );
+    run(
+        dss,
+        "AliceDSSSignByCarlNoInherit.cer",
         vec![empty.clone(), for_all.clone()],
         y2k,
         Fails(
             Revoked,
             &[
-                "CN=AliceRSA",
-                "issuer CN=CarlRSA",
+                "CN=AliceDSS (serial 00c8) is revoked",
+                "issuer CN=CarlDSS",
                 "revoked on 1999-08-22T07:00:00Z",
             ],
         ),
     );
     run(
-        "DianeRSASignByCarl.cer",
+        dss,
+        "DianeDSSSignByCarlInherit.cer",
         vec![for_all.clone()],
         y2k,
-        Fails(Revoked, &["CN=DianeRSA", "issuer CN=CarlRSA"]),
+        Fails(
+            Revoked,
+            &["CN=DianeDSS (serial 00d2) is revoked", "issuer CN=CarlDSS"],
+        ),
     );
-    // 1999-08-21T00:00:00Z: before the revocations; CRLForAll, issued later, tells they came after.
-    let before = 935_193_600;
+    // 1999-08-21T00:00:00Z: CRLForAll, issued later, tells the revocation came after.
     run(
-        "DianeRSASignByCarl.cer",
+        dss,
+        "AliceDSSSignByCarlNoInherit.cer",
         vec![empty, for_all],
-        before,
+        935_193_600,
         Valid,
+    );
+    run(
+        "CarlRSASelf.cer",
+        "AliceRSASignByCarl.cer",
+        vec![f("CarlRSACRLForAll.crl")],
+        y2k,
+        Fails(
+            TryLater,
+            &[
+                "CN=AliceRSA",
+                "issuer CN=CarlRSA",
+                "1.2.840.113549.1.1.4 is not supported",
+            ],
+        ),
     );
 }

@@ -7,7 +7,7 @@
 
 use super::report::SubIndication;
 pub(crate) use super::revocation::RevokedLater;
-use super::revocation::{self, CrlSet, Signers};
+use super::revocation::{self, CrlSet, Refused, Signers};
 use crate::key::{self, KeyError};
 use certval::{
     CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
@@ -592,10 +592,12 @@ impl Signers for PathSigners<'_, '_> {
         signature: &BitString,
         algorithm: &AlgorithmIdentifierOwned,
         spki: &SubjectPublicKeyInfoOwned,
-    ) -> bool {
-        self.verified
-            .verify(message, signature, algorithm, spki)
-            .is_ok()
+    ) -> Result<(), Refused> {
+        match self.verified.verify(message, signature, algorithm, spki) {
+            Ok(()) => Ok(()),
+            Err(CvError::Unrecognized) => Err(Refused::Unsupported),
+            Err(_) => Err(Refused::Bad),
+        }
     }
 
     fn named<'s>(&'s self, subject: &Name) -> Vec<(&'s [u8], Cow<'s, Certificate>)> {

@@ -302,12 +302,20 @@ pub(crate) trait Signers {
         signature: &BitString,
         algorithm: &AlgorithmIdentifierOwned,
         spki: &SubjectPublicKeyInfoOwned,
-    ) -> bool;
+    ) -> Result<(), Refused>;
     /// The supplied certificates (pool and trust anchors) named `subject`, with their DER.
     fn named<'s>(&'s self, subject: &Name) -> Vec<(&'s [u8], Cow<'s, Certificate>)>;
     /// Validates the path of `cert` (DER) from `anchor` (DER) at the same time and with the same
     /// inputs, revocation included (§6.3.3 (f)); the reason when it does not validate.
     fn validate(&self, cert: &[u8], anchor: &[u8]) -> Result<(), String>;
+}
+
+/// Why a signature was not accepted.
+pub(crate) enum Refused {
+    /// The algorithm (or key type) is not one hpki verifies.
+    Unsupported,
+    /// The signature does not verify.
+    Bad,
 }
 
 /// A certificate of a valid path listed as revoked after the validation time (on a CRL issued
@@ -751,6 +759,7 @@ impl Checker<'_> {
                 && self
                     .signers
                     .verify(&d.tbs, &d.signature, &d.algorithm, signer)
+                    .is_ok()
             {
                 best = Some(d);
             }
@@ -770,13 +779,16 @@ impl Checker<'_> {
             Ok(None) => true,
             Err(_) => false,
         };
+        let unsupported = Cell::new(false);
         let verifies = |cert: &Certificate| {
-            self.signers.verify(
+            let result = self.signers.verify(
                 &crl.tbs,
                 &crl.signature,
                 &crl.algorithm,
                 cert.tbs_certificate().subject_public_key_info(),
-            )
+            );
+            unsupported.set(unsupported.get() || matches!(result, Err(Refused::Unsupported)));
+            result.is_ok()
         };
         let describe = |cert: &Certificate| {
             let tbs = cert.tbs_certificate();
@@ -830,6 +842,12 @@ impl Checker<'_> {
             self.no_crl_sign.set(true);
             why.push(format!(
                 "its signer {cert} lacks cRLSign in keyUsage (§6.3.3 (f))"
+            ));
+        }
+        if why.is_empty() && unsupported.get() {
+            why.push(format!(
+                "its signature algorithm {} is not supported",
+                crl.algorithm.oid
             ));
         }
         if why.is_empty() {
