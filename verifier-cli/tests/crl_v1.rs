@@ -5,10 +5,10 @@
 use ca_core::key::SigningKey;
 use der::asn1::BitString;
 use der::{Decode, Encode, Sequence};
-use x509_cert::spki::AlgorithmIdentifierOwned;
 use std::process::Command;
 use x509_cert::crl::{CertificateList, RevokedCert};
 use x509_cert::name::Name;
+use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::time::Time;
 
 const BIN: &str = env!("CARGO_BIN_EXE_verifier-cli");
@@ -66,7 +66,9 @@ fn verify_path_takes_v1_crls() {
     let dir = tempfile::tempdir().unwrap();
     let signer = format!("{PKI}rhp-sign.pem");
     let pem = std::fs::read(&signer).unwrap();
-    let der = ca_core::verify::decode_certificates(&pem).unwrap().remove(0);
+    let der = ca_core::verify::decode_certificates(&pem)
+        .unwrap()
+        .remove(0);
     let serial = x509_cert::Certificate::from_der(&der)
         .unwrap()
         .tbs_certificate()
@@ -77,7 +79,11 @@ fn verify_path_takes_v1_crls() {
         (
             true,
             1,
-            vec!["\"REVOKED\"", "is revoked: CRL #1", "hpki Test Vectors HPKI Signature CA"],
+            vec![
+                "\"REVOKED\"",
+                "is revoked: CRL #1",
+                "hpki Test Vectors HPKI Signature CA",
+            ],
         ),
     ] {
         let crl = dir.path().join(format!("v1-{listed}.crl"));
@@ -94,7 +100,11 @@ fn verify_path_takes_v1_crls() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "listed {listed}: {text}{err}");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "listed {listed}: {text}{err}"
+        );
         for w in words {
             assert!(text.contains(w), "listed {listed}: {w:?} in {text}");
         }

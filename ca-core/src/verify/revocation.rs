@@ -409,23 +409,24 @@ struct Checker<'c> {
 }
 
 /// What one complete CRL (with its delta) said about the certificate.
-enum Answer {
+enum Answer<'c> {
     /// Not usable for this certificate (a reason when it was meant for it).
     Unusable(Option<String>),
     /// Its signer lies outside the path: validating that path is left until needed.
     Deferred,
     /// Usable: the reasons it covers, and the entry listing the certificate if any.
-    Covers(Reasons, Option<Listed>),
+    Covers(Reasons, Option<Listed<'c>>),
 }
 
-struct Listed {
-    crl: usize,
+/// The entry listing the certificate, and the CRL (complete or delta) that lists it.
+struct Listed<'c> {
+    crl: &'c Crl,
     revoked_at: u64,
     invalid_since: Option<u64>,
     reason: Option<CrlReason>,
 }
 
-impl Listed {
+impl Listed<'_> {
     /// Revoked since: the lesser of revocationDate and invalidityDate (§5.3.2).
     fn since(&self) -> u64 {
         self.invalid_since
@@ -433,7 +434,7 @@ impl Listed {
     }
 }
 
-impl Checker<'_> {
+impl<'c> Checker<'c> {
     fn cert(&self) -> &Certificate {
         self.chain[self.i].1
     }
@@ -545,11 +546,11 @@ impl Checker<'_> {
     /// A listing's verdict: revoked at the validation time, or later (kept in `later`).
     fn listed(
         &self,
-        listed: Option<Listed>,
+        listed: Option<Listed<'_>>,
         later: &mut Option<RevokedLater>,
     ) -> Option<CertStatus> {
         let l = listed?;
-        let crl = &self.crls.crls[l.crl];
+        let crl = l.crl;
         let reason = l.reason.map_or("unspecified", reason_name);
         let invalid = l
             .invalid_since
@@ -578,11 +579,11 @@ impl Checker<'_> {
     fn answer(
         &self,
         dp: &DistributionPoint,
-        crl: &Crl,
+        crl: &'c Crl,
         window: Window,
         mask: Reasons,
         deep: bool,
-    ) -> Answer {
+    ) -> Answer<'c> {
         let cert = self.cert();
         let tbs = cert.tbs_certificate();
         // (b)(1): the CRL issuer is the DP's cRLIssuer (then the CRL must be indirect), else the
@@ -695,7 +696,7 @@ impl Checker<'_> {
                 .map(|e| (crl, e)),
         };
         let listed = entry.map(|(c, e)| Listed {
-            crl: self.position(c),
+            crl: c,
             revoked_at: e.revoked_at,
             invalid_since: e.invalid_since,
             reason: e.reason,
@@ -715,23 +716,15 @@ impl Checker<'_> {
             })
     }
 
-    fn position(&self, crl: &Crl) -> usize {
-        self.crls
-            .crls
-            .iter()
-            .position(|c| std::ptr::eq(c, crl))
-            .unwrap_or_default()
-    }
-
     /// §6.3.3 (c): delta CRLs of `complete`: same issuer, same IDP, same AKI when both have one,
     /// BaseCRLNumber ≤ the complete CRL's number (§5.2.4), in the same window; the newest whose
     /// signature verifies with the complete CRL's signer (h).
-    fn delta<'s>(
-        &'s self,
+    fn delta(
+        &self,
         complete: &Crl,
         window: Window,
         signer: &SubjectPublicKeyInfoOwned,
-    ) -> Option<&'s Crl> {
+    ) -> Option<&'c Crl> {
         let number = complete.number.as_deref()?;
         let mut best: Option<&Crl> = None;
         for d in &self.crls.crls {
