@@ -370,14 +370,7 @@ fn validate_with<'a>(
                     Ok(())
                 }
                 revocation::Status::Revoked(reason) => Err((SubIndication::Revoked, reason)),
-                // A CA that signs CRLs without cRLSign: a constraint of the path (§4.2.1.3).
-                revocation::Status::Undetermined {
-                    reason,
-                    no_crl_sign: true,
-                } => Err((SubIndication::ChainConstraintsFailure, reason)),
-                revocation::Status::Undetermined { reason, .. } => {
-                    Err((SubIndication::TryLater, reason))
-                }
+                revocation::Status::Undetermined(reason) => Err((SubIndication::TryLater, reason)),
             };
         }
         match result {

@@ -318,15 +318,15 @@ pub(crate) enum Refused {
     Bad,
 }
 
-/// A certificate of a valid path listed as revoked after the validation time (on a CRL issued
-/// later): the path was valid then, but a signature without proof of existence before the
-/// revocation is not TOTAL-PASSED.
+/// A revocation after the validation time (RFC 5280 §5.3.2; EN 319 102-1 §5.2.5: without a proof
+/// of existence before it, REVOKED_NO_POE or REVOKED_CA_NO_POE): the path was valid then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RevokedLater {
-    /// Position in the path, 0 = target.
+    /// In the chain: 0 = the target.
     pub index: usize,
-    /// Unix seconds: the lesser of revocationDate and invalidityDate.
+    /// Unix seconds: the entry's revocationDate, or its invalidityDate when earlier.
     pub revoked_at: u64,
+    /// The entry's reasonCode as RFC 5280 §5.3.1 names it (`unspecified` when absent).
     pub reason: String,
 }
 
@@ -336,10 +336,8 @@ pub(crate) enum Status {
     Good(Option<RevokedLater>),
     /// A certificate is listed as revoked (or on hold) on a usable CRL: the reason.
     Revoked(String),
-    /// A certificate's status is not determined: the reason, naming each unusable CRL, and
-    /// whether a CRL was unusable because its signer's keyUsage lacks cRLSign (a constraint of
-    /// the path rather than missing information).
-    Undetermined { reason: String, no_crl_sign: bool },
+    /// A certificate's status is not determined: the reason, naming each unusable CRL.
+    Undetermined(String),
 }
 
 /// One certificate's status.
@@ -357,7 +355,7 @@ pub(crate) fn check(
     at: u64,
     signers: &dyn Signers,
 ) -> Status {
-    let mut undetermined: Option<(String, bool)> = None;
+    let mut undetermined: Option<String> = None;
     let mut later: Option<RevokedLater> = None;
     for i in 0..chain.len().saturating_sub(1) {
         let checker = Checker {
@@ -366,12 +364,11 @@ pub(crate) fn check(
             crls,
             at,
             signers,
-            no_crl_sign: Cell::new(false),
         };
         match checker.status() {
             CertStatus::Revoked(reason) => return Status::Revoked(reason),
             CertStatus::Undetermined(reason) => {
-                undetermined.get_or_insert((reason, checker.no_crl_sign.get()));
+                undetermined.get_or_insert(reason);
             }
             CertStatus::Good(Some(l))
                 if later.as_ref().is_none_or(|b| l.revoked_at < b.revoked_at) =>
@@ -382,10 +379,7 @@ pub(crate) fn check(
         }
     }
     match undetermined {
-        Some((reason, no_crl_sign)) => Status::Undetermined {
-            reason,
-            no_crl_sign,
-        },
+        Some(reason) => Status::Undetermined(reason),
         None => Status::Good(later),
     }
 }
@@ -404,8 +398,6 @@ struct Checker<'c> {
     crls: &'c CrlSet,
     at: u64,
     signers: &'c dyn Signers,
-    /// Set when a CRL's signer lacks cRLSign.
-    no_crl_sign: Cell<bool>,
 }
 
 /// What one complete CRL (with its delta) said about the certificate.
@@ -569,7 +561,7 @@ impl<'c> Checker<'c> {
             *later = Some(RevokedLater {
                 index: self.i,
                 revoked_at: since,
-                reason: text,
+                reason: reason.to_owned(),
             });
         }
         None
@@ -832,7 +824,6 @@ impl<'c> Checker<'c> {
             }
         }
         if let Some(cert) = lacking {
-            self.no_crl_sign.set(true);
             why.push(format!(
                 "its signer {cert} lacks cRLSign in keyUsage (§6.3.3 (f))"
             ));
