@@ -628,13 +628,13 @@ fn crl_profile_violations_make_the_crl_unusable() {
     type Edit = fn(&mut Vec<Extension>);
     let cases: [(&str, Edit); 3] = [
         (
-            "CRL #1 is a version 2 CRL without a CRL number (RFC 5280 §5.2.3)",
+            "Signature CA,O=hpki Test Vectors,C=JP): is a version 2 CRL without a CRL number (RFC 5280 §5.2.3)",
             |exts| {
                 exts.remove(number(exts));
             },
         ),
         (
-            "CRL #1 marks its CRL number critical (RFC 5280 §5.2.3",
+            "Signature CA,O=hpki Test Vectors,C=JP): marks its CRL number critical (RFC 5280 §5.2.3",
             |exts| {
                 let i = number(exts);
                 exts[i].critical = true;

@@ -19,7 +19,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::borrow::Cow;
 use std::cell::Cell;
 use x509_cert::Certificate;
-use x509_cert::crl::RevokedCert;
+use x509_cert::crl::{CertificateList, RevokedCert};
 use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, GeneralNames};
@@ -118,12 +118,33 @@ impl Crl {
     fn decode(index: usize, der: &[u8]) -> der::Result<Self> {
         let signed = SignedCrl::from_der(der)?;
         let tbs_der = signed.tbs_cert_list.to_der()?;
-        let tbs = TbsCertList::from_der(&tbs_der)?;
+        let t = TbsCertList::from_der(&tbs_der)?;
+        // As x509-cert's types (an absent version is v1, §5.1.2.1) for the §5 profile checks;
+        // moved in and out, not copied.
+        let list = CertificateList {
+            tbs_cert_list: x509_cert::crl::TbsCertList {
+                version: t.version.unwrap_or(x509_cert::Version::V1),
+                signature: t.signature,
+                issuer: t.issuer,
+                this_update: t.this_update,
+                next_update: t.next_update,
+                revoked_certificates: t.revoked_certificates,
+                crl_extensions: t.crl_extensions,
+            },
+            signature_algorithm: signed.signature_algorithm,
+            signature: signed.signature,
+        };
+        let profile = super::conformance::crl(&list);
+        let CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm,
+            signature,
+        } = list;
         let mut crl = Self {
             index,
             tbs: tbs_der,
-            algorithm: signed.signature_algorithm,
-            signature: signed.signature,
+            algorithm: signature_algorithm,
+            signature,
             issuer: tbs.issuer,
             this_update: secs(&tbs.this_update),
             next_update: tbs.next_update.as_ref().map(secs),
@@ -139,6 +160,9 @@ impl Crl {
         // §5.1.1.2: the outer algorithm MUST equal the signed one.
         if tbs.signature != crl.algorithm {
             crl.refused = Some("its signature algorithm differs from the signed one".into());
+        }
+        if let Err(why) = profile {
+            crl.refused = Some(why);
         }
         for ext in tbs.crl_extensions.iter().flatten() {
             let value = ext.extn_value.as_bytes();
