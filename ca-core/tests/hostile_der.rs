@@ -209,10 +209,13 @@ fn chains_loops_and_meshes_end_with_a_verdict_within_the_work_budget() {
     assert!(r.is_valid(), "{}", show(&r));
     assert_eq!(r.signatures[0].chain.len(), 4, "{}", show(&r));
 
-    // A small mesh (5 CAs, each certifying every other) is still searched and validates.
-    let mesh = |n: usize| -> (Vec<Vec<u8>>, Vec<u8>) {
+    // A mesh of n CAs, each certifying every other; with an exit, the root certifies the first.
+    let mesh = |n: usize, exit: bool| -> (Vec<Vec<u8>>, Vec<u8>) {
         let cas: Vec<Ca> = (0..n).map(|i| Ca::new(&format!("Mesh {i}"))).collect();
-        let mut pool = vec![root.issue(&cas[0], true, 300, vec![])];
+        let mut pool = Vec::new();
+        if exit {
+            pool.push(root.issue(&cas[0], true, 300, vec![]));
+        }
         for (i, from) in cas.iter().enumerate() {
             for (j, to) in cas.iter().enumerate() {
                 if i != j {
@@ -222,16 +225,20 @@ fn chains_loops_and_meshes_end_with_a_verdict_within_the_work_budget() {
         }
         (pool, cas[n - 1].issue(&leaf, false, 301, vec![]))
     };
-    let (pool, target) = mesh(5);
-    let r = timed("mesh of 5", || {
-        verify_certificate(&target, &path_policy(&root_der, pool))
-    });
-    assert!(r.is_valid(), "{}", show(&r));
+    // Meshes of 5 and 10 with an exit validate: depth first, the first path found is valid.
+    for n in [5, 10] {
+        let (pool, target) = mesh(n, true);
+        let r = timed(&format!("mesh of {n}"), || {
+            verify_certificate(&target, &path_policy(&root_der, pool))
+        });
+        assert!(r.is_valid(), "{}", show(&r));
+    }
 
-    // A mesh of 10 allows about a million partial paths (9!·e), each a signature check: the
-    // budget refuses it up front with a clear reason instead of searching for minutes.
-    let (pool, target) = mesh(10);
-    let r = timed("mesh of 10", || {
+    // A mesh of 10 without an exit has about a million paths from the target (9!·e) to search
+    // for an anchor, none found: the budget stops the search with a clear reason instead of
+    // searching for minutes.
+    let (pool, target) = mesh(10, false);
+    let r = timed("mesh of 10 without an exit", || {
         verify_certificate(&target, &path_policy(&root_der, pool))
     });
     let (reason, sub) = path_check(&r);
@@ -241,7 +248,10 @@ fn chains_loops_and_meshes_end_with_a_verdict_within_the_work_budget() {
         "{}",
         show(&r)
     );
-    assert!(reason.contains("work budget"), "{reason}");
+    assert!(
+        reason.contains("work budget") && reason.contains("10000 partial paths"),
+        "{reason}"
+    );
     assert_eq!(r.indication, Indication::Indeterminate);
 }
 

@@ -283,7 +283,6 @@ fn summaries(
     cert_der: &[u8],
     signer: Option<(&Certificate, &CertSummary)>,
 ) -> Vec<CertSummary> {
-    use der::Decode;
     let signer = signer.filter(|_| chain.first().is_some_and(|c| c.as_slice() == cert_der));
     let skip = usize::from(signer.is_some());
     let parsed: Vec<Option<Certificate>> = chain
@@ -294,7 +293,7 @@ fn summaries(
             if known {
                 None
             } else {
-                Certificate::from_der(der).ok()
+                super::epoch::decode(der).ok()
             }
         })
         .collect();

@@ -5,8 +5,10 @@
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
 mod algorithms;
+mod build;
 mod cache;
 mod conformance;
+mod epoch;
 mod inherit;
 mod names;
 mod path;
@@ -295,7 +297,7 @@ pub fn decode_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
         ));
     }
     for der in &ders {
-        Certificate::from_der(der).map_err(|e| malformed("certificate", e))?;
+        epoch::decode(der).map_err(|e| malformed("certificate", e))?;
     }
     Ok(ders)
 }
@@ -528,7 +530,7 @@ fn carried(choice: &Any) -> Option<Result<Carried, VerifyError>> {
             Err(e) => Some(Err(e)),
         };
     }
-    Some(match Certificate::from_der(&der) {
+    Some(match epoch::decode(&der) {
         Ok(cert) => Ok(Carried { der, cert }),
         // A BER certificate (inside BER CMS) is carried in its DER re-encoding, as before.
         Err(der_err) => Certificate::from_ber(&der)
@@ -698,7 +700,7 @@ fn verify_document_with(
 pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     let at = rfc3339(policy.validation_time);
     let cert = match check_len(certificate, MAX_CERTIFICATE_FILE_LEN)
-        .and_then(|()| Certificate::from_der(certificate).map_err(|e| malformed("certificate", e)))
+        .and_then(|()| epoch::decode(certificate).map_err(|e| malformed("certificate", e)))
     {
         Ok(c) => c,
         Err(e) => return Report::format_failure(at, e.to_string()),
@@ -1536,7 +1538,7 @@ fn find_signer<'a>(
         return Some((&c.der, Cow::Borrowed(&c.cert)));
     }
     pool.iter().find_map(|der| {
-        let cert = Certificate::from_der(der).ok()?;
+        let cert = epoch::decode(der).ok()?;
         matches(&cert).then_some((der.as_slice(), Cow::Owned(cert)))
     })
 }

@@ -1,19 +1,22 @@
-//! RFC 5280 §6 path validation through `certval` (DESIGN.md §3: we do not write our own): chain
-//! building from the trust anchors and the untrusted pool, validity at the validation time,
-//! constraints, policies with the four user inputs, and CRLs for every certificate in the path.
+//! RFC 5280 §6 path validation: candidate paths from our own builder ([`build`]: backtracking
+//! over every candidate issuer), each validated by `certval` (DESIGN.md §3: we do not write our
+//! own validator) with validity at the validation time, constraints, policies with the four
+//! user inputs, and CRLs for every certificate in the path, until one is valid.
 //! Every signature certval checks (certificates and CRLs) goes through [`key::verify`],
-//! at most once per validation: path building and path validation both verify each intermediate
-//! CA's signature, and [`Verified`] answers the second time.
+//! at most once per validation: candidate paths share certificates, and [`Verified`] answers
+//! the second time.
 
+use super::build::{self, MAX_INTERMEDIATES, MAX_PARTIAL_PATHS};
+use super::epoch;
 use super::report::SubIndication;
 pub(crate) use super::revocation::RevokedLater;
 use super::revocation::{self, CrlSet, Refused, Signers};
 use crate::key::{self, KeyError};
 use certval::{
-    CertFile, CertSource, CertVector, CertificationPath, CertificationPathResults,
-    CertificationPathSettings, Error as CvError, ObjectIdentifierSet, PDVCertificate,
-    PS_MAX_PATH_LENGTH_CONSTRAINT, PathValidationStatus as Pvs, PkiEnvironment, TaSource,
-    TimeOfInterest, calculate_hash_rust_crypto, compare_names, validate_path_rfc5280,
+    CertFile, CertVector, CertificationPath, CertificationPathResults, CertificationPathSettings,
+    Error as CvError, ObjectIdentifierSet, PDVCertificate, PDVTrustAnchorChoice,
+    PathValidationStatus as Pvs, PkiEnvironment, TaSource, TimeOfInterest,
+    calculate_hash_rust_crypto, compare_names, valid_at_time, validate_path_rfc5280,
 };
 use const_oid::ObjectIdentifier;
 use der::Decode;
@@ -22,16 +25,12 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::borrow::Cow;
 use std::sync::Arc;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::name::Name;
 
-/// Work budget of path building. certval builds every partial path from the trust anchors
-/// through the pool (one signature check per extension, up to 15 certificates deep), which a
-/// mesh of cross-certified CAs turns into a factorial; these bounds keep a hostile pool to
-/// seconds. A pool of more CA certificates than this is refused rather than searched.
+/// Work budget of path building, with [`build::MAX_PARTIAL_PATHS`]: a mesh of cross-certified
+/// CAs has factorially many paths; these bounds keep a hostile pool to seconds. A pool of more
+/// CA certificates than this is refused rather than searched.
 pub(crate) const MAX_PATH_POOL: usize = 512;
-/// Most partial paths (each one signature check) path building may consider.
-pub(crate) const MAX_PARTIAL_PATHS: u64 = 10_000;
 /// Most candidate paths validated for one target before giving up.
 pub(crate) const MAX_CANDIDATE_PATHS: usize = 64;
 /// How deep the paths of CRL signers outside the path (RFC 5280 §6.3.3 (f)) may nest: a CRL
@@ -72,7 +71,8 @@ pub(crate) struct ValidPath<'a> {
     /// `chain[i]` decoded, where path building had it decoded already (anchor and pool).
     pub decoded: Vec<Option<Cow<'a, Certificate>>>,
     pub revocation_checked: bool,
-    /// A certificate of the path listed as revoked after the validation time.
+    /// A certificate of the path that a usable CRL lists as revoked since a time after the
+    /// validation time: valid then, but a signature needs a proof of existence before it.
     pub revoked_later: Option<RevokedLater>,
 }
 
@@ -91,14 +91,38 @@ const MAX_VERIFIED: usize = 1_024;
 /// value, algorithm and key) rather than by a digest: certval's own signature cache keys by a
 /// software SHA-256 of all of them, ≈ 3 % of a cold document verification, to save one ECDSA
 /// check. Only successes are kept, so a bad signature is checked, and refused, every time.
-///
-/// The second field: DSA keys of the inputs that inherit their parameters (RFC 5280 §6.1.4(f)),
-/// each with its completed key, which certval does not do ([`super::inherit`]).
 #[derive(Default)]
-struct Verified(
-    std::sync::Mutex<Vec<VerifiedSignature>>,
-    Vec<(SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoOwned)>,
-);
+struct Verified {
+    seen: std::sync::Mutex<Vec<VerifiedSignature>>,
+    stand_ins: std::sync::Mutex<StandIns>,
+    /// DSA keys of the inputs that inherit their parameters (RFC 5280 §6.1.4(f)), each with its
+    /// completed key, which certval does not do ([`super::inherit`]).
+    inherited: Vec<(SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoOwned)>,
+}
+
+/// The stand-ins of certificates valid since before 1970 in one validation: a signature certval
+/// checks over a stand-in's TBSCertificate is checked over the original's.
+#[derive(Default)]
+struct StandIns {
+    made: Vec<epoch::StandIn>,
+    /// TBSCertificates of certificates that themselves begin at 1970-01-01T00:00:00Z. One that
+    /// is a stand-in's twin, byte for byte, gets no such help: its signature is checked over its
+    /// own bytes, and so is the stand-in's (fail closed).
+    dated_at_epoch: Vec<Vec<u8>>,
+}
+
+impl StandIns {
+    /// The bytes a signature over `message` must verify over.
+    fn signed_bytes<'m>(&'m self, message: &'m [u8]) -> &'m [u8] {
+        if self.dated_at_epoch.iter().any(|t| t == message) {
+            return message;
+        }
+        self.made
+            .iter()
+            .find(|s| s.tbs == message)
+            .map_or(message, |s| s.original_tbs.as_slice())
+    }
+}
 
 struct VerifiedSignature {
     signature: Vec<u8>,
@@ -108,6 +132,22 @@ struct VerifiedSignature {
 }
 
 impl Verified {
+    fn stand_in(&self, stand_in: epoch::StandIn) {
+        // A poisoned lock loses the stand-in: its signature is then checked over the stand-in's
+        // bytes and fails, never passes.
+        if let Ok(mut stand_ins) = self.stand_ins.lock() {
+            stand_ins.made.push(stand_in);
+        }
+    }
+
+    /// `der`, decoded as it is, begins at 1970-01-01T00:00:00Z (see [`StandIns`]).
+    fn dated_at_epoch(&self, der: &[u8]) {
+        // A poisoned lock maps no stand-in at all (`verify`).
+        if let Ok(mut stand_ins) = self.stand_ins.lock() {
+            stand_ins.dated_at_epoch.extend(epoch::tbs(der));
+        }
+    }
+
     /// certval's message-signature callback, backed by [`key::verify`] for every algorithm hpki verifies.
     fn verify(
         &self,
@@ -121,15 +161,19 @@ impl Verified {
             return Err(bad);
         };
         let spki = if super::inherit::needs_parameters(spki) {
-            self.1
+            self.inherited
                 .iter()
                 .find(|(k, _)| k == spki)
                 .map_or(spki, |(_, completed)| completed)
         } else {
             spki
         };
+        let stand_ins = self.stand_ins.lock().ok();
+        let message = stand_ins
+            .as_ref()
+            .map_or(message, |s| s.signed_bytes(message));
         // A poisoned lock only loses the memo, never a check.
-        let mut seen = self.0.lock().ok();
+        let mut seen = self.seen.lock().ok();
         let known = seen.as_ref().is_some_and(|seen| {
             seen.iter().any(|v| {
                 v.signature == signature
@@ -198,10 +242,10 @@ pub(crate) fn validate<'a>(
 ) -> Result<ValidPath<'a>, PathFailure> {
     // Decoded once, and signatures remembered, for this validation and its CRL signers' paths.
     let crls = CrlSet::decode(inputs.crls);
-    let verified = Arc::new(Verified(
-        Default::default(),
-        inherited_dsa_keys(target, inputs),
-    ));
+    let verified = Arc::new(Verified {
+        inherited: inherited_dsa_keys(target, inputs),
+        ..Verified::default()
+    });
     validate_with(target, inputs, &crls, &verified, 0)
 }
 
@@ -224,13 +268,13 @@ fn validate_with<'a>(
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
     // Lives as long as this one validation (nothing outlives the call).
-    let memo = Arc::clone(verified);
+    let checks = Arc::clone(verified);
     pe.add_verify_signature_message_callback(
         move |_: &PkiEnvironment,
               m: &[u8],
               s: &BitString,
               a: &AlgorithmIdentifierOwned,
-              k: &SubjectPublicKeyInfoOwned| { memo.verify(m, s, a, k) },
+              k: &SubjectPublicKeyInfoOwned| { checks.verify(m, s, a, k) },
     );
 
     let mut tas = TaSource::new();
@@ -245,7 +289,7 @@ fn validate_with<'a>(
     }
     pe.add_trust_anchor_source(Box::new(tas));
 
-    let mut candidates = match may_issue(inputs.pool) {
+    let mut candidates = match pool_certificates(inputs.pool) {
         Ok(c) => c,
         Err(reason) => {
             return Err(failure(
@@ -259,30 +303,9 @@ fn validate_with<'a>(
         .iter()
         .filter_map(|a| Some((a.as_slice(), Cow::Owned(Certificate::from_der(a).ok()?))))
         .collect();
-    if let Err(reason) = within_budget(&anchors, &candidates) {
-        return Err(failure(
-            SubIndication::CertificateChainGeneralFailure,
-            reason,
-        ));
-    }
-    let mut pool = CertSource::new();
-    for (i, (c, _)) in candidates.iter().enumerate() {
-        let file = cert_file(i, c);
-        if !pool.contains(&file) {
-            pool.push(file);
-        }
-    }
-    if let Err(e) = pool.initialize(&cps) {
-        return Err(failure(
-            SubIndication::NoCertificateChainFound,
-            format!("certificate pool unusable: {e:?}"),
-        ));
-    }
-    pool.find_all_partial_paths(&pe, &cps);
-    pe.add_certificate_source(Box::new(pool));
 
     let target_der = target;
-    let target = match PDVCertificate::try_from(target) {
+    let target = match certificate(target, verified) {
         Ok(t) => t,
         Err(e) => {
             return Err(failure(
@@ -291,20 +314,19 @@ fn validate_with<'a>(
             ));
         }
     };
-    let mut paths: Vec<CertificationPath> = Vec::new();
-    if let Err(e) = pe.get_paths_for_target(&target, &mut paths, 0, cps.get_time_of_interest()) {
+    // As certval's builder did: a target outside its validity is EXPIRED / NOT_YET_VALID even
+    // when no path leads to it.
+    if let Err(e) = valid_at_time(
+        target.decoded().tbs_certificate(),
+        cps.get_time_of_interest(),
+        true,
+    ) {
         let (sub, reason) = classify(&e);
         return Err(failure(sub, reason));
     }
-    if paths.is_empty() {
-        return Err(failure(
-            SubIndication::NoCertificateChainFound,
-            "no path from the trust anchors through the pool to the certificate".into(),
-        ));
-    }
     // The target decoded for revocation checking (certval's copy is of another profile type).
     let target_cert = if checking {
-        match Certificate::from_der(target_der) {
+        match epoch::decode(target_der) {
             Ok(c) => Some(c),
             Err(e) => {
                 return Err(failure(
@@ -323,9 +345,72 @@ fn validate_with<'a>(
         depth,
     };
     let at = inputs.at.unix_duration().as_secs();
+    let mut paths = build::Paths::new(
+        build::Facts::of(target.decoded()),
+        anchors
+            .iter()
+            .map(|(_, c)| build::Facts::of(c.as_ref()))
+            .collect(),
+        candidates
+            .iter()
+            .map(|(_, c)| build::Facts::of(c.as_ref()))
+            .collect(),
+        inputs.at,
+    );
     let mut best: Option<PathFailure> = None;
-    for path in paths.iter().take(MAX_CANDIDATE_PATHS) {
-        let chain = chain_of(path);
+    for (tried, next) in paths.by_ref().enumerate() {
+        let Ok(candidate) = next else {
+            return Err(over_budget(
+                format!(
+                    "path building work budget: more than {MAX_PARTIAL_PATHS} partial paths \
+                     (a mesh of cross-certified CAs?)"
+                ),
+                best,
+            ));
+        };
+        if tried == MAX_CANDIDATE_PATHS {
+            return Err(over_budget(
+                format!(
+                    "path building work budget: stopped after {MAX_CANDIDATE_PATHS} candidate \
+                     paths"
+                ),
+                best,
+            ));
+        }
+        let (anchor_der, _) = anchors[candidate.anchor];
+        let chain: Vec<Vec<u8>> = std::iter::once(target_der)
+            .chain(
+                candidate
+                    .intermediates
+                    .iter()
+                    .rev()
+                    .map(|&i| candidates[i].0),
+            )
+            .chain(std::iter::once(anchor_der))
+            .map(<[u8]>::to_vec)
+            .collect();
+        let path = match certification_path(
+            &pe,
+            &target,
+            &candidate,
+            anchor_der,
+            &candidates,
+            verified,
+        ) {
+            Ok(path) => path,
+            Err(reason) => {
+                keep_most_telling(
+                    &mut best,
+                    PathFailure {
+                        sub: SubIndication::NoCertificateChainFound,
+                        reason,
+                        chain,
+                    },
+                );
+                continue;
+            }
+        };
+        let path = &path;
         // Step 2: RFC 5280 §4 profile of every certificate, the anchor's constraints (RFC 5937).
         let step2 = match super::conformance::candidate(path, &cps, inputs.anchor_constraints) {
             Ok(c) => c,
@@ -346,7 +431,12 @@ fn validate_with<'a>(
         let mut cpr = CertificationPathResults::new();
         let mut result = pe
             .validate_path(&pe, &step2.settings, path, &mut cpr)
-            .map_err(|e| classify(&e));
+            .map_err(|e| match e {
+                CvError::PathValidation(Pvs::SignatureVerificationFailure) => {
+                    bad_signature(&chain, verified)
+                }
+                e => classify(&e),
+            });
         let mut revoked_later = None;
         if let (Ok(()), Some(target_cert)) = (&result, &target_cert) {
             let decoded: Vec<(&[u8], Cow<'_, Certificate>)> = chain
@@ -401,27 +491,21 @@ fn validate_with<'a>(
                         step2.anchor_constraints.join(", ")
                     );
                 }
-                // Keep the most telling failure: a definite one (revoked, expired) over "no chain".
-                let better = best.as_ref().is_none_or(|b| {
-                    b.sub == SubIndication::NoCertificateChainFound
-                        && sub != SubIndication::NoCertificateChainFound
-                });
-                if better {
-                    best = Some(PathFailure { sub, reason, chain });
-                }
+                keep_most_telling(&mut best, PathFailure { sub, reason, chain });
             }
         }
     }
-    let mut best =
-        best.unwrap_or_else(|| failure(SubIndication::NoCertificateChainFound, "no path".into()));
-    if paths.len() > MAX_CANDIDATE_PATHS {
-        best.reason = format!(
-            "{} (work budget: stopped after {MAX_CANDIDATE_PATHS} of {} candidate paths)",
-            best.reason,
-            paths.len()
-        );
-    }
-    Err(best)
+    Err(best.unwrap_or_else(|| {
+        let within = if paths.too_deep() {
+            format!(" within {MAX_INTERMEDIATES} intermediate CA certificates")
+        } else {
+            String::new()
+        };
+        failure(
+            SubIndication::NoCertificateChainFound,
+            format!("no path from the trust anchors through the pool to the certificate{within}"),
+        )
+    }))
 }
 
 /// The DSA keys among the anchors, the pool and the target that inherit their parameters, each
@@ -460,114 +544,115 @@ fn inherited_dsa_keys(
         .collect()
 }
 
-/// The pool certificates that can be intermediates, parsed: RFC 5280 §6.1.4 (k) wants
-/// basicConstraints cA in every v3 intermediate, so v3 end-entity certificates are dropped
-/// before certval sees them; undecodable ones too (certval would skip them). Duplicates go.
-fn may_issue<'a>(pool: &[Untrusted<'a>]) -> Result<Vec<Decoded<'a>>, String> {
+/// Keeps the most telling failure: a definite one (revoked, expired) over "no chain".
+fn keep_most_telling(best: &mut Option<PathFailure>, failure: PathFailure) {
+    let better = best.as_ref().is_none_or(|b| {
+        b.sub == SubIndication::NoCertificateChainFound
+            && failure.sub != SubIndication::NoCertificateChainFound
+    });
+    if better {
+        *best = Some(failure);
+    }
+}
+
+/// Past a work budget: INDETERMINATE / CERTIFICATE_CHAIN_GENERAL_FAILURE, as no path could be
+/// shown valid or all shown invalid; the best failure so far is named.
+fn over_budget(reason: String, best: Option<PathFailure>) -> PathFailure {
+    match best {
+        Some(b) => PathFailure {
+            sub: SubIndication::CertificateChainGeneralFailure,
+            reason: format!("{reason}; the paths tried failed: {}", b.reason),
+            chain: b.chain,
+        },
+        None => PathFailure {
+            sub: SubIndication::CertificateChainGeneralFailure,
+            reason,
+            chain: Vec::new(),
+        },
+    }
+}
+
+/// certval's certificate for `der`; one valid since before 1970 as its stand-in
+/// ([`epoch::StandIn`]), whose signature `verified` then checks over the original bytes.
+fn certificate(der: &[u8], verified: &Verified) -> der::Result<PDVCertificate> {
+    match PDVCertificate::try_from(der) {
+        Ok(cert) => {
+            let validity = cert.decoded().tbs_certificate().validity();
+            if validity.not_before.to_unix_duration().is_zero() {
+                verified.dated_at_epoch(der);
+            }
+            Ok(cert)
+        }
+        Err(e) => {
+            let stand_in = epoch::StandIn::of(der).ok_or(e)?;
+            let cert = PDVCertificate::try_from(stand_in.der.as_slice())?;
+            verified.stand_in(stand_in);
+            Ok(cert)
+        }
+    }
+}
+
+/// The candidate as certval's path; the anchor as the trust anchor source has it decoded.
+fn certification_path(
+    pe: &PkiEnvironment,
+    target: &PDVCertificate,
+    candidate: &build::Candidate,
+    anchor: &[u8],
+    pool: &[Decoded<'_>],
+    verified: &Verified,
+) -> Result<CertificationPath, String> {
+    let anchor = match pe
+        .get_trust_anchors()
+        .into_iter()
+        .find(|a| a.as_bytes() == anchor)
+    {
+        Some(known) => known.clone(),
+        None => PDVTrustAnchorChoice::try_from(anchor)
+            .map_err(|e| format!("trust anchor unusable: {e}"))?,
+    };
+    let intermediates = candidate
+        .intermediates
+        .iter()
+        .map(|&i| certificate(pool[i].0, verified))
+        .collect::<der::Result<Vec<_>>>()
+        .map_err(|e| format!("certificate does not decode: {e}"))?;
+    Ok(CertificationPath::new(
+        anchor,
+        intermediates,
+        target.clone(),
+    ))
+}
+
+/// The pool certificates, parsed; undecodable ones are skipped (certval would skip them) and
+/// duplicates go. End-entity certificates stay: path building tries them last, so that a path
+/// whose only issuer is not a CA is refused for that (RFC 5280 §6.1.4 (k), PKITS 4.6.1–4.6.3)
+/// rather than not found. CA certificates count against [`MAX_PATH_POOL`].
+fn pool_certificates<'a>(pool: &[Untrusted<'a>]) -> Result<Vec<Decoded<'a>>, String> {
     let mut out: Vec<Decoded<'a>> = Vec::new();
+    let mut cas = 0;
     for &Untrusted { der, decoded } in pool {
+        if out.iter().any(|(d, _)| *d == der) {
+            continue;
+        }
         let cert = match decoded {
             Some(cert) => Cow::Borrowed(cert),
-            None => match Certificate::from_der(der) {
+            None => match epoch::decode(der) {
                 Ok(cert) => Cow::Owned(cert),
                 Err(_) => continue,
             },
         };
-        let tbs = cert.tbs_certificate();
-        let is_ca = match tbs.get_extension::<BasicConstraints>() {
-            Ok(Some((_, bc))) => bc.ca,
-            Ok(None) => tbs.version() != x509_cert::Version::V3,
-            Err(_) => false,
-        };
-        if is_ca && !out.iter().any(|(d, _)| *d == der) {
-            out.push((der, cert));
-        }
-        if out.len() > MAX_PATH_POOL {
-            return Err(format!(
-                "path building work budget: more than {MAX_PATH_POOL} CA certificates in the pool"
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// certval's passes: one row of partial paths per intermediate, the anchor and target excluded.
-const MAX_PASSES: usize = PS_MAX_PATH_LENGTH_CONSTRAINT as usize - 1;
-
-/// An upper bound on certval's partial paths, counted before it builds them: paths from a
-/// certificate a trust anchor names as issuer, each next certificate issued (by name, with
-/// certval's `compare_names`) by the previous one, no public key twice (certval's loop check),
-/// at most [`MAX_PASSES`] long. Signatures would prune more, so the bound is safe; the count
-/// stops at the budget, so it costs at most the budget plus the name comparisons.
-fn within_budget(anchors: &[Decoded<'_>], pool: &[Decoded<'_>]) -> Result<(), String> {
-    let issued_by = |issuer: &Certificate, cert: &Certificate| {
-        compare_names(
-            cert.tbs_certificate().issuer(),
-            issuer.tbs_certificate().subject(),
-        )
-    };
-    // issues[i]: the pool certificates the subject of pool certificate i issued.
-    let issues: Vec<Vec<usize>> = pool
-        .iter()
-        .map(|(_, issuer)| {
-            pool.iter()
-                .enumerate()
-                .filter(|(_, (_, cert))| issued_by(issuer, cert))
-                .map(|(j, _)| j)
-                .collect()
-        })
-        .collect();
-    let keys: Vec<_> = pool
-        .iter()
-        .map(|(_, c)| c.tbs_certificate().subject_public_key_info())
-        .collect();
-    let mut count = 0u64;
-    let mut path = Vec::with_capacity(MAX_PASSES);
-    for (i, (_, cert)) in pool.iter().enumerate() {
-        if anchors.iter().any(|(_, ta)| issued_by(ta, cert)) {
-            path.push(i);
-            let within = count_paths(&mut path, &issues, &keys, &mut count);
-            path.pop();
-            if !within {
+        if build::is_ca(&cert) {
+            cas += 1;
+            if cas > MAX_PATH_POOL {
                 return Err(format!(
-                    "path building work budget: the pool allows more than {MAX_PARTIAL_PATHS} \
-                     partial paths (a mesh of cross-certified CAs?)"
+                    "path building work budget: more than {MAX_PATH_POOL} CA certificates in the \
+                     pool"
                 ));
             }
         }
+        out.push((der, cert));
     }
-    Ok(())
-}
-
-/// Depth-first count of the paths extending `path`; false once `count` passes the budget.
-fn count_paths(
-    path: &mut Vec<usize>,
-    issues: &[Vec<usize>],
-    keys: &[&SubjectPublicKeyInfoOwned],
-    count: &mut u64,
-) -> bool {
-    *count += 1;
-    if *count > MAX_PARTIAL_PATHS {
-        return false;
-    }
-    let Some(&last) = path.last() else {
-        return true;
-    };
-    if path.len() >= MAX_PASSES {
-        return true;
-    }
-    for &next in &issues[last] {
-        if path.iter().any(|&p| keys[p] == keys[next]) {
-            continue;
-        }
-        path.push(next);
-        let within = count_paths(path, issues, keys, count);
-        path.pop();
-        if !within {
-            return false;
-        }
-    }
-    true
+    Ok(out)
 }
 
 /// Revocation checking's access to signatures and to the paths of CRL signers outside the path.
@@ -629,13 +714,58 @@ impl Signers for PathSigners<'_, '_> {
     }
 }
 
-fn chain_of(path: &CertificationPath) -> Vec<Vec<u8>> {
-    let mut chain = vec![path.target.as_bytes().to_vec()];
-    for c in path.intermediates.iter().rev() {
-        chain.push(c.as_bytes().to_vec());
+/// Which certificate of `chain` (target first) has the signature that does not verify, in EN
+/// 319 102-1 terms. An issuer named like the real one but with another key (its SKI is not the
+/// certificate's AKI) means the real issuer was not supplied: no chain. A signature that does not
+/// verify under the key of the issuer it names by key identifier too is a broken chain; a
+/// self-signed certificate named like the issuer is another CA altogether: no chain.
+fn bad_signature(chain: &[Vec<u8>], verified: &Verified) -> (SubIndication, String) {
+    let general = |reason: String| (SubIndication::CertificateChainGeneralFailure, reason);
+    for pair in chain.windows(2) {
+        let (Ok(cert), Ok(issuer)) = (epoch::decode(&pair[0]), epoch::decode(&pair[1])) else {
+            continue;
+        };
+        let Some(tbs) = epoch::tbs(&pair[0]) else {
+            continue;
+        };
+        let key = issuer.tbs_certificate().subject_public_key_info();
+        if verified
+            .verify(&tbs, cert.signature(), cert.signature_algorithm(), key)
+            .is_ok()
+        {
+            continue;
+        }
+        let (subject, by) = (
+            cert.tbs_certificate().subject(),
+            issuer.tbs_certificate().subject(),
+        );
+        let own_key = cert.tbs_certificate().subject_public_key_info();
+        if verified
+            .verify(&tbs, cert.signature(), cert.signature_algorithm(), own_key)
+            .is_ok()
+        {
+            return (
+                SubIndication::NoCertificateChainFound,
+                format!("{subject} is self-signed: another CA than {by}, whose name it shares"),
+            );
+        }
+        let facts = (build::Facts::of(&cert), build::Facts::of(&issuer));
+        return match (facts.0.authority_key_id(), facts.1.key_id()) {
+            (Some(wanted), Some(held)) if wanted != held => (
+                SubIndication::NoCertificateChainFound,
+                format!(
+                    "the issuer of {subject} (key identifier {}) was not supplied: {by} has \
+                     another key ({}) (RFC 5280 §4.2.1.1)",
+                    hex::encode(wanted),
+                    hex::encode(held)
+                ),
+            ),
+            _ => general(format!(
+                "the signature of {subject} does not verify with the key of its issuer {by}"
+            )),
+        };
     }
-    chain.push(path.trust_anchor.as_bytes().to_vec());
-    chain
+    general(describe(Pvs::SignatureVerificationFailure))
 }
 
 /// certval's verdicts in ETSI EN 319 102-1 terms.
@@ -660,8 +790,8 @@ fn classify(e: &CvError) -> (SubIndication, String) {
         Pvs::NoPathsFound
         | Pvs::MissingTrustAnchor
         | Pvs::MissingTrustAnchorName
-        | Pvs::NameChainingFailure
-        | Pvs::SignatureVerificationFailure => S::NoCertificateChainFound,
+        | Pvs::NameChainingFailure => S::NoCertificateChainFound,
+        Pvs::SignatureVerificationFailure => S::CertificateChainGeneralFailure,
         Pvs::EncodingError | Pvs::MissingCertificate => S::FormatFailure,
         _ => S::ChainConstraintsFailure,
     };
@@ -735,21 +865,24 @@ mod tests {
             .iter()
             .map(|der| Certificate::from_der(der).unwrap())
             .collect();
-        // Handed decoded, as the CMS's certificates are: path building borrows them.
+        let target = carried
+            .iter()
+            .zip(&decoded)
+            .find(|(_, cert)| !build::is_ca(cert))
+            .unwrap()
+            .0
+            .clone();
+        // Handed decoded, as the CMS's certificates are (the signer's left out, as
+        // `cache::PathVerdict::validate` does): path building borrows them.
         let pool: Vec<Untrusted<'_>> = carried
             .iter()
             .zip(&decoded)
+            .filter(|(der, _)| **der != target)
             .map(|(der, cert)| Untrusted {
                 der,
                 decoded: Some(cert),
             })
             .collect();
-        let cas = may_issue(&pool).unwrap();
-        let target = carried
-            .iter()
-            .find(|c| !cas.iter().any(|(ca, _)| *ca == c.as_slice()))
-            .unwrap()
-            .clone();
         let anchors = super::super::decode_certificates(&vector("pki/ca/root.pem")).unwrap();
         let crls: Vec<Vec<u8>> = ["root", "sign", "auth"]
             .iter()
@@ -812,5 +945,37 @@ mod tests {
         let own_key = sign.tbs_certificate().subject_public_key_info();
         assert!(verified.verify(&tbs, good, alg, own_key).is_err());
         assert_eq!(checks(), 4, "each forgery was checked with ring");
+    }
+
+    /// A signature over a stand-in's TBSCertificate is checked over the original's (PKITS
+    /// 4.2.3's end entity, notBefore 1950, issued by Good CA); once a certificate that is the
+    /// stand-in byte for byte appears, neither is helped: the signature is refused.
+    #[test]
+    fn a_stand_in_is_checked_over_the_original_and_never_its_twin() {
+        let pkits = |name: &str| vector(&format!("pkits/certs/{name}"));
+        let ee = pkits("Validpre2000UTCnotBeforeDateTest3EE.crt");
+        let ca = Certificate::from_der(&pkits("GoodCACert.crt")).unwrap();
+        let key = ca.tbs_certificate().subject_public_key_info();
+        let stand_in = epoch::StandIn::of(&ee).unwrap();
+        let twin = stand_in.der.clone();
+        let decoded = Certificate::from_der(&twin).unwrap();
+        let (signature, alg) = (decoded.signature(), decoded.signature_algorithm());
+        let tbs = stand_in.tbs.clone();
+
+        let verified = Verified::default();
+        assert!(verified.verify(&tbs, signature, alg, key).is_err());
+        verified.stand_in(stand_in);
+        assert!(verified.verify(&tbs, signature, alg, key).is_ok());
+
+        let twin = certificate(&twin, &verified).unwrap();
+        assert_eq!(
+            twin.decoded()
+                .tbs_certificate()
+                .validity()
+                .not_before
+                .to_unix_duration(),
+            std::time::Duration::ZERO
+        );
+        assert!(verified.verify(&tbs, signature, alg, key).is_err());
     }
 }
