@@ -132,6 +132,15 @@ pub struct Signer {
     pub chain: Vec<Vec<u8>>,
 }
 
+/// The `author` purpose (ASTM E1762) of the embedded signing policy.
+static AUTHOR: std::sync::LazyLock<const_oid::ObjectIdentifier> = std::sync::LazyLock::new(|| {
+    SigningPolicy::embedded()
+        .expect("policy")
+        .purpose("author")
+        .expect("author")
+        .oid
+});
+
 impl Signer {
     pub fn prepared(&self) -> PreparedSigner {
         PreparedSigner::new(&self.key, &self.certificate, &self.chain).expect("prepared signer")
@@ -159,7 +168,8 @@ impl Signer {
                 &SignatureParams {
                     digest,
                     signing_time: AT,
-                    commitment_type: Some(ca_core::oid::ID_DATA), // any OID: cost is the same
+                    // What an ISO 17090 verification expects of a Medical Doctor's signature.
+                    commitment_type: Some(*AUTHOR),
                     claimed_role: None,
                     attached,
                 },

@@ -270,7 +270,8 @@ fn pkits_a_1950_certificate_with_a_broken_signature_is_refused() {
         show(&r)
     );
     assert!(
-        failed_reason(&r).contains("the signature of CN=Valid pre2000 UTC notBefore Date EE Certificate Test3"),
+        failed_reason(&r)
+            .contains("the signature of CN=Valid pre2000 UTC notBefore Date EE Certificate Test3"),
         "{}",
         failed_reason(&r)
     );

@@ -389,27 +389,21 @@ fn validate_with<'a>(
             .chain(std::iter::once(anchor_der))
             .map(<[u8]>::to_vec)
             .collect();
-        let path = match certification_path(
-            &pe,
-            &target,
-            &candidate,
-            anchor_der,
-            &candidates,
-            verified,
-        ) {
-            Ok(path) => path,
-            Err(reason) => {
-                keep_most_telling(
-                    &mut best,
-                    PathFailure {
-                        sub: SubIndication::NoCertificateChainFound,
-                        reason,
-                        chain,
-                    },
-                );
-                continue;
-            }
-        };
+        let path =
+            match certification_path(&pe, &target, &candidate, anchor_der, &candidates, verified) {
+                Ok(path) => path,
+                Err(reason) => {
+                    keep_most_telling(
+                        &mut best,
+                        PathFailure {
+                            sub: SubIndication::NoCertificateChainFound,
+                            reason,
+                            chain,
+                        },
+                    );
+                    continue;
+                }
+            };
         let path = &path;
         // Step 2: RFC 5280 §4 profile of every certificate, the anchor's constraints (RFC 5937).
         let step2 = match super::conformance::candidate(path, &cps, inputs.anchor_constraints) {
