@@ -236,10 +236,13 @@ impl Config {
         }
         match (env("HPKI_TLS_CERT"), env("HPKI_TLS_KEY")) {
             (Some(certificate), Some(key)) => {
+                // The environment replaces the server certificate and key only; the file's
+                // client-certificate settings stay (dropping them would silently turn mTLS off).
+                let client_auth = config.tls.as_ref().is_some_and(|t| t.client_auth);
                 config.tls = Some(Tls {
                     certificate: certificate.into(),
                     key: key.into(),
-                    client_auth: false,
+                    client_auth,
                 });
             }
             (None, None) => {}
@@ -299,6 +302,33 @@ mod tests {
         assert!(format!("{err:#}").contains("lissen"), "{err:#}");
         let err = Config::load(None, |k| (k == "HPKI_TLS_CERT").then(|| "x".into())).unwrap_err();
         assert!(err.to_string().contains("HPKI_TLS_KEY"));
+    }
+
+    #[test]
+    fn tls_environment_keeps_the_files_client_auth() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[tls]\ncertificate = \"file.pem\"\nkey = \"file.key\"\nclient_auth = true\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "HPKI_TLS_CERT" => Some("env.pem".to_owned()),
+            "HPKI_TLS_KEY" => Some("env.key".to_owned()),
+            _ => None,
+        };
+        let tls = Config::load(Some(&file), env).unwrap().tls.unwrap();
+        assert_eq!(tls.certificate, PathBuf::from("env.pem"));
+        assert_eq!(tls.key, PathBuf::from("env.key"));
+        assert!(tls.client_auth, "the file's client_auth was dropped");
+        // HPKI_TLS_CLIENT_AUTH still overrides the file.
+        let env_off = |k: &str| match k {
+            "HPKI_TLS_CLIENT_AUTH" => Some("false".to_owned()),
+            k => env(k),
+        };
+        let tls = Config::load(Some(&file), env_off).unwrap().tls.unwrap();
+        assert!(!tls.client_auth);
     }
 
     #[test]
