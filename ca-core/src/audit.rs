@@ -15,6 +15,10 @@ pub enum AuditAction {
     Init,
     Issue,
     Revoke,
+    /// A revocation with reason certificateHold (suspension).
+    Hold,
+    /// A hold lifted.
+    Release,
     Crl,
     CreateCredential,
     Sign,
@@ -30,6 +34,8 @@ impl AuditAction {
             AuditAction::Init => "init",
             AuditAction::Issue => "issue",
             AuditAction::Revoke => "revoke",
+            AuditAction::Hold => "hold",
+            AuditAction::Release => "release",
             AuditAction::Crl => "crl",
             AuditAction::CreateCredential => "create_credential",
             AuditAction::Sign => "sign",

@@ -588,6 +588,10 @@ impl<S: Store> Authority<S> {
         if let Some(at) = invalidity_date {
             details.push(("invalidity_date".to_owned(), at.to_string()));
         }
+        let action = match reason {
+            RevocationReason::CertificateHold => AuditAction::Hold,
+            _ => AuditAction::Revoke,
+        };
         Ok(self.store.revoke(
             serial,
             Revocation {
@@ -598,9 +602,29 @@ impl<S: Store> Authority<S> {
             AuditEvent {
                 time: now,
                 actor: actor.to_owned(),
-                action: AuditAction::Revoke,
+                action,
                 object: format!("certificate:{}", hex::encode(serial)),
                 details,
+            },
+        )?)
+    }
+
+    /// Lifts the hold of a certificate revoked with reason certificateHold: the next full CRL no
+    /// longer lists it (RFC 5280 §5.3.1) and its credential signs again.
+    pub fn release(
+        &self,
+        serial: &[u8],
+        now: u64,
+        actor: &str,
+    ) -> Result<CertificateRecord, AuthorityError> {
+        Ok(self.store.release(
+            serial,
+            AuditEvent {
+                time: now,
+                actor: actor.to_owned(),
+                action: AuditAction::Release,
+                object: format!("certificate:{}", hex::encode(serial)),
+                details: Vec::new(),
             },
         )?)
     }

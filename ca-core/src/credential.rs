@@ -424,11 +424,12 @@ impl<S: Store> Authority<S> {
         if credential.id != request.credential || credential.owner != request.caller {
             return Err(CredentialError::NotOwner(request.credential.to_owned()));
         }
-        if record.revocation.is_some()
-            || self
-                .store
-                .revocation(&record.issuer_ca, &record.serial)?
-                .is_some()
+        // The revocation index, not the loaded record: a hold placed or released after the
+        // credential was loaded must count.
+        if self
+            .store
+            .revocation(&record.issuer_ca, &record.serial)?
+            .is_some()
         {
             return Err(CredentialError::Revoked(credential.id.clone()));
         }

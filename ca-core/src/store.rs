@@ -212,6 +212,16 @@ pub enum StoreError {
     NotFound(String),
     #[error("certificate {0} is already revoked")]
     AlreadyRevoked(String),
+    /// RFC 5280 §5.3.1: removeFromCRL only appears on delta CRLs, to lift a hold; on a full CRL
+    /// relying parties (OpenSSL) read the certificate as not revoked.
+    #[error(
+        "removeFromCRL is not a revocation reason; to lift a certificateHold, release the certificate"
+    )]
+    RemoveFromCrlNotAReason,
+    #[error(
+        "certificate {0} is not on hold (certificateHold): only a held certificate can be released"
+    )]
+    NotOnHold(String),
     #[error("the store is already initialised")]
     AlreadyInitialised,
     #[error("unknown revocation reason {0:?}")]
@@ -327,13 +337,18 @@ pub trait Store: Send + Sync {
     /// All certificates, ordered by serial.
     fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
 
-    /// Marks a certificate revoked and appends the audit record atomically.
+    /// Marks a certificate revoked (or on hold, reason certificateHold) and appends the audit
+    /// record atomically. A held certificate may then be revoked for good (RFC 5280 §5.3.1);
+    /// removeFromCRL is refused.
     fn revoke(
         &self,
         serial: &[u8],
         revocation: Revocation,
         event: AuditEvent,
     ) -> Result<CertificateRecord, StoreError>;
+    /// Lifts the hold (certificateHold) of a certificate: it leaves the revocation index, so the
+    /// next full CRL omits it (RFC 5280 §5.3.1), and `event` is appended atomically.
+    fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError>;
     /// Revoked certificates of one issuing CA (serial, revocation), ordered by serial. Cost is
     /// proportional to the revoked entries of that CA, not to all certificates.
     fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError>;
@@ -1017,6 +1032,9 @@ impl Store for SledStore {
         revocation: Revocation,
         event: AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
+        if revocation.reason == RevocationReason::RemoveFromCrl {
+            return Err(StoreError::RemoveFromCrlNotAReason);
+        }
         let revocation_value = encode(&revocation)?;
         let chain = self.chain()?;
         let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
@@ -1025,7 +1043,14 @@ impl Store for SledStore {
                     return abort(StoreError::NotFound(hex::encode(serial)));
                 };
                 let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
-                if record.revocation.is_some() {
+                // A hold may become a revocation; nothing else changes a revocation.
+                let held = record
+                    .revocation
+                    .as_ref()
+                    .is_some_and(|r| r.reason == RevocationReason::CertificateHold);
+                if record.revocation.is_some()
+                    && (!held || revocation.reason == RevocationReason::CertificateHold)
+                {
                     return abort(StoreError::AlreadyRevoked(hex::encode(serial)));
                 }
                 record.revocation = Some(revocation.clone());
@@ -1034,6 +1059,31 @@ impl Store for SledStore {
                     revoked_key(&record.issuer_ca, serial),
                     revocation_value.as_slice(),
                 )?;
+                append_tx(audit_t, meta_t, event.clone())?;
+                Ok(record)
+            },
+        );
+        self.committed(chain, outcome)
+    }
+
+    fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
+        let chain = self.chain()?;
+        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
+            |(certs_t, revoked_t, audit_t, meta_t)| {
+                let Some(raw) = certs_t.get(serial)? else {
+                    return abort(StoreError::NotFound(hex::encode(serial)));
+                };
+                let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
+                if !record
+                    .revocation
+                    .as_ref()
+                    .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
+                {
+                    return abort(StoreError::NotOnHold(hex::encode(serial)));
+                }
+                record.revocation = None;
+                certs_t.insert(serial, tx(encode(&record))?)?;
+                revoked_t.remove(revoked_key(&record.issuer_ca, serial))?;
                 append_tx(audit_t, meta_t, event.clone())?;
                 Ok(record)
             },

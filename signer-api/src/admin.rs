@@ -80,12 +80,20 @@ pub struct RevokeArgs {
     /// Serial number in hex.
     #[arg(long)]
     serial: String,
-    /// RFC 5280 reason, e.g. keyCompromise, affiliationChanged, superseded, cessationOfOperation.
+    /// RFC 5280 reason, e.g. keyCompromise, affiliationChanged, superseded, cessationOfOperation;
+    /// certificateHold suspends (undone by `release`).
     #[arg(long, default_value = "unspecified")]
     reason: String,
     /// When the key was (suspected to be) compromised, RFC 3339 (e.g. 2026-11-01T00:00:00Z).
     #[arg(long)]
     invalidity_date: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ReleaseArgs {
+    /// Serial number in hex of a certificate on hold (certificateHold).
+    #[arg(long)]
+    serial: String,
 }
 
 #[derive(Args)]
@@ -280,8 +288,25 @@ pub fn revoke(dir: &DataDir, args: RevokeArgs) -> Result<()> {
         .transpose()?;
     let authority = dir.open_authority()?;
     let record = authority.revoke(&serial, reason, invalidity, now()?, "cli")?;
+    let done = match reason {
+        RevocationReason::CertificateHold => "held",
+        _ => "revoked",
+    };
     println!(
-        "revoked {} ({})",
+        "{done} {} ({})",
+        hex::encode(&record.serial),
+        record.subject
+    );
+    Ok(())
+}
+
+pub fn release(dir: &DataDir, args: ReleaseArgs) -> Result<()> {
+    let serial = hex::decode(args.serial.trim_start_matches("0x"))
+        .with_context(|| format!("--serial {:?} is not hex", args.serial))?;
+    let authority = dir.open_authority()?;
+    let record = authority.release(&serial, now()?, "cli")?;
+    println!(
+        "released {} ({})",
         hex::encode(&record.serial),
         record.subject
     );

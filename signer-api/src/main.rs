@@ -38,6 +38,8 @@ enum Command {
     Issue(admin::IssueArgs),
     /// Revoke a certificate.
     Revoke(admin::RevokeArgs),
+    /// Release a certificate on hold (certificateHold): the next CRL omits it.
+    Release(admin::ReleaseArgs),
     /// Sign the next CRL of a CA.
     Crl(admin::CrlArgs),
     /// List the certificate profiles.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Init(args) => admin::init(&dir, args),
         Command::Issue(args) => admin::issue(&dir, args),
         Command::Revoke(args) => admin::revoke(&dir, args),
+        Command::Release(args) => admin::release(&dir, args),
         Command::Crl(args) => admin::crl(&dir, args),
         Command::Profiles => admin::profiles(&dir),
         Command::Token(args) => admin::token(&dir, args),

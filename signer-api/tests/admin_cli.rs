@@ -274,6 +274,73 @@ fn revocation_shows_in_the_crl() {
 }
 
 #[test]
+fn hold_then_release_and_remove_from_crl_refused() {
+    let env = Env::new();
+    let cert = issue_doctor(&env, "suspended");
+    let serial = openssl_ok(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    let (root, sign) = (env.ca("root"), env.ca("sign"));
+    let (root, sign, cert) = (
+        root.to_str().unwrap(),
+        sign.to_str().unwrap(),
+        cert.to_str().unwrap(),
+    );
+    let crl_now = |name: &str| {
+        let crl = env.path(name);
+        env.ok(&["crl", "--ca", "sign", "--out", crl.to_str().unwrap()]);
+        let pem = env.path(&format!("{name}.pem"));
+        openssl_ok(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            crl.to_str().unwrap(),
+            "-out",
+            pem.to_str().unwrap(),
+        ]);
+        pem
+    };
+
+    // removeFromCRL is refused, with what to do instead, and writes nothing.
+    let before = env.audit_records();
+    let err = env.fails(&["revoke", "--serial", &serial, "--reason", "removeFromCRL"]);
+    assert!(
+        err.contains("removeFromCRL is not a revocation reason"),
+        "{err}"
+    );
+    assert!(err.contains("release the certificate"), "{err}");
+    // Releasing a certificate that is not on hold is refused too.
+    let err = env.fails(&["release", "--serial", &serial]);
+    assert!(err.contains("is not on hold"), "{err}");
+    assert_eq!(env.audit_records(), before);
+
+    let out = env.ok(&["revoke", "--serial", &serial, "--reason", "certificateHold"]);
+    assert!(out.starts_with("held "), "{out}");
+    let held = crl_now("held.crl");
+    let listing = openssl_ok(&["crl", "-in", held.to_str().unwrap(), "-noout", "-text"]);
+    assert!(listing.contains("Certificate Hold"), "{listing}");
+    let out = openssl(&verify_args(root, sign, held.to_str(), cert));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("certificate revoked")
+            || String::from_utf8_lossy(&out.stderr).contains("certificate revoked"),
+        "{out:?}"
+    );
+
+    let out = env.ok(&["release", "--serial", &serial]);
+    assert!(out.starts_with("released "), "{out}");
+    let released = crl_now("released.crl");
+    let listing = openssl_ok(&["crl", "-in", released.to_str().unwrap(), "-noout", "-text"]);
+    assert!(listing.contains("No Revoked Certificates"), "{listing}");
+    let out = openssl(&verify_args(root, sign, released.to_str(), cert));
+    assert!(out.status.success(), "{out:?}");
+    // Hold, two CRLs, release.
+    assert_eq!(env.audit_records(), before + 4);
+    let err = env.fails(&["release", "--serial", &serial]);
+    assert!(err.contains("is not on hold"), "{err}");
+}
+
+#[test]
 fn refusals_are_specific_and_write_nothing() {
     let env = Env::new();
     let dir = env.dir.path();

@@ -221,6 +221,7 @@ fn openapi_matches_the_routes() {
             "GET /v1/profiles",
             "GET /v1/tokens",
             "POST /v1/certificates",
+            "POST /v1/certificates/{serial}/release",
             "POST /v1/certificates/{serial}/revoke",
             "POST /v1/credentials",
             "POST /v1/signatures",
@@ -253,6 +254,97 @@ fn openapi_matches_the_routes() {
             r.status
         );
     }
+}
+
+/// Suspension (issue 12 item 4): certificateHold stops signing and lists the certificate on the
+/// CRL served at once; release takes it off and signing works again; removeFromCRL is refused.
+#[test]
+fn hold_and_release_over_http() {
+    let s = start(&[]);
+    let (cred, token) = s.credential("DOC-H", Some("Medical Doctor"), "p256");
+    let serial = s
+        .get("/v1/credentials?owner=DOC-H", Some(&s.demo.ra))
+        .json()[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sign = || {
+        s.post_bytes(
+            &format!("/v1/signatures?credential={cred}&purpose=author"),
+            Some(&token),
+            "application/octet-stream",
+            b"referral letter",
+        )
+    };
+    let revoke = |reason: &str| {
+        s.post_json(
+            &format!("/v1/certificates/{serial}/revoke"),
+            Some(&s.demo.ra),
+            &serde_json::json!({ "reason": reason }),
+        )
+    };
+    let release = || {
+        s.post_bytes(
+            &format!("/v1/certificates/{serial}/release"),
+            Some(&s.demo.ra),
+            "application/json",
+            b"",
+        )
+    };
+    let crl_text = |name: &str| {
+        let crl = s.get("/v1/crl/sign", None);
+        let path = s.save(name, &crl.body);
+        let (ok, text) = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            path.to_str().unwrap(),
+            "-noout",
+            "-text",
+        ]);
+        assert!(ok, "{text}");
+        text
+    };
+
+    let d = revoke("removeFromCRL").problem(400);
+    assert!(
+        d.contains("removeFromCRL is not a revocation reason"),
+        "{d}"
+    );
+    let d = release().problem(409);
+    assert!(d.contains("not on hold"), "{d}");
+    // Only the RA releases.
+    s.post_bytes(
+        &format!("/v1/certificates/{serial}/release"),
+        Some(&token),
+        "application/json",
+        b"",
+    )
+    .problem(403);
+
+    let r = revoke("certificateHold");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "held", "{}", r.text());
+    assert_eq!(r.json()["revocation_reason"], "certificateHold");
+    let d = sign().problem(403);
+    assert!(d.contains("revoked"), "{d}");
+    let text = crl_text("held.crl");
+    assert!(text.contains("Certificate Hold"), "{text}");
+    assert!(
+        text.to_uppercase().contains(&serial.to_uppercase()),
+        "{text}"
+    );
+
+    let r = release();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "good", "{}", r.text());
+    assert!(r.json()["revocation_reason"].is_null(), "{}", r.text());
+    let text = crl_text("released.crl");
+    assert!(text.contains("No Revoked Certificates"), "{text}");
+    let r = sign();
+    assert_eq!(r.status, 201, "{}", r.text());
+    release().problem(409);
 }
 
 /// `POST /v1/verifications`: the verifier engine against the service's root, CA certificates and

@@ -124,7 +124,7 @@ pub struct CertificateView {
     subject: String,
     /// Unix seconds.
     not_after: u64,
-    /// "good", "revoked" or "expired".
+    /// "good", "held" (certificateHold, until released), "revoked" or "expired".
     status: String,
     revocation_reason: Option<String>,
     revoked_at: Option<u64>,
@@ -146,8 +146,11 @@ fn view(r: &CertificateRecord, now: u64) -> Result<CertificateView, Problem> {
 }
 
 fn status(r: &CertificateRecord, now: u64) -> &'static str {
-    if r.revocation.is_some() {
-        "revoked"
+    if let Some(revocation) = &r.revocation {
+        match revocation.reason {
+            RevocationReason::CertificateHold => "held",
+            _ => "revoked",
+        }
     } else if now > r.not_after {
         "expired"
     } else {
@@ -188,7 +191,7 @@ pub async fn get(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// good, revoked or expired.
+    /// good, held, revoked or expired.
     status: Option<String>,
     profile: Option<String>,
     /// From 1.
@@ -213,10 +216,10 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     if let Some(s) = &query.status
-        && !["good", "revoked", "expired"].contains(&s.as_str())
+        && !["good", "held", "revoked", "expired"].contains(&s.as_str())
     {
         return Err(Problem::bad_request(
-            "status must be good, revoked or expired",
+            "status must be good, held, revoked or expired",
         ));
     }
     let per_page = query.per_page.unwrap_or(50);
@@ -251,14 +254,15 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
-    /// RFC 5280 reason name, e.g. keyCompromise; default unspecified.
+    /// RFC 5280 reason name, e.g. keyCompromise; default unspecified. certificateHold suspends
+    /// (undone by `release`); removeFromCRL is refused.
     reason: Option<String>,
     /// RFC 3339, e.g. 2026-11-01T00:00:00Z.
     invalidity_date: Option<String>,
 }
 
 #[utoipa::path(params(("serial" = String, Path, description = "hex")), request_body = RevokeRequest, security(("bearer" = [])),
-    responses((status = 200, body = CertificateView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = CertificateView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/v1/certificates/{serial}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -291,4 +295,25 @@ pub async fn revoke(
         .metrics
         .count("hpki_revocations_total", &[("outcome", outcome)]);
     Ok(HttpResponse::Ok().json(view(&result?, now())?))
+}
+
+/// Lifts the hold (certificateHold) of a certificate; the CRL published at once omits it.
+#[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
+    responses((status = 200, body = CertificateView), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "not on hold")))]
+#[post("/v1/certificates/{serial}/release")]
+pub async fn release(
+    state: web::Data<AppState>,
+    RaCaller(caller): RaCaller,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let serial = parse_serial(&serial)?;
+    let st = state.clone();
+    let record = blocking(move || {
+        let record = st.authority.release(&serial, now(), &caller.label)?;
+        current_crl(&st, &record.issuer_ca, true)?;
+        Ok(record)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&record, now())?))
 }

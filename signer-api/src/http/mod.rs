@@ -113,6 +113,7 @@ pub fn app(
         .service(certificates::list)
         .service(certificates::get)
         .service(certificates::revoke)
+        .service(certificates::release)
         .service(credentials::create)
         .service(credentials::list)
         .service(credentials::create_token)

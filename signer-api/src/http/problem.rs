@@ -103,8 +103,11 @@ impl From<StoreError> for Problem {
             | StoreError::DuplicateSerial(_)
             | StoreError::DuplicateCredential(_)
             | StoreError::DuplicateToken(_)
-            | StoreError::TokenAlreadyRevoked(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
-            StoreError::UnknownReason(_) => Self::bad_request(e.to_string()),
+            | StoreError::TokenAlreadyRevoked(_)
+            | StoreError::NotOnHold(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::UnknownReason(_) | StoreError::RemoveFromCrlNotAReason => {
+                Self::bad_request(e.to_string())
+            }
             _ => Self::internal(&e),
         }
     }
