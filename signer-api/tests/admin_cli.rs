@@ -594,6 +594,28 @@ fn data_directory_is_private_and_refused_when_others_may_write() {
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
 }
 
+/// Issue 12 item 6 (fails on main, which accepted it): CRLs valid for 0 days are refused at init,
+/// which then leaves no installation behind.
+#[test]
+fn init_refuses_zero_crl_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["init", "--crl-days", "0"])
+        .env_remove("HPKI_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--crl-days") && err.contains("0 is not in 1.."),
+        "{err}"
+    );
+    assert!(!data.exists());
+}
+
 /// Edits the raw audit tree as an intruder with file access would; the CLI is not running.
 fn tamper(env: &Env, edit: impl FnOnce(&sled::Tree)) {
     let db = sled::open(env.data().join("store")).unwrap();
