@@ -590,6 +590,40 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     let good_digest = b64(&sha(&ring::digest::SHA256, doc));
     let json = |c: &str, d: &str, alg: &str| serde_json::json!({"credential": c, "digest": d, "digest_algorithm": alg, "purpose": "author"});
 
+    // Issue 12 item 8 (fails on main, which signed these): a claimed role is signed and audited,
+    // so NUL, U+202E and an over-long value are refused, naming the field.
+    let long_role = "r".repeat(257);
+    for (role, want) in [
+        (
+            "doctor\u{0}nurse",
+            "claimed_role holds U+0000 at character 6",
+        ),
+        (
+            "doctor \u{202E}esrun",
+            "claimed_role holds U+202E at character 7",
+        ),
+        (
+            long_role.as_str(),
+            "claimed_role is 257 bytes; the limit is 256",
+        ),
+    ] {
+        let mut body = json(&cred, &good_digest, "sha256");
+        body["claimed_role"] = role.into();
+        let d = s
+            .post_json("/v1/signatures", Some(&token), &body)
+            .problem_at(400, role);
+        assert!(d.contains(want), "{d}");
+    }
+    let d = s
+        .post_bytes(
+            &format!("{}&claimed_role=doctor%E2%80%AEesrun", url(&cred, "author")),
+            Some(&token),
+            octet,
+            doc,
+        )
+        .problem(400);
+    assert!(d.contains("claimed_role holds U+202E"), "{d}");
+
     // Authentication.
     let d = s
         .post_bytes(&url(&cred, "author"), None, octet, doc)
