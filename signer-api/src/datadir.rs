@@ -245,20 +245,37 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Sets directories under and including `dir` to 0700 and files to 0600 (symbolic links are left
-/// alone: their mode means nothing). The store holds a few dozen files at most.
+/// alone: their mode means nothing). The store holds a few dozen files at most. sled's flusher may
+/// remove a snapshot file meanwhile: one gone is skipped.
 fn restrict_tree(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(io("restricting", dir))?;
-    for entry in std::fs::read_dir(dir).map_err(io("reading", dir))? {
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    };
+    gone(std::fs::set_permissions(
+        dir,
+        std::fs::Permissions::from_mode(0o700),
+    ))
+    .map_err(io("restricting", dir))?;
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        r => r.map_err(io("reading", dir))?,
+    };
+    for entry in entries {
         let entry = entry.map_err(io("reading", dir))?;
         let path = entry.path();
-        let kind = entry.file_type().map_err(io("reading", &path))?;
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             restrict_tree(&path)?;
         } else if kind.is_file() {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(io("restricting", &path))?;
+            gone(std::fs::set_permissions(
+                &path,
+                std::fs::Permissions::from_mode(0o600),
+            ))
+            .map_err(io("restricting", &path))?;
         }
     }
     Ok(())
