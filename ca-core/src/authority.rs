@@ -139,6 +139,8 @@ pub struct Authority<S: Store> {
     /// and certificate are fixed once created; revocation is read from the store per signature.
     pub(crate) signing_credentials:
         crate::credential::CredentialCache<crate::credential::SigningCredential>,
+    /// Each CA's current CRL (DER) and its thisUpdate, as [`Authority::current_crl`] last signed it.
+    pub(crate) current_crls: std::sync::Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -160,6 +162,12 @@ impl<S: Store> Authority<S> {
     ) -> Result<Self, AuthorityError> {
         if store.authority("root")?.is_some() {
             return Err(StoreError::AlreadyInitialised.into());
+        }
+        // A CRL valid for 0 days is stale when published: every read would need a new one.
+        if req.config.crl_validity_days == 0 {
+            return Err(AuthorityError::Config(
+                "CRL validity must be at least 1 day".into(),
+            ));
         }
         let policy_arc = parse_arc(&req.config.policy_arc)?;
         let mut cas: BTreeMap<String, Ca> = BTreeMap::new();
@@ -317,6 +325,7 @@ impl<S: Store> Authority<S> {
             sealer,
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
+            current_crls: Default::default(),
         })
     }
 
@@ -374,6 +383,7 @@ impl<S: Store> Authority<S> {
             sealer,
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
+            current_crls: Default::default(),
         })
     }
 
@@ -629,11 +639,40 @@ impl<S: Store> Authority<S> {
         )?)
     }
 
+    /// nextUpdate − thisUpdate of every CRL; at least a day (installations made before `init`
+    /// refused 0 days may hold 0).
+    fn crl_validity(&self) -> u64 {
+        u64::from(self.config.crl_validity_days.max(1)) * DAY
+    }
+
+    /// CA `ca_id`'s current CRL (DER): the one this authority last signed, until half its
+    /// validity has passed (so relying parties fetch a fresh one well before nextUpdate) or
+    /// `stale` says a revocation happened; only then a new one. Reading a CRL, which needs no
+    /// authentication, thus never burns CRL numbers or floods the audit log.
+    pub fn current_crl(
+        &self,
+        ca_id: &str,
+        now: u64,
+        actor: &str,
+        stale: bool,
+    ) -> Result<Vec<u8>, AuthorityError> {
+        let mut current = self.current_crls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((der, this_update)) = current.get(ca_id)
+            && !stale
+            && (*this_update..this_update + self.crl_validity() / 2).contains(&now)
+        {
+            return Ok(der.clone());
+        }
+        let der = self.crl(ca_id, now, actor)?;
+        current.insert(ca_id.to_owned(), (der.clone(), now));
+        Ok(der)
+    }
+
     /// Allocates the next CRL number of CA `ca_id` and signs its CRL (DER).
     pub fn crl(&self, ca_id: &str, now: u64, actor: &str) -> Result<Vec<u8>, AuthorityError> {
         let ca = self.ca(ca_id)?;
         let revoked = self.store.revoked(ca_id)?;
-        let next_update = now + u64::from(self.config.crl_validity_days) * DAY;
+        let next_update = now + self.crl_validity();
         let (number, _) = self.store.next_crl_number(
             ca_id,
             AuditEvent {

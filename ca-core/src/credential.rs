@@ -135,6 +135,65 @@ impl std::fmt::Debug for SignDocument<'_> {
     }
 }
 
+/// Why a client-chosen string, to be signed or written to the audit log, was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientTextError {
+    #[error("{field} is {len} bytes; the limit is {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error(
+        "{field} holds U+{code:04X} at character {index}: control, bidirectional-formatting and \
+         separator characters are refused"
+    )]
+    Forbidden {
+        field: &'static str,
+        code: u32,
+        index: usize,
+    },
+}
+
+/// Checks a client-chosen string (`field` names it in the refusal) before it is signed or written
+/// to the audit log, where a relying party or an auditor must read what was meant: at most `max`
+/// bytes, no C0/C1 control (NUL, ESC, line breaks), no Unicode bidirectional formatting character
+/// (U+202E shows the text after it reversed; Unicode UAX #9 §2), no line or paragraph separator.
+pub fn check_client_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), ClientTextError> {
+    if value.len() > max {
+        return Err(ClientTextError::TooLong {
+            field,
+            len: value.len(),
+            max,
+        });
+    }
+    let forbidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061C}'
+                    | '\u{200E}'
+                    | '\u{200F}'
+                    | '\u{202A}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+            )
+    };
+    match value.chars().enumerate().find(|(_, c)| forbidden(*c)) {
+        Some((index, c)) => Err(ClientTextError::Forbidden {
+            field,
+            code: u32::from(c),
+            index,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A credential loaded for signing by its owner (see [`Authority::signing_credential`]).
 #[derive(Clone)]
 pub struct SigningCredential(Arc<LoadedCredential>);
@@ -205,8 +264,8 @@ pub enum CredentialError {
     OutOfValidity(String),
     #[error("profile {0} is not a document-signing profile (keyUsage lacks nonRepudiation)")]
     NotSigningProfile(String),
-    #[error("claimed role is {0} bytes; the limit is {MAX_CLAIMED_ROLE_LEN}")]
-    ClaimedRoleTooLong(usize),
+    #[error(transparent)]
+    ClientText(#[from] ClientTextError),
     #[error("credential key: {0}")]
     Key(#[from] KeyError),
     #[error("credential key: {0}")]
@@ -482,10 +541,8 @@ impl<S: Store> Authority<S> {
             }
             .into());
         }
-        if let Some(role) = request.claimed_role
-            && role.len() > MAX_CLAIMED_ROLE_LEN
-        {
-            return Err(CredentialError::ClaimedRoleTooLong(role.len()));
+        if let Some(role) = request.claimed_role {
+            check_client_text("claimed_role", role, MAX_CLAIMED_ROLE_LEN)?;
         }
         let purpose = policy.purpose(request.purpose)?;
         let roles = crate::hcrole::roles_of(certificate)

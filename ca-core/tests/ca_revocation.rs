@@ -168,3 +168,58 @@ fn a_revoked_sub_ca_is_listed_by_the_root_and_stops_issuing_and_signing() {
         "{report:?}"
     );
 }
+
+fn crl_number(der: &[u8]) -> u64 {
+    let crl: CertificateList = CertificateList::from_der(der).unwrap();
+    let ext = crl
+        .tbs_cert_list
+        .crl_extensions
+        .unwrap()
+        .into_iter()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_NUMBER)
+        .unwrap();
+    let n = x509_cert::ext::pkix::CrlNumber::from_der(ext.extn_value.as_bytes()).unwrap();
+    u64::try_from(
+        n.0.as_bytes()
+            .iter()
+            .fold(0u128, |a, b| a << 8 | u128::from(*b)),
+    )
+    .unwrap()
+}
+
+/// Issue 12 item 6: reading the current CRL re-signs it only when due (half its validity has
+/// passed) or a revocation made it stale, so unauthenticated reads burn no CRL numbers.
+#[test]
+fn the_current_crl_is_re_signed_only_when_due_or_stale() {
+    let env = env();
+    let read = |at: u64, stale: bool| env.authority.current_crl("sign", at, ACTOR, stale).unwrap();
+    let first = read(NOW + 60, false);
+    let audit = audit_len(&env);
+    assert_eq!(read(NOW + 61, false), first);
+    assert_eq!(read(NOW + 60 + 3 * DAY, false), first);
+    assert_eq!(audit_len(&env), audit, "a served CRL is no audit event");
+    let due = read(NOW + 60 + 7 * DAY / 2, false);
+    assert_eq!(crl_number(&due), crl_number(&first) + 1);
+    let stale = read(NOW + 60 + 7 * DAY / 2 + 1, true);
+    assert_eq!(crl_number(&stale), crl_number(&due) + 1);
+    assert_eq!(read(NOW + 60 + 7 * DAY / 2 + 2, false), stale);
+}
+
+/// Issue 12 item 6 (fails on main, which accepted it): a CRL valid for 0 days is refused at init.
+#[test]
+fn init_refuses_a_crl_validity_of_zero_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut request = fresh_ca::request("Org", "2.25.7", fresh_ca::invalid_urls(), NOW, ACTOR);
+    request.config.crl_validity_days = 0;
+    let err = ca_core::authority::Authority::init(
+        ca_core::store::SledStore::open(&dir.path().join("store")).unwrap(),
+        ca_core::profile::ProfileSet::embedded().unwrap(),
+        ca_core::seal::Sealer::from_key(&[9u8; 32]),
+        request,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, AuthorityError::Config(m) if m == "CRL validity must be at least 1 day"),
+        "{err}"
+    );
+}

@@ -4,7 +4,7 @@
 mod credential_support;
 
 use ca_core::audit::audit_verify;
-use ca_core::credential::{Credential, CredentialError, SignDocument};
+use ca_core::credential::{ClientTextError, Credential, CredentialError, SignDocument};
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::sign::{DigestAlgorithm, SignError};
@@ -325,19 +325,69 @@ fn errors_name_no_secrets() {
     }
 }
 
+/// Issue 12 item 8 (NUL and U+202E fail on main, which signed them): a claimed role is signed and
+/// audited, so it is bounded and holds no control or bidirectional-formatting character.
 #[test]
-fn oversized_claimed_role() {
+fn claimed_role_must_be_bounded_printable_text() {
     let env = env();
     let cred = doctor(&env, "dr");
     let digest = sha256(b"doc");
-    let role = "attending physician ".repeat(100);
-    let mut req = request(&cred, "dr", &digest);
-    req.claimed_role = Some(&role);
-    let err = refused(&env, &req, NOW);
-    assert!(
-        matches!(err, CredentialError::ClaimedRoleTooLong(n) if n == role.len()),
-        "{err}"
+    let audit = audit_len(&env);
+    let long = "attending physician ".repeat(100);
+    for (role, want) in [
+        (
+            long.as_str(),
+            ClientTextError::TooLong {
+                field: "claimed_role",
+                len: long.len(),
+                max: ca_core::credential::MAX_CLAIMED_ROLE_LEN,
+            },
+        ),
+        (
+            "nurse\0attending physician",
+            ClientTextError::Forbidden {
+                field: "claimed_role",
+                code: 0,
+                index: 5,
+            },
+        ),
+        (
+            "physician \u{202E}tsigoloidar",
+            ClientTextError::Forbidden {
+                field: "claimed_role",
+                code: 0x202E,
+                index: 10,
+            },
+        ),
+        (
+            "physician\nrole: radiologist",
+            ClientTextError::Forbidden {
+                field: "claimed_role",
+                code: 0x0A,
+                index: 9,
+            },
+        ),
+    ] {
+        let mut req = request(&cred, "dr", &digest);
+        req.claimed_role = Some(role);
+        let err = refused(&env, &req, NOW);
+        assert!(
+            matches!(&err, CredentialError::ClientText(e) if *e == want),
+            "{role:?}: {err}"
+        );
+        assert!(err.to_string().starts_with("claimed_role "), "{err}");
+    }
+    assert_eq!(
+        audit_len(&env),
+        audit,
+        "a refused role is neither signed nor audited"
     );
+    // Printable text in any script is signed.
+    let mut req = request(&cred, "dr", &digest);
+    req.claimed_role = Some("主治医 attending physician (Ärztin)");
+    env.authority
+        .sign_document(&policy(), &req, NOW, ACTOR)
+        .unwrap();
 }
 
 #[test]

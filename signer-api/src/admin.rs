@@ -45,8 +45,8 @@ pub struct InitArgs {
     /// Base URL of this service, for CRL distribution points, AIA and the CPS in certificates.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     base_url: String,
-    /// Validity of each CRL, in days.
-    #[arg(long, default_value_t = 7)]
+    /// Validity of each CRL, in days (at least 1).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     crl_days: u32,
 }
 

@@ -27,6 +27,11 @@ pub enum DataDirError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{} is writable by group or others (mode {mode:o}): run `chmod go-w` on it, or choose another directory",
+        path.display()
+    )]
+    Writable { path: PathBuf, mode: u32 },
     #[error("opening the store in {}: {source}", path.display())]
     OpenStore { path: PathBuf, source: StoreError },
     #[error("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}")]
@@ -131,12 +136,18 @@ impl DataDir {
     }
 
     pub fn open_store(&self) -> Result<SledStore> {
-        SledStore::open_with(&self.store_path(), self.durability).map_err(|source| {
-            DataDirError::OpenStore {
-                path: self.store_path(),
-                source,
-            }
-        })
+        self.secure()?;
+        let store =
+            SledStore::open_with(&self.store_path(), self.durability).map_err(|source| {
+                DataDirError::OpenStore {
+                    path: self.store_path(),
+                    source,
+                }
+            })?;
+        // It holds sealed keys, the key file and the audit log: the owner's only. sled creates its
+        // files with the process umask; those it makes later are still behind the 0700 directory.
+        restrict_tree(&self.root)?;
+        Ok(store)
     }
 
     /// A fresh sealer for init and the setting that lets `open` rebuild it.
@@ -205,11 +216,76 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// Creates the data directory (0700) if missing and refuses one that others may write: they
+    /// could replace the store or the key file.
+    fn secure(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        create_private_dir(&self.root)?;
+        let meta = std::fs::metadata(&self.root).map_err(io("reading", &self.root))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(DataDirError::Writable {
+                path: self.root.clone(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("creating", dir))
+}
+
+/// Sets directories under and including `dir` to 0700 and files to 0600 (symbolic links are left
+/// alone: their mode means nothing). The store holds a few dozen files at most. sled's flusher may
+/// remove a snapshot file meanwhile: one gone is skipped.
+fn restrict_tree(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    };
+    gone(std::fs::set_permissions(
+        dir,
+        std::fs::Permissions::from_mode(0o700),
+    ))
+    .map_err(io("restricting", dir))?;
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        r => r.map_err(io("reading", dir))?,
+    };
+    for entry in entries {
+        let entry = entry.map_err(io("reading", dir))?;
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            restrict_tree(&path)?;
+        } else if kind.is_file() {
+            gone(std::fs::set_permissions(
+                &path,
+                std::fs::Permissions::from_mode(0o600),
+            ))
+            .map_err(io("restricting", &path))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a secret file readable by its owner only, created with mode 0600 (never wider).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        create_private_dir(dir)?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -223,14 +299,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` via a temporary file and rename, so readers never see half a file.
+/// The file is the owner's only (0600), like everything in the data directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    create_private_dir(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
-    let mut f = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io("creating", &tmp))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(io("writing", &tmp))?;

@@ -592,6 +592,97 @@ fn usage_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `signer-api init` first"));
 }
 
+/// Issue 12 item 9 (fails on main, where the data directory was 0755 and its files 0644): the
+/// data directory and everything in it are the owner's only, a later start narrows what a looser
+/// umask left, and serve and the admin commands refuse a directory others may write.
+#[test]
+fn data_directory_is_private_and_refused_when_others_may_write() {
+    use std::os::unix::fs::PermissionsExt;
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+    fn assert_private(dir: &Path) {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                assert_private(&path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+            }
+        }
+    }
+    let set = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    let env = Env::new();
+    assert_private(&env.data());
+    assert!(env.data().join("master.key").exists());
+    assert!(env.ca("root").exists());
+
+    set(&env.ca("root"), 0o644).unwrap();
+    set(&env.data(), 0o755).unwrap();
+    env.ok(&["audit", "verify"]);
+    assert_private(&env.data());
+
+    for loose in [0o777, 0o770, 0o702] {
+        set(&env.data(), loose).unwrap();
+        let err = env.fails(&["audit", "verify"]);
+        assert!(err.contains("is writable by group or others"), "{err}");
+        assert!(err.contains(&format!("mode {loose:o}")), "{err}");
+        let serve = bin()
+            .arg("--data-dir")
+            .arg(env.data())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("HPKI_PASSPHRASE")
+            .output()
+            .unwrap();
+        assert_eq!(serve.status.code(), Some(2), "{serve:?}");
+        let err = String::from_utf8_lossy(&serve.stderr);
+        assert!(err.contains("is writable by group or others"), "{err}");
+    }
+    // Nothing was narrowed or written while refusing.
+    assert_eq!(mode(&env.data()), 0o702);
+    set(&env.data(), 0o700).unwrap();
+    env.ok(&["audit", "verify"]);
+
+    // A first start of serve on a fresh, group-writable directory is refused too.
+    let fresh = tempfile::tempdir().unwrap();
+    let data = fresh.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    set(&data, 0o775).unwrap();
+    let serve = bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(serve.status.code(), Some(2), "{serve:?}");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("is writable by group or others"));
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+}
+
+/// Issue 12 item 6 (fails on main, which accepted it): CRLs valid for 0 days are refused at init,
+/// which then leaves no installation behind.
+#[test]
+fn init_refuses_zero_crl_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["init", "--crl-days", "0"])
+        .env_remove("HPKI_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--crl-days") && err.contains("0 is not in 1.."),
+        "{err}"
+    );
+    assert!(!data.exists());
+}
+
 /// Edits the raw audit tree as an intruder with file access would; the CLI is not running.
 fn tamper(env: &Env, edit: impl FnOnce(&sled::Tree)) {
     let db = sled::open(env.data().join("store")).unwrap();

@@ -170,8 +170,10 @@ fn health_metrics_openapi_and_ca_material() {
         "-noout",
     ]);
     assert!(ok && text.contains("verify OK"), "{text}");
-    // A second read serves the same CRL (no new CRL number per GET).
-    assert_eq!(s.get("/v1/crl/sign", None).body, crl.body);
+    // A second read serves the same CRL (no new CRL number per GET; issue 12 item 6).
+    let again = s.get("/v1/crl/sign", None).body;
+    assert_eq!(support::crl_number(&again), support::crl_number(&crl.body));
+    assert_eq!(again, crl.body);
     s.get("/v1/crl/nope", None).problem(404);
     let profiles = s.get("/v1/profiles", None).json();
     assert!(
@@ -679,6 +681,40 @@ fn refusals_have_the_right_status_and_leave_no_signature_audit() {
     let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
     let good_digest = b64(&sha(&ring::digest::SHA256, doc));
     let json = |c: &str, d: &str, alg: &str| serde_json::json!({"credential": c, "digest": d, "digest_algorithm": alg, "purpose": "author"});
+
+    // Issue 12 item 8 (fails on main, which signed these): a claimed role is signed and audited,
+    // so NUL, U+202E and an over-long value are refused, naming the field.
+    let long_role = "r".repeat(257);
+    for (role, want) in [
+        (
+            "doctor\u{0}nurse",
+            "claimed_role holds U+0000 at character 6",
+        ),
+        (
+            "doctor \u{202E}esrun",
+            "claimed_role holds U+202E at character 7",
+        ),
+        (
+            long_role.as_str(),
+            "claimed_role is 257 bytes; the limit is 256",
+        ),
+    ] {
+        let mut body = json(&cred, &good_digest, "sha256");
+        body["claimed_role"] = role.into();
+        let d = s
+            .post_json("/v1/signatures", Some(&token), &body)
+            .problem_at(400, role);
+        assert!(d.contains(want), "{d}");
+    }
+    let d = s
+        .post_bytes(
+            &format!("{}&claimed_role=doctor%E2%80%AEesrun", url(&cred, "author")),
+            Some(&token),
+            octet,
+            doc,
+        )
+        .problem(400);
+    assert!(d.contains("claimed_role holds U+202E"), "{d}");
 
     // Authentication.
     let d = s

@@ -52,7 +52,7 @@ pub async fn ca_certificate(
 }
 
 /// The CA's current CRL (DER). Re-signed after each revocation and half-way to nextUpdate, so
-/// reading it never floods the CRL numbers or the audit log.
+/// reading it never floods the CRL numbers or the audit log (the decision is the authority's).
 #[utoipa::path(params(("ca" = String, Path, description = "sign, auth or root")),
     responses((status = 200, description = "DER CRL", content_type = "application/pkix-crl"), (status = 404, body = Problem)))]
 #[get("/v1/crl/{ca}")]
@@ -68,21 +68,10 @@ pub async fn crl(
         .body(der))
 }
 
-/// The cached CRL of `ca`, re-signed when `stale` (a revocation happened) or half its lifetime
-/// has passed.
+/// The current CRL of `ca` (see `Authority::current_crl`), re-signed when `stale` (a revocation
+/// happened) or due.
 pub(super) fn current_crl(state: &AppState, ca: &str, stale: bool) -> Result<Vec<u8>, Problem> {
-    let now = now();
-    let half_life = u64::from(state.authority.config().crl_validity_days) * 86_400 / 2;
-    let mut crls = state.crls.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((der, this_update)) = crls.get(ca)
-        && !stale
-        && now < this_update + half_life
-    {
-        return Ok(der.clone());
-    }
-    let der = state.authority.crl(ca, now, "service")?;
-    crls.insert(ca.to_owned(), (der.clone(), now));
-    Ok(der)
+    Ok(state.authority.current_crl(ca, now(), "service", stale)?)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -20,8 +20,6 @@ use ca_core::authority::Authority;
 use ca_core::purpose::SigningPolicy;
 use ca_core::store::SledStore;
 use problem::Problem;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use utoipa_actix_web::AppExt;
 
@@ -31,8 +29,6 @@ pub struct AppState {
     pub purposes: std::sync::Arc<SigningPolicy>,
     pub config: Config,
     pub metrics: metrics::Metrics,
-    /// Latest CRL per CA: (DER, thisUpdate); re-signed after a revocation or half-way to nextUpdate.
-    pub crls: Mutex<HashMap<String, (Vec<u8>, u64)>>,
     /// The per-client rate limit; `None` when configured off.
     pub rate: Option<limits::ClientRate>,
 }

@@ -183,7 +183,7 @@ impl From<CredentialError> for Problem {
             | CredentialError::CaRevoked { .. } => Self::forbidden(e.to_string()),
             CredentialError::NotSigningProfile(_)
             | CredentialError::DigestAlgorithm { .. }
-            | CredentialError::ClaimedRoleTooLong(_) => Self::bad_request(e.to_string()),
+            | CredentialError::ClientText(_) => Self::bad_request(e.to_string()),
             CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
             CredentialError::Sign(e) => e.into(),
