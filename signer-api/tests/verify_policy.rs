@@ -274,3 +274,31 @@ fn a_key_revoked_at_t_then_used_does_not_pass_at_t_minus_one() {
         "{j:#}"
     );
 }
+
+/// `at` is read by ca-core's one RFC 3339 parser (issue 12 item 12): a time-zone offset is
+/// honoured (the old parser took `Z` only), and a non-ASCII or malformed time is a 400 problem
+/// naming the field, never a panic.
+#[test]
+fn at_is_rfc3339_with_offsets_and_garbage_is_a_bad_request() {
+    let s = start();
+    let signature = base64::engine::general_purpose::STANDARD.encode(b"not CMS");
+    let post = |at: &str| {
+        s.server.post_json(
+            "/v1/verifications",
+            Some(&s.demo.ra),
+            &serde_json::json!({ "signature": signature, "at": at }),
+        )
+    };
+    let r = post("2026-12-07T18:00:00+09:00");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["validation_time"], "2026-12-07T09:00:00Z");
+    for bad in [
+        "2022-09-07T00:00:00+0é00",
+        "yesterday",
+        "2026-12-07T09:00:60Z",
+    ] {
+        let r = post(bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert!(r.text().contains("at: "), "{bad}: {}", r.text());
+    }
+}

@@ -18,7 +18,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ca_core::sign::DigestAlgorithm;
 use ca_core::verify::{self, Content, Policy, Report, SignedDocument, ValidationPolicy};
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// JSON request: the signature and, for a detached one, its content or the content's digest.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -64,9 +63,9 @@ pub struct VerificationReport {
 fn validation_time(at: Option<&str>) -> Result<u64, Problem> {
     match at {
         None => Ok(now()),
-        Some(t) => der::DateTime::from_str(t)
-            .map(|d| d.unix_duration().as_secs())
-            .map_err(|_| Problem::bad_request("at: expected YYYY-MM-DDTHH:MM:SSZ")),
+        Some(t) => ca_core::time::parse_rfc3339(t).map_err(|e| {
+            Problem::bad_request(format!("at: {e} (RFC 3339, e.g. 2026-12-07T09:00:00Z)"))
+        }),
     }
 }
 
