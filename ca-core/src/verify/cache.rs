@@ -4,8 +4,8 @@
 //!
 //! Why caching is sound: under a fixed policy (anchors, pool, CRLs, validation time, RFC 5280
 //! inputs) the outcome of [`path::validate`] depends only on the signer certificate and the
-//! certificates the CMS carries. The key is a SHA-256 over exactly those DER encodings, so a
-//! different certificate (or a different CMS pool) never meets another's entry, and failures
+//! certificates the CMS carries. The key is exactly those DER encodings, compared byte for byte,
+//! so a different certificate (or a different CMS pool) never meets another's entry, and failures
 //! (revoked, expired, no chain) are remembered as faithfully as successes.
 
 use super::names::NameTexts;
@@ -317,7 +317,7 @@ fn summaries(
     out
 }
 
-/// Validated paths by SHA-256 of (signer certificate, the CMS's other certificates), at most
+/// Validated paths by (signer certificate, the CMS's other certificates), at most
 /// `capacity` of them: when full, the least recently used goes (a batch keeps its busy signers
 /// however many others pass through).
 #[derive(Debug)]
@@ -328,8 +328,9 @@ pub(crate) struct PathCache {
 
 #[derive(Debug, Default)]
 struct Paths {
-    /// Each verdict with the tick of its last use.
-    entries: HashMap<[u8; 32], (Arc<PathVerdict>, u64)>,
+    /// Each verdict with the tick of its last use, under its key's bytes: a few kilobytes an
+    /// entry, and hashing them (SipHash) costs a tenth of a SHA-256 over them on every hit.
+    entries: HashMap<Box<[u8]>, (Arc<PathVerdict>, u64)>,
     tick: u64,
 }
 
@@ -354,16 +355,16 @@ impl PathCache {
         }
     }
 
-    fn key(cert_der: &[u8], cms_certs: &[Carried]) -> [u8; 32] {
+    fn key(cert_der: &[u8], cms_certs: &[Carried]) -> Box<[u8]> {
         // DER encodings are self-delimiting, so the concatenation names the inputs unambiguously.
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        ctx.update(cert_der);
-        for c in cms_certs.iter().filter(|c| c.der != cert_der) {
-            ctx.update(&c.der);
+        let others = cms_certs.iter().filter(|c| c.der != cert_der);
+        let mut key =
+            Vec::with_capacity(cert_der.len() + others.clone().map(|c| c.der.len()).sum::<usize>());
+        key.extend_from_slice(cert_der);
+        for c in others {
+            key.extend_from_slice(&c.der);
         }
-        let mut key = [0u8; 32];
-        key.copy_from_slice(ctx.finish().as_ref());
-        key
+        key.into_boxed_slice()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Paths> {
@@ -397,7 +398,7 @@ impl PathCache {
                 .entries
                 .iter()
                 .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| *k);
+                .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 paths.entries.remove(&oldest);
             }

@@ -707,10 +707,16 @@ pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     };
     let mut r = SignatureReport::new();
     r.signer = Some(summary(&cert));
-    describe_signer(&mut r, &cert);
+    let roles = hcrole::roles_of(&cert);
+    describe_signer(&mut r, &cert, &roles);
     // A certificate alone has no signature to judge: keyUsage is checked only when asked.
     let key_usage = policy.key_usage.unwrap_or(KeyUsageRule::ReportOnly);
-    check_certificate(&mut r, &cert, certificate, &[], policy, None, key_usage);
+    let signer = Signer {
+        cert: &cert,
+        der: certificate,
+        roles: &roles,
+    };
+    check_certificate(&mut r, &signer, &[], policy, None, key_usage);
     Report::from_signatures(at, Vec::new(), vec![r])
 }
 
@@ -737,7 +743,9 @@ fn verify_signer(
         return r;
     };
     r.signer = Some(summary(&cert));
-    describe_signer(&mut r, &cert);
+    // Decoded once: reported, and read by the role checks of steps 5 and 7.
+    let roles = hcrole::roles_of(&cert);
+    describe_signer(&mut r, &cert, &roles);
     r.pass(
         "signer-certificate",
         format!("found by {}", sid_kind(&si.sid)),
@@ -941,7 +949,12 @@ fn verify_signer(
     let key_usage = policy
         .key_usage
         .unwrap_or(policy.validation_policy.signer_key_usage());
-    let path = check_certificate(&mut r, &cert, cert_der, cms_certs, policy, paths, key_usage);
+    let signer = Signer {
+        cert: &cert,
+        der: cert_der,
+        roles: &roles,
+    };
+    let path = check_certificate(&mut r, &signer, cms_certs, policy, paths, key_usage);
 
     // 6. Time: what the validation time may rest on (DESIGN.md §5 invariant 8).
     let revoked_later = path.as_deref().and_then(cache::PathVerdict::revoked_later);
@@ -955,7 +968,7 @@ fn verify_signer(
 
     // 7. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
     if policy.validation_policy == ValidationPolicy::Iso17090 {
-        check_role_gate(&mut r, si.signed_attrs.as_ref(), &cert, policy);
+        check_role_gate(&mut r, si.signed_attrs.as_ref(), &roles, policy);
     }
     r
 }
@@ -1064,7 +1077,7 @@ fn embedded_signing_policy() -> Result<&'static SigningPolicy, &'static PurposeE
 fn check_role_gate(
     r: &mut SignatureReport,
     attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
-    cert: &Certificate,
+    roles: &Result<Vec<HcRole>, hcrole::HcRoleError>,
     policy: &Policy,
 ) {
     const NAME: &str = "role-purpose";
@@ -1106,7 +1119,7 @@ fn check_role_gate(
         );
         return;
     };
-    let roles = match hcrole::roles_of(cert) {
+    let roles = match roles {
         Ok(roles) => roles,
         Err(e) => {
             r.fail(
@@ -1117,7 +1130,7 @@ fn check_role_gate(
             return;
         }
     };
-    match table.check(&roles, purpose) {
+    match table.check(roles, purpose) {
         Ok(()) => r.pass(
             NAME,
             format!(
@@ -1583,9 +1596,21 @@ fn policies_of(cert: &Certificate) -> Vec<ObjectIdentifier> {
         .unwrap_or_default()
 }
 
+/// The signer's certificate, its encoding and its hcRoles, decoded once per signature.
+#[derive(Clone, Copy)]
+struct Signer<'a> {
+    cert: &'a Certificate,
+    der: &'a [u8],
+    roles: &'a Result<Vec<HcRole>, hcrole::HcRoleError>,
+}
+
 /// hcRoles and policies into the report (what the relying party reads first).
-fn describe_signer(r: &mut SignatureReport, cert: &Certificate) {
-    match hcrole::roles_of(cert) {
+fn describe_signer(
+    r: &mut SignatureReport,
+    cert: &Certificate,
+    roles: &Result<Vec<HcRole>, hcrole::HcRoleError>,
+) {
+    match roles {
         Ok(roles) => {
             r.hc_roles = roles
                 .iter()
@@ -1608,13 +1633,17 @@ fn describe_signer(r: &mut SignatureReport, cert: &Certificate) {
 /// on the certificate.
 fn check_certificate(
     r: &mut SignatureReport,
-    cert: &Certificate,
-    cert_der: &[u8],
+    signer: &Signer<'_>,
     cms_certs: &[Carried],
     policy: &Policy,
     paths: Option<&cache::PathCache>,
     key_usage: KeyUsageRule,
 ) -> Option<Arc<cache::PathVerdict>> {
+    let Signer {
+        cert,
+        der: cert_der,
+        roles,
+    } = *signer;
     let mut verdict = None;
     if policy.check_chain {
         let signer = r.signer.as_ref().map(|s| (cert, s));
@@ -1637,9 +1666,9 @@ fn check_certificate(
         check_eku(r, cert, rule);
     }
     if let Some(required) = &policy.require_role {
-        let roles = hcrole::roles_of(cert).unwrap_or_default();
         let held = roles
             .iter()
+            .flatten()
             .any(|h| h.scheme == required.scheme && h.text == required.text);
         if held {
             r.pass("hc-role", format!("holds {required}"));
