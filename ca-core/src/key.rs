@@ -1,7 +1,7 @@
 //! Signing keys: ring backend (PKCS#11 may follow), plus adapters to the RustCrypto builder traits.
 
+use crate::digest::DigestAlgorithm;
 use crate::oid;
-use crate::sign::DigestAlgorithm;
 use der::asn1::{Any, BitString, OctetStringRef, UintRef};
 use der::{Decode, Reader, SliceReader};
 use ring::rand::SystemRandom;
@@ -866,5 +866,22 @@ impl signature::Signer<RawSignature> for SigningKey {
         SigningKey::sign(self, msg)
             .map(RawSignature)
             .map_err(|_| signature::Error::new())
+    }
+}
+
+impl DigestAlgorithm {
+    /// The digest a key signs with: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for
+    /// Ed25519 (RFC 8419 §3) and P-521.
+    pub fn for_key(key: &SigningKey) -> Self {
+        Self::for_algorithm(key.algorithm())
+    }
+    /// The same, by key algorithm: a request can be checked before any key is unsealed.
+    pub fn for_algorithm(algorithm: KeyAlgorithm) -> Self {
+        match algorithm {
+            // DSA never signs (verification only); SHA-256 is its RFC 5758 pairing.
+            KeyAlgorithm::P256 | KeyAlgorithm::Rsa | KeyAlgorithm::Dsa => Self::Sha256,
+            KeyAlgorithm::P384 => Self::Sha384,
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::P521 => Self::Sha512,
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod authority;
 pub mod client_auth;
 pub mod credential;
 pub mod crl;
+pub mod digest;
 pub mod hcrole;
 pub mod issue;
 mod journal;
