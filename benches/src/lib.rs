@@ -83,6 +83,7 @@ pub fn open_authority(dir: &Path) -> Authority<SledStore> {
         store,
         ProfileSet::embedded().expect("profiles"),
         Sealer::from_key(&SEAL_KEY),
+        NOW,
     )
     .expect("open authority")
 }

@@ -2,7 +2,7 @@
 //! CRLs. Every state change is written to the store together with its audit record before the call
 //! returns (DESIGN.md §5 invariant 2). Time arrives as an argument (Unix seconds).
 
-use crate::audit::{AuditAction, AuditEvent};
+use crate::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, AuditVerifyError, Checkpoint};
 use crate::crl::{self, CrlContent, CrlError};
 use crate::issue::{self, Draft, IssueError, Registration, Signer};
 use crate::key::{KeyAlgorithm, KeyError, SigningKey};
@@ -20,6 +20,10 @@ use x509_cert::name::Name;
 
 /// Store setting holding the [`AuthorityConfig`] as JSON.
 pub const SETTING_CONFIG: &str = "authority.config";
+/// Store setting holding the [`AuditKey`], sealed like the CA keys (context [`AUDIT_KEY_CONTEXT`]).
+pub const SETTING_AUDIT_KEY: &str = "audit.key";
+/// Associated data of the sealed audit key: a CA key's blob moved here does not open.
+const AUDIT_KEY_CONTEXT: &[u8] = b"audit-key";
 const DAY: u64 = 86_400;
 
 /// Installation-wide choices fixed at init.
@@ -131,6 +135,8 @@ pub struct Authority<S: Store> {
     pub(crate) serials: SerialSource,
     /// Seals and opens keys at rest (CA keys at init, credential keys).
     pub(crate) sealer: Sealer,
+    /// MACs the audit records (the store holds its MAC key) and signs checkpoints.
+    pub(crate) audit_key: AuditKey,
     /// Credential keys already unsealed, by credential id: unsealing parses PKCS#8 and (for
     /// ECDSA) validates the key on every call, which dominates a signature's cost. Keys never
     /// change once created, so entries need no invalidation; revocation is checked per call.
@@ -170,6 +176,9 @@ impl<S: Store> Authority<S> {
             ));
         }
         let policy_arc = parse_arc(&req.config.policy_arc)?;
+        // The init record is the first keyed one: the log is authenticated from record 1.
+        let audit_key = AuditKey::generate()?;
+        let sealed_audit_key = sealer.seal(audit_key.secret(), AUDIT_KEY_CONTEXT)?;
         let mut cas: BTreeMap<String, Ca> = BTreeMap::new();
         let mut records = Vec::new();
         let mut ca_certificates = Vec::new();
@@ -294,15 +303,20 @@ impl<S: Store> Authority<S> {
         }
         let config_json =
             serde_json::to_vec(&req.config).map_err(|e| AuthorityError::Config(e.to_string()))?;
-        let mut settings: Vec<(&str, &[u8])> = vec![(SETTING_CONFIG, &config_json)];
+        let mut settings: Vec<(&str, &[u8])> = vec![
+            (SETTING_CONFIG, &config_json),
+            (SETTING_AUDIT_KEY, &sealed_audit_key),
+        ];
         settings.extend(req.settings.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         let mut details = vec![
             ("organization".to_owned(), req.organization.clone()),
             ("policy_arc".to_owned(), req.config.policy_arc.clone()),
+            ("audit_key".to_owned(), audit_key.key_id()),
         ];
         for (id, ca) in &cas {
             details.push((format!("ca:{id}"), crate::name::display(&ca.name)));
         }
+        store.set_audit_mac(audit_key.mac())?;
         store.initialise(
             &records,
             &ca_certificates,
@@ -323,14 +337,22 @@ impl<S: Store> Authority<S> {
             cas,
             serials: req.serials,
             sealer,
+            audit_key,
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
             current_crls: Default::default(),
         })
     }
 
-    /// Opens an initialised installation, unsealing the CA keys.
-    pub fn open(store: S, profiles: ProfileSet, sealer: Sealer) -> Result<Self, AuthorityError> {
+    /// Opens an initialised installation, unsealing the CA keys and the audit key. A store made
+    /// before audit keys gets one now, recorded at `now` as an `audit_key` event (the first
+    /// authenticated record).
+    pub fn open(
+        store: S,
+        profiles: ProfileSet,
+        sealer: Sealer,
+        now: u64,
+    ) -> Result<Self, AuthorityError> {
         let config: AuthorityConfig = match store.setting(SETTING_CONFIG)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("{SETTING_CONFIG}: {e}")))?,
@@ -373,6 +395,7 @@ impl<S: Store> Authority<S> {
         if cas.is_empty() {
             return Err(AuthorityError::NotInitialised);
         }
+        let audit_key = open_audit_key(&store, &sealer, now)?;
         Ok(Self {
             store,
             profiles,
@@ -381,6 +404,7 @@ impl<S: Store> Authority<S> {
             cas,
             serials: SerialSource::Random,
             sealer,
+            audit_key,
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
             current_crls: Default::default(),
@@ -698,6 +722,69 @@ impl<S: Store> Authority<S> {
             &ca.key,
         )?)
     }
+}
+
+impl<S: Store> Authority<S> {
+    /// Id of the audit key ([`AuditKey::key_id`]), as the `init` or `audit_key` record names it.
+    pub fn audit_key_id(&self) -> String {
+        self.audit_key.key_id()
+    }
+
+    /// A checkpoint of the audit log's head, signed at `now`, for an auditor to keep.
+    pub fn audit_checkpoint(&self, now: u64) -> Result<Checkpoint, AuditVerifyError> {
+        // Only a head that verifies is worth signing.
+        let report = crate::audit::verify_log(&self.store, &self.audit_key, None)?;
+        let (seq, hash) = self.store.audit_head()?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "no audit head after {} verified records",
+                report.records
+            ))
+        })?;
+        Ok(self.audit_key.checkpoint(seq, &hash, now))
+    }
+
+    /// Verifies the audit log with the audit key and, when given, that it extends `checkpoint`
+    /// (see [`crate::audit::verify_log`]).
+    pub fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<AuditReport, AuditVerifyError> {
+        crate::audit::verify_log(&self.store, &self.audit_key, checkpoint)
+    }
+}
+
+/// The sealed audit key of `store`, installed as its MAC key; created (and its creation audited,
+/// as the first keyed record) when the store predates audit keys.
+fn open_audit_key<S: Store>(
+    store: &S,
+    sealer: &Sealer,
+    now: u64,
+) -> Result<AuditKey, AuthorityError> {
+    if let Some(sealed) = store.setting(SETTING_AUDIT_KEY)? {
+        let key = AuditKey::from_secret(&sealer.open(&sealed, AUDIT_KEY_CONTEXT)?)
+            .ok_or_else(|| StoreError::Corrupt(format!("{SETTING_AUDIT_KEY}: wrong length")))?;
+        store.set_audit_mac(key.mac())?;
+        return Ok(key);
+    }
+    let key = AuditKey::generate()?;
+    let sealed = sealer.seal(key.secret(), AUDIT_KEY_CONTEXT)?;
+    store.set_audit_mac(key.mac())?;
+    let head = store.audit_head()?.map_or(0, |(seq, _)| seq);
+    store.add_setting(
+        SETTING_AUDIT_KEY,
+        &sealed,
+        AuditEvent {
+            time: now,
+            actor: "system".into(),
+            action: AuditAction::AuditKey,
+            object: "audit-log".into(),
+            details: vec![
+                ("audit_key".to_owned(), key.key_id()),
+                ("unauthenticated_records".to_owned(), head.to_string()),
+            ],
+        },
+    )?;
+    Ok(key)
 }
 
 /// A serial number not yet in the store.

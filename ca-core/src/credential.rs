@@ -11,7 +11,7 @@ use crate::key::{KeyAlgorithm, KeyError, SigningKey};
 use crate::purpose::{PurposeError, SigningPolicy};
 use crate::seal::SealError;
 use crate::sign::{DigestAlgorithm, PreparedSigner, SignError, SignatureParams};
-use crate::store::{CertificateRecord, CredentialRecord, Store, StoreError};
+use crate::store::{CertificateRecord, CredentialRecord, RevocationReason, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use x509_cert::Certificate;
@@ -258,6 +258,8 @@ pub enum CredentialError {
     NotOwner(String),
     #[error("the certificate of credential {0:?} is revoked")]
     Revoked(String),
+    #[error("the certificate of credential {0:?} is on hold (certificateHold)")]
+    OnHold(String),
     #[error("credential {credential:?} is under CA {ca:?}, which is revoked")]
     CaRevoked { credential: String, ca: String },
     #[error("the certificate of credential {0:?} is expired or not yet valid")]
@@ -283,6 +285,97 @@ pub enum CredentialError {
     Authority(#[from] AuthorityError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a signing attempt on an existing credential was refused, as the `sign_refused` audit
+/// record names it: stable names, part of the audit log's vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignRefusal {
+    NotOwner,
+    Revoked,
+    OnHold,
+    CaRevoked,
+    OutsideValidity,
+    NotSigningProfile,
+    WrongDigestAlgorithm,
+    WrongDigestLength,
+    InvalidClaimedRole,
+    UnknownPurpose,
+    /// The signing policy's role × purpose gate: the certified roles may not sign for it.
+    RoleGate,
+}
+
+impl SignRefusal {
+    /// The name in the audit record.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotOwner => "not_owner",
+            Self::Revoked => "revoked",
+            Self::OnHold => "on_hold",
+            Self::CaRevoked => "ca_revoked",
+            Self::OutsideValidity => "outside_validity",
+            Self::NotSigningProfile => "not_signing_profile",
+            Self::WrongDigestAlgorithm => "wrong_digest_algorithm",
+            Self::WrongDigestLength => "wrong_digest_length",
+            Self::InvalidClaimedRole => "invalid_claimed_role",
+            Self::UnknownPurpose => "unknown_purpose",
+            Self::RoleGate => "role_gate",
+        }
+    }
+}
+
+impl CredentialError {
+    /// The refusal this error is, when it refuses a caller's attempt on an existing credential;
+    /// `None` for a missing credential and for failures on the service's side.
+    pub fn refusal(&self) -> Option<SignRefusal> {
+        Some(match self {
+            Self::NotOwner(_) => SignRefusal::NotOwner,
+            Self::Revoked(_) => SignRefusal::Revoked,
+            Self::OnHold(_) => SignRefusal::OnHold,
+            Self::CaRevoked { .. } => SignRefusal::CaRevoked,
+            Self::OutOfValidity(_) => SignRefusal::OutsideValidity,
+            Self::NotSigningProfile(_) => SignRefusal::NotSigningProfile,
+            Self::DigestAlgorithm { .. } => SignRefusal::WrongDigestAlgorithm,
+            Self::Sign(SignError::DigestLength { .. }) => SignRefusal::WrongDigestLength,
+            Self::ClientText(_) => SignRefusal::InvalidClaimedRole,
+            Self::Purpose(PurposeError::Unknown(_)) => SignRefusal::UnknownPurpose,
+            Self::Purpose(PurposeError::Forbidden { .. }) => SignRefusal::RoleGate,
+            Self::NotFound(_)
+            | Self::Purpose(PurposeError::Invalid { .. })
+            | Self::Sign(_)
+            | Self::Key(_)
+            | Self::Seal(_)
+            | Self::Authority(_)
+            | Self::Store(_) => return None,
+        })
+    }
+}
+
+/// The `sign_refused` audit event of `credential` for `refusal`: who asked (the actor's label and
+/// the practitioner), why (the reason's name) and, when it is a purpose of the policy, for what.
+/// Never the document, its digest or a refused client string.
+fn refusal_event(
+    credential: &str,
+    refusal: SignRefusal,
+    caller: &str,
+    purpose: Option<&str>,
+    now: u64,
+    actor: &str,
+) -> AuditEvent {
+    let mut details = vec![
+        ("reason".to_owned(), refusal.name().to_owned()),
+        ("caller".to_owned(), caller.to_owned()),
+    ];
+    if let Some(purpose) = purpose {
+        details.push(("purpose".to_owned(), purpose.to_owned()));
+    }
+    AuditEvent {
+        time: now,
+        actor: actor.to_owned(),
+        action: AuditAction::SignRefused,
+        object: format!("credential:{credential}"),
+        details,
+    }
 }
 
 impl<S: Store> Authority<S> {
@@ -371,7 +464,8 @@ impl<S: Store> Authority<S> {
     }
 
     /// Signs a document digest with a credential after every check; the audit record (credential,
-    /// serial, digest, purpose, caller, time — never content) is durable before this returns.
+    /// serial, digest, purpose, caller, time — never content) is durable before this returns, as
+    /// is the `sign_refused` record of a refusal.
     pub fn sign_document(
         &self,
         policy: &SigningPolicy,
@@ -379,17 +473,20 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let credential = self.signing_credential(request.credential, request.caller)?;
+        let credential = self.signing_credential(request.credential, request.caller, now, actor)?;
         self.sign_with(&credential, policy, request, now, actor)
     }
 
     /// Loads credential `id` for `caller` (who must own it) once, to learn its digest algorithm
     /// before a document is streamed and then sign with [`Authority::sign_with`] without loading
-    /// it again.
+    /// it again. A caller who does not own it is refused, and the attempt audited (`actor`, at
+    /// `now`) before this returns.
     pub fn signing_credential(
         &self,
         id: &str,
         caller: &str,
+        now: u64,
+        actor: &str,
     ) -> Result<SigningCredential, CredentialError> {
         // Cached after the first load: decoding the stored records (JSON) and parsing the
         // certificate cost more than the signature itself under load (perf, issue 5).
@@ -411,24 +508,30 @@ impl<S: Store> Authority<S> {
                 loaded
             }
         };
-        owned_by(loaded, caller)
+        if loaded.0.credential.owner != caller {
+            let refused = CredentialError::NotOwner(loaded.0.credential.id.clone());
+            let event = refusal_event(id, SignRefusal::NotOwner, caller, None, now, actor);
+            self.store.append_audit(event)?;
+            return Err(refused);
+        }
+        Ok(loaded)
     }
 
-    /// [`Authority::signing_credential`] from the cache alone, `None` when `id` is not cached:
-    /// no store access and no blocking, so a request handler can call it on its async worker
-    /// and skip a hop to the blocking pool.
-    pub fn cached_signing_credential(
-        &self,
-        id: &str,
-        caller: &str,
-    ) -> Option<Result<SigningCredential, CredentialError>> {
-        Some(owned_by(self.signing_credentials.get(id)?, caller))
+    /// [`Authority::signing_credential`] from the cache alone: `Some` only when `id` is cached and
+    /// owned by `caller`. No store access and no blocking, so a request handler can call it on
+    /// its async worker and skip a hop to the blocking pool; on `None` it calls
+    /// `signing_credential`, which loads the credential or refuses (and audits) the attempt.
+    pub fn cached_signing_credential(&self, id: &str, caller: &str) -> Option<SigningCredential> {
+        self.signing_credentials
+            .get(id)
+            .filter(|loaded| loaded.0.credential.owner == caller)
     }
 
     /// [`Authority::sign_document`] with a credential loaded by
     /// [`Authority::signing_credential`]: every check but ownership is made here, at `now`, and
     /// revocation is read afresh, so a credential revoked while its document was streaming does
-    /// not sign. `request.credential` and `request.caller` must be the loaded credential's.
+    /// not sign. `request.credential` and `request.caller` must be the loaded credential's. A
+    /// refusal's `sign_refused` record is durable before this returns.
     pub fn sign_with(
         &self,
         loaded: &SigningCredential,
@@ -437,13 +540,21 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<Signed, CredentialError> {
-        let (unaudited, event) = self.sign_unaudited(loaded, policy, request, now, actor)?;
-        Ok(unaudited.audited(&self.store.append_audit(event)?))
+        match self.sign_unaudited(loaded, policy, request, now, actor) {
+            Ok((unaudited, event)) => Ok(unaudited.audited(&self.store.append_audit(event)?)),
+            Err(refused) => {
+                if let Some(event) = refused_event(loaded, policy, request, &refused, now, actor) {
+                    self.store.append_audit(event)?;
+                }
+                Err(refused)
+            }
+        }
     }
 
     /// [`Authority::sign_with`] for an async caller: the checks and the signature are made on
     /// the calling thread, then `done` gets the signature once its audit record is durable, never
-    /// before (or the error). `done` may run on the store's writer thread: keep it quick.
+    /// before (or the error, once a refusal's record is durable). `done` may run on the store's
+    /// writer thread: keep it quick.
     pub fn sign_with_then(
         &self,
         loaded: &SigningCredential,
@@ -454,7 +565,18 @@ impl<S: Store> Authority<S> {
         done: impl FnOnce(Result<Signed, CredentialError>) + Send + 'static,
     ) {
         match self.sign_unaudited(loaded, policy, request, now, actor) {
-            Err(e) => done(Err(e)),
+            Err(refused) => match refused_event(loaded, policy, request, &refused, now, actor) {
+                None => done(Err(refused)),
+                Some(event) => self.store.append_audit_then(
+                    event,
+                    Box::new(move |outcome| {
+                        done(Err(match outcome {
+                            Ok(_) => refused,
+                            Err(e) => e.into(),
+                        }))
+                    }),
+                ),
+            },
             Ok((unaudited, event)) => self.store.append_audit_then(
                 event,
                 Box::new(move |outcome| {
@@ -485,12 +607,11 @@ impl<S: Store> Authority<S> {
         }
         // The revocation index, not the loaded record: a hold placed or released after the
         // credential was loaded must count.
-        if self
-            .store
-            .revocation(&record.issuer_ca, &record.serial)?
-            .is_some()
-        {
-            return Err(CredentialError::Revoked(credential.id.clone()));
+        if let Some(revocation) = self.store.revocation(&record.issuer_ca, &record.serial)? {
+            return Err(match revocation.reason {
+                RevocationReason::CertificateHold => CredentialError::OnHold(credential.id.clone()),
+                _ => CredentialError::Revoked(credential.id.clone()),
+            });
         }
         if let Err(e) = self.check_ca_chain(&record.issuer_ca) {
             return Err(match e {
@@ -689,11 +810,36 @@ impl<S: Store> Authority<S> {
     }
 }
 
-fn owned_by(loaded: SigningCredential, caller: &str) -> Result<SigningCredential, CredentialError> {
-    if loaded.0.credential.owner != caller {
-        return Err(CredentialError::NotOwner(loaded.0.credential.id.clone()));
-    }
-    Ok(loaded)
+/// The `sign_refused` event of a signing attempt on `loaded` that failed with `error`, if that
+/// is a refusal (see [`CredentialError::refusal`]).
+///
+/// Refusals are recorded like signatures: queued to the store's audit writer, made durable by
+/// its group commit and awaited before the refusal is answered; they never take a transaction
+/// (and the chain lock) of their own, so they cannot stall the signatures' batches. How many an
+/// attacker can add is bounded by the service's per-client rate limit, which every request
+/// meets before it reaches a credential (signer-api `http/limits.rs`).
+fn refused_event(
+    loaded: &SigningCredential,
+    policy: &SigningPolicy,
+    request: &SignDocument<'_>,
+    error: &CredentialError,
+    now: u64,
+    actor: &str,
+) -> Option<AuditEvent> {
+    let refusal = error.refusal()?;
+    // Only a purpose of the policy is named: an unknown one is a client string of any length.
+    let purpose = policy
+        .purpose(request.purpose)
+        .ok()
+        .map(|p| p.name.as_str());
+    Some(refusal_event(
+        &loaded.0.credential.id,
+        refusal,
+        request.caller,
+        purpose,
+        now,
+        actor,
+    ))
 }
 
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.

@@ -10,7 +10,7 @@
 //! write and a `sync_file_range` of its own (perf, issue 5); the journal is what makes the batch
 //! durable, and `open` replays the frames sled lost.
 
-use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
+use crate::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
 use crate::journal::{self, Journal};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ use sled::transaction::{
 };
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 // Layout of the sled database. Public so that tests and admin tooling can open the raw database
@@ -377,6 +377,17 @@ pub trait Store: Send + Sync {
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
     /// Sequence number and hash of the newest audit record, kept apart from the records.
     fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// From now on every audit record appended carries a MAC under `mac` (see `audit`). Set once,
+    /// when the authority opens the store; a second call fails.
+    fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError>;
+    /// Records setting `key`, which must not exist yet, with its audit record atomically (e.g.
+    /// the sealed audit key of a store made before audit keys).
+    fn add_setting(
+        &self,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
 
     /// Inserts a credential's certificate, the credential and the audit record atomically.
     fn insert_credential(
@@ -450,6 +461,9 @@ pub struct SledStore {
     /// head the writer is replacing; and a batch journaled onto a record sled has not flushed
     /// would not attach to sled's head after a crash, so it could not be replayed.
     chain: Arc<Mutex<()>>,
+    /// The MAC key of audit records, shared with the writer thread; unset until the authority
+    /// opens the store (records appended before carry no MAC).
+    audit_mac: Arc<OnceLock<AuditMac>>,
     /// Running in `Durability::Write` only; dropped (final sync) with the store.
     _syncer: Option<journal::Syncer>,
 }
@@ -509,6 +523,7 @@ struct ChainWriter {
     audit: sled::Tree,
     meta: sled::Tree,
     chain: Arc<Mutex<()>>,
+    audit_mac: Arc<OnceLock<AuditMac>>,
     /// `None` once a failed journal write could not be undone: from then on batches are made
     /// durable by sled's flush instead.
     journal: Option<Journal>,
@@ -562,10 +577,12 @@ impl ChainWriter {
         let chain = self.chain.clone();
         let _chain = chain.lock().map_err(|_| poisoned())?;
         let head = self.head_record()?;
+        let mac = self.audit_mac.get();
         let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
         for event in events {
-            let record = AuditRecord::next(records.last().or(head.as_ref()), event);
+            let record =
+                AuditRecord::next(records.last().or(head.as_ref()), event).authenticated(mac);
             if self
                 .audit
                 .contains_key(audit_key(record.seq))
@@ -700,6 +717,7 @@ impl SledStore {
             credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
             tokens: tree(TOKENS_TREE)?,
             chain: Arc::default(),
+            audit_mac: Arc::default(),
             _syncer: None,
             db,
         };
@@ -716,6 +734,7 @@ impl SledStore {
             audit: store.audit.clone(),
             meta: store.meta.clone(),
             chain: store.chain.clone(),
+            audit_mac: store.audit_mac.clone(),
             journal: Some(journal),
             durability,
             last: None,
@@ -877,6 +896,7 @@ fn append_tx(
     audit: &TransactionalTree,
     meta: &TransactionalTree,
     event: AuditEvent,
+    mac: Option<&AuditMac>,
 ) -> ConflictableTransactionResult<AuditRecord, StoreError> {
     let prev = match meta.get(AUDIT_HEAD_KEY)? {
         None => None,
@@ -898,7 +918,7 @@ fn append_tx(
             Some(prev)
         }
     };
-    let record = AuditRecord::next(prev.as_ref(), event);
+    let record = AuditRecord::next(prev.as_ref(), event).authenticated(mac);
     if audit.get(audit_key(record.seq))?.is_some() {
         return abort(StoreError::Corrupt(format!(
             "audit record {} exists beyond the audit head",
@@ -955,7 +975,7 @@ impl Store for SledStore {
                 settings_t.insert(key.as_bytes(), *value)?;
             }
             meta_t.insert(INITIALISED_KEY, &[] as &[u8])?;
-            append_tx(audit_t, meta_t, event.clone())
+            append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
         });
         self.committed(chain, outcome)
     }
@@ -1000,7 +1020,7 @@ impl Store for SledStore {
                         revocation.as_slice(),
                     )?;
                 }
-                append_tx(audit_t, meta_t, event.clone())
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
             },
         );
         self.committed(chain, outcome)
@@ -1059,7 +1079,7 @@ impl Store for SledStore {
                     revoked_key(&record.issuer_ca, serial),
                     revocation_value.as_slice(),
                 )?;
-                append_tx(audit_t, meta_t, event.clone())?;
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
                 Ok(record)
             },
         );
@@ -1084,7 +1104,7 @@ impl Store for SledStore {
                 record.revocation = None;
                 certs_t.insert(serial, tx(encode(&record))?)?;
                 revoked_t.remove(revoked_key(&record.issuer_ca, serial))?;
-                append_tx(audit_t, meta_t, event.clone())?;
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
                 Ok(record)
             },
         );
@@ -1137,7 +1157,7 @@ impl Store for SledStore {
                     )));
                 };
                 crl_t.insert(issuer_ca.as_bytes(), tx(encode(&number))?)?;
-                let record = append_tx(audit_t, meta_t, event.clone())?;
+                let record = append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
                 Ok((number, record))
             });
         self.committed(chain, outcome)
@@ -1188,6 +1208,31 @@ impl Store for SledStore {
             .map(|head| (head.seq, head.hash)))
     }
 
+    fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError> {
+        self.audit_mac
+            .set(mac)
+            .map_err(|_| StoreError::Backend("the audit key is already set".into()))
+    }
+
+    fn add_setting(
+        &self,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        let chain = self.chain()?;
+        let outcome = (&self.settings, &self.audit, &self.meta).transaction(
+            |(settings_t, audit_t, meta_t)| {
+                if settings_t.get(key.as_bytes())?.is_some() {
+                    return abort(StoreError::Backend(format!("setting {key} already exists")));
+                }
+                settings_t.insert(key.as_bytes(), value)?;
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
+            },
+        );
+        self.committed(chain, outcome)
+    }
+
     fn insert_credential(
         &self,
         certificate: &CertificateRecord,
@@ -1236,7 +1281,7 @@ impl Store for SledStore {
                 }
                 creds_t.insert(credential.id.as_bytes(), cred_value.as_slice())?;
                 owners_t.insert(index_key.as_slice(), &[] as &[u8])?;
-                append_tx(audit_t, meta_t, event.clone())
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
             });
         self.committed(chain, outcome)
     }
@@ -1279,7 +1324,7 @@ impl Store for SledStore {
                     return abort(StoreError::DuplicateToken(token.id.clone()));
                 }
                 tokens_t.insert(token.id.as_bytes(), value.as_slice())?;
-                append_tx(audit_t, meta_t, event.clone())
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
             });
         self.committed(chain, outcome)
     }
@@ -1312,7 +1357,7 @@ impl Store for SledStore {
                 }
                 record.revoked = true;
                 tokens_t.insert(id.as_bytes(), tx(encode(&record))?)?;
-                append_tx(audit_t, meta_t, event.clone())
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
             });
         self.committed(chain, outcome)
     }

@@ -100,6 +100,8 @@ fn action_names_are_pinned_and_match_serde() {
         (AuditAction::Crl, "crl"),
         (AuditAction::CreateCredential, "create_credential"),
         (AuditAction::Sign, "sign"),
+        (AuditAction::SignRefused, "sign_refused"),
+        (AuditAction::AuditKey, "audit_key"),
     ];
     for (action, name) in all {
         assert_eq!(action.as_str(), name);

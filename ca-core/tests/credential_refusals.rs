@@ -1,9 +1,11 @@
-//! `Authority::sign_document` refusals: each check returns before any key is used and writes no
-//! audit record. (Successful signing is in `credential_sign.rs`.)
+//! `Authority::sign_document` refusals: each check returns before any key is used, and a refused
+//! attempt on an existing credential writes one `sign_refused` audit record naming the reason
+//! (issue 12 item 7), durable before the refusal returns. (Successful signing is in
+//! `credential_sign.rs`.)
 
 mod credential_support;
 
-use ca_core::audit::audit_verify;
+use ca_core::audit::{AuditAction, AuditRecord, audit_verify};
 use ca_core::credential::{ClientTextError, Credential, CredentialError, SignDocument};
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::purpose::{PurposeError, SigningPolicy};
@@ -43,7 +45,9 @@ fn revoke(env: &Env, cred: &Credential, reason: RevocationReason, at: u64) {
         .unwrap();
 }
 
-/// Signs `request` at `now`, expects a refusal and checks the audit log did not grow.
+/// Signs `request` at `now` and expects a refusal: an attempt on an existing credential adds
+/// exactly one `sign_refused` record (see [`refusal_record`]), an unknown credential none; the
+/// chain still verifies, with the audit key too.
 #[track_caller]
 fn refused(env: &Env, request: &SignDocument<'_>, now: u64) -> CredentialError {
     let before = audit_len(env);
@@ -51,13 +55,99 @@ fn refused(env: &Env, request: &SignDocument<'_>, now: u64) -> CredentialError {
         .authority
         .sign_document(&policy(), request, now, "test:api")
         .expect_err("signing should be refused");
-    assert_eq!(
-        audit_len(env),
-        before,
-        "refusal {err} wrote an audit record"
-    );
+    let log = env.authority.store().audit_log().unwrap();
+    match err.refusal() {
+        None => assert_eq!(log.len(), before, "refusal {err} wrote an audit record"),
+        Some(refusal) => {
+            assert_eq!(log.len(), before + 1, "refusal {err}: not one audit record");
+            let record = refusal_record(&log[before..]);
+            assert_eq!(
+                record.event.object,
+                format!("credential:{}", request.credential)
+            );
+            assert_eq!(detail(record, "reason"), Some(refusal.name()));
+            assert_eq!(detail(record, "caller"), Some(request.caller));
+        }
+    }
     audit_verify(env.authority.store()).unwrap();
+    env.authority.verify_audit(None).unwrap();
     err
+}
+
+/// The one `sign_refused` record among `new` ones, checked for what it must never hold.
+#[track_caller]
+fn refusal_record(new: &[AuditRecord]) -> &AuditRecord {
+    let [record] = new else {
+        panic!("expected one record: {new:?}")
+    };
+    assert_eq!(record.event.action, AuditAction::SignRefused);
+    assert_eq!(record.event.actor, "test:api");
+    assert!(record.mac.is_some(), "refusals are authenticated too");
+    for (key, value) in &record.event.details {
+        assert!(
+            ["reason", "caller", "purpose"].contains(&key.as_str()),
+            "unexpected detail {key}={value}"
+        );
+        assert!(!value.contains("Debug") && !value.contains('{'), "{value}");
+    }
+    record
+}
+
+fn detail<'a>(record: &'a AuditRecord, key: &str) -> Option<&'a str> {
+    record
+        .event
+        .details
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The reason name (the audit vocabulary) of one refusal of each kind, and the purpose named
+/// only when it is one of the policy's.
+#[test]
+fn refusals_are_audited_by_reason_name() {
+    let env = env();
+    let cred = doctor(&env, "dr");
+    let pharmacist = person(&env, "ph", "Pharmacist", KeyAlgorithm::P256);
+    let digest = sha256(b"doc");
+    let short = vec![1u8; 20];
+    let mut unknown = request(&cred, "dr", &digest);
+    unknown.purpose = "authorship";
+    let cases: [(SignDocument<'_>, &str, Option<&str>); 4] = [
+        (request(&cred, "mallory", &digest), "not_owner", None),
+        (
+            request(&pharmacist, "ph", &digest),
+            "role_gate",
+            Some("author"),
+        ),
+        (unknown, "unknown_purpose", None),
+        (
+            request(&cred, "dr", &short),
+            "wrong_digest_length",
+            Some("author"),
+        ),
+    ];
+    for (req, reason, purpose) in cases {
+        let before = audit_len(&env);
+        refused(&env, &req, NOW);
+        let log = env.authority.store().audit_log().unwrap();
+        let record = refusal_record(&log[before..]);
+        assert_eq!(detail(record, "reason"), Some(reason));
+        assert_eq!(detail(record, "purpose"), purpose, "{reason}");
+    }
+    // A hold and a revocation are told apart.
+    revoke(&env, &cred, RevocationReason::CertificateHold, NOW + 10);
+    let err = refused(&env, &request(&cred, "dr", &digest), NOW + 20);
+    assert!(
+        matches!(&err, CredentialError::OnHold(id) if *id == cred.id),
+        "{err}"
+    );
+    env.authority
+        .release(&cred.serial, NOW + 30, "test:ra")
+        .unwrap();
+    revoke(&env, &cred, RevocationReason::KeyCompromise, NOW + 40);
+    let err = refused(&env, &request(&cred, "dr", &digest), NOW + 50);
+    assert_eq!(err.refusal().map(|r| r.name()), Some("revoked"));
 }
 
 #[test]
@@ -377,11 +467,20 @@ fn claimed_role_must_be_bounded_printable_text() {
         );
         assert!(err.to_string().starts_with("claimed_role "), "{err}");
     }
-    assert_eq!(
-        audit_len(&env),
-        audit,
-        "a refused role is neither signed nor audited"
-    );
+    let log = env.authority.store().audit_log().unwrap();
+    assert_eq!(log.len(), audit + 4, "each refusal is audited");
+    for record in &log[audit..] {
+        assert_eq!(detail(record, "reason"), Some("invalid_claimed_role"));
+        // The refused role itself is never written.
+        assert!(
+            record
+                .event
+                .details
+                .iter()
+                .all(|(k, _)| k != "claimed_role"),
+            "{record:?}"
+        );
+    }
     // Printable text in any script is signed.
     let mut req = request(&cred, "dr", &digest);
     req.claimed_role = Some("主治医 attending physician (Ärztin)");
@@ -404,10 +503,11 @@ fn revoked_after_signing_does_not_sign_again() {
     assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
     // The cache-only lookup of the HTTP handler: the owner gets it, a stranger is refused, an
     // id never loaded is not answered from the cache.
+    // (A stranger gets nothing from the cache: `signing_credential` refuses and audits.)
     let cached = env.authority.cached_signing_credential(&cred.id, "dr");
-    assert!(matches!(cached, Some(Ok(_))));
+    assert!(cached.is_some());
     let stranger = env.authority.cached_signing_credential(&cred.id, "DR-SATO");
-    assert!(matches!(stranger, Some(Err(CredentialError::NotOwner(_)))));
+    assert!(stranger.is_none());
     assert!(
         env.authority
             .cached_signing_credential("cred_0000000000000000", "dr")
@@ -432,10 +532,13 @@ fn revoked_after_signing_does_not_sign_again() {
 #[test]
 fn revoked_after_loading_does_not_sign() {
     // The streaming path loads the credential before the body arrives and signs with it after:
-    // a revocation in between must still refuse, with no audit record.
+    // a revocation in between must still refuse, with its refusal record.
     let env = env();
     let cred = doctor(&env, "dr");
-    let loaded = env.authority.signing_credential(&cred.id, "dr").unwrap();
+    let loaded = env
+        .authority
+        .signing_credential(&cred.id, "dr", NOW, "test:api")
+        .unwrap();
     assert_eq!(loaded.digest_algorithm(), cred.digest_algorithm());
     revoke(&env, &cred, RevocationReason::KeyCompromise, NOW + 10);
     let digest = sha256(b"doc");
@@ -454,7 +557,11 @@ fn revoked_after_loading_does_not_sign() {
         matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
         "{err}"
     );
-    assert_eq!(audit_len(&env), before);
+    let log = env.authority.store().audit_log().unwrap();
+    assert_eq!(
+        detail(refusal_record(&log[before..]), "reason"),
+        Some("revoked")
+    );
 }
 
 #[test]
@@ -462,11 +569,20 @@ fn loaded_credential_signs_only_its_own_request() {
     let env = env();
     let a = doctor(&env, "dr-a");
     let b = doctor(&env, "dr-b");
+    let before = audit_len(&env);
     assert!(matches!(
-        env.authority.signing_credential(&a.id, "dr-b"),
+        env.authority
+            .signing_credential(&a.id, "dr-b", NOW, "test:api"),
         Err(CredentialError::NotOwner(_))
     ));
-    let loaded = env.authority.signing_credential(&a.id, "dr-a").unwrap();
+    let log = env.authority.store().audit_log().unwrap();
+    let record = refusal_record(&log[before..]);
+    assert_eq!(record.event.object, format!("credential:{}", a.id));
+    assert_eq!(detail(record, "caller"), Some("dr-b"));
+    let loaded = env
+        .authority
+        .signing_credential(&a.id, "dr-a", NOW, "test:api")
+        .unwrap();
     let digest = sha256(b"doc");
     // Another credential's request, or another caller, is refused with the loaded one.
     for request in [request(&b, "dr-b", &digest), request(&a, "dr-b", &digest)] {

@@ -341,16 +341,68 @@ pub fn profiles(dir: &DataDir) -> Result<()> {
     Ok(())
 }
 
-pub fn audit_verify(dir: &DataDir) -> Result<()> {
-    if !dir.is_initialised() {
-        bail!(
-            "{} holds no CA: run `signer-api init` first",
-            dir.root().display()
+#[derive(Args)]
+pub struct AuditVerifyArgs {
+    /// A checkpoint from `audit checkpoint`: also prove that the log still holds its record
+    /// unchanged (neither rewritten nor truncated below it).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct AuditCheckpointArgs {
+    /// Write the checkpoint (JSON) here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Verifies the audit log with the audit key (so it needs the master secret, as every command
+/// that opens the CA does): chain, head and every record's MAC, and a checkpoint when given.
+pub fn audit_verify(dir: &DataDir, args: AuditVerifyArgs) -> Result<()> {
+    let checkpoint = args
+        .checkpoint
+        .as_deref()
+        .map(|path| {
+            ca_core::audit::Checkpoint::from_json(&read_input(path)?)
+                .with_context(|| format!("--checkpoint {}", path.display()))
+        })
+        .transpose()?;
+    let authority = dir.open_authority()?;
+    let report = authority.verify_audit(checkpoint.as_ref())?;
+    println!(
+        "audit log OK: {} records, chain intact, authenticated by audit key {} from record {}",
+        report.records,
+        authority.audit_key_id(),
+        report.authenticated_from
+    );
+    if report.authenticated_from > 1 {
+        println!(
+            "  records 1 to {} predate the audit key: chained, not authenticated",
+            report.authenticated_from - 1
         );
     }
-    let store = dir.open_store()?;
-    let n = ca_core::audit::audit_verify(&store)?;
-    println!("audit log OK: {n} records, chain intact");
+    if let Some(seq) = report.checkpoint {
+        println!("  the log extends the checkpoint at record {seq}");
+    }
+    Ok(())
+}
+
+/// Exports a signed checkpoint of the audit log's head for an auditor to keep.
+pub fn audit_checkpoint(dir: &DataDir, args: AuditCheckpointArgs) -> Result<()> {
+    let authority = dir.open_authority()?;
+    let checkpoint = authority.audit_checkpoint(now()?)?;
+    let json = checkpoint.to_json();
+    match args.out {
+        Some(path) => {
+            write_atomic(&path, json.as_bytes())?;
+            eprintln!(
+                "checkpoint of audit record {} written to {}",
+                checkpoint.seq,
+                path.display()
+            );
+        }
+        None => print!("{json}"),
+    }
     Ok(())
 }
 

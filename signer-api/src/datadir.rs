@@ -212,7 +212,12 @@ impl DataDir {
         }
         let store = self.open_store()?;
         let sealer = self.sealer(&store)?;
-        Ok(Authority::open(store, self.profiles()?, sealer)?)
+        // The clock is read at this edge (ca-core reads none): it dates the audit key's creation
+        // in a store made before audit keys.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(Authority::open(store, self.profiles()?, sealer, now)?)
     }
 }
 

@@ -55,8 +55,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of the audit log.
-    Verify,
+    /// Check the audit log: hash chain, head and the audit key's MAC of every record; with
+    /// --checkpoint, also that the log extends a checkpoint.
+    Verify(admin::AuditVerifyArgs),
+    /// Export a signed checkpoint of the audit log's head (JSON) for an auditor to keep.
+    Checkpoint(admin::AuditCheckpointArgs),
     /// Print every audit record, oldest first, one JSON object per line (JSON Lines).
     List,
 }
@@ -80,8 +83,11 @@ fn main() -> ExitCode {
         Command::Profiles => admin::profiles(&dir),
         Command::Token(args) => admin::token(&dir, args),
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => admin::audit_verify(&dir),
+            command: AuditCommand::Verify(args),
+        } => admin::audit_verify(&dir, args),
+        Command::Audit {
+            command: AuditCommand::Checkpoint(args),
+        } => admin::audit_checkpoint(&dir, args),
         Command::Audit {
             command: AuditCommand::List,
         } => admin::audit_list(&dir),

@@ -934,6 +934,7 @@ fn a_full_scenario_logs_no_secret_and_stores_keys_sealed() {
             store,
             ca_core::profile::ProfileSet::embedded().unwrap(),
             ca_core::seal::Sealer::from_key(&key),
+            now(),
         )
         .unwrap();
         let id = tok1.split('_').nth(1).unwrap();

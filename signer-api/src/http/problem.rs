@@ -179,6 +179,7 @@ impl From<CredentialError> for Problem {
             CredentialError::NotFound(_) => Self::not_found(e.to_string()),
             CredentialError::NotOwner(_)
             | CredentialError::Revoked(_)
+            | CredentialError::OnHold(_)
             | CredentialError::OutOfValidity(_)
             | CredentialError::CaRevoked { .. } => Self::forbidden(e.to_string()),
             CredentialError::NotSigningProfile(_)

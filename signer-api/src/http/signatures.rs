@@ -135,8 +135,7 @@ async fn sign_digest(
     // store, on the blocking pool.
     let loaded = state
         .authority
-        .cached_signing_credential(&request.credential, &practitioner)
-        .transpose()?;
+        .cached_signing_credential(&request.credential, &practitioner);
     let credential = request.credential.clone();
     let signed = sign_request(
         state,
@@ -199,11 +198,20 @@ async fn sign_stream(
         .authority
         .cached_signing_credential(&credential, &practitioner)
     {
-        Some(loaded) => loaded?,
+        Some(loaded) => loaded,
         None => {
             let st = state.clone();
-            let (cred, owner) = (credential.clone(), practitioner.clone());
-            blocking(move || Ok(st.authority.signing_credential(&cred, &owner)?)).await?
+            let (cred, owner, actor) = (
+                credential.clone(),
+                practitioner.clone(),
+                caller.label.clone(),
+            );
+            blocking(move || {
+                Ok(st
+                    .authority
+                    .signing_credential(&cred, &owner, now(), &actor)?)
+            })
+            .await?
         }
     };
     let algorithm = loaded.digest_algorithm();
