@@ -65,6 +65,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         purposes: std::sync::Arc::new(dir.signing_policy()?),
         config: config.clone(),
         metrics: Default::default(),
+        auth_failure_log: Default::default(),
         rate: http::limits::ClientRate::new(&config.limits),
     });
     let tls = match &config.tls {

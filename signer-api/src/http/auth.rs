@@ -2,6 +2,7 @@
 //! certificate issued by our authentication CA under an authentication profile (ISO 17090-5).
 
 use super::AppState;
+use super::auth_failures::{self, AuthFailure};
 use super::problem::Problem;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -94,26 +95,38 @@ fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| Problem::internal(&"application state missing"))?;
-    let now = super::now();
+    authenticate(req, state, super::now()).map_err(|failure| {
+        auth_failures::record(state, req, &failure);
+        failure.into()
+    })
+}
+
+fn authenticate(req: &HttpRequest, state: &AppState, now: u64) -> Result<Caller, AuthFailure> {
     if let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
         let value = header
             .to_str()
-            .map_err(|_| Problem::unauthorized("malformed Authorization header"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| Problem::unauthorized("expected Authorization: Bearer <token>"))?;
-        return token_caller(state, token.trim(), now);
+            .map_err(|_| AuthFailure::Header("malformed Authorization header"))?;
+        let token = value.strip_prefix("Bearer ").ok_or(AuthFailure::Header(
+            "expected Authorization: Bearer <token>",
+        ))?;
+        return verified_token(state, token.trim(), now).map_err(AuthFailure::Token);
     }
     if let Some(peer) = req.conn_data::<PeerCertificate>() {
-        return identify_certificate(state, &peer.0, now);
+        return certificate_caller(state, &peer.0, now).map_err(AuthFailure::Certificate);
     }
-    Err(Problem::unauthorized(
-        "no credentials: send Authorization: Bearer <token> or a client certificate",
-    ))
+    Err(AuthFailure::NoCredentials)
 }
 
 /// The caller an API token names, once it verifies at `now`.
 pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, Problem> {
+    Ok(verified_token(state, token, now)?)
+}
+
+fn verified_token(
+    state: &AppState,
+    token: &str,
+    now: u64,
+) -> Result<Caller, ca_core::token::TokenError> {
     let scope = state.authority.authenticate(token, now)?;
     // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
     let id = token.split('_').nth(1).unwrap_or_default();
@@ -130,11 +143,11 @@ pub fn token_caller(state: &AppState, token: &str, now: u64) -> Result<Caller, P
 
 /// The caller a verified client certificate chain (end entity first) authenticates at `now`;
 /// ca-core decides (`Authority::authenticate_client`).
-pub fn identify_certificate(
+fn certificate_caller(
     state: &AppState,
     chain: &[Vec<u8>],
     now: u64,
-) -> Result<Caller, Problem> {
+) -> Result<Caller, ca_core::client_auth::ClientAuthError> {
     let client = state.authority.authenticate_client(chain, now)?;
     let label = format!("certificate:{}:{}", client.ca, hex::encode(&client.serial));
     let identity = match client.practitioner() {

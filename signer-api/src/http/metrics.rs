@@ -1,8 +1,13 @@
 //! Counters and latency histograms in the Prometheus text exposition format (version 0.0.4).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::Mutex;
+
+/// Most clients with a series of their own in `hpki_auth_failures_total`; failures of any later
+/// client count under `client="other"`, so a flood of addresses cannot grow the exposition (or
+/// the memory behind it) without bound.
+pub const AUTH_FAILURE_CLIENTS: usize = 64;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -20,6 +25,9 @@ pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Rendered labels → histogram of request latency.
     latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Clients with their own auth-failure series, at most [`AUTH_FAILURE_CLIENTS`]; kept for
+    /// the process's life, as a counter must not vanish.
+    auth_failure_clients: Mutex<BTreeSet<String>>,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> String {
@@ -34,6 +42,24 @@ impl Metrics {
     pub fn count(&self, name: &'static str, pairs: &[(&str, &str)]) {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         *counters.entry((name, labels(pairs))).or_default() += 1;
+    }
+
+    /// Counts a failed authentication of `client` (a bounded key: a stored token's id or an
+    /// address) for `reason` (one of a fixed set of names).
+    pub fn count_auth_failure(&self, client: &str, reason: &'static str) {
+        let client = {
+            let mut clients = self
+                .auth_failure_clients
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let own = clients.contains(client)
+                || (clients.len() < AUTH_FAILURE_CLIENTS && clients.insert(client.to_owned()));
+            if own { client } else { "other" }
+        };
+        self.count(
+            "hpki_auth_failures_total",
+            &[("client", client), ("reason", reason)],
+        );
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -102,5 +128,31 @@ mod tests {
         assert!(text.contains("le=\"0.0025\"} 0"), "{text}");
         assert!(text.contains("le=\"0.005\"} 1"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn auth_failure_clients_are_capped_with_an_other_bucket() {
+        let m = Metrics::default();
+        for i in 0..AUTH_FAILURE_CLIENTS + 10 {
+            m.count_auth_failure(&format!("ip:10.0.0.{i}"), "unknown_token");
+        }
+        // A client admitted before the cap keeps its own series.
+        m.count_auth_failure("ip:10.0.0.0", "unknown_token");
+        let text = m.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("hpki_auth_failures_total{"))
+            .count();
+        assert_eq!(series, AUTH_FAILURE_CLIENTS + 1, "{text}");
+        assert!(
+            text.contains("hpki_auth_failures_total{client=\"other\",reason=\"unknown_token\"} 10"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "hpki_auth_failures_total{client=\"ip:10.0.0.0\",reason=\"unknown_token\"} 2"
+            ),
+            "{text}"
+        );
     }
 }

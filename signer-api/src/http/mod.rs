@@ -2,6 +2,7 @@
 //! issuing, verifying) runs on the blocking pool, never on the async executor.
 
 pub mod auth;
+pub mod auth_failures;
 mod ca;
 pub mod certificates;
 pub mod credentials;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub purposes: std::sync::Arc<SigningPolicy>,
     pub config: Config,
     pub metrics: metrics::Metrics,
+    /// The log budget of failed authentications.
+    pub auth_failure_log: auth_failures::AuthFailureLog,
     /// The per-client rate limit; `None` when configured off.
     pub rate: Option<limits::ClientRate>,
 }
