@@ -144,7 +144,25 @@ fn a_revoked_sub_ca_is_listed_by_the_root_and_stops_issuing_and_signing() {
         matches!(refused, Err(CredentialError::CaRevoked { ref ca, .. }) if ca == "sign"),
         "{refused:?}"
     );
-    assert_eq!(audit_len(&env), audit, "a refusal left an audit record");
+    // The issuance refusal writes nothing; the signing attempt is a `sign_refused` record.
+    let log = store.audit_log().unwrap();
+    assert_eq!(
+        log.len(),
+        audit + 1,
+        "one record: the refused signing attempt"
+    );
+    assert_eq!(
+        log[audit].event.action,
+        ca_core::audit::AuditAction::SignRefused
+    );
+    assert!(
+        log[audit]
+            .event
+            .details
+            .contains(&("reason".to_owned(), "ca_revoked".to_owned())),
+        "{:?}",
+        log[audit]
+    );
     assert_eq!(store.certificates().unwrap().len(), certificates);
 
     // The authentication CA is not under the revoked one and stays usable.

@@ -230,9 +230,18 @@ fn held_credential_does_not_sign_until_released() {
         .authority
         .sign_document(&policy, &request, NOW + 20, "test:api")
         .unwrap_err();
+    // A hold is told apart from a revocation, to the caller and in the refusal's audit record.
     assert!(
-        matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
+        matches!(&err, CredentialError::OnHold(id) if *id == cred.id),
         "{err}"
+    );
+    assert!(err.to_string().contains("on hold"), "{err}");
+    let last = env.authority.store().audit_log().unwrap().pop().unwrap();
+    assert!(
+        last.event
+            .details
+            .contains(&("reason".to_owned(), "on_hold".to_owned())),
+        "{last:?}"
     );
     env.authority
         .release(&cred.serial, NOW + 30, ACTOR)

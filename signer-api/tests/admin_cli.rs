@@ -720,6 +720,164 @@ fn audit_verify_catches_an_edited_or_removed_record() {
     }
 }
 
+/// The audit log as an intruder with write access to the stopped store sees it: every record,
+/// and a way to put back an edited log with a head that matches (what the unkeyed chain needs).
+fn rewrite_log(env: &Env, edit: impl FnOnce(&mut Vec<ca_core::audit::AuditRecord>)) {
+    use ca_core::store::{AUDIT_HEAD_KEY, AUDIT_TREE, META_TREE};
+    let db = sled::open(env.data().join("store")).unwrap();
+    let tree = db.open_tree(AUDIT_TREE).unwrap();
+    let mut records: Vec<ca_core::audit::AuditRecord> = tree
+        .iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.unwrap()).unwrap())
+        .collect();
+    edit(&mut records);
+    tree.clear().unwrap();
+    for r in &records {
+        tree.insert(r.seq.to_be_bytes(), serde_json::to_vec(r).unwrap())
+            .unwrap();
+    }
+    let last = records.last().unwrap();
+    let head = serde_json::json!({"seq": last.seq, "hash": last.hash});
+    db.open_tree(META_TREE)
+        .unwrap()
+        .insert(AUDIT_HEAD_KEY, serde_json::to_vec(&head).unwrap())
+        .unwrap();
+    db.flush().unwrap();
+}
+
+/// Recomputes the (unkeyed) hashes of `records` from index `from` on, as anyone can.
+fn rechain(records: &mut [ca_core::audit::AuditRecord], from: usize) {
+    for i in from..records.len() {
+        let prev = (i > 0).then(|| records[i - 1].clone());
+        let mac = records[i].mac.take();
+        records[i] = ca_core::audit::AuditRecord::next(prev.as_ref(), records[i].event.clone());
+        records[i].mac = mac;
+    }
+}
+
+/// Issue 12 item 10 (fails on main, whose chain used no key): a record rewritten with every
+/// hash after it recomputed, or a log rewritten without MACs, passes the unkeyed chain check but
+/// not `audit verify`, which checks the audit key's MAC of every record.
+#[test]
+fn audit_verify_catches_a_rewrite_with_recomputed_hashes() {
+    for case in ["recomputed", "stripped"] {
+        let env = Env::new();
+        issue_doctor(&env, "a");
+        issue_doctor(&env, "b");
+        let ok = env.ok(&["audit", "verify"]);
+        assert!(
+            ok.starts_with("audit log OK: 3 records") && ok.contains("from record 1"),
+            "{ok}"
+        );
+        rewrite_log(&env, |records| {
+            records[1].event.actor = "cl1".into();
+            if case == "stripped" {
+                for r in records.iter_mut() {
+                    r.mac = None;
+                }
+            }
+            rechain(records, 1);
+        });
+        {
+            // The unkeyed chain is intact again: only the key tells.
+            let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
+            assert_eq!(ca_core::audit::audit_verify(&store).unwrap(), 3, "{case}");
+        }
+        let err = env.fails(&["audit", "verify"]);
+        let want = match case {
+            "recomputed" => "audit record 2: MAC does not match",
+            _ => "no record carries a MAC of the audit key",
+        };
+        assert!(err.contains(want), "{case}: {err}");
+    }
+}
+
+/// Issue 12 item 10 (fails on main, which had no checkpoint): `audit checkpoint` exports a
+/// signed head; `audit verify --checkpoint` passes while the log extends it and fails, saying
+/// so, once the log was cut short below it, which no MAC can show. A forged checkpoint is
+/// refused.
+#[test]
+fn audit_checkpoint_detects_truncation_below_it() {
+    let env = Env::new();
+    issue_doctor(&env, "a");
+    let cp = env.path("checkpoint.json");
+    env.ok(&["audit", "checkpoint", "--out", cp.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    assert_eq!(json["seq"], 2, "{json}");
+    // The same checkpoint on standard output verifies too.
+    let printed = env.path("printed.json");
+    std::fs::write(&printed, env.ok(&["audit", "checkpoint"])).unwrap();
+    issue_doctor(&env, "b");
+    for file in [&cp, &printed] {
+        let out = env.ok(&["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+        assert!(
+            out.contains("3 records") && out.contains("extends the checkpoint at record 2"),
+            "{out}"
+        );
+    }
+
+    // A forged checkpoint (another record number, signature kept) is refused.
+    let forged = env.path("forged.json");
+    let text = std::fs::read_to_string(&cp).unwrap();
+    std::fs::write(&forged, text.replace("\"seq\": 2", "\"seq\": 1")).unwrap();
+    let err = env.fails(&["audit", "verify", "--checkpoint", forged.to_str().unwrap()]);
+    assert!(err.contains("signature does not verify"), "{err}");
+    std::fs::write(&forged, "{").unwrap();
+    let err = env.fails(&["audit", "verify", "--checkpoint", forged.to_str().unwrap()]);
+    assert!(err.contains("malformed checkpoint"), "{err}");
+
+    // Cut back to the init record, head moved with it: every remaining MAC is authentic.
+    rewrite_log(&env, |records| records.truncate(1));
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.starts_with("audit log OK: 1 records"), "{out}");
+    let err = env.fails(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
+    assert!(
+        err.contains("truncated: the checkpoint is at record 2, the log ends at record 1"),
+        "{err}"
+    );
+}
+
+/// A data directory made before audit keys (no sealed audit key, records without MACs) gets a
+/// key when first opened, recorded as an `audit_key` record: the first authenticated one.
+#[test]
+fn a_data_directory_without_an_audit_key_gets_one_audited() {
+    let env = Env::new();
+    issue_doctor(&env, "a");
+    {
+        let db = sled::open(env.data().join("store")).unwrap();
+        db.open_tree(ca_core::store::SETTINGS_TREE)
+            .unwrap()
+            .remove(ca_core::authority::SETTING_AUDIT_KEY)
+            .unwrap()
+            .expect("init sealed an audit key");
+        db.flush().unwrap();
+    }
+    rewrite_log(&env, |records| {
+        for r in records.iter_mut() {
+            r.mac = None;
+        }
+    });
+    let out = env.ok(&["audit", "verify"]);
+    assert!(
+        out.starts_with("audit log OK: 3 records")
+            && out.contains("from record 3")
+            && out.contains("records 1 to 2 predate the audit key"),
+        "{out}"
+    );
+    let log = support::audit_list(&env.data());
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[2]["event"]["action"], "audit_key");
+    assert_eq!(
+        support::detail(&log[2], "unauthenticated_records"),
+        Some("2")
+    );
+    // Created once: the next open finds it.
+    issue_doctor(&env, "b");
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.starts_with("audit log OK: 4 records"), "{out}");
+}
+
 /// Every CA key algorithm, every CSR algorithm (proof of possession checked for each), and a
 /// subject with repeated OU and a multi-valued RDN that must survive as written.
 #[test]

@@ -330,7 +330,7 @@ fn hold_and_release_over_http() {
     assert_eq!(r.json()["status"], "held", "{}", r.text());
     assert_eq!(r.json()["revocation_reason"], "certificateHold");
     let d = sign().problem(403);
-    assert!(d.contains("revoked"), "{d}");
+    assert!(d.contains("on hold (certificateHold)"), "{d}");
     let text = crl_text("held.crl");
     assert!(text.contains("Certificate Hold"), "{text}");
     assert!(
