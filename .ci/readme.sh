@@ -10,7 +10,7 @@ work=$(mktemp -d)
 server=
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf hpki-data rx.txt rx.p7s doctor.key doctor.csr doctor.pem sign.crl "$work"
+    rm -rf hpki-data rx.txt rx.p7s doctor.key doctor.csr doctor.pem sign.crl audit-checkpoint.json "$work"
 }
 trap cleanup EXIT
 

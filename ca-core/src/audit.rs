@@ -282,10 +282,13 @@ pub enum AuditVerifyError {
     },
 }
 
+/// The head as the store keeps it: sequence number and hash of the newest record.
+type Head = (u64, String);
+
 /// Reads the log and its head as of one moment: the log and the head are separate reads, and a
 /// head that is the same before and after reading the log shows no append landed in between, so
 /// a live store is not misreported as tampered.
-fn snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<(u64, String)>), StoreError> {
+fn snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<Head>), StoreError> {
     const ATTEMPTS: usize = 100;
     for _ in 0..ATTEMPTS {
         let before = store.audit_head()?;

@@ -838,6 +838,42 @@ fn audit_checkpoint_detects_truncation_below_it() {
     );
 }
 
+/// A store restored from a backup and then extended (every MAC authentic, the same key) has
+/// another record where the checkpoint was taken: `audit verify --checkpoint` says it was
+/// rewritten.
+#[test]
+fn audit_checkpoint_detects_a_log_rolled_back_and_extended() {
+    let env = Env::new();
+    issue_doctor(&env, "a");
+    let backup = env.path("backup");
+    let copy = |from: &Path, to: &Path| {
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    copy(&env.data(), &backup);
+    issue_doctor(&env, "b");
+    let cp = env.path("checkpoint.json");
+    env.ok(&["audit", "checkpoint", "--out", cp.to_str().unwrap()]);
+    std::fs::remove_dir_all(env.data()).unwrap();
+    copy(&backup, &env.data());
+    issue_doctor(&env, "c");
+    issue_doctor(&env, "d");
+    assert!(
+        env.ok(&["audit", "verify"])
+            .starts_with("audit log OK: 4 records")
+    );
+    let err = env.fails(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()]);
+    assert!(
+        err.contains("audit record 3 is not the one checkpointed") && err.contains("rewritten"),
+        "{err}"
+    );
+}
+
 /// A data directory made before audit keys (no sealed audit key, records without MACs) gets a
 /// key when first opened, recorded as an `audit_key` record: the first authenticated one.
 #[test]
