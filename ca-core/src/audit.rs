@@ -464,17 +464,17 @@ impl AuditKey {
     pub const LEN: usize = 32;
 
     /// A fresh random secret.
-    pub fn generate() -> Result<Self, SealError> {
+    pub(crate) fn generate() -> Result<Self, SealError> {
         Ok(Self(Zeroizing::new(Sealer::random_bytes()?)))
     }
 
     /// The secret as unsealed from the store; `None` unless it is [`AuditKey::LEN`] octets.
-    pub fn from_secret(secret: &[u8]) -> Option<Self> {
+    pub(crate) fn from_secret(secret: &[u8]) -> Option<Self> {
         Some(Self(Zeroizing::new(secret.try_into().ok()?)))
     }
 
     /// The secret, to be sealed; never stored or shown otherwise.
-    pub fn secret(&self) -> &[u8] {
+    pub(crate) fn secret(&self) -> &[u8] {
         self.0.as_ref()
     }
 
