@@ -766,6 +766,16 @@ fn open_audit_key<S: Store>(
         store.set_audit_mac(key.mac())?;
         return Ok(key);
     }
+    // A log that was keyed once lost its key to tampering, not to age: a new key would bless
+    // whatever the log now holds. (A log stripped of its MACs as well looks like an old one;
+    // checkpoints, signed by the old key, catch that.)
+    if let Some(keyed) = store.audit_log()?.iter().find(|r| r.mac.is_some()) {
+        return Err(StoreError::Corrupt(format!(
+            "audit record {} carries a MAC but the store holds no audit key: it was removed",
+            keyed.seq
+        ))
+        .into());
+    }
     let key = AuditKey::generate()?;
     let sealed = sealer.seal(key.secret(), AUDIT_KEY_CONTEXT)?;
     store.set_audit_mac(key.mac())?;

@@ -685,9 +685,33 @@ fn init_refuses_zero_crl_days() {
 
 /// Edits the raw audit tree as an intruder with file access would; the CLI is not running.
 fn tamper(env: &Env, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(env.data().join("store")).unwrap();
-    edit(&db.open_tree(ca_core::store::AUDIT_TREE).unwrap());
-    db.flush().unwrap();
+    {
+        let db = sled::open(env.data().join("store")).unwrap();
+        edit(&db.open_tree(ca_core::store::AUDIT_TREE).unwrap());
+        db.flush().unwrap();
+    }
+    wait_for_unlock(env);
+}
+
+/// Waits until sled's lock on the store is free again: sled 0.34 releases it on background
+/// threads a moment after the last in-process handle drops (spacejam/sled#1234), and the next
+/// CLI command would fail to open the store. flock(1) takes the same flock(2) lock and releases
+/// it as it exits.
+fn wait_for_unlock(env: &Env) {
+    let db = env.data().join("store").join("db");
+    for _ in 0..400 {
+        let free = Command::new("flock")
+            .arg("-n")
+            .arg(&db)
+            .arg("true")
+            .status()
+            .expect("flock(1) (util-linux) is required by this test");
+        if free.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("sled never released its lock on {}", db.display());
 }
 
 #[test]
@@ -744,6 +768,8 @@ fn rewrite_log(env: &Env, edit: impl FnOnce(&mut Vec<ca_core::audit::AuditRecord
         .insert(AUDIT_HEAD_KEY, serde_json::to_vec(&head).unwrap())
         .unwrap();
     db.flush().unwrap();
+    drop((tree, db));
+    wait_for_unlock(env);
 }
 
 /// Recomputes the (unkeyed) hashes of `records` from index `from` on, as anyone can.
@@ -784,6 +810,7 @@ fn audit_verify_catches_a_rewrite_with_recomputed_hashes() {
             let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
             assert_eq!(ca_core::audit::audit_verify(&store).unwrap(), 3, "{case}");
         }
+        wait_for_unlock(&env);
         let err = env.fails(&["audit", "verify"]);
         let want = match case {
             "recomputed" => "audit record 2: MAC does not match",
@@ -889,6 +916,14 @@ fn a_data_directory_without_an_audit_key_gets_one_audited() {
             .expect("init sealed an audit key");
         db.flush().unwrap();
     }
+    wait_for_unlock(&env);
+    // The key removed from a keyed log is tampering: no new key is made over it.
+    let err = env.fails(&["audit", "verify"]);
+    assert!(
+        err.contains("audit record 1 carries a MAC but the store holds no audit key"),
+        "{err}"
+    );
+    // What an older hpki wrote: no key, no MACs.
     rewrite_log(&env, |records| {
         for r in records.iter_mut() {
             r.mac = None;
