@@ -618,7 +618,8 @@ impl<S: Store> Authority<S> {
         now: u64,
         actor: &str,
     ) -> Result<CertificateRecord, AuthorityError> {
-        let mut details = vec![("reason".to_owned(), format!("{reason:?}"))];
+        // The RFC 5280 §5.3.1 name (`keyCompromise`), never the Rust variant's Debug spelling.
+        let mut details = vec![("reason".to_owned(), reason.name().to_owned())];
         if let Some(at) = invalidity_date {
             details.push(("invalidity_date".to_owned(), at.to_string()));
         }

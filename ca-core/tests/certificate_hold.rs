@@ -96,6 +96,16 @@ fn held_is_on_the_crl_and_released_is_not() {
         )
         .unwrap();
     assert_eq!(last_action(&env), AuditAction::Hold);
+    let log = env.authority.store().audit_log().unwrap();
+    assert!(
+        log.last()
+            .unwrap()
+            .event
+            .details
+            .contains(&("reason".to_owned(), "certificateHold".to_owned())),
+        "the RFC 5280 name, not Debug output: {:?}",
+        log.last()
+    );
     let stored = env.authority.store().certificate(&cred.serial).unwrap();
     assert_eq!(
         stored.unwrap().revocation.unwrap().reason,
