@@ -111,15 +111,17 @@ pub fn now() -> Result<u64> {
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if meta.len() > MAX_INPUT {
-        bail!(
-            "{} is {} bytes; the limit is {MAX_INPUT}",
-            path.display(),
-            meta.len()
-        );
+    use std::io::Read;
+    let context = || format!("reading {}", path.display());
+    // The read is bounded too: a device or a pipe (/dev/zero) reports no size.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut bytes))
+        .with_context(context)?;
+    if bytes.len() as u64 > MAX_INPUT {
+        bail!("{} is over the limit of {MAX_INPUT} bytes", path.display());
     }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    Ok(bytes)
 }
 
 /// A fresh demo policy arc `2.25.<n>`, n a random 32-bit number.

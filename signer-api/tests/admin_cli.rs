@@ -1210,6 +1210,27 @@ fn hostile_admin_input_exits_2_and_writes_nothing() {
         ),
         ("init: again", s(&["init"])),
         ("audit: unknown", s(&["audit", "frobnicate"])),
+        (
+            "checkpoint: endless device",
+            s(&["audit", "verify", "--checkpoint", "/dev/zero"]),
+        ),
+        (
+            "checkpoint: over 1 MiB",
+            s(&["audit", "verify", "--checkpoint", &big]),
+        ),
+        (
+            "checkpoint: DER nesting",
+            s(&["audit", "verify", "--checkpoint", &deep]),
+        ),
+        (
+            "checkpoint: a directory",
+            s(&[
+                "audit",
+                "verify",
+                "--checkpoint",
+                env.dir.path().to_str().unwrap(),
+            ]),
+        ),
     ];
     for (what, args) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
