@@ -1,6 +1,14 @@
 //! The façade the edges call (DESIGN.md §2): initialise a CA hierarchy, issue, revoke, publish
 //! CRLs. Every state change is written to the store together with its audit record before the call
 //! returns (DESIGN.md §5 invariant 2). Time arrives as an argument (Unix seconds).
+//!
+//! The façade's other flows are its child modules, each adding `impl Authority` methods: server-held
+//! signing credentials, API tokens and client-certificate authentication. They read the
+//! authority's state; nothing else in ca-core reads theirs.
+
+pub mod client_auth;
+pub mod credential;
+pub mod token;
 
 use crate::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, AuditVerifyError, Checkpoint};
 use crate::crl::{self, CrlContent, CrlError};
@@ -140,11 +148,10 @@ pub struct Authority<S: Store> {
     /// Credential keys already unsealed, by credential id: unsealing parses PKCS#8 and (for
     /// ECDSA) validates the key on every call, which dominates a signature's cost. Keys never
     /// change once created, so entries need no invalidation; revocation is checked per call.
-    pub(crate) credential_keys: crate::credential::CredentialCache<crate::credential::CachedKey>,
+    pub(crate) credential_keys: credential::CredentialCache<credential::CachedKey>,
     /// Credentials as loaded for signing, by id (see `Authority::signing_credential`): records
     /// and certificate are fixed once created; revocation is read from the store per signature.
-    pub(crate) signing_credentials:
-        crate::credential::CredentialCache<crate::credential::SigningCredential>,
+    pub(crate) signing_credentials: credential::CredentialCache<credential::SigningCredential>,
     /// Each CA's current CRL (DER) and its thisUpdate, as [`Authority::current_crl`] last signed it.
     pub(crate) current_crls: std::sync::Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
 }
