@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(set) = BASE.with_source(name, text) else {
         return;
     };
-    // The JP signature arc, as ca-core/tests/profile_extensions.rs uses it.
+    // The JP signature arc, as ca-core/tests/it/profile_extensions.rs uses it.
     let arc = ObjectIdentifier::new_unwrap("1.2.392.100495.1.5.1.1.0");
     for profile in set.profiles() {
         let issued = profile

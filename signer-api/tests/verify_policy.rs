@@ -4,7 +4,7 @@
 
 mod support;
 
-#[path = "../../ca-core/tests/fresh_ca/mod.rs"]
+#[path = "../../ca-core/tests/it/support/fresh_ca.rs"]
 mod fresh_ca;
 
 use base64::Engine;

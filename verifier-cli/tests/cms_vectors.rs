@@ -1,6 +1,6 @@
 //! Every case of `test-vectors/cms/manifest.toml` (issue 4 test vectors) through the real
 //! `verifier-cli verify --format json`: its exit status, indication and sub-indication are the
-//! manifest's. The vectors and the manifest come from `ca-core/tests/cms_vectors.rs`.
+//! manifest's. The vectors and the manifest come from `ca-core/tests/it/cms_vectors.rs`.
 
 use serde::Deserialize;
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! A signer with their own key (not held by any service): a fresh CA made with the engine
-//! (`ca-core/tests/fresh_ca`), an `rhp-sign` certificate with a JP hcRole for a key generated
-//! here, and CAdES signatures made with `ca_core::sign` at times the test chooses.
+//! (`ca-core/tests/it/support/fresh_ca.rs`), an `rhp-sign` certificate with a JP hcRole for a key
+//! generated here, and CAdES signatures made with `ca_core::sign` at times the test chooses.
 #![allow(dead_code)] // each test binary uses a different part
 
-#[path = "../../../ca-core/tests/fresh_ca/mod.rs"]
+#[path = "../../../ca-core/tests/it/support/fresh_ca.rs"]
 mod fresh_ca;
 
 use ca_core::authority::Authority;
