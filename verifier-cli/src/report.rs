@@ -2,7 +2,7 @@
 
 use crate::args::Format;
 use crate::batch::Batch;
-use ca_core::verify::{Outcome, Report, rfc3339};
+use ca_core::verify::{Check, Outcome, Report, SubIndication, rfc3339};
 
 pub fn print_report(report: &Report, format: Format) {
     match format {
@@ -30,7 +30,7 @@ fn text(report: &Report) -> String {
     }
     out.push('\n');
     if let Some(c) = report.checks.iter().find(|c| c.outcome == Outcome::Failed) {
-        let _ = writeln!(out, "  failed: {}: {}", c.name, c.reason);
+        failed(&mut out, c);
     }
     let many = report.signatures.len() > 1;
     for (i, s) in report.signatures.iter().enumerate() {
@@ -46,7 +46,7 @@ fn text(report: &Report) -> String {
             );
         }
         if let Some(c) = s.first_failure() {
-            let _ = writeln!(out, "  failed: {}: {}", c.name, c.reason);
+            failed(&mut out, c);
         }
         if let Some(signer) = &s.signer {
             let _ = writeln!(out, "  signer:  {}", signer.subject);
@@ -152,4 +152,27 @@ pub fn print_batch(batch: &Batch, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A failed check, and the flag that bears on it where there is one: the engine's reasons name
+/// policy settings, the CLI names its flags.
+fn failed(out: &mut String, c: &Check) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "  failed: {}: {}", c.name, c.reason);
+    if let Some(hint) = hint(c) {
+        let _ = writeln!(out, "  hint:   {hint}");
+    }
+}
+
+fn hint(c: &Check) -> Option<&'static str> {
+    match (c.sub_indication?, c.name) {
+        (SubIndication::SignedDataNotFound, _) => Some("give the signed content with --content"),
+        // The reason of ca-core's RFC 5937 anchor-constraint refusals (verify/path.rs).
+        (SubIndication::ChainConstraintsFailure, "certificate-path")
+            if c.reason.contains("RFC 5937 anchor constraints") =>
+        {
+            Some("--no-anchor-constraints uses each trust anchor as a name and a key only")
+        }
+        _ => None,
+    }
 }

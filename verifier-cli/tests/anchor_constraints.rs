@@ -130,7 +130,7 @@ fn every_command_applies_the_anchors_name_constraints_unless_told_not_to() {
     ]
     .concat();
     for (what, args) in [
-        ("verify-path", path),
+        ("verify-path", path.clone()),
         ("verify", cms_args),
         ("verify-batch", batch),
     ] {
@@ -152,4 +152,18 @@ fn every_command_applies_the_anchors_name_constraints_unless_told_not_to() {
         }
         assert_eq!(off, Some(0), "{what} --no-anchor-constraints: {accepted}");
     }
+
+    // The engine's reason names the RFC 5937 setting; the text report adds the flag (issue 12).
+    let [(on, refused), _] = both(&path);
+    assert_eq!(on, Some(1), "{refused}");
+    assert!(
+        refused.contains("(RFC 5937 anchor constraints are enforced)\n"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(
+            "\n  hint:   --no-anchor-constraints uses each trust anchor as a name and a key only\n"
+        ),
+        "{refused}"
+    );
 }

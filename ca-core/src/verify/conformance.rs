@@ -419,7 +419,8 @@ pub(crate) fn candidate<'s>(
             "trust anchor",
             tbs,
             format!(
-                "{why} (RFC 5937; --no-anchor-constraints uses the anchor as a name and a key only)"
+                "{why} (RFC 5937 anchor constraints are enforced; without them the anchor is a \
+                 name and a key only)"
             ),
         )
     };

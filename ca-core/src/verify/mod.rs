@@ -656,8 +656,7 @@ fn verify_document_with(
             )
         }
         (Content::Encapsulated, None) => {
-            let reason =
-                "detached signature: the signed content was not supplied (--content)".to_string();
+            let reason = "detached signature: the signed content was not supplied".to_string();
             return Report {
                 indication: Indication::Indeterminate,
                 sub_indication: Some(SubIndication::SignedDataNotFound),
@@ -849,7 +848,7 @@ fn verify_signer(
                 r.fail(
                     "cades",
                     SubIndication::FormatFailure,
-                    "no signed attributes, so no signingCertificateV2: not a CAdES signature (--require-cades)",
+                    "no signed attributes, so no signingCertificateV2: not a CAdES signature (the policy requires CAdES)",
                 );
                 return r;
             }
@@ -1141,7 +1140,9 @@ fn check_role_gate(
         Err(e) => r.fail(
             NAME,
             SubIndication::SigConstraintsFailure,
-            format!("{e} (ISO 17090 signing policy; --policy generic has no role gate)"),
+            format!(
+                "{e} (ISO 17090 signing policy; the generic validation policy has no role gate)"
+            ),
         ),
     }
 }
@@ -1311,7 +1312,7 @@ fn check_ess(
                 r.fail(
                     NAME,
                     SubIndication::FormatFailure,
-                    "no signingCertificateV2 attribute: not a CAdES signature (--require-cades)",
+                    "no signingCertificateV2 attribute: not a CAdES signature (the policy requires CAdES)",
                 );
                 return false;
             }
@@ -1658,7 +1659,7 @@ fn check_certificate(
     } else {
         r.skip(
             "certificate-path",
-            "--no-chain: the certificate path was not validated",
+            "path validation is off in the policy: the certificate path was not validated",
         );
     }
     check_key_usage(r, cert, key_usage, policy.key_usage.is_some());
@@ -1730,18 +1731,20 @@ fn check_key_usage(
         )
     };
     match rule {
-        KeyUsageRule::NonRepudiation if !nr && explicit => {
-            refuse(r, "nonRepudiation is required (--key-usage)".into())
-        }
+        KeyUsageRule::NonRepudiation if !nr && explicit => refuse(
+            r,
+            "nonRepudiation is required (the policy's key-usage rule)".into(),
+        ),
         KeyUsageRule::NonRepudiation if !nr => refuse(
             r,
             "nonRepudiation is required to sign documents (ISO 17090 signing policy; \
-             --policy generic accepts digitalSignature)"
+             the generic validation policy accepts digitalSignature)"
                 .into(),
         ),
-        KeyUsageRule::DigitalSignature if !ds => {
-            refuse(r, "digitalSignature is required (--key-usage)".into())
-        }
+        KeyUsageRule::DigitalSignature if !ds => refuse(
+            r,
+            "digitalSignature is required (the policy's key-usage rule)".into(),
+        ),
         KeyUsageRule::NonRepudiationOrDigitalSignature if ku.is_some() && !nr && !ds => refuse(
             r,
             "neither nonRepudiation nor digitalSignature (RFC 5280 §4.2.1.3, generic policy)"

@@ -480,8 +480,8 @@ fn validate_with<'a>(
                     && !step2.anchor_constraints.is_empty()
                 {
                     reason = format!(
-                        "{reason}; the trust anchor's own {} applied (RFC 5937; \
-                         --no-anchor-constraints turns them off)",
+                        "{reason}; the trust anchor's own {} applied (RFC 5937 anchor \
+                         constraints are enforced)",
                         step2.anchor_constraints.join(", ")
                     );
                 }
@@ -814,7 +814,9 @@ fn describe(status: Pvs) -> String {
         Pvs::InvalidBasicConstraints | Pvs::MissingBasicConstraints => {
             "an intermediate certificate is not a CA (basicConstraints)"
         }
-        Pvs::InvalidPathLength => "path longer than a pathLenConstraint or --max-depth allows",
+        Pvs::InvalidPathLength => {
+            "path longer than a pathLenConstraint or the policy's maximum depth allows"
+        }
         Pvs::NameConstraintsViolation => "name constraints violated",
         Pvs::UnprocessedCriticalExtension => "unrecognised critical extension",
         _ => "",

@@ -106,7 +106,7 @@ impl std::fmt::Display for SubIndication {
 pub enum Outcome {
     Passed,
     Failed,
-    /// Not run: an earlier check failed, or the caller turned it off (`--no-chain`).
+    /// Not run: an earlier check failed, or the policy turned it off (`Policy::check_chain`).
     Skipped,
     /// Passed with a remark the relying party should see (e.g. no ESS binding, not CAdES).
     Warning,

@@ -3,7 +3,7 @@
 //! carry the same names, so a cache keyed by names rather than certificates would be caught.
 
 use crate::support::credential::{ACTOR, NOW, env, registration};
-use crate::support::fresh_ca;
+use crate::support::{assert_names_no_flag, fresh_ca};
 use ca_core::authority::Authority;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
@@ -193,6 +193,9 @@ fn reports_with_and_without_the_cache_are_identical() {
         .iter()
         .map(|(_, cms, content)| v.verify_bytes(cms, *content).sub_indication)
         .collect();
+    for (_, cms, content) in &cases {
+        assert_names_no_flag(&v.verify_bytes(cms, *content));
+    }
     assert_eq!(
         verdicts,
         [

@@ -5,6 +5,7 @@
 //! CHAIN_CONSTRAINTS_FAILURE (a CRL: TRY_LATER) and a reason naming the certificate and the
 //! clause. The unedited chain, and the valid edits (an empty subject with a critical SAN), pass.
 
+use crate::support::assert_names_no_flag;
 use crate::support::x509::{Fixed, ext};
 use ca_core::key::{RawSignature, SigningKey};
 use ca_core::name::parse_subject;
@@ -111,6 +112,7 @@ fn refused(r: &Report, what: &[&str]) {
     for w in what {
         assert!(reason.contains(w), "{w:?} not in {reason:?}");
     }
+    assert_names_no_flag(r);
 }
 
 fn ee_refused(edit: impl FnOnce(&mut Name, &mut Vec<Extension>), what: &[&str]) {
@@ -503,7 +505,7 @@ fn anchor_with_an_unknown_critical_extension() {
         &[
             "trust anchor CN=hpki Test Vectors HPKI Root CA,O=hpki Test Vectors,C=JP",
             "unrecognised critical extension 2.25.11",
-            "--no-anchor-constraints",
+            "RFC 5937 anchor constraints are enforced",
         ],
     );
 }

@@ -2,8 +2,8 @@
 //! (with and without `-cades`, attached and detached, RSA and ECDSA) verify with the engine,
 //! with the full path through certval; tampering is caught.
 
-use crate::support::openssl;
 use crate::support::sign_fixture::{self, ALGORITHMS, SIGN_AT, pki, signer};
+use crate::support::{assert_names_no_flag, openssl};
 use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
 use ca_core::verify::{Indication, Policy, SubIndication, verify_bytes};
 use std::process::Command;
@@ -188,13 +188,20 @@ fn openssl_signatures_verify() {
                     let r = verify_bytes(&cms, Some(b"tampered"), &p);
                     assert_eq!(r.sub_indication, Some(SubIndication::HashFailure));
                 }
-                // Without -cades, --require-cades refuses it.
+                // Without -cades, a policy requiring CAdES refuses it.
                 if !cades {
                     let mut strict = policy();
                     strict.validation_time = p.validation_time;
                     strict.require_cades = true;
                     let r = verify_bytes(&cms, content, &strict);
                     assert_eq!(r.sub_indication, Some(SubIndication::FormatFailure));
+                    let failure = r.signatures[0].first_failure().unwrap();
+                    assert!(
+                        failure.reason.ends_with("(the policy requires CAdES)"),
+                        "{}",
+                        failure.reason
+                    );
+                    assert_names_no_flag(&r);
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! sunsets), and each signature that verifies has its `before_sunset` outcome at
 //! `before_sunset_time`. Never a panic.
 
+use crate::support::assert_names_no_flag;
 use ca_core::verify::{Outcome, Policy, SignedDocument, verify_bytes};
 use serde::Deserialize;
 use std::ops::Not as _;
@@ -79,6 +80,7 @@ fn every_rfc4134_example_has_its_expected_outcome() {
             .map(|c| std::fs::read(format!("{DIR}{c}")).unwrap());
         let parses = SignedDocument::parse(&bytes).is_ok();
         let r = verify_bytes(&bytes, content.as_deref(), &policy);
+        assert_names_no_flag(&r);
         let decisive = r
             .checks
             .iter()

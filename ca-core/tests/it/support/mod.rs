@@ -8,3 +8,14 @@ pub mod pki_authority;
 pub mod sign_fixture;
 pub mod store;
 pub mod x509;
+
+/// Engine reports name policy settings, never CLI flags (issue 12): the CLI adds its own hints
+/// when it renders a report.
+pub fn assert_names_no_flag(report: &ca_core::verify::Report) {
+    let json = serde_json::to_string(report).unwrap();
+    let flag = json
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[..2] == *b"--" && w[2].is_ascii_lowercase());
+    assert!(!flag, "a CLI flag in the engine's report: {json}");
+}
