@@ -12,7 +12,6 @@
 //! from the audit key, kept by an auditor outside the service) can.
 
 use crate::seal::{SealError, Sealer};
-use crate::store::{Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::{digest, hkdf, hmac, signature};
@@ -256,12 +255,10 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Resul
     }
 }
 
-/// Why [`audit_verify`] or [`verify_log`] failed: the store could not be read, the chain is
-/// broken or not authentic, or the log does not extend a checkpoint.
+/// Why [`verify_log`] failed: the chain is broken or not authentic, or the log does not extend a
+/// checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditVerifyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
     #[error(transparent)]
     Chain(#[from] AuditError),
     #[error(transparent)]
@@ -282,36 +279,6 @@ pub enum AuditVerifyError {
     },
 }
 
-/// The head as the store keeps it: sequence number and hash of the newest record.
-type Head = (u64, String);
-
-/// Reads the log and its head as of one moment: the log and the head are separate reads, and a
-/// head that is the same before and after reading the log shows no append landed in between, so
-/// a live store is not misreported as tampered.
-fn snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<Head>), StoreError> {
-    const ATTEMPTS: usize = 100;
-    for _ in 0..ATTEMPTS {
-        let before = store.audit_head()?;
-        let records = store.audit_log()?;
-        if store.audit_head()? == before {
-            return Ok((records, before));
-        }
-    }
-    Err(StoreError::Backend(format!(
-        "audit log kept changing during {ATTEMPTS} verification attempts"
-    )))
-}
-
-/// Verifies the structure of the audit log of `store` against its head: the hash chain, no gap,
-/// nothing past or short of the head. Returns the number of records checked. This needs no
-/// secret and so proves no authorship: whoever can write the store can recompute every hash.
-/// [`verify_log`] adds the audit key's MACs (what `signer-api audit verify` runs).
-pub fn audit_verify(store: &dyn Store) -> Result<u64, AuditVerifyError> {
-    let (records, head) = snapshot(store)?;
-    let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
-    Ok(verify_chain(&records, head)?)
-}
-
 /// What [`verify_log`] established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditReport {
@@ -324,31 +291,30 @@ pub struct AuditReport {
     pub checkpoint: Option<u64>,
 }
 
-/// Verifies the audit log of `store` with the audit key: the chain and head as [`audit_verify`],
-/// every record's MAC from the first keyed one on, and, given a `checkpoint` signed by this key,
-/// that the log still holds the checkpointed record unchanged (so it was neither rewritten nor
-/// truncated below it).
+/// Verifies an audit log (`records` in sequence order, read at one moment with the store's `head`)
+/// with the audit key: the chain and head as [`verify_chain`], every record's MAC from the first
+/// keyed one on, and, given a `checkpoint` signed by this key, that the log still holds the
+/// checkpointed record unchanged (so it was neither rewritten nor truncated below it).
 pub fn verify_log(
-    store: &dyn Store,
+    records: &[AuditRecord],
+    head: Option<(u64, &str)>,
     key: &AuditKey,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<AuditReport, AuditVerifyError> {
     if let Some(checkpoint) = checkpoint {
         key.check(checkpoint)?;
     }
-    let (records, head) = snapshot(store)?;
     if let Some(checkpoint) = checkpoint {
         let log = records.last().map_or(0, |r| r.seq);
-        if log.max(head.as_ref().map_or(0, |h| h.0)) < checkpoint.seq {
+        if log.max(head.map_or(0, |h| h.0)) < checkpoint.seq {
             return Err(AuditVerifyError::Truncated {
                 checkpoint: checkpoint.seq,
                 log,
             });
         }
     }
-    let head_ref = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
-    let count = verify_chain(&records, head_ref)?;
-    let authenticated_from = verify_macs(&records, &key.mac())?;
+    let count = verify_chain(records, head)?;
+    let authenticated_from = verify_macs(records, &key.mac())?;
     if let Some(checkpoint) = checkpoint {
         // The chain has no gap, so record n is at index n - 1.
         let index = usize::try_from(checkpoint.seq - 1).unwrap_or(usize::MAX);

@@ -12,7 +12,6 @@ pub mod crl;
 pub mod digest;
 pub mod hcrole;
 pub mod issue;
-mod journal;
 pub mod key;
 pub mod name;
 pub mod oid;

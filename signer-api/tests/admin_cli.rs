@@ -471,7 +471,7 @@ fn issue_survives_kill_after_printing() {
         log.iter().any(|r| r.event.object == object),
         "audit record lost"
     );
-    ca_core::audit::audit_verify(&store).unwrap();
+    ca_core::store::audit_verify(&store).unwrap();
 }
 
 #[test]
@@ -808,7 +808,7 @@ fn audit_verify_catches_a_rewrite_with_recomputed_hashes() {
         {
             // The unkeyed chain is intact again: only the key tells.
             let store = ca_core::store::SledStore::open(&env.data().join("store")).unwrap();
-            assert_eq!(ca_core::audit::audit_verify(&store).unwrap(), 3, "{case}");
+            assert_eq!(ca_core::store::audit_verify(&store).unwrap(), 3, "{case}");
         }
         wait_for_unlock(&env);
         let err = env.fails(&["audit", "verify"]);

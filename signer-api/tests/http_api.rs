@@ -486,7 +486,7 @@ fn signature_audits(mut s: Service) -> usize {
     s.child_kill();
     use ca_core::store::Store;
     let store = ca_core::store::SledStore::open(&data).unwrap();
-    ca_core::audit::audit_verify(&store).unwrap();
+    ca_core::store::audit_verify(&store).unwrap();
     store
         .audit_log()
         .unwrap()

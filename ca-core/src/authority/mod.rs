@@ -10,14 +10,15 @@ pub mod client_auth;
 pub mod credential;
 pub mod token;
 
-use crate::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, AuditVerifyError, Checkpoint};
+use crate::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
 use crate::crl::{self, CrlContent, CrlError};
 use crate::issue::{self, Draft, IssueError, Registration, Signer};
 use crate::key::{KeyAlgorithm, KeyError, SigningKey};
 use crate::profile::{CaUrls, ExtensionContext, IssuerRef, ProfileError, ProfileSet};
 use crate::seal::{SealError, Sealer};
 use crate::store::{
-    AuthorityRecord, CertificateRecord, Revocation, RevocationReason, Store, StoreError,
+    AuditLogError, AuthorityRecord, CertificateRecord, Revocation, RevocationReason, Store,
+    StoreError,
 };
 use const_oid::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
@@ -739,9 +740,9 @@ impl<S: Store> Authority<S> {
     }
 
     /// A checkpoint of the audit log's head, signed at `now`, for an auditor to keep.
-    pub fn audit_checkpoint(&self, now: u64) -> Result<Checkpoint, AuditVerifyError> {
+    pub fn audit_checkpoint(&self, now: u64) -> Result<Checkpoint, AuditLogError> {
         // Only a head that verifies is worth signing.
-        let report = crate::audit::verify_log(&self.store, &self.audit_key, None)?;
+        let report = crate::store::verify_audit_log(&self.store, &self.audit_key, None)?;
         let (seq, hash) = self.store.audit_head()?.ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "no audit head after {} verified records",
@@ -756,8 +757,8 @@ impl<S: Store> Authority<S> {
     pub fn verify_audit(
         &self,
         checkpoint: Option<&Checkpoint>,
-    ) -> Result<AuditReport, AuditVerifyError> {
-        crate::audit::verify_log(&self.store, &self.audit_key, checkpoint)
+    ) -> Result<AuditReport, AuditLogError> {
+        crate::store::verify_audit_log(&self.store, &self.audit_key, checkpoint)
     }
 }
 

@@ -4,13 +4,12 @@
 //! access would, reopens the store and verifies.
 
 use crate::support::store::{self, reopen, wait_for_lock};
-use ca_core::audit::{
-    AuditAction, AuditError, AuditEvent, AuditVerifyError, audit_verify, verify_chain,
-};
+use ca_core::audit::{AuditAction, AuditError, AuditEvent, AuditVerifyError, verify_chain};
 use ca_core::store::{
     AUDIT_HEAD_KEY, AUDIT_TREE, CertificateRecord, META_TREE, Revocation, RevocationReason,
     SledStore, Store, StoreError,
 };
+use ca_core::store::{AuditLogError, audit_verify};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -90,7 +89,11 @@ fn broken_at(dir: &Path) -> (u64, String) {
     };
     // The CLI helper reports the same break.
     match audit_verify(&store) {
-        Err(AuditVerifyError::Chain(AuditError::Broken { seq: s, .. })) => assert_eq!(s, seq),
+        Err(AuditLogError::Verify(AuditVerifyError::Chain(AuditError::Broken {
+            seq: s, ..
+        }))) => {
+            assert_eq!(s, seq)
+        }
         other => panic!("audit_verify: {other:?}"),
     }
     (seq, reason)

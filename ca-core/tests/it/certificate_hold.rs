@@ -3,10 +3,11 @@
 //! (a delta-CRL marker, RFC 5280 §5.3.1) is refused as a revocation reason.
 
 use crate::support::credential::*;
-use ca_core::audit::{AuditAction, audit_verify};
+use ca_core::audit::AuditAction;
 use ca_core::authority::AuthorityError;
 use ca_core::credential::{CredentialError, SignDocument};
 use ca_core::purpose::SigningPolicy;
+use ca_core::store::audit_verify;
 use ca_core::store::{RevocationReason, Store, StoreError};
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! refusal writes nothing.
 
 use crate::support::credential::*;
-use ca_core::audit::{AuditAction, audit_verify};
+use ca_core::audit::AuditAction;
 use ca_core::authority::AuthorityError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
@@ -11,6 +11,7 @@ use ca_core::key::KeyAlgorithm;
 use ca_core::profile::ProfileError;
 use ca_core::sign::DigestAlgorithm;
 use ca_core::store::Store;
+use ca_core::store::audit_verify;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};

@@ -5,11 +5,12 @@
 
 use crate::support::credential::*;
 use crate::support::fresh_ca;
-use ca_core::audit::{AuditAction, AuditRecord, audit_verify};
+use ca_core::audit::{AuditAction, AuditRecord};
 use ca_core::credential::{ClientTextError, Credential, CredentialError, SignDocument};
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::sign::{DigestAlgorithm, SignError};
+use ca_core::store::audit_verify;
 use ca_core::store::{CredentialRecord, RevocationReason, Store};
 
 fn policy() -> SigningPolicy {

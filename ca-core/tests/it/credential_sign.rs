@@ -2,12 +2,13 @@
 //! durable before the reply.
 
 use crate::support::credential::*;
-use ca_core::audit::{AuditAction, audit_verify};
+use ca_core::audit::AuditAction;
 use ca_core::credential::{Credential, SignDocument, Signed};
 use ca_core::key::KeyAlgorithm;
 use ca_core::purpose::SigningPolicy;
 use ca_core::sign::{DigestAlgorithm, DocumentHasher};
 use ca_core::store::Store;
+use ca_core::store::audit_verify;
 use x509_cert::der::{Decode, Encode};
 
 fn sign(

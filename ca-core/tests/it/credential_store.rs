@@ -2,7 +2,8 @@
 //! reopen, and nothing written when a write is refused.
 
 use crate::support::store::{event, reopen};
-use ca_core::audit::{AuditAction, AuditRecord, audit_verify};
+use ca_core::audit::{AuditAction, AuditRecord};
+use ca_core::store::audit_verify;
 use ca_core::store::{
     CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE, CertificateRecord, CredentialRecord, SledStore,
     Store, StoreError, TOKENS_TREE, TokenRecord, TokenScope,

@@ -20,6 +20,7 @@ mod hcrole_der;
 mod hostile_der;
 mod key_openssl;
 mod key_sign;
+mod module_graph;
 mod path_building;
 mod profile_check;
 mod profile_extensions;

@@ -1,6 +1,7 @@
 //! Concurrent writers on one `SledStore`: every append gets its own sequence number.
 
-use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify, verify_chain};
+use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, verify_chain};
+use ca_core::store::audit_verify;
 use ca_core::store::{CertificateRecord, SledStore, Store, StoreError};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Barrier};

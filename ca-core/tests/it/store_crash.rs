@@ -4,7 +4,8 @@
 
 use crate::support::killed_child::{append_concurrently_and_wait, kill_after_ack, spawn};
 use crate::support::store;
-use ca_core::audit::{AuditAction, AuditEvent, audit_verify};
+use ca_core::audit::{AuditAction, AuditEvent};
+use ca_core::store::audit_verify;
 use ca_core::store::{CertificateRecord, Revocation, RevocationReason, SledStore, Store};
 use std::path::Path;
 

@@ -6,7 +6,8 @@
 use crate::support::killed_child::{
     KillOnDrop, append_concurrently_and_wait, kill_after_ack, spawn,
 };
-use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, audit_verify};
+use ca_core::audit::{AuditAction, AuditEvent, AuditRecord};
+use ca_core::store::audit_verify;
 use ca_core::store::{
     AUDIT_HEAD_KEY, AUDIT_TREE, CertificateRecord, Durability, JOURNAL_FILE, META_TREE, SledStore,
     Store, StoreError,

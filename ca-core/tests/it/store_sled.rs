@@ -1,7 +1,8 @@
 //! `SledStore` behaviour against a real sled database in a temporary directory.
 
 use crate::support::store::{event, reopen};
-use ca_core::audit::{AuditAction, audit_verify, verify_chain};
+use ca_core::audit::{AuditAction, verify_chain};
+use ca_core::store::audit_verify;
 use ca_core::store::{
     AuthorityRecord, CertificateRecord, Revocation, RevocationReason, SledStore, Store, StoreError,
 };

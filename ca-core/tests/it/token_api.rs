@@ -2,7 +2,8 @@
 //! shows in `Debug`, errors or audit records.
 
 use crate::support::credential::*;
-use ca_core::audit::{AuditAction, audit_verify};
+use ca_core::audit::AuditAction;
+use ca_core::store::audit_verify;
 use ca_core::store::{Store, StoreError, TokenScope};
 use ca_core::token::{self, ApiToken, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError};
 

@@ -11,8 +11,8 @@
 //! acknowledged and is ignored. Any other bad frame is corruption of acknowledged records: an
 //! error, never skipped.
 
+use super::{JOURNAL_FILE, StoreError};
 use crate::audit::AuditRecord;
-use crate::store::{JOURNAL_FILE, StoreError};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;

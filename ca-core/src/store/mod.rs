@@ -1,0 +1,253 @@
+//! Durable state behind the `Store` trait: the domain records (`records`), the trait, and its
+//! backends; sled (`sled`) is the embedded default (DESIGN.md §3).
+//!
+//! Every method that returns `Ok` for a write has made it durable first: an acknowledged write
+//! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
+//! record) are one transaction: all or nothing, durable before returning.
+
+mod journal;
+mod records;
+mod sled;
+
+pub use self::records::{
+    AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
+    TokenRecord, TokenScope,
+};
+pub use self::sled::{
+    AUDIT_HEAD_KEY, AUDIT_TREE, AUTHORITIES_TREE, CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE,
+    CREDENTIALS_TREE, CRL_NUMBERS_TREE, INITIALISED_KEY, JOURNAL_FILE, META_TREE, REVOKED_TREE,
+    SETTINGS_TREE, SledStore, TOKENS_TREE,
+};
+
+use crate::audit::{
+    AuditError, AuditEvent, AuditKey, AuditMac, AuditRecord, AuditReport, AuditVerifyError,
+    Checkpoint,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("serial number {0} already exists")]
+    DuplicateSerial(String),
+    #[error("no certificate with serial number {0}")]
+    NotFound(String),
+    #[error("certificate {0} is already revoked")]
+    AlreadyRevoked(String),
+    /// RFC 5280 §5.3.1: removeFromCRL only appears on delta CRLs, to lift a hold; on a full CRL
+    /// relying parties (OpenSSL) read the certificate as not revoked.
+    #[error(
+        "removeFromCRL is not a revocation reason; to lift a certificateHold, release the certificate"
+    )]
+    RemoveFromCrlNotAReason,
+    #[error(
+        "certificate {0} is not on hold (certificateHold): only a held certificate can be released"
+    )]
+    NotOnHold(String),
+    #[error("the store is already initialised")]
+    AlreadyInitialised,
+    #[error("unknown revocation reason {0:?}")]
+    UnknownReason(String),
+    /// A CA id containing NUL, which would make revocation-index keys ambiguous.
+    #[error("invalid CA id {0:?}")]
+    InvalidCaId(String),
+    #[error("credential id {0} already exists")]
+    DuplicateCredential(String),
+    #[error("token id {0} already exists")]
+    DuplicateToken(String),
+    #[error("no token with id {0}")]
+    TokenNotFound(String),
+    #[error("token {0} is already revoked")]
+    TokenAlreadyRevoked(String),
+    #[error("unknown durability {0:?}: expected \"fsync\" or \"write\"")]
+    UnknownDurability(String),
+}
+
+/// Durable state of one installation.
+pub trait Store: Send + Sync {
+    /// Records the authorities, the certificates of the subordinate CAs (so that they can be
+    /// revoked on their issuer's CRL like any certificate), settings and the `Init` audit event
+    /// at once; fails with `AlreadyInitialised` when authorities exist.
+    fn initialise(
+        &self,
+        authorities: &[AuthorityRecord],
+        ca_certificates: &[CertificateRecord],
+        settings: &[(&str, &[u8])],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+    fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError>;
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Inserts a certificate and its audit record atomically; `DuplicateSerial` if the serial exists.
+    fn insert_certificate(
+        &self,
+        record: &CertificateRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+    fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
+    fn contains_serial(&self, serial: &[u8]) -> Result<bool, StoreError>;
+    /// All certificates, ordered by serial.
+    fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
+
+    /// Marks a certificate revoked (or on hold, reason certificateHold) and appends the audit
+    /// record atomically. A held certificate may then be revoked for good (RFC 5280 §5.3.1);
+    /// removeFromCRL is refused.
+    fn revoke(
+        &self,
+        serial: &[u8],
+        revocation: Revocation,
+        event: AuditEvent,
+    ) -> Result<CertificateRecord, StoreError>;
+    /// Lifts the hold (certificateHold) of a certificate: it leaves the revocation index, so the
+    /// next full CRL omits it (RFC 5280 §5.3.1), and `event` is appended atomically.
+    fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError>;
+    /// Revoked certificates of one issuing CA (serial, revocation), ordered by serial. Cost is
+    /// proportional to the revoked entries of that CA, not to all certificates.
+    fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError>;
+
+    /// The revocation of one certificate, from the revocation index: a point lookup, for checks
+    /// that must see a revocation made after the certificate record was read.
+    fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError>;
+
+    /// Allocates the next CRL number of `issuer_ca` (1, 2, …) and appends `event` atomically.
+    fn next_crl_number(
+        &self,
+        issuer_ca: &str,
+        event: AuditEvent,
+    ) -> Result<(u64, AuditRecord), StoreError>;
+
+    /// Appends one audit record on its own, durable before it returns. Concurrent calls may be
+    /// made durable together (one journal sync); each still returns its own record.
+    fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+    /// [`Store::append_audit`] without waiting: `done` gets the outcome once the record is
+    /// durable (or could not be made so), possibly on another thread, so that an async caller
+    /// need not block one of its threads on the sync. `done` must be quick (send on a channel).
+    fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
+        done(self.append_audit(event));
+    }
+    /// Every audit record in sequence order.
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Sequence number and hash of the newest audit record, kept apart from the records.
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
+    /// From now on every audit record appended carries a MAC under `mac` (see `audit`). Set once,
+    /// when the authority opens the store; a second call fails.
+    fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError>;
+    /// Records setting `key`, which must not exist yet, with its audit record atomically (e.g.
+    /// the sealed audit key of a store made before audit keys).
+    fn add_setting(
+        &self,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+
+    /// Inserts a credential's certificate, the credential and the audit record atomically.
+    fn insert_credential(
+        &self,
+        certificate: &CertificateRecord,
+        credential: &CredentialRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+    fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError>;
+    /// Credentials owned by `owner`, ordered by id.
+    fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError>;
+
+    /// Stores a new token and its audit record atomically.
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token record, ordered by id.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Marks a token revoked, with its audit record.
+    fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+}
+
+/// What [`Store::append_audit_then`] calls with the outcome.
+pub type AuditDone = Box<dyn FnOnce(Result<AuditRecord, StoreError>) + Send>;
+
+/// When `SledStore::append_audit` acknowledges a record (the service's `durability` setting).
+/// Every other write is flushed by sled before it returns, whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After `fdatasync` of the audit journal: survives `kill -9` and power loss.
+    #[default]
+    Fsync,
+    /// After `write(2)` to the audit journal, which a background thread syncs every 10 ms:
+    /// survives `kill -9` of the process (the page cache keeps the write), but power loss or a
+    /// kernel crash can lose the records of the last ~10 ms, already acknowledged.
+    Write,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "fsync" => Ok(Self::Fsync),
+            "write" => Ok(Self::Write),
+            _ => Err(StoreError::UnknownDurability(s.to_owned())),
+        }
+    }
+}
+
+/// Sequence number and hash of the newest audit record, as [`Store::audit_head`] reads it.
+pub type AuditHead = (u64, String);
+
+/// Why the audit log of a store does not verify: it could not be read, or it is not intact.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditLogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Verify(#[from] AuditVerifyError),
+}
+
+impl From<AuditError> for AuditLogError {
+    fn from(e: AuditError) -> Self {
+        Self::Verify(e.into())
+    }
+}
+
+/// The audit log and its head as of one moment: the log and the head are separate reads, and a
+/// head that is the same before and after reading the log shows no append landed in between, so
+/// a live store is not misreported as tampered.
+fn audit_snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<AuditHead>), StoreError> {
+    const ATTEMPTS: usize = 100;
+    for _ in 0..ATTEMPTS {
+        let before = store.audit_head()?;
+        let records = store.audit_log()?;
+        if store.audit_head()? == before {
+            return Ok((records, before));
+        }
+    }
+    Err(StoreError::Backend(format!(
+        "audit log kept changing during {ATTEMPTS} verification attempts"
+    )))
+}
+
+/// Verifies the structure of the audit log of `store` against its head: the hash chain, no gap,
+/// nothing past or short of the head. Returns the number of records checked. This needs no
+/// secret and so proves no authorship: whoever can write the store can recompute every hash.
+/// [`verify_audit_log`] adds the audit key's MACs (what `signer-api audit verify` runs).
+pub fn audit_verify(store: &dyn Store) -> Result<u64, AuditLogError> {
+    let (records, head) = audit_snapshot(store)?;
+    let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
+    Ok(crate::audit::verify_chain(&records, head)?)
+}
+
+/// [`crate::audit::verify_log`] over the audit log of `store`, read at one moment.
+pub fn verify_audit_log(
+    store: &dyn Store,
+    key: &AuditKey,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<AuditReport, AuditLogError> {
+    let (records, head) = audit_snapshot(store)?;
+    let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
+    Ok(crate::audit::verify_log(&records, head, key, checkpoint)?)
+}

@@ -1,0 +1,217 @@
+//! The records the store keeps: certificates and their revocation, CAs, credentials and API
+//! tokens, as serialised (JSON) by every backend.
+
+use super::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// RFC 5280 §5.3.1 CRLReason codes hpki accepts (7 is unused in the RFC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationReason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    CertificateHold,
+    RemoveFromCrl,
+    PrivilegeWithdrawn,
+    AaCompromise,
+}
+
+impl RevocationReason {
+    /// The RFC 5280 code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Unspecified => 0,
+            Self::KeyCompromise => 1,
+            Self::CaCompromise => 2,
+            Self::AffiliationChanged => 3,
+            Self::Superseded => 4,
+            Self::CessationOfOperation => 5,
+            Self::CertificateHold => 6,
+            Self::RemoveFromCrl => 8,
+            Self::PrivilegeWithdrawn => 9,
+            Self::AaCompromise => 10,
+        }
+    }
+
+    /// Every reason, in code order.
+    pub const ALL: [RevocationReason; 10] = [
+        Self::Unspecified,
+        Self::KeyCompromise,
+        Self::CaCompromise,
+        Self::AffiliationChanged,
+        Self::Superseded,
+        Self::CessationOfOperation,
+        Self::CertificateHold,
+        Self::RemoveFromCrl,
+        Self::PrivilegeWithdrawn,
+        Self::AaCompromise,
+    ];
+
+    /// The reason with RFC 5280 code `code` (None for 7 and codes above 10).
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The RFC 5280 ASN.1 name (`keyCompromise`, `cACompromise`, `removeFromCRL`, …).
+    pub fn name(self) -> &'static str {
+        self.names().0
+    }
+
+    /// (RFC 5280 camelCase name, kebab-case name).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Unspecified => ("unspecified", "unspecified"),
+            Self::KeyCompromise => ("keyCompromise", "key-compromise"),
+            Self::CaCompromise => ("cACompromise", "ca-compromise"),
+            Self::AffiliationChanged => ("affiliationChanged", "affiliation-changed"),
+            Self::Superseded => ("superseded", "superseded"),
+            Self::CessationOfOperation => ("cessationOfOperation", "cessation-of-operation"),
+            Self::CertificateHold => ("certificateHold", "certificate-hold"),
+            Self::RemoveFromCrl => ("removeFromCRL", "remove-from-crl"),
+            Self::PrivilegeWithdrawn => ("privilegeWithdrawn", "privilege-withdrawn"),
+            Self::AaCompromise => ("aACompromise", "aa-compromise"),
+        }
+    }
+}
+
+impl std::str::FromStr for RevocationReason {
+    type Err = StoreError;
+    /// Accepts the RFC 5280 names in camelCase or kebab-case (`keyCompromise`, `key-compromise`).
+    /// Case-insensitive, so `keycompromise` and `KEY-COMPROMISE` are accepted too.
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| {
+                let (camel, kebab) = r.names();
+                s.eq_ignore_ascii_case(camel) || s.eq_ignore_ascii_case(kebab)
+            })
+            .ok_or_else(|| StoreError::UnknownReason(s.to_owned()))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub reason: RevocationReason,
+    /// Unix seconds.
+    pub revoked_at: u64,
+    /// Unix seconds: when the key is known or suspected to have been compromised (RFC 5280 §5.3.2).
+    pub invalidity_date: Option<u64>,
+}
+
+/// An issued certificate and its status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    /// The certificate's serialNumber content octets (big-endian, as encoded).
+    pub serial: Vec<u8>,
+    /// Id of the issuing CA ("root", "sign", "auth").
+    pub issuer_ca: String,
+    pub profile: String,
+    /// RFC 4514 subject, for listings.
+    pub subject: String,
+    /// Unix seconds.
+    pub not_after: u64,
+    pub der: Vec<u8>,
+    pub revocation: Option<Revocation>,
+}
+
+/// A certification authority held by this installation. `Debug` shows the sealed key's length
+/// only, as for [`CredentialRecord`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityRecord {
+    /// "root", "sign", "auth".
+    pub id: String,
+    pub certificate_der: Vec<u8>,
+    /// PKCS#8 sealed by `seal::Sealer` with the id as context. Never plaintext.
+    pub sealed_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for AuthorityRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorityRecord")
+            .field("id", &self.id)
+            .field(
+                "certificate_der",
+                &format_args!("<{} bytes>", self.certificate_der.len()),
+            )
+            .field(
+                "sealed_key",
+                &format_args!("<{} sealed bytes>", self.sealed_key.len()),
+            )
+            .finish()
+    }
+}
+
+// Clone: one failed group commit is every queued caller's error.
+/// A server-held signing key and its certificate, owned by one practitioner. `Debug` shows the
+/// sealed key's length only: it is ciphertext, but has no business in logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub id: String,
+    /// The practitioner identity that may sign with it.
+    pub owner: String,
+    /// Serial of its certificate (in the certificates tree).
+    pub serial: Vec<u8>,
+    pub profile: String,
+    /// PKCS#8 sealed by `seal::Sealer` with the credential id as context. Never plaintext.
+    pub sealed_key: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for CredentialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRecord")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("serial", &hex::encode(&self.serial))
+            .field("profile", &self.profile)
+            .field(
+                "sealed_key",
+                &format_args!("<{} sealed bytes>", self.sealed_key.len()),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// What an API token may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Registration authority: issue, revoke, create credentials.
+    Ra,
+    /// Sign with the credentials of one practitioner.
+    Signer { practitioner: String },
+}
+
+/// An API token as stored: only a hash of its secret (the secret itself is 256 random bits, shown
+/// once at creation; see `token`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public lookup id (part of the token string).
+    pub id: String,
+    /// Hex SHA-256 of the secret part.
+    pub secret_hash: String,
+    pub scope: TokenScope,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub revoked: bool,
+}
+
+/// Leaves out the secret's hash: with it, a leaked log line would let anyone test guesses of the
+/// secret offline.
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("scope", &self.scope)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
