@@ -6,8 +6,9 @@
 # listed crate is in Cargo.lock, and each crates.io component's SHA-256 is Cargo.lock's checksum.
 # The timestamp is the last commit's (SOURCE_DATE_EPOCH), so a release's SBOM can be rebuilt.
 set -euo pipefail
+[ -n "${1:-}" ] && out=$(realpath -m "$1") # DIR is relative to where the script is called from
 cd "$(dirname "$0")/.."
-out=${1:-${CARGO_TARGET_DIR:-target}/sbom}
+out=${out:-$(realpath -m "${CARGO_TARGET_DIR:-target}/sbom")}
 mkdir -p "$out"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 bins=(signer-api verifier-cli)
