@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# cargo keeps a clone of the git dependency (case 2) in its home, under the repository's name.
+cargo_git=${CARGO_HOME:-$HOME/.cargo}/git
+trap 'rm -rf "$tmp" "$cargo_git"/db/hpki-deny-selftest-git-* "$cargo_git"/checkouts/hpki-deny-selftest-git-*' EXIT
 fails=0
 
 fresh() { # a copy of the workspace (no target/ or .git) with an extra member `fixture`
@@ -65,13 +67,14 @@ fresh 'gpl-dep = { path = "'"$tmp"'/gpl" }'
 expect copyleft 'error\[rejected\]: failed to satisfy license requirements' 'license = "GPL-3.0-or-later"' licenses
 
 # 2. A git source: a local repository, fetched by cargo without network.
-crate "$tmp/gitdep" git-dep MIT
-git -C "$tmp/gitdep" init -q
-git -C "$tmp/gitdep" add -A
-git -C "$tmp/gitdep" -c user.name=t -c user.email=t@localhost -c commit.gpgsign=false commit -qm dep
-fresh 'git-dep = { git = "file://'"$tmp"'/gitdep" }'
+gitdep="$tmp/hpki-deny-selftest-git"
+crate "$gitdep" git-dep MIT
+git -C "$gitdep" init -q
+git -C "$gitdep" add -A
+git -C "$gitdep" -c user.name=t -c user.email=t@localhost -c commit.gpgsign=false commit -qm dep
+fresh 'git-dep = { git = "file://'"$gitdep"'" }'
 (cd "$tmp/ws" && cargo fetch -q) # the file:// clone; registry crates come from the local cache
-expect git-source "error\\[source-not-allowed\\]: detected 'git' source" "git-dep 1.0.0 git+file://$tmp/gitdep" sources
+expect git-source "error\\[source-not-allowed\\]: detected 'git' source" "git-dep 1.0.0 git+file://$gitdep" sources
 
 # 3. A new advisory: the snapshot plus one vulnerability against hex 0.4.3 (in Cargo.lock).
 fresh ""
