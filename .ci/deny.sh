@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 prepare() { # prepare DIR: DIR/advisory-db-3157b0e258782691 = a git copy of the snapshot
     local src=${HPKI_ADVISORY_DB:-../shared/advisory-db} db="$1/advisory-db-3157b0e258782691"
-    [ -f "$src/SNAPSHOT" ] || { echo "deny.sh: no RustSec snapshot at $src" >&2; exit 2; }
+    [ -d "$src/crates" ] || { echo "deny.sh: no RustSec advisory database at $src" >&2; exit 2; }
     rm -rf "$db"
     mkdir -p "$1"
     cp -r "$src" "$db"
@@ -31,6 +31,8 @@ if [ -z "${HPKI_ADVISORY_DBS:-}" ]; then
 fi
 export HPKI_ADVISORY_DBS
 snapshot="$HPKI_ADVISORY_DBS/advisory-db-3157b0e258782691/SNAPSHOT"
-echo "advisories: RustSec snapshot $(tr '\n' ' ' <"$snapshot" | grep -o 'commit [0-9a-f]\{40\} ([0-9-]*)' || echo '(no commit named in SNAPSHOT)')"
+if [ -f "$snapshot" ]; then
+    echo "advisories: RustSec snapshot $(tr '\n' ' ' <"$snapshot" | grep -o 'commit [0-9a-f]\{40\} ([0-9-]*)' || echo '(SNAPSHOT names no commit)')"
+fi
 (($#)) || set -- check
 cargo deny --offline "$@"
