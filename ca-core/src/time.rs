@@ -1,5 +1,6 @@
 //! The one parser of time inputs (CLI flags, API fields, configuration): RFC 3339 §5.6
-//! `date-time`, to Unix seconds. Bounded, ASCII only, never panics on any string.
+//! `date-time`, to Unix seconds. Bounded, ASCII only, never panics on any string. And the one
+//! formatter of times in outputs (reports, API bodies): RFC 3339 in UTC.
 
 use x509_cert::der::DateTime;
 
@@ -17,6 +18,13 @@ pub enum TimeError {
     Range,
     #[error("before 1970-01-01T00:00:00Z")]
     BeforeEpoch,
+}
+
+/// A Unix time as RFC 3339 in UTC, `YYYY-MM-DDTHH:MM:SSZ`; after 9999 (beyond RFC 3339's
+/// four-digit year) `@<seconds>`.
+pub fn rfc3339(unix: u64) -> String {
+    DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
+        .map_or_else(|_| format!("@{unix}"), |t| t.to_string())
 }
 
 /// Parses an RFC 3339 date-time (§5.6; `T`, `t` or a space between date and time as §5.6 NOTE

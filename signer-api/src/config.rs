@@ -58,6 +58,11 @@ pub struct Limits {
     /// Largest body of `POST /v1/verifications` (a signature, or JSON with the signature and its
     /// content in base64).
     pub verification_bytes: u64,
+    /// Bytes of request bodies held in memory at once, across all requests: attached documents
+    /// being signed and verification requests (detached documents are streamed, not held).
+    /// A request that would go beyond it gets 503 with Retry-After. At least verification_bytes
+    /// and json_bytes; an attached document larger than it is refused with 413.
+    pub buffer_bytes: u64,
     /// Requests per second one client (its API token, else its IP address) may make; above it
     /// the service answers 429. 0 turns the limit off.
     pub rate_per_second: u32,
@@ -116,6 +121,9 @@ impl Default for Limits {
             document_bytes: 64 * 1024 * 1024,
             json_bytes: 64 * 1024,
             verification_bytes: 16 * 1024 * 1024,
+            // Four of the largest attached documents at once: 12 concurrent 60 MiB bodies took
+            // 1 GB before there was a budget.
+            buffer_bytes: 256 * 1024 * 1024,
             // Far above what one clinical system or RA needs, and above the debug server's pace
             // in the crash and load tests, yet a single runaway client cannot take the service.
             rate_per_second: 1000,
@@ -146,6 +154,7 @@ const MAX_CONFIG: u64 = 1024 * 1024;
 impl Config {
     /// Defaults ← `file` ← environment (`HPKI_LISTEN`, `HPKI_DATA_DIR`, `HPKI_POLICIES`,
     /// `HPKI_BASE_URL`, `HPKI_DOCUMENT_LIMIT`, `HPKI_JSON_LIMIT`, `HPKI_VERIFICATION_LIMIT`,
+    /// `HPKI_BUFFER_LIMIT`,
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
     /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`).
@@ -200,6 +209,9 @@ impl Config {
         }
         if let Some(v) = env("HPKI_VERIFICATION_LIMIT") {
             config.limits.verification_bytes = number("HPKI_VERIFICATION_LIMIT", v)?;
+        }
+        if let Some(v) = env("HPKI_BUFFER_LIMIT") {
+            config.limits.buffer_bytes = number("HPKI_BUFFER_LIMIT", v)?;
         }
         if let Some(v) = env("HPKI_RATE_LIMIT") {
             config.limits.rate_per_second = number("HPKI_RATE_LIMIT", v)?;
@@ -272,6 +284,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "body limits, header and request timeouts and max_connections must be positive",
+            ));
+        }
+        // A body the budget could never hold would be refused with 503 forever. Attached
+        // documents are the exception: one over the budget is a 413 (detached ones stream).
+        if l.buffer_bytes < l.verification_bytes.max(l.json_bytes as u64) {
+            return Err(ConfigError::Invalid(
+                "limits.buffer_bytes must be at least verification_bytes and json_bytes",
             ));
         }
         Ok(config)

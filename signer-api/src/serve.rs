@@ -67,6 +67,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         metrics: Default::default(),
         auth_failure_log: Default::default(),
         rate: http::limits::ClientRate::new(&config.limits),
+        bodies: http::limits::BodyBudget::new(&config.limits),
     });
     let tls = match &config.tls {
         Some(tls) => Some(tls_config(tls, &state)?),

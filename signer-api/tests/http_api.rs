@@ -1328,7 +1328,7 @@ fn tokens_are_listed_revoked_and_capped() {
         let j = r.json();
         (
             j["token"].as_str().unwrap().to_owned(),
-            j["expires_at"].as_u64().unwrap(),
+            j["expires_at"].as_str().unwrap().to_owned(),
         )
     };
 
@@ -1747,4 +1747,148 @@ fn failed_authentications_are_counted_per_client_and_logged_at_a_bounded_rate() 
         let secret = token.rsplit('_').next().unwrap();
         assert!(!text.contains(secret), "a secret in the log");
     }
+}
+
+/// A 401's status, `WWW-Authenticate`, content type and body.
+fn unauthorized_answer(s: &Service, token: Option<&str>) -> (u16, String, String, String) {
+    let r = support::bearer(
+        support::agent().get(&format!("{}/v1/credentials", s.base)),
+        token,
+    )
+    .call();
+    let resp = match r {
+        Err(ureq::Error::Status(_, resp)) => resp,
+        Ok(resp) => resp,
+        Err(e) => panic!("{e}"),
+    };
+    let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_owned();
+    let status = resp.status();
+    let content_type = resp.content_type().to_owned();
+    (status, challenge, content_type, resp.into_string().unwrap())
+}
+
+/// Issue 12 item 13 (a, d): every 401 carries an RFC 6750 §3 Bearer challenge, with
+/// error="invalid_token" when a token was presented; an unknown token and a known token id with
+/// a wrong secret get the same answer, to the byte, so a client cannot learn which ids exist.
+#[test]
+fn every_401_has_a_bearer_challenge_and_unknown_tokens_answer_as_wrong_secrets() {
+    let s = start(&[]);
+    let (status, challenge, content_type, body) = unauthorized_answer(&s, None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(challenge, "Bearer realm=\"hpki\"");
+    assert_eq!(content_type, "application/problem+json");
+
+    let id = s.demo.signer.split('_').nth(1).unwrap();
+    let secret = s.demo.signer.rsplit('_').next().unwrap();
+    let flip = |c: char| if c == '0' { '1' } else { '0' };
+    let mut wrong_secret: String = secret.to_owned();
+    let last = wrong_secret.pop().unwrap();
+    wrong_secret.push(flip(last));
+    let mut unknown_id: String = id.to_owned();
+    let last = unknown_id.pop().unwrap();
+    unknown_id.push(flip(last));
+    let wrong = unauthorized_answer(&s, Some(&format!("hpki_{id}_{wrong_secret}")));
+    let unknown = unauthorized_answer(&s, Some(&format!("hpki_{unknown_id}_{secret}")));
+    assert_eq!(wrong.0, 401, "{}", wrong.3);
+    assert_eq!(wrong.1, "Bearer realm=\"hpki\", error=\"invalid_token\"");
+    assert_eq!(
+        wrong, unknown,
+        "an unknown id answers otherwise than a wrong secret"
+    );
+    assert!(
+        !wrong.3.contains(id) && !unknown.3.contains(&unknown_id),
+        "{}",
+        wrong.3
+    );
+
+    // Malformed, expired and revoked tokens, and other schemes, are challenged as well.
+    let malformed = unauthorized_answer(&s, Some("hpki_not-a-token"));
+    assert_eq!((malformed.0, malformed.1.as_str()), (401, wrong.1.as_str()));
+    let basic = support::agent()
+        .get(&format!("{}/v1/credentials", s.base))
+        .set("Authorization", "Basic dXNlcjpwYXNz")
+        .call();
+    match basic {
+        Err(ureq::Error::Status(401, resp)) => {
+            assert_eq!(
+                resp.header("WWW-Authenticate"),
+                Some("Bearer realm=\"hpki\"")
+            )
+        }
+        other => panic!("Basic credentials: {other:?}"),
+    }
+    let short = s.post_json(
+        "/v1/tokens",
+        Some(&s.demo.ra),
+        &serde_json::json!({"scope": "signer", "practitioner": "DEMO-0001", "lifetime_seconds": 1}),
+    );
+    assert_eq!(short.status, 201, "{}", short.text());
+    let short = short.json()["token"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let expired = unauthorized_answer(&s, Some(&short));
+    assert_eq!((expired.0, expired.1.as_str()), (401, wrong.1.as_str()));
+    assert!(expired.3.contains("expired"), "{}", expired.3);
+}
+
+/// Issue 12 item 13 (f): times in JSON bodies are RFC 3339 strings, as `at`, `validation_time`
+/// and every other time of the API (they were Unix numbers): a credential's and a certificate's
+/// `not_after`, a certificate's `revoked_at`, a token's `created_at` and `expires_at`.
+#[test]
+fn times_in_json_bodies_are_rfc3339() {
+    let s = start(&[]);
+    let rfc3339 = |v: &serde_json::Value, what: &str| -> u64 {
+        let text = v
+            .as_str()
+            .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
+        assert!(text.ends_with('Z') && text.len() == 20, "{what}: {text}");
+        ca_core::time::parse_rfc3339(text).unwrap_or_else(|e| panic!("{what}: {text}: {e}"))
+    };
+    let now = unix_now();
+    let (_, signer) = s.credential("D-7001", Some("Medical Doctor"), "p256");
+    let credentials = s.get("/v1/credentials?owner=D-7001", Some(&s.demo.ra));
+    assert_eq!(credentials.status, 200, "{}", credentials.text());
+    let credential = &credentials.json()[0];
+    let not_after = rfc3339(&credential["not_after"], "credential not_after");
+    assert!(not_after > now + 300 * 86_400, "{credential}");
+
+    let serial = credential["serial"].as_str().unwrap();
+    let revoked = s.post_json(
+        &format!("/v1/certificates/{serial}/revoke"),
+        Some(&s.demo.ra),
+        &serde_json::json!({"reason": "superseded"}),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    let view = revoked.json();
+    assert_eq!(
+        rfc3339(&view["not_after"], "certificate not_after"),
+        not_after
+    );
+    let at = rfc3339(&view["revoked_at"], "revoked_at");
+    assert!((now..now + 120).contains(&at), "{view}");
+
+    let minted = s.post_json(
+        "/v1/tokens",
+        Some(&s.demo.ra),
+        &serde_json::json!({"scope": "ra", "lifetime_seconds": 3600}),
+    );
+    assert_eq!(minted.status, 201, "{}", minted.text());
+    let expires = rfc3339(&minted.json()["expires_at"], "minted expires_at");
+    assert!(
+        (now + 3600..now + 3720).contains(&expires),
+        "{}",
+        minted.text()
+    );
+    let tokens = s.get("/v1/tokens", Some(&s.demo.ra)).json();
+    let signer_id = signer.split('_').nth(1).unwrap();
+    let listed = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == signer_id)
+        .unwrap();
+    let created = rfc3339(&listed["created_at"], "created_at");
+    assert!(
+        rfc3339(&listed["expires_at"], "expires_at") > created,
+        "{listed}"
+    );
 }

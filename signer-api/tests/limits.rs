@@ -297,3 +297,158 @@ fn a_trickling_body_is_cut_at_the_request_deadline() {
         .count();
     assert_eq!(signed, 0);
 }
+
+/// A reply and its Retry-After header.
+fn with_retry_after(r: Result<ureq::Response, ureq::Error>) -> (support::Reply, Option<String>) {
+    let retry_after = match &r {
+        Err(ureq::Error::Status(_, resp)) => resp.header("Retry-After").map(str::to_owned),
+        _ => None,
+    };
+    (reply(r).unwrap(), retry_after)
+}
+
+/// Issue 12 item 13 (b): every 429 asks for a wait of at least one second (RFC 9110 §10.2.3
+/// delay-seconds, rounded up), never `Retry-After: 0`, which invites an immediate retry. At
+/// 1000 requests per second with no burst, the wait is under a millisecond.
+#[test]
+fn retry_after_is_never_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _demo) = start_fresh(
+        &dir.path().join("data"),
+        &[("HPKI_RATE_LIMIT", "1000"), ("HPKI_RATE_BURST", "1")],
+    );
+    let waits: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let agent = agent();
+                    let mut waits = Vec::new();
+                    for _ in 0..100 {
+                        let (r, wait) =
+                            with_retry_after(agent.get(&format!("{}/health", server.base)).call());
+                        if r.status == 429 {
+                            r.problem(429);
+                            waits.push(wait.expect("429 without Retry-After"));
+                        }
+                    }
+                    waits
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    assert!(!waits.is_empty(), "no request was over the rate");
+    for wait in &waits {
+        let seconds: u64 = wait
+            .parse()
+            .unwrap_or_else(|_| panic!("Retry-After {wait:?}"));
+        assert!(seconds >= 1, "Retry-After {wait} among {waits:?}");
+    }
+}
+
+/// Issue 12 item 5: the bodies the service holds in memory (attached documents, verification
+/// requests) share one budget. While one attached request holds most of it, another attached
+/// signature and a verification that do not fit get 503 problem+json with Retry-After; a
+/// detached signature (streamed, never held) is still served; an attached document larger than
+/// the whole budget is 413. Once the held request completes, the budget is free again.
+#[test]
+fn buffered_bodies_share_one_budget_then_503() {
+    const BUDGET: usize = 1 << 20;
+    const HELD: usize = 900 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(
+        &dir.path().join("data"),
+        &[
+            ("HPKI_BUFFER_LIMIT", &BUDGET.to_string()),
+            ("HPKI_VERIFICATION_LIMIT", &BUDGET.to_string()),
+        ],
+    );
+    let agent = agent();
+    let sign = |attached: bool, body: &[u8]| {
+        with_retry_after(
+            agent
+                .post(&format!(
+                    "{}/v1/signatures?credential={}&purpose=author&attached={attached}",
+                    server.base, demo.credential
+                ))
+                .set("Authorization", &format!("Bearer {}", demo.signer))
+                .set("Content-Type", "application/octet-stream")
+                .send_bytes(body),
+        )
+    };
+    let verify = |body: &[u8]| {
+        with_retry_after(
+            agent
+                .post(&format!("{}/v1/verifications", server.base))
+                .set("Authorization", &format!("Bearer {}", demo.ra))
+                .set("Content-Type", "application/pkcs7-signature")
+                .send_bytes(body),
+        )
+    };
+    let small = vec![b'b'; 300 * 1024];
+
+    // The held request: its head and the first KiB of a 900 KiB attached document.
+    let mut held = TcpStream::connect(addr(&server.base)).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        held,
+        "POST /v1/signatures?credential={}&purpose=author&attached=true HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {HELD}\r\n\r\n",
+        demo.credential, demo.signer
+    )
+    .unwrap();
+    held.write_all(&[b'a'; 1024]).unwrap();
+
+    // Its handler reserves the declared length once it has loaded the credential.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held_line = format!("hpki_buffered_body_bytes {HELD}\n");
+    loop {
+        let metrics = reply(agent.get(&format!("{}/metrics", server.base)).call()).unwrap();
+        if metrics.text().contains(&held_line) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the held body is not budgeted: {}",
+            metrics.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (refused, retry_after) = sign(true, &small);
+    let detail = refused.problem_at(503, "attached signature beyond the budget");
+    assert_eq!(refused.json()["title"], "Service Unavailable");
+    assert!(detail.contains(&BUDGET.to_string()), "{detail}");
+    let wait: u64 = retry_after
+        .expect("503 without Retry-After")
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "Retry-After {wait}");
+    let (r, retry_after) = verify(&small);
+    r.problem_at(503, "verification beyond the budget");
+    assert!(retry_after.is_some());
+    let (r, _) = sign(false, &small);
+    assert_eq!(
+        r.status,
+        201,
+        "a detached document holds no budget: {}",
+        r.text()
+    );
+    let (r, _) = sign(true, &vec![b'c'; BUDGET + 1]);
+    r.problem_at(413, "attached document larger than the budget");
+
+    // The held request completes (signed), and gives its share back.
+    held.write_all(&vec![b'a'; HELD - 1024]).unwrap();
+    let mut head = [0u8; 12];
+    held.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 201");
+    drop(held);
+    let (r, _) = sign(true, &small);
+    assert_eq!(r.status, 201, "the budget was not given back: {}", r.text());
+    let (r, _) = verify(&small);
+    assert_eq!(r.status, 200, "{}", r.text());
+}

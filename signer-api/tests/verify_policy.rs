@@ -247,7 +247,7 @@ fn a_key_revoked_at_t_then_used_does_not_pass_at_t_minus_one() {
         &serde_json::json!({"reason": "keyCompromise"}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let t = r.json()["revoked_at"].as_u64().unwrap();
+    let t = ca_core::time::parse_rfc3339(r.json()["revoked_at"].as_str().unwrap()).unwrap();
     assert!(t - 1 > doctor.not_before);
     let signature = doctor.sign(RX, "author", t + 60);
 

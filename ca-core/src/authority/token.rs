@@ -65,10 +65,10 @@ impl fmt::Debug for ApiToken {
 pub enum TokenError {
     #[error("malformed API token")]
     Malformed,
-    #[error("unknown API token {0}")]
-    Unknown(String),
-    #[error("API token {0}: secret does not match")]
-    Mismatch(String),
+    /// An unknown id or a wrong secret: one error, with one message, so an answer never tells
+    /// which token ids exist; `cause` is for logs and metrics only.
+    #[error("API token not recognised")]
+    Unrecognised { id: String, cause: Unrecognised },
     #[error("API token {0} has expired")]
     Expired(String),
     #[error("API token {0} is revoked")]
@@ -81,6 +81,34 @@ pub enum TokenError {
     Random,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a well-formed token was not recognised (see [`TokenError::Unrecognised`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrecognised {
+    /// No token has this id.
+    UnknownId,
+    /// The id exists; the secret is not its secret.
+    WrongSecret,
+}
+
+impl Unrecognised {
+    /// A stable name for logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UnknownId => "unknown_id",
+            Self::WrongSecret => "wrong_secret",
+        }
+    }
+}
+
+impl TokenError {
+    fn unrecognised(id: &str, cause: Unrecognised) -> Self {
+        Self::Unrecognised {
+            id: id.to_owned(),
+            cause,
+        }
+    }
 }
 
 /// Makes a new token valid from `now` for `lifetime` seconds: the string to show once, and the
@@ -146,7 +174,7 @@ pub fn verify<S: Store + ?Sized>(
     let (id, secret) = parse(presented)?;
     let record = store
         .token(id)?
-        .ok_or_else(|| TokenError::Unknown(id.to_owned()))?;
+        .ok_or_else(|| TokenError::unrecognised(id, Unrecognised::UnknownId))?;
     let stored: [u8; DIGEST_LEN] = hex::decode(&record.secret_hash)
         .ok()
         .and_then(|d| d.try_into().ok())
@@ -155,7 +183,7 @@ pub fn verify<S: Store + ?Sized>(
         })?;
     let presented_digest = digest::digest(&digest::SHA256, secret.as_slice());
     if !bool::from(digests_equal(&stored, presented_digest.as_ref())) {
-        return Err(TokenError::Mismatch(id.to_owned()));
+        return Err(TokenError::unrecognised(id, Unrecognised::WrongSecret));
     }
     if record.revoked {
         return Err(TokenError::Revoked(id.to_owned()));
@@ -236,7 +264,7 @@ impl<S: Store> Authority<S> {
         let record = self
             .store
             .token(minter)?
-            .ok_or_else(|| TokenError::Unknown(minter.to_owned()))?;
+            .ok_or_else(|| TokenError::unrecognised(minter, Unrecognised::UnknownId))?;
         if record.revoked {
             return Err(TokenError::Revoked(minter.to_owned()));
         }

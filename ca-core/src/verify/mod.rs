@@ -202,10 +202,7 @@ impl Policy {
 }
 
 /// RFC 3339 (UTC) for a Unix time, as the report prints times.
-pub fn rfc3339(unix: u64) -> String {
-    der::DateTime::from_unix_duration(Duration::from_secs(unix))
-        .map_or_else(|_| format!("@{unix}"), |t| t.to_string())
-}
+pub use crate::time::rfc3339;
 
 fn date_time(unix: u64) -> der::DateTime {
     der::DateTime::from_unix_duration(Duration::from_secs(unix)).unwrap_or(der::DateTime::INFINITY)

@@ -5,7 +5,7 @@ use crate::support::credential::*;
 use ca_core::audit::AuditAction;
 use ca_core::store::audit_verify;
 use ca_core::store::{Store, StoreError, TokenScope};
-use ca_core::token::{self, ApiToken, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError};
+use ca_core::token::{self, ApiToken, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError, Unrecognised};
 
 fn signer(p: &str) -> TokenScope {
     TokenScope::Signer {
@@ -192,7 +192,7 @@ fn wrong_secret_is_a_mismatch_even_when_revoked_or_expired() {
     );
     let err = env.authority.authenticate(&flipped, NOW).unwrap_err();
     assert!(
-        matches!(&err, TokenError::Mismatch(id) if id == tok.id()),
+        matches!(&err, TokenError::Unrecognised { id, cause: Unrecognised::WrongSecret } if id == tok.id()),
         "{err}"
     );
     // Expired or revoked tokens do not reveal that to a wrong secret.
@@ -200,10 +200,28 @@ fn wrong_secret_is_a_mismatch_even_when_revoked_or_expired() {
         .authority
         .authenticate(&flipped, NOW + 2 * HOUR)
         .unwrap_err();
-    assert!(matches!(err, TokenError::Mismatch(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            TokenError::Unrecognised {
+                cause: Unrecognised::WrongSecret,
+                ..
+            }
+        ),
+        "{err}"
+    );
     env.authority.revoke_token(tok.id(), NOW, "cli").unwrap();
     let err = env.authority.authenticate(&flipped, NOW).unwrap_err();
-    assert!(matches!(err, TokenError::Mismatch(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            TokenError::Unrecognised {
+                cause: Unrecognised::WrongSecret,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -212,9 +230,20 @@ fn unknown_id() {
     let (tok, _) = token::issue_token(signer("dr"), NOW, HOUR).unwrap(); // never stored
     let err = env.authority.authenticate(tok.expose(), NOW).unwrap_err();
     assert!(
-        matches!(&err, TokenError::Unknown(id) if id == tok.id()),
+        matches!(&err, TokenError::Unrecognised { id, cause: Unrecognised::UnknownId } if id == tok.id()),
         "{err}"
     );
+    // Worded as a wrong secret is, without the id: the message never tells which ids exist.
+    let stored = dr_token(&env);
+    let s = stored.expose();
+    let flipped = format!(
+        "{}{}",
+        &s[..s.len() - 1],
+        if s.ends_with('0') { '1' } else { '0' }
+    );
+    let wrong = env.authority.authenticate(&flipped, NOW).unwrap_err();
+    assert_eq!(err.to_string(), wrong.to_string());
+    assert!(!err.to_string().contains(tok.id()), "{err}");
 }
 
 #[test]

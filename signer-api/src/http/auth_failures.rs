@@ -6,7 +6,7 @@ use super::AppState;
 use super::problem::Problem;
 use actix_web::HttpRequest;
 use ca_core::client_auth::ClientAuthError;
-use ca_core::token::TokenError;
+use ca_core::token::{TokenError, Unrecognised};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -42,8 +42,15 @@ impl AuthFailure {
             Self::Header(_) => "malformed_header",
             Self::Token(e) => match e {
                 TokenError::Malformed => "malformed_token",
-                TokenError::Unknown(_) => "unknown_token",
-                TokenError::Mismatch(_) => "wrong_secret",
+                // The answer is the same for both (`Unrecognised`); the count tells them apart.
+                TokenError::Unrecognised {
+                    cause: Unrecognised::UnknownId,
+                    ..
+                } => "unknown_token",
+                TokenError::Unrecognised {
+                    cause: Unrecognised::WrongSecret,
+                    ..
+                } => "wrong_secret",
                 TokenError::Expired(_) => "expired_token",
                 TokenError::Revoked(_) => "revoked_token",
                 TokenError::Invalid(_)
@@ -71,7 +78,12 @@ impl AuthFailure {
     fn client(&self, req: &HttpRequest) -> String {
         match self {
             Self::Token(
-                TokenError::Mismatch(id) | TokenError::Expired(id) | TokenError::Revoked(id),
+                TokenError::Unrecognised {
+                    id,
+                    cause: Unrecognised::WrongSecret,
+                }
+                | TokenError::Expired(id)
+                | TokenError::Revoked(id),
             ) => format!("token:{id}"),
             _ => req
                 .peer_addr()

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, get, post, web};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::store::{CertificateRecord, RevocationReason, Store};
+use ca_core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -122,12 +123,13 @@ pub struct CertificateView {
     profile: String,
     issuer: String,
     subject: String,
-    /// Unix seconds.
-    not_after: u64,
+    /// RFC 3339, as every time in the API.
+    not_after: String,
     /// "good", "held" (certificateHold, until released), "revoked" or "expired".
     status: String,
     revocation_reason: Option<String>,
-    revoked_at: Option<u64>,
+    /// RFC 3339.
+    revoked_at: Option<String>,
     certificate: String,
 }
 
@@ -137,10 +139,10 @@ fn view(r: &CertificateRecord, now: u64) -> Result<CertificateView, Problem> {
         profile: r.profile.clone(),
         issuer: r.issuer_ca.clone(),
         subject: r.subject.clone(),
-        not_after: r.not_after,
+        not_after: rfc3339(r.not_after),
         status: status(r, now).into(),
         revocation_reason: r.revocation.as_ref().map(|v| v.reason.name().to_owned()),
-        revoked_at: r.revocation.as_ref().map(|v| v.revoked_at),
+        revoked_at: r.revocation.as_ref().map(|v| rfc3339(v.revoked_at)),
         certificate: pem(&r.der)?,
     })
 }

@@ -10,6 +10,7 @@ use ca_core::client_auth::practitioner_id;
 use ca_core::credential::{Credential, NewCredential};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
+use ca_core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -36,7 +37,8 @@ pub struct CredentialView {
     serial: String,
     hc_roles: Vec<String>,
     key_algorithm: String,
-    not_after: u64,
+    /// RFC 3339, as every time in the API.
+    not_after: String,
     certificate: String,
     chain: Vec<String>,
 }
@@ -49,7 +51,7 @@ fn view(c: &Credential) -> Result<CredentialView, Problem> {
         serial: hex::encode(&c.serial),
         hc_roles: c.hc_roles.iter().map(ToString::to_string).collect(),
         key_algorithm: format!("{:?}", c.key_algorithm).to_lowercase(),
-        not_after: c.not_after,
+        not_after: rfc3339(c.not_after),
         certificate: pem(&c.certificate)?,
         chain: c.chain.iter().map(|d| pem(d)).collect::<Result<_, _>>()?,
     })
@@ -156,7 +158,8 @@ pub struct CreateToken {
 pub struct TokenView {
     /// Shown once; only its hash is stored.
     token: String,
-    expires_at: u64,
+    /// RFC 3339.
+    expires_at: String,
 }
 
 #[utoipa::path(request_body = CreateToken, security(("bearer" = [])),
@@ -204,7 +207,10 @@ pub async fn create_token(
         Ok((token.expose().to_owned(), token.expires_at()))
     })
     .await?;
-    Ok(HttpResponse::Created().json(TokenView { token, expires_at }))
+    Ok(HttpResponse::Created().json(TokenView {
+        token,
+        expires_at: rfc3339(expires_at),
+    }))
 }
 
 /// A token as listed (API and `token list`): never its secret nor the secret's hash. `id` first,
@@ -217,8 +223,10 @@ pub struct TokenInfo {
     /// For signer tokens: the practitioner it is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     practitioner: Option<String>,
-    created_at: u64,
-    expires_at: u64,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    expires_at: String,
     revoked: bool,
 }
 
@@ -232,8 +240,8 @@ impl From<ca_core::store::TokenRecord> for TokenInfo {
             id: r.id,
             scope: scope.to_owned(),
             practitioner,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
+            created_at: rfc3339(r.created_at),
+            expires_at: rfc3339(r.expires_at),
             revoked: r.revoked,
         }
     }

@@ -1,17 +1,20 @@
 //! What every request meets before a handler: the per-client rate limit (429 with Retry-After),
 //! a declared body larger than any route accepts (413), and a deadline on the whole request
 //! (408), so slow or greedy clients cannot hold the service. Header timeouts, keep-alive and
-//! connection caps are set on the server itself (`serve.rs`).
+//! connection caps are set on the server itself (`serve.rs`). Bodies a handler holds in memory
+//! (attached documents, verification requests) share one budget of bytes (`BodyBudget`): beyond
+//! it, 503 with Retry-After.
 
 use super::AppState;
 use super::problem::Problem;
 use crate::config::Limits;
 use actix_web::dev::ServiceRequest;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Checks between two sweeps of idle clients out of the limiter's map, which keeps its memory
@@ -82,20 +85,88 @@ pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
     if let Some(rate) = &state.rate
         && let Err(wait) = rate.check(client(req, state))
     {
-        let mut response = Problem::too_many_requests(wait).error_response();
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait));
-        return Some(response);
+        return Some(Problem::too_many_requests(wait).error_response());
     }
     let limits = &state.config.limits;
     let largest = limits.document_bytes.max(limits.json_bytes as u64);
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    declared
+    declared_length(req.headers())
         .is_some_and(|n| n > largest)
         .then(|| Problem::too_large(largest).error_response())
+}
+
+/// The body length a request declares (`Content-Length`), if it declares one.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Seconds a client refused for the body budget is asked to wait: the time a large body in
+/// flight on a LAN takes to arrive and be signed.
+const BUDGET_RETRY_SECONDS: u64 = 2;
+
+/// The bytes of request bodies that handlers hold in memory at once, across every worker
+/// (`limits.buffer_bytes`). Streamed detached documents hold none: only their digest is kept.
+pub struct BodyBudget {
+    limit: u64,
+    used: Arc<AtomicU64>,
+}
+
+impl BodyBudget {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            limit: limits.buffer_bytes,
+            used: Arc::default(),
+        }
+    }
+
+    /// A reservation for a body about to be buffered, holding its `declared` length from the
+    /// start, so a body that cannot fit is refused before a byte of it is read.
+    pub fn reserve(&self, declared: Option<u64>) -> Result<Reservation, Problem> {
+        let mut reservation = Reservation {
+            limit: self.limit,
+            used: Arc::clone(&self.used),
+            held: 0,
+        };
+        reservation.hold(declared.unwrap_or(0))?;
+        Ok(reservation)
+    }
+
+    /// Bytes reserved now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// Bytes of the budget held for one body; given back when dropped (the handler finished, or its
+/// future was dropped at the request deadline or on a client disconnect).
+pub struct Reservation {
+    limit: u64,
+    used: Arc<AtomicU64>,
+    held: u64,
+}
+
+impl Reservation {
+    /// Makes the reservation cover `total` bytes (a body arriving without a declared length
+    /// grows it chunk by chunk); 503 when the budget cannot hold them.
+    pub fn hold(&mut self, total: u64) -> Result<(), Problem> {
+        let more = total.saturating_sub(self.held);
+        if more == 0 {
+            return Ok(());
+        }
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(more).filter(|n| *n <= self.limit)
+            })
+            .map_err(|_| Problem::busy(self.limit, BUDGET_RETRY_SECONDS))?;
+        self.held = total;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.held, Ordering::AcqRel);
+    }
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub auth_failure_log: auth_failures::AuthFailureLog,
     /// The per-client rate limit; `None` when configured off.
     pub rate: Option<limits::ClientRate>,
+    /// The bytes of request bodies held in memory at once (`limits.buffer_bytes`).
+    pub bodies: limits::BodyBudget,
 }
 
 /// The clock is read here, at the edge (DESIGN.md §5 invariant 1).

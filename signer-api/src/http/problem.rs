@@ -2,6 +2,7 @@
 //! `application/problem+json` bodies. Server-side failures are logged and answered without detail.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::AuthorityError;
 use ca_core::client_auth::ClientAuthError;
@@ -21,58 +22,130 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// What went wrong as a stable name (`not_owner`, `too_large`, …): the metrics' label and the
+    /// logs' word for it. Not sent: the status and detail say it to the client.
+    #[serde(skip)]
+    pub reason: &'static str,
+    /// RFC 9110 §10.2.3 `Retry-After` delay-seconds (429, 503): at least 1.
+    #[serde(skip)]
+    retry_after: Option<u64>,
+    /// RFC 6750 §3.1 error code of a 401's `WWW-Authenticate` challenge, when a token was
+    /// presented and refused.
+    #[serde(skip)]
+    bearer_error: Option<&'static str>,
 }
 
+/// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
+pub const REALM: &str = "hpki";
+
 impl Problem {
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+    /// A problem of `status`, named `reason` for metrics and logs.
+    pub fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
             kind: "about:blank".into(),
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             detail: detail.into(),
+            reason,
+            retry_after: None,
+            bearer_error: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, detail)
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
     }
+    /// No usable credentials were presented (none, or not a bearer token).
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, detail)
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+    /// A presented bearer token was refused: RFC 6750 §3.1 `invalid_token`.
+    pub fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            bearer_error: Some("invalid_token"),
+            ..Self::new(StatusCode::UNAUTHORIZED, reason, detail)
+        }
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, detail)
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, detail)
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
     pub fn too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
             format!("body exceeds the limit of {limit} bytes"),
         )
     }
     pub fn unsupported_media(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media",
+            detail,
+        )
     }
     pub fn timeout(seconds: u64) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
+            "timeout",
             format!("the request took longer than {seconds} s"),
         )
     }
     /// The client went over its rate limit; it may retry after `retry_after` seconds.
     pub fn too_many_requests(retry_after: u64) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("rate limit exceeded; retry after {retry_after} s"),
-        )
+        let retry_after = retry_after.max(1);
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("rate limit exceeded; retry after {retry_after} s"),
+            )
+        }
+    }
+    /// The bodies being buffered use the whole budget (`limits.buffer_bytes`); the request may
+    /// succeed once they are done (RFC 9110 §15.6.4).
+    pub fn busy(budget: u64, retry_after: u64) -> Self {
+        let retry_after = retry_after.max(1);
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "buffer_budget",
+                format!(
+                    "the service is holding its limit of {budget} bytes of request bodies; \
+                     retry after {retry_after} s"
+                ),
+            )
+        }
     }
     /// A failure on our side: logged in full, answered without internals.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
             "internal error; see the server log",
         )
+    }
+    /// A problem for an error response actix-web made itself (an extractor or protocol error
+    /// that reached no handler of ours), so that no error leaves without a problem body.
+    pub fn from_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        if status.is_server_error() {
+            return Self::internal(&detail.into());
+        }
+        let reason = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
+            StatusCode::UNAUTHORIZED => "unauthenticated",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            _ => "bad_request",
+        };
+        Self::new(status, reason, detail)
     }
 }
 
@@ -87,28 +160,67 @@ impl ResponseError for Problem {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
-            .json(self)
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((RETRY_AFTER, seconds));
+        }
+        // RFC 9110 §15.5.2: every 401 carries a challenge. RFC 6750 §3: Bearer, with the error
+        // code when a token was presented (never its description: the detail says it).
+        if self.status == StatusCode::UNAUTHORIZED.as_u16() {
+            let challenge = match self.bearer_error {
+                Some(error) => format!("Bearer realm=\"{REALM}\", error=\"{error}\""),
+                None => format!("Bearer realm=\"{REALM}\""),
+            };
+            response.insert_header((WWW_AUTHENTICATE, challenge));
+        }
+        let mut response = response.json(self);
+        response.extensions_mut().insert(Reason(self.reason));
+        response
     }
+}
+
+/// The reason of a problem response, left in the response's extensions for the metrics layer.
+#[derive(Clone, Copy, Debug)]
+pub struct Reason(pub &'static str);
+
+// Each match below names every variant (no wildcard arm), so a new error kind in ca-core does
+// not compile until it is given a status here.
+
+fn conflict(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::CONFLICT, reason, e.to_string())
+}
+
+fn bad(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, reason, e.to_string())
+}
+
+fn forbidden(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, reason, e.to_string())
+}
+
+fn not_found(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, reason, e.to_string())
 }
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) | StoreError::TokenNotFound(_) => {
-                Self::not_found(e.to_string())
-            }
-            StoreError::AlreadyRevoked(_)
-            | StoreError::DuplicateSerial(_)
+            StoreError::NotFound(_) => not_found("no_certificate", &e),
+            StoreError::TokenNotFound(_) => not_found("no_token", &e),
+            StoreError::AlreadyRevoked(_) => conflict("already_revoked", &e),
+            StoreError::DuplicateSerial(_)
             | StoreError::DuplicateCredential(_)
-            | StoreError::DuplicateToken(_)
-            | StoreError::TokenAlreadyRevoked(_)
-            | StoreError::NotOnHold(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
-            StoreError::UnknownReason(_) | StoreError::RemoveFromCrlNotAReason => {
-                Self::bad_request(e.to_string())
-            }
-            _ => Self::internal(&e),
+            | StoreError::DuplicateToken(_) => conflict("duplicate", &e),
+            StoreError::TokenAlreadyRevoked(_) => conflict("token_already_revoked", &e),
+            StoreError::NotOnHold(_) => conflict("not_on_hold", &e),
+            StoreError::UnknownReason(_) => bad("unknown_reason", &e),
+            StoreError::RemoveFromCrlNotAReason => bad("remove_from_crl", &e),
+            StoreError::Backend(_)
+            | StoreError::Corrupt(_)
+            | StoreError::AlreadyInitialised
+            | StoreError::InvalidCaId(_)
+            | StoreError::UnknownDurability(_) => Self::internal(&e),
         }
     }
 }
@@ -116,12 +228,14 @@ impl From<StoreError> for Problem {
 impl From<IssueError> for Problem {
     fn from(e: IssueError) -> Self {
         match e {
-            IssueError::CsrTooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-            IssueError::CsrMalformed(_)
-            | IssueError::CsrSignature(_)
-            | IssueError::CsrKey(_)
-            | IssueError::Violation(_)
-            | IssueError::CaProfile(_) => Self::bad_request(e.to_string()),
+            IssueError::CsrTooLarge(_) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            IssueError::CsrMalformed(_) => bad("csr_malformed", &e),
+            IssueError::CsrSignature(_) => bad("csr_signature", &e),
+            IssueError::CsrKey(_) => bad("csr_key", &e),
+            IssueError::Violation(_) => bad("profile_violation", &e),
+            IssueError::CaProfile(_) => bad("ca_profile", &e),
             IssueError::Profile(p) => p.into(),
             IssueError::Build(_) | IssueError::Serial => Self::internal(&e),
         }
@@ -131,10 +245,11 @@ impl From<IssueError> for Problem {
 impl From<ProfileError> for Problem {
     fn from(e: ProfileError) -> Self {
         match e {
-            ProfileError::Unknown(_) | ProfileError::Violation(_) => {
-                Self::bad_request(e.to_string())
+            ProfileError::Unknown(_) => bad("unknown_profile", &e),
+            ProfileError::Violation(_) => bad("profile_violation", &e),
+            ProfileError::Invalid { .. } | ProfileError::Io { .. } | ProfileError::Der(_) => {
+                Self::internal(&e)
             }
-            _ => Self::internal(&e),
         }
     }
 }
@@ -145,9 +260,13 @@ impl From<AuthorityError> for Problem {
             AuthorityError::Issue(e) => e.into(),
             AuthorityError::Store(e) => e.into(),
             AuthorityError::Profile(e) => e.into(),
-            AuthorityError::UnknownCa(_) => Self::not_found(e.to_string()),
-            AuthorityError::CaRevoked(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
-            _ => Self::internal(&e),
+            AuthorityError::UnknownCa(_) => not_found("unknown_ca", &e),
+            AuthorityError::CaRevoked(_) => conflict("ca_revoked", &e),
+            AuthorityError::Crl(_)
+            | AuthorityError::Key(_)
+            | AuthorityError::Seal(_)
+            | AuthorityError::NotInitialised
+            | AuthorityError::Config(_) => Self::internal(&e),
         }
     }
 }
@@ -155,8 +274,8 @@ impl From<AuthorityError> for Problem {
 impl From<PurposeError> for Problem {
     fn from(e: PurposeError) -> Self {
         match e {
-            PurposeError::Unknown(_) => Self::bad_request(e.to_string()),
-            PurposeError::Forbidden { .. } => Self::forbidden(e.to_string()),
+            PurposeError::Unknown(_) => bad("unknown_purpose", &e),
+            PurposeError::Forbidden { .. } => forbidden("role_purpose", &e),
             PurposeError::Invalid { .. } => Self::internal(&e),
         }
     }
@@ -165,10 +284,11 @@ impl From<PurposeError> for Problem {
 impl From<SignError> for Problem {
     fn from(e: SignError) -> Self {
         match e {
-            SignError::DigestLength { .. } | SignError::ContentMismatch => {
-                Self::bad_request(e.to_string())
+            SignError::DigestLength { .. } => bad("digest_length", &e),
+            SignError::ContentMismatch => bad("content_mismatch", &e),
+            SignError::Certificate(_) | SignError::Build(_) | SignError::Key(_) => {
+                Self::internal(&e)
             }
-            _ => Self::internal(&e),
         }
     }
 }
@@ -176,15 +296,15 @@ impl From<SignError> for Problem {
 impl From<CredentialError> for Problem {
     fn from(e: CredentialError) -> Self {
         match e {
-            CredentialError::NotFound(_) => Self::not_found(e.to_string()),
-            CredentialError::NotOwner(_)
-            | CredentialError::Revoked(_)
-            | CredentialError::OnHold(_)
-            | CredentialError::OutOfValidity(_)
-            | CredentialError::CaRevoked { .. } => Self::forbidden(e.to_string()),
-            CredentialError::NotSigningProfile(_)
-            | CredentialError::DigestAlgorithm { .. }
-            | CredentialError::ClientText(_) => Self::bad_request(e.to_string()),
+            CredentialError::NotFound(_) => not_found("no_credential", &e),
+            CredentialError::NotOwner(_) => forbidden("not_owner", &e),
+            CredentialError::Revoked(_) => forbidden("credential_revoked", &e),
+            CredentialError::OnHold(_) => forbidden("credential_on_hold", &e),
+            CredentialError::OutOfValidity(_) => forbidden("credential_expired", &e),
+            CredentialError::CaRevoked { .. } => forbidden("ca_revoked", &e),
+            CredentialError::NotSigningProfile(_) => bad("not_signing_profile", &e),
+            CredentialError::DigestAlgorithm { .. } => bad("digest_algorithm", &e),
+            CredentialError::ClientText(_) => bad("client_text", &e),
             CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
             CredentialError::Sign(e) => e.into(),
@@ -196,17 +316,18 @@ impl From<CredentialError> for Problem {
 
 impl From<ClientAuthError> for Problem {
     fn from(e: ClientAuthError) -> Self {
+        let unauthorized = |reason| Self::new(StatusCode::UNAUTHORIZED, reason, e.to_string());
         match e {
             ClientAuthError::Store(e) => e.into(),
             ClientAuthError::Inconsistent(_) => Self::internal(&e),
-            ClientAuthError::Missing
-            | ClientAuthError::Malformed
-            | ClientAuthError::NotIssuedHere
-            | ClientAuthError::NotForAuthentication(_)
-            | ClientAuthError::Revoked
-            | ClientAuthError::CaRevoked
-            | ClientAuthError::OutsideValidity
-            | ClientAuthError::NoPractitionerId => Self::unauthorized(e.to_string()),
+            ClientAuthError::Missing => unauthorized("certificate_missing"),
+            ClientAuthError::Malformed => unauthorized("certificate_malformed"),
+            ClientAuthError::NotIssuedHere => unauthorized("certificate_not_ours"),
+            ClientAuthError::NotForAuthentication(_) => unauthorized("certificate_profile"),
+            ClientAuthError::Revoked => unauthorized("certificate_revoked"),
+            ClientAuthError::CaRevoked => unauthorized("ca_revoked"),
+            ClientAuthError::OutsideValidity => unauthorized("certificate_expired"),
+            ClientAuthError::NoPractitionerId => unauthorized("certificate_no_practitioner"),
         }
     }
 }
@@ -214,11 +335,17 @@ impl From<ClientAuthError> for Problem {
 impl From<TokenError> for Problem {
     fn from(e: TokenError) -> Self {
         match e {
-            TokenError::Invalid(_) => Self::bad_request(e.to_string()),
-            TokenError::NotRa(_) => Self::forbidden(e.to_string()),
+            TokenError::Invalid(_) => bad("token_request", &e),
+            TokenError::NotRa(_) => forbidden("not_ra", &e),
             TokenError::Random => Self::internal(&e),
             TokenError::Store(e) => e.into(),
-            _ => Self::unauthorized(e.to_string()),
+            TokenError::Malformed => Self::invalid_token("token_malformed", e.to_string()),
+            // An unknown id and a wrong secret answer alike, to the byte: the cause stays here.
+            TokenError::Unrecognised { .. } => {
+                Self::invalid_token("token_unrecognised", e.to_string())
+            }
+            TokenError::Expired(_) => Self::invalid_token("token_expired", e.to_string()),
+            TokenError::Revoked(_) => Self::invalid_token("token_revoked", e.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `POST /v1/signatures`: a CAdES signature over a raw document (streamed) or a client digest.
 
 use super::auth::Caller;
+use super::limits::{Reservation, declared_length};
 use super::problem::Problem;
 use super::{AppState, blocking, now};
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
@@ -75,7 +76,7 @@ pub async fn sign(
         .trim()
         .to_ascii_lowercase();
     let result = match essence.as_str() {
-        "application/json" => sign_digest(&state, caller, practitioner, payload).await,
+        "application/json" => sign_digest(&state, &req, caller, practitioner, payload).await,
         "application/octet-stream" => {
             sign_stream(&state, &req, caller, practitioner, payload).await
         }
@@ -94,30 +95,45 @@ pub async fn sign(
     result
 }
 
+/// Reads a whole body of at most `limit` bytes, held under the body budget: the returned
+/// reservation must live as long as the bytes (or what is decoded from them) do.
 pub(super) async fn read_limited(
+    state: &AppState,
+    req: &HttpRequest,
     mut payload: web::Payload,
     limit: u64,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<(Vec<u8>, Reservation), Problem> {
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Problem::too_large(limit));
+    }
+    let mut reservation = state.bodies.reserve(declared)?;
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| Problem::bad_request(format!("reading the body: {e}")))?;
-        if (body.len() + chunk.len()) as u64 > limit {
+        let len = (body.len() + chunk.len()) as u64;
+        if len > limit {
             return Err(Problem::too_large(limit));
         }
+        reservation.hold(len)?;
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, reservation))
 }
 
 async fn sign_digest(
     state: &web::Data<AppState>,
+    req: &HttpRequest,
     caller: Caller,
     practitioner: String,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let body = read_limited(payload, state.config.limits.json_bytes as u64).await?;
+    let (body, budget) =
+        read_limited(state, req, payload, state.config.limits.json_bytes as u64).await?;
     let request: DigestRequest = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    // Only the decoded digest is kept from here on.
+    drop((body, budget));
     let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm)
         .ok_or_else(|| Problem::bad_request("digest_algorithm must be sha256, sha384 or sha512"))?;
     // Its length is ca-core's check (`sign_with`), which audits a wrong one as a refusal.
@@ -141,6 +157,7 @@ async fn sign_digest(
             purpose: request.purpose,
             claimed_role: request.claimed_role,
             content: None,
+            _budget: None,
         },
         caller.label,
     )
@@ -209,7 +226,19 @@ async fn sign_stream(
     };
     let algorithm = loaded.digest_algorithm();
 
-    let limit = state.config.limits.document_bytes;
+    // An attached document is held whole, under the body budget: one larger than the whole
+    // budget could never be signed, so it is too large; detached documents only pass through.
+    let limits = &state.config.limits;
+    let (limit, mut budget) = if attached {
+        let limit = limits.document_bytes.min(limits.buffer_bytes);
+        let declared = declared_length(headers);
+        if declared.is_some_and(|n| n > limit) {
+            return Err(Problem::too_large(limit));
+        }
+        (limit, Some(state.bodies.reserve(declared)?))
+    } else {
+        (limits.document_bytes, None)
+    };
     let mut hasher = DocumentHasher::new(algorithm);
     let mut content = Vec::new();
     let mut seen: u64 = 0;
@@ -221,7 +250,8 @@ async fn sign_stream(
         }
         // Hashing a chunk costs microseconds; detached documents are never kept.
         hasher.update(&chunk);
-        if attached {
+        if let Some(budget) = &mut budget {
+            budget.hold(seen)?;
             content.extend_from_slice(&chunk);
         }
     }
@@ -233,6 +263,7 @@ async fn sign_stream(
         purpose,
         claimed_role,
         content: attached.then_some(content),
+        _budget: budget,
     };
     let signed = sign_request(state, Some(loaded), request, caller.label).await?;
     Ok(HttpResponse::Created()
@@ -250,6 +281,8 @@ struct Request {
     claimed_role: Option<String>,
     /// The document, for an attached signature.
     content: Option<Vec<u8>>,
+    /// The body budget the document holds, given back when the request is dropped.
+    _budget: Option<Reservation>,
 }
 
 impl Request {

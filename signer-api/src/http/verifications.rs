@@ -115,7 +115,13 @@ pub async fn create(
             ));
         }
     };
-    let body = read_limited(payload, state.config.limits.verification_bytes).await?;
+    let (body, budget) = read_limited(
+        &state,
+        &req,
+        payload,
+        state.config.limits.verification_bytes,
+    )
+    .await?;
     let (signature, detached, at) = if json {
         let r: VerificationRequest = serde_json::from_slice(&body)
             .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
@@ -151,6 +157,8 @@ pub async fn create(
     };
     let st = state.clone();
     let report = blocking(move || {
+        // The request's bytes stay budgeted until the verification is done with them.
+        let _budget = budget;
         let policy = service_policy(&st, at)?;
         Ok(run(&signature, &detached, &policy))
     })
