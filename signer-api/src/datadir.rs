@@ -21,19 +21,27 @@ const PASSPHRASE_ENV: &str = "HPKI_PASSPHRASE";
 pub enum DataDirError {
     #[error("{} holds no CA: run `signer-api init` first", .0.display())]
     NotInitialised(PathBuf),
-    #[error("{what} {}: {source}", path.display())]
+    // The cause is in the message and not also a `source`, which `{:#}` would print again.
+    #[error("{what} {}: {error}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{} is writable by group or others (mode {mode:o}): run `chmod go-w` on it, or choose another directory",
         path.display()
     )]
     Writable { path: PathBuf, mode: u32 },
-    #[error("opening the store in {}: {source}", path.display())]
-    OpenStore { path: PathBuf, source: StoreError },
+    #[error("opening the store in {}: {error}", path.display())]
+    OpenStore { path: PathBuf, error: StoreError },
+    /// sled's lock: a running `serve` (or another admin command) has the store open.
+    #[error(
+        "the data directory {} is in use by a running signer-api: stop the service first, or make \
+         this change through its HTTP API",
+        .0.display()
+    )]
+    InUse(PathBuf),
     #[error("CA keys are sealed under a passphrase: set {PASSPHRASE_ENV}")]
     NoPassphrase,
     #[error("seal setting: {0}")]
@@ -57,7 +65,7 @@ type Result<T> = std::result::Result<T, DataDirError>;
 /// Maps an I/O error on `path` to `DataDirError::Io`.
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError {
     let path = path.to_owned();
-    move |source| DataDirError::Io { what, path, source }
+    move |error| DataDirError::Io { what, path, error }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -138,12 +146,15 @@ impl DataDir {
     pub fn open_store(&self) -> Result<SledStore> {
         self.secure()?;
         let store =
-            SledStore::open_with(&self.store_path(), self.durability).map_err(|source| {
-                DataDirError::OpenStore {
-                    path: self.store_path(),
-                    source,
-                }
-            })?;
+            SledStore::open_with(&self.store_path(), self.durability).map_err(
+                |error| match error {
+                    StoreError::InUse => DataDirError::InUse(self.root.clone()),
+                    error => DataDirError::OpenStore {
+                        path: self.store_path(),
+                        error,
+                    },
+                },
+            )?;
         // It holds sealed keys, the key file and the audit log: the owner's only. sled creates its
         // files with the process umask; those it makes later are still behind the 0700 directory.
         restrict_tree(&self.root)?;

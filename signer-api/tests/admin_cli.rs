@@ -1293,3 +1293,27 @@ fn hostile_admin_input_exits_2_and_writes_nothing() {
         "a refusal wrote an audit record"
     );
 }
+
+/// Issue 12 item 13 (e): an admin command beside a running service (sled's lock held) exits 2
+/// with one message that says what is wrong and what to do, printed once (it printed sled's lock
+/// error twice); a second `serve` on the same directory says the same.
+#[test]
+fn admin_commands_beside_a_running_service_say_so_once() {
+    let env = Env::new();
+    let (_server, _) = support::spawn(&env.data(), &[]);
+    for args in [
+        &["token", "list"][..],
+        &["audit", "verify"],
+        &["revoke", "--serial", "01"],
+        &["crl", "--ca", "sign"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let err = env.fails(args);
+        let expected = format!(
+            "error: the data directory {} is in use by a running signer-api: stop the service \
+             first, or make this change through its HTTP API\n",
+            env.data().display()
+        );
+        assert_eq!(err, expected, "{args:?}");
+    }
+}

@@ -64,6 +64,10 @@ pub enum StoreError {
     TokenAlreadyRevoked(String),
     #[error("unknown durability {0:?}: expected \"fsync\" or \"write\"")]
     UnknownDurability(String),
+    /// Another process (or another handle in this one) has the store open: its backend's
+    /// exclusive lock is held.
+    #[error("the store is in use by another process")]
+    InUse,
 }
 
 /// Durable state of one installation.

@@ -302,8 +302,8 @@ const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     ///
-    /// sled holds an exclusive file lock while open, so a second open fails with `Backend`
-    /// ("could not acquire lock"). sled 0.34 releases that lock on its background threads, a
+    /// sled holds an exclusive file lock while open, so a second open fails with
+    /// [`StoreError::InUse`]. sled 0.34 releases that lock on its background threads, a
     /// moment after the last handle is dropped, so an immediate reopen in the same process can
     /// fail the same way (spacejam/sled#1234); keep one store per process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -316,7 +316,13 @@ impl SledStore {
             .path(dir)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()
-            .map_err(backend)?;
+            .map_err(|e| match e {
+                // sled 0.34 (config.rs) reports a held lock as an `Other` I/O error by this text.
+                sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+                    StoreError::InUse
+                }
+                e => backend(e),
+            })?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
         let queue = Arc::new(AuditQueue::default());
         let mut store = SledStore {

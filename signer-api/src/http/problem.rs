@@ -220,7 +220,8 @@ impl From<StoreError> for Problem {
             | StoreError::Corrupt(_)
             | StoreError::AlreadyInitialised
             | StoreError::InvalidCaId(_)
-            | StoreError::UnknownDurability(_) => Self::internal(&e),
+            | StoreError::UnknownDurability(_)
+            | StoreError::InUse => Self::internal(&e),
         }
     }
 }

@@ -6,14 +6,17 @@ use std::path::Path;
 
 /// Retries `open` while the database lock is still held. sled 0.34 releases its file lock on
 /// background threads shortly after the last handle drops (spacejam/sled#1234), so an immediate
-/// reopen can briefly see "could not acquire lock"; wait for the release (bounded), fail on
-/// anything else.
+/// reopen can briefly see the lock held (sled's "could not acquire lock", `StoreError::InUse`
+/// from `SledStore`); wait for the release (bounded), fail on anything else.
 pub fn wait_for_lock<T, E: std::fmt::Display + std::fmt::Debug>(
     mut open: impl FnMut() -> Result<T, E>,
 ) -> T {
     for _ in 0..500 {
         match open() {
-            Err(e) if e.to_string().contains("could not acquire lock") => {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    || e.to_string().contains("in use by another process") =>
+            {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return other.unwrap(),
