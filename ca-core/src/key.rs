@@ -31,6 +31,20 @@ pub enum KeyAlgorithm {
     Dsa,
 }
 
+impl KeyAlgorithm {
+    /// Its name in requests, records and the audit log (the serde name): `p256`, `ed25519`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "p256",
+            Self::P384 => "p384",
+            Self::Ed25519 => "ed25519",
+            Self::Rsa => "rsa",
+            Self::P521 => "p521",
+            Self::Dsa => "dsa",
+        }
+    }
+}
+
 /// Algorithm and size of a public key, as profiles constrain them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyParams {

@@ -223,6 +223,17 @@ fn revocation_shows_in_the_crl() {
     let serial = openssl_ok(&["x509", "-in", bad.to_str().unwrap(), "-noout", "-serial"]);
     let serial = serial.trim().trim_start_matches("serial=").to_owned();
     env.ok(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    // The audit record names the reason as RFC 5280 does (it held Rust's Debug, KeyCompromise).
+    let records = support::audit_list(&env.data());
+    let revoke = records
+        .iter()
+        .rfind(|r| r["event"]["action"] == "revoke")
+        .unwrap();
+    assert_eq!(
+        support::detail(revoke, "reason"),
+        Some("keyCompromise"),
+        "{revoke}"
+    );
     let crl = env.path("sign.crl");
     env.ok(&["crl", "--ca", "sign", "--out", crl.to_str().unwrap()]);
 

@@ -771,9 +771,109 @@ fn every_route_answers_hostile_input_with_a_problem() {
     );
     assert!(metrics.contains("method=\"other\""), "{metrics}");
     assert!(
-        metrics.contains("hpki_certificates_issued_total{profile=\"unknown\",outcome=\"refused\"}"),
+        metrics.contains(
+            "hpki_certificates_issued_total{profile=\"unknown\",outcome=\"unknown_profile\"}"
+        ),
         "{metrics}"
     );
+}
+
+/// Issue 12 item 13 (c) and the architecture step: errors that actix-web's extractors find (JSON
+/// payload, media type, size, query) answer problem+json with a detail that says what is wrong,
+/// and the metrics count every problem by its reason (a fixed name), so refusals are classified
+/// by kind rather than by status.
+#[test]
+fn extractor_errors_are_problems_counted_by_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[("HPKI_JSON_LIMIT", "4096")],
+        None,
+    );
+    let ra = Some(s.ra.as_str());
+    let cases: [(
+        &str,
+        &str,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        Vec<u8>,
+        u16,
+        &str,
+    ); 6] = [
+        (
+            "text/plain JSON",
+            "POST",
+            "/v1/certificates",
+            ra,
+            Some("text/plain"),
+            b"{}".to_vec(),
+            415,
+            "application/json",
+        ),
+        (
+            "no content type",
+            "POST",
+            "/v1/tokens",
+            ra,
+            None,
+            b"{}".to_vec(),
+            415,
+            "application/json",
+        ),
+        (
+            "truncated JSON",
+            "POST",
+            "/v1/tokens",
+            ra,
+            Some("application/json"),
+            b"{\"scope\":".to_vec(),
+            400,
+            "malformed JSON",
+        ),
+        (
+            "unknown field",
+            "POST",
+            "/v1/tokens",
+            ra,
+            Some("application/json"),
+            br#"{"scope":"ra","xqz":1}"#.to_vec(),
+            400,
+            "xqz",
+        ),
+        (
+            "query type",
+            "GET",
+            "/v1/certificates?page=x",
+            ra,
+            None,
+            vec![],
+            400,
+            "Query",
+        ),
+        (
+            "JSON over its limit",
+            "POST",
+            "/v1/credentials",
+            ra,
+            Some("application/json"),
+            format!("{{\"subject\":\"{}\"}}", "A".repeat(5000)).into_bytes(),
+            413,
+            "4096",
+        ),
+    ];
+    for (what, method, path, token, ct, body, status, says) in &cases {
+        let r = s.call(method, path, *token, *ct, body);
+        let detail = r.problem_at(*status, what);
+        assert!(detail.contains(says), "{what}: {detail}");
+    }
+    let metrics = String::from_utf8(s.call("GET", "/metrics", None, None, &[]).body).unwrap();
+    for reason in ["unsupported_media", "bad_request", "too_large"] {
+        assert!(
+            metrics.contains(&format!("hpki_http_problems_total{{reason=\"{reason}\"}}")),
+            "{reason}: {metrics}"
+        );
+    }
 }
 
 // ---- Part 5: security checks ----

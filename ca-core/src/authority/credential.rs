@@ -422,7 +422,7 @@ impl<S: Store> Authority<S> {
             ("serial".to_owned(), hex::encode(&record.serial)),
             (
                 "key_algorithm".to_owned(),
-                format!("{:?}", request.key_algorithm).to_lowercase(),
+                request.key_algorithm.name().to_owned(),
             ),
         ];
         details.extend(event.details);

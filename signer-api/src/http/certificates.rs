@@ -100,7 +100,7 @@ pub async fn issue(
             .issue(&reg, body.csr.as_bytes(), now(), &caller.label)?)
     })
     .await;
-    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    let outcome = super::outcome(&result);
     state.metrics.count(
         "hpki_certificates_issued_total",
         &[("profile", &profile), ("outcome", outcome)],
@@ -292,7 +292,7 @@ pub async fn revoke(
         Ok(record)
     })
     .await;
-    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    let outcome = super::outcome(&result);
     state
         .metrics
         .count("hpki_revocations_total", &[("outcome", outcome)]);

@@ -50,7 +50,7 @@ fn view(c: &Credential) -> Result<CredentialView, Problem> {
         profile: c.profile.clone(),
         serial: hex::encode(&c.serial),
         hc_roles: c.hc_roles.iter().map(ToString::to_string).collect(),
-        key_algorithm: format!("{:?}", c.key_algorithm).to_lowercase(),
+        key_algorithm: c.key_algorithm.name().to_owned(),
         not_after: rfc3339(c.not_after),
         certificate: pem(&c.certificate)?,
         chain: c.chain.iter().map(|d| pem(d)).collect::<Result<_, _>>()?,
@@ -101,7 +101,7 @@ pub async fn create(
             .create_credential(&request, now(), &caller.label)?)
     })
     .await;
-    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    let outcome = super::outcome(&result);
     state
         .metrics
         .count("hpki_credentials_created_total", &[("outcome", outcome)]);

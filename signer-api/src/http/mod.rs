@@ -14,9 +14,10 @@ pub mod signatures;
 mod verifications;
 
 use crate::config::Config;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, web};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{App, ResponseError, web};
 use ca_core::authority::Authority;
 use ca_core::purpose::SigningPolicy;
 use ca_core::store::SledStore;
@@ -155,7 +156,7 @@ pub fn app(
                 // Dropping the handler on the deadline also drops a slowly trickling body. The
                 // request itself went to the handler, so the 408 leaves as an error response.
                 match actix_web::rt::time::timeout(Duration::from_secs(seconds), fut).await {
-                    Ok(res) => res.map(ServiceResponse::map_into_left_body),
+                    Ok(res) => Ok(problem_body(res?)),
                     Err(_) => Err(Problem::timeout(seconds).into()),
                 }
             }
@@ -178,15 +179,62 @@ pub fn app(
             let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
             let fut = srv.call(req);
             async move {
-                let res = fut.await?;
+                let res = fut.await;
                 if let Some(state) = state {
-                    let status = res.status().as_u16();
+                    // An error (the 408 of the deadline) is answered by actix from its problem.
+                    let (status, reason) = match &res {
+                        Ok(res) => (
+                            res.status(),
+                            res.response()
+                                .extensions()
+                                .get::<problem::Reason>()
+                                .map(|r| r.0),
+                        ),
+                        Err(e) => (
+                            e.as_response_error().status_code(),
+                            e.as_error::<Problem>().map(|p| p.reason),
+                        ),
+                    };
                     let secs = started.elapsed().as_secs_f64();
-                    state.metrics.observe(&route, method, status, secs);
+                    state.metrics.observe(&route, method, status.as_u16(), secs);
+                    if let Some(reason) = reason {
+                        state
+                            .metrics
+                            .count("hpki_http_problems_total", &[("reason", reason)]);
+                    }
                 }
-                Ok(res)
+                res
             }
         })
+}
+
+/// An error response that actix-web made itself (an extractor's or the router's, anything that
+/// is not one of our problems) gets a problem+json body of its status, its headers kept, so no
+/// error leaves with an empty or plain-text body. Heads that actix-http cannot parse at all
+/// (400, 431) and the header timeout (408) are answered before any service runs: those bodies
+/// stay empty.
+fn problem_body<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res.map_into_left_body();
+    }
+    let detail = res.response().error().map_or_else(
+        || status.canonical_reason().unwrap_or("error").to_owned(),
+        ToString::to_string,
+    );
+    let (request, response) = res.into_parts();
+    let mut replaced = Problem::from_status(status, detail).error_response();
+    for (name, value) in response.headers() {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && !replaced.headers().contains_key(name)
+        {
+            replaced.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(request, replaced).map_into_right_body()
 }
 
 fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
@@ -197,6 +245,15 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
         }
         E::ContentType => Problem::unsupported_media("expected Content-Type: application/json"),
         other => Problem::bad_request(format!("malformed JSON: {other}")),
+    }
+}
+
+/// The `outcome` label of a counted operation: `ok`, or the reason of its problem (a fixed set
+/// of names, so a label never holds client text).
+pub fn outcome<T>(result: &Result<T, Problem>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(problem) => problem.reason,
     }
 }
 

@@ -84,11 +84,7 @@ pub async fn sign(
             "send application/octet-stream (a document) or application/json (a digest)",
         )),
     };
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(p) if p.status == 403 => "forbidden",
-        Err(_) => "refused",
-    };
+    let outcome = super::outcome(&result);
     state
         .metrics
         .count("hpki_signatures_total", &[("outcome", outcome)]);
