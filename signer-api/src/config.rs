@@ -324,6 +324,26 @@ mod tests {
     }
 
     #[test]
+    fn buffer_budget_from_file_and_environment_holds_every_buffered_body() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert_eq!(c.limits.buffer_bytes, 256 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(&file, "[limits]\nbuffer_bytes = 33554432\n").unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.limits.buffer_bytes, 32 * 1024 * 1024);
+        let env = |k: &str| (k == "HPKI_BUFFER_LIMIT").then(|| "20000000".to_owned());
+        assert_eq!(
+            Config::load(Some(&file), env).unwrap().limits.buffer_bytes,
+            20_000_000
+        );
+        // Below the 16 MiB verification limit, a verification could never be buffered.
+        let env = |k: &str| (k == "HPKI_BUFFER_LIMIT").then(|| "1000000".to_owned());
+        let err = Config::load(None, env).unwrap_err();
+        assert!(err.to_string().contains("buffer_bytes"), "{err}");
+    }
+
+    #[test]
     fn tls_environment_keeps_the_files_client_auth() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hpki.toml");

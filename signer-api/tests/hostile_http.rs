@@ -868,7 +868,7 @@ fn extractor_errors_are_problems_counted_by_reason() {
         assert!(detail.contains(says), "{what}: {detail}");
     }
     let metrics = String::from_utf8(s.call("GET", "/metrics", None, None, &[]).body).unwrap();
-    for reason in ["unsupported_media", "bad_request", "too_large"] {
+    for reason in ["unsupported_media", "json", "parameters", "too_large"] {
         assert!(
             metrics.contains(&format!("hpki_http_problems_total{{reason=\"{reason}\"}}")),
             "{reason}: {metrics}"

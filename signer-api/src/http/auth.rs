@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::auth_failures::{self, AuthFailure};
-use super::problem::Problem;
+use super::problem::{AccessError, Problem};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use ca_core::client_auth::ClientIdentity;
@@ -40,23 +40,19 @@ impl Caller {
     pub fn require_ra(&self) -> Result<(), Problem> {
         match self.identity {
             Identity::Ra => Ok(()),
-            Identity::Practitioner(_) | Identity::Client(_) => Err(Problem::forbidden(
-                "this route needs a registration-authority (ra) token",
-            )),
+            Identity::Practitioner(_) | Identity::Client(_) => Err(AccessError::NeedsRa.into()),
         }
     }
 
     pub fn practitioner(&self) -> Result<&str, Problem> {
         match &self.identity {
             Identity::Practitioner(p) => Ok(p),
-            Identity::Ra => Err(Problem::forbidden(
-                "this route needs a signer token or certificate bound to a practitioner",
-            )),
-            Identity::Client(c) => Err(Problem::forbidden(format!(
-                "a {} certificate authenticates a {:?}, not a practitioner: it may use no \
-                 practitioner's credential",
-                c.profile, c.kind
-            ))),
+            Identity::Ra => Err(AccessError::NeedsPractitioner.into()),
+            Identity::Client(c) => Err(AccessError::NotPractitioner {
+                profile: c.profile.clone(),
+                kind: format!("{:?}", c.kind).to_lowercase(),
+            }
+            .into()),
         }
     }
 }

@@ -3,7 +3,6 @@
 //! at a bounded rate, so a credential-guessing client is visible without flooding the log.
 
 use super::AppState;
-use super::problem::Problem;
 use actix_web::HttpRequest;
 use ca_core::client_auth::ClientAuthError;
 use ca_core::token::{TokenError, Unrecognised};
@@ -18,19 +17,6 @@ pub enum AuthFailure {
     Header(&'static str),
     Token(TokenError),
     Certificate(ClientAuthError),
-}
-
-impl From<AuthFailure> for Problem {
-    fn from(failure: AuthFailure) -> Self {
-        match failure {
-            AuthFailure::NoCredentials => Problem::unauthorized(
-                "no credentials: send Authorization: Bearer <token> or a client certificate",
-            ),
-            AuthFailure::Header(detail) => Problem::unauthorized(detail),
-            AuthFailure::Token(e) => e.into(),
-            AuthFailure::Certificate(e) => e.into(),
-        }
-    }
 }
 
 impl AuthFailure {

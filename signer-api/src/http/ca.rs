@@ -1,6 +1,6 @@
 //! Public CA material: certificates, CRLs, profiles. No authentication: relying parties need them.
 
-use super::problem::Problem;
+use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, get, web};
 use ca_core::profile::IssuerRef;
@@ -28,6 +28,8 @@ pub async fn ca_certificates(state: web::Data<AppState>) -> Result<HttpResponse,
         .body(out))
 }
 
+const CA_FILE: &str = "expected <ca>.der or <ca>.pem";
+
 /// One CA certificate: `{ca}.der` (the AIA caIssuers URL in our certificates) or `{ca}.pem`.
 #[utoipa::path(params(("file" = String, Path, description = "sign.der, auth.pem, root.der, …")),
     responses((status = 200, description = "The certificate"), (status = 404, body = Problem)))]
@@ -38,7 +40,7 @@ pub async fn ca_certificate(
 ) -> Result<HttpResponse, Problem> {
     let (id, ext) = file
         .rsplit_once('.')
-        .ok_or_else(|| Problem::not_found("expected <ca>.der or <ca>.pem"))?;
+        .ok_or(RequestError::NotFound(CA_FILE.into()))?;
     let der = state.authority.ca_certificate(id)?;
     match ext {
         "der" | "cer" | "crt" => Ok(HttpResponse::Ok()
@@ -47,7 +49,7 @@ pub async fn ca_certificate(
         "pem" => Ok(HttpResponse::Ok()
             .content_type("application/x-pem-file")
             .body(pem(der)?)),
-        _ => Err(Problem::not_found("expected <ca>.der or <ca>.pem")),
+        _ => Err(RequestError::NotFound(CA_FILE.into()).into()),
     }
 }
 

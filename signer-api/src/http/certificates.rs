@@ -2,7 +2,7 @@
 
 use super::auth::RaCaller;
 use super::ca::{current_crl, pem};
-use super::problem::Problem;
+use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, get, post, web};
 use ca_core::hcrole::HcRole;
@@ -39,6 +39,11 @@ pub struct Issued {
     chain: Vec<String>,
 }
 
+/// A field value that did not parse, refused with the parser's message (which names it).
+fn invalid(e: impl std::fmt::Display) -> Problem {
+    RequestError::Invalid(e.to_string()).into()
+}
+
 /// Bounds on the lists of a registration, so a request cannot ask for unbounded work.
 const MAX_LIST: usize = 32;
 
@@ -51,21 +56,20 @@ pub fn registration(
     validity_days: Option<u32>,
 ) -> Result<Registration, Problem> {
     if roles.len() > MAX_LIST || sans.len() > MAX_LIST {
-        return Err(Problem::bad_request(format!(
-            "at most {MAX_LIST} roles and {MAX_LIST} SANs"
-        )));
+        return Err(
+            RequestError::Invalid(format!("at most {MAX_LIST} roles and {MAX_LIST} SANs")).into(),
+        );
     }
     Ok(Registration {
         profile,
-        subject: ca_core::name::parse_subject(subject)
-            .map_err(|e| Problem::bad_request(e.to_string()))?,
+        subject: ca_core::name::parse_subject(subject).map_err(invalid)?,
         sans: sans
             .iter()
-            .map(|s| ca_core::name::parse_san(s).map_err(|e| Problem::bad_request(e.to_string())))
+            .map(|s| ca_core::name::parse_san(s).map_err(invalid))
             .collect::<Result<_, _>>()?,
         hc_roles: roles
             .iter()
-            .map(|r| HcRole::from_str(r).map_err(|e| Problem::bad_request(e.to_string())))
+            .map(|r| HcRole::from_str(r).map_err(invalid))
             .collect::<Result<_, _>>()?,
         validity_days,
     })
@@ -162,10 +166,10 @@ fn status(r: &CertificateRecord, now: u64) -> &'static str {
 
 fn parse_serial(s: &str) -> Result<Vec<u8>, Problem> {
     if s.len() > 42 {
-        return Err(Problem::bad_request("serial number too long"));
+        return Err(RequestError::Invalid("serial number too long".into()).into());
     }
     hex::decode(s.trim_start_matches("0x"))
-        .map_err(|_| Problem::bad_request("serial number must be hex"))
+        .map_err(|_| RequestError::Invalid("serial number must be hex".into()).into())
 }
 
 #[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
@@ -182,7 +186,7 @@ pub async fn get(
         .store()
         .certificate(&serial)?
         .ok_or_else(|| {
-            Problem::not_found(format!(
+            RequestError::NotFound(format!(
                 "no certificate with serial {}",
                 hex::encode(&serial)
             ))
@@ -220,16 +224,14 @@ pub async fn list(
     if let Some(s) = &query.status
         && !["good", "held", "revoked", "expired"].contains(&s.as_str())
     {
-        return Err(Problem::bad_request(
-            "status must be good, held, revoked or expired",
-        ));
+        return Err(
+            RequestError::Invalid("status must be good, held, revoked or expired".into()).into(),
+        );
     }
     let per_page = query.per_page.unwrap_or(50);
     let page = query.page.unwrap_or(1);
     if !(1..=500).contains(&per_page) || page == 0 {
-        return Err(Problem::bad_request(
-            "page starts at 1; per_page is 1 to 500",
-        ));
+        return Err(RequestError::Invalid("page starts at 1; per_page is 1 to 500".into()).into());
     }
     let now = now();
     let st = state.clone();
@@ -279,7 +281,7 @@ pub async fn revoke(
         .as_deref()
         .map(|t| {
             ca_core::time::parse_rfc3339(t)
-                .map_err(|e| Problem::bad_request(format!("invalidity_date: {e}")))
+                .map_err(|e| RequestError::Invalid(format!("invalidity_date: {e}")))
         })
         .transpose()?;
     let st = state.clone();

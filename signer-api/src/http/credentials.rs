@@ -3,7 +3,7 @@
 use super::auth::{Caller, Identity, RaCaller};
 use super::ca::pem;
 use super::certificates::registration;
-use super::problem::Problem;
+use super::problem::{AccessError, Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, delete, get, post, web};
 use ca_core::client_auth::practitioner_id;
@@ -75,19 +75,18 @@ pub async fn create(
     )?;
     let owner = match (body.owner, practitioner_id(&reg.subject)) {
         (Some(o), Some(s)) if o != s => {
-            return Err(Problem::bad_request(format!(
+            return Err(RequestError::Invalid(format!(
                 "owner {o:?} differs from the subject serialNumber {s:?}"
-            )));
+            ))
+            .into());
         }
         (Some(o), _) | (None, Some(o)) => o,
         (None, None) => {
-            return Err(Problem::bad_request(
-                "give an owner or a subject serialNumber",
-            ));
+            return Err(RequestError::Missing("give an owner or a subject serialNumber").into());
         }
     };
     if owner.is_empty() || owner.len() > 128 {
-        return Err(Problem::bad_request("owner must be 1 to 128 characters"));
+        return Err(RequestError::Invalid("owner must be 1 to 128 characters".into()).into());
     }
     let request = NewCredential {
         owner,
@@ -125,11 +124,9 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     let owner = match (&caller.identity, &query.owner) {
         (Identity::Ra, Some(o)) => o.clone(),
-        (Identity::Ra, None) => return Err(Problem::bad_request("ra: give ?owner=")),
+        (Identity::Ra, None) => return Err(RequestError::Missing("ra: give ?owner=").into()),
         (_, Some(_)) => {
-            return Err(Problem::forbidden(
-                "a practitioner sees only their own credentials",
-            ));
+            return Err(AccessError::OthersCredentials.into());
         }
         // A certificate bound to no practitioner is refused here (403).
         (_, None) => caller.practitioner()?.to_owned(),
@@ -180,9 +177,10 @@ pub async fn create_token(
             limits.signer_lifetime_days,
         ),
         _ => {
-            return Err(Problem::bad_request(
-                "scope is \"ra\" (no practitioner) or \"signer\" with a practitioner",
-            ));
+            return Err(RequestError::Invalid(
+                "scope is \"ra\" (no practitioner) or \"signer\" with a practitioner".into(),
+            )
+            .into());
         }
     };
     let lifetime = match (body.lifetime_seconds, body.lifetime_days) {
@@ -190,10 +188,7 @@ pub async fn create_token(
         (None, days) => u64::from(days.unwrap_or(default_days)) * 86_400,
     };
     let max_lifetime = u64::from(limits.max_days) * 86_400;
-    let minter = caller
-        .token
-        .clone()
-        .ok_or_else(|| Problem::forbidden("only a registration-authority token creates tokens"))?;
+    let minter = caller.token.clone().ok_or(AccessError::MintNeedsToken)?;
     let st = state.clone();
     let (token, expires_at) = blocking(move || {
         let token = st.authority.mint_token(

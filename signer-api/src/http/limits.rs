@@ -6,7 +6,7 @@
 //! it, 503 with Retry-After.
 
 use super::AppState;
-use super::problem::Problem;
+use super::problem::{Problem, RequestError};
 use crate::config::Limits;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap};
@@ -91,7 +91,7 @@ pub fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
     let largest = limits.document_bytes.max(limits.json_bytes as u64);
     declared_length(req.headers())
         .is_some_and(|n| n > largest)
-        .then(|| Problem::too_large(largest).error_response())
+        .then(|| Problem::from(RequestError::TooLarge(largest)).error_response())
 }
 
 /// The body length a request declares (`Content-Length`), if it declares one.

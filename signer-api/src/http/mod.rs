@@ -21,7 +21,7 @@ use actix_web::{App, ResponseError, web};
 use ca_core::authority::Authority;
 use ca_core::purpose::SigningPolicy;
 use ca_core::store::SledStore;
-use problem::Problem;
+use problem::{Problem, RequestError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use utoipa_actix_web::AppExt;
 
@@ -94,14 +94,12 @@ pub fn app(
                 .limit(json_limit)
                 .error_handler(|err, _| json_error(err).into()),
         )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
-        )
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
-        )
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            Problem::from(RequestError::Parameters(err.to_string())).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            Problem::from(RequestError::Parameters(err.to_string())).into()
+        }))
         // Resources are tried in this order and the paths with `{…}` are regex matches: the
         // signing route comes first so that a signature does not pay for four of them.
         .service(signatures::sign)
@@ -136,7 +134,7 @@ pub fn app(
     app.app_data(doc)
         .route("/openapi.json", web::get().to(ops::openapi))
         .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such route"))
+            Err::<actix_web::HttpResponse, Problem>(RequestError::NoRoute.into())
         }))
         // Inside the metrics layer below, so refusals are counted too.
         .wrap_fn(|req, srv| {
@@ -241,10 +239,12 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
     use actix_web::error::JsonPayloadError as E;
     match err {
         E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
-            Problem::too_large(limit as u64)
+            RequestError::TooLarge(limit as u64).into()
         }
-        E::ContentType => Problem::unsupported_media("expected Content-Type: application/json"),
-        other => Problem::bad_request(format!("malformed JSON: {other}")),
+        E::ContentType => {
+            RequestError::UnsupportedMedia("expected Content-Type: application/json").into()
+        }
+        other => RequestError::Json(other.to_string()).into(),
     }
 }
 

@@ -15,6 +15,8 @@ use ca_core::store::StoreError;
 use ca_core::token::TokenError;
 use serde::Serialize;
 
+use super::auth_failures::AuthFailure;
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -38,9 +40,56 @@ pub struct Problem {
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
 pub const REALM: &str = "hpki";
 
+/// What is wrong with a request's envelope (media type, size, JSON, parameters, a field's value)
+/// before ca-core judges it. Handlers return these; the statuses are set below.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    UnsupportedMedia(&'static str),
+    #[error("body exceeds the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("reading the body: {0}")]
+    Body(String),
+    #[error("malformed JSON: {0}")]
+    Json(String),
+    /// actix-web's query or path deserialisation error.
+    #[error("{0}")]
+    Parameters(String),
+    #[error("{0} is not valid base64")]
+    Base64(&'static str),
+    /// A required parameter is absent; the message says how to give it.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A field's value is refused; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no such route")]
+    NoRoute,
+}
+
+/// What an identified caller may not do here.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("this route needs a registration-authority (ra) token")]
+    NeedsRa,
+    #[error("this route needs a signer token or certificate bound to a practitioner")]
+    NeedsPractitioner,
+    #[error(
+        "a {profile} certificate authenticates a {kind}, not a practitioner: it may use no \
+         practitioner's credential"
+    )]
+    NotPractitioner { profile: String, kind: String },
+    #[error("a practitioner sees only their own credentials")]
+    OthersCredentials,
+    #[error("only a registration-authority token creates tokens")]
+    MintNeedsToken,
+}
+
 impl Problem {
     /// A problem of `status`, named `reason` for metrics and logs.
-    pub fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
+    fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
             kind: "about:blank".into(),
             title: status.canonical_reason().unwrap_or("Error").into(),
@@ -51,39 +100,12 @@ impl Problem {
             bearer_error: None,
         }
     }
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
-    }
-    /// No usable credentials were presented (none, or not a bearer token).
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
-    }
     /// A presented bearer token was refused: RFC 6750 §3.1 `invalid_token`.
-    pub fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
+    fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
             bearer_error: Some("invalid_token"),
             ..Self::new(StatusCode::UNAUTHORIZED, reason, detail)
         }
-    }
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
-    }
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
-    }
-    pub fn too_large(limit: u64) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("body exceeds the limit of {limit} bytes"),
-        )
-    }
-    pub fn unsupported_media(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media",
-            detail,
-        )
     }
     pub fn timeout(seconds: u64) -> Self {
         Self::new(
@@ -201,6 +223,57 @@ fn forbidden(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
 
 fn not_found(reason: &'static str, e: &dyn std::fmt::Display) -> Problem {
     Problem::new(StatusCode::NOT_FOUND, reason, e.to_string())
+}
+
+impl From<RequestError> for Problem {
+    fn from(e: RequestError) -> Self {
+        let (status, reason) = match &e {
+            RequestError::UnsupportedMedia(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media")
+            }
+            RequestError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            RequestError::Body(_) => (StatusCode::BAD_REQUEST, "body"),
+            RequestError::Json(_) => (StatusCode::BAD_REQUEST, "json"),
+            RequestError::Parameters(_) => (StatusCode::BAD_REQUEST, "parameters"),
+            RequestError::Base64(_) => (StatusCode::BAD_REQUEST, "base64"),
+            RequestError::Missing(_) => (StatusCode::BAD_REQUEST, "missing"),
+            RequestError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            RequestError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            RequestError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+        };
+        Self::new(status, reason, e.to_string())
+    }
+}
+
+impl From<AuthFailure> for Problem {
+    fn from(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::NoCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "no_credentials",
+                "no credentials: send Authorization: Bearer <token> or a client certificate",
+            ),
+            AuthFailure::Header(detail) => {
+                Self::new(StatusCode::UNAUTHORIZED, "authorization_header", detail)
+            }
+            AuthFailure::Token(e) => e.into(),
+            AuthFailure::Certificate(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccessError> for Problem {
+    fn from(e: AccessError) -> Self {
+        let reason = match e {
+            AccessError::NeedsRa => "needs_ra",
+            AccessError::NeedsPractitioner | AccessError::NotPractitioner { .. } => {
+                "needs_practitioner"
+            }
+            AccessError::OthersCredentials => "others_credentials",
+            AccessError::MintNeedsToken => "mint_needs_token",
+        };
+        forbidden(reason, &e)
+    }
 }
 
 impl From<StoreError> for Problem {

@@ -2,7 +2,7 @@
 
 use super::auth::Caller;
 use super::limits::{Reservation, declared_length};
-use super::problem::Problem;
+use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -33,6 +33,9 @@ pub struct DigestSignature {
     credential: String,
     serial: String,
 }
+
+/// The refusal of an unknown `digest_algorithm` (digest signing and verification requests).
+pub(super) const DIGEST_ALGORITHMS: &str = "digest_algorithm must be sha256, sha384 or sha512";
 
 /// Parameters of a raw-document request, from the query or `Hpki-*` headers.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -80,9 +83,10 @@ pub async fn sign(
         "application/octet-stream" => {
             sign_stream(&state, &req, caller, practitioner, payload).await
         }
-        _ => Err(Problem::unsupported_media(
+        _ => Err(RequestError::UnsupportedMedia(
             "send application/octet-stream (a document) or application/json (a digest)",
-        )),
+        )
+        .into()),
     };
     let outcome = super::outcome(&result);
     state
@@ -101,15 +105,15 @@ pub(super) async fn read_limited(
 ) -> Result<(Vec<u8>, Reservation), Problem> {
     let declared = declared_length(req.headers());
     if declared.is_some_and(|n| n > limit) {
-        return Err(Problem::too_large(limit));
+        return Err(RequestError::TooLarge(limit).into());
     }
     let mut reservation = state.bodies.reserve(declared)?;
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Problem::bad_request(format!("reading the body: {e}")))?;
+        let chunk = chunk.map_err(|e| RequestError::Body(e.to_string()))?;
         let len = (body.len() + chunk.len()) as u64;
         if len > limit {
-            return Err(Problem::too_large(limit));
+            return Err(RequestError::TooLarge(limit).into());
         }
         reservation.hold(len)?;
         body.extend_from_slice(&chunk);
@@ -126,16 +130,16 @@ async fn sign_digest(
 ) -> Result<HttpResponse, Problem> {
     let (body, budget) =
         read_limited(state, req, payload, state.config.limits.json_bytes as u64).await?;
-    let request: DigestRequest = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    let request: DigestRequest =
+        serde_json::from_slice(&body).map_err(|e| RequestError::Json(e.to_string()))?;
     // Only the decoded digest is kept from here on.
     drop((body, budget));
     let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm)
-        .ok_or_else(|| Problem::bad_request("digest_algorithm must be sha256, sha384 or sha512"))?;
+        .ok_or(RequestError::Invalid(DIGEST_ALGORITHMS.into()))?;
     // Its length is ca-core's check (`sign_with`), which audits a wrong one as a refusal.
     let digest = B64
         .decode(request.digest.as_bytes())
-        .map_err(|_| Problem::bad_request("digest is not valid base64"))?;
+        .map_err(|_| RequestError::Base64("digest"))?;
     // A credential that has signed before is cached; the first signature loads it from the
     // store, on the blocking pool.
     let loaded = state
@@ -173,23 +177,31 @@ async fn sign_stream(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let query = web::Query::<DocumentParams>::from_query(req.query_string())
-        .map_err(|e| Problem::bad_request(e.to_string()))?
+        .map_err(|e| RequestError::Parameters(e.to_string()))?
         .into_inner();
     let headers = req.headers();
     let credential = query
         .credential
         .or_else(|| header(headers, "hpki-credential"))
-        .ok_or_else(|| Problem::bad_request("give ?credential= or an Hpki-Credential header"))?;
+        .ok_or(RequestError::Missing(
+            "give ?credential= or an Hpki-Credential header",
+        ))?;
     let purpose = query
         .purpose
         .or_else(|| header(headers, "hpki-purpose"))
-        .ok_or_else(|| Problem::bad_request("give ?purpose= or an Hpki-Purpose header"))?;
+        .ok_or(RequestError::Missing(
+            "give ?purpose= or an Hpki-Purpose header",
+        ))?;
     let attached = match query.attached {
         Some(a) => a,
         None => match header(headers, "hpki-attached").as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
-            Some(_) => return Err(Problem::bad_request("Hpki-Attached must be true or false")),
+            Some(_) => {
+                return Err(
+                    RequestError::Invalid("Hpki-Attached must be true or false".into()).into(),
+                );
+            }
         },
     };
     let claimed_role = query
@@ -229,7 +241,7 @@ async fn sign_stream(
         let limit = limits.document_bytes.min(limits.buffer_bytes);
         let declared = declared_length(headers);
         if declared.is_some_and(|n| n > limit) {
-            return Err(Problem::too_large(limit));
+            return Err(RequestError::TooLarge(limit).into());
         }
         (limit, Some(state.bodies.reserve(declared)?))
     } else {
@@ -239,10 +251,10 @@ async fn sign_stream(
     let mut content = Vec::new();
     let mut seen: u64 = 0;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Problem::bad_request(format!("reading the body: {e}")))?;
+        let chunk = chunk.map_err(|e| RequestError::Body(e.to_string()))?;
         seen += chunk.len() as u64;
         if seen > limit {
-            return Err(Problem::too_large(limit));
+            return Err(RequestError::TooLarge(limit).into());
         }
         // Hashing a chunk costs microseconds; detached documents are never kept.
         hasher.update(&chunk);

@@ -8,8 +8,8 @@
 //! `verifier-cli`; only a malformed request envelope (JSON, base64, `at`) is a 400.
 
 use super::auth::Caller;
-use super::problem::Problem;
-use super::signatures::read_limited;
+use super::problem::{Problem, RequestError};
+use super::signatures::{DIGEST_ALGORITHMS, read_limited};
 use super::{AppState, blocking, now};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -64,14 +64,14 @@ fn validation_time(at: Option<&str>) -> Result<u64, Problem> {
     match at {
         None => Ok(now()),
         Some(t) => ca_core::time::parse_rfc3339(t).map_err(|e| {
-            Problem::bad_request(format!("at: {e} (RFC 3339, e.g. 2026-12-07T09:00:00Z)"))
+            RequestError::Invalid(format!("at: {e} (RFC 3339, e.g. 2026-12-07T09:00:00Z)")).into()
         }),
     }
 }
 
-fn base64_field(name: &str, value: &str) -> Result<Vec<u8>, Problem> {
+fn base64_field(name: &'static str, value: &str) -> Result<Vec<u8>, Problem> {
     B64.decode(value.as_bytes())
-        .map_err(|_| Problem::bad_request(format!("{name} is not valid base64")))
+        .map_err(|_| RequestError::Base64(name).into())
 }
 
 /// What the detached content arrives as.
@@ -110,9 +110,10 @@ pub async fn create(
         "application/json" => true,
         "application/pkcs7-signature" | "application/pkcs7-mime" => false,
         _ => {
-            return Err(Problem::unsupported_media(
+            return Err(RequestError::UnsupportedMedia(
                 "send application/pkcs7-signature (the signature) or application/json",
-            ));
+            )
+            .into());
         }
     };
     let (body, budget) = read_limited(
@@ -123,36 +124,37 @@ pub async fn create(
     )
     .await?;
     let (signature, detached, at) = if json {
-        let r: VerificationRequest = serde_json::from_slice(&body)
-            .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+        let r: VerificationRequest =
+            serde_json::from_slice(&body).map_err(|e| RequestError::Json(e.to_string()))?;
         let detached = match (&r.content, &r.content_digest, &r.digest_algorithm) {
             (None, None, None) => Detached::None,
             (Some(c), None, None) => Detached::Bytes(base64_field("content", c)?),
             (None, Some(d), Some(a)) => {
-                let alg = DigestAlgorithm::from_name(a).ok_or_else(|| {
-                    Problem::bad_request("digest_algorithm must be sha256, sha384 or sha512")
-                })?;
+                let alg = DigestAlgorithm::from_name(a)
+                    .ok_or(RequestError::Invalid(DIGEST_ALGORITHMS.into()))?;
                 let digest = base64_field("content_digest", d)?;
                 if digest.len() != alg.len() {
-                    return Err(Problem::bad_request(format!(
+                    return Err(RequestError::Invalid(format!(
                         "content_digest is {} octets; {a} needs {}",
                         digest.len(),
                         alg.len()
-                    )));
+                    ))
+                    .into());
                 }
                 Detached::Digest(alg, digest)
             }
             _ => {
-                return Err(Problem::bad_request(
-                    "give content, or content_digest with digest_algorithm, or neither",
-                ));
+                return Err(RequestError::Invalid(
+                    "give content, or content_digest with digest_algorithm, or neither".into(),
+                )
+                .into());
             }
         };
         let at = validation_time(r.at.as_deref())?;
         (base64_field("signature", &r.signature)?, detached, at)
     } else {
         let params = web::Query::<VerificationParams>::from_query(req.query_string())
-            .map_err(|e| Problem::bad_request(e.to_string()))?;
+            .map_err(|e| RequestError::Parameters(e.to_string()))?;
         (body, Detached::None, validation_time(params.at.as_deref())?)
     };
     let st = state.clone();
