@@ -62,7 +62,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     security(("bearer" = [])),
     responses((status = 201, description = "CMS SignedData: DER (application/pkcs7-signature) or JSON", body = DigestSignature),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem)))]
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem, description = "attached: the body budget is in use; see Retry-After")))]
 #[post("/v1/signatures")]
 pub async fn sign(
     state: web::Data<AppState>,

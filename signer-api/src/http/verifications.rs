@@ -90,7 +90,8 @@ enum Detached {
     security(("bearer" = [])),
     responses((status = 200, description = "Verification report (the verdict is in `indication`)", body = VerificationReport),
         (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem)))]
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem, description = "the body budget is in use; see Retry-After")))]
 #[post("/v1/verifications")]
 pub async fn create(
     state: web::Data<AppState>,
