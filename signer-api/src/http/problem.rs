@@ -429,3 +429,36 @@ impl From<actix_web::error::BlockingError> for Problem {
         Self::internal(&e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 9110 §10.2.3: Retry-After is delay-seconds; a wait that rounds to 0 is asked as 1.
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        for problem in [Problem::too_many_requests(0), Problem::busy(1024, 0)] {
+            let response = problem.error_response();
+            assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "1");
+        }
+        let response = Problem::too_many_requests(3).error_response();
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "3");
+    }
+
+    /// RFC 9110 §15.5.2: a 401 carries a challenge, whatever refused the caller.
+    #[test]
+    fn every_401_challenges() {
+        let no_token: Problem = AuthError::NoCredentials.into();
+        let refused: Problem = TokenError::Malformed.into();
+        let certificate: Problem = ClientAuthError::Revoked.into();
+        for (problem, challenge) in [
+            (no_token, "Bearer realm=\"hpki\""),
+            (refused, "Bearer realm=\"hpki\", error=\"invalid_token\""),
+            (certificate, "Bearer realm=\"hpki\""),
+        ] {
+            let response = problem.error_response();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(response.headers().get(WWW_AUTHENTICATE).unwrap(), challenge);
+        }
+    }
+}
