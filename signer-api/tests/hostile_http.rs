@@ -791,82 +791,68 @@ fn extractor_errors_are_problems_counted_by_reason() {
         None,
     );
     let ra = Some(s.ra.as_str());
-    let cases: [(
-        &str,
-        &str,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Vec<u8>,
-        u16,
-        &str,
-    ); 6] = [
-        (
-            "text/plain JSON",
-            "POST",
-            "/v1/certificates",
-            ra,
-            Some("text/plain"),
-            b"{}".to_vec(),
-            415,
-            "application/json",
-        ),
-        (
-            "no content type",
-            "POST",
-            "/v1/tokens",
-            ra,
-            None,
-            b"{}".to_vec(),
-            415,
-            "application/json",
-        ),
-        (
-            "truncated JSON",
-            "POST",
-            "/v1/tokens",
-            ra,
-            Some("application/json"),
-            b"{\"scope\":".to_vec(),
-            400,
-            "malformed JSON",
-        ),
-        (
-            "unknown field",
-            "POST",
-            "/v1/tokens",
-            ra,
-            Some("application/json"),
-            br#"{"scope":"ra","xqz":1}"#.to_vec(),
-            400,
-            "xqz",
-        ),
-        (
-            "query type",
-            "GET",
-            "/v1/certificates?page=x",
-            ra,
-            None,
-            vec![],
-            400,
-            "Query",
-        ),
-        (
-            "JSON over its limit",
-            "POST",
-            "/v1/credentials",
-            ra,
-            Some("application/json"),
-            format!("{{\"subject\":\"{}\"}}", "A".repeat(5000)).into_bytes(),
-            413,
-            "4096",
-        ),
-    ];
-    for (what, method, path, token, ct, body, status, says) in &cases {
-        let r = s.call(method, path, *token, *ct, body);
-        let detail = r.problem_at(*status, what);
-        assert!(detail.contains(says), "{what}: {detail}");
-    }
+    // (what, method, path, content type, body) → (status, a phrase of the detail)
+    let check =
+        |what: &str, method: &str, path: &str, ct: Option<&str>, body: &[u8], status, says| {
+            let detail = s.call(method, path, ra, ct, body).problem_at(status, what);
+            assert!(detail.contains(says), "{what}: {detail}");
+        };
+    let json = Some("application/json");
+    check(
+        "text/plain JSON",
+        "POST",
+        "/v1/certificates",
+        Some("text/plain"),
+        b"{}",
+        415,
+        "application/json",
+    );
+    check(
+        "no content type",
+        "POST",
+        "/v1/tokens",
+        None,
+        b"{}",
+        415,
+        "application/json",
+    );
+    check(
+        "truncated JSON",
+        "POST",
+        "/v1/tokens",
+        json,
+        b"{\"scope\":",
+        400,
+        "malformed JSON",
+    );
+    check(
+        "unknown field",
+        "POST",
+        "/v1/tokens",
+        json,
+        br#"{"scope":"ra","xqz":1}"#,
+        400,
+        "xqz",
+    );
+    check(
+        "query type",
+        "GET",
+        "/v1/certificates?page=x",
+        None,
+        b"",
+        400,
+        "Query",
+    );
+    let big = format!("{{\"subject\":\"{}\"}}", "A".repeat(5000));
+    check(
+        "JSON over its limit",
+        "POST",
+        "/v1/credentials",
+        json,
+        big.as_bytes(),
+        413,
+        "4096",
+    );
     let metrics = String::from_utf8(s.call("GET", "/metrics", None, None, &[]).body).unwrap();
     for reason in ["unsupported_media", "json", "parameters", "too_large"] {
         assert!(

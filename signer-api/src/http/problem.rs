@@ -19,9 +19,10 @@ use super::auth_failures::AuthFailure;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// RFC 9457 §4.2.1: `about:blank`, the status says it all.
     #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    pub kind: &'static str,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// What went wrong as a stable name (`not_owner`, `too_large`, …): the metrics' label and the
@@ -91,8 +92,8 @@ impl Problem {
     /// A problem of `status`, named `reason` for metrics and logs.
     fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            kind: "about:blank".into(),
-            title: status.canonical_reason().unwrap_or("Error").into(),
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
             reason,
