@@ -109,7 +109,8 @@ pub(super) async fn read_limited(
         return Err(RequestError::TooLarge(limit).into());
     }
     let mut reservation = state.bodies.reserve(declared)?;
-    let mut body = Vec::new();
+    // Exactly what was reserved: growing by doubling could hold twice the budget.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| RequestError::Body(e.to_string()))?;
         let len = (body.len() + chunk.len()) as u64;
@@ -238,18 +239,20 @@ async fn sign_stream(
     // An attached document is held whole, under the body budget: one larger than the whole
     // budget could never be signed, so it is too large; detached documents only pass through.
     let limits = &state.config.limits;
-    let (limit, mut budget) = if attached {
+    let (limit, mut budget, mut content) = if attached {
         let limit = limits.document_bytes.min(limits.buffer_bytes);
         let declared = declared_length(headers);
         if declared.is_some_and(|n| n > limit) {
             return Err(RequestError::TooLarge(limit).into());
         }
-        (limit, Some(state.bodies.reserve(declared)?))
+        let budget = state.bodies.reserve(declared)?;
+        // Exactly what was reserved: growing by doubling could hold twice the budget.
+        let content = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        (limit, Some(budget), content)
     } else {
-        (limits.document_bytes, None)
+        (limits.document_bytes, None, Vec::new())
     };
     let mut hasher = DocumentHasher::new(algorithm);
-    let mut content = Vec::new();
     let mut seen: u64 = 0;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| RequestError::Body(e.to_string()))?;
