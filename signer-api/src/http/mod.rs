@@ -265,3 +265,42 @@ where
 {
     web::block(work).await?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::HttpResponse;
+    use actix_web::http::StatusCode;
+    use actix_web::http::header::ALLOW;
+
+    /// An error response actix-web makes itself (here a bare 405 with `Allow`) leaves as
+    /// problem+json of its status, its headers kept; a success or a problem is left alone.
+    #[test]
+    fn actix_error_responses_get_a_problem_body() {
+        let request = || actix_web::test::TestRequest::default().to_http_request();
+        let bare = HttpResponse::MethodNotAllowed()
+            .insert_header((ALLOW, "GET"))
+            .finish();
+        let res = problem_body(ServiceResponse::new(request(), bare));
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers().get(ALLOW).unwrap(), "GET");
+        assert_eq!(
+            res.headers().get(CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(res.into_body()))
+            .ok()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["status"], 405);
+        assert_eq!(json["title"], "Method Not Allowed");
+
+        let ok = problem_body(ServiceResponse::new(
+            request(),
+            HttpResponse::Ok().body("x"),
+        ));
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().get(CONTENT_TYPE).is_none());
+    }
+}

@@ -158,16 +158,21 @@ impl Problem {
         if status.is_server_error() {
             return Self::internal(&detail.into());
         }
-        let reason = match status {
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media",
-            StatusCode::REQUEST_TIMEOUT => "timeout",
-            StatusCode::UNAUTHORIZED => "unauthenticated",
-            StatusCode::FORBIDDEN => "forbidden",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            _ => "bad_request",
-        };
+        // A status is a number, not an enum: the names of the ones actix-web makes, else the
+        // generic client error.
+        const REASONS: [(StatusCode, &str); 7] = [
+            (StatusCode::NOT_FOUND, "not_found"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
+            (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        ];
+        let reason = REASONS
+            .iter()
+            .find(|(known, _)| *known == status)
+            .map_or("client_error", |(_, reason)| reason);
         Self::new(status, reason, detail)
     }
 }
