@@ -172,6 +172,9 @@ pub fn verify<S: Store + ?Sized>(
     now: u64,
 ) -> Result<TokenScope, TokenError> {
     let (id, secret) = parse(presented)?;
+    // Hashed before the lookup, so an unknown id costs what a wrong secret does (the answer is
+    // the same too: `Unrecognised`).
+    let presented_digest = digest::digest(&digest::SHA256, secret.as_slice());
     let record = store
         .token(id)?
         .ok_or_else(|| TokenError::unrecognised(id, Unrecognised::UnknownId))?;
@@ -181,7 +184,6 @@ pub fn verify<S: Store + ?Sized>(
         .ok_or_else(|| {
             StoreError::Corrupt(format!("token {id}: secret hash is not SHA-256 hex"))
         })?;
-    let presented_digest = digest::digest(&digest::SHA256, secret.as_slice());
     if !bool::from(digests_equal(&stored, presented_digest.as_ref())) {
         return Err(TokenError::unrecognised(id, Unrecognised::WrongSecret));
     }
