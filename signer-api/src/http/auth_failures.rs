@@ -3,6 +3,7 @@
 //! at a bounded rate, so a credential-guessing client is visible without flooding the log.
 
 use super::AppState;
+use super::problem;
 use actix_web::HttpRequest;
 use ca_core::client_auth::ClientAuthError;
 use ca_core::token::{TokenError, Unrecognised};
@@ -23,39 +24,12 @@ impl AuthFailure {
     /// The metric label and log field; `None` for a failure on the service's side (the store),
     /// which is not the client's.
     fn reason(&self) -> Option<&'static str> {
-        Some(match self {
-            Self::NoCredentials => "no_credentials",
-            Self::Header(_) => "malformed_header",
-            Self::Token(e) => match e {
-                TokenError::Malformed => "malformed_token",
-                // The answer is the same for both (`Unrecognised`); the count tells them apart.
-                TokenError::Unrecognised {
-                    cause: Unrecognised::UnknownId,
-                    ..
-                } => "unknown_token",
-                TokenError::Unrecognised {
-                    cause: Unrecognised::WrongSecret,
-                    ..
-                } => "wrong_secret",
-                TokenError::Expired(_) => "expired_token",
-                TokenError::Revoked(_) => "revoked_token",
-                TokenError::Invalid(_)
-                | TokenError::NotRa(_)
-                | TokenError::Random
-                | TokenError::Store(_) => return None,
-            },
-            Self::Certificate(e) => match e {
-                ClientAuthError::Missing => "no_certificate",
-                ClientAuthError::Malformed => "malformed_certificate",
-                ClientAuthError::NotIssuedHere => "certificate_not_issued_here",
-                ClientAuthError::NotForAuthentication(_) => "certificate_not_for_authentication",
-                ClientAuthError::Revoked => "revoked_certificate",
-                ClientAuthError::CaRevoked => "certificate_ca_revoked",
-                ClientAuthError::OutsideValidity => "certificate_outside_validity",
-                ClientAuthError::NoPractitionerId => "certificate_without_identity",
-                ClientAuthError::Store(_) | ClientAuthError::Inconsistent(_) => return None,
-            },
-        })
+        match self {
+            Self::NoCredentials => Some("no_credentials"),
+            Self::Header(_) => Some("malformed_header"),
+            Self::Token(e) => problem::token_reason(e),
+            Self::Certificate(e) => problem::certificate_reason(e),
+        }
     }
 
     /// Whom the failure is counted against: a stored token's id when the token names one (the

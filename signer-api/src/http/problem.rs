@@ -12,7 +12,7 @@ use ca_core::profile::ProfileError;
 use ca_core::purpose::PurposeError;
 use ca_core::sign::SignError;
 use ca_core::store::StoreError;
-use ca_core::token::TokenError;
+use ca_core::token::{TokenError, Unrecognised};
 use serde::Serialize;
 
 use super::auth_failures::AuthFailure;
@@ -260,7 +260,7 @@ impl From<AuthFailure> for Problem {
                 "no credentials: send Authorization: Bearer <token> or a client certificate",
             ),
             AuthFailure::Header(detail) => {
-                Self::new(StatusCode::UNAUTHORIZED, "authorization_header", detail)
+                Self::new(StatusCode::UNAUTHORIZED, "malformed_header", detail)
             }
             AuthFailure::Token(e) => e.into(),
             AuthFailure::Certificate(e) => e.into(),
@@ -394,20 +394,65 @@ impl From<CredentialError> for Problem {
     }
 }
 
+/// Why a certificate did not authenticate, as the metrics and the log name it
+/// (`hpki_auth_failures_total{reason}`, `hpki_http_problems_total{reason}`); `None` when the
+/// failure is the service's, not the client's.
+pub fn certificate_reason(e: &ClientAuthError) -> Option<&'static str> {
+    Some(match e {
+        ClientAuthError::Missing => "no_certificate",
+        ClientAuthError::Malformed => "malformed_certificate",
+        ClientAuthError::NotIssuedHere => "certificate_not_issued_here",
+        ClientAuthError::NotForAuthentication(_) => "certificate_not_for_authentication",
+        ClientAuthError::Revoked => "revoked_certificate",
+        ClientAuthError::CaRevoked => "certificate_ca_revoked",
+        ClientAuthError::OutsideValidity => "certificate_outside_validity",
+        ClientAuthError::NoPractitionerId => "certificate_without_identity",
+        ClientAuthError::Store(_) | ClientAuthError::Inconsistent(_) => return None,
+    })
+}
+
+/// Why a token did not authenticate, as the metrics and the log name it; `None` for a token
+/// error that is no failed authentication (a minting request, the store).
+pub fn token_reason(e: &TokenError) -> Option<&'static str> {
+    Some(match e {
+        TokenError::Malformed => "malformed_token",
+        // The answer is the same for both (`Unrecognised`); the counts tell them apart.
+        TokenError::Unrecognised {
+            cause: Unrecognised::UnknownId,
+            ..
+        } => "unknown_token",
+        TokenError::Unrecognised {
+            cause: Unrecognised::WrongSecret,
+            ..
+        } => "wrong_secret",
+        TokenError::Expired(_) => "expired_token",
+        TokenError::Revoked(_) => "revoked_token",
+        TokenError::Invalid(_)
+        | TokenError::NotRa(_)
+        | TokenError::Random
+        | TokenError::Store(_) => {
+            return None;
+        }
+    })
+}
+
 impl From<ClientAuthError> for Problem {
     fn from(e: ClientAuthError) -> Self {
-        let unauthorized = |reason| Self::new(StatusCode::UNAUTHORIZED, reason, e.to_string());
         match e {
             ClientAuthError::Store(e) => e.into(),
             ClientAuthError::Inconsistent(_) => Self::internal(&e),
-            ClientAuthError::Missing => unauthorized("certificate_missing"),
-            ClientAuthError::Malformed => unauthorized("certificate_malformed"),
-            ClientAuthError::NotIssuedHere => unauthorized("certificate_not_ours"),
-            ClientAuthError::NotForAuthentication(_) => unauthorized("certificate_profile"),
-            ClientAuthError::Revoked => unauthorized("certificate_revoked"),
-            ClientAuthError::CaRevoked => unauthorized("ca_revoked"),
-            ClientAuthError::OutsideValidity => unauthorized("certificate_expired"),
-            ClientAuthError::NoPractitionerId => unauthorized("certificate_no_practitioner"),
+            ClientAuthError::Missing
+            | ClientAuthError::Malformed
+            | ClientAuthError::NotIssuedHere
+            | ClientAuthError::NotForAuthentication(_)
+            | ClientAuthError::Revoked
+            | ClientAuthError::CaRevoked
+            | ClientAuthError::OutsideValidity
+            | ClientAuthError::NoPractitionerId => Self::new(
+                StatusCode::UNAUTHORIZED,
+                certificate_reason(&e).unwrap_or("unauthenticated"),
+                e.to_string(),
+            ),
         }
     }
 }
@@ -419,13 +464,14 @@ impl From<TokenError> for Problem {
             TokenError::NotRa(_) => forbidden("not_ra", &e),
             TokenError::Random => Self::internal(&e),
             TokenError::Store(e) => e.into(),
-            TokenError::Malformed => Self::invalid_token("token_malformed", e.to_string()),
-            // An unknown id and a wrong secret answer alike, to the byte: the cause stays here.
-            TokenError::Unrecognised { .. } => {
-                Self::invalid_token("token_unrecognised", e.to_string())
+            // An unknown id and a wrong secret answer alike, to the byte; the reason (for the
+            // metrics) tells them apart.
+            TokenError::Malformed
+            | TokenError::Unrecognised { .. }
+            | TokenError::Expired(_)
+            | TokenError::Revoked(_) => {
+                Self::invalid_token(token_reason(&e).unwrap_or("unauthenticated"), e.to_string())
             }
-            TokenError::Expired(_) => Self::invalid_token("token_expired", e.to_string()),
-            TokenError::Revoked(_) => Self::invalid_token("token_revoked", e.to_string()),
         }
     }
 }
@@ -454,7 +500,7 @@ mod tests {
     /// RFC 9110 §15.5.2: a 401 carries a challenge, whatever refused the caller.
     #[test]
     fn every_401_challenges() {
-        let no_token: Problem = AuthError::NoCredentials.into();
+        let no_token: Problem = AuthFailure::NoCredentials.into();
         let refused: Problem = TokenError::Malformed.into();
         let certificate: Problem = ClientAuthError::Revoked.into();
         for (problem, challenge) in [
