@@ -9,17 +9,18 @@ use std::str::FromStr;
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading {}: {source}", path.display())]
+    // The cause is in the message and not also a `source`, which `{:#}` would print again.
+    #[error("reading {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} is larger than {MAX_CONFIG} bytes", path.display())]
     TooLarge { path: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Toml {
         path: PathBuf,
-        source: toml::de::Error,
+        error: toml::de::Error,
     },
     #[error("{name}={value:?} is not a number in range")]
     Number { name: &'static str, value: String },
@@ -164,9 +165,9 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let read = |source| ConfigError::Read {
+                let read = |error| ConfigError::Read {
                     path: path.to_owned(),
-                    source,
+                    error,
                 };
                 if std::fs::metadata(path).map_err(read)?.len() > MAX_CONFIG {
                     return Err(ConfigError::TooLarge {
@@ -174,9 +175,9 @@ impl Config {
                     });
                 }
                 let text = std::fs::read_to_string(path).map_err(read)?;
-                toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                toml::from_str(&text).map_err(|error| ConfigError::Toml {
                     path: path.to_owned(),
-                    source,
+                    error,
                 })?
             }
             None => Config::default(),

@@ -1328,3 +1328,17 @@ fn admin_commands_beside_a_running_service_say_so_once() {
         assert_eq!(err, expected, "{args:?}");
     }
 }
+
+/// Issue 12 item 13 (e), the same fault elsewhere: a configuration that cannot be read or parsed
+/// is reported once (its cause was printed twice, as the message's end and again as its source).
+#[test]
+fn configuration_errors_are_printed_once() {
+    let env = Env::new();
+    let missing = env.path("missing.toml");
+    let err = env.fails(&["serve", "--config", missing.to_str().unwrap()]);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    let bad = env.path("bad.toml");
+    std::fs::write(&bad, "lissen = 1\n").unwrap();
+    let err = env.fails(&["serve", "--config", bad.to_str().unwrap()]);
+    assert_eq!(err.matches("unknown field `lissen`").count(), 1, "{err}");
+}
