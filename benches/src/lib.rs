@@ -412,7 +412,7 @@ impl VerifyFixture {
     }
 }
 
-/// The service path without HTTP: `Authority::sign_document` with a credential (checks, role
+/// The service path without HTTP: `Authority::signer` and `Authority::sign` with a credential (checks, role
 /// gate, CMS, durable audit record).
 pub struct Service {
     pub policy: SigningPolicy,
@@ -439,12 +439,14 @@ impl Service {
     }
 
     pub fn sign(&self, authority: &Authority<SledStore>, digest: &[u8]) -> Signed {
+        let signer = authority
+            .signer(&self.credential.id, &self.credential.owner, "bench", AT)
+            .expect("signer");
         authority
-            .sign_document(
+            .sign(
+                &signer,
                 &self.policy,
                 &SignDocument {
-                    credential: &self.credential.id,
-                    caller: &self.credential.owner,
                     digest,
                     digest_algorithm: self.credential.digest_algorithm(),
                     purpose: "author",
@@ -452,9 +454,9 @@ impl Service {
                     attached: None,
                 },
                 AT,
-                "bench",
             )
-            .expect("sign_document")
+            .wait()
+            .expect("sign")
     }
 }
 

@@ -106,12 +106,10 @@ pub struct NewCredential {
     pub key_algorithm: KeyAlgorithm,
 }
 
-/// A request to sign one document. `Debug` shows the attached content's size, never its bytes.
+/// One document to sign with a [`Signer`]. `Debug` shows the attached content's size, never its
+/// bytes.
 #[derive(Clone)]
 pub struct SignDocument<'a> {
-    pub credential: &'a str,
-    /// The authenticated practitioner; must own the credential.
-    pub caller: &'a str,
     pub digest: &'a [u8],
     pub digest_algorithm: DigestAlgorithm,
     /// Purpose name (see `SigningPolicy::purposes`).
@@ -124,8 +122,6 @@ pub struct SignDocument<'a> {
 impl std::fmt::Debug for SignDocument<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignDocument")
-            .field("credential", &self.credential)
-            .field("caller", &self.caller)
             .field("digest", &hex::encode(self.digest))
             .field("digest_algorithm", &self.digest_algorithm)
             .field("purpose", &self.purpose)
@@ -194,25 +190,43 @@ pub fn check_client_text(
     }
 }
 
-/// A credential loaded for signing by its owner (see [`Authority::signing_credential`]).
+/// A credential opened for signing by its owner ([`Authority::signer`]): the one way to sign.
+/// It holds what does not change (the credential, its certificate, who opened it); every check
+/// that can change (revocation, validity, profile, role gate) is made by [`Authority::sign`] for
+/// each document. Cheap to clone and `'static`, so it can wait while a document streams in.
 #[derive(Clone)]
-pub struct SigningCredential(Arc<LoadedCredential>);
+pub struct Signer {
+    loaded: SigningCredential,
+    /// The practitioner who opened it (its owner).
+    practitioner: Arc<str>,
+    /// Who the audit log names (`token:<id>`, `certificate:<ca>:<serial>`); never a secret.
+    actor: Arc<str>,
+}
+
+impl Signer {
+    /// The digest algorithm documents must be hashed with for this credential.
+    pub fn digest_algorithm(&self) -> DigestAlgorithm {
+        self.loaded.0.digest_algorithm
+    }
+
+    /// The credential's id.
+    pub fn credential(&self) -> &str {
+        &self.loaded.0.credential.id
+    }
+}
+
+/// A loaded credential, as the cache keeps it.
+#[derive(Clone)]
+pub(crate) struct SigningCredential(Arc<LoadedCredential>);
 
 /// The stored credential, its certificate record as read at load time and the parsed
 /// certificate. None of it changes after creation except the record's revocation, which
-/// `sign_with` reads afresh from the revocation index.
+/// `Authority::sign` reads afresh from the revocation index.
 pub(crate) struct LoadedCredential {
     credential: CredentialRecord,
     record: CertificateRecord,
     certificate: Certificate,
     digest_algorithm: DigestAlgorithm,
-}
-
-impl SigningCredential {
-    /// The digest algorithm documents must be hashed with for this credential.
-    pub fn digest_algorithm(&self) -> DigestAlgorithm {
-        self.0.digest_algorithm
-    }
 }
 
 /// A signature made. `Debug` shows the CMS's size only: an attached signature holds the document.
@@ -236,6 +250,52 @@ impl Unaudited {
             cms: self.cms,
             serial: self.serial,
             audit_seq: record.seq,
+        }
+    }
+}
+
+/// A signature made, or a refusal, whose audit record is not yet durable
+/// ([`Authority::sign`]): the signature is handed out, or the refusal answered, only once it is.
+#[must_use = "a signature is handed out only once its audit record is durable: wait() or then()"]
+pub struct PendingSignature<'a, S: Store> {
+    store: &'a S,
+    outcome: Result<(Unaudited, AuditEvent), (CredentialError, Option<AuditEvent>)>,
+}
+
+impl<S: Store> PendingSignature<'_, S> {
+    /// Blocks until the audit record is durable, then hands out the signature (or the refusal).
+    pub fn wait(self) -> Result<Signed, CredentialError> {
+        match self.outcome {
+            Ok((unaudited, event)) => Ok(unaudited.audited(&self.store.append_audit(event)?)),
+            Err((refused, None)) => Err(refused),
+            Err((refused, Some(event))) => {
+                self.store.append_audit(event)?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// For an async caller: `done` gets the signature (or the refusal) once its audit record is
+    /// durable, never before. `done` may run on the store's writer thread: keep it quick (send on
+    /// a channel).
+    pub fn then(self, done: impl FnOnce(Result<Signed, CredentialError>) + Send + 'static) {
+        match self.outcome {
+            Ok((unaudited, event)) => self.store.append_audit_then(
+                event,
+                Box::new(move |outcome| {
+                    done(outcome.map_err(Into::into).map(|a| unaudited.audited(&a)))
+                }),
+            ),
+            Err((refused, None)) => done(Err(refused)),
+            Err((refused, Some(event))) => self.store.append_audit_then(
+                event,
+                Box::new(move |outcome| {
+                    done(Err(match outcome {
+                        Ok(_) => refused,
+                        Err(e) => e.into(),
+                    }))
+                }),
+            ),
         }
     }
 }
@@ -463,31 +523,16 @@ impl<S: Store> Authority<S> {
             .collect()
     }
 
-    /// Signs a document digest with a credential after every check; the audit record (credential,
-    /// serial, digest, purpose, caller, time — never content) is durable before this returns, as
-    /// is the `sign_refused` record of a refusal.
-    pub fn sign_document(
-        &self,
-        policy: &SigningPolicy,
-        request: &SignDocument<'_>,
-        now: u64,
-        actor: &str,
-    ) -> Result<Signed, CredentialError> {
-        let credential = self.signing_credential(request.credential, request.caller, now, actor)?;
-        self.sign_with(&credential, policy, request, now, actor)
-    }
-
-    /// Loads credential `id` for `caller` (who must own it) once, to learn its digest algorithm
-    /// before a document is streamed and then sign with [`Authority::sign_with`] without loading
-    /// it again. A caller who does not own it is refused, and the attempt audited (`actor`, at
-    /// `now`) before this returns.
-    pub fn signing_credential(
+    /// Opens credential `id` for signing by `practitioner`, who must own it; `actor` is who the
+    /// audit log names. Loads the credential once (then cached). A caller who does not own it is
+    /// refused, and the attempt audited at `now` before this returns.
+    pub fn signer(
         &self,
         id: &str,
-        caller: &str,
-        now: u64,
+        practitioner: &str,
         actor: &str,
-    ) -> Result<SigningCredential, CredentialError> {
+        now: u64,
+    ) -> Result<Signer, CredentialError> {
         // Cached after the first load: decoding the stored records (JSON) and parsing the
         // certificate cost more than the signature itself under load (perf, issue 5).
         let loaded = match self.signing_credentials.get(id) {
@@ -508,103 +553,75 @@ impl<S: Store> Authority<S> {
                 loaded
             }
         };
-        if loaded.0.credential.owner != caller {
+        if loaded.0.credential.owner != practitioner {
             let refused = CredentialError::NotOwner(loaded.0.credential.id.clone());
-            let event = refusal_event(id, SignRefusal::NotOwner, caller, None, now, actor);
+            let event = refusal_event(id, SignRefusal::NotOwner, practitioner, None, now, actor);
             self.store.append_audit(event)?;
             return Err(refused);
         }
-        Ok(loaded)
+        Ok(Signer {
+            loaded,
+            practitioner: practitioner.into(),
+            actor: actor.into(),
+        })
     }
 
-    /// [`Authority::signing_credential`] from the cache alone: `Some` only when `id` is cached and
-    /// owned by `caller`. No store access and no blocking, so a request handler can call it on
-    /// its async worker and skip a hop to the blocking pool; on `None` it calls
-    /// `signing_credential`, which loads the credential or refuses (and audits) the attempt.
-    pub fn cached_signing_credential(&self, id: &str, caller: &str) -> Option<SigningCredential> {
+    /// [`Authority::signer`] from the cache alone: `Some` only when `id` is cached and owned by
+    /// `practitioner`. No store access and no blocking, so a request handler can call it on its
+    /// async worker and skip a hop to the blocking pool; on `None` it calls `signer`, which
+    /// loads the credential or refuses (and audits) the attempt.
+    pub fn cached_signer(&self, id: &str, practitioner: &str, actor: &str) -> Option<Signer> {
         self.signing_credentials
             .get(id)
-            .filter(|loaded| loaded.0.credential.owner == caller)
+            .filter(|loaded| &*loaded.0.credential.owner == practitioner)
+            .map(|loaded| Signer {
+                loaded,
+                practitioner: practitioner.into(),
+                actor: actor.into(),
+            })
     }
 
-    /// [`Authority::sign_document`] with a credential loaded by
-    /// [`Authority::signing_credential`]: every check but ownership is made here, at `now`, and
-    /// revocation is read afresh, so a credential revoked while its document was streaming does
-    /// not sign. `request.credential` and `request.caller` must be the loaded credential's. A
-    /// refusal's `sign_refused` record is durable before this returns.
-    pub fn sign_with(
+    /// Signs `document` with `signer` after every check, made here at `now`: revocation (read
+    /// afresh, so a credential revoked or put on hold while its document streamed does not sign),
+    /// the CA chain, validity, the signing profile, the digest algorithm and the role × purpose
+    /// gate of `policy`. The signature's audit record (credential, serial, digest, purpose,
+    /// caller, time — never content), or a refusal's `sign_refused` record, is made durable by
+    /// [`PendingSignature::wait`] or [`PendingSignature::then`] before either hands anything out.
+    /// Quick enough (tens of microseconds) for an async worker.
+    pub fn sign(
         &self,
-        loaded: &SigningCredential,
+        signer: &Signer,
         policy: &SigningPolicy,
-        request: &SignDocument<'_>,
+        document: &SignDocument<'_>,
         now: u64,
-        actor: &str,
-    ) -> Result<Signed, CredentialError> {
-        match self.sign_unaudited(loaded, policy, request, now, actor) {
-            Ok((unaudited, event)) => Ok(unaudited.audited(&self.store.append_audit(event)?)),
-            Err(refused) => {
-                if let Some(event) = refused_event(loaded, policy, request, &refused, now, actor) {
-                    self.store.append_audit(event)?;
-                }
-                Err(refused)
-            }
+    ) -> PendingSignature<'_, S> {
+        let outcome = self
+            .sign_unaudited(signer, policy, document, now)
+            .map_err(|refused| {
+                let event = refused_event(signer, policy, document, &refused, now);
+                (refused, event)
+            });
+        PendingSignature {
+            store: &self.store,
+            outcome,
         }
     }
 
-    /// [`Authority::sign_with`] for an async caller: the checks and the signature are made on
-    /// the calling thread, then `done` gets the signature once its audit record is durable, never
-    /// before (or the error, once a refusal's record is durable). `done` may run on the store's
-    /// writer thread: keep it quick.
-    pub fn sign_with_then(
-        &self,
-        loaded: &SigningCredential,
-        policy: &SigningPolicy,
-        request: &SignDocument<'_>,
-        now: u64,
-        actor: &str,
-        done: impl FnOnce(Result<Signed, CredentialError>) + Send + 'static,
-    ) {
-        match self.sign_unaudited(loaded, policy, request, now, actor) {
-            Err(refused) => match refused_event(loaded, policy, request, &refused, now, actor) {
-                None => done(Err(refused)),
-                Some(event) => self.store.append_audit_then(
-                    event,
-                    Box::new(move |outcome| {
-                        done(Err(match outcome {
-                            Ok(_) => refused,
-                            Err(e) => e.into(),
-                        }))
-                    }),
-                ),
-            },
-            Ok((unaudited, event)) => self.store.append_audit_then(
-                event,
-                Box::new(move |outcome| {
-                    done(outcome.map_err(Into::into).map(|a| unaudited.audited(&a)))
-                }),
-            ),
-        }
-    }
-
-    /// Every check and the signature of [`Authority::sign_with`]: the signature and the audit
-    /// event that must be durable before it is handed out.
+    /// Every check and the signature of [`Authority::sign`]: the signature and the audit event
+    /// that must be durable before it is handed out.
     fn sign_unaudited(
         &self,
-        loaded: &SigningCredential,
+        signer: &Signer,
         policy: &SigningPolicy,
         request: &SignDocument<'_>,
         now: u64,
-        actor: &str,
     ) -> Result<(Unaudited, AuditEvent), CredentialError> {
         let LoadedCredential {
             credential,
             record,
             certificate,
             ..
-        } = &*loaded.0;
-        if credential.id != request.credential || credential.owner != request.caller {
-            return Err(CredentialError::NotOwner(request.credential.to_owned()));
-        }
+        } = &*signer.loaded.0;
         // The revocation index, not the loaded record: a hold placed or released after the
         // credential was loaded must count.
         if let Some(revocation) = self.store.revocation(&record.issuer_ca, &record.serial)? {
@@ -686,7 +703,7 @@ impl<S: Store> Authority<S> {
             ("digest".to_owned(), hex::encode(request.digest)),
             ("digest_algorithm".to_owned(), digest_name(want).to_owned()),
             ("purpose".to_owned(), purpose.name.clone()),
-            ("caller".to_owned(), request.caller.to_owned()),
+            ("caller".to_owned(), signer.practitioner.to_string()),
             (
                 "mode".to_owned(),
                 if request.attached.is_some() {
@@ -702,7 +719,7 @@ impl<S: Store> Authority<S> {
         }
         let event = AuditEvent {
             time: now,
-            actor: actor.to_owned(),
+            actor: signer.actor.to_string(),
             action: AuditAction::Sign,
             object: format!("credential:{}", credential.id),
             details,
@@ -810,7 +827,7 @@ impl<S: Store> Authority<S> {
     }
 }
 
-/// The `sign_refused` event of a signing attempt on `loaded` that failed with `error`, if that
+/// The `sign_refused` event of a signing attempt with `signer` that failed with `error`, if that
 /// is a refusal (see [`CredentialError::refusal`]).
 ///
 /// Refusals are recorded like signatures: queued to the store's audit writer, made durable by
@@ -819,12 +836,11 @@ impl<S: Store> Authority<S> {
 /// attacker can add is bounded by the service's per-client rate limit, which every request
 /// meets before it reaches a credential (signer-api `http/limits.rs`).
 fn refused_event(
-    loaded: &SigningCredential,
+    signer: &Signer,
     policy: &SigningPolicy,
     request: &SignDocument<'_>,
     error: &CredentialError,
     now: u64,
-    actor: &str,
 ) -> Option<AuditEvent> {
     let refusal = error.refusal()?;
     // Only a purpose of the policy is named: an unknown one is a client string of any length.
@@ -833,12 +849,12 @@ fn refused_event(
         .ok()
         .map(|p| p.name.as_str());
     Some(refusal_event(
-        &loaded.0.credential.id,
+        &signer.loaded.0.credential.id,
         refusal,
-        request.caller,
+        &signer.practitioner,
         purpose,
         now,
-        actor,
+        &signer.actor,
     ))
 }
 

@@ -150,7 +150,7 @@ pub struct Authority<S: Store> {
     /// ECDSA) validates the key on every call, which dominates a signature's cost. Keys never
     /// change once created, so entries need no invalidation; revocation is checked per call.
     pub(crate) credential_keys: credential::CredentialCache<credential::CachedKey>,
-    /// Credentials as loaded for signing, by id (see `Authority::signing_credential`): records
+    /// Credentials as loaded for signing, by id (see `Authority::signer`): records
     /// and certificate are fixed once created; revocation is read from the store per signature.
     pub(crate) signing_credentials: credential::CredentialCache<credential::SigningCredential>,
     /// Each CA's current CRL (DER) and its thisUpdate, as [`Authority::current_crl`] last signed it.

@@ -17,12 +17,12 @@ use x509_cert::der::Decode;
 const DOC: &[u8] = b"discharge summary";
 
 fn sign_at(env: &Env, id: &str, owner: &str, at: u64) -> Result<Vec<u8>, CredentialError> {
+    let signer = env.authority.signer(id, owner, ACTOR, at)?;
     env.authority
-        .sign_document(
+        .sign(
+            &signer,
             &SigningPolicy::embedded().unwrap(),
             &SignDocument {
-                credential: id,
-                caller: owner,
                 digest: &sha256(DOC),
                 digest_algorithm: ca_core::sign::DigestAlgorithm::Sha256,
                 purpose: "author",
@@ -30,8 +30,8 @@ fn sign_at(env: &Env, id: &str, owner: &str, at: u64) -> Result<Vec<u8>, Credent
                 attached: None,
             },
             at,
-            ACTOR,
         )
+        .wait()
         .map(|s| s.cms)
 }
 

@@ -214,18 +214,18 @@ fn held_credential_does_not_sign_until_released() {
     let policy = SigningPolicy::embedded().unwrap();
     let digest = sha256(b"doc");
     let request = SignDocument {
-        credential: &cred.id,
-        caller: "dr",
         digest: &digest,
         digest_algorithm: cred.digest_algorithm(),
         purpose: "author",
         claimed_role: None,
         attached: None,
     };
+    let sign = |now| {
+        let signer = env.authority.signer(&cred.id, "dr", "test:api", now)?;
+        env.authority.sign(&signer, &policy, &request, now).wait()
+    };
     // Signed once first, so the loaded credential is cached when the hold comes.
-    env.authority
-        .sign_document(&policy, &request, NOW, "test:api")
-        .unwrap();
+    sign(NOW).unwrap();
     env.authority
         .revoke(
             &cred.serial,
@@ -235,10 +235,7 @@ fn held_credential_does_not_sign_until_released() {
             ACTOR,
         )
         .unwrap();
-    let err = env
-        .authority
-        .sign_document(&policy, &request, NOW + 20, "test:api")
-        .unwrap_err();
+    let err = sign(NOW + 20).unwrap_err();
     // A hold is told apart from a revocation, to the caller and in the refusal's audit record.
     assert!(
         matches!(&err, CredentialError::OnHold(id) if *id == cred.id),
@@ -255,7 +252,5 @@ fn held_credential_does_not_sign_until_released() {
     env.authority
         .release(&cred.serial, NOW + 30, ACTOR)
         .unwrap();
-    env.authority
-        .sign_document(&policy, &request, NOW + 40, "test:api")
-        .unwrap();
+    sign(NOW + 40).unwrap();
 }

@@ -1,4 +1,4 @@
-//! `Authority::sign_document` refusals: each check returns before any key is used, and a refused
+//! Refusals of `Authority::signer` and `Authority::sign`: each check returns before any key is used, and a refused
 //! attempt on an existing credential writes one `sign_refused` audit record naming the reason
 //! (issue 12 item 7), durable before the refusal returns. (Successful signing is in
 //! `credential_sign.rs`.)
@@ -6,7 +6,7 @@
 use crate::support::credential::*;
 use crate::support::fresh_ca;
 use ca_core::audit::{AuditAction, AuditRecord};
-use ca_core::credential::{ClientTextError, Credential, CredentialError, SignDocument};
+use ca_core::credential::{ClientTextError, Credential, CredentialError, SignDocument, Signed};
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::sign::{DigestAlgorithm, SignError};
@@ -17,25 +17,54 @@ fn policy() -> SigningPolicy {
     SigningPolicy::embedded().unwrap()
 }
 
+/// A signing attempt: `document` with credential `credential`, opened by `caller`.
+struct Attempt<'a> {
+    credential: &'a str,
+    caller: &'a str,
+    document: SignDocument<'a>,
+}
+
+impl<'a> std::ops::Deref for Attempt<'a> {
+    type Target = SignDocument<'a>;
+    fn deref(&self) -> &SignDocument<'a> {
+        &self.document
+    }
+}
+
+impl std::ops::DerefMut for Attempt<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.document
+    }
+}
+
 /// An author signature of a SHA-256 `digest` with credential `id`, asked for by `caller`.
-fn by_id<'a>(id: &'a str, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
-    SignDocument {
+fn by_id<'a>(id: &'a str, caller: &'a str, digest: &'a [u8]) -> Attempt<'a> {
+    Attempt {
         credential: id,
         caller,
-        digest,
-        digest_algorithm: DigestAlgorithm::Sha256,
-        purpose: "author",
-        claimed_role: None,
-        attached: None,
+        document: SignDocument {
+            digest,
+            digest_algorithm: DigestAlgorithm::Sha256,
+            purpose: "author",
+            claimed_role: None,
+            attached: None,
+        },
     }
 }
 
 /// [`by_id`] with `cred`, its digest algorithm.
-fn request<'a>(cred: &'a Credential, caller: &'a str, digest: &'a [u8]) -> SignDocument<'a> {
-    SignDocument {
-        digest_algorithm: cred.digest_algorithm(),
-        ..by_id(&cred.id, caller, digest)
-    }
+fn request<'a>(cred: &'a Credential, caller: &'a str, digest: &'a [u8]) -> Attempt<'a> {
+    let mut attempt = by_id(&cred.id, caller, digest);
+    attempt.digest_algorithm = cred.digest_algorithm();
+    attempt
+}
+
+/// The one way to sign: open the credential, sign, wait for the audit record.
+fn attempt(env: &Env, a: &Attempt<'_>, now: u64, actor: &str) -> Result<Signed, CredentialError> {
+    let signer = env.authority.signer(a.credential, a.caller, actor, now)?;
+    env.authority
+        .sign(&signer, &policy(), &a.document, now)
+        .wait()
 }
 
 /// The RA revokes `cred`'s certificate at `at`.
@@ -49,12 +78,9 @@ fn revoke(env: &Env, cred: &Credential, reason: RevocationReason, at: u64) {
 /// exactly one `sign_refused` record (see [`refusal_record`]), an unknown credential none; the
 /// chain still verifies, with the audit key too.
 #[track_caller]
-fn refused(env: &Env, request: &SignDocument<'_>, now: u64) -> CredentialError {
+fn refused(env: &Env, request: &Attempt<'_>, now: u64) -> CredentialError {
     let before = audit_len(env);
-    let err = env
-        .authority
-        .sign_document(&policy(), request, now, "test:api")
-        .expect_err("signing should be refused");
+    let err = attempt(env, request, now, "test:api").expect_err("signing should be refused");
     let log = env.authority.store().audit_log().unwrap();
     match err.refusal() {
         None => assert_eq!(log.len(), before, "refusal {err} wrote an audit record"),
@@ -113,7 +139,7 @@ fn refusals_are_audited_by_reason_name() {
     let short = vec![1u8; 20];
     let mut unknown = request(&cred, "dr", &digest);
     unknown.purpose = "authorship";
-    let cases: [(SignDocument<'_>, &str, Option<&str>); 4] = [
+    let cases: [(Attempt<'_>, &str, Option<&str>); 4] = [
         (request(&cred, "mallory", &digest), "not_owner", None),
         (
             request(&pharmacist, "ph", &digest),
@@ -484,9 +510,7 @@ fn claimed_role_must_be_bounded_printable_text() {
     // Printable text in any script is signed.
     let mut req = request(&cred, "dr", &digest);
     req.claimed_role = Some("主治医 attending physician (Ärztin)");
-    env.authority
-        .sign_document(&policy(), &req, NOW, ACTOR)
-        .unwrap();
+    attempt(&env, &req, NOW, ACTOR).unwrap();
 }
 
 #[test]
@@ -496,21 +520,22 @@ fn revoked_after_signing_does_not_sign_again() {
     let env = env();
     let cred = doctor(&env, "dr");
     let digest = sha256(b"doc");
-    env.authority
-        .sign_document(&policy(), &request(&cred, "dr", &digest), NOW, "test:api")
-        .unwrap();
+    attempt(&env, &request(&cred, "dr", &digest), NOW, "test:api").unwrap();
     let err = refused(&env, &request(&cred, "DR-SATO", &digest), NOW);
     assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
     // The cache-only lookup of the HTTP handler: the owner gets it, a stranger is refused, an
     // id never loaded is not answered from the cache.
-    // (A stranger gets nothing from the cache: `signing_credential` refuses and audits.)
-    let cached = env.authority.cached_signing_credential(&cred.id, "dr");
-    assert!(cached.is_some());
-    let stranger = env.authority.cached_signing_credential(&cred.id, "DR-SATO");
+    // (A stranger gets nothing from the cache: `signer` refuses and audits.)
+    let cached = env.authority.cached_signer(&cred.id, "dr", "test:api");
+    assert_eq!(
+        cached.map(|s| s.credential().to_owned()),
+        Some(cred.id.clone())
+    );
+    let stranger = env.authority.cached_signer(&cred.id, "DR-SATO", "test:api");
     assert!(stranger.is_none());
     assert!(
         env.authority
-            .cached_signing_credential("cred_0000000000000000", "dr")
+            .cached_signer("cred_0000000000000000", "dr", "test:api")
             .is_none()
     );
     env.authority
@@ -535,23 +560,23 @@ fn revoked_after_loading_does_not_sign() {
     // a revocation in between must still refuse, with its refusal record.
     let env = env();
     let cred = doctor(&env, "dr");
-    let loaded = env
+    let signer = env
         .authority
-        .signing_credential(&cred.id, "dr", NOW, "test:api")
+        .signer(&cred.id, "dr", "test:api", NOW)
         .unwrap();
-    assert_eq!(loaded.digest_algorithm(), cred.digest_algorithm());
+    assert_eq!(signer.digest_algorithm(), cred.digest_algorithm());
     revoke(&env, &cred, RevocationReason::KeyCompromise, NOW + 10);
     let digest = sha256(b"doc");
     let before = audit_len(&env);
     let err = env
         .authority
-        .sign_with(
-            &loaded,
+        .sign(
+            &signer,
             &policy(),
-            &request(&cred, "dr", &digest),
+            &request(&cred, "dr", &digest).document,
             NOW + 20,
-            "test:api",
         )
+        .wait()
         .expect_err("a credential revoked after loading must not sign");
     assert!(
         matches!(&err, CredentialError::Revoked(id) if *id == cred.id),
@@ -565,42 +590,41 @@ fn revoked_after_loading_does_not_sign() {
 }
 
 #[test]
-fn loaded_credential_signs_only_its_own_request() {
+fn a_signer_signs_with_its_own_credential_for_its_owner() {
     let env = env();
     let a = doctor(&env, "dr-a");
     let b = doctor(&env, "dr-b");
     let before = audit_len(&env);
     assert!(matches!(
-        env.authority
-            .signing_credential(&a.id, "dr-b", NOW, "test:api"),
+        env.authority.signer(&a.id, "dr-b", "test:api", NOW),
         Err(CredentialError::NotOwner(_))
     ));
     let log = env.authority.store().audit_log().unwrap();
     let record = refusal_record(&log[before..]);
     assert_eq!(record.event.object, format!("credential:{}", a.id));
     assert_eq!(detail(record, "caller"), Some("dr-b"));
-    let loaded = env
+    let signer = env
         .authority
-        .signing_credential(&a.id, "dr-a", NOW, "test:api")
+        .signer(&a.id, "dr-a", "test:ra-token", NOW)
         .unwrap();
+    assert_eq!(signer.credential(), a.id);
     let digest = sha256(b"doc");
-    // Another credential's request, or another caller, is refused with the loaded one.
-    for request in [request(&b, "dr-b", &digest), request(&a, "dr-b", &digest)] {
-        let err = env
-            .authority
-            .sign_with(&loaded, &policy(), &request, NOW, "test:api")
-            .expect_err("mismatched request");
-        assert!(matches!(err, CredentialError::NotOwner(_)), "{err}");
-    }
+    // Whatever document it is given, the signer signs with its credential, and the audit
+    // record names its opener.
     let signed = env
         .authority
-        .sign_with(
-            &loaded,
+        .sign(
+            &signer,
             &policy(),
-            &request(&a, "dr-a", &digest),
+            &request(&b, "dr-b", &digest).document,
             NOW,
-            "test:api",
         )
+        .wait()
         .unwrap();
     assert_eq!(signed.serial, a.serial);
+    let log = env.authority.store().audit_log().unwrap();
+    let record = log.last().unwrap();
+    assert_eq!(record.event.object, format!("credential:{}", a.id));
+    assert_eq!(record.event.actor, "test:ra-token");
+    assert_eq!(detail(record, "caller"), Some("dr-a"));
 }

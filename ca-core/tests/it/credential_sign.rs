@@ -18,12 +18,15 @@ fn sign(
     digest: &[u8],
     attached: Option<&[u8]>,
 ) -> Signed {
+    let signer = env
+        .authority
+        .signer(&cred.id, &cred.owner, "api:token:abc", NOW + 60)
+        .unwrap();
     env.authority
-        .sign_document(
+        .sign(
+            &signer,
             &SigningPolicy::embedded().unwrap(),
             &SignDocument {
-                credential: &cred.id,
-                caller: &cred.owner,
                 digest,
                 digest_algorithm: cred.digest_algorithm(),
                 purpose,
@@ -31,8 +34,8 @@ fn sign(
                 attached,
             },
             NOW + 60,
-            "api:token:abc",
         )
+        .wait()
         .unwrap()
 }
 
@@ -116,8 +119,6 @@ fn debug_output_shows_no_document_content() {
     let cred = doctor(&env, "dr-sato");
     let digest = hash(cred.digest_algorithm(), CONTENT);
     let request = SignDocument {
-        credential: &cred.id,
-        caller: &cred.owner,
         digest: &digest,
         digest_algorithm: cred.digest_algorithm(),
         purpose: "author",

@@ -8,7 +8,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ca_core::credential::{CredentialError, SignDocument, Signed, SigningCredential};
+use ca_core::credential::{CredentialError, SignDocument, Signed, Signer};
 use ca_core::sign::{DigestAlgorithm, DocumentHasher};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -138,19 +138,19 @@ async fn sign_digest(
     drop((body, budget));
     let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm)
         .ok_or(RequestError::Invalid(DIGEST_ALGORITHMS.into()))?;
-    // Its length is ca-core's check (`sign_with`), which audits a wrong one as a refusal.
+    // Its length is ca-core's check (`Authority::sign`), which audits a wrong one as a refusal.
     let digest = B64
         .decode(request.digest.as_bytes())
         .map_err(|_| RequestError::Base64("digest"))?;
     // A credential that has signed before is cached; the first signature loads it from the
     // store, on the blocking pool.
-    let loaded = state
+    let signer = state
         .authority
-        .cached_signing_credential(&request.credential, &practitioner);
+        .cached_signer(&request.credential, &practitioner, &caller.label);
     let credential = request.credential.clone();
     let signed = sign_request(
         state,
-        loaded,
+        signer,
         Request {
             credential: request.credential,
             caller: practitioner,
@@ -211,14 +211,14 @@ async fn sign_stream(
         .or_else(|| header(headers, "hpki-claimed-role"));
 
     // Refuse before reading a possibly large body: unknown credential or not the caller's. The
-    // credential loaded here is the one that signs (`sign_with` re-checks revocation and the rest).
+    // credential opened here is the one that signs (`sign` re-checks revocation and the rest).
     // A credential that has signed before is cached: checked here without a blocking-pool hop
     // (each hop is two thread switches, which dominate a small request on a busy machine).
-    let loaded = match state
+    let signer = match state
         .authority
-        .cached_signing_credential(&credential, &practitioner)
+        .cached_signer(&credential, &practitioner, &caller.label)
     {
-        Some(loaded) => loaded,
+        Some(signer) => signer,
         None => {
             let st = state.clone();
             let (cred, owner, actor) = (
@@ -226,15 +226,10 @@ async fn sign_stream(
                 practitioner.clone(),
                 caller.label.clone(),
             );
-            blocking(move || {
-                Ok(st
-                    .authority
-                    .signing_credential(&cred, &owner, now(), &actor)?)
-            })
-            .await?
+            blocking(move || Ok(st.authority.signer(&cred, &owner, &actor, now())?)).await?
         }
     };
-    let algorithm = loaded.digest_algorithm();
+    let algorithm = signer.digest_algorithm();
 
     // An attached document is held whole, under the body budget: one larger than the whole
     // budget could never be signed, so it is too large; detached documents only pass through.
@@ -277,13 +272,14 @@ async fn sign_stream(
         content: attached.then_some(content),
         _budget: budget,
     };
-    let signed = sign_request(state, Some(loaded), request, caller.label).await?;
+    let signed = sign_request(state, Some(signer), request, caller.label).await?;
     Ok(HttpResponse::Created()
         .content_type("application/pkcs7-signature")
         .body(signed.cms))
 }
 
-/// A signing request's owned parts, so that it can move to the blocking pool.
+/// A signing request's owned parts, so that it can move to the blocking pool (`credential` and
+/// `caller` open the signer there when it was not cached).
 struct Request {
     credential: String,
     caller: String,
@@ -300,8 +296,6 @@ struct Request {
 impl Request {
     fn document(&self) -> SignDocument<'_> {
         SignDocument {
-            credential: &self.credential,
-            caller: &self.caller,
             digest: &self.digest,
             digest_algorithm: self.algorithm,
             purpose: &self.purpose,
@@ -314,12 +308,12 @@ impl Request {
 /// Attached content up to this size is signed on the async worker (see `sign_inline`).
 const INLINE_CONTENT_BYTES: usize = 64 * 1024;
 
-/// Signs with the `loaded` credential on the async worker, unless the credential still has to
-/// be loaded from the store or a large attached document is copied into the CMS: that work
-/// goes to the blocking pool.
+/// Signs with `signer` on the async worker, unless the credential still has to be opened from
+/// the store or a large attached document is copied into the CMS: that work goes to the blocking
+/// pool.
 async fn sign_request(
     state: &web::Data<AppState>,
-    loaded: Option<SigningCredential>,
+    signer: Option<Signer>,
     request: Request,
     actor: String,
 ) -> Result<Signed, Problem> {
@@ -327,44 +321,39 @@ async fn sign_request(
         .content
         .as_ref()
         .is_none_or(|c| c.len() <= INLINE_CONTENT_BYTES);
-    if let Some(loaded) = &loaded
+    if let Some(signer) = &signer
         && small
     {
-        return sign_inline(state, loaded, &request.document(), &actor).await;
+        return sign_inline(state, signer, &request.document()).await;
     }
     let st = state.clone();
     blocking(move || {
-        let document = request.document();
-        Ok(match loaded {
-            Some(loaded) => {
-                st.authority
-                    .sign_with(&loaded, &st.purposes, &document, now(), &actor)?
-            }
+        let signer = match signer {
+            Some(signer) => signer,
             None => st
                 .authority
-                .sign_document(&st.purposes, &document, now(), &actor)?,
-        })
+                .signer(&request.credential, &request.caller, &actor, now())?,
+        };
+        Ok(st
+            .authority
+            .sign(&signer, &st.purposes, &request.document(), now())
+            .wait()?)
     })
     .await
 }
 
 async fn sign_inline(
     state: &web::Data<AppState>,
-    loaded: &SigningCredential,
+    signer: &Signer,
     document: &SignDocument<'_>,
-    actor: &str,
 ) -> Result<Signed, Problem> {
     let (tx, rx) = tokio::sync::oneshot::channel::<Result<Signed, CredentialError>>();
-    state.authority.sign_with_then(
-        loaded,
-        &state.purposes,
-        document,
-        now(),
-        actor,
-        move |outcome| {
+    state
+        .authority
+        .sign(signer, &state.purposes, document, now())
+        .then(move |outcome| {
             let _ = tx.send(outcome);
-        },
-    );
+        });
     let outcome = rx
         .await
         .map_err(|_| Problem::internal(&"the audit writer dropped a signature"))?;
