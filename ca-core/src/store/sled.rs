@@ -300,6 +300,37 @@ impl ChainWriter {
 const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl SledStore {
+    /// One transaction that changes the revocation state of certificate `serial`: `change`
+    /// decides it from the stored record (or refuses), then the record, the revocation index and
+    /// `event` are written together.
+    fn change_revocation(
+        &self,
+        serial: &[u8],
+        event: AuditEvent,
+        change: impl Fn(&CertificateRecord) -> Result<Option<Revocation>, StoreError>,
+    ) -> Result<CertificateRecord, StoreError> {
+        let chain = self.chain()?;
+        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
+            |(certs_t, revoked_t, audit_t, meta_t)| {
+                let Some(raw) = certs_t.get(serial)? else {
+                    return abort(StoreError::NotFound(hex::encode(serial)));
+                };
+                let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
+                let revocation = tx(change(&record))?;
+                let key = revoked_key(&record.issuer_ca, serial);
+                match &revocation {
+                    Some(r) => revoked_t.insert(key, tx(encode(r))?)?,
+                    None => revoked_t.remove(key)?,
+                };
+                record.revocation = revocation;
+                certs_t.insert(serial, tx(encode(&record))?)?;
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
+                Ok(record)
+            },
+        );
+        self.committed(chain, outcome)
+    }
+
     /// Opens (or creates) the store in `dir`.
     ///
     /// sled holds an exclusive file lock while open, so a second open fails with
@@ -477,6 +508,14 @@ fn abort<A>(e: StoreError) -> ConflictableTransactionResult<A, StoreError> {
 /// `?` for `StoreError` inside a transaction closure.
 fn tx<A>(r: Result<A, StoreError>) -> ConflictableTransactionResult<A, StoreError> {
     r.map_err(ConflictableTransactionError::Abort)
+}
+
+/// Whether the certificate is on hold (certificateHold), the one revocation that may be lifted.
+fn on_hold(record: &CertificateRecord) -> bool {
+    record
+        .revocation
+        .as_ref()
+        .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
 }
 
 fn audit_key(seq: u64) -> [u8; 8] {
@@ -679,60 +718,25 @@ impl Store for SledStore {
         if revocation.reason == RevocationReason::RemoveFromCrl {
             return Err(StoreError::RemoveFromCrlNotAReason);
         }
-        let revocation_value = encode(&revocation)?;
-        let chain = self.chain()?;
-        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
-            |(certs_t, revoked_t, audit_t, meta_t)| {
-                let Some(raw) = certs_t.get(serial)? else {
-                    return abort(StoreError::NotFound(hex::encode(serial)));
-                };
-                let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
-                // A hold may become a revocation; nothing else changes a revocation.
-                let held = record
-                    .revocation
-                    .as_ref()
-                    .is_some_and(|r| r.reason == RevocationReason::CertificateHold);
-                if record.revocation.is_some()
-                    && (!held || revocation.reason == RevocationReason::CertificateHold)
-                {
-                    return abort(StoreError::AlreadyRevoked(hex::encode(serial)));
-                }
-                record.revocation = Some(revocation.clone());
-                certs_t.insert(serial, tx(encode(&record))?)?;
-                revoked_t.insert(
-                    revoked_key(&record.issuer_ca, serial),
-                    revocation_value.as_slice(),
-                )?;
-                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
-                Ok(record)
-            },
-        );
-        self.committed(chain, outcome)
+        self.change_revocation(serial, event, |record| {
+            // A hold may become a revocation; nothing else changes a revocation.
+            let held = on_hold(record);
+            if record.revocation.is_some()
+                && (!held || revocation.reason == RevocationReason::CertificateHold)
+            {
+                return Err(StoreError::AlreadyRevoked(hex::encode(serial)));
+            }
+            Ok(Some(revocation.clone()))
+        })
     }
 
     fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
-        let chain = self.chain()?;
-        let outcome = (&self.certificates, &self.revoked, &self.audit, &self.meta).transaction(
-            |(certs_t, revoked_t, audit_t, meta_t)| {
-                let Some(raw) = certs_t.get(serial)? else {
-                    return abort(StoreError::NotFound(hex::encode(serial)));
-                };
-                let mut record: CertificateRecord = tx(decode(&raw, "certificate"))?;
-                if !record
-                    .revocation
-                    .as_ref()
-                    .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
-                {
-                    return abort(StoreError::NotOnHold(hex::encode(serial)));
-                }
-                record.revocation = None;
-                certs_t.insert(serial, tx(encode(&record))?)?;
-                revoked_t.remove(revoked_key(&record.issuer_ca, serial))?;
-                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())?;
-                Ok(record)
-            },
-        );
-        self.committed(chain, outcome)
+        self.change_revocation(serial, event, |record| {
+            if !on_hold(record) {
+                return Err(StoreError::NotOnHold(hex::encode(serial)));
+            }
+            Ok(None)
+        })
     }
 
     fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
