@@ -240,22 +240,195 @@ fn openapi_matches_the_routes() {
         for method in item.as_object().unwrap().keys() {
             let url = format!("{}{concrete}", s.base);
             let r = reply(ureq::request(&method.to_uppercase(), &url).call());
-            let routed = !(r.status == 404 && r.text().contains("no such route"));
+            let routed =
+                !(r.status == 404 && r.text().contains("no such route")) && r.status != 405;
             assert!(routed, "{method} {path} is documented but not served");
         }
     }
-    for (method, path) in [
-        ("GET", "/v1/nothing"),
-        ("DELETE", "/v1/certificates"),
-        ("PUT", "/health"),
+    let r = reply(ureq::get(&format!("{}/v1/nothing", s.base)).call());
+    assert!(r.problem(404).contains("no such route"));
+}
+
+/// A method a served path does not take is 405 with `Allow` (RFC 9110 §15.5.6) and a problem
+/// body; HEAD is served wherever GET is, without the body (RFC 9110 §9.3.2). Today's main
+/// answered 404 to each.
+#[test]
+fn an_undeclared_method_is_405_with_allow_and_head_is_get_without_its_body() {
+    let s = start(&[]);
+    let agent = support::agent();
+    for (method, path, allow) in [
+        ("PUT", "/health", "GET, HEAD"),
+        ("TRACE", "/metrics", "GET, HEAD"),
+        ("DELETE", "/v1/certificates", "GET, HEAD, POST"),
+        ("PATCH", "/v1/certificates/00", "GET, HEAD"),
+        ("GET", "/v1/certificates/00/revoke", "POST"),
+        ("GET", "/v1/tokens/00", "DELETE"),
+        ("POST", "/openapi.json", "GET, HEAD"),
+        ("HEAD", "/v1/signatures", "POST"),
     ] {
-        let r = reply(ureq::request(method, &format!("{}{path}", s.base)).call());
-        assert!(
-            r.status == 404 || r.status == 405,
-            "{method} {path}: {}",
-            r.status
-        );
+        let url = format!("{}{path}", s.base);
+        let resp = match agent.request(method, &url).call() {
+            Err(ureq::Error::Status(_, resp)) => resp,
+            other => panic!("{method} {path}: {other:?}"),
+        };
+        assert_eq!(resp.header("Allow"), Some(allow), "{method} {path}");
+        let what = format!("{method} {path}");
+        if method == "HEAD" {
+            assert_eq!(resp.status(), 405, "{what}");
+            continue;
+        }
+        let detail = reply(Ok(resp)).problem_at(405, &what);
+        assert!(detail.contains(allow), "{what}: {detail}");
     }
+    // The document's own methods match the Allow header's (HEAD aside).
+    let doc = s.get("/openapi.json", None).json();
+    let methods: Vec<&String> = doc["paths"]["/v1/certificates"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(methods, ["get", "post"]);
+
+    let head = agent
+        .head(&format!("{}/v1/ca/sign.pem", s.base))
+        .call()
+        .unwrap();
+    let get = s.get("/v1/ca/sign.pem", None);
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.content_type(), "application/x-pem-file");
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(get.body.len().to_string().as_str())
+    );
+    assert!(reply(Ok(head)).body.is_empty());
+}
+
+/// Every error response in the document is an RFC 9457 problem (application/problem+json), with
+/// the statuses the middleware answers on every route and the headers they carry; the values
+/// the deployment accepts (CA ids, profiles, purposes, token lifetimes) are in it. Today's main
+/// declared error bodies as application/json and left 401, 408, 413, 415 and 429 out.
+#[test]
+fn openapi_declares_problem_json_for_every_error_and_the_deployments_values() {
+    let s = start(&[("HPKI_TOKEN_MAX_DAYS", "100")]);
+    let doc = s.get("/openapi.json", None).json();
+    let problem = &doc["components"]["schemas"]["Problem"];
+    assert_eq!(
+        problem["required"],
+        serde_json::json!(["type", "title", "status", "detail"])
+    );
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let what = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["408", "413", "429"] {
+                assert!(responses.contains_key(status), "{what}: no {status}");
+            }
+            assert_eq!(
+                responses["429"]["headers"]["Retry-After"]["required"], true,
+                "{what}"
+            );
+            if op.get("security").is_some() {
+                assert_eq!(
+                    responses["401"]["headers"]["WWW-Authenticate"]["required"], true,
+                    "{what}"
+                );
+            }
+            for (status, response) in responses {
+                if status.as_str() < "400" {
+                    continue;
+                }
+                errors += 1;
+                let content = response["content"].as_object().unwrap();
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    ["application/problem+json"],
+                    "{what} {status}"
+                );
+                assert_eq!(
+                    content["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{what} {status}"
+                );
+                assert!(
+                    !response["description"].as_str().unwrap().is_empty(),
+                    "{what} {status}"
+                );
+            }
+        }
+    }
+    assert!(errors > 100, "{errors} error responses");
+    let post = |path: &str| &doc["paths"][path]["post"]["responses"];
+    for path in ["/v1/certificates", "/v1/credentials", "/v1/tokens"] {
+        assert!(post(path).get("415").is_some(), "{path}");
+    }
+    assert!(post("/v1/signatures").get("503").is_some());
+    assert_eq!(
+        post("/v1/signatures")["503"]["headers"]["Retry-After"]["required"],
+        true
+    );
+
+    let ca = &doc["paths"]["/v1/crl/{ca}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(ca["type"], "string");
+    let mut cas: Vec<&str> = ca["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    cas.sort_unstable();
+    assert_eq!(cas, ["auth", "root", "sign"]);
+    let schemas = &doc["components"]["schemas"];
+    let issuable = schemas["IssueRequest"]["properties"]["profile"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(issuable.contains(&serde_json::json!("rhp-auth")));
+    assert!(
+        !issuable.contains(&serde_json::json!("sign-ca")),
+        "{issuable:?}"
+    );
+    let purposes = &schemas["DigestRequest"]["properties"]["purpose"]["enum"];
+    assert!(
+        purposes
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("author"))
+    );
+    let token = &schemas["CreateToken"]["properties"];
+    assert_eq!(token["lifetime_days"]["maximum"], 100);
+    assert_eq!(token["lifetime_seconds"]["maximum"], 100 * 86_400);
+    let reasons = &schemas["RevokeRequest"]["properties"]["reason"]["enum"];
+    assert!(
+        reasons
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("certificateHold"))
+    );
+    assert!(
+        !reasons
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("removeFromCRL"))
+    );
+
+    // A limit the document states is one the service keeps: 128 characters, not bytes.
+    let practitioner = "é".repeat(128);
+    let r = s.post_json(
+        "/v1/tokens",
+        Some(&s.demo.ra),
+        &serde_json::json!({"scope": "signer", "practitioner": practitioner}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        token["practitioner"]["maxLength"], 128,
+        "the document's limit is the one tested"
+    );
+    let r = s.post_json(
+        "/v1/tokens",
+        Some(&s.demo.ra),
+        &serde_json::json!({"scope": "signer", "practitioner": "é".repeat(129)}),
+    );
+    assert!(r.problem(400).contains("129 characters"), "{}", r.text());
 }
 
 /// Suspension (issue 12 item 4): certificateHold stops signing and lists the certificate on the

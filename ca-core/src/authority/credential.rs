@@ -134,7 +134,7 @@ impl std::fmt::Debug for SignDocument<'_> {
 /// Why a client-chosen string, to be signed or written to the audit log, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientTextError {
-    #[error("{field} is {len} bytes; the limit is {max}")]
+    #[error("{field} is {len} characters; the limit is {max}")]
     TooLong {
         field: &'static str,
         len: usize,
@@ -153,19 +153,17 @@ pub enum ClientTextError {
 
 /// Checks a client-chosen string (`field` names it in the refusal) before it is signed or written
 /// to the audit log, where a relying party or an auditor must read what was meant: at most `max`
-/// bytes, no C0/C1 control (NUL, ESC, line breaks), no Unicode bidirectional formatting character
+/// characters, no C0/C1 control (NUL, ESC, line breaks), no Unicode bidirectional formatting character
 /// (U+202E shows the text after it reversed; Unicode UAX #9 §2), no line or paragraph separator.
 pub fn check_client_text(
     field: &'static str,
     value: &str,
     max: usize,
 ) -> Result<(), ClientTextError> {
-    if value.len() > max {
-        return Err(ClientTextError::TooLong {
-            field,
-            len: value.len(),
-            max,
-        });
+    // Characters, as JSON Schema's maxLength counts them (the OpenAPI document states the limit).
+    let len = value.chars().count();
+    if len > max {
+        return Err(ClientTextError::TooLong { field, len, max });
     }
     let forbidden = |c: char| {
         c.is_control()
@@ -453,7 +451,7 @@ impl<S: Store> Authority<S> {
             .get(&registration.profile)
             .map_err(AuthorityError::from)?;
         // CA profiles carry no nonRepudiation either, so they stop here too.
-        if !signs(profile) {
+        if !signs_documents(profile) {
             return Err(CredentialError::NotSigningProfile(profile.id().to_owned()));
         }
         let key = SigningKey::generate(request.key_algorithm)?;
@@ -657,7 +655,7 @@ impl<S: Store> Authority<S> {
             .get_extension::<KeyUsage>()
             .map_err(|e| corrupt(&credential.id, &format!("keyUsage: {e}")))?;
         let certified = key_usage.is_some_and(|(_, ku)| ku.0.contains(KeyUsages::NonRepudiation));
-        if !signs(profile) || !certified {
+        if !signs_documents(profile) || !certified {
             return Err(CredentialError::NotSigningProfile(
                 credential.profile.clone(),
             ));
@@ -859,7 +857,9 @@ fn refused_event(
 }
 
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.
-fn signs(profile: &crate::profile::Profile) -> bool {
+/// Whether `profile` certifies document-signing keys (keyUsage nonRepudiation): the profiles a
+/// credential may be created under.
+pub fn signs_documents(profile: &crate::profile::Profile) -> bool {
     profile.key_usage().0.contains(KeyUsages::NonRepudiation)
 }
 

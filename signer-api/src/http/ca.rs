@@ -1,5 +1,6 @@
 //! Public CA material: certificates, CRLs, profiles. No authentication: relying parties need them.
 
+use super::openapi::Binary;
 use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, get, web};
@@ -13,7 +14,9 @@ pub(super) fn pem(der: &[u8]) -> Result<String, Problem> {
 }
 
 /// Every CA certificate as PEM: the issuing CAs first, the root last.
-#[utoipa::path(responses((status = 200, description = "PEM bundle of the CA certificates", content_type = "application/pem-certificate-chain")))]
+#[utoipa::path(responses(
+    (status = 200, description = "PEM bundle of the CA certificates", body = String, content_type = "application/pem-certificate-chain"),
+    (status = 500)))]
 #[get("/v1/ca/certificates")]
 pub async fn ca_certificates(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let mut ids: Vec<&str> = state.authority.ca_ids().collect();
@@ -31,8 +34,11 @@ pub async fn ca_certificates(state: web::Data<AppState>) -> Result<HttpResponse,
 const CA_FILE: &str = "expected <ca>.der or <ca>.pem";
 
 /// One CA certificate: `{ca}.der` (the AIA caIssuers URL in our certificates) or `{ca}.pem`.
-#[utoipa::path(params(("file" = String, Path, description = "sign.der, auth.pem, root.der, …")),
-    responses((status = 200, description = "The certificate"), (status = 404, body = Problem)))]
+#[utoipa::path(params(("file" = String, Path, description = "`<ca>.der` (also .cer, .crt) or `<ca>.pem`")),
+    responses(
+        (status = 200, description = "The certificate", content(
+            (Binary = "application/pkix-cert"), (String = "application/x-pem-file"))),
+        (status = 404, description = "No such CA, or another extension"), (status = 500)))]
 #[get("/v1/ca/{file}")]
 pub async fn ca_certificate(
     state: web::Data<AppState>,
@@ -55,8 +61,9 @@ pub async fn ca_certificate(
 
 /// The CA's current CRL (DER). Re-signed after each revocation and half-way to nextUpdate, so
 /// reading it never floods the CRL numbers or the audit log (the decision is the authority's).
-#[utoipa::path(params(("ca" = String, Path, description = "sign, auth or root")),
-    responses((status = 200, description = "DER CRL", content_type = "application/pkix-crl"), (status = 404, body = Problem)))]
+#[utoipa::path(params(("ca" = String, Path, description = "A CA id: sign, auth or root")),
+    responses((status = 200, description = "DER CRL", body = Binary, content_type = "application/pkix-crl"),
+        (status = 404, description = "No such CA"), (status = 500)))]
 #[get("/v1/crl/{ca}")]
 pub async fn crl(
     state: web::Data<AppState>,
@@ -85,7 +92,7 @@ pub struct ProfileView {
     hc_role: String,
 }
 
-#[utoipa::path(responses((status = 200, body = [ProfileView])))]
+#[utoipa::path(responses((status = 200, description = "The certificate profiles", body = [ProfileView])))]
 #[get("/v1/profiles")]
 pub async fn profiles(state: web::Data<AppState>) -> HttpResponse {
     let list: Vec<ProfileView> = state

@@ -15,18 +15,24 @@ use std::str::FromStr;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
-    /// Profile id (GET /v1/profiles).
+    /// Profile id (GET /v1/profiles); not a CA profile.
     profile: String,
-    /// Subject in certificate order, e.g. "C=JP,O=Example Hospital,CN=Taro Yamada,serialNumber=D-1".
+    /// Subject in certificate order, e.g. "C=JP,O=Example Hospital,CN=Taro Yamada,serialNumber=D-1";
+    /// at most 4,096 bytes; the profile says which attributes it needs.
+    #[schema(max_length = 4096)]
     subject: String,
-    /// Certified roles, "SCHEME_OID:TEXT".
+    /// Certified roles, "SCHEME_OID:TEXT", from the profile's role vocabulary.
     #[serde(default)]
+    #[schema(max_items = 32)]
     hc_roles: Vec<String>,
     /// Subject alternative names: "dns:…", "email:…", "uri:…", "ip:…", "dir:…".
     #[serde(default)]
+    #[schema(max_items = 32)]
     sans: Vec<String>,
+    /// Default and maximum: the profile's max_validity_days.
+    #[schema(minimum = 1)]
     validity_days: Option<u32>,
-    /// PKCS#10 request, PEM.
+    /// PKCS#10 request, PEM, signed by its key (proof of possession).
     csr: String,
 }
 
@@ -75,8 +81,13 @@ pub fn registration(
     })
 }
 
+/// Issue a certificate for a PKCS#10 request under a profile (ra only).
 #[utoipa::path(request_body = IssueRequest, security(("bearer" = [])),
-    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, description = "Issued", body = Issued),
+        (status = 400, description = "Malformed JSON, or a request the profile or the CSR check refuses"),
+        (status = 403, description = "Not an ra token"),
+        (status = 409, description = "The issuing CA is revoked"),
+        (status = 413), (status = 415), (status = 500)))]
 #[post("/v1/certificates")]
 pub async fn issue(
     state: web::Data<AppState>,
@@ -123,18 +134,33 @@ pub async fn issue(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CertificateView {
+    /// Hex.
     serial: String,
     profile: String,
+    /// The issuing CA's id.
     issuer: String,
     subject: String,
     /// RFC 3339, as every time in the API.
+    #[schema(format = DateTime)]
     not_after: String,
-    /// "good", "held" (certificateHold, until released), "revoked" or "expired".
-    status: String,
+    status: CertificateStatus,
+    /// RFC 5280 reason name, when revoked or held.
     revocation_reason: Option<String>,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// PEM.
     certificate: String,
+}
+
+/// A certificate's status: held is certificateHold (until released).
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    Good,
+    Held,
+    Revoked,
+    Expired,
 }
 
 fn view(r: &CertificateRecord, now: u64) -> Result<CertificateView, Problem> {
@@ -144,36 +170,53 @@ fn view(r: &CertificateRecord, now: u64) -> Result<CertificateView, Problem> {
         issuer: r.issuer_ca.clone(),
         subject: r.subject.clone(),
         not_after: rfc3339(r.not_after),
-        status: status(r, now).into(),
+        status: status(r, now),
         revocation_reason: r.revocation.as_ref().map(|v| v.reason.name().to_owned()),
         revoked_at: r.revocation.as_ref().map(|v| rfc3339(v.revoked_at)),
         certificate: pem(&r.der)?,
     })
 }
 
-fn status(r: &CertificateRecord, now: u64) -> &'static str {
+fn status(r: &CertificateRecord, now: u64) -> CertificateStatus {
     if let Some(revocation) = &r.revocation {
         match revocation.reason {
-            RevocationReason::CertificateHold => "held",
-            _ => "revoked",
+            RevocationReason::CertificateHold => CertificateStatus::Held,
+            _ => CertificateStatus::Revoked,
         }
     } else if now > r.not_after {
-        "expired"
+        CertificateStatus::Expired
     } else {
-        "good"
+        CertificateStatus::Good
     }
+}
+
+/// The serial number in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the `{serial}` segment the handlers read as a string
+pub struct SerialPath {
+    /// Hex, 1 to 20 octets (RFC 5280 §4.1.2.2), optionally prefixed by 0x.
+    #[param(pattern = "^(0x)?([0-9A-Fa-f]{2}){1,20}$")]
+    serial: String,
 }
 
 fn parse_serial(s: &str) -> Result<Vec<u8>, Problem> {
-    if s.len() > 42 {
-        return Err(RequestError::Invalid("serial number too long".into()).into());
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    // RFC 5280 §4.1.2.2: at most 20 octets.
+    if digits.is_empty() || digits.len() > 40 {
+        return Err(
+            RequestError::Invalid("a serial number is 1 to 20 octets in hex".into()).into(),
+        );
     }
-    hex::decode(s.trim_start_matches("0x"))
+    hex::decode(digits)
         .map_err(|_| RequestError::Invalid("serial number must be hex".into()).into())
 }
 
-#[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
-    responses((status = 200, body = CertificateView), (status = 404, body = Problem)))]
+/// One certificate of the inventory (ra only).
+#[utoipa::path(params(SerialPath), security(("bearer" = [])),
+    responses((status = 200, description = "The certificate and its status", body = CertificateView),
+        (status = 400, description = "Not a hex serial number"), (status = 403, description = "Not an ra token"),
+        (status = 404, description = "No certificate with this serial number"), (status = 500)))]
 #[get("/v1/certificates/{serial}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -197,37 +240,40 @@ pub async fn get(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// good, held, revoked or expired.
-    status: Option<String>,
+    #[param(inline)]
+    status: Option<CertificateStatus>,
+    /// Only the certificates of this profile.
     profile: Option<String>,
-    /// From 1.
-    page: Option<usize>,
+    /// From 1 (default).
+    #[param(minimum = 1, maximum = 4294967295_u64, format = Int64)]
+    page: Option<u32>,
     /// 1 to 500, default 50.
-    per_page: Option<usize>,
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<u32>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Page {
     items: Vec<CertificateView>,
-    page: usize,
-    per_page: usize,
+    #[schema(minimum = 1, maximum = 4294967295_u64, format = Int64)]
+    page: u32,
+    #[schema(minimum = 1, maximum = 500)]
+    per_page: u32,
+    /// Matching certificates on every page.
     total: usize,
 }
 
-#[utoipa::path(params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page)))]
+/// The inventory, filtered and paged (ra only).
+#[utoipa::path(params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, description = "One page of matching certificates", body = Page),
+        (status = 400, description = "A query parameter out of its range"),
+        (status = 403, description = "Not an ra token"), (status = 500)))]
 #[get("/v1/certificates")]
 pub async fn list(
     state: web::Data<AppState>,
     _ra: RaCaller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    if let Some(s) = &query.status
-        && !["good", "held", "revoked", "expired"].contains(&s.as_str())
-    {
-        return Err(
-            RequestError::Invalid("status must be good, held, revoked or expired".into()).into(),
-        );
-    }
     let per_page = query.per_page.unwrap_or(50);
     let page = query.page.unwrap_or(1);
     if !(1..=500).contains(&per_page) || page == 0 {
@@ -238,13 +284,13 @@ pub async fn list(
     let all = blocking(move || Ok(st.authority.store().certificates()?)).await?;
     let matching: Vec<_> = all
         .iter()
-        .filter(|r| query.status.as_deref().is_none_or(|s| status(r, now) == s))
+        .filter(|r| query.status.is_none_or(|s| status(r, now) == s))
         .filter(|r| query.profile.as_deref().is_none_or(|p| r.profile == p))
         .collect();
     let items = matching
         .iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
+        .skip((page as usize - 1).saturating_mul(per_page as usize))
+        .take(per_page as usize)
         .map(|r| view(r, now))
         .collect::<Result<_, _>>()?;
     Ok(HttpResponse::Ok().json(Page {
@@ -258,15 +304,22 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
-    /// RFC 5280 reason name, e.g. keyCompromise; default unspecified. certificateHold suspends
-    /// (undone by `release`); removeFromCRL is refused.
+    /// RFC 5280 reason name, e.g. keyCompromise (kebab-case and any letter case are accepted
+    /// too); default unspecified. certificateHold suspends (undone by `release`); removeFromCRL
+    /// is refused.
     reason: Option<String>,
-    /// RFC 3339, e.g. 2026-11-01T00:00:00Z.
+    /// When the key is known or suspected to have been compromised (RFC 5280 §5.3.2).
+    #[schema(schema_with = super::openapi::date_time)]
     invalidity_date: Option<String>,
 }
 
-#[utoipa::path(params(("serial" = String, Path, description = "hex")), request_body = RevokeRequest, security(("bearer" = [])),
-    responses((status = 200, body = CertificateView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+/// Revoke or hold a certificate (ra only); its CA's CRL is re-signed at once.
+#[utoipa::path(params(SerialPath), request_body = RevokeRequest, security(("bearer" = [])),
+    responses((status = 200, description = "The certificate, revoked", body = CertificateView),
+        (status = 400, description = "Not a hex serial number, malformed JSON, or an unknown reason"),
+        (status = 403, description = "Not an ra token"),
+        (status = 404, description = "No certificate with this serial number"),
+        (status = 409, description = "Already revoked"), (status = 413), (status = 415), (status = 500)))]
 #[post("/v1/certificates/{serial}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -279,10 +332,7 @@ pub async fn revoke(
     let invalidity = body
         .invalidity_date
         .as_deref()
-        .map(|t| {
-            ca_core::time::parse_rfc3339(t)
-                .map_err(|e| RequestError::Invalid(format!("invalidity_date: {e}")))
-        })
+        .map(|t| super::time_field("invalidity_date", t))
         .transpose()?;
     let st = state.clone();
     let result = blocking(move || {
@@ -302,9 +352,11 @@ pub async fn revoke(
 }
 
 /// Lifts the hold (certificateHold) of a certificate; the CRL published at once omits it.
-#[utoipa::path(params(("serial" = String, Path, description = "hex")), security(("bearer" = [])),
-    responses((status = 200, body = CertificateView), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "not on hold")))]
+#[utoipa::path(params(SerialPath), security(("bearer" = [])),
+    responses((status = 200, description = "The certificate, good again", body = CertificateView),
+        (status = 400, description = "Not a hex serial number"), (status = 403, description = "Not an ra token"),
+        (status = 404, description = "No certificate with this serial number"),
+        (status = 409, description = "Not on hold"), (status = 500)))]
 #[post("/v1/certificates/{serial}/release")]
 pub async fn release(
     state: web::Data<AppState>,

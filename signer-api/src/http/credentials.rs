@@ -7,7 +7,7 @@ use super::problem::{AccessError, Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, delete, get, post, web};
 use ca_core::client_auth::practitioner_id;
-use ca_core::credential::{Credential, NewCredential};
+use ca_core::credential::{Credential, NewCredential, check_client_text};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
 use ca_core::time::rfc3339;
@@ -17,29 +17,53 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct CreateCredential {
     /// Practitioner identity; defaults to the subject's serialNumber, and must equal it when both are given.
+    #[schema(min_length = 1, max_length = 128)]
     owner: Option<String>,
-    /// A signing profile: rhp-sign (default), sponsored-sign, org-seal.
+    /// A document-signing profile (default rhp-sign).
     profile: Option<String>,
+    /// Subject in certificate order, e.g. "C=JP,O=Example Hospital,CN=Taro Yamada,serialNumber=D-1";
+    /// at most 4,096 bytes; the profile says which attributes it needs.
+    #[schema(max_length = 4096)]
     subject: String,
+    /// Certified roles, "SCHEME_OID:TEXT", from the profile's role vocabulary.
     #[serde(default)]
+    #[schema(max_items = 32)]
     hc_roles: Vec<String>,
+    /// Default and maximum: the profile's max_validity_days.
+    #[schema(minimum = 1)]
     validity_days: Option<u32>,
-    /// p256 (default), p384 or ed25519.
-    #[schema(value_type = Option<String>)]
+    /// The key made in the service (default p256); the profile may allow fewer.
+    #[schema(value_type = Option<NewKeyAlgorithm>)]
     key_algorithm: Option<KeyAlgorithm>,
+}
+
+/// The key algorithms the service generates.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names `KeyAlgorithm` deserialises that a credential may use
+pub enum NewKeyAlgorithm {
+    P256,
+    P384,
+    Ed25519,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
+    /// `cred_` and 16 hex digits.
+    #[schema(pattern = "^cred_[0-9a-f]{16}$")]
     id: String,
     owner: String,
     profile: String,
+    /// The certificate's serial number, hex.
     serial: String,
     hc_roles: Vec<String>,
     key_algorithm: String,
     /// RFC 3339, as every time in the API.
+    #[schema(format = DateTime)]
     not_after: String,
+    /// PEM.
     certificate: String,
+    /// PEM, issuing CA first, root last.
     chain: Vec<String>,
 }
 
@@ -57,8 +81,14 @@ fn view(c: &Credential) -> Result<CredentialView, Problem> {
     })
 }
 
+/// Create a credential: a key made and sealed in the service, certified under a signing profile
+/// (ra only).
 #[utoipa::path(request_body = CreateCredential, security(("bearer" = [])),
-    responses((status = 201, body = CredentialView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, description = "Created", body = CredentialView),
+        (status = 400, description = "Malformed JSON, or a request the profile refuses"),
+        (status = 403, description = "Not an ra token"),
+        (status = 409, description = "The issuing CA is revoked"),
+        (status = 413), (status = 415), (status = 500)))]
 #[post("/v1/credentials")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -85,7 +115,7 @@ pub async fn create(
             return Err(RequestError::Missing("give an owner or a subject serialNumber").into());
         }
     };
-    if owner.is_empty() || owner.len() > 128 {
+    if owner.is_empty() || owner.chars().count() > 128 {
         return Err(RequestError::Invalid("owner must be 1 to 128 characters".into()).into());
     }
     let request = NewCredential {
@@ -110,12 +140,16 @@ pub async fn create(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// ra only: whose credentials.
+    /// Whose credentials: required with an ra token, refused with any other caller.
     owner: Option<String>,
 }
 
 /// The caller's own credentials (ra: those of `owner`).
-#[utoipa::path(params(ListQuery), security(("bearer" = [])), responses((status = 200, body = [CredentialView])))]
+#[utoipa::path(params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The credentials", body = [CredentialView]),
+        (status = 400, description = "An ra token without owner, or a malformed query"),
+        (status = 403, description = "owner given by a practitioner, or a caller bound to no practitioner"),
+        (status = 500)))]
 #[get("/v1/credentials")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -140,27 +174,47 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// "ra" or "signer".
+    #[schema(value_type = Scope)]
     scope: String,
-    /// For signer tokens: the practitioner identity it is bound to.
+    #[schema(schema_with = super::openapi::practitioner)]
     practitioner: Option<String>,
     /// Default from the configuration (tokens.*_lifetime_days); at most tokens.max_days. The new
     /// token never outlives the token that creates it: its expiry is capped to that one's.
+    #[schema(minimum = 1)]
     lifetime_days: Option<u32>,
-    /// Exact lifetime in seconds (for short-lived tokens); overrides `lifetime_days`.
+    /// Exact lifetime in seconds (for short-lived tokens); overrides `lifetime_days`; at most
+    /// tokens.max_days.
+    #[schema(minimum = 1)]
     lifetime_seconds: Option<u64>,
 }
+
+/// What a token may do: ra (registration authority) or signer (one practitioner's credentials).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names `create_token` matches
+pub enum Scope {
+    Ra,
+    Signer,
+}
+
+/// The longest practitioner identity a signer token is bound to, in characters.
+pub const MAX_PRACTITIONER_LEN: usize = 128;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     /// Shown once; only its hash is stored.
     token: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
+/// Create an API token (ra only).
 #[utoipa::path(request_body = CreateToken, security(("bearer" = [])),
-    responses((status = 201, body = TokenView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, description = "Created; the token is shown once", body = TokenView),
+        (status = 400, description = "Malformed JSON, or a lifetime out of range"),
+        (status = 403, description = "Not an ra token"),
+        (status = 413), (status = 415), (status = 500)))]
 #[post("/v1/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
@@ -170,12 +224,17 @@ pub async fn create_token(
     let limits = &state.config.tokens;
     let (scope, default_days) = match (body.scope.as_str(), &body.practitioner) {
         ("ra", None) => (TokenScope::Ra, limits.ra_lifetime_days),
-        ("signer", Some(p)) if !p.is_empty() && p.len() <= 128 => (
-            TokenScope::Signer {
-                practitioner: p.clone(),
-            },
-            limits.signer_lifetime_days,
-        ),
+        ("signer", Some(p)) if !p.is_empty() => {
+            // The practitioner is written to the audit log (issue 12 item 8).
+            check_client_text("practitioner", p, MAX_PRACTITIONER_LEN)
+                .map_err(|e| RequestError::Invalid(e.to_string()))?;
+            (
+                TokenScope::Signer {
+                    practitioner: p.clone(),
+                },
+                limits.signer_lifetime_days,
+            )
+        }
         _ => {
             return Err(RequestError::Invalid(
                 "scope is \"ra\" (no practitioner) or \"signer\" with a practitioner".into(),
@@ -183,6 +242,18 @@ pub async fn create_token(
             .into());
         }
     };
+    // Each given lifetime is judged, the one that is not used too: a request is refused or
+    // accepted as a whole.
+    if body
+        .lifetime_days
+        .is_some_and(|d| d == 0 || d > limits.max_days)
+    {
+        return Err(RequestError::Invalid(format!(
+            "lifetime_days is 1 to {} (tokens.max_days)",
+            limits.max_days
+        ))
+        .into());
+    }
     let lifetime = match (body.lifetime_seconds, body.lifetime_days) {
         (Some(secs), _) => secs,
         (None, days) => u64::from(days.unwrap_or(default_days)) * 86_400,
@@ -212,15 +283,19 @@ pub async fn create_token(
 /// so a shell can cut it from a JSON line.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
+    /// The public id: 32 hex digits, the `<id>` of `hpki_<id>_<secret>`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     id: String,
-    /// "ra" or "signer".
+    #[schema(value_type = Scope)]
     scope: String,
     /// For signer tokens: the practitioner it is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     practitioner: Option<String>,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     expires_at: String,
     revoked: bool,
 }
@@ -244,7 +319,8 @@ impl From<ca_core::store::TokenRecord> for TokenInfo {
 
 /// Every API token, revoked and expired ones included (ra only).
 #[utoipa::path(security(("bearer" = [])),
-    responses((status = 200, body = [TokenInfo]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, description = "Every token", body = [TokenInfo]),
+        (status = 403, description = "Not an ra token"), (status = 500)))]
 #[get("/v1/tokens")]
 pub async fn list_tokens(
     state: web::Data<AppState>,
@@ -257,9 +333,11 @@ pub async fn list_tokens(
 }
 
 /// Revokes an API token by its public id (ra only); it is refused from its next request on.
-#[utoipa::path(params(("id" = String, Path, description = "the token's public id")), security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(params(("id" = String, Path, description = "The token's public id (32 hex digits)", pattern = "^[0-9a-f]{32}$")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 403, description = "Not an ra token"),
+        (status = 404, description = "No token with this id"), (status = 409, description = "Already revoked"),
+        (status = 500)))]
 #[delete("/v1/tokens/{id}")]
 pub async fn revoke_token(
     state: web::Data<AppState>,

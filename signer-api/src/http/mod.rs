@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod credentials;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 mod ops;
 pub mod problem;
 pub mod signatures;
@@ -47,30 +48,6 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(
-        title = "hpki signing service",
-        description = "ISO 17090 healthcare PKI: certificates, credentials and CAdES signatures"
-    ),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-/// Declares the `bearer` scheme the routes' `security` refers to (hpki API tokens).
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 /// The application: every route registered through `utoipa_actix_web`, so the OpenAPI document
 /// lists exactly the routes served.
 pub fn app(
@@ -87,7 +64,7 @@ pub fn app(
     let json_limit = state.config.limits.json_bytes;
     let (app, mut api) = App::new()
         .into_utoipa_app()
-        .openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
         .app_data(state.clone())
         .app_data(
             web::JsonConfig::default()
@@ -127,18 +104,34 @@ pub fn app(
             utoipa::openapi::HttpMethod::Get,
             utoipa::openapi::path::OperationBuilder::new()
                 .summary(Some("This OpenAPI document"))
-                .response("200", utoipa::openapi::Response::new("OpenAPI 3.1 JSON")),
+                .response(
+                    "200",
+                    utoipa::openapi::ResponseBuilder::new()
+                        .description("OpenAPI 3.1 JSON")
+                        .content(
+                            "application/json",
+                            utoipa::openapi::ContentBuilder::new()
+                                .schema(Some(
+                                    utoipa::openapi::ObjectBuilder::new()
+                                        .schema_type(utoipa::openapi::Type::Object),
+                                ))
+                                .build(),
+                        ),
+                ),
         ),
     );
-    let doc = web::Data::new(api);
+    let doc = web::Data::new(openapi::Document::new(&api, &state));
     app.app_data(doc)
         .route("/openapi.json", web::get().to(ops::openapi))
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, Problem>(RequestError::NoRoute.into())
-        }))
+        .default_service(web::to(unrouted))
         // Inside the metrics layer below, so refusals are counted too.
-        .wrap_fn(|req, srv| {
+        .wrap_fn(|mut req, srv| {
             use actix_web::dev::Service;
+            // RFC 9110 §9.3.2: HEAD is served as GET; actix-http's codec, which saw HEAD,
+            // sends the head of the response without its body.
+            if req.method() == actix_web::http::Method::HEAD {
+                req.head_mut().method = actix_web::http::Method::GET;
+            }
             let seconds = req
                 .app_data::<web::Data<AppState>>()
                 .map_or(u64::MAX, |s| s.config.limits.request_seconds);
@@ -206,6 +199,27 @@ pub fn app(
         })
 }
 
+/// No route for this method and path: 405 with `Allow` when the path is served with other methods
+/// (RFC 9110 §15.5.6), else 404.
+async fn unrouted(
+    req: actix_web::HttpRequest,
+    doc: web::Data<openapi::Document>,
+) -> actix_web::HttpResponse {
+    let Some(methods) = doc.allowed(req.path()) else {
+        return Problem::from(RequestError::NoRoute).error_response();
+    };
+    let allow = methods
+        .iter()
+        .map(actix_web::http::Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Problem::from(RequestError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allow,
+    })
+    .error_response()
+}
+
 /// An error response that actix-web made itself (an extractor's or the router's, anything that
 /// is not one of our problems) gets a problem+json body of its status, its headers kept, so no
 /// error leaves with an empty or plain-text body. Heads that actix-http cannot parse at all
@@ -255,6 +269,22 @@ pub fn outcome<T>(result: &Result<T, Problem>) -> &'static str {
         Ok(_) => "ok",
         Err(problem) => problem.reason,
     }
+}
+
+/// A time field of a request, `field` naming it in the refusal: RFC 3339's `date-time` production
+/// (§5.6), which is what the OpenAPI document's `format: date-time` means, so with `T` between
+/// date and time; the space that §5.6's NOTE allows, and `ca_core::time` reads for the CLI, is
+/// refused here.
+pub fn time_field(field: &str, value: &str) -> Result<u64, Problem> {
+    let hint = "RFC 3339, e.g. 2026-12-07T09:00:00Z";
+    if value.as_bytes().get(10) == Some(&b' ') {
+        return Err(RequestError::Invalid(format!(
+            "{field}: separate the date and the time with T ({hint})"
+        ))
+        .into());
+    }
+    ca_core::time::parse_rfc3339(value)
+        .map_err(|e| RequestError::Invalid(format!("{field}: {e} ({hint})")).into())
 }
 
 /// Runs CPU-bound or blocking work (signing, issuing, storage flushes) on actix's blocking pool.

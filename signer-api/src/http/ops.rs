@@ -1,16 +1,25 @@
 //! Health, metrics and the OpenAPI document.
 
 use super::AppState;
+use super::openapi::Document;
 use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
 use std::fmt::Write;
 
-#[utoipa::path(responses((status = 200, description = "The service is up")))]
-#[get("/health")]
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always "ok": the service answers.
+    #[schema(pattern = "^ok$")]
+    status: &'static str,
 }
 
-#[utoipa::path(responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(responses((status = 200, description = "The service is up", body = Health)))]
+#[get("/health")]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+#[utoipa::path(responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = state.metrics.render();
@@ -27,6 +36,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(text)
 }
 
-pub async fn openapi(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
+pub async fn openapi(doc: web::Data<Document>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.json())
 }

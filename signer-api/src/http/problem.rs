@@ -2,7 +2,7 @@
 //! `application/problem+json` bodies. Server-side failures are logged and answered without detail.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::AuthorityError;
 use ca_core::client_auth::ClientAuthError;
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::auth_failures::AuthFailure;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Problem {
     /// RFC 9457 §4.2.1: `about:blank`, the status says it all.
     #[serde(rename = "type")]
@@ -29,13 +29,22 @@ pub struct Problem {
     /// logs' word for it. Not sent: the status and detail say it to the client.
     #[serde(skip)]
     pub reason: &'static str,
-    /// RFC 9110 §10.2.3 `Retry-After` delay-seconds (429, 503): at least 1.
+    /// What the response says in a header beside the body; one field for the three, which never
+    /// meet, so that a `Result<_, Problem>` stays small (clippy `result_large_err`).
     #[serde(skip)]
-    retry_after: Option<u64>,
+    header: Option<Header>,
+}
+
+/// A header a problem response carries besides the ones of every problem.
+#[derive(Debug)]
+enum Header {
+    /// RFC 9110 §10.2.3 `Retry-After` delay-seconds (429, 503): at least 1.
+    RetryAfter(u64),
     /// RFC 6750 §3.1 error code of a 401's `WWW-Authenticate` challenge, when a token was
     /// presented and refused.
-    #[serde(skip)]
-    bearer_error: Option<&'static str>,
+    BearerError(&'static str),
+    /// RFC 9110 §10.2.1 `Allow` of a 405: the methods the path is served with.
+    Allow(Box<str>),
 }
 
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
@@ -68,6 +77,9 @@ pub enum RequestError {
     NotFound(String),
     #[error("no such route")]
     NoRoute,
+    /// The path is served, not with this method; `allow` lists the methods it is served with.
+    #[error("{method} is not served at this path; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: String },
 }
 
 /// What an identified caller may not do here.
@@ -97,14 +109,13 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             reason,
-            retry_after: None,
-            bearer_error: None,
+            header: None,
         }
     }
     /// A presented bearer token was refused: RFC 6750 §3.1 `invalid_token`.
     fn invalid_token(reason: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            bearer_error: Some("invalid_token"),
+            header: Some(Header::BearerError("invalid_token")),
             ..Self::new(StatusCode::UNAUTHORIZED, reason, detail)
         }
     }
@@ -119,7 +130,7 @@ impl Problem {
     pub fn too_many_requests(retry_after: u64) -> Self {
         let retry_after = retry_after.max(1);
         Self {
-            retry_after: Some(retry_after),
+            header: Some(Header::RetryAfter(retry_after)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -132,7 +143,7 @@ impl Problem {
     pub fn busy(budget: u64, retry_after: u64) -> Self {
         let retry_after = retry_after.max(1);
         Self {
-            retry_after: Some(retry_after),
+            header: Some(Header::RetryAfter(retry_after)),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "buffer_budget",
@@ -190,15 +201,25 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
-        if let Some(seconds) = self.retry_after {
-            response.insert_header((RETRY_AFTER, seconds));
+        match &self.header {
+            Some(Header::RetryAfter(seconds)) => {
+                response.insert_header((RETRY_AFTER, *seconds));
+            }
+            Some(Header::Allow(methods)) => {
+                response.insert_header((ALLOW, &**methods));
+            }
+            Some(Header::BearerError(_)) | None => {}
         }
         // RFC 9110 §15.5.2: every 401 carries a challenge. RFC 6750 §3: Bearer, with the error
         // code when a token was presented (never its description: the detail says it).
         if self.status == StatusCode::UNAUTHORIZED.as_u16() {
-            let challenge = match self.bearer_error {
-                Some(error) => format!("Bearer realm=\"{REALM}\", error=\"{error}\""),
-                None => format!("Bearer realm=\"{REALM}\""),
+            let challenge = match self.header {
+                Some(Header::BearerError(error)) => {
+                    format!("Bearer realm=\"{REALM}\", error=\"{error}\"")
+                }
+                Some(Header::RetryAfter(_) | Header::Allow(_)) | None => {
+                    format!("Bearer realm=\"{REALM}\"")
+                }
             };
             response.insert_header((WWW_AUTHENTICATE, challenge));
         }
@@ -246,6 +267,16 @@ impl From<RequestError> for Problem {
             RequestError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             RequestError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             RequestError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+            RequestError::MethodNotAllowed { allow, .. } => {
+                return Self {
+                    header: Some(Header::Allow(allow.as_str().into())),
+                    ..Self::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        e.to_string(),
+                    )
+                };
+            }
         };
         Self::new(status, reason, e.to_string())
     }
@@ -495,6 +526,28 @@ mod tests {
         }
         let response = Problem::too_many_requests(3).error_response();
         assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "3");
+    }
+
+    /// RFC 9110 §15.5.6: a 405 says in `Allow` which methods the path is served with, and only a
+    /// 405 has that header.
+    #[test]
+    fn a_405_allows_the_paths_methods() {
+        let refused: Problem = RequestError::MethodNotAllowed {
+            method: "PUT".into(),
+            allow: "GET, HEAD".into(),
+        }
+        .into();
+        assert_eq!(refused.reason, "method_not_allowed");
+        assert_eq!(
+            refused.detail,
+            "PUT is not served at this path; allowed: GET, HEAD"
+        );
+        let response = refused.error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers().get(ALLOW).unwrap(), "GET, HEAD");
+        let unrouted = Problem::from(RequestError::NoRoute).error_response();
+        assert_eq!(unrouted.status(), StatusCode::NOT_FOUND);
+        assert!(unrouted.headers().get(ALLOW).is_none());
     }
 
     /// RFC 9110 §15.5.2: a 401 carries a challenge, whatever refused the caller.

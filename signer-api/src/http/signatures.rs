@@ -2,6 +2,7 @@
 
 use super::auth::Caller;
 use super::limits::{Reservation, declared_length};
+use super::openapi::Binary;
 use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
@@ -16,14 +17,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DigestRequest {
+    #[schema(schema_with = super::openapi::credential_id)]
     credential: String,
-    /// Base64 digest of the document; the document never reaches the service.
+    /// Base64 digest of the document (the document never reaches the service): 32, 48 or 64
+    /// octets as `digest_algorithm` says.
     digest: String,
-    /// sha256, sha384 or sha512: must be the credential key's (P-256 → sha256, P-384 → sha384, Ed25519 → sha512).
+    /// sha256, sha384 or sha512 (letter case and hyphens are ignored: SHA-256): must be the
+    /// credential key's (P-256 → sha256, P-384 → sha384, Ed25519 → sha512).
+    #[schema(value_type = DigestName)]
     digest_algorithm: String,
-    /// Signature purpose, e.g. "author" (ASTM E1762) or "proof-of-origin" (ETSI).
+    /// Signature purpose, e.g. "author" (ASTM E1762) or "proof-of-origin" (ETSI); the signer's
+    /// roles must allow it.
     purpose: String,
+    #[schema(schema_with = super::openapi::claimed_role)]
     claimed_role: Option<String>,
+}
+
+/// A digest algorithm of the signatures the service makes.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names `DigestAlgorithm::from_name` reads
+pub enum DigestName {
+    Sha256,
+    Sha384,
+    Sha512,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -31,6 +48,7 @@ pub struct DigestSignature {
     /// Base64 DER CMS SignedData (detached).
     signature: String,
     credential: String,
+    /// The serial number of the signer's certificate, hex.
     serial: String,
 }
 
@@ -42,10 +60,17 @@ pub(super) const DIGEST_ALGORITHMS: &str = "digest_algorithm must be sha256, sha
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentParams {
+    /// The credential (or the Hpki-Credential header); a raw document needs one of them. The
+    /// parameters are for a raw document: a JSON digest request with any is refused (400).
+    #[param(schema_with = super::openapi::credential_id_or_null)]
     credential: Option<String>,
+    /// The signature purpose (or the Hpki-Purpose header); a raw document needs one of them.
     purpose: Option<String>,
-    /// Encapsulate the document in the signature (default false: detached).
+    /// Encapsulate the document in the signature (default false: detached; or the
+    /// Hpki-Attached header).
     attached: Option<bool>,
+    /// Or the Hpki-Claimed-Role header.
+    #[param(schema_with = super::openapi::claimed_role)]
     claimed_role: Option<String>,
 }
 
@@ -58,12 +83,19 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Sign a document (`application/octet-stream`, returns `application/pkcs7-signature` DER) or a
 /// digest (`application/json`, returns JSON with the signature in base64).
-#[utoipa::path(params(DocumentParams), request_body(content = DigestRequest, description = "JSON digest request, or the raw document as application/octet-stream"),
+#[utoipa::path(params(DocumentParams),
+    request_body(description = "A JSON digest request, or the raw document (query parameters or Hpki-* headers say how to sign it)",
+        content((DigestRequest = "application/json"), (Binary = "application/octet-stream"))),
     security(("bearer" = [])),
-    responses((status = 201, description = "CMS SignedData: DER (application/pkcs7-signature) or JSON", body = DigestSignature),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 503, body = Problem, description = "attached: the body budget is in use; see Retry-After")))]
+    responses(
+        (status = 201, description = "CMS SignedData with CAdES attributes", content(
+            (Binary = "application/pkcs7-signature"), (DigestSignature = "application/json"))),
+        (status = 400, description = "Malformed JSON, digest or parameters; no credential or purpose for a document; an unknown purpose; a digest algorithm not the credential's"),
+        (status = 403, description = "The caller is not a practitioner, not the credential's owner, or its roles do not allow the purpose; the credential is revoked, expired or under a revoked CA"),
+        (status = 404, description = "No such credential"),
+        (status = 413), (status = 415),
+        (status = 503, description = "Over the service's budget of buffered request bodies (attached signatures)"),
+        (status = 500)))]
 #[post("/v1/signatures")]
 pub async fn sign(
     state: web::Data<AppState>,
@@ -130,6 +162,14 @@ async fn sign_digest(
     practitioner: String,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
+    // Not ignored: a client that sent them meant something the JSON body does not say.
+    if !req.query_string().is_empty() {
+        return Err(RequestError::Invalid(
+            "query parameters are for a raw document; a digest request carries them in its JSON body"
+                .into(),
+        )
+        .into());
+    }
     let (body, budget) =
         read_limited(state, req, payload, state.config.limits.json_bytes as u64).await?;
     let request: DigestRequest =

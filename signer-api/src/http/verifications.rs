@@ -8,6 +8,7 @@
 //! `verifier-cli`; only a malformed request envelope (JSON, base64, `at`) is a 400.
 
 use super::auth::Caller;
+use super::openapi::Binary;
 use super::problem::{Problem, RequestError};
 use super::signatures::{DIGEST_ALGORITHMS, read_limited};
 use super::{AppState, blocking, now};
@@ -24,15 +25,21 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct VerificationRequest {
     /// Base64 CMS SignedData (DER; PEM or BER are accepted too).
+    #[schema(schema_with = super::openapi::base64)]
     signature: String,
     /// Base64 content of a detached signature.
+    #[schema(schema_with = super::openapi::base64_or_null)]
     content: Option<String>,
     /// Base64 digest of the detached content, instead of `content` (the document never reaches
     /// the service; only for signatures with signed attributes).
+    #[schema(schema_with = super::openapi::base64_or_null)]
     content_digest: Option<String>,
-    /// sha256, sha384 or sha512: the algorithm of `content_digest`.
+    /// sha256, sha384 or sha512 (letter case and hyphens are ignored): the algorithm of
+    /// `content_digest`.
+    #[schema(value_type = Option<super::signatures::DigestName>)]
     digest_algorithm: Option<String>,
-    /// Validation time, `YYYY-MM-DDTHH:MM:SSZ` (default: now).
+    /// Validation time (default: now).
+    #[schema(schema_with = super::openapi::date_time)]
     at: Option<String>,
 }
 
@@ -41,7 +48,8 @@ pub struct VerificationRequest {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerificationParams {
-    /// Validation time, `YYYY-MM-DDTHH:MM:SSZ` (default: now).
+    /// Validation time (default: now); a JSON body's `at` overrides it.
+    #[param(schema_with = super::openapi::date_time)]
     at: Option<String>,
 }
 
@@ -53,6 +61,8 @@ pub struct VerificationReport {
     indication: String,
     /// e.g. HASH_FAILURE, SIG_CRYPTO_FAILURE, REVOKED, FORMAT_FAILURE.
     sub_indication: Option<String>,
+    /// RFC 3339, as every time in the API.
+    #[schema(format = DateTime)]
     validation_time: String,
     /// Structural checks (format, content).
     checks: Vec<serde_json::Value>,
@@ -63,9 +73,7 @@ pub struct VerificationReport {
 fn validation_time(at: Option<&str>) -> Result<u64, Problem> {
     match at {
         None => Ok(now()),
-        Some(t) => ca_core::time::parse_rfc3339(t).map_err(|e| {
-            RequestError::Invalid(format!("at: {e} (RFC 3339, e.g. 2026-12-07T09:00:00Z)")).into()
-        }),
+        Some(t) => super::time_field("at", t),
     }
 }
 
@@ -86,12 +94,15 @@ enum Detached {
 /// the detached content (or its digest) in base64. Trust anchor: this service's root; path
 /// building: its CA certificates and those in the signature; revocation: its current CRLs.
 #[utoipa::path(params(VerificationParams),
-    request_body(content = VerificationRequest, description = "JSON, or the signature as application/pkcs7-signature"),
+    request_body(description = "JSON, or the signature itself (DER, PEM or base64; `at` in the query)",
+        content((VerificationRequest = "application/json"), (Binary = "application/pkcs7-signature"),
+            (Binary = "application/pkcs7-mime"))),
     security(("bearer" = [])),
     responses((status = 200, description = "Verification report (the verdict is in `indication`)", body = VerificationReport),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 503, body = Problem, description = "the body budget is in use; see Retry-After")))]
+        (status = 400, description = "Malformed JSON, base64 or `at`"),
+        (status = 413), (status = 415),
+        (status = 503, description = "Over the service's budget of buffered request bodies"),
+        (status = 500)))]
 #[post("/v1/verifications")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -117,6 +128,12 @@ pub async fn create(
             .into());
         }
     };
+    // The query's `at` applies to both forms (a JSON member overrides it), so a malformed one is
+    // refused whatever the body is.
+    let params = web::Query::<VerificationParams>::from_query(req.query_string())
+        .map_err(|e| RequestError::Parameters(e.to_string()))?
+        .into_inner();
+    let query_at = validation_time(params.at.as_deref())?;
     let (body, budget) = read_limited(
         &state,
         &req,
@@ -151,12 +168,13 @@ pub async fn create(
                 .into());
             }
         };
-        let at = validation_time(r.at.as_deref())?;
+        let at = match r.at.as_deref() {
+            Some(at) => validation_time(Some(at))?,
+            None => query_at,
+        };
         (base64_field("signature", &r.signature)?, detached, at)
     } else {
-        let params = web::Query::<VerificationParams>::from_query(req.query_string())
-            .map_err(|e| RequestError::Parameters(e.to_string()))?;
-        (body, Detached::None, validation_time(params.at.as_deref())?)
+        (body, Detached::None, query_at)
     };
     let st = state.clone();
     let report = blocking(move || {
