@@ -872,7 +872,7 @@ fn refusals_have_the_right_status_and_are_audited_as_refusals() {
         ),
         (
             long_role.as_str(),
-            "claimed_role is 257 bytes; the limit is 256",
+            "claimed_role is 257 characters; the limit is 256",
         ),
     ] {
         let mut body = json(&cred, &good_digest, "sha256");
@@ -1514,7 +1514,10 @@ fn tokens_are_listed_revoked_and_capped() {
                 &serde_json::json!({"scope": "ra", "lifetime_days": days}),
             )
             .problem(400);
-        assert!(d.contains("exceeds the configured maximum"), "{d}");
+        assert!(
+            d.contains("lifetime_days is 1 to 60 (tokens.max_days)"),
+            "{d}"
+        );
     }
     // A token minted by a token expiring in 120 s expires with it, not 30 days later.
     let (short, short_expiry) = mint(
