@@ -7,12 +7,14 @@
 # the operations a practitioner calls with the signer token, then every operation with the ra
 # token. Settings: .ci/schemathesis.toml; hooks: .ci/schemathesis_hooks.py.
 #
-# HPKI_ST_EXAMPLES (default 30) examples per operation; the seed is fixed.
+# HPKI_ST_EXAMPLES (default 30) examples per operation; HPKI_ST_SEED (default 1) the seed, fixed
+# for a reproducible run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=4.32.5
 examples=${HPKI_ST_EXAMPLES:-30}
+seed=${HPKI_ST_SEED:-1}
 target=${CARGO_TARGET_DIR:-target}
 venv="$target/schemathesis-venv"
 if ! "$venv/bin/st" --version 2>/dev/null | grep -qx "st, version $version"; then
@@ -69,9 +71,9 @@ st() {
     shift
     SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=.ci "$venv/bin/st" --config-file "$config" --no-color \
         run "$base/openapi.json" --checks all -H "Authorization: Bearer $token" \
-        --max-examples "$examples" --seed 1 --generation-database none "$@"
+        --max-examples "$examples" --seed "$seed" --generation-database none "$@"
 }
-echo "schemathesis $version, $examples examples per operation, against $base"
+echo "schemathesis $version, $examples examples per operation, seed $seed, against $base"
 started=$SECONDS
 # The signer's run first: the ra run revokes what it finds, the demo credential's certificate too.
 failed=0
