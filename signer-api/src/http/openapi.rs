@@ -52,18 +52,18 @@ impl utoipa::Modify for BearerAuth {
 
 /// Characters refused in client-chosen text (`ca_core::credential::check_client_text`): C0 and
 /// C1 controls, the Unicode bidirectional formatting characters, line and paragraph separators.
-pub const CLIENT_TEXT: &str =
+const CLIENT_TEXT: &str =
     r"^[^\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028-\u202E\u2066-\u2069]*$";
 
 /// Canonical padded base64 (RFC 4648 §4) of any length, as the service decodes it: padding
 /// required, unused bits zero.
-pub const BASE64: &str =
+const BASE64: &str =
     r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?$";
 
 /// RFC 3339 §5.6 `date-time` as `super::time_field` reads it: from 1970, no leap second, at most
 /// 64 characters. (The service also refuses a 1970-01-01 time whose offset puts it before the
 /// epoch, which the pattern does not say.)
-pub const DATE_TIME: &str = concat!(
+const DATE_TIME: &str = concat!(
     r"^(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])",
     r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?",
     r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
