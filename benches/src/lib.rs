@@ -424,7 +424,7 @@ impl Service {
         let credential = authority
             .create_credential(
                 &NewCredential {
-                    owner: "practitioner:bench".into(),
+                    owner: None,
                     registration: registration(999_999),
                     key_algorithm: KeyAlgorithm::P256,
                 },

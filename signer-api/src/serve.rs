@@ -159,7 +159,7 @@ fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStor
     let authority = admin::create_authority(dir, InitArgs::defaults(&config.base_url))?;
     let now = admin::now()?;
     let registration = ca_core::issue::Registration {
-        profile: "rhp-sign".into(),
+        profile: ca_core::credential::DEFAULT_PROFILE.into(),
         subject: ca_core::name::parse_subject(&format!(
             "C=JP,O=hpki Demo Hospital,CN=Demo Doctor,serialNumber={DEMO_PRACTITIONER}"
         ))?,
@@ -169,7 +169,7 @@ fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStor
     };
     let credential = authority.create_credential(
         &NewCredential {
-            owner: DEMO_PRACTITIONER.into(),
+            owner: Some(DEMO_PRACTITIONER.into()),
             registration,
             key_algorithm: KeyAlgorithm::P256,
         },

@@ -96,11 +96,19 @@ impl Credential {
     }
 }
 
+/// The profile of a new credential whose registration names none: a regulated health
+/// professional's signing certificate (ISO 17090-2).
+pub const DEFAULT_PROFILE: &str = "rhp-sign";
+/// Longest practitioner identity that may own a credential, in characters.
+pub const MAX_OWNER_LEN: usize = 128;
+
 /// A request to create a credential.
 #[derive(Clone, Debug)]
 pub struct NewCredential {
-    /// Practitioner identity that will own it.
-    pub owner: String,
+    /// Practitioner identity that will own it. When the subject has a serialNumber, the identity
+    /// a practitioner's authentication certificate maps to (`client_auth`), it must be that; when
+    /// absent, it is that.
+    pub owner: Option<String>,
     /// Subject, hcRole and profile (a signing profile: rhp-sign, org-seal, …).
     pub registration: Registration,
     pub key_algorithm: KeyAlgorithm,
@@ -308,6 +316,17 @@ impl std::fmt::Debug for Signed {
     }
 }
 
+/// Why the owner of a new credential was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OwnerError {
+    #[error("owner {given:?} differs from the subject serialNumber {subject:?}")]
+    Mismatch { given: String, subject: String },
+    #[error("give an owner or a subject serialNumber")]
+    Missing,
+    #[error(transparent)]
+    Text(#[from] ClientTextError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     #[error("no credential {0:?}")]
@@ -326,6 +345,8 @@ pub enum CredentialError {
     NotSigningProfile(String),
     #[error(transparent)]
     ClientText(#[from] ClientTextError),
+    #[error(transparent)]
+    Owner(#[from] OwnerError),
     #[error("credential key: {0}")]
     Key(#[from] KeyError),
     #[error("credential key: {0}")]
@@ -399,6 +420,7 @@ impl CredentialError {
             Self::Purpose(PurposeError::Unknown(_)) => SignRefusal::UnknownPurpose,
             Self::Purpose(PurposeError::Forbidden { .. }) => SignRefusal::RoleGate,
             Self::NotFound(_)
+            | Self::Owner(_)
             | Self::Purpose(PurposeError::Invalid { .. })
             | Self::Sign(_)
             | Self::Key(_)
@@ -454,6 +476,7 @@ impl<S: Store> Authority<S> {
         if !signs_documents(profile) {
             return Err(CredentialError::NotSigningProfile(profile.id().to_owned()));
         }
+        let owner = owner_of(request.owner.as_deref(), &registration.subject)?;
         let key = SigningKey::generate(request.key_algorithm)?;
         let id = format!(
             "{ID_PREFIX}{}",
@@ -468,7 +491,7 @@ impl<S: Store> Authority<S> {
         let sealed_key = self.sealer.seal(&key.to_pkcs8(), id.as_bytes())?;
         let credential = CredentialRecord {
             id: id.clone(),
-            owner: request.owner.clone(),
+            owner: owner.clone(),
             serial: record.serial.clone(),
             profile: record.profile.clone(),
             sealed_key,
@@ -476,7 +499,7 @@ impl<S: Store> Authority<S> {
         };
         // One event for both facts: the certificate's issuance details, plus whose credential.
         let mut details = vec![
-            ("owner".to_owned(), request.owner.clone()),
+            ("owner".to_owned(), owner),
             ("serial".to_owned(), hex::encode(&record.serial)),
             (
                 "key_algorithm".to_owned(),
@@ -854,6 +877,28 @@ fn refused_event(
         now,
         &signer.actor,
     ))
+}
+
+/// Who owns a new credential: `given`, which must be the subject's serialNumber when the subject
+/// has one, else that serialNumber; printable text of at most [`MAX_OWNER_LEN`] characters, as it
+/// enters the audit log.
+fn owner_of(given: Option<&str>, subject: &x509_cert::name::Name) -> Result<String, OwnerError> {
+    let owner = match (given, super::client_auth::practitioner_id(subject)) {
+        (Some(given), Some(subject)) if given != subject => {
+            return Err(OwnerError::Mismatch {
+                given: given.to_owned(),
+                subject,
+            });
+        }
+        (Some(given), _) => given.to_owned(),
+        (None, Some(subject)) => subject,
+        (None, None) => return Err(OwnerError::Missing),
+    };
+    if owner.is_empty() {
+        return Err(OwnerError::Missing);
+    }
+    check_client_text("owner", &owner, MAX_OWNER_LEN)?;
+    Ok(owner)
 }
 
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.

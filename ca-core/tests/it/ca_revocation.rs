@@ -126,7 +126,7 @@ fn a_revoked_sub_ca_is_listed_by_the_root_and_stops_issuing_and_signing() {
             "DR-2",
             registration(
                 "rhp-sign",
-                "C=JP,O=hpki Test Hospital,CN=DR-2,serialNumber=T-DR-2",
+                "C=JP,O=hpki Test Hospital,CN=DR-2,serialNumber=DR-2",
                 &["Medical Doctor"],
             ),
             KeyAlgorithm::P256,

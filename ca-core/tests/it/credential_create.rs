@@ -5,7 +5,7 @@
 use crate::support::credential::*;
 use ca_core::audit::AuditAction;
 use ca_core::authority::AuthorityError;
-use ca_core::credential::CredentialError;
+use ca_core::credential::{ClientTextError, CredentialError, OwnerError};
 use ca_core::issue::IssueError;
 use ca_core::key::KeyAlgorithm;
 use ca_core::profile::ProfileError;
@@ -177,7 +177,7 @@ fn refused(env: &Env, request: &ca_core::credential::NewCredential) -> Credentia
     );
     assert!(
         env.authority
-            .credentials_of(&request.owner)
+            .credentials_of(request.owner.as_deref().unwrap_or_default())
             .unwrap()
             .is_empty(),
         "refusal {err} stored a credential"
@@ -185,7 +185,58 @@ fn refused(env: &Env, request: &ca_core::credential::NewCredential) -> Credentia
     err
 }
 
-const DR: &str = "C=JP,O=hpki Test Hospital,CN=Hanako Sato,serialNumber=T-1";
+const DR: &str = "C=JP,O=hpki Test Hospital,CN=Hanako Sato,serialNumber=dr";
+
+/// The owner is the practitioner identity mTLS maps the subject's serialNumber to (issue 12: a
+/// ca-core decision, not the HTTP handler's): named, it must be that serialNumber; absent, it is
+/// that; without either there is no owner; and it is printable text, as it enters the audit log.
+#[test]
+fn the_owner_is_the_subjects_practitioner_id() {
+    let env = env();
+    let with = |owner: Option<&str>, subject: &str| ca_core::credential::NewCredential {
+        owner: owner.map(str::to_owned),
+        ..request(
+            "unused",
+            registration("rhp-sign", subject, &["Medical Doctor"]),
+            KeyAlgorithm::P256,
+        )
+    };
+    let err = refused(&env, &with(Some("mallory"), DR));
+    assert!(
+        matches!(&err, CredentialError::Owner(OwnerError::Mismatch { given, subject })
+            if given == "mallory" && subject == "dr"),
+        "{err}"
+    );
+    let no_id = "C=JP,O=hpki Test Hospital,CN=Hanako Sato";
+    let err = refused(&env, &with(None, no_id));
+    assert!(
+        matches!(err, CredentialError::Owner(OwnerError::Missing)),
+        "{err}"
+    );
+    let err = refused(&env, &with(Some("dr\u{202E}x"), no_id));
+    assert!(
+        matches!(
+            err,
+            CredentialError::Owner(OwnerError::Text(ClientTextError::Forbidden { .. }))
+        ),
+        "{err}"
+    );
+    let long = "d".repeat(ca_core::credential::MAX_OWNER_LEN + 1);
+    let err = refused(&env, &with(Some(&long), no_id));
+    assert!(
+        matches!(
+            err,
+            CredentialError::Owner(OwnerError::Text(ClientTextError::TooLong { .. }))
+        ),
+        "{err}"
+    );
+    // Absent: the subject's serialNumber.
+    let cred = env
+        .authority
+        .create_credential(&with(None, DR), NOW, ACTOR)
+        .unwrap();
+    assert_eq!(cred.owner, "dr");
+}
 
 #[test]
 fn authentication_profile_is_refused() {

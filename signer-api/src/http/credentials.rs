@@ -6,7 +6,6 @@ use super::certificates::registration;
 use super::problem::{AccessError, Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, delete, get, post, web};
-use ca_core::client_auth::practitioner_id;
 use ca_core::credential::{Credential, NewCredential, check_client_text};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
@@ -97,29 +96,15 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let reg = registration(
-        body.profile.unwrap_or_else(|| "rhp-sign".into()),
+        body.profile
+            .unwrap_or_else(|| ca_core::credential::DEFAULT_PROFILE.into()),
         &body.subject,
         &body.hc_roles,
         &[],
         body.validity_days,
     )?;
-    let owner = match (body.owner, practitioner_id(&reg.subject)) {
-        (Some(o), Some(s)) if o != s => {
-            return Err(RequestError::Invalid(format!(
-                "owner {o:?} differs from the subject serialNumber {s:?}"
-            ))
-            .into());
-        }
-        (Some(o), _) | (None, Some(o)) => o,
-        (None, None) => {
-            return Err(RequestError::Missing("give an owner or a subject serialNumber").into());
-        }
-    };
-    if owner.is_empty() || owner.chars().count() > 128 {
-        return Err(RequestError::Invalid("owner must be 1 to 128 characters".into()).into());
-    }
     let request = NewCredential {
-        owner,
+        owner: body.owner,
         registration: reg,
         key_algorithm: body.key_algorithm.unwrap_or(KeyAlgorithm::P256),
     };

@@ -416,6 +416,7 @@ impl From<CredentialError> for Problem {
             CredentialError::NotSigningProfile(_) => bad("not_signing_profile", &e),
             CredentialError::DigestAlgorithm { .. } => bad("digest_algorithm", &e),
             CredentialError::ClientText(_) => bad("client_text", &e),
+            CredentialError::Owner(_) => bad("owner", &e),
             CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
             CredentialError::Sign(e) => e.into(),

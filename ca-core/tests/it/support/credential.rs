@@ -56,7 +56,7 @@ pub fn registration(profile: &str, subject: &str, roles: &[&str]) -> Registratio
 
 pub fn request(owner: &str, registration: Registration, key: KeyAlgorithm) -> NewCredential {
     NewCredential {
-        owner: owner.to_owned(),
+        owner: Some(owner.to_owned()),
         registration,
         key_algorithm: key,
     }
@@ -69,7 +69,7 @@ pub fn doctor(env: &Env, owner: &str) -> Credential {
 
 /// An rhp-sign credential with one JP role.
 pub fn person(env: &Env, owner: &str, role: &str, key: KeyAlgorithm) -> Credential {
-    let subject = format!("C=JP,O=hpki Test Hospital,CN={owner},serialNumber=T-{owner}");
+    let subject = format!("C=JP,O=hpki Test Hospital,CN={owner},serialNumber={owner}");
     env.authority
         .create_credential(
             &request(owner, registration("rhp-sign", &subject, &[role]), key),
@@ -87,7 +87,9 @@ pub fn seal(env: &Env, owner: &str) -> Credential {
                 owner,
                 registration(
                     "org-seal",
-                    "C=JP,O=hpki Test Hospital,CN=hpki Test Hospital Seal,serialNumber=ORG-1",
+                    &format!(
+                        "C=JP,O=hpki Test Hospital,CN=hpki Test Hospital Seal,serialNumber={owner}"
+                    ),
                     &[],
                 ),
                 KeyAlgorithm::P256,
