@@ -6,6 +6,7 @@
 //! signing credentials, API tokens and client-certificate authentication. They read the
 //! authority's state; nothing else in ca-core reads theirs.
 
+pub mod access;
 pub mod client_auth;
 pub mod credential;
 pub mod token;

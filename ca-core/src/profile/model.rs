@@ -60,6 +60,19 @@ pub enum Authenticates {
     Application,
 }
 
+impl Authenticates {
+    /// The name the profile files use (`authenticates = "device"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Practitioner => "practitioner",
+            Self::Person => "person",
+            Self::Organisation => "organisation",
+            Self::Device => "device",
+            Self::Application => "application",
+        }
+    }
+}
+
 /// One certificate profile (one `policies/<id>.toml`).
 #[derive(Clone, Debug)]
 pub struct Profile {

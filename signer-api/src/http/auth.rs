@@ -3,11 +3,10 @@
 
 use super::AppState;
 use super::auth_failures::{self, AuthFailure};
-use super::problem::{AccessError, Problem};
+use super::problem::Problem;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use ca_core::client_auth::ClientIdentity;
-use ca_core::store::TokenScope;
+use ca_core::authority::access::Principal;
 use std::future::{Ready, ready};
 
 /// The verified peer certificate chain of a mutually authenticated TLS connection (DER, end
@@ -15,46 +14,15 @@ use std::future::{Ready, ready};
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Vec<Vec<u8>>);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Identity {
-    /// Registration authority.
-    Ra,
-    /// A practitioner, by identity (the subject serialNumber of their certificates).
-    Practitioner(String),
-    /// A client certificate of a profile that authenticates something other than a
-    /// practitioner (a device, an organisation, an application, another person): it is bound to
-    /// no practitioner's credentials.
-    Client(ClientIdentity),
-}
-
+/// An authenticated request's caller: who ca-core says it is, and how the audit log names it.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub identity: Identity,
+    /// What ca-core's access rules judge (`Principal::require_ra`, `practitioner`, ...).
+    pub identity: Principal,
     /// For the audit log: `token:<id>` or `certificate:<ca>:<serial>`; never a secret.
     pub label: String,
     /// The public id of the API token that authenticated the caller, if one did.
     pub token: Option<String>,
-}
-
-impl Caller {
-    pub fn require_ra(&self) -> Result<(), Problem> {
-        match self.identity {
-            Identity::Ra => Ok(()),
-            Identity::Practitioner(_) | Identity::Client(_) => Err(AccessError::NeedsRa.into()),
-        }
-    }
-
-    pub fn practitioner(&self) -> Result<&str, Problem> {
-        match &self.identity {
-            Identity::Practitioner(p) => Ok(p),
-            Identity::Ra => Err(AccessError::NeedsPractitioner.into()),
-            Identity::Client(c) => Err(AccessError::NotPractitioner {
-                profile: c.profile.clone(),
-                kind: format!("{:?}", c.kind).to_lowercase(),
-            }
-            .into()),
-        }
-    }
 }
 
 /// A caller who must be the registration authority. Placed before the body among a handler's
@@ -68,7 +36,7 @@ impl FromRequest for RaCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(identify(req).and_then(|caller| {
-            caller.require_ra()?;
+            caller.identity.require_ra()?;
             Ok(RaCaller(caller))
         }))
     }
@@ -126,12 +94,8 @@ fn verified_token(
     let scope = state.authority.authenticate(token, now)?;
     // A verified token is `hpki_<id>_<secret>`: only the public id goes into audit records.
     let id = token.split('_').nth(1).unwrap_or_default();
-    let identity = match scope {
-        TokenScope::Ra => Identity::Ra,
-        TokenScope::Signer { practitioner } => Identity::Practitioner(practitioner),
-    };
     Ok(Caller {
-        identity,
+        identity: scope.into(),
         label: format!("token:{id}"),
         token: Some(id.to_owned()),
     })
@@ -146,12 +110,8 @@ fn certificate_caller(
 ) -> Result<Caller, ca_core::client_auth::ClientAuthError> {
     let client = state.authority.authenticate_client(chain, now)?;
     let label = format!("certificate:{}:{}", client.ca, hex::encode(&client.serial));
-    let identity = match client.practitioner() {
-        Some(p) => Identity::Practitioner(p.to_owned()),
-        None => Identity::Client(client),
-    };
     Ok(Caller {
-        identity,
+        identity: client.into(),
         label,
         token: None,
     })

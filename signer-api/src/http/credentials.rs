@@ -1,11 +1,12 @@
 //! Credentials (server-held signing keys) and API tokens.
 
-use super::auth::{Caller, Identity, RaCaller};
+use super::auth::{Caller, RaCaller};
 use super::ca::pem;
 use super::certificates::registration;
-use super::problem::{AccessError, Problem, RequestError};
+use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, delete, get, post, web};
+use ca_core::authority::access::AccessError;
 use ca_core::credential::{Credential, NewCredential, check_client_text};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
@@ -141,15 +142,10 @@ pub async fn list(
     caller: Caller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let owner = match (&caller.identity, &query.owner) {
-        (Identity::Ra, Some(o)) => o.clone(),
-        (Identity::Ra, None) => return Err(RequestError::Missing("ra: give ?owner=").into()),
-        (_, Some(_)) => {
-            return Err(AccessError::OthersCredentials.into());
-        }
-        // A certificate bound to no practitioner is refused here (403).
-        (_, None) => caller.practitioner()?.to_owned(),
-    };
+    let owner = caller
+        .identity
+        .credentials_owner(query.owner.as_deref())?
+        .to_owned();
     let st = state.clone();
     let list = blocking(move || Ok(st.authority.credentials_of(&owner)?)).await?;
     let views: Vec<_> = list.iter().map(view).collect::<Result<_, _>>()?;

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::AuthorityError;
+use ca_core::authority::access::AccessError;
 use ca_core::client_auth::ClientAuthError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
@@ -80,24 +81,6 @@ pub enum RequestError {
     /// The path is served, not with this method; `allow` lists the methods it is served with.
     #[error("{method} is not served at this path; allowed: {allow}")]
     MethodNotAllowed { method: String, allow: String },
-}
-
-/// What an identified caller may not do here.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    #[error("this route needs a registration-authority (ra) token")]
-    NeedsRa,
-    #[error("this route needs a signer token or certificate bound to a practitioner")]
-    NeedsPractitioner,
-    #[error(
-        "a {profile} certificate authenticates a {kind}, not a practitioner: it may use no \
-         practitioner's credential"
-    )]
-    NotPractitioner { profile: String, kind: String },
-    #[error("a practitioner sees only their own credentials")]
-    OthersCredentials,
-    #[error("only a registration-authority token creates tokens")]
-    MintNeedsToken,
 }
 
 impl Problem {
@@ -308,6 +291,8 @@ impl From<AccessError> for Problem {
             }
             AccessError::OthersCredentials => "others_credentials",
             AccessError::MintNeedsToken => "mint_needs_token",
+            // A request short of what it must say, not a refusal of the caller.
+            AccessError::OwnerNotNamed => return bad("owner_not_named", &e),
         };
         forbidden(reason, &e)
     }

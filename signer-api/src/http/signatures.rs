@@ -103,7 +103,7 @@ pub async fn sign(
     caller: Caller,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let practitioner = caller.practitioner()?.to_owned();
+    let practitioner = caller.identity.practitioner()?.to_owned();
     let content_type = header(req.headers(), CONTENT_TYPE.as_str()).unwrap_or_default();
     let essence = content_type
         .split(';')
