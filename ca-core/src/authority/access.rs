@@ -40,19 +40,29 @@ impl From<ClientIdentity> for Principal {
 /// Why an authenticated caller may not do what it asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
+    /// A registration-authority route asked by another caller.
     #[error("this route needs a registration-authority (ra) token")]
     NeedsRa,
+    /// A practitioner's route asked by the registration authority.
     #[error("this route needs a signer token or certificate bound to a practitioner")]
     NeedsPractitioner,
     #[error(
         "a {profile} certificate authenticates a {kind}, not a practitioner: it may use no \
          practitioner's credential"
     )]
-    NotPractitioner { profile: String, kind: String },
+    NotPractitioner {
+        /// The client certificate's profile.
+        profile: String,
+        /// What that profile authenticates (`Authenticates::name`).
+        kind: String,
+    },
+    /// A practitioner named another owner.
     #[error("a practitioner sees only their own credentials")]
     OthersCredentials,
+    /// The registration authority named no owner.
     #[error("the registration authority names whose credentials to list")]
     OwnerNotNamed,
+    /// A token minted by a caller not authenticated by a token.
     #[error("only a registration-authority token creates tokens")]
     MintNeedsToken,
 }

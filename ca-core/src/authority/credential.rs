@@ -319,10 +319,18 @@ impl std::fmt::Debug for Signed {
 /// Why the owner of a new credential was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OwnerError {
+    /// The owner named is not the subject's serialNumber.
     #[error("owner {given:?} differs from the subject serialNumber {subject:?}")]
-    Mismatch { given: String, subject: String },
+    Mismatch {
+        /// The owner named.
+        given: String,
+        /// The subject's serialNumber.
+        subject: String,
+    },
+    /// Neither an owner nor a subject serialNumber.
     #[error("give an owner or a subject serialNumber")]
     Missing,
+    /// Not printable text, or too long.
     #[error(transparent)]
     Text(#[from] ClientTextError),
 }
@@ -345,6 +353,7 @@ pub enum CredentialError {
     NotSigningProfile(String),
     #[error(transparent)]
     ClientText(#[from] ClientTextError),
+    /// The new credential's owner was refused.
     #[error(transparent)]
     Owner(#[from] OwnerError),
     #[error("credential key: {0}")]
