@@ -73,20 +73,30 @@ for mode in raw digest; do
     [[ $code == 201 ]] || { echo "$mode request answered $code" >&2; exit 1; }
 done
 
-# wrk script: POST the body file; count non-201 answers; print p50/p99 (ms) and requests/s.
-cat >"$WORK/post.lua" <<'LUA'
-local body_file, content_type = os.getenv("BODY_FILE"), os.getenv("CONTENT_TYPE")
-local f = assert(io.open(body_file, "rb")); local body = f:read("*a"); f:close()
-wrk.method = "POST"; wrk.body = body
-wrk.headers["Content-Type"] = content_type
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+# What both wrk scripts end with: count answers other than status $1; print requests/s, p50 and
+# p99 (ms), status errors and requests.
+report_lua() {
+    cat <<LUA
 local bad = 0
-function response(status) if status ~= 201 then bad = bad + 1 end end
+function response(status) if status ~= $1 then bad = bad + 1 end end
 function done(summary, latency, requests)
   io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
 end
 LUA
+}
+
+# wrk script: POST the body file; count non-201 answers; print p50/p99 (ms) and requests/s.
+{
+    cat <<'LUA'
+local body_file, content_type = os.getenv("BODY_FILE"), os.getenv("CONTENT_TYPE")
+local f = assert(io.open(body_file, "rb")); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body
+wrk.headers["Content-Type"] = content_type
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+LUA
+    report_lua 201
+} >"$WORK/post.lua"
 
 RAW_BEFORE="$("$BIN/raw-sign-rate" 3 1024)"
 results=()
@@ -105,14 +115,7 @@ for mode in raw digest; do
 done
 # The HTTP ceiling in the same run: GET /health (no store, no crypto) with 4 connections, so the
 # signing rows can be read against what actix + wrk on these cores serve at all.
-cat >"$WORK/health.lua" <<'LUA'
-local bad = 0
-function response(status) if status ~= 200 then bad = bad + 1 end end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
-end
-LUA
+report_lua 200 >"$WORK/health.lua"
 line="$(wrk -t2 -c4 -d"${DURATION}s" --timeout 10s -s "$WORK/health.lua" "$BASE/health" | grep '^RESULT')"
 results+=("health 4 ${line#RESULT }")
 # The same 1 KB request against a server with durability = "write" (acknowledged after write(2)
