@@ -11,7 +11,7 @@
 //! cut short at an earlier, authentic record; a [`Checkpoint`] (a head signed with a key derived
 //! from the audit key, kept by an auditor outside the service) can.
 
-use crate::seal::{SealError, Sealer};
+use crate::engine::seal::{SealError, Sealer};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::{digest, hkdf, hmac, signature};
@@ -295,7 +295,7 @@ pub struct AuditReport {
 /// with the audit key: the chain and head as [`verify_chain`], every record's MAC from the first
 /// keyed one on, and, given a `checkpoint` signed by this key, that the log still holds the
 /// checkpointed record unchanged (so it was neither rewritten nor truncated below it).
-pub fn verify_log(
+pub(crate) fn verify_log(
     records: &[AuditRecord],
     head: Option<(u64, &str)>,
     key: &AuditKey,
@@ -342,7 +342,7 @@ pub fn verify_log(
 /// there on then fails; one who strips the MACs leaves a keyed log with no keyed record, or an
 /// unkeyed record after a keyed one. Only cutting the log short at an authentic record passes,
 /// which is what checkpoints are for.
-pub fn verify_macs(records: &[AuditRecord], mac: &AuditMac) -> Result<u64, AuditError> {
+pub(crate) fn verify_macs(records: &[AuditRecord], mac: &AuditMac) -> Result<u64, AuditError> {
     let key = mac.key();
     let mut first = None;
     for record in records {
@@ -417,7 +417,7 @@ impl AuditMac {
 /// with HKDF-SHA-256 (RFC 5869): the records' MAC key and the Ed25519 key that signs
 /// checkpoints, so one sealed secret serves both and neither is ever stored. `Debug` never shows
 /// it; it is zeroized on drop.
-pub struct AuditKey(Zeroizing<[u8; AuditKey::LEN]>);
+pub(crate) struct AuditKey(Zeroizing<[u8; AuditKey::LEN]>);
 
 impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -427,7 +427,7 @@ impl std::fmt::Debug for AuditKey {
 
 impl AuditKey {
     /// Length of the secret.
-    pub const LEN: usize = 32;
+    pub(crate) const LEN: usize = 32;
 
     /// A fresh random secret.
     pub(crate) fn generate() -> Result<Self, SealError> {
@@ -455,7 +455,7 @@ impl AuditKey {
     }
 
     /// The key that MACs records.
-    pub fn mac(&self) -> AuditMac {
+    pub(crate) fn mac(&self) -> AuditMac {
         AuditMac(self.derive(INFO_MAC))
     }
 
@@ -465,7 +465,7 @@ impl AuditKey {
     }
 
     /// The raw Ed25519 public key that verifies checkpoints (RFC 8032).
-    pub fn public_key(&self) -> [u8; 32] {
+    pub(crate) fn public_key(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         out.copy_from_slice(signature::KeyPair::public_key(&self.signing_key()).as_ref());
         out
@@ -473,17 +473,17 @@ impl AuditKey {
 
     /// Hex SHA-256 of [`AuditKey::public_key`]: names the audit key in records and checkpoints,
     /// reveals nothing of it.
-    pub fn key_id(&self) -> String {
+    pub(crate) fn key_id(&self) -> String {
         hex::encode(digest::digest(&digest::SHA256, &self.public_key()))
     }
 
     /// A checkpoint of the record `seq` with `hash` (the head), taken at `now` (Unix seconds).
-    pub fn checkpoint(&self, seq: u64, hash: &str, now: u64) -> Checkpoint {
+    pub(crate) fn checkpoint(&self, seq: u64, hash: &str, now: u64) -> Checkpoint {
         let mut checkpoint = Checkpoint {
             format: CHECKPOINT_FORMAT.to_owned(),
             seq,
             hash: hash.to_owned(),
-            time: crate::verify::rfc3339(now),
+            time: crate::engine::time::rfc3339(now),
             key_id: self.key_id(),
             public_key: public_key_pem(&self.public_key()),
             signature: String::new(),
@@ -493,7 +493,7 @@ impl AuditKey {
     }
 
     /// Checks that `checkpoint` was signed by this audit key.
-    pub fn check(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+    pub(crate) fn check(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
         if checkpoint.format != CHECKPOINT_FORMAT {
             return Err(CheckpointError::Malformed(format!(
                 "format {:?}, expected {CHECKPOINT_FORMAT:?}",
@@ -518,9 +518,9 @@ impl AuditKey {
 }
 
 /// `format` of a version-1 checkpoint, and the first line of its signed message.
-pub const CHECKPOINT_FORMAT: &str = "hpki-audit-checkpoint-v1";
+pub(crate) const CHECKPOINT_FORMAT: &str = "hpki-audit-checkpoint-v1";
 /// Largest checkpoint file parsed (a real one is under 1 KiB).
-pub const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
+pub(crate) const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
 
 /// A signed audit head for an auditor to keep: later, `audit verify --checkpoint` proves the log
 /// still holds this record unchanged. Signed with Ed25519 (RFC 8032) by a key derived from the
@@ -574,7 +574,7 @@ impl Checkpoint {
                 "seq must be at least 1, hash and key_id 64 hex digits".into(),
             ));
         }
-        crate::time::parse_rfc3339(&checkpoint.time)
+        crate::engine::time::parse_rfc3339(&checkpoint.time)
             .map_err(|e| CheckpointError::Malformed(format!("time: {e}")))?;
         Ok(checkpoint)
     }

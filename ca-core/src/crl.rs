@@ -4,9 +4,9 @@
 //! issuer's own authority key identifier (wrong for a sub-CA) and cannot add CRL extensions
 //! (DESIGN.md §3, known traps).
 
-use crate::issue::x509_time;
-use crate::key::SigningKey;
-use crate::store::Revocation;
+use crate::engine::issue::x509_time;
+use crate::engine::key::SigningKey;
+use crate::engine::store::Revocation;
 use x509_cert::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
 use x509_cert::der::asn1::{BitString, GeneralizedTime, OctetString, Uint};
@@ -22,13 +22,13 @@ pub enum CrlError {
     #[error("encoding the CRL: {0}")]
     Der(#[from] x509_cert::der::Error),
     #[error("signing the CRL: {0}")]
-    Sign(#[from] crate::key::KeyError),
+    Sign(#[from] crate::engine::key::KeyError),
     #[error("time out of range: {0}")]
     Time(String),
 }
 
 /// What a CRL says, before it is signed.
-pub struct CrlContent<'a> {
+pub(crate) struct CrlContent<'a> {
     pub issuer: &'a Name,
     /// The issuer's subjectKeyIdentifier: the CRL's AKI (RFC 5280 §5.2.1).
     pub issuer_key_id: &'a [u8],
@@ -41,7 +41,7 @@ pub struct CrlContent<'a> {
 }
 
 /// Builds and signs a v2 CRL; returns its DER.
-pub fn build(content: &CrlContent<'_>, key: &SigningKey) -> Result<Vec<u8>, CrlError> {
+pub(crate) fn build(content: &CrlContent<'_>, key: &SigningKey) -> Result<Vec<u8>, CrlError> {
     let issuer = content.issuer;
     let mut revoked: Vec<RevokedCert> = Vec::with_capacity(content.revoked.len());
     for (serial, r) in content.revoked {
@@ -92,7 +92,7 @@ fn entry_extensions(r: &Revocation, issuer: &Name) -> Result<Option<Vec<Extensio
             .map_err(|e| CrlError::Time(e.to_string()))?;
         let value = GeneralizedTime::from_date_time(dt).to_der()?;
         exts.push(Extension {
-            extn_id: crate::oid::ID_CE_INVALIDITY_DATE,
+            extn_id: crate::engine::oid::ID_CE_INVALIDITY_DATE,
             critical: false,
             extn_value: OctetString::new(value)?,
         });

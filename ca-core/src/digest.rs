@@ -1,7 +1,7 @@
 //! Digest algorithms (RFC 5754 §2 SHA-2, RFC 3370 §2.1 SHA-1) and the streaming hasher of
 //! documents: shared by signing, signature verification and the verifier, below all of them.
 
-use crate::oid;
+use crate::engine::oid;
 use const_oid::ObjectIdentifier;
 use spki::AlgorithmIdentifierOwned;
 

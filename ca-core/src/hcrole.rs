@@ -28,13 +28,13 @@ use std::cmp::Ordering;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::SubjectDirectoryAttributes;
 
-use crate::oid;
+use crate::engine::oid;
 
 /// Most roles accepted in one certificate (JAHIS puts one per certificate; this is a DoS bound).
 pub const MAX_ROLES: usize = 64;
 
 /// Largest subjectDirectoryAttributes `extnValue` we parse (untrusted input, DESIGN.md §5 inv. 5).
-pub const MAX_EXTENSION_LEN: usize = 64 * 1024;
+pub(crate) const MAX_EXTENSION_LEN: usize = 64 * 1024;
 
 /// One certified healthcare role, as hpki reports and issues it.
 #[derive(Clone, Debug, PartialEq, Eq)]

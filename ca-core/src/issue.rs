@@ -4,10 +4,12 @@
 //! key (RFC 2986 §3). Subject, SANs and hcRole come from the registration request, which the RA
 //! vouches for; the profile decides everything else (DESIGN.md §4, issue flow).
 
-use crate::hcrole::HcRole;
-use crate::key::{self, KeyError, RawSignature, SigningKey};
-use crate::profile::{CertRequest, ExtensionContext, Profile, ProfileError, ProfileViolation};
-use crate::sign::DigestAlgorithm;
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::hcrole::HcRole;
+use crate::engine::key::{self, KeyError, RawSignature, SigningKey};
+use crate::engine::profile::{
+    CertRequest, ExtensionContext, Profile, ProfileError, ProfileViolation,
+};
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, profile::BuilderProfile};
@@ -23,7 +25,7 @@ use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use x509_cert::time::{Time, Validity};
 
 /// Largest CSR accepted, PEM or DER.
-pub const MAX_CSR_LEN: usize = 64 * 1024;
+pub(crate) const MAX_CSR_LEN: usize = 64 * 1024;
 /// Serial numbers carry this many random octets (RFC 5280 §4.1.2.2 allows 20; CA/B asks ≥ 64 bits).
 const SERIAL_LEN: usize = 16;
 
@@ -102,9 +104,9 @@ pub fn check_proof_of_possession(csr: &CertReq) -> Result<(), IssueError> {
 }
 
 /// A fresh positive serial number with 16 random octets (≥ 120 bits of randomness).
-pub fn random_serial() -> Result<SerialNumber, IssueError> {
+pub(crate) fn random_serial() -> Result<SerialNumber, IssueError> {
     let mut bytes: [u8; SERIAL_LEN] =
-        crate::seal::Sealer::random_bytes().map_err(|_| IssueError::Serial)?;
+        crate::engine::seal::Sealer::random_bytes().map_err(|_| IssueError::Serial)?;
     // Positive and of fixed length: clear the sign bit, never a zero first octet.
     bytes[0] = (bytes[0] & 0x7f) | 0x01;
     SerialNumber::new(&bytes).map_err(|e| IssueError::Build(e.to_string()))
@@ -112,13 +114,13 @@ pub fn random_serial() -> Result<SerialNumber, IssueError> {
 
 /// Key identifier per RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the
 /// subjectPublicKey bits.
-pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+pub(crate) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     let digest = ring::digest::digest(&ring::digest::SHA256, spki.subject_public_key.raw_bytes());
     digest.as_ref()[..20].to_vec()
 }
 
 /// Unix seconds as an X.509 Time (UTCTime before 2050, GeneralizedTime after: RFC 5280 §4.1.2.5).
-pub fn x509_time(unix: u64) -> Result<Time, IssueError> {
+pub(crate) fn x509_time(unix: u64) -> Result<Time, IssueError> {
     DateTime::from_unix_duration(Duration::from_secs(unix))
         .map(Time::from)
         .map_err(|e| IssueError::Build(e.to_string()))
@@ -144,7 +146,7 @@ pub(crate) struct Draft<'a> {
 /// `fuzz/`, which drives issuance checks without a store).
 pub fn check(
     profile: &Profile,
-    set: &crate::profile::ProfileSet,
+    set: &crate::engine::profile::ProfileSet,
     registration: &Registration,
     spki: &SubjectPublicKeyInfoOwned,
     not_before: u64,

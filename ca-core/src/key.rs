@@ -1,7 +1,7 @@
 //! Signing keys: ring backend (PKCS#11 may follow), plus adapters to the RustCrypto builder traits.
 
-use crate::digest::DigestAlgorithm;
-use crate::oid;
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::oid;
 use der::asn1::{Any, BitString, OctetStringRef, UintRef};
 use der::{Decode, Reader, SliceReader};
 use ring::rand::SystemRandom;
@@ -466,7 +466,7 @@ fn hash_of(alg: &AlgorithmIdentifierRef<'_>) -> Result<DigestAlgorithm, KeyError
 /// A signature algorithm as its AlgorithmIdentifier encodes it (RFC 3279 §2.2, RFC 4055 §3-§5,
 /// RFC 5758 §3, RFC 8410 §3): the scheme and the hash it signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureScheme {
+pub(crate) enum SignatureScheme {
     /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2).
     RsaPkcs1(DigestAlgorithm),
     /// RSASSA-PSS (RFC 8017 §8.1) with the parameters as encoded.
@@ -484,7 +484,7 @@ pub enum SignatureScheme {
 
 impl SignatureScheme {
     /// Decodes a signature AlgorithmIdentifier; `Unsupported` for an algorithm hpki does not verify.
-    pub fn from_identifier(alg: &AlgorithmIdentifierOwned) -> Result<Self, KeyError> {
+    pub(crate) fn from_identifier(alg: &AlgorithmIdentifierOwned) -> Result<Self, KeyError> {
         use DigestAlgorithm as D;
         use const_oid::db::rfc5912 as db;
         let o = alg.oid;
@@ -537,7 +537,7 @@ impl SignatureScheme {
     }
 
     /// The hash the signature is computed over (`None` for Ed25519, which hashes internally).
-    pub fn hash(&self) -> Option<DigestAlgorithm> {
+    pub(crate) fn hash(&self) -> Option<DigestAlgorithm> {
         match *self {
             Self::RsaPkcs1(d) | Self::Ecdsa(d) | Self::Dsa(d) => Some(d),
             Self::RsaPss { hash, .. } => Some(hash),
@@ -829,7 +829,7 @@ fn verify_dsa(
 }
 
 /// "RSA", "P-256", … for messages.
-pub fn algorithm_name(a: KeyAlgorithm) -> &'static str {
+pub(crate) fn algorithm_name(a: KeyAlgorithm) -> &'static str {
     match a {
         KeyAlgorithm::P256 => "P-256",
         KeyAlgorithm::P384 => "P-384",

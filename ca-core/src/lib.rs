@@ -2,23 +2,173 @@
 //!
 //! No HTTP, no clock reads, no environment reads, no network (DESIGN.md §5): time and inputs
 //! arrive as arguments.
+//!
+//! The crate's API is the front door below: one namespace per concept, each re-exporting what the
+//! other crates use from the private `engine`. Anything not listed there is `pub(crate)`
+//! (`unreachable_pub`), and every type the API hands out can be named (`unnameable_types`).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub, unnameable_types)]
 
-pub mod audit;
-pub mod authority;
-// The façade's flows, one module each, at the paths they have always had.
-pub use authority::{client_auth, credential, token};
-pub mod crl;
-pub mod digest;
-pub mod hcrole;
-pub mod issue;
-pub mod key;
-pub mod name;
-pub mod oid;
-pub mod profile;
-pub mod purpose;
-pub mod seal;
-pub mod sign;
-pub mod store;
-pub mod time;
-pub mod verify;
+// The implementation: one module per concept (ARCHITECTURE.md's table), private. The files stay
+// at `src/audit.rs`, `src/store/`...: `engine` only keeps them out of the public namespace.
+#[path = "."]
+mod engine {
+    pub(crate) mod audit;
+    pub(crate) mod authority;
+    pub(crate) mod crl;
+    pub(crate) mod digest;
+    pub(crate) mod hcrole;
+    pub(crate) mod issue;
+    pub(crate) mod key;
+    pub(crate) mod name;
+    pub(crate) mod oid;
+    pub(crate) mod profile;
+    pub(crate) mod purpose;
+    pub(crate) mod seal;
+    pub(crate) mod sign;
+    pub(crate) mod store;
+    pub(crate) mod time;
+    pub(crate) mod verify;
+}
+
+// The front door: the whole public API.
+
+/// The hash-chained, MACed audit log: records, their verification, signed checkpoints.
+pub mod audit {
+    pub use crate::engine::audit::{
+        AuditAction, AuditError, AuditEvent, AuditMac, AuditRecord, AuditReport, AuditVerifyError,
+        Checkpoint, CheckpointError, GENESIS_HASH, verify_chain,
+    };
+}
+
+/// The façade the edges call: initialise, open, issue, revoke, publish CRLs.
+pub mod authority {
+    pub use crate::engine::authority::{
+        Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
+        SerialSource,
+    };
+    pub use crate::engine::crl::CrlError;
+
+    /// Who may do what: the `Principal` a caller is, and the rules of each route.
+    pub mod access {
+        pub use crate::engine::authority::access::{AccessError, Principal};
+    }
+}
+
+/// Who an mTLS client certificate is (`Authority::authenticate_client`).
+pub mod client_auth {
+    pub use crate::engine::authority::client_auth::{
+        ClientAuthError, ClientIdentity, practitioner_id,
+    };
+}
+
+/// Server-held signing credentials: create, open (`Authority::signer`), sign (`Authority::sign`).
+pub mod credential {
+    pub use crate::engine::authority::credential::{
+        ClientTextError, Credential, CredentialError, DEFAULT_PROFILE, MAX_CLAIMED_ROLE_LEN,
+        MAX_OWNER_LEN, NewCredential, OwnerError, PendingSignature, SignDocument, SignRefusal,
+        Signed, Signer, check_client_text, signs_documents,
+    };
+}
+
+/// API tokens: `hpki_<id>_<secret>`, stored hashed, checked in constant time.
+pub mod token {
+    pub use crate::engine::authority::token::{
+        ApiToken, MAX_TOKEN_LEN, TOKEN_PREFIX, TokenError, Unrecognised, issue_token, verify,
+    };
+}
+
+/// ISO 17090-2 healthcare roles (`hcRole`) in subjectDirectoryAttributes.
+pub mod hcrole {
+    pub use crate::engine::hcrole::{
+        CodedData, HCActor, HCActorData, HcRole, HcRoleError, MAX_ROLES, decode_extension_value,
+        encode_extension_value, roles_of,
+    };
+}
+
+/// What a certificate request carries, and the CSR checks of issuance.
+pub mod issue {
+    pub use crate::engine::issue::{
+        IssueError, Registration, check_proof_of_possession, parse_csr,
+    };
+}
+
+/// Keys: generation, algorithms and their parameters, signature verification.
+pub mod key {
+    pub use crate::engine::key::{
+        KeyAlgorithm, KeyError, KeyParams, PublicKey, RSA_GENERATED_BITS, RawSignature, SigningKey,
+        describe_public_key, key_params, verify,
+    };
+}
+
+/// Distinguished names and subjectAltNames as operators type them.
+pub mod name {
+    pub use crate::engine::name::{NameError, display, parse_san, parse_subject};
+}
+
+/// Every OID hpki names, once: the catalogue is public as a whole.
+pub mod oid {
+    pub use crate::engine::oid::*;
+}
+
+/// Certificate profiles (`policies/*.toml`) as data, and their checks.
+pub mod profile {
+    pub use crate::engine::profile::{
+        Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef, Profile,
+        ProfileError, ProfileSet, ProfileViolation, RoleVocabulary, SubjectType,
+    };
+}
+
+/// Signature purposes and the role × purpose gate (`policies/purposes/signing.toml`).
+pub mod purpose {
+    pub use crate::engine::purpose::{POLICY_FILE, Purpose, PurposeError, SigningPolicy, label};
+}
+
+/// Keys at rest: Argon2id or a key file, then AES-256-GCM.
+pub mod seal {
+    pub use crate::engine::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
+}
+
+/// CMS SignedData with CAdES signed attributes.
+pub mod sign {
+    pub use crate::engine::digest::{DigestAlgorithm, DocumentHasher};
+    pub use crate::engine::sign::{
+        CommitmentTypeIndication, EssCertIdV2, IssuerSerial, PreparedSigner, SignError,
+        SignatureParams, SignatureRequest, SignerAttributeV2, SigningCertificateV2, sign,
+    };
+}
+
+/// Durable state: the records, the `Store` trait, the sled backend and its layout.
+pub mod store {
+    pub use crate::engine::store::{
+        AUDIT_HEAD_KEY, AUDIT_TREE, AuditDone, AuditHead, AuditLogError, AuthorityRecord,
+        CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE, CertificateRecord,
+        CredentialRecord, Durability, JOURNAL_FILE, META_TREE, REVOKED_TREE, Revocation,
+        RevocationReason, SETTINGS_TREE, SledStore, Store, StoreError, TOKENS_TREE, TokenRecord,
+        TokenScope, audit_verify,
+    };
+}
+
+/// RFC 3339 times in and out.
+pub mod time {
+    pub use crate::engine::time::{TimeError, parse_rfc3339, rfc3339};
+}
+
+/// Offline verification of CMS signatures and certificates, and its `Report`.
+pub mod verify {
+    pub use crate::engine::time::rfc3339;
+    pub use crate::engine::verify::{
+        AlgorithmCatalogue, AlgorithmReport, CatalogueError, CertSummary, Check, Content, EkuRule,
+        Indication, KeyUsageRule, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES, MAX_CRL_LEN,
+        MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report, RoleReport, SignatureReport,
+        SignedDocument, SubIndication, ValidationPolicy, Verifier, VerifyError,
+        decode_certificates, decode_crls, digest_chunks, sid_text, verify_bytes,
+        verify_certificate, verify_document,
+    };
+}
+
+/// Hooks for `fuzz/` only: not API, may change without notice.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::engine::issue::check as check_issuance;
+}

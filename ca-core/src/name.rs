@@ -12,7 +12,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::name::{Name, RdnSequence};
 
 /// Longest subject or SAN string accepted.
-pub const MAX_NAME_LEN: usize = 4096;
+pub(crate) const MAX_NAME_LEN: usize = 4096;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
@@ -56,7 +56,7 @@ fn check_printable(atv: &x509_cert::attr::AttributeTypeAndValue) -> Result<(), S
     if v.is_empty() || !v.iter().all(printable) {
         return Err(format!("{} must be a non-empty PrintableString", atv.oid));
     }
-    if atv.oid == crate::oid::COUNTRY_NAME
+    if atv.oid == crate::engine::oid::COUNTRY_NAME
         && (v.len() != 2 || !v.iter().all(u8::is_ascii_uppercase))
     {
         return Err("C must be a two-letter ISO 3166 code in capitals".into());

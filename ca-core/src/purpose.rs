@@ -6,7 +6,7 @@
 //! `Invalid { file, key, rule }`). The gate trusts only the **certified** role, the hcRole in the
 //! signing certificate (`iso17090.md` §5.4); a claimed role never widens what may be signed.
 
-use crate::hcrole::HcRole;
+use crate::engine::hcrole::HcRole;
 use const_oid::ObjectIdentifier;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -22,7 +22,7 @@ const MAX_POLICY_LEN: usize = 256 * 1024;
 
 /// How a signer without hcRole (an organisation seal, an unregulated sponsored provider) is
 /// named in errors.
-pub const NO_ROLE: &str = "(no hcRole)";
+pub(crate) const NO_ROLE: &str = "(no hcRole)";
 
 /// A commitment type: the ASTM E1762 healthcare purposes and the ETSI proofOf* types.
 #[derive(Clone, Debug, PartialEq, Eq)]

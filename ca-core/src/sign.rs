@@ -10,9 +10,9 @@
 //! attributes and writes the rest around them once (tests prove the cms types decode the output and
 //! re-encode it to the same octets).
 
-pub use crate::digest::{DigestAlgorithm, DocumentHasher};
-use crate::key::SigningKey;
-use crate::oid;
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::key::SigningKey;
+use crate::engine::oid;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
 use cms::signed_data::SignerIdentifier;
@@ -64,7 +64,7 @@ pub enum SignError {
     #[error("building CMS: {0}")]
     Build(String),
     #[error("signing: {0}")]
-    Key(#[from] crate::key::KeyError),
+    Key(#[from] crate::engine::key::KeyError),
 }
 
 impl From<der::Error> for SignError {

@@ -2,6 +2,7 @@
 //! as a registration would carry it), then proof of possession: `Authority::issue` minus the store.
 #![no_main]
 
+use ca_core::fuzzing;
 use ca_core::hcrole::HcRole;
 use ca_core::issue::{self, Registration};
 use ca_core::profile::ProfileSet;
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             validity_days: None,
         };
         let now = hpki_fuzz::VECTORS_TIME;
-        let _ = issue::check(
+        let _ = fuzzing::check_issuance(
             profile,
             set,
             &registration,

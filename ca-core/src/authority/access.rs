@@ -3,7 +3,7 @@
 //! translates a refusal into its status.
 
 use super::client_auth::ClientIdentity;
-use crate::store::TokenScope;
+use crate::engine::store::TokenScope;
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Authenticates;
+    use crate::engine::profile::Authenticates;
 
     fn device() -> Principal {
         Principal::from(ClientIdentity {

@@ -6,9 +6,9 @@
 //! within validity, and neither it nor a CA above it is revoked. Only a practitioner profile maps
 //! to a practitioner; the others authenticate as what they are.
 
-use crate::authority::{Authority, AuthorityError};
-use crate::profile::{Authenticates, ProfileError};
-use crate::store::{Store, StoreError};
+use crate::engine::authority::{Authority, AuthorityError};
+use crate::engine::profile::{Authenticates, ProfileError};
+use crate::engine::store::{Store, StoreError};
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
 use x509_cert::name::Name;

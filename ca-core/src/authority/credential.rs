@@ -3,15 +3,18 @@
 //! sealed at rest; signing checks ownership, validity, revocation and the role gate, and audits
 //! before returning.
 
-use crate::audit::{AuditAction, AuditEvent, AuditRecord};
-use crate::authority::{Authority, AuthorityError, Prepared, PublicKeySource};
-use crate::hcrole::HcRole;
-use crate::issue::Registration;
-use crate::key::{KeyAlgorithm, KeyError, SigningKey};
-use crate::purpose::{PurposeError, SigningPolicy};
-use crate::seal::SealError;
-use crate::sign::{DigestAlgorithm, PreparedSigner, SignError, SignatureParams};
-use crate::store::{CertificateRecord, CredentialRecord, RevocationReason, Store, StoreError};
+use crate::engine::audit::{AuditAction, AuditEvent, AuditRecord};
+use crate::engine::authority::{Authority, AuthorityError, Prepared, PublicKeySource};
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::hcrole::HcRole;
+use crate::engine::issue::Registration;
+use crate::engine::key::{KeyAlgorithm, KeyError, SigningKey};
+use crate::engine::purpose::{PurposeError, SigningPolicy};
+use crate::engine::seal::SealError;
+use crate::engine::sign::{PreparedSigner, SignError, SignatureParams};
+use crate::engine::store::{
+    CertificateRecord, CredentialRecord, RevocationReason, Store, StoreError,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use x509_cert::Certificate;
@@ -489,7 +492,7 @@ impl<S: Store> Authority<S> {
         let key = SigningKey::generate(request.key_algorithm)?;
         let id = format!(
             "{ID_PREFIX}{}",
-            hex::encode(crate::seal::Sealer::random_bytes::<ID_RANDOM_LEN>()?)
+            hex::encode(crate::engine::seal::Sealer::random_bytes::<ID_RANDOM_LEN>()?)
         );
         let Prepared { record, event } = self.prepare_certificate(
             registration,
@@ -572,7 +575,7 @@ impl<S: Store> Authority<S> {
                 let certificate = parse_certificate(&record)?;
                 let spki = certificate.tbs_certificate().subject_public_key_info();
                 let digest_algorithm =
-                    DigestAlgorithm::for_algorithm(crate::key::key_params(spki)?.algorithm);
+                    DigestAlgorithm::for_algorithm(crate::engine::key::key_params(spki)?.algorithm);
                 let loaded = SigningCredential(Arc::new(LoadedCredential {
                     credential,
                     record,
@@ -693,7 +696,7 @@ impl<S: Store> Authority<S> {
             ));
         }
         let spki = certificate.tbs_certificate().subject_public_key_info();
-        let key_algorithm = crate::key::key_params(spki)?.algorithm;
+        let key_algorithm = crate::engine::key::key_params(spki)?.algorithm;
         let want = DigestAlgorithm::for_algorithm(key_algorithm);
         if request.digest_algorithm != want {
             return Err(CredentialError::DigestAlgorithm {
@@ -713,7 +716,7 @@ impl<S: Store> Authority<S> {
             check_client_text("claimed_role", role, MAX_CLAIMED_ROLE_LEN)?;
         }
         let purpose = policy.purpose(request.purpose)?;
-        let roles = crate::hcrole::roles_of(certificate)
+        let roles = crate::engine::hcrole::roles_of(certificate)
             .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
         policy.check(&roles, purpose)?;
 
@@ -787,11 +790,12 @@ impl<S: Store> Authority<S> {
         record: &CertificateRecord,
     ) -> Result<Credential, CredentialError> {
         let certificate = parse_certificate(record)?;
-        let hc_roles = crate::hcrole::roles_of(&certificate)
+        let hc_roles = crate::engine::hcrole::roles_of(&certificate)
             .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
-        let key_algorithm =
-            crate::key::key_params(certificate.tbs_certificate().subject_public_key_info())?
-                .algorithm;
+        let key_algorithm = crate::engine::key::key_params(
+            certificate.tbs_certificate().subject_public_key_info(),
+        )?
+        .algorithm;
         Ok(Credential {
             chain: self.chain(&record.issuer_ca)?,
             id: credential.id,
@@ -913,7 +917,7 @@ fn owner_of(given: Option<&str>, subject: &x509_cert::name::Name) -> Result<Stri
 /// A profile whose certificates sign documents: nonRepudiation (contentCommitment) in keyUsage.
 /// Whether `profile` certifies document-signing keys (keyUsage nonRepudiation): the profiles a
 /// credential may be created under.
-pub fn signs_documents(profile: &crate::profile::Profile) -> bool {
+pub fn signs_documents(profile: &crate::engine::profile::Profile) -> bool {
     profile.key_usage().0.contains(KeyUsages::NonRepudiation)
 }
 

@@ -6,18 +6,18 @@
 //! signing credentials, API tokens and client-certificate authentication. They read the
 //! authority's state; nothing else in ca-core reads theirs.
 
-pub mod access;
-pub mod client_auth;
-pub mod credential;
-pub mod token;
+pub(crate) mod access;
+pub(crate) mod client_auth;
+pub(crate) mod credential;
+pub(crate) mod token;
 
-use crate::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
-use crate::crl::{self, CrlContent, CrlError};
-use crate::issue::{self, Draft, IssueError, Registration, Signer};
-use crate::key::{KeyAlgorithm, KeyError, SigningKey};
-use crate::profile::{CaUrls, ExtensionContext, IssuerRef, ProfileError, ProfileSet};
-use crate::seal::{SealError, Sealer};
-use crate::store::{
+use crate::engine::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
+use crate::engine::crl::{self, CrlContent, CrlError};
+use crate::engine::issue::{self, Draft, IssueError, Registration, Signer};
+use crate::engine::key::{KeyAlgorithm, KeyError, SigningKey};
+use crate::engine::profile::{CaUrls, ExtensionContext, IssuerRef, ProfileError, ProfileSet};
+use crate::engine::seal::{SealError, Sealer};
+use crate::engine::store::{
     AuditLogError, AuthorityRecord, CertificateRecord, Revocation, RevocationReason, Store,
     StoreError,
 };
@@ -29,7 +29,7 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::name::Name;
 
 /// Store setting holding the [`AuthorityConfig`] as JSON.
-pub const SETTING_CONFIG: &str = "authority.config";
+pub(crate) const SETTING_CONFIG: &str = "authority.config";
 /// Store setting holding the [`AuditKey`], sealed like the CA keys (context [`AUDIT_KEY_CONTEXT`]).
 pub const SETTING_AUDIT_KEY: &str = "audit.key";
 /// Associated data of the sealed audit key: a CA key's blob moved here does not open.
@@ -214,7 +214,7 @@ impl<S: Store> Authority<S> {
                     Some(k) => k,
                     None => SigningKey::generate(req.key_algorithm)?,
                 };
-                let subject = crate::name::parse_subject(&format!(
+                let subject = crate::engine::name::parse_subject(&format!(
                     "C={},O={},CN={}",
                     rfc4514_escape(&req.country),
                     rfc4514_escape(&req.organization),
@@ -281,7 +281,7 @@ impl<S: Store> Authority<S> {
                         serial: serial.clone(),
                         issuer_ca: parent.clone(),
                         profile: profile.id().to_owned(),
-                        subject: crate::name::display(&subject),
+                        subject: crate::engine::name::display(&subject),
                         not_after,
                         der: der.clone(),
                         revocation: None,
@@ -323,7 +323,7 @@ impl<S: Store> Authority<S> {
             ("audit_key".to_owned(), audit_key.key_id()),
         ];
         for (id, ca) in &cas {
-            details.push((format!("ca:{id}"), crate::name::display(&ca.name)));
+            details.push((format!("ca:{id}"), crate::engine::name::display(&ca.name)));
         }
         store.set_audit_mac(audit_key.mac())?;
         store.initialise(
@@ -587,7 +587,7 @@ impl<S: Store> Authority<S> {
             .to_der()
             .map_err(|e| IssueError::Build(e.to_string()))?;
         let serial = serial.as_bytes().to_vec();
-        let subject = crate::name::display(&registration.subject);
+        let subject = crate::engine::name::display(&registration.subject);
         let mut details = vec![
             ("profile".to_owned(), profile.id().to_owned()),
             ("issuer".to_owned(), ca_id.clone()),
@@ -743,7 +743,7 @@ impl<S: Store> Authority<S> {
     /// A checkpoint of the audit log's head, signed at `now`, for an auditor to keep.
     pub fn audit_checkpoint(&self, now: u64) -> Result<Checkpoint, AuditLogError> {
         // Only a head that verifies is worth signing.
-        let report = crate::store::verify_audit_log(&self.store, &self.audit_key, None)?;
+        let report = crate::engine::store::verify_audit_log(&self.store, &self.audit_key, None)?;
         let (seq, hash) = self.store.audit_head()?.ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "no audit head after {} verified records",
@@ -754,12 +754,12 @@ impl<S: Store> Authority<S> {
     }
 
     /// Verifies the audit log with the audit key and, when given, that it extends `checkpoint`
-    /// (see [`crate::audit::verify_log`]).
+    /// (see [`crate::engine::audit::verify_log`]).
     pub fn verify_audit(
         &self,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<AuditReport, AuditLogError> {
-        crate::store::verify_audit_log(&self.store, &self.audit_key, checkpoint)
+        crate::engine::store::verify_audit_log(&self.store, &self.audit_key, checkpoint)
     }
 }
 

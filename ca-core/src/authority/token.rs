@@ -13,9 +13,9 @@
 //! rather than secrets also means a timing difference could only reveal bits of the hash of the
 //! attacker's own guess, which is worthless without a preimage.
 
-use crate::audit::{AuditAction, AuditEvent};
-use crate::authority::Authority;
-use crate::store::{Store, StoreError, TokenRecord, TokenScope};
+use crate::engine::audit::{AuditAction, AuditEvent};
+use crate::engine::authority::Authority;
+use crate::engine::store::{Store, StoreError, TokenRecord, TokenScope};
 use ring::digest;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -134,9 +134,10 @@ pub fn issue_token(
         ));
     }
     let id_bytes: [u8; ID_LEN] =
-        crate::seal::Sealer::random_bytes().map_err(|_| TokenError::Random)?;
+        crate::engine::seal::Sealer::random_bytes().map_err(|_| TokenError::Random)?;
     let secret = Zeroizing::new(
-        crate::seal::Sealer::random_bytes::<SECRET_LEN>().map_err(|_| TokenError::Random)?,
+        crate::engine::seal::Sealer::random_bytes::<SECRET_LEN>()
+            .map_err(|_| TokenError::Random)?,
     );
     let id = hex::encode(id_bytes);
     let mut token = Zeroizing::new(String::with_capacity(

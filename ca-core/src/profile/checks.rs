@@ -2,8 +2,8 @@
 
 use super::file::algorithm_name;
 use super::{CertRequest, HcRoleRule, Profile, ProfileSet, ProfileViolation};
-use crate::hcrole::{self, HcRole};
-use crate::key::{KeyAlgorithm, KeyParams};
+use crate::engine::hcrole::{self, HcRole};
+use crate::engine::key::{KeyAlgorithm, KeyParams};
 use const_oid::ObjectIdentifier;
 use const_oid::db::DB;
 use std::fmt;

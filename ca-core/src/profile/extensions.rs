@@ -1,7 +1,7 @@
 //! The extensions a profile gives a certificate.
 
 use super::{ExtensionContext, HcRoleRule, PolicyRule, Profile, ProfileError};
-use crate::{hcrole, oid};
+use crate::engine::{hcrole, oid};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Ia5String, OctetString};
 use der::{Any, Encode};

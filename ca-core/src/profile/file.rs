@@ -6,8 +6,8 @@ use super::{
     Authenticates, BasicConstraintsRule, HcRoleRule, IssuerRef, PolicyRule, Profile, ProfileError,
     RoleVocabulary, SubjectType,
 };
-use crate::key::KeyAlgorithm;
-use crate::oid;
+use crate::engine::key::KeyAlgorithm;
+use crate::engine::oid;
 use const_oid::ObjectIdentifier;
 use const_oid::db::DB;
 use der::flagset::FlagSet;

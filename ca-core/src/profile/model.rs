@@ -1,8 +1,8 @@
 //! The profile model: what a profile, a role vocabulary and a set of them are, and what a
 //! request and the extension builder give them.
 
-use crate::hcrole::HcRole;
-use crate::key::{KeyAlgorithm, KeyParams};
+use crate::engine::hcrole::HcRole;
+use crate::engine::key::{KeyAlgorithm, KeyParams};
 use const_oid::ObjectIdentifier;
 use der::flagset::FlagSet;
 use serde::Deserialize;

@@ -12,7 +12,7 @@
 //! error, never skipped.
 
 use super::{JOURNAL_FILE, StoreError};
-use crate::audit::AuditRecord;
+use crate::engine::audit::AuditRecord;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -214,7 +214,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<AuditRecord>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditAction, AuditEvent};
+    use crate::engine::audit::{AuditAction, AuditEvent};
 
     fn records(n: u64) -> Vec<AuditRecord> {
         let mut out: Vec<AuditRecord> = Vec::new();

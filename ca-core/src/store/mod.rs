@@ -14,12 +14,11 @@ pub use self::records::{
     TokenRecord, TokenScope,
 };
 pub use self::sled::{
-    AUDIT_HEAD_KEY, AUDIT_TREE, AUTHORITIES_TREE, CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE,
-    CREDENTIALS_TREE, CRL_NUMBERS_TREE, INITIALISED_KEY, JOURNAL_FILE, META_TREE, REVOKED_TREE,
-    SETTINGS_TREE, SledStore, TOKENS_TREE,
+    AUDIT_HEAD_KEY, AUDIT_TREE, CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE,
+    JOURNAL_FILE, META_TREE, REVOKED_TREE, SETTINGS_TREE, SledStore, TOKENS_TREE,
 };
 
-use crate::audit::{
+use crate::engine::audit::{
     AuditError, AuditEvent, AuditKey, AuditMac, AuditRecord, AuditReport, AuditVerifyError,
     Checkpoint,
 };
@@ -242,16 +241,18 @@ fn audit_snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<AuditHe
 pub fn audit_verify(store: &dyn Store) -> Result<u64, AuditLogError> {
     let (records, head) = audit_snapshot(store)?;
     let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
-    Ok(crate::audit::verify_chain(&records, head)?)
+    Ok(crate::engine::audit::verify_chain(&records, head)?)
 }
 
-/// [`crate::audit::verify_log`] over the audit log of `store`, read at one moment.
-pub fn verify_audit_log(
+/// [`crate::engine::audit::verify_log`] over the audit log of `store`, read at one moment.
+pub(crate) fn verify_audit_log(
     store: &dyn Store,
     key: &AuditKey,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<AuditReport, AuditLogError> {
     let (records, head) = audit_snapshot(store)?;
     let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
-    Ok(crate::audit::verify_log(&records, head, key, checkpoint)?)
+    Ok(crate::engine::audit::verify_log(
+        &records, head, key, checkpoint,
+    )?)
 }

@@ -12,7 +12,7 @@ use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Durability, Revocation,
     RevocationReason, Store, StoreError, TokenRecord,
 };
-use crate::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
+use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -34,11 +34,11 @@ pub const CERTIFICATES_TREE: &str = "certificates";
 /// scan one CA's revoked entries only.
 pub const REVOKED_TREE: &str = "revoked";
 /// Authorities: key = id, value = JSON `AuthorityRecord`.
-pub const AUTHORITIES_TREE: &str = "authorities";
+pub(crate) const AUTHORITIES_TREE: &str = "authorities";
 /// Settings: key = setting name, value = the raw bytes given to `initialise`.
 pub const SETTINGS_TREE: &str = "settings";
 /// Last CRL number per CA: key = `issuer_ca`, value = JSON u64.
-pub const CRL_NUMBERS_TREE: &str = "crl_numbers";
+pub(crate) const CRL_NUMBERS_TREE: &str = "crl_numbers";
 /// Audit records: key = seq as u64 big-endian (so sled order is sequence order), value = JSON
 /// `AuditRecord`.
 pub const AUDIT_TREE: &str = "audit";
@@ -55,7 +55,7 @@ pub const TOKENS_TREE: &str = "tokens";
 /// In `META_TREE`: JSON `{"seq": u64, "hash": hex}` of the newest audit record.
 pub const AUDIT_HEAD_KEY: &str = "audit_head";
 /// In `META_TREE`: present once `initialise` has committed.
-pub const INITIALISED_KEY: &str = "initialised";
+pub(crate) const INITIALISED_KEY: &str = "initialised";
 /// The audit journal, a file beside sled's in the store directory (see `append_audit`).
 pub const JOURNAL_FILE: &str = "audit.journal";
 

@@ -7,8 +7,8 @@
 //! a signature that verifies but uses an algorithm past its sunset is INDETERMINATE /
 //! CRYPTO_CONSTRAINTS_FAILURE_NO_POE, never a signature failure.
 
-use crate::key::{KeyAlgorithm, KeyParams};
-use crate::sign::DigestAlgorithm;
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::key::{KeyAlgorithm, KeyParams};
 use serde::Deserialize;
 use std::sync::{Arc, LazyLock};
 

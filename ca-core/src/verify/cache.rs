@@ -18,7 +18,7 @@ use x509_cert::Certificate;
 
 /// Most remembered paths by default; past it the least recently used goes (bounded memory for
 /// any batch).
-pub const MAX_CACHED_PATHS: usize = 4_096;
+pub(crate) const MAX_CACHED_PATHS: usize = 4_096;
 
 /// What path validation concluded for one signer certificate, ready to go into a report.
 #[derive(Debug)]
@@ -194,7 +194,7 @@ fn path_algorithms(
     signer: Option<&Certificate>,
     policy: &Policy,
 ) -> Result<(), String> {
-    use crate::key::{self, SignatureScheme};
+    use crate::engine::key::{self, SignatureScheme};
     use der::Decode;
     let owned: Vec<Option<Certificate>> = valid
         .chain

@@ -8,7 +8,7 @@
 //! (criticality a CA "MUST" set on name constraints, serial number length, …) are left out: a
 //! path is refused here only where the certificate cannot mean what it says.
 
-use crate::oid;
+use crate::engine::oid;
 use certval::{
     CertificationPath, CertificationPathSettings, compare_names, enforce_trust_anchor_constraints,
 };

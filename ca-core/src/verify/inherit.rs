@@ -5,8 +5,8 @@
 //! is the certificate's issuer, whose own key is DSA (§6.1.4(f): another algorithm leaves the
 //! parameters null) and whose completed key verifies the certificate's signature.
 
-use crate::key;
-use crate::oid;
+use crate::engine::key;
+use crate::engine::oid;
 use der::Encode;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;

@@ -16,20 +16,19 @@ mod report;
 mod revocation;
 
 pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
-pub use cache::{MAX_CACHED_PATHS, Verifier};
+pub use cache::Verifier;
 
 pub use report::{
     AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport,
     SubIndication,
 };
 
-use crate::hcrole::{self, HcRole};
-use crate::key::{self, KeyAlgorithm, KeyError};
-use crate::oid;
-use crate::purpose::{PurposeError, SigningPolicy};
-use crate::sign::{
-    CommitmentTypeIndication, DigestAlgorithm, DocumentHasher, SigningCertificateV2,
-};
+use crate::engine::digest::{DigestAlgorithm, DocumentHasher};
+use crate::engine::hcrole::{self, HcRole};
+use crate::engine::key::{self, KeyAlgorithm, KeyError};
+use crate::engine::oid;
+use crate::engine::purpose::{PurposeError, SigningPolicy};
+use crate::engine::sign::{CommitmentTypeIndication, SigningCertificateV2};
 use base64::Engine as _;
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
@@ -57,7 +56,7 @@ pub const MAX_CRL_LEN: usize = 64 << 20;
 /// Most certificates taken from a bundle, a pool or a CMS `certificates` field.
 pub const MAX_CERTIFICATES: usize = 2_000;
 /// Most signers checked in one document.
-pub const MAX_SIGNERS: usize = 64;
+pub(crate) const MAX_SIGNERS: usize = 64;
 
 /// `id-aa-signingCertificate` (ESS v1, RFC 2634 §5.4): SHA-1 certificate hash.
 const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
@@ -201,8 +200,7 @@ impl Policy {
     }
 }
 
-/// RFC 3339 (UTC) for a Unix time, as the report prints times.
-pub use crate::time::rfc3339;
+use crate::engine::time::rfc3339;
 
 fn date_time(unix: u64) -> der::DateTime {
     der::DateTime::from_unix_duration(Duration::from_secs(unix)).unwrap_or(der::DateTime::INFINITY)
@@ -540,7 +538,7 @@ fn carried(choice: &Any) -> Option<Result<Carried, VerifyError>> {
 }
 
 /// Digests of the content, one per algorithm.
-pub type Digests = Vec<(DigestAlgorithm, Vec<u8>)>;
+pub(crate) type Digests = Vec<(DigestAlgorithm, Vec<u8>)>;
 
 /// The content as the caller has it.
 pub enum Content<'a> {
@@ -1242,7 +1240,7 @@ fn check_signed_attributes(
         single_value::<CommitmentTypeIndication>(attrs, oid::ID_AA_ETS_COMMITMENT_TYPE)
     {
         r.purpose = Some(cti.commitment_type_id.to_string());
-        r.purpose_name = crate::purpose::label(&cti.commitment_type_id);
+        r.purpose_name = crate::engine::purpose::label(&cti.commitment_type_id);
     }
     true
 }
@@ -1360,7 +1358,7 @@ struct SigningCertificateV1 {
 struct EssCertIdV1 {
     cert_hash: OctetString,
     #[asn1(optional = "true")]
-    issuer_serial: Option<crate::sign::IssuerSerial>,
+    issuer_serial: Option<crate::engine::sign::IssuerSerial>,
 }
 
 /// The one value of a single-valued attribute (RFC 5652 §11: contentType, messageDigest,

@@ -11,7 +11,7 @@ use super::epoch;
 use super::report::SubIndication;
 pub(crate) use super::revocation::RevokedLater;
 use super::revocation::{self, CrlSet, Refused, Signers};
-use crate::key::{self, KeyError};
+use crate::engine::key::{self, KeyError};
 use certval::{
     CertFile, CertVector, CertificationPath, CertificationPathResults, CertificationPathSettings,
     Error as CvError, ObjectIdentifierSet, PDVCertificate, PDVTrustAnchorChoice,

@@ -155,7 +155,7 @@ impl AlgorithmReport {
     pub(crate) fn new(oid: &const_oid::ObjectIdentifier) -> Self {
         Self {
             oid: oid.to_string(),
-            name: crate::oid::name(oid).map(str::to_owned),
+            name: crate::engine::oid::name(oid).map(str::to_owned),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! ca-core's top-level modules import each other without a cycle (issue 12): each reads as one
 //! concept on top of the ones below it. A module's own children (`authority/credential.rs`)
-//! belong to it; `crate::` paths through a root re-export (`crate::credential`) count for the
-//! module that holds the item.
+//! belong to it. Code names other modules through the private `crate::engine` (lib.rs), never
+//! through the public front door.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,20 +17,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Top-level module → the top-level modules its code names through `crate::`.
+/// Top-level module → the top-level modules its code names through `crate::engine::`.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
-    // `pub use authority::{client_auth, credential, token};` → credential is authority's.
-    let mut owner: BTreeMap<String, String> = BTreeMap::new();
-    for line in lib.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("pub use ") {
-            let (parent, names) = rest.split_once("::").expect("pub use path");
-            for name in names.trim_matches(|c| "{};".contains(c)).split(',') {
-                owner.insert(name.trim().to_owned(), parent.to_owned());
-            }
-        }
-    }
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -48,12 +37,11 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let text = std::fs::read_to_string(&file).expect("source");
         let deps = graph.entry(module.clone()).or_default();
         for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, _) in line.match_indices("crate::") {
-                let name: String = line[i + 7..]
+            for (i, _) in line.match_indices("crate::engine::") {
+                let name: String = line[i + "crate::engine::".len()..]
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                let name = owner.get(&name).cloned().unwrap_or(name);
                 if !name.is_empty() && name != module {
                     deps.insert(name);
                 }
