@@ -22,17 +22,25 @@ use zeroize::Zeroizing;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
+    /// The CA hierarchy was initialised.
     Init,
+    /// A certificate was issued.
     Issue,
+    /// A certificate was revoked.
     Revoke,
     /// A revocation with reason certificateHold (suspension).
     Hold,
     /// A hold lifted.
     Release,
+    /// A CRL was issued.
     Crl,
+    /// A server-held signing credential was created.
     CreateCredential,
+    /// A document was signed with a credential.
     Sign,
+    /// An API token was created.
     CreateToken,
+    /// An API token was revoked.
     RevokeToken,
     /// A signing attempt on a credential that was refused (the reason's name in the details).
     SignRefused,
@@ -69,6 +77,7 @@ pub struct AuditEvent {
     pub time: u64,
     /// Who did it (e.g. "cli:root", a token id, a practitioner id).
     pub actor: String,
+    /// What was done.
     pub action: AuditAction,
     /// What it was done to (e.g. "certificate:0a1b…", "crl:sign:7").
     pub object: String,
@@ -81,6 +90,7 @@ pub struct AuditEvent {
 pub struct AuditRecord {
     /// 1 for the first record, then +1.
     pub seq: u64,
+    /// The event recorded.
     pub event: AuditEvent,
     /// Hex SHA-256 of the previous record (64 zeros for the first).
     pub prev_hash: String,
@@ -92,10 +102,17 @@ pub struct AuditRecord {
     pub mac: Option<String>,
 }
 
+/// An audit chain that does not verify.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuditError {
+    /// Record `seq` breaks the chain (its hash, sequence or link), for `reason`.
     #[error("audit record {seq}: {reason}")]
-    Broken { seq: u64, reason: String },
+    Broken {
+        /// The first record that does not verify.
+        seq: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `prev_hash` of the first record.
@@ -259,22 +276,34 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Resul
 /// checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditVerifyError {
+    /// The hash chain is broken.
     #[error(transparent)]
     Chain(#[from] AuditError),
+    /// The checkpoint is malformed, of another key, or its signature does not verify.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(
         "the audit log was truncated: the checkpoint is at record {checkpoint}, the log ends at \
          record {log}"
     )]
-    Truncated { checkpoint: u64, log: u64 },
+    /// The log ends below the checkpointed record.
+    Truncated {
+        /// The checkpointed record's sequence number.
+        checkpoint: u64,
+        /// The last record's sequence number.
+        log: u64,
+    },
     #[error(
         "audit record {seq} is not the one checkpointed (hash {found}, checkpoint {checkpoint}): \
          the log was rewritten"
     )]
+    /// The log holds another record where the checkpoint was taken.
     Rewritten {
+        /// The checkpointed record's sequence number.
         seq: u64,
+        /// The hash of the record the log holds there (hex).
         found: String,
+        /// The hash the checkpoint signed (hex).
         checkpoint: String,
     },
 }
@@ -588,13 +617,21 @@ impl Checkpoint {
 /// Why a checkpoint was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
+    /// Not a checkpoint file (the cause).
     #[error("malformed checkpoint: {0}")]
     Malformed(String),
     #[error(
         "the checkpoint was signed by audit key {checkpoint}, not by this installation's \
          ({ours}): it belongs to another installation, or the audit key was replaced"
     )]
-    OtherKey { checkpoint: String, ours: String },
+    /// Signed under another audit key than this installation's (key ids).
+    OtherKey {
+        /// The key id the checkpoint names.
+        checkpoint: String,
+        /// This installation's key id.
+        ours: String,
+    },
+    /// The signature does not verify over the checkpoint's content.
     #[error("the checkpoint's signature does not verify: the file was altered")]
     BadSignature,
 }

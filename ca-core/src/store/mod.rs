@@ -24,16 +24,22 @@ use crate::engine::audit::{
 };
 use serde::{Deserialize, Serialize};
 
+/// A store operation that failed.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend (sled, the journal) failed.
     #[error("storage: {0}")]
     Backend(String),
+    /// Stored bytes do not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A certificate with that serial is already stored.
     #[error("serial number {0} already exists")]
     DuplicateSerial(String),
+    /// No certificate with that serial.
     #[error("no certificate with serial number {0}")]
     NotFound(String),
+    /// The certificate is already revoked.
     #[error("certificate {0} is already revoked")]
     AlreadyRevoked(String),
     /// RFC 5280 §5.3.1: removeFromCRL only appears on delta CRLs, to lift a hold; on a full CRL
@@ -45,22 +51,30 @@ pub enum StoreError {
     #[error(
         "certificate {0} is not on hold (certificateHold): only a held certificate can be released"
     )]
+    /// Only a certificate on hold can be released.
     NotOnHold(String),
+    /// `init` on a store that already holds CAs.
     #[error("the store is already initialised")]
     AlreadyInitialised,
+    /// A revocation reason name that RFC 5280 §5.3.1 does not define.
     #[error("unknown revocation reason {0:?}")]
     UnknownReason(String),
     /// A CA id containing NUL, which would make revocation-index keys ambiguous.
     #[error("invalid CA id {0:?}")]
     InvalidCaId(String),
+    /// A credential with that id already exists.
     #[error("credential id {0} already exists")]
     DuplicateCredential(String),
+    /// A token with that id already exists.
     #[error("token id {0} already exists")]
     DuplicateToken(String),
+    /// No token with that id.
     #[error("no token with id {0}")]
     TokenNotFound(String),
+    /// The token is already revoked.
     #[error("token {0} is already revoked")]
     TokenAlreadyRevoked(String),
+    /// A durability name other than `fsync` or `write`.
     #[error("unknown durability {0:?}: expected \"fsync\" or \"write\"")]
     UnknownDurability(String),
     /// Another process (or another handle in this one) has the store open: its backend's
@@ -81,7 +95,9 @@ pub trait Store: Send + Sync {
         settings: &[(&str, &[u8])],
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
+    /// The CA record `id`, if stored.
     fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError>;
+    /// The setting `key`, if stored.
     fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Inserts a certificate and its audit record atomically; `DuplicateSerial` if the serial exists.
@@ -90,7 +106,9 @@ pub trait Store: Send + Sync {
         record: &CertificateRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
+    /// The certificate with content octets `serial`, if stored.
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
+    /// Whether a certificate with content octets `serial` is stored.
     fn contains_serial(&self, serial: &[u8]) -> Result<bool, StoreError>;
     /// All certificates, ordered by serial.
     fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
@@ -154,6 +172,7 @@ pub trait Store: Send + Sync {
         credential: &CredentialRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
+    /// The credential `id`, if stored.
     fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError>;
     /// Credentials owned by `owner`, ordered by id.
     fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError>;
@@ -164,6 +183,7 @@ pub trait Store: Send + Sync {
         token: &TokenRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
+    /// The token `id`, if stored.
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Every token record, ordered by id.
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
@@ -205,8 +225,10 @@ pub type AuditHead = (u64, String);
 /// Why the audit log of a store does not verify: it could not be read, or it is not intact.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditLogError {
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The log read does not verify.
     #[error(transparent)]
     Verify(#[from] AuditVerifyError),
 }

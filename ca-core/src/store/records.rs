@@ -8,15 +8,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RevocationReason {
+    /// unspecified (0).
     Unspecified,
+    /// keyCompromise (1).
     KeyCompromise,
+    /// cACompromise (2).
     CaCompromise,
+    /// affiliationChanged (3).
     AffiliationChanged,
+    /// superseded (4).
     Superseded,
+    /// cessationOfOperation (5).
     CessationOfOperation,
+    /// certificateHold (6): a suspension, which `release` lifts.
     CertificateHold,
+    /// removeFromCRL (8): delta CRLs only, never a revocation's reason.
     RemoveFromCrl,
+    /// privilegeWithdrawn (9).
     PrivilegeWithdrawn,
+    /// aACompromise (10).
     AaCompromise,
 }
 
@@ -93,8 +103,10 @@ impl std::str::FromStr for RevocationReason {
     }
 }
 
+/// A certificate's revocation: its reason and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
+    /// The CRLReason (RFC 5280 §5.3.1).
     pub reason: RevocationReason,
     /// Unix seconds.
     pub revoked_at: u64,
@@ -109,12 +121,15 @@ pub struct CertificateRecord {
     pub serial: Vec<u8>,
     /// Id of the issuing CA ("root", "sign", "auth").
     pub issuer_ca: String,
+    /// Id of the profile it was issued under.
     pub profile: String,
     /// RFC 4514 subject, for listings.
     pub subject: String,
     /// Unix seconds.
     pub not_after: u64,
+    /// The certificate, DER.
     pub der: Vec<u8>,
+    /// Set once it is revoked (or on hold).
     pub revocation: Option<Revocation>,
 }
 
@@ -124,6 +139,7 @@ pub struct CertificateRecord {
 pub struct AuthorityRecord {
     /// "root", "sign", "auth".
     pub id: String,
+    /// Its certificate, DER.
     pub certificate_der: Vec<u8>,
     /// PKCS#8 sealed by `seal::Sealer` with the id as context. Never plaintext.
     pub sealed_key: Vec<u8>,
@@ -150,11 +166,13 @@ impl std::fmt::Debug for AuthorityRecord {
 /// sealed key's length only: it is ciphertext, but has no business in logs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialRecord {
+    /// Its id (random hex).
     pub id: String,
     /// The practitioner identity that may sign with it.
     pub owner: String,
     /// Serial of its certificate (in the certificates tree).
     pub serial: Vec<u8>,
+    /// Id of the profile its certificate was issued under.
     pub profile: String,
     /// PKCS#8 sealed by `seal::Sealer` with the credential id as context. Never plaintext.
     pub sealed_key: Vec<u8>,
@@ -185,7 +203,10 @@ pub enum TokenScope {
     /// Registration authority: issue, revoke, create credentials.
     Ra,
     /// Sign with the credentials of one practitioner.
-    Signer { practitioner: String },
+    Signer {
+        /// The practitioner id whose credentials it signs with.
+        practitioner: String,
+    },
 }
 
 /// An API token as stored: only a hash of its secret (the secret itself is 256 random bits, shown
@@ -196,9 +217,13 @@ pub struct TokenRecord {
     pub id: String,
     /// Hex SHA-256 of the secret part.
     pub secret_hash: String,
+    /// What the token may do.
     pub scope: TokenScope,
+    /// Unix seconds.
     pub created_at: u64,
+    /// Unix seconds; the token is refused from then on.
     pub expires_at: u64,
+    /// Whether it was revoked.
     pub revoked: bool,
 }
 
