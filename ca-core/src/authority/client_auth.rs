@@ -39,22 +39,31 @@ impl ClientIdentity {
 /// Why a client certificate does not authenticate. Every variant but `Store` is the client's.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientAuthError {
+    /// The request carried no client certificate.
     #[error("no client certificate")]
     Missing,
+    /// The client certificate does not parse.
     #[error("client certificate does not parse")]
     Malformed,
+    /// Not a certificate of this installation's CAs.
     #[error("client certificate was not issued by this CA")]
     NotIssuedHere,
+    /// Its profile does not authenticate (the profile's id).
     #[error("a {0} certificate cannot authenticate; use an authentication certificate")]
     NotForAuthentication(String),
+    /// The certificate is revoked or on hold.
     #[error("client certificate is revoked")]
     Revoked,
+    /// A CA above it is revoked.
     #[error("client certificate's issuing CA is revoked")]
     CaRevoked,
+    /// Outside its validity at the time given.
     #[error("client certificate is outside its validity")]
     OutsideValidity,
+    /// A practitioner certificate whose subject has no serialNumber.
     #[error("client certificate subject has no serialNumber identity")]
     NoPractitionerId,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The stored record names a profile or CA this installation no longer has.

@@ -79,14 +79,21 @@ fn digest_name(algorithm: DigestAlgorithm) -> &'static str {
 /// A credential as callers see it (never the key).
 #[derive(Clone, Debug)]
 pub struct Credential {
+    /// Its id (random hex).
     pub id: String,
+    /// The practitioner id that may sign with it.
     pub owner: String,
+    /// Id of the profile its certificate was issued under.
     pub profile: String,
+    /// Its certificate's serialNumber content octets.
     pub serial: Vec<u8>,
     /// DER of the certificate, then its chain (issuing CA first, root last).
     pub certificate: Vec<u8>,
+    /// DER, issuing CA first, root last.
     pub chain: Vec<Vec<u8>>,
+    /// The hcRoles its certificate carries.
     pub hc_roles: Vec<HcRole>,
+    /// Algorithm of its key.
     pub key_algorithm: KeyAlgorithm,
     /// Unix seconds.
     pub not_after: u64,
@@ -114,6 +121,7 @@ pub struct NewCredential {
     pub owner: Option<String>,
     /// Subject, hcRole and profile (a signing profile: rhp-sign, org-seal, …).
     pub registration: Registration,
+    /// Algorithm of the key made for it.
     pub key_algorithm: KeyAlgorithm,
 }
 
@@ -121,10 +129,13 @@ pub struct NewCredential {
 /// bytes.
 #[derive(Clone)]
 pub struct SignDocument<'a> {
+    /// The document's digest.
     pub digest: &'a [u8],
+    /// The algorithm `digest` was made with (the credential's, see `Credential::digest_algorithm`).
     pub digest_algorithm: DigestAlgorithm,
     /// Purpose name (see `SigningPolicy::purposes`).
     pub purpose: &'a str,
+    /// A role the signer claims, put into the CAdES signer-attributes-v2 attribute (ETSI EN 319 122-1 §5.2.6).
     pub claimed_role: Option<&'a str>,
     /// Encapsulate this content; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
@@ -145,19 +156,27 @@ impl std::fmt::Debug for SignDocument<'_> {
 /// Why a client-chosen string, to be signed or written to the audit log, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientTextError {
+    /// A text longer than its limit.
     #[error("{field} is {len} characters; the limit is {max}")]
     TooLong {
+        /// The request field.
         field: &'static str,
+        /// Its length in characters.
         len: usize,
+        /// The limit in characters.
         max: usize,
     },
     #[error(
         "{field} holds U+{code:04X} at character {index}: control, bidirectional-formatting and \
          separator characters are refused"
     )]
+    /// A text holding a character that is refused.
     Forbidden {
+        /// The request field.
         field: &'static str,
+        /// The code point.
         code: u32,
+        /// Its index, in characters.
         index: usize,
     },
 }
@@ -243,7 +262,9 @@ pub(crate) struct LoadedCredential {
 pub struct Signed {
     /// DER ContentInfo (SignedData).
     pub cms: Vec<u8>,
+    /// Serial of the credential's certificate (content octets).
     pub serial: Vec<u8>,
+    /// Sequence number of the signature's audit record.
     pub audit_seq: u64,
 }
 
@@ -338,42 +359,65 @@ pub enum OwnerError {
     Text(#[from] ClientTextError),
 }
 
+/// Why a credential operation failed; `refusal` names the refusals of a signing attempt.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// No credential with that id.
     #[error("no credential {0:?}")]
     NotFound(String),
+    /// The caller does not own the credential.
     #[error("credential {0:?} belongs to another practitioner")]
     NotOwner(String),
+    /// The credential's certificate is revoked.
     #[error("the certificate of credential {0:?} is revoked")]
     Revoked(String),
+    /// The credential's certificate is on hold.
     #[error("the certificate of credential {0:?} is on hold (certificateHold)")]
     OnHold(String),
+    /// A CA above the credential's certificate is revoked.
     #[error("credential {credential:?} is under CA {ca:?}, which is revoked")]
-    CaRevoked { credential: String, ca: String },
+    CaRevoked {
+        /// The credential's id.
+        credential: String,
+        /// The revoked CA's id.
+        ca: String,
+    },
+    /// Outside its certificate's validity.
     #[error("the certificate of credential {0:?} is expired or not yet valid")]
     OutOfValidity(String),
+    /// The credential's profile does not sign documents.
     #[error("profile {0} is not a document-signing profile (keyUsage lacks nonRepudiation)")]
     NotSigningProfile(String),
+    /// A client text (claimed role) is too long or holds a refused character.
     #[error(transparent)]
     ClientText(#[from] ClientTextError),
     /// The new credential's owner was refused.
     #[error(transparent)]
     Owner(#[from] OwnerError),
+    /// The credential key does not load or sign.
     #[error("credential key: {0}")]
     Key(#[from] KeyError),
+    /// The credential key does not seal or unseal.
     #[error("credential key: {0}")]
     Seal(#[from] SealError),
+    /// The digest was made with another algorithm than the key's.
     #[error("credential key needs a {want:?} digest, got {got:?}")]
     DigestAlgorithm {
+        /// The credential's algorithm.
         want: DigestAlgorithm,
+        /// The algorithm the request named.
         got: DigestAlgorithm,
     },
+    /// Unknown purpose, or the role × purpose gate refuses.
     #[error(transparent)]
     Purpose(#[from] PurposeError),
+    /// The CMS could not be made (e.g. a digest of the wrong length).
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The authority failed (issuing the credential's certificate, its CA).
     #[error(transparent)]
     Authority(#[from] AuthorityError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -382,15 +426,25 @@ pub enum CredentialError {
 /// record names it: stable names, part of the audit log's vocabulary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignRefusal {
+    /// The caller does not own the credential.
     NotOwner,
+    /// Its certificate is revoked.
     Revoked,
+    /// Its certificate is on hold.
     OnHold,
+    /// A CA above it is revoked.
     CaRevoked,
+    /// Outside its certificate's validity.
     OutsideValidity,
+    /// Its profile does not sign documents.
     NotSigningProfile,
+    /// The digest's algorithm is not the key's.
     WrongDigestAlgorithm,
+    /// The digest's length is not its algorithm's.
     WrongDigestLength,
+    /// The claimed role is too long or holds a refused character.
     InvalidClaimedRole,
+    /// The purpose is not in the signing policy.
     UnknownPurpose,
     /// The signing policy's role × purpose gate: the certified roles may not sign for it.
     RoleGate,
@@ -539,6 +593,7 @@ impl<S: Store> Authority<S> {
         self.view(credential, &record)
     }
 
+    /// The credential `id`, with its certificate and chain.
     pub fn credential(&self, id: &str) -> Result<Credential, CredentialError> {
         let (credential, certificate) = self.load(id)?;
         self.view(credential, &certificate)

@@ -64,45 +64,66 @@ pub struct InitRequest {
     pub key_algorithm: KeyAlgorithm,
     /// CA keys supplied instead of generated (by CA id), e.g. RSA keys imported as PKCS#8.
     pub imported_keys: BTreeMap<String, SigningKey>,
+    /// O of the CAs' subjects.
     pub organization: String,
+    /// C of the CAs' subjects (ISO 3166 alpha-2).
     pub country: String,
+    /// Installation-wide choices, recorded in the store.
     pub config: AuthorityConfig,
     /// Further settings recorded in the same transaction (e.g. how keys are sealed).
     pub settings: Vec<(String, Vec<u8>)>,
+    /// Unix seconds: the CAs' notBefore and the audit record's time.
     pub now: u64,
+    /// Who runs init, for the audit record.
     pub actor: String,
+    /// How serial numbers are chosen.
     pub serials: SerialSource,
 }
 
 /// A certificate just issued, with the chain above it (issuing CA first, root last).
 #[derive(Clone, Debug)]
 pub struct Issued {
+    /// Its serialNumber content octets.
     pub serial: Vec<u8>,
+    /// The certificate, DER.
     pub certificate: Vec<u8>,
+    /// The CA certificates above it, DER: issuing CA first, root last.
     pub chain: Vec<Vec<u8>>,
+    /// Sequence number of the audit record of the issue.
     pub audit_seq: u64,
 }
 
+/// Why an authority operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorityError {
+    /// The request does not pass issuance (profile, CSR, validity).
     #[error(transparent)]
     Issue(#[from] IssueError),
+    /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A profile is unknown, or the request breaks it.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// A CRL could not be built.
     #[error(transparent)]
     Crl(#[from] CrlError),
+    /// A CA key does not load or sign.
     #[error("CA key: {0}")]
     Key(#[from] KeyError),
+    /// A CA key does not seal or unseal.
     #[error("CA key: {0}")]
     Seal(#[from] SealError),
+    /// No CA with that id.
     #[error("no CA {0:?}")]
     UnknownCa(String),
+    /// The CA is revoked: it issues and signs nothing more.
     #[error("CA {0:?} is revoked: it issues nothing more")]
     CaRevoked(String),
+    /// The store holds no CA: `init` has not run.
     #[error("the data directory holds no CA: run init first")]
     NotInitialised,
+    /// The configuration (init request, stored settings, CA profiles) is unusable.
     #[error("configuration: {0}")]
     Config(String),
 }
@@ -426,14 +447,17 @@ impl<S: Store> Authority<S> {
         self
     }
 
+    /// The store it writes to.
     pub fn store(&self) -> &S {
         &self.store
     }
 
+    /// The certificate profiles it issues under.
     pub fn profiles(&self) -> &ProfileSet {
         &self.profiles
     }
 
+    /// The installation-wide choices made at init.
     pub fn config(&self) -> &AuthorityConfig {
         &self.config
     }

@@ -63,22 +63,34 @@ impl fmt::Debug for ApiToken {
 /// Why a token was refused. No variant carries the secret or the presented string.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// Not `hpki_<id>_<secret>` of the right lengths and alphabet.
     #[error("malformed API token")]
     Malformed,
     /// An unknown id or a wrong secret: one error, with one message, so an answer never tells
     /// which token ids exist; `cause` is for logs and metrics only.
     #[error("API token not recognised")]
-    Unrecognised { id: String, cause: Unrecognised },
+    Unrecognised {
+        /// The id the token named.
+        id: String,
+        /// Which check failed (never shown to the caller).
+        cause: Unrecognised,
+    },
+    /// Past its expiry (the token id).
     #[error("API token {0} has expired")]
     Expired(String),
+    /// Revoked (the token id).
     #[error("API token {0} is revoked")]
     Revoked(String),
+    /// A token request out of bounds (lifetime, scope).
     #[error("invalid token request: {0}")]
     Invalid(String),
+    /// Only a registration-authority token creates tokens (the token id).
     #[error("API token {0} may not create tokens: only a registration-authority token does")]
     NotRa(String),
+    /// The system's randomness failed.
     #[error("no randomness available for a token")]
     Random,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
