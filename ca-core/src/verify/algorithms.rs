@@ -17,11 +17,15 @@ const FILE: &str = "algorithms/catalogue.toml";
 /// Largest catalogue accepted.
 const MAX_LEN: usize = 64 << 10;
 
+/// A catalogue file that breaks a rule: the file, the key, what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{file}: {key}: {rule}")]
 pub struct CatalogueError {
+    /// The catalogue file.
     pub file: String,
+    /// The key in it.
     pub key: String,
+    /// What is wrong.
     pub rule: String,
 }
 
@@ -100,8 +104,11 @@ pub struct AlgorithmCatalogue {
 /// An algorithm used on or after its sunset: what, since when, and the catalogue's source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
+    /// The algorithm's name in the catalogue.
     pub algorithm: String,
+    /// The sunset day (YYYY-MM-DD).
     pub sunset: String,
+    /// Where the catalogue says the sunset comes from.
     pub source: String,
 }
 

@@ -435,6 +435,7 @@ impl Verifier {
         }
     }
 
+    /// The policy every verification runs under.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -64,10 +64,13 @@ const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
 /// anyExtendedKeyUsage (RFC 5280 §4.2.1.12).
 const ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 
+/// Input that cannot be verified at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// Larger than its limit (size, limit in bytes).
     #[error("input is {0} bytes, more than the {1} allowed")]
     TooLarge(usize, usize),
+    /// Does not decode (the decoder's message).
     #[error("{0}")]
     Malformed(String),
 }
@@ -122,6 +125,7 @@ impl ValidationPolicy {
     }
 }
 
+/// What the end-entity certificate's extendedKeyUsage must allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EkuRule {
     /// Any EKU, or none, is acceptable (`--eku any`).
@@ -143,9 +147,13 @@ pub struct Policy {
     pub validation_time: u64,
     /// RFC 5280 §6.1.1 (c) user-initial-policy-set; empty is `{anyPolicy}`.
     pub initial_policies: Vec<ObjectIdentifier>,
+    /// RFC 5280 §6.1.1 (f) initial-explicit-policy.
     pub require_explicit_policy: bool,
+    /// RFC 5280 §6.1.1 (e) initial-policy-mapping-inhibit.
     pub inhibit_policy_mapping: bool,
+    /// RFC 5280 §6.1.1 (g) initial-any-policy-inhibit.
     pub inhibit_any_policy: bool,
+    /// The EKU the end-entity certificate must allow; `None` checks nothing.
     pub eku: Option<EkuRule>,
     /// Most intermediate CA certificates in a path.
     pub max_depth: Option<u8>,
@@ -175,6 +183,7 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The defaults at `validation_time` (Unix seconds): no anchors, pool or CRLs yet.
     pub fn new(validation_time: u64) -> Self {
         Self {
             trust_anchors: Vec::new(),
@@ -458,10 +467,12 @@ impl SignedDocument {
         self.carried.iter().map(|c| c.der.clone()).collect()
     }
 
+    /// The eContentType of the encapsulated content (RFC 5652 §5.2).
     pub fn content_type(&self) -> ObjectIdentifier {
         self.signed_data.encap_content_info.econtent_type
     }
 
+    /// How many SignerInfos it carries.
     pub fn signer_count(&self) -> usize {
         self.signed_data.signer_infos.0.len()
     }
@@ -548,7 +559,9 @@ pub enum Content<'a> {
     /// algorithms of [`SignedDocument::digest_algorithms`], and the bytes when
     /// [`SignedDocument::needs_content_bytes`].
     Detached {
+        /// Each digest algorithm with the content's digest under it.
         digests: &'a [(DigestAlgorithm, Vec<u8>)],
+        /// The content, when one of its signers needs the bytes themselves.
         bytes: Option<&'a [u8]>,
     },
 }

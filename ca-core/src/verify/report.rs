@@ -6,10 +6,13 @@ use serde::Serialize;
 /// Main status indication (ETSI EN 319 102-1 §5.1.3, Table 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Indication {
+    /// Every check passed.
     #[serde(rename = "TOTAL-PASSED")]
     TotalPassed,
+    /// The checks could not decide (missing data, unproven time, a budget reached).
     #[serde(rename = "INDETERMINATE")]
     Indeterminate,
+    /// A check failed: the signature is not valid.
     #[serde(rename = "TOTAL-FAILED")]
     TotalFailed,
 }
@@ -29,19 +32,32 @@ impl std::fmt::Display for Indication {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubIndication {
     // TOTAL-FAILED (Table 5)
+    /// The signature or its container cannot be processed.
     FormatFailure,
+    /// The content's digest does not match the signed one.
     HashFailure,
+    /// The signature value does not verify under the signer's key.
     SigCryptoFailure,
+    /// The signer's certificate is revoked.
     Revoked,
+    /// The signer's certificate had expired.
     Expired,
+    /// The signer's certificate was not yet valid.
     NotYetValid,
     // INDETERMINATE (Table 6)
+    /// The signature breaks the validation policy's constraints (role, purpose, attributes).
     SigConstraintsFailure,
+    /// The path breaks a path-validation constraint (RFC 5280 §6.1).
     ChainConstraintsFailure,
+    /// The path could not be validated for another reason (e.g. the work budget).
     CertificateChainGeneralFailure,
+    /// An algorithm is past its sunset, and no proof of existence predates the sunset.
     CryptoConstraintsFailureNoPoe,
+    /// The signer's certificate is neither in the signature nor in the pool.
     NoSigningCertificateFound,
+    /// No path from the signer's certificate to a trust anchor.
     NoCertificateChainFound,
+    /// No usable revocation information at the validation time.
     RevocationOutOfBounds,
     /// The signer's certificate is revoked after the validation time, and no proof of existence
     /// shows the signature was made before.
@@ -53,11 +69,14 @@ pub enum SubIndication {
     OutOfBoundsNoPoe,
     /// A proof of existence is missing to place the signature before some event.
     NoPoe,
+    /// Revocation information may become available later.
     TryLater,
+    /// The signed content is missing (a detached signature without its content).
     SignedDataNotFound,
 }
 
 impl SubIndication {
+    /// The indication it belongs to.
     pub fn indication(self) -> Indication {
         match self {
             Self::FormatFailure
@@ -101,10 +120,13 @@ impl std::fmt::Display for SubIndication {
     }
 }
 
+/// How one check ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// It passed.
     Passed,
+    /// It failed; its sub-indication says how.
     Failed,
     /// Not run: an earlier check failed, or the policy turned it off (`Policy::check_chain`).
     Skipped,
@@ -115,9 +137,13 @@ pub enum Outcome {
 /// One check and why it ended as it did.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
+    /// Stable name of the check (e.g. `signature`).
     pub name: &'static str,
+    /// How it ended.
     pub outcome: Outcome,
+    /// Why, in words.
     pub reason: String,
+    /// For a failed check, its sub-indication.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
 }
@@ -125,20 +151,27 @@ pub struct Check {
 /// A certificate as a person reads it.
 #[derive(Clone, Debug, Serialize)]
 pub struct CertSummary {
+    /// RFC 4514 subject.
     pub subject: String,
+    /// RFC 4514 issuer.
     pub issuer: String,
     /// Hex, as OpenSSL prints it.
     pub serial: String,
+    /// notBefore, RFC 3339.
     pub not_before: String,
+    /// notAfter, RFC 3339.
     pub not_after: String,
 }
 
 /// A certified healthcare role (ISO 17090-2 hcRole).
 #[derive(Clone, Debug, Serialize)]
 pub struct RoleReport {
+    /// The role scheme's OID (dotted).
     pub scheme: String,
+    /// The role's code, when coded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The role's free text, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
@@ -146,7 +179,9 @@ pub struct RoleReport {
 /// An algorithm identifier: the OID and, when known, its name (const-oid's database).
 #[derive(Clone, Debug, Serialize)]
 pub struct AlgorithmReport {
+    /// Dotted OID.
     pub oid: String,
+    /// Its name, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
@@ -169,12 +204,17 @@ impl std::fmt::Display for AlgorithmReport {
 /// The verdict on one signature (or, for `verify-path`, one certificate).
 #[derive(Clone, Debug, Serialize)]
 pub struct SignatureReport {
+    /// The verdict on this signature.
     pub indication: Indication,
+    /// How it failed or is undecided; `None` when it passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
+    /// The signer's certificate, when found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer: Option<CertSummary>,
+    /// The hcRoles the signer's certificate carries.
     pub hc_roles: Vec<RoleReport>,
+    /// The signer certificate's certificatePolicies OIDs (dotted).
     pub certificate_policies: Vec<String>,
     /// The signer's public key, e.g. `EC P-256`, `RSA 2048`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +236,7 @@ pub struct SignatureReport {
     pub claimed_signing_time: Option<String>,
     /// Target first, trust anchor last.
     pub chain: Vec<CertSummary>,
+    /// Every check run on this signature, in order.
     pub checks: Vec<Check>,
 }
 
@@ -259,6 +300,7 @@ impl SignatureReport {
         });
     }
 
+    /// Whether it did not pass (a sub-indication is set: failed or undecided).
     pub fn failed(&self) -> bool {
         self.sub_indication.is_some()
     }
@@ -272,13 +314,16 @@ impl SignatureReport {
 /// The verdict on a whole document (or certificate).
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The verdict on the whole document.
     pub indication: Indication,
+    /// How it failed or is undecided; `None` when it passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
     /// RFC 3339.
     pub validation_time: String,
     /// Structural checks before any signer (parsing, content).
     pub checks: Vec<Check>,
+    /// One report per SignerInfo.
     pub signatures: Vec<SignatureReport>,
 }
 
