@@ -50,8 +50,10 @@ pub struct HcRole {
 /// Errors decoding or encoding hcRole.
 #[derive(Debug, thiserror::Error)]
 pub enum HcRoleError {
+    /// The DER does not decode.
     #[error("hcRole DER: {0}")]
     Der(#[from] der::Error),
+    /// Decodes, but breaks an ISO 17090-2 rule (or a size limit).
     #[error("hcRole: {0}")]
     Invalid(String),
 }
@@ -64,14 +66,18 @@ pub enum HcRoleError {
 /// [`HcRole`] (and when encoding), where the error can say which rule failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodedData {
+    /// `[0]` codingSchemeReference: the role scheme's OID.
     pub coding_scheme_reference: ObjectIdentifier,
+    /// `[1]` codeDataValue: the role's code.
     pub code_data_value: Option<String>,
+    /// `[2]` codeDataFreeText: the role's text.
     pub code_data_free_text: Option<String>,
 }
 
 /// `HCActor ::= SEQUENCE { codedData [0] EXPLICIT CodedData, regionalHCActorData [1] EXPLICIT … OPTIONAL }`.
 #[derive(Clone, Debug, PartialEq, Eq, Sequence)]
 pub struct HCActor {
+    /// `[0]` codedData.
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
     pub coded_data: CodedData,
     /// Raw `SEQUENCE OF RegionalData`; content not interpreted (definition not recovered).

@@ -29,6 +29,7 @@ pub(crate) const NO_ROLE: &str = "(no hcRole)";
 pub struct Purpose {
     /// Short name used in requests and policies, e.g. "author", "proof-of-origin".
     pub name: String,
+    /// The commitment-type OID (ETSI EN 319 122-1 §5.2.3) its signatures carry.
     pub oid: ObjectIdentifier,
     /// What people read, e.g. "Author's Signature" (the ASTM E1762 / ETSI title).
     pub title: String,
@@ -86,16 +87,28 @@ impl RoleRule {
     }
 }
 
+/// Why a signing purpose is refused, or the policy file is invalid.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PurposeError {
+    /// No purpose of that name.
     #[error("unknown signature purpose {0:?}")]
     Unknown(String),
+    /// The role × purpose gate refuses: the certified role may not sign for it.
     #[error("role {role} may not sign with purpose {purpose}")]
-    Forbidden { role: String, purpose: String },
+    Forbidden {
+        /// The certified roles, `scheme:text` joined by ", " (or "(no hcRole)").
+        role: String,
+        /// The purpose's name.
+        purpose: String,
+    },
+    /// The policy file breaks a rule.
     #[error("{file}: {key}: {rule}")]
     Invalid {
+        /// The file.
         file: String,
+        /// The key in it.
         key: String,
+        /// The rule it breaks.
         rule: String,
     },
 }

@@ -24,8 +24,11 @@ pub enum IssuerRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HcRoleRule {
+    /// Every certificate carries at least one hcRole (M).
     Mandatory,
+    /// hcRole may be present (O).
     Optional,
+    /// hcRole must be absent (X).
     Absent,
 }
 
@@ -39,7 +42,9 @@ pub enum SubjectType {
     Person,
     /// A healthcare or supporting organisation (seal, TLS).
     Organization,
+    /// A device.
     Device,
+    /// An application acting on its own behalf.
     Application,
     /// PKI infrastructure services: OCSP responder, time-stamping unit.
     Service,
@@ -55,8 +60,11 @@ pub enum Authenticates {
     Practitioner,
     /// Another person (employee of a supporting organisation, non-regulated professional, patient).
     Person,
+    /// A healthcare or supporting organisation.
     Organisation,
+    /// A device.
     Device,
+    /// An application.
     Application,
 }
 
@@ -118,6 +126,7 @@ pub(super) struct PolicyRule {
 }
 
 impl Profile {
+    /// Its id: the file stem under `policies/`, e.g. "rhp-sign".
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -129,9 +138,11 @@ impl Profile {
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The kind of subject it certifies.
     pub fn subject_type(&self) -> SubjectType {
         self.subject_type
     }
+    /// Who signs its certificates: itself, or a CA of this installation.
     pub fn issuer(&self) -> &IssuerRef {
         &self.issuer
     }
@@ -139,9 +150,11 @@ impl Profile {
     pub fn ca_id(&self) -> Option<&str> {
         self.ca_id.as_deref()
     }
+    /// The longest validity it allows, in days.
     pub fn max_validity_days(&self) -> u32 {
         self.max_validity_days
     }
+    /// Whether its certificates carry hcRole.
     pub fn hc_role(&self) -> HcRoleRule {
         self.hc_role
     }
@@ -183,12 +196,17 @@ impl Profile {
 /// What a registration asks for, as the profile sees it.
 #[derive(Clone, Debug)]
 pub struct CertRequest<'a> {
+    /// The subject to certify.
     pub subject: &'a Name,
+    /// The subjectAltNames asked for.
     pub sans: &'a [GeneralName],
+    /// The hcRoles asked for.
     pub hc_roles: &'a [HcRole],
+    /// The public key's algorithm and size.
     pub key: KeyParams,
     /// Unix seconds.
     pub not_before: u64,
+    /// Unix seconds.
     pub not_after: u64,
 }
 
@@ -221,6 +239,7 @@ impl CaUrls {
 /// Inputs for building extensions.
 #[derive(Clone, Debug)]
 pub struct ExtensionContext<'a> {
+    /// subjectKeyIdentifier of the certified key.
     pub subject_key_id: &'a [u8],
     /// `None` for self-signed certificates.
     pub authority_key_id: Option<&'a [u8]>,
@@ -230,7 +249,9 @@ pub struct ExtensionContext<'a> {
     pub issued_policies: &'a [ObjectIdentifier],
     /// URLs of the issuing CA.
     pub urls: &'a CaUrls,
+    /// subjectAltNames to put in.
     pub sans: &'a [GeneralName],
+    /// hcRoles to put in (subjectDirectoryAttributes).
     pub hc_roles: &'a [HcRole],
 }
 
@@ -249,9 +270,11 @@ impl RoleVocabulary {
     pub fn id(&self) -> &str {
         &self.id
     }
+    /// What people read: the vocabulary's title.
     pub fn title(&self) -> &str {
         &self.title
     }
+    /// The scheme OID its roles carry (codingSchemeReference).
     pub fn scheme(&self) -> &ObjectIdentifier {
         &self.scheme
     }
@@ -267,30 +290,43 @@ impl RoleVocabulary {
     }
 }
 
+/// A request or an extension input that breaks a profile rule.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("profile {profile}: {field}: {rule}")]
 pub struct ProfileViolation {
+    /// The profile.
     pub profile: String,
+    /// The field, e.g. `subject_alt_name`, `hc_role`.
     pub field: String,
+    /// The rule it breaks.
     pub rule: String,
 }
 
+/// Why a profile set does not load, or a profile refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// A policy file is invalid: names the file, the key and the rule.
     #[error("{file}: {key}: {rule}")]
     Invalid {
+        /// The file.
         file: String,
+        /// The key in it.
         key: String,
+        /// The rule it breaks.
         rule: String,
     },
+    /// No profile with that id.
     #[error("unknown profile {0:?}")]
     Unknown(String),
+    /// A profile file could not be read.
     #[error("reading {path}: {source}")]
     Io {
+        /// The path read.
         path: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// An extension value could not be DER-encoded.
     #[error("encoding extension: {0}")]
     Der(#[from] der::Error),
     /// Extension inputs the profile forbids (e.g. SANs or roles it does not allow).
@@ -306,6 +342,7 @@ pub struct ProfileSet {
 }
 
 impl ProfileSet {
+    /// The profile `id`.
     pub fn get(&self, id: &str) -> Result<&Profile, ProfileError> {
         self.profiles
             .get(id)
@@ -319,6 +356,7 @@ impl ProfileSet {
     pub fn vocabularies(&self) -> impl Iterator<Item = &RoleVocabulary> {
         self.vocabularies.iter()
     }
+    /// The role vocabulary of `scheme`, if loaded.
     pub fn vocabulary(&self, scheme: &ObjectIdentifier) -> Option<&RoleVocabulary> {
         self.vocabularies.iter().find(|v| v.scheme == *scheme)
     }
