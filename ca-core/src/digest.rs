@@ -10,8 +10,11 @@ use spki::AlgorithmIdentifierOwned;
 /// the verifier's algorithm catalogue judges by date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DigestAlgorithm {
+    /// SHA-256.
     Sha256,
+    /// SHA-384.
     Sha384,
+    /// SHA-512.
     Sha512,
     /// Verification only (RFC 3370 §2.1).
     Sha1,
@@ -31,6 +34,7 @@ impl DigestAlgorithm {
             Self::Sha512 => 64,
         }
     }
+    /// Its OID (id-sha256 and so on, RFC 5754 §2).
     pub fn oid(self) -> ObjectIdentifier {
         match self {
             Self::Sha256 => oid::ID_SHA_256,
@@ -100,6 +104,7 @@ enum Hasher {
 }
 
 impl DocumentHasher {
+    /// A hasher for `algorithm`.
     pub fn new(algorithm: DigestAlgorithm) -> Self {
         use ring::digest as rd;
         let ring = |a: &'static rd::Algorithm| Hasher::Ring(rd::Context::new(a));
@@ -112,12 +117,14 @@ impl DocumentHasher {
         };
         Self { context }
     }
+    /// Hashes the next chunk.
     pub fn update(&mut self, chunk: &[u8]) {
         match &mut self.context {
             Hasher::Ring(c) => c.update(chunk),
             Hasher::Sha224(h) => sha2::Digest::update(h, chunk),
         }
     }
+    /// The digest of every chunk given.
     pub fn finish(self) -> Vec<u8> {
         match self.context {
             Hasher::Ring(c) => c.finish().as_ref().to_vec(),

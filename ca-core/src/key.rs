@@ -16,8 +16,11 @@ use zeroize::Zeroizing;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyAlgorithm {
+    /// ECDSA on P-256 (secp256r1).
     P256,
+    /// ECDSA on P-384 (secp384r1).
     P384,
+    /// Ed25519 (RFC 8410).
     Ed25519,
     /// Imported only: ring cannot generate RSA keys.
     Rsa,
@@ -48,21 +51,28 @@ impl KeyAlgorithm {
 /// Algorithm and size of a public key, as profiles constrain them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyParams {
+    /// The key's algorithm.
     pub algorithm: KeyAlgorithm,
     /// Modulus bits for RSA, curve bits for EC, 256 for Ed25519.
     pub bits: u32,
 }
 
+/// A key that cannot be used, or a signature that does not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// An algorithm, curve or size hpki does not handle.
     #[error("unsupported key algorithm: {0}")]
     Unsupported(String),
+    /// The key or signature does not decode.
     #[error("malformed key")]
     Malformed,
+    /// The signature does not verify under the key.
     #[error("signature does not verify")]
     BadSignature,
+    /// The system could not generate a key.
     #[error("key generation failed")]
     Generation,
+    /// The key could not sign.
     #[error("signing failed")]
     Signing,
 }
@@ -104,8 +114,8 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a key; RSA keys get [`RSA_GENERATED_BITS`] bits.
-    /// RSA keys come from the `rsa` crate (ring cannot generate them), then are used through ring.
+    /// Generates an RSA key of `bits` (2048 to 8192). RSA keys come from the `rsa` crate (ring
+    /// cannot generate them), then are used through ring.
     pub fn generate_rsa(bits: usize) -> Result<Self, KeyError> {
         use rsa::pkcs8::EncodePrivateKey;
         if !(2048..=8192).contains(&bits) {
@@ -117,6 +127,7 @@ impl SigningKey {
         Self::from_pkcs8(der.as_bytes()).map_err(|_| KeyError::Generation)
     }
 
+    /// Generates a key; RSA keys get [`RSA_GENERATED_BITS`] bits.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         // ring's pkcs8::Document is not zeroized on drop; we copy it out at once.
@@ -236,12 +247,15 @@ impl SigningKey {
     pub fn to_pkcs8(&self) -> zeroize::Zeroizing<Vec<u8>> {
         self.pkcs8.clone()
     }
+    /// The key's algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.params.algorithm
     }
+    /// Its algorithm and size.
     pub fn params(&self) -> KeyParams {
         self.params
     }
+    /// Its SubjectPublicKeyInfo.
     pub fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
         &self.spki
     }

@@ -31,6 +31,7 @@ use x509_cert::time::Time;
 
 /// What to sign and how.
 pub struct SignatureRequest<'a> {
+    /// The signer's key.
     pub key: &'a SigningKey,
     /// The signer's certificate (DER).
     pub certificate: &'a [u8],
@@ -49,20 +50,29 @@ pub struct SignatureRequest<'a> {
     pub attached: Option<&'a [u8]>,
 }
 
+/// Why a CMS signature could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// The digest's length is not its algorithm's.
     #[error("digest is {got} octets; {algorithm:?} needs {want}")]
     DigestLength {
+        /// The digest algorithm.
         algorithm: DigestAlgorithm,
+        /// The digest's length in octets.
         got: usize,
+        /// The algorithm's length in octets.
         want: usize,
     },
+    /// The attached content does not hash to the digest.
     #[error("the attached content does not match the digest")]
     ContentMismatch,
+    /// The signer's certificate or chain does not decode.
     #[error("signer certificate: {0}")]
     Certificate(String),
+    /// The CMS could not be encoded.
     #[error("building CMS: {0}")]
     Build(String),
+    /// The key could not sign.
     #[error("signing: {0}")]
     Key(#[from] crate::engine::key::KeyError),
 }
@@ -96,7 +106,9 @@ pub struct SignatureParams<'a> {
     pub digest: &'a [u8],
     /// Unix seconds, for the signingTime attribute.
     pub signing_time: u64,
+    /// commitment-type-indication to add (ETSI EN 319 122-1 §5.2.3).
     pub commitment_type: Option<ObjectIdentifier>,
+    /// Claimed role for signer-attributes-v2 (ETSI EN 319 122-1 §5.2.6.1).
     pub claimed_role: Option<&'a str>,
     /// Content to encapsulate; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
@@ -432,7 +444,9 @@ fn claimed_role_attribute(role: &str) -> Result<Attribute, SignError> {
 /// PolicyInformation OPTIONAL }` (RFC 5035 §3).
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct SigningCertificateV2 {
+    /// `certs`: the signer's certificate first.
     pub certs: Vec<EssCertIdV2>,
+    /// `policies`: not written by hpki.
     #[asn1(optional = "true")]
     pub policies: Option<Vec<PolicyInformation>>,
 }
@@ -442,9 +456,12 @@ pub struct SigningCertificateV2 {
 /// hpki writes `None`; read the effective algorithm with [`EssCertIdV2::hash_algorithm`].
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct EssCertIdV2 {
+    /// `hashAlgorithm`: absent means SHA-256.
     #[asn1(optional = "true")]
     pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    /// `certHash`: the certificate's hash.
     pub cert_hash: OctetString,
+    /// `issuerSerial`: the certificate's issuer and serial.
     #[asn1(optional = "true")]
     pub issuer_serial: Option<IssuerSerial>,
 }
@@ -462,7 +479,9 @@ impl EssCertIdV2 {
 /// (RFC 5035 §4).
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct IssuerSerial {
+    /// `issuer`: the issuing CA's name.
     pub issuer: GeneralNames,
+    /// `serialNumber`.
     pub serial_number: SerialNumber,
 }
 
@@ -471,7 +490,9 @@ pub struct IssuerSerial {
 /// (ETSI EN 319 122-1 §5.2.3). hpki writes no qualifiers, so they stay opaque.
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct CommitmentTypeIndication {
+    /// `commitmentTypeId`.
     pub commitment_type_id: ObjectIdentifier,
+    /// `commitmentTypeQualifier`: kept opaque.
     #[asn1(optional = "true")]
     pub commitment_type_qualifier: Option<Vec<Any>>,
 }
@@ -483,10 +504,13 @@ pub struct CommitmentTypeIndication {
 /// only claimed attributes; the other two stay opaque.
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct SignerAttributeV2 {
+    /// `[0] claimedAttributes`.
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
     pub claimed_attributes: Option<Vec<Attribute>>,
+    /// `[1] certifiedAttributesV2`: kept opaque.
     #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
     pub certified_attributes_v2: Option<Any>,
+    /// `[2] signedAssertions`: kept opaque.
     #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
     pub signed_assertions: Option<Any>,
 }

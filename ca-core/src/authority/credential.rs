@@ -135,7 +135,7 @@ pub struct SignDocument<'a> {
     pub digest_algorithm: DigestAlgorithm,
     /// Purpose name (see `SigningPolicy::purposes`).
     pub purpose: &'a str,
-    /// A role the signer claims, put into the CAdES signer-attributes-v2 attribute (ETSI EN 319 122-1 §5.2.6).
+    /// A role the signer claims, put into the CAdES signer-attributes-v2 attribute (ETSI EN 319 122-1 §5.2.6.1).
     pub claimed_role: Option<&'a str>,
     /// Encapsulate this content; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
