@@ -272,7 +272,7 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Resul
     }
 }
 
-/// Why [`verify_log`] failed: the chain is broken or not authentic, or the log does not extend a
+/// Why `verify_log` failed: the chain is broken or not authentic, or the log does not extend a
 /// checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditVerifyError {
@@ -282,22 +282,22 @@ pub enum AuditVerifyError {
     /// The checkpoint is malformed, of another key, or its signature does not verify.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The log ends below the checkpointed record.
     #[error(
         "the audit log was truncated: the checkpoint is at record {checkpoint}, the log ends at \
          record {log}"
     )]
-    /// The log ends below the checkpointed record.
     Truncated {
         /// The checkpointed record's sequence number.
         checkpoint: u64,
         /// The last record's sequence number.
         log: u64,
     },
+    /// The log holds another record where the checkpoint was taken.
     #[error(
         "audit record {seq} is not the one checkpointed (hash {found}, checkpoint {checkpoint}): \
          the log was rewritten"
     )]
-    /// The log holds another record where the checkpoint was taken.
     Rewritten {
         /// The checkpointed record's sequence number.
         seq: u64,
@@ -308,7 +308,7 @@ pub enum AuditVerifyError {
     },
 }
 
-/// What [`verify_log`] established.
+/// What `verify_log` established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditReport {
     /// Records checked.
@@ -418,7 +418,7 @@ fn mac_input(hash: &str) -> Vec<u8> {
     input
 }
 
-/// The key that MACs audit records, derived from the [`AuditKey`]. `Debug` never shows it; it is
+/// The key that MACs audit records, derived from the `AuditKey`. `Debug` never shows it; it is
 /// zeroized on drop.
 #[derive(Clone)]
 pub struct AuditMac(Zeroizing<[u8; AuditKey::LEN]>);
@@ -560,7 +560,7 @@ pub(crate) const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
-    /// [`CHECKPOINT_FORMAT`].
+    /// The file format: always `hpki-audit-checkpoint-v1` (`CHECKPOINT_FORMAT`).
     pub format: String,
     /// Sequence number of the checkpointed record (the head when it was taken).
     pub seq: u64,
@@ -568,7 +568,7 @@ pub struct Checkpoint {
     pub hash: String,
     /// When it was taken, RFC 3339 UTC.
     pub time: String,
-    /// [`AuditKey::key_id`] of the signing key.
+    /// `AuditKey::key_id` of the signing key.
     pub key_id: String,
     /// The Ed25519 public key, PEM SubjectPublicKeyInfo (RFC 8410).
     pub public_key: String,
@@ -620,11 +620,11 @@ pub enum CheckpointError {
     /// Not a checkpoint file (the cause).
     #[error("malformed checkpoint: {0}")]
     Malformed(String),
+    /// Signed under another audit key than this installation's (key ids).
     #[error(
         "the checkpoint was signed by audit key {checkpoint}, not by this installation's \
          ({ours}): it belongs to another installation, or the audit key was replaced"
     )]
-    /// Signed under another audit key than this installation's (key ids).
     OtherKey {
         /// The key id the checkpoint names.
         checkpoint: String,

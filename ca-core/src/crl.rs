@@ -17,12 +17,16 @@ use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
+/// Why a CRL could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum CrlError {
+    /// DER encoding failed.
     #[error("encoding the CRL: {0}")]
     Der(#[from] x509_cert::der::Error),
+    /// The CA key could not sign.
     #[error("signing the CRL: {0}")]
     Sign(#[from] crate::engine::key::KeyError),
+    /// A time outside what X.509 Time encodes.
     #[error("time out of range: {0}")]
     Time(String),
 }

@@ -60,9 +60,9 @@ pub enum HcRoleError {
 
 /// `CodedData ::= SET { [0] OID, [1] NumericString OPTIONAL, [2] DirectoryString OPTIONAL }`
 /// (ISO 17090-2 §7.3). `der` has no SET derive, so the value is hand-coded: in DER the members of a
-/// SET with distinct tags are sorted by tag (X.690 §10.3), which equals the SEQUENCE [0],[1],[2].
+/// SET with distinct tags are sorted by tag (X.690 §10.3), which equals the SEQUENCE `[0]`,`[1]`,`[2]`.
 ///
-/// The decoder checks structure only; "at least one of [1]/[2]" is checked when converting to
+/// The decoder checks structure only; "at least one of `[1]`/`[2]`" is checked when converting to
 /// [`HcRole`] (and when encoding), where the error can say which rule failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodedData {

@@ -32,37 +32,51 @@ const SERIAL_LEN: usize = 16;
 /// What the registration authority vouches for.
 #[derive(Clone, Debug)]
 pub struct Registration {
+    /// Id of the profile to issue under.
     pub profile: String,
+    /// The subject, in certificate order.
     pub subject: Name,
+    /// subjectAltNames.
     pub sans: Vec<GeneralName>,
+    /// hcRoles to certify (ISO 17090-2 §7.3).
     pub hc_roles: Vec<HcRole>,
     /// Requested validity; the profile's maximum when `None`.
     pub validity_days: Option<u32>,
 }
 
+/// Why a certificate was not issued.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
+    /// The CSR is larger than `MAX_CSR_LEN` (its size).
     #[error("CSR is {0} bytes; the limit is {MAX_CSR_LEN}")]
     CsrTooLarge(usize),
+    /// The CSR does not decode as PKCS#10 (RFC 2986).
     #[error("CSR is not a PKCS#10 request in PEM or DER: {0}")]
     CsrMalformed(String),
+    /// The CSR's signature does not verify: no proof of possession.
     #[error("CSR signature does not verify, so it proves no possession of the key: {0}")]
     CsrSignature(KeyError),
+    /// The CSR's (or the request's) public key is not usable.
     #[error("CSR public key: {0}")]
     CsrKey(KeyError),
+    /// The request breaks the profile.
     #[error(transparent)]
     Violation(#[from] ProfileViolation),
+    /// The profile is unknown or invalid.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// A CA profile: CAs are made by `init` only.
     #[error("profile {0} makes CA certificates; CAs are created by init")]
     CaProfile(String),
+    /// The certificate could not be built or signed.
     #[error("building the certificate: {0}")]
     Build(String),
+    /// No free random serial number was found.
     #[error("no random serial number free after several tries")]
     Serial,
 }
 
-/// Parses a CSR in PEM or DER, within [`MAX_CSR_LEN`].
+/// Parses a CSR in PEM or DER, within `MAX_CSR_LEN` (64 KiB).
 pub fn parse_csr(bytes: &[u8]) -> Result<CertReq, IssueError> {
     if bytes.len() > MAX_CSR_LEN {
         return Err(IssueError::CsrTooLarge(bytes.len()));

@@ -5,9 +5,10 @@
 //!
 //! The crate's API is the front door below: one namespace per concept, each re-exporting what the
 //! other crates use from the private `engine`. Anything not listed there is `pub(crate)`
-//! (`unreachable_pub`), and every type the API hands out can be named (`unnameable_types`).
+//! (`unreachable_pub`), every type the API hands out can be named (`unnameable_types`), and all
+//! of it is documented (`missing_docs`).
 #![forbid(unsafe_code)]
-#![warn(unreachable_pub, unnameable_types)]
+#![warn(missing_docs, unreachable_pub, unnameable_types)]
 
 // The implementation: one module per concept (ARCHITECTURE.md's table), private. The files stay
 // at `src/audit.rs`, `src/store/`...: `engine` only keeps them out of the public namespace.

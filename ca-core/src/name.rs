@@ -14,10 +14,13 @@ use x509_cert::name::{Name, RdnSequence};
 /// Longest subject or SAN string accepted.
 pub(crate) const MAX_NAME_LEN: usize = 4096;
 
+/// A name an operator typed that does not parse, or breaks a limit.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
+    /// A subject DN (the text, what is wrong).
     #[error("distinguished name {0:?}: {1}")]
     Subject(String, String),
+    /// A subjectAltName (the text, what is wrong).
     #[error("subject alternative name {0:?}: {1}")]
     San(String, String),
 }

@@ -11,14 +11,19 @@ pub const KEK_LEN: usize = 32;
 /// Length of the Argon2 salt kept beside the data.
 pub const SALT_LEN: usize = 16;
 
+/// Why sealing or opening failed. No variant carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// Argon2id failed (its parameters).
     #[error("key derivation failed")]
     Kdf,
+    /// Not a sealed blob of this format.
     #[error("sealed data is malformed")]
     Malformed,
+    /// Does not decrypt: wrong secret, wrong context, or altered data.
     #[error("cannot decrypt: wrong passphrase or key file, or the data was altered")]
     Open,
+    /// Encryption (or its randomness) failed.
     #[error("encryption failed")]
     Seal,
 }
@@ -94,6 +99,7 @@ impl Sealer {
         out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
+    /// Decrypts a blob made by `seal` with the same `context`.
     pub fn open(
         &self,
         sealed: &[u8],

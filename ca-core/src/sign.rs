@@ -500,7 +500,7 @@ pub struct CommitmentTypeIndication {
 /// `SignerAttributeV2 ::= SEQUENCE { claimedAttributes [0] ClaimedAttributes OPTIONAL,
 /// certifiedAttributesV2 [1] CertifiedAttributesV2 OPTIONAL, signedAssertions [2] SignedAssertions
 /// OPTIONAL }` with `ClaimedAttributes ::= SEQUENCE OF Attribute` (ETSI EN 319 122-1 §5.2.6.1).
-/// The tags are explicit (the ETSI module's tagging; EU DSS decodes [0] explicitly). hpki writes
+/// The tags are explicit (the ETSI module's tagging; EU DSS decodes `[0]` explicitly). hpki writes
 /// only claimed attributes; the other two stay opaque.
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct SignerAttributeV2 {

@@ -10,12 +10,15 @@ const MAX_LEN: usize = 64;
 /// Why a time input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
+    /// Not an RFC 3339 date-time.
     #[error(
         "expected RFC 3339 YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM), e.g. 2022-09-07T00:00:00Z"
     )]
     Shape,
+    /// A date or time field out of range.
     #[error("date or time out of range")]
     Range,
+    /// Before the Unix epoch.
     #[error("before 1970-01-01T00:00:00Z")]
     BeforeEpoch,
 }

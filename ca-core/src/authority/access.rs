@@ -46,6 +46,7 @@ pub enum AccessError {
     /// A practitioner's route asked by the registration authority.
     #[error("this route needs a signer token or certificate bound to a practitioner")]
     NeedsPractitioner,
+    /// A client certificate that authenticates something other than a practitioner.
     #[error(
         "a {profile} certificate authenticates a {kind}, not a practitioner: it may use no \
          practitioner's credential"

@@ -166,11 +166,11 @@ pub enum ClientTextError {
         /// The limit in characters.
         max: usize,
     },
+    /// A text holding a character that is refused.
     #[error(
         "{field} holds U+{code:04X} at character {index}: control, bidirectional-formatting and \
          separator characters are refused"
     )]
-    /// A text holding a character that is refused.
     Forbidden {
         /// The request field.
         field: &'static str,

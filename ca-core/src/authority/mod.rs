@@ -30,7 +30,7 @@ use x509_cert::name::Name;
 
 /// Store setting holding the [`AuthorityConfig`] as JSON.
 pub(crate) const SETTING_CONFIG: &str = "authority.config";
-/// Store setting holding the [`AuditKey`], sealed like the CA keys (context [`AUDIT_KEY_CONTEXT`]).
+/// Store setting holding the `AuditKey`, sealed like the CA keys (context `AUDIT_KEY_CONTEXT`).
 pub const SETTING_AUDIT_KEY: &str = "audit.key";
 /// Associated data of the sealed audit key: a CA key's blob moved here does not open.
 const AUDIT_KEY_CONTEXT: &[u8] = b"audit-key";
@@ -759,7 +759,7 @@ impl<S: Store> Authority<S> {
 }
 
 impl<S: Store> Authority<S> {
-    /// Id of the audit key ([`AuditKey::key_id`]), as the `init` or `audit_key` record names it.
+    /// Id of the audit key (`AuditKey::key_id`), as the `init` or `audit_key` record names it.
     pub fn audit_key_id(&self) -> String {
         self.audit_key.key_id()
     }
@@ -778,7 +778,7 @@ impl<S: Store> Authority<S> {
     }
 
     /// Verifies the audit log with the audit key and, when given, that it extends `checkpoint`
-    /// (see [`crate::engine::audit::verify_log`]).
+    /// (see `audit::verify_log`).
     pub fn verify_audit(
         &self,
         checkpoint: Option<&Checkpoint>,

@@ -48,10 +48,10 @@ pub enum StoreError {
         "removeFromCRL is not a revocation reason; to lift a certificateHold, release the certificate"
     )]
     RemoveFromCrlNotAReason,
+    /// Only a certificate on hold can be released.
     #[error(
         "certificate {0} is not on hold (certificateHold): only a held certificate can be released"
     )]
-    /// Only a certificate on hold can be released.
     NotOnHold(String),
     /// `init` on a store that already holds CAs.
     #[error("the store is already initialised")]
@@ -259,7 +259,7 @@ fn audit_snapshot(store: &dyn Store) -> Result<(Vec<AuditRecord>, Option<AuditHe
 /// Verifies the structure of the audit log of `store` against its head: the hash chain, no gap,
 /// nothing past or short of the head. Returns the number of records checked. This needs no
 /// secret and so proves no authorship: whoever can write the store can recompute every hash.
-/// [`verify_audit_log`] adds the audit key's MACs (what `signer-api audit verify` runs).
+/// `verify_audit_log` adds the audit key's MACs (what `signer-api audit verify` runs).
 pub fn audit_verify(store: &dyn Store) -> Result<u64, AuditLogError> {
     let (records, head) = audit_snapshot(store)?;
     let head = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));

@@ -422,7 +422,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Remembers up to [`MAX_CACHED_PATHS`] signer paths.
+    /// Remembers up to `MAX_CACHED_PATHS` (4,096) signer paths.
     pub fn new(policy: Policy) -> Self {
         Self::with_capacity(policy, MAX_CACHED_PATHS)
     }
