@@ -76,6 +76,29 @@ const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
     (ID_AA_ETS_SIGNER_ATTR_V2, "id-aa-ets-signerAttrV2"),
 ];
 
+/// `oid` in dotted decimal, as its `Display` writes it, without the formatting machinery: a
+/// verification report writes several per signature.
+pub(crate) fn dotted(oid: &ObjectIdentifier) -> String {
+    let mut out = String::with_capacity(oid.as_bytes().len() * 3);
+    let mut digits = [0u8; 10];
+    for (i, arc) in oid.arcs().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let (mut n, mut at) = (arc, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    }
+    out
+}
+
 /// The name of `oid`: hpki's own, else const-oid's database. Remembered per OID: every report
 /// names the signer's algorithms, and a scan of const-oid's table costs as much as formatting a
 /// name (`verify/names.rs`). Only named OIDs are remembered, so the map never outgrows the tables
@@ -108,5 +131,29 @@ pub fn describe(oid: &ObjectIdentifier) -> String {
     match name(oid) {
         Some(name) => format!("{name} ({oid})"),
         None => oid.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_is_display() {
+        for (oid, _) in HPKI_NAMES {
+            assert_eq!(dotted(oid), oid.to_string());
+        }
+        for text in [
+            "0.0",
+            "1.2.840.10045.4.3.2",
+            "1.2.840.113549.1.9.16.2.47",
+            "2.5.29.15",
+            "2.39.0.10.100.1000.4294967295",
+            "2.25.4294967295.0.1",
+        ] {
+            let oid = ObjectIdentifier::new(text).unwrap();
+            assert_eq!(dotted(&oid), text);
+            assert_eq!(dotted(&oid), oid.to_string());
+        }
     }
 }

@@ -27,7 +27,33 @@ pub enum TimeError {
 /// four-digit year) `@<seconds>`.
 pub fn rfc3339(unix: u64) -> String {
     DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
-        .map_or_else(|_| format!("@{unix}"), |t| t.to_string())
+        .map_or_else(|_| format!("@{unix}"), |t| datetime(&t))
+}
+
+/// `t` as RFC 3339 in UTC, `YYYY-MM-DDTHH:MM:SSZ`: what der's `Display` writes (its years are
+/// 1970–9999, four digits), without the formatting machinery, as a verification report writes
+/// several per signature.
+pub(crate) fn datetime(t: &DateTime) -> String {
+    fn two(out: &mut String, n: u8) {
+        out.push(char::from(b'0' + n / 10 % 10));
+        out.push(char::from(b'0' + n % 10));
+    }
+    let mut out = String::with_capacity(20);
+    let year = t.year();
+    two(&mut out, (year / 100 % 100) as u8);
+    two(&mut out, (year % 100) as u8);
+    for (sep, n) in [
+        ('-', t.month()),
+        ('-', t.day()),
+        ('T', t.hour()),
+        (':', t.minutes()),
+        (':', t.seconds()),
+    ] {
+        out.push(sep);
+        two(&mut out, n);
+    }
+    out.push('Z');
+    out
 }
 
 /// Parses an RFC 3339 date-time (§5.6; `T`, `t` or a space between date and time as §5.6 NOTE
@@ -94,6 +120,22 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, TimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datetimes_are_written_as_der_displays_them() {
+        // Every day boundary of 1970–2100 (leap years, month ends), and odd times between.
+        let mut unix = 0u64;
+        while unix < 4_102_444_800 {
+            for t in [unix, unix + 86_399, unix + 45_296] {
+                let dt = DateTime::from_unix_duration(std::time::Duration::from_secs(t)).unwrap();
+                assert_eq!(datetime(&dt), dt.to_string(), "{t}");
+            }
+            unix += 86_400;
+        }
+        let last = DateTime::new(9999, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(datetime(&last), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn accepts_rfc3339_forms() {

@@ -1247,12 +1247,12 @@ fn check_signed_attributes(
         format!("{digest_alg:?} digest of the content matches"),
     );
     if let Ok(Some(t)) = single_value::<x509_cert::time::Time>(attrs, oid::ID_SIGNING_TIME) {
-        r.claimed_signing_time = Some(t.to_date_time().to_string());
+        r.claimed_signing_time = Some(crate::engine::time::datetime(&t.to_date_time()));
     }
     if let Ok(Some(cti)) =
         single_value::<CommitmentTypeIndication>(attrs, oid::ID_AA_ETS_COMMITMENT_TYPE)
     {
-        r.purpose = Some(cti.commitment_type_id.to_string());
+        r.purpose = Some(oid::dotted(&cti.commitment_type_id));
         r.purpose_name = crate::engine::purpose::label(&cti.commitment_type_id);
     }
     true
@@ -1585,8 +1585,8 @@ fn summary_with<'a>(cert: &'a Certificate, names: &mut NameTexts<'a>) -> CertSum
         subject: names.text(tbs.subject()),
         issuer: names.text(tbs.issuer()),
         serial: serial_hex(tbs.serial_number()),
-        not_before: tbs.validity().not_before.to_date_time().to_string(),
-        not_after: tbs.validity().not_after.to_date_time().to_string(),
+        not_before: crate::engine::time::datetime(&tbs.validity().not_before.to_date_time()),
+        not_after: crate::engine::time::datetime(&tbs.validity().not_after.to_date_time()),
     }
 }
 
@@ -1632,7 +1632,7 @@ fn describe_signer(
         }
         Err(e) => r.warn("hc-role", format!("hcRole does not decode: {e}")),
     }
-    r.certificate_policies = policies_of(cert).iter().map(|o| o.to_string()).collect();
+    r.certificate_policies = policies_of(cert).iter().map(oid::dotted).collect();
     r.signer_key = Some(key::describe_public_key(
         cert.tbs_certificate().subject_public_key_info(),
     ));

@@ -189,7 +189,7 @@ pub struct AlgorithmReport {
 impl AlgorithmReport {
     pub(crate) fn new(oid: &const_oid::ObjectIdentifier) -> Self {
         Self {
-            oid: oid.to_string(),
+            oid: crate::engine::oid::dotted(oid),
             name: crate::engine::oid::name(oid).map(str::to_owned),
         }
     }
