@@ -34,21 +34,59 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         if module == "lib" {
             continue;
         }
-        let text = std::fs::read_to_string(&file).expect("source");
+        let text: String = std::fs::read_to_string(&file)
+            .expect("source")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let deps = graph.entry(module.clone()).or_default();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, _) in line.match_indices("crate::engine::") {
-                let name: String = line[i + "crate::engine::".len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != module {
-                    deps.insert(name);
-                }
+        for name in engine_modules(&text) {
+            if name != module {
+                deps.insert(name);
             }
         }
     }
     graph
+}
+
+/// The top-level modules `text` names through `crate::engine::`, including each item of a
+/// grouped import (`use crate::engine::{hcrole, oid::X};`).
+fn engine_modules(text: &str) -> Vec<String> {
+    const PREFIX: &str = "crate::engine::";
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices(PREFIX) {
+        let rest = &text[i + PREFIX.len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            out.push(ident(rest));
+            continue;
+        };
+        // Items at depth 0 of the group, up to its closing brace.
+        let (mut depth, mut start) = (0usize, 0usize);
+        for (j, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    out.push(ident(&group[start..j]));
+                    break;
+                }
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(ident(&group[start..j]));
+                    start = j + 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    out.retain(|name| !name.is_empty());
+    out
 }
 
 /// A cycle of `graph`, if it has one (depth-first search).
@@ -89,6 +127,15 @@ fn top_level_modules_import_each_other_without_a_cycle() {
     assert!(graph["authority"].contains("store"), "{graph:?}");
     assert!(graph["store"].contains("audit"), "{graph:?}");
     assert_eq!(cycle(&graph), None, "{graph:#?}");
+}
+
+#[test]
+fn grouped_imports_count() {
+    assert_eq!(
+        engine_modules("use crate::engine::{hcrole, oid::{A, B},\n    store::X};"),
+        ["hcrole", "oid", "store"]
+    );
+    assert!(graph()["profile"].contains("hcrole"));
 }
 
 #[test]
