@@ -29,6 +29,7 @@ mod engine {
     pub(crate) mod sign;
     pub(crate) mod store;
     pub(crate) mod time;
+    pub(crate) mod tsp;
     pub(crate) mod verify;
 }
 
@@ -153,6 +154,14 @@ pub mod store {
 /// RFC 3339 times in and out.
 pub mod time {
     pub use crate::engine::time::{TimeError, parse_rfc3339, rfc3339};
+}
+
+/// The RFC 3161 time-stamping authority (with RFC 5816's ESS signingCertificateV2).
+pub mod tsp {
+    pub use crate::engine::tsp::{
+        Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, PkiStatusInfo, STATUS_GRANTED,
+        STATUS_REJECTION, TimeStampReq, TimeStampResp, Tsa, TspError, TstInfo,
+    };
 }
 
 /// Offline verification of CMS signatures and certificates, and its `Report`.

@@ -67,6 +67,11 @@ pub const ID_AA_ETS_COMMITMENT_TYPE: ObjectIdentifier =
 pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("0.4.0.19122.1.1");
 
+// ---- RFC 3161 time-stamping (tsp module) ----
+
+/// `id-ct-TSTInfo` (RFC 3161 §2.4.2), `iso17090.md` §5.5a: `1.2.840.113549.1.9.16.1.4`.
+pub use const_oid::db::rfc3161::ID_CT_TST_INFO;
+
 /// The names of the OIDs above that const-oid's tables do not carry.
 const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
     (HC_ROLE, "id-hcpki-at-healthcareactor"),
@@ -137,6 +142,12 @@ pub fn describe(oid: &ObjectIdentifier) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tst_info_is_iso17090_5_5a() {
+        assert_eq!(ID_CT_TST_INFO.to_string(), "1.2.840.113549.1.9.16.1.4");
+        assert_eq!(ID_KP_TIME_STAMPING.to_string(), "1.3.6.1.5.5.7.3.8");
+    }
 
     #[test]
     fn dotted_is_display() {

@@ -141,7 +141,7 @@ pub struct PreparedSigner {
     digest: DigestAlgorithm,
     spki: SubjectPublicKeyInfoOwned,
     /// `SignedData.version ‖ digestAlgorithms` (RFC 5652 §5.1): v1 for id-data content,
-    /// certificates only and v1 SignerInfos.
+    /// certificates only and v1 SignerInfos; v3 for another eContentType.
     signed_data_head: Vec<u8>,
     /// `[0] IMPLICIT CertificateSet`: signer and chain certificates as given (so they are the very
     /// octets certHash covers), in DER SET OF order.
@@ -155,8 +155,8 @@ pub struct PreparedSigner {
     content_type: Vec<u8>,
     /// The ESS signingCertificateV2 attribute.
     signing_certificate: Vec<u8>,
-    /// id-signedData (ContentInfo.contentType) and id-data (eContentType, of every signature hpki
-    /// makes), encoded.
+    /// id-signedData (ContentInfo.contentType) and the eContentType (id-data, or what
+    /// [`PreparedSigner::with_content_type`] set), encoded.
     signed_data_oid: Vec<u8>,
     data_oid: Vec<u8>,
 }
@@ -212,6 +212,30 @@ impl PreparedSigner {
             signed_data_oid: oid::ID_SIGNED_DATA.to_der()?,
             data_oid: oid::ID_DATA.to_der()?,
         })
+    }
+
+    /// Encapsulates `content_type` instead of id-data, e.g. id-ct-TSTInfo for an RFC 3161 §2.4.2
+    /// time-stamp token: the eContentType and the contentType attribute both name it, and
+    /// SignedData becomes version 3 (RFC 5652 §5.1: eContentType other than id-data).
+    pub fn with_content_type(mut self, content_type: ObjectIdentifier) -> Result<Self, SignError> {
+        let version = if content_type == oid::ID_DATA {
+            CmsVersion::V1
+        } else {
+            CmsVersion::V3
+        };
+        let mut signed_data_head = version.to_der()?;
+        SetOfVec::try_from(vec![self.digest.identifier()])?.encode_to_vec(&mut signed_data_head)?;
+        self.signed_data_head = signed_data_head;
+        self.content_type = SingleValued::new(oid::ID_CONTENT_TYPE, &content_type).to_der()?;
+        self.data_oid = content_type.to_der()?;
+        Ok(self)
+    }
+
+    /// Writes no `certificates` field: for a time-stamp token whose request had certReq FALSE
+    /// (RFC 3161 §2.4.1). ESS signingCertificateV2 still identifies the signer's certificate.
+    pub fn without_certificates(mut self) -> Self {
+        self.certificates.clear();
+        self
     }
 
     /// The digest algorithm documents must be hashed with for this signer.

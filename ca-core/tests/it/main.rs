@@ -34,6 +34,7 @@ mod store_crash;
 mod store_journal;
 mod store_sled;
 mod token_api;
+mod tsp;
 mod vectors;
 mod verify_algorithms;
 mod verify_ber;

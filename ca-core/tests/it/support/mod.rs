@@ -7,6 +7,7 @@ pub mod openssl;
 pub mod pki_authority;
 pub mod sign_fixture;
 pub mod store;
+pub mod tsa;
 pub mod x509;
 
 /// Engine reports name policy settings, never CLI flags (issue 12): the CLI adds its own hints

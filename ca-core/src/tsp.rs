@@ -1,0 +1,455 @@
+//! The time-stamping authority (RFC 3161, with RFC 5816's ESS signingCertificateV2): answers a
+//! `TimeStampReq` with a `TimeStampResp` whose token is a CMS SignedData over a `TSTInfo`.
+//!
+//! The types are written with `der` derive: `x509-tsp` on crates.io is on the der 0.7 generation
+//! (DESIGN.md §3). genTime is a parameter: ca-core reads no clock.
+
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::key::SigningKey;
+use crate::engine::oid;
+use crate::engine::sign::{PreparedSigner, SignError, SignatureParams};
+use const_oid::ObjectIdentifier;
+use der::asn1::{BitString, GeneralizedTime, Int, OctetString};
+use der::{Any, Decode, Encode, Tagged};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::Certificate;
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::ext::pkix::name::GeneralName;
+
+/// The largest request accepted, in octets: an imprint, a policy, a nonce and a few extensions
+/// fit in far less; anything bigger is refused before decoding.
+pub const MAX_REQUEST_LEN: usize = 16 * 1024;
+
+/// Octets of the random TSTInfo serialNumber, as for certificate serials (≥ 120 random bits;
+/// RFC 3161 §2.4.2 allows up to 160 bits).
+const SERIAL_LEN: usize = 16;
+
+/// `PKIStatus` granted (RFC 3161 §2.4.2).
+pub const STATUS_GRANTED: u8 = 0;
+/// `PKIStatus` rejection (RFC 3161 §2.4.2).
+pub const STATUS_REJECTION: u8 = 2;
+
+/// `TimeStampReq ::= SEQUENCE { version INTEGER { v1(1) }, messageImprint MessageImprint,
+/// reqPolicy TSAPolicyId OPTIONAL, nonce INTEGER OPTIONAL, certReq BOOLEAN DEFAULT FALSE,
+/// extensions [0] IMPLICIT Extensions OPTIONAL }` (RFC 3161 §2.4.1).
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct TimeStampReq {
+    /// `version`: 1.
+    pub version: u8,
+    /// `messageImprint`: the hash to time-stamp.
+    pub message_imprint: MessageImprint,
+    /// `reqPolicy`: the policy the requester wants.
+    #[asn1(optional = "true")]
+    pub req_policy: Option<ObjectIdentifier>,
+    /// `nonce`: echoed in the TSTInfo.
+    #[asn1(optional = "true")]
+    pub nonce: Option<Int>,
+    /// `certReq`: include the TSA certificate in the token.
+    #[asn1(default = "Default::default")]
+    pub cert_req: bool,
+    /// `[0] extensions`.
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    pub extensions: Option<Extensions>,
+}
+
+/// `MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }`
+/// (RFC 3161 §2.4.1).
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct MessageImprint {
+    /// `hashAlgorithm`.
+    pub hash_algorithm: AlgorithmIdentifierOwned,
+    /// `hashedMessage`.
+    pub hashed_message: OctetString,
+}
+
+/// `TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken TimeStampToken OPTIONAL }`
+/// (RFC 3161 §2.4.2); the token, a `ContentInfo`, is kept as its DER.
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct TimeStampResp {
+    /// `status`.
+    pub status: PkiStatusInfo,
+    /// `timeStampToken`: a ContentInfo holding SignedData over a TSTInfo.
+    #[asn1(optional = "true")]
+    pub time_stamp_token: Option<Any>,
+}
+
+/// `PKIStatusInfo ::= SEQUENCE { status PKIStatus, statusString PKIFreeText OPTIONAL, failInfo
+/// PKIFailureInfo OPTIONAL }` (RFC 3161 §2.4.2, from RFC 4210).
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct PkiStatusInfo {
+    /// `status`: [`STATUS_GRANTED`], [`STATUS_REJECTION`], …
+    pub status: u8,
+    /// `statusString`: `SEQUENCE OF UTF8String`.
+    #[asn1(optional = "true")]
+    pub status_string: Option<Vec<String>>,
+    /// `failInfo`: a named BIT STRING ([`FailureInfo`]).
+    #[asn1(optional = "true")]
+    pub fail_info: Option<BitString>,
+}
+
+impl PkiStatusInfo {
+    /// Whether `failInfo` has `bit` set.
+    pub fn has_failure(&self, bit: FailureInfo) -> bool {
+        self.fail_info
+            .as_ref()
+            .and_then(|bits| bits.get(bit as usize))
+            .unwrap_or(false)
+    }
+}
+
+/// The `PKIFailureInfo` bits a TSA sends (RFC 3161 §2.4.2).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum FailureInfo {
+    /// `badAlg`: unrecognized or unsupported algorithm.
+    BadAlg = 0,
+    /// `badRequest`: transaction not permitted or supported.
+    BadRequest = 2,
+    /// `badDataFormat`: the data submitted has the wrong format.
+    BadDataFormat = 5,
+    /// `unacceptedPolicy`: the requested TSA policy is not supported.
+    UnacceptedPolicy = 15,
+    /// `unacceptedExtension`: the requested extension is not supported.
+    UnacceptedExtension = 16,
+}
+
+impl FailureInfo {
+    /// The DER named BIT STRING with only this bit: trailing zero bits removed (X.690 §11.2.2).
+    fn bit_string(self) -> Result<BitString, der::Error> {
+        let bit = self as usize;
+        let mut bytes = vec![0u8; bit / 8 + 1];
+        bytes[bit / 8] = 0x80 >> (bit % 8);
+        BitString::new(7 - (bit % 8) as u8, bytes)
+    }
+}
+
+/// `TSTInfo ::= SEQUENCE { version INTEGER { v1(1) }, policy TSAPolicyId, messageImprint,
+/// serialNumber INTEGER, genTime GeneralizedTime, accuracy Accuracy OPTIONAL, ordering BOOLEAN
+/// DEFAULT FALSE, nonce INTEGER OPTIONAL, tsa [0] GeneralName OPTIONAL, extensions [1] IMPLICIT
+/// Extensions OPTIONAL }` (RFC 3161 §2.4.2).
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct TstInfo {
+    /// `version`: 1.
+    pub version: u8,
+    /// `policy`: the TSA policy the token was issued under.
+    pub policy: ObjectIdentifier,
+    /// `messageImprint`: the request's, unchanged.
+    pub message_imprint: MessageImprint,
+    /// `serialNumber`: unique per token.
+    pub serial_number: Int,
+    /// `genTime`.
+    pub gen_time: GeneralizedTime,
+    /// `accuracy`.
+    #[asn1(optional = "true")]
+    pub accuracy: Option<Accuracy>,
+    /// `ordering`.
+    #[asn1(default = "Default::default")]
+    pub ordering: bool,
+    /// `nonce`: the request's.
+    #[asn1(optional = "true")]
+    pub nonce: Option<Int>,
+    /// `[0] tsa`: explicit, GeneralName being a CHOICE (X.680 §31.2.7).
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    pub tsa: Option<GeneralName>,
+    /// `[1] extensions`.
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    pub extensions: Option<Extensions>,
+}
+
+/// `Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL,
+/// micros [1] INTEGER (1..999) OPTIONAL }` (RFC 3161 §2.4.2).
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct Accuracy {
+    /// `seconds`.
+    #[asn1(optional = "true")]
+    pub seconds: Option<u32>,
+    /// `[0] millis`.
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    pub millis: Option<u16>,
+    /// `[1] micros`.
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    pub micros: Option<u16>,
+}
+
+/// Why no response could be made at all. A request that decodes but is not acceptable gets a
+/// rejection response instead (RFC 3161 §2.4.2).
+#[derive(Debug, thiserror::Error)]
+pub enum TspError {
+    /// The request is larger than [`MAX_REQUEST_LEN`].
+    #[error("time-stamp request is {len} octets; at most {MAX_REQUEST_LEN} are accepted")]
+    TooLarge {
+        /// Its length in octets.
+        len: usize,
+    },
+    /// The request is not a DER TimeStampReq.
+    #[error("not a DER TimeStampReq: {0}")]
+    Malformed(String),
+    /// The TSA certificate does not suit a TSA, or does not certify its key.
+    #[error("TSA certificate: {0}")]
+    Certificate(String),
+    /// The token could not be signed.
+    #[error("signing the time-stamp token: {0}")]
+    Sign(#[from] SignError),
+    /// A response could not be encoded, or no random serial drawn.
+    #[error("building the time-stamp response: {0}")]
+    Build(String),
+}
+
+impl From<der::Error> for TspError {
+    fn from(e: der::Error) -> Self {
+        TspError::Build(e.to_string())
+    }
+}
+
+/// A time-stamping unit: its key, its certificate and chain, and the policy it issues under.
+pub struct Tsa {
+    key: SigningKey,
+    /// Signs tokens that carry the TSA certificate and chain (certReq TRUE).
+    with_certificates: PreparedSigner,
+    /// Signs tokens without certificates (certReq FALSE).
+    without_certificates: PreparedSigner,
+    policy: ObjectIdentifier,
+}
+
+impl std::fmt::Debug for Tsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tsa")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tsa {
+    /// A TSA signing with `key`, certified by `certificate` (DER), with `chain` (issuing CA first)
+    /// to include when asked. The certificate must carry extendedKeyUsage timeStamping, critical
+    /// and alone (RFC 3161 §2.3), which the `tsa` profile issues.
+    pub fn new(
+        key: SigningKey,
+        certificate: &[u8],
+        chain: &[Vec<u8>],
+        policy: ObjectIdentifier,
+    ) -> Result<Self, TspError> {
+        check_tsa_certificate(certificate)?;
+        let signer = PreparedSigner::new(&key, certificate, chain)?
+            .with_content_type(oid::ID_CT_TST_INFO)?;
+        Ok(Self {
+            key,
+            without_certificates: signer.clone().without_certificates(),
+            with_certificates: signer,
+            policy,
+        })
+    }
+
+    /// The policy OID of every token.
+    pub fn policy(&self) -> ObjectIdentifier {
+        self.policy
+    }
+
+    /// Answers `request_der` (a DER TimeStampReq) with a DER TimeStampResp: granted with a token
+    /// stamped `gen_time` (Unix seconds), or a rejection naming the failure. `Err` only for a
+    /// request that is too large or not a TimeStampReq at all, or when signing fails.
+    pub fn timestamp(&self, request_der: &[u8], gen_time: u64) -> Result<Vec<u8>, TspError> {
+        if request_der.len() > MAX_REQUEST_LEN {
+            return Err(TspError::TooLarge {
+                len: request_der.len(),
+            });
+        }
+        let request =
+            TimeStampReq::from_der(request_der).map_err(|e| TspError::Malformed(e.to_string()))?;
+        if let Err((failure, text)) = self.check(&request) {
+            return rejection(failure, text);
+        }
+
+        let mut serial: [u8; SERIAL_LEN] = crate::engine::seal::Sealer::random_bytes()
+            .map_err(|_| TspError::Build("no random serial".into()))?;
+        // Positive and of fixed length, as certificate serials (issue::random_serial).
+        serial[0] = (serial[0] & 0x7f) | 0x01;
+        let gen_time_der =
+            GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(gen_time))?;
+        let info = TstInfo {
+            version: 1,
+            policy: self.policy,
+            message_imprint: request.message_imprint,
+            serial_number: Int::new(&serial)?,
+            gen_time: gen_time_der,
+            // genTime is the caller's clock read to the second.
+            accuracy: Some(Accuracy {
+                seconds: Some(1),
+                millis: None,
+                micros: None,
+            }),
+            ordering: false,
+            nonce: request.nonce,
+            tsa: None,
+            extensions: None,
+        }
+        .to_der()?;
+
+        let signer = if request.cert_req {
+            &self.with_certificates
+        } else {
+            &self.without_certificates
+        };
+        let token = signer.sign(
+            &self.key,
+            &SignatureParams {
+                digest: &signer.digest_algorithm().digest(&info),
+                // RFC 3161 neither asks for nor forbids signingTime; it says genTime again.
+                signing_time: gen_time,
+                commitment_type: None,
+                claimed_role: None,
+                attached: Some(&info),
+            },
+        )?;
+        Ok(TimeStampResp {
+            status: PkiStatusInfo {
+                status: STATUS_GRANTED,
+                status_string: None,
+                fail_info: None,
+            },
+            time_stamp_token: Some(Any::from_der(&token)?),
+        }
+        .to_der()?)
+    }
+
+    /// What RFC 3161 §2.4.1 makes a TSA refuse, with the failure to answer.
+    fn check(&self, request: &TimeStampReq) -> Result<(), (FailureInfo, String)> {
+        if request.version != 1 {
+            return Err((
+                FailureInfo::BadRequest,
+                format!("version {} (only v1)", request.version),
+            ));
+        }
+        let imprint = &request.message_imprint;
+        let algorithm = &imprint.hash_algorithm;
+        // SHA-2 only: a SHA-1 imprint would let a collision be time-stamped. Parameters absent or
+        // NULL (RFC 5754 §2).
+        let hash = DigestAlgorithm::from_oid(&algorithm.oid)
+            .filter(|d| {
+                matches!(
+                    d,
+                    DigestAlgorithm::Sha256 | DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512
+                )
+            })
+            .filter(|_| {
+                algorithm
+                    .parameters
+                    .as_ref()
+                    .is_none_or(|p| p.tag() == der::Tag::Null && p.value().is_empty())
+            })
+            .ok_or_else(|| {
+                (
+                    FailureInfo::BadAlg,
+                    format!("hash algorithm {}", oid::describe(&algorithm.oid)),
+                )
+            })?;
+        let len = imprint.hashed_message.as_bytes().len();
+        if len != hash.len() {
+            return Err((
+                FailureInfo::BadDataFormat,
+                format!("{hash:?} imprint of {len} octets, not {}", hash.len()),
+            ));
+        }
+        if let Some(policy) = request.req_policy
+            && policy != self.policy
+        {
+            return Err((
+                FailureInfo::UnacceptedPolicy,
+                format!("policy {policy} (this TSA issues under {})", self.policy),
+            ));
+        }
+        // Any extension, critical or not, that the TSA does not recognise is refused (§2.4.1);
+        // this TSA recognises none.
+        if let Some(extension) = request.extensions.as_ref().and_then(|e| e.first()) {
+            return Err((
+                FailureInfo::UnacceptedExtension,
+                format!("extension {}", oid::describe(&extension.extn_id)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A TimeStampResp with status rejection, `failure` and `text` (RFC 3161 §2.4.2: no token).
+fn rejection(failure: FailureInfo, text: String) -> Result<Vec<u8>, TspError> {
+    Ok(TimeStampResp {
+        status: PkiStatusInfo {
+            status: STATUS_REJECTION,
+            status_string: Some(vec![text]),
+            fail_info: Some(failure.bit_string()?),
+        },
+        time_stamp_token: None,
+    }
+    .to_der()?)
+}
+
+/// RFC 3161 §2.3: the TSA certificate has exactly one extendedKeyUsage, timeStamping, critical.
+fn check_tsa_certificate(der: &[u8]) -> Result<(), TspError> {
+    let cert = Certificate::from_der(der).map_err(|e| TspError::Certificate(e.to_string()))?;
+    let eku = cert
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id == oid::ID_CE_EXT_KEY_USAGE)
+        .ok_or_else(|| {
+            TspError::Certificate(
+                "no extendedKeyUsage; RFC 3161 §2.3 needs timeStamping, critical".into(),
+            )
+        })?;
+    let purposes = ExtendedKeyUsage::from_der(eku.extn_value.as_bytes())
+        .map_err(|e| TspError::Certificate(format!("extendedKeyUsage: {e}")))?;
+    if !eku.critical || purposes.0 != [oid::ID_KP_TIME_STAMPING] {
+        return Err(TspError::Certificate(
+            "extendedKeyUsage must be timeStamping alone and critical (RFC 3161 §2.3)".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_bits_are_der_named_bit_strings() {
+        // unacceptedPolicy (15): two octets, the last bit of the second, no unused bits.
+        let bits = FailureInfo::UnacceptedPolicy.bit_string().unwrap();
+        assert_eq!(bits.to_der().unwrap(), [0x03, 0x03, 0x00, 0x00, 0x01]);
+        // badAlg (0): one octet 0x80 with seven unused bits.
+        let bits = FailureInfo::BadAlg.bit_string().unwrap();
+        assert_eq!(bits.to_der().unwrap(), [0x03, 0x02, 0x07, 0x80]);
+        let info = PkiStatusInfo {
+            status: STATUS_REJECTION,
+            status_string: None,
+            fail_info: Some(FailureInfo::BadDataFormat.bit_string().unwrap()),
+        };
+        assert!(info.has_failure(FailureInfo::BadDataFormat));
+        assert!(!info.has_failure(FailureInfo::BadAlg));
+    }
+
+    #[test]
+    fn default_booleans_are_omitted() {
+        // DER leaves out a value equal to its DEFAULT (X.690 §11.5): certReq and ordering FALSE.
+        let accuracy = Accuracy {
+            seconds: Some(1),
+            millis: None,
+            micros: None,
+        };
+        assert_eq!(accuracy.to_der().unwrap(), [0x30, 0x03, 0x02, 0x01, 0x01]);
+        let request = TimeStampReq {
+            version: 1,
+            message_imprint: MessageImprint {
+                hash_algorithm: DigestAlgorithm::Sha256.identifier(),
+                hashed_message: OctetString::new([0u8; 32]).unwrap(),
+            },
+            req_policy: None,
+            nonce: None,
+            cert_req: false,
+            extensions: None,
+        };
+        let der = request.to_der().unwrap();
+        assert!(!der.windows(3).any(|w| w == [0x01, 0x01, 0x00]));
+        assert_eq!(TimeStampReq::from_der(&der).unwrap(), request);
+    }
+}

@@ -1,0 +1,397 @@
+//! The RFC 3161 time-stamping authority (`ca_core::tsp::Tsa`): OpenSSL's `ts` command requests,
+//! reads and verifies our tokens; rejections carry the RFC 3161 §2.4.2 failure bits.
+
+use crate::support::sign_fixture::{only_signer, pem, signed_data};
+use crate::support::tsa::{NOW, POLICY, fixture};
+
+use ca_core::oid;
+use ca_core::sign::SigningCertificateV2;
+use ca_core::tsp::{
+    FailureInfo, MAX_REQUEST_LEN, MessageImprint, STATUS_GRANTED, STATUS_REJECTION, TimeStampReq,
+    TimeStampResp, TspError, TstInfo,
+};
+use cms::signed_data::SignedData;
+use const_oid::ObjectIdentifier;
+use der::asn1::{Int, OctetString};
+use der::{Decode, Encode};
+use spki::AlgorithmIdentifierOwned;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// genTime of the tokens: an hour after the TSA certificate was issued.
+const GEN_TIME: u64 = NOW + 3_600;
+
+fn run_openssl(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl CLI is required by these tests (.ci/run installs it)")
+}
+
+/// `openssl ts -query -data doc.txt -sha256 extra…` in `dir`: the request's DER.
+fn openssl_query(dir: &Path, extra: &[&str]) -> Vec<u8> {
+    std::fs::write(dir.join("doc.txt"), b"discharge letter\n").unwrap();
+    let args = [
+        &["ts", "-query", "-data", "doc.txt", "-out", "req.tsq"][..],
+        extra,
+    ]
+    .concat();
+    let out = run_openssl(dir, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.join("req.tsq")).unwrap()
+}
+
+fn response(der: &[u8]) -> TimeStampResp {
+    TimeStampResp::from_der(der).unwrap()
+}
+
+/// The token's SignedData and its TSTInfo.
+fn token(resp: &TimeStampResp) -> (SignedData, TstInfo) {
+    let token = resp
+        .time_stamp_token
+        .as_ref()
+        .expect("a token")
+        .to_der()
+        .unwrap();
+    let sd = signed_data(&token);
+    assert_eq!(sd.encap_content_info.econtent_type, oid::ID_CT_TST_INFO);
+    let econtent = sd.encap_content_info.econtent.as_ref().expect("eContent");
+    let info = TstInfo::from_der(econtent.decode_as::<OctetString>().unwrap().as_bytes()).unwrap();
+    (sd, info)
+}
+
+fn write_pems(dir: &Path, name: &str, certs: &[&[u8]]) {
+    let text: String = certs.iter().map(|c| pem(c)).collect();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// `openssl ts -verify` of resp.tsr against req.tsq in `dir`, with root.pem trusted.
+fn openssl_verify(dir: &Path, untrusted: &str) -> Output {
+    run_openssl(
+        dir,
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-queryfile",
+            "req.tsq",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            untrusted,
+        ],
+    )
+}
+
+#[test]
+fn openssl_reads_and_verifies_a_token() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let req = openssl_query(dir.path(), &["-sha256", "-cert"]);
+    let der = f.tsa.timestamp(&req, GEN_TIME).unwrap();
+    std::fs::write(dir.path().join("resp.tsr"), &der).unwrap();
+
+    let text = run_openssl(dir.path(), &["ts", "-reply", "-in", "resp.tsr", "-text"]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in [
+        "Status: Granted.",
+        &format!("Policy OID: {POLICY}"),
+        "Hash Algorithm: sha256",
+        // GEN_TIME = 2026-01-01T01:00:00Z.
+        "Time stamp: Jan  1 01:00:00 2026 GMT",
+        "Accuracy: 0x01 seconds, unspecified millis, unspecified micros",
+        "Ordering: no",
+    ] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
+    let request = TimeStampReq::from_der(&req).unwrap();
+    let nonce = hex::encode_upper(request.nonce.as_ref().unwrap().as_bytes());
+    assert!(
+        text.contains(&format!("Nonce: 0x{}", nonce.trim_start_matches("00"))),
+        "nonce {nonce} not echoed:\n{text}"
+    );
+
+    write_pems(dir.path(), "root.pem", &[&f.root]);
+    write_pems(
+        dir.path(),
+        "chain.pem",
+        &f.chain.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    let out = openssl_verify(dir.path(), "chain.pem");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nor over other data: the imprint binds the document.
+    std::fs::write(dir.path().join("doc.txt"), b"another letter\n").unwrap();
+    let out = run_openssl(
+        dir.path(),
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-data",
+            "doc.txt",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "chain.pem",
+        ],
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+        "a token verified over other data"
+    );
+}
+
+#[test]
+fn token_structure_nonce_and_ess_binding() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let req = openssl_query(dir.path(), &["-sha256", "-cert"]);
+    let request = TimeStampReq::from_der(&req).unwrap();
+    let resp = response(&f.tsa.timestamp(&req, GEN_TIME).unwrap());
+    assert_eq!(resp.status.status, STATUS_GRANTED);
+    assert_eq!(resp.status.fail_info, None);
+    let (sd, info) = token(&resp);
+
+    assert_eq!(info.version, 1);
+    assert_eq!(info.policy, ObjectIdentifier::new(POLICY).unwrap());
+    assert_eq!(info.message_imprint, request.message_imprint);
+    assert_eq!(info.nonce, request.nonce);
+    assert!(info.nonce.is_some());
+    assert_eq!(info.gen_time.to_unix_duration().as_secs(), GEN_TIME);
+    assert_eq!(info.accuracy.as_ref().unwrap().seconds, Some(1));
+    // 16 octets, positive.
+    assert_eq!(info.serial_number.as_bytes().len(), 16);
+    assert!(info.serial_number.as_bytes()[0] & 0x80 == 0);
+
+    // RFC 5652 §5.1: v3 for an eContentType other than id-data; certReq → TSA certificate in.
+    assert_eq!(sd.version, cms::content_info::CmsVersion::V3);
+    let certs = sd
+        .certificates
+        .as_ref()
+        .expect("certReq TRUE: certificates");
+    let tsa_cert = x509_cert::Certificate::from_der(&f.certificate).unwrap();
+    assert!(certs.0.iter().any(|c| matches!(
+        c,
+        cms::cert::CertificateChoices::Certificate(c) if *c == tsa_cert
+    )));
+
+    let si = only_signer(&sd);
+    let attr = |o| crate::support::sign_fixture::attribute(si, o);
+    assert_eq!(
+        attr(oid::ID_CONTENT_TYPE)
+            .decode_as::<ObjectIdentifier>()
+            .unwrap(),
+        oid::ID_CT_TST_INFO
+    );
+    let econtent = sd.encap_content_info.econtent.as_ref().unwrap();
+    let tst_der = econtent.decode_as::<OctetString>().unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, tst_der.as_bytes());
+    assert_eq!(
+        attr(oid::ID_MESSAGE_DIGEST)
+            .decode_as::<OctetString>()
+            .unwrap()
+            .as_bytes(),
+        digest.as_ref()
+    );
+    // RFC 5816: ESS signingCertificateV2 names the TSA certificate by its SHA-256.
+    let ess: SigningCertificateV2 = attr(oid::ID_AA_SIGNING_CERTIFICATE_V_2)
+        .decode_as()
+        .unwrap();
+    let cert_hash = ring::digest::digest(&ring::digest::SHA256, &f.certificate);
+    assert_eq!(ess.certs[0].cert_hash.as_bytes(), cert_hash.as_ref());
+    crate::support::sign_fixture::verify_signer_info(si, &f.certificate).unwrap();
+}
+
+#[test]
+fn cert_req_false_leaves_the_certificate_out() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let req = openssl_query(dir.path(), &["-sha256"]);
+    assert!(!TimeStampReq::from_der(&req).unwrap().cert_req);
+    let der = f.tsa.timestamp(&req, GEN_TIME).unwrap();
+    let (sd, _) = token(&response(&der));
+    assert!(sd.certificates.is_none(), "certReq FALSE: no certificates");
+
+    std::fs::write(dir.path().join("resp.tsr"), &der).unwrap();
+    write_pems(dir.path(), "root.pem", &[&f.root]);
+    write_pems(
+        dir.path(),
+        "chain.pem",
+        &f.chain.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    // Without the TSA certificate OpenSSL has no signer to verify with…
+    let out = openssl_verify(dir.path(), "chain.pem");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Verification: OK"));
+    // …and with it supplied the token verifies.
+    let mut with_tsa = vec![f.certificate.as_slice()];
+    with_tsa.extend(f.chain.iter().map(Vec::as_slice));
+    write_pems(dir.path(), "untrusted.pem", &with_tsa);
+    let out = openssl_verify(dir.path(), "untrusted.pem");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn two_tokens_have_different_serials() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let req = openssl_query(dir.path(), &["-sha256", "-cert"]);
+    let a = token(&response(&f.tsa.timestamp(&req, GEN_TIME).unwrap())).1;
+    let b = token(&response(&f.tsa.timestamp(&req, GEN_TIME).unwrap())).1;
+    assert_ne!(a.serial_number, b.serial_number);
+}
+
+/// Asserts `der` is a rejection with `failure` set, a reason, and no token.
+fn assert_rejected(der: &[u8], failure: FailureInfo, reason: &str) {
+    let resp = response(der);
+    assert_eq!(resp.status.status, STATUS_REJECTION);
+    assert!(resp.status.has_failure(failure), "{:?}", resp.status);
+    let text = resp.status.status_string.as_ref().unwrap().join(" ");
+    assert!(text.contains(reason), "{text:?} lacks {reason:?}");
+    assert!(resp.time_stamp_token.is_none());
+}
+
+#[test]
+fn unaccepted_policy_is_rejected() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let req = openssl_query(dir.path(), &["-sha256", "-tspolicy", "1.2.3.4.5"]);
+    let der = f.tsa.timestamp(&req, GEN_TIME).unwrap();
+    assert_rejected(&der, FailureInfo::UnacceptedPolicy, "policy 1.2.3.4.5");
+    // OpenSSL reads the rejection too.
+    std::fs::write(dir.path().join("resp.tsr"), &der).unwrap();
+    let out = run_openssl(dir.path(), &["ts", "-reply", "-in", "resp.tsr", "-text"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Status: Rejected"), "{text}");
+    assert!(
+        text.contains("requested TSA policy is not supported"),
+        "{text}"
+    );
+
+    // The configured policy, requested explicitly, is granted.
+    let req = openssl_query(dir.path(), &["-sha256", "-tspolicy", POLICY]);
+    let resp = response(&f.tsa.timestamp(&req, GEN_TIME).unwrap());
+    assert_eq!(resp.status.status, STATUS_GRANTED);
+}
+
+/// A request built by hand: SHA-256 over `imprint`, with `edit` applied.
+fn request(imprint: &[u8], edit: impl FnOnce(&mut TimeStampReq)) -> Vec<u8> {
+    let mut req = TimeStampReq {
+        version: 1,
+        message_imprint: MessageImprint {
+            hash_algorithm: AlgorithmIdentifierOwned {
+                oid: oid::ID_SHA_256,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(imprint).unwrap(),
+        },
+        req_policy: None,
+        nonce: Some(Int::new(&[0x01, 0x02, 0x03]).unwrap()),
+        cert_req: true,
+        extensions: None,
+    };
+    edit(&mut req);
+    req.to_der().unwrap()
+}
+
+#[test]
+fn bad_requests_get_rejections_with_the_failure_bit() {
+    let tsa = &fixture().tsa;
+    // A SHA-256 imprint of 20 octets.
+    let der = tsa.timestamp(&request(&[7; 20], |_| {}), GEN_TIME).unwrap();
+    assert_rejected(&der, FailureInfo::BadDataFormat, "imprint of 20 octets");
+    // SHA-1 is not accepted.
+    let der = tsa
+        .timestamp(
+            &request(&[7; 20], |r| {
+                r.message_imprint.hash_algorithm.oid = oid::ID_SHA_1
+            }),
+            GEN_TIME,
+        )
+        .unwrap();
+    assert_rejected(&der, FailureInfo::BadAlg, "hash algorithm");
+    // Version 2.
+    let der = tsa
+        .timestamp(&request(&[7; 32], |r| r.version = 2), GEN_TIME)
+        .unwrap();
+    assert_rejected(&der, FailureInfo::BadRequest, "version 2");
+    // Any extension, even non-critical (RFC 3161 §2.4.1).
+    let der = tsa
+        .timestamp(
+            &request(&[7; 32], |r| {
+                r.extensions = Some(vec![x509_cert::ext::Extension {
+                    extn_id: ObjectIdentifier::new("1.2.3.4.6").unwrap(),
+                    critical: false,
+                    extn_value: OctetString::new([5, 0]).unwrap(),
+                }])
+            }),
+            GEN_TIME,
+        )
+        .unwrap();
+    assert_rejected(&der, FailureInfo::UnacceptedExtension, "1.2.3.4.6");
+    // The same request without the extension is granted, nonce echoed.
+    let resp = response(&tsa.timestamp(&request(&[7; 32], |_| {}), GEN_TIME).unwrap());
+    assert_eq!(resp.status.status, STATUS_GRANTED);
+    assert_eq!(token(&resp).1.nonce.unwrap().as_bytes(), [1, 2, 3]);
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    let tsa = &fixture().tsa;
+    for garbage in [
+        &b""[..],
+        b"\x30",
+        b"\x30\x80\x00\x00",
+        b"not DER at all",
+        &fixture().certificate,
+    ] {
+        assert!(
+            matches!(
+                tsa.timestamp(garbage, GEN_TIME),
+                Err(TspError::Malformed(_))
+            ),
+            "{garbage:?}"
+        );
+    }
+    let huge = vec![0x30; MAX_REQUEST_LEN + 1];
+    assert!(matches!(
+        tsa.timestamp(&huge, GEN_TIME),
+        Err(TspError::TooLarge { len }) if len == MAX_REQUEST_LEN + 1
+    ));
+}
+
+#[test]
+fn a_certificate_without_time_stamping_eku_is_refused() {
+    // The rhp-sign certificate of the RSA key the sign tests load from this file.
+    let signer = crate::support::sign_fixture::signer("rsa");
+    let key = ca_core::key::SigningKey::from_pkcs8(include_bytes!("data/rsa2048.pk8.der")).unwrap();
+    let err = ca_core::tsp::Tsa::new(
+        key,
+        &signer.certificate,
+        &signer.chain,
+        ObjectIdentifier::new(POLICY).unwrap(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, TspError::Certificate(m) if m.contains("timeStamping")),
+        "{err}"
+    );
+}
