@@ -347,7 +347,7 @@ impl Tsa {
         if len != hash.len() {
             return Err((
                 FailureInfo::BadDataFormat,
-                format!("{hash:?} imprint of {len} octets, not {}", hash.len()),
+                format!("{hash} imprint of {len} octets, not {}", hash.len()),
             ));
         }
         if let Some(policy) = request.req_policy

@@ -312,6 +312,21 @@ impl<S: Store> Authority<S> {
         actor: &str,
         extra: Vec<(String, String)>,
     ) -> Result<ApiToken, TokenError> {
+        // The practitioner becomes an identity and enters the audit log: printable text of an
+        // owner's length (issue 12 item 8), whichever door (API or admin CLI) mints the token.
+        if let TokenScope::Signer { practitioner } = &scope {
+            if practitioner.is_empty() {
+                return Err(TokenError::Invalid(
+                    "a signer token names its practitioner".into(),
+                ));
+            }
+            super::credential::check_client_text(
+                "practitioner",
+                practitioner,
+                super::credential::MAX_OWNER_LEN,
+            )
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        }
         let (token, record) = issue_token(scope, now, lifetime)?;
         let mut details = scope_details(&record.scope);
         details.push(("expires_at".to_owned(), record.expires_at.to_string()));

@@ -323,3 +323,33 @@ fn invalid_requests() {
     );
     assert_eq!(audit_len(&env), before);
 }
+
+/// The practitioner a signer token names becomes an identity and enters the audit log: ca-core
+/// refuses control and bidirectional characters, an empty name and an over-long one, whichever
+/// door mints the token, and writes nothing.
+#[test]
+fn a_signer_tokens_practitioner_is_printable_text() {
+    let env = env();
+    let ra = env
+        .authority
+        .create_token(TokenScope::Ra, HOUR, NOW, "cli")
+        .unwrap();
+    let before = env.authority.store().audit_log().unwrap().len();
+    let long = "d".repeat(ca_core::credential::MAX_OWNER_LEN + 1);
+    for bad in ["dr\u{202E}x", "dr\0", "", long.as_str()] {
+        let err = env
+            .authority
+            .create_token(signer(bad), HOUR, NOW, "cli")
+            .unwrap_err();
+        assert!(matches!(err, TokenError::Invalid(_)), "{bad:?}: {err}");
+        let err = env
+            .authority
+            .mint_token(ra.id(), signer(bad), HOUR, HOUR, NOW, "token:ra")
+            .unwrap_err();
+        assert!(matches!(err, TokenError::Invalid(_)), "{bad:?}: {err}");
+    }
+    assert_eq!(env.authority.store().audit_log().unwrap().len(), before);
+    env.authority
+        .create_token(signer("主治医 Dr. Ärztin"), HOUR, NOW, "cli")
+        .unwrap();
+}

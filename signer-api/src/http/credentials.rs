@@ -7,7 +7,7 @@ use super::problem::{Problem, RequestError};
 use super::{AppState, blocking, now};
 use actix_web::{HttpResponse, delete, get, post, web};
 use ca_core::authority::access::AccessError;
-use ca_core::credential::{Credential, NewCredential, check_client_text};
+use ca_core::credential::{Credential, NewCredential};
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
 use ca_core::time::rfc3339;
@@ -179,7 +179,7 @@ pub enum Scope {
 }
 
 /// The longest practitioner identity a signer token is bound to, in characters.
-pub const MAX_PRACTITIONER_LEN: usize = 128;
+pub const MAX_PRACTITIONER_LEN: usize = ca_core::credential::MAX_OWNER_LEN;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenView {
@@ -205,17 +205,13 @@ pub async fn create_token(
     let limits = &state.config.tokens;
     let (scope, default_days) = match (body.scope.as_str(), &body.practitioner) {
         ("ra", None) => (TokenScope::Ra, limits.ra_lifetime_days),
-        ("signer", Some(p)) if !p.is_empty() => {
-            // The practitioner is written to the audit log (issue 12 item 8).
-            check_client_text("practitioner", p, MAX_PRACTITIONER_LEN)
-                .map_err(|e| RequestError::Invalid(e.to_string()))?;
-            (
-                TokenScope::Signer {
-                    practitioner: p.clone(),
-                },
-                limits.signer_lifetime_days,
-            )
-        }
+        // ca-core judges the practitioner's text (`Authority::mint_token`).
+        ("signer", Some(p)) => (
+            TokenScope::Signer {
+                practitioner: p.clone(),
+            },
+            limits.signer_lifetime_days,
+        ),
         _ => {
             return Err(RequestError::Invalid(
                 "scope is \"ra\" (no practitioner) or \"signer\" with a practitioner".into(),
