@@ -60,6 +60,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     } else {
         initialise_demo(&dir, &config)?
     };
+    let authority = with_ocsp(authority, &config);
     let state = web::Data::new(AppState {
         authority,
         purposes: std::sync::Arc::new(dir.signing_policy()?),
@@ -108,6 +109,20 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         out.flush()?;
         drop(out);
         server.run().await.context("serving")
+    })
+}
+
+/// The OCSP settings of `config`: when enabled, the URL recorded at init, else (a data
+/// directory made before the responder) `{base_url}/v1/ocsp`; when disabled, none.
+pub fn with_ocsp(authority: Authority<SledStore>, config: &Config) -> Authority<SledStore> {
+    let url = config.ocsp.enabled.then(|| {
+        authority.config().urls.ocsp.clone().unwrap_or_else(|| {
+            format!("{}/v1/ocsp", config.base_url.trim_end_matches('/'))
+        })
+    });
+    authority.with_ocsp(ca_core::authority::OcspSettings {
+        url,
+        validity_seconds: config.ocsp.validity_seconds,
     })
 }
 
