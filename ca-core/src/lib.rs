@@ -133,7 +133,8 @@ pub mod ocsp {
 pub mod profile {
     pub use crate::engine::profile::{
         Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef,
-        OcspResponseRule, Profile, ProfileError, ProfileSet, ProfileViolation, RoleVocabulary, SubjectType,
+        OcspResponseRule, Profile, ProfileError, ProfileSet, ProfileViolation, RoleVocabulary,
+        SubjectType,
     };
 }
 

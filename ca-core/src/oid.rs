@@ -53,8 +53,7 @@ pub use const_oid::db::rfc6960::{
 
 /// Common-PKI `CertHash` OCSP single extension (SigG-Profile; German health-network relying
 /// parties require it), `iso17090.md` table: `1.3.36.8.3.13`.
-pub const ID_COMMON_PKI_CERT_HASH: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.36.8.3.13");
+pub const ID_COMMON_PKI_CERT_HASH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.36.8.3.13");
 
 // ---- CMS and CAdES (sign module) ----
 

@@ -267,7 +267,9 @@ impl Config {
             config.ocsp.validity_seconds = number("HPKI_OCSP_VALIDITY", v)?;
         }
         if config.ocsp.validity_seconds == 0 {
-            return Err(ConfigError::Invalid("ocsp.validity_seconds must be at least 1"));
+            return Err(ConfigError::Invalid(
+                "ocsp.validity_seconds must be at least 1",
+            ));
         }
         if let Some(v) = env("HPKI_TOKEN_MAX_DAYS") {
             config.tokens.max_days = number("HPKI_TOKEN_MAX_DAYS", v)?;

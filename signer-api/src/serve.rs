@@ -116,9 +116,12 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
 /// directory made before the responder) `{base_url}/v1/ocsp`; when disabled, none.
 pub fn with_ocsp(authority: Authority<SledStore>, config: &Config) -> Authority<SledStore> {
     let url = config.ocsp.enabled.then(|| {
-        authority.config().urls.ocsp.clone().unwrap_or_else(|| {
-            format!("{}/v1/ocsp", config.base_url.trim_end_matches('/'))
-        })
+        authority
+            .config()
+            .urls
+            .ocsp
+            .clone()
+            .unwrap_or_else(|| format!("{}/v1/ocsp", config.base_url.trim_end_matches('/')))
     });
     authority.with_ocsp(ca_core::authority::OcspSettings {
         url,

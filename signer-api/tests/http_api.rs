@@ -2090,10 +2090,7 @@ fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
     s.credential("OCSP-BAD", Some("Medical Doctor"), "p256");
     let cert_of = |owner: &str| {
         let view = s
-            .get(
-                &format!("/v1/credentials?owner={owner}"),
-                Some(&s.demo.ra),
-            )
+            .get(&format!("/v1/credentials?owner={owner}"), Some(&s.demo.ra))
             .json();
         s.save(
             &format!("{owner}.pem"),
@@ -2153,7 +2150,13 @@ fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
     assert!(text.contains("OCSP-GOOD.pem: good"), "{text}");
     let text = ask(&["-cert", bad.to_str().unwrap()], &va);
     assert!(text.contains("OCSP-BAD.pem: revoked"), "{text}");
-    let (_, text) = openssl(&["x509", "-in", responder.to_str().unwrap(), "-noout", "-text"]);
+    let (_, text) = openssl(&[
+        "x509",
+        "-in",
+        responder.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
     assert!(text.contains("OCSP Signing"), "{text}");
     assert!(text.contains("OCSP No Check"), "{text}");
     assert!(!text.contains("Authority Information Access"), "{text}");
@@ -2209,8 +2212,14 @@ fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
             .unwrap_or_else(|| panic!("{cache}"))
             .parse()
             .unwrap();
-        assert!(max_age > 0 && max_age <= next - this, "{cache} for {this}..{next}");
-        assert!(max_age + unix_now() <= next + 1, "{cache} past nextUpdate {next}");
+        assert!(
+            max_age > 0 && max_age <= next - this,
+            "{cache} for {this}..{next}"
+        );
+        assert!(
+            max_age + unix_now() <= next + 1,
+            "{cache} past nextUpdate {next}"
+        );
     }
     // Malformed: an OCSP answer, not cacheable.
     for bad in ["%%%", "bm90IGFuIE9DU1AgcmVxdWVzdA"] {
@@ -2228,7 +2237,10 @@ fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
         );
     }
     let r = s.post_bytes("/v1/ocsp", None, "application/ocsp-request", b"\x30\x00");
-    assert_eq!((r.status, r.content_type.as_str()), (200, "application/ocsp-response"));
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (200, "application/ocsp-response")
+    );
     assert_eq!(
         OcspResponse::from_der(&r.body).unwrap().response_status,
         OcspResponseStatus::MalformedRequest

@@ -146,15 +146,19 @@ impl<S: Store> Maker<'_, S> {
         now: u64,
     ) -> Result<Made, AuthorityError> {
         // ECDSA or Ed25519: fast to sign with and to generate (RSA would take seconds per renewal).
-        let algorithm = [KeyAlgorithm::P256, KeyAlgorithm::P384, KeyAlgorithm::Ed25519]
-            .into_iter()
-            .find(|a| profile.key_algorithms().contains(a))
-            .ok_or_else(|| {
-                config(format!(
-                    "profile {}: an OCSP responder needs p256, p384 or ed25519",
-                    profile.id()
-                ))
-            })?;
+        let algorithm = [
+            KeyAlgorithm::P256,
+            KeyAlgorithm::P384,
+            KeyAlgorithm::Ed25519,
+        ]
+        .into_iter()
+        .find(|a| profile.key_algorithms().contains(a))
+        .ok_or_else(|| {
+            config(format!(
+                "profile {}: an OCSP responder needs p256, p384 or ed25519",
+                profile.id()
+            ))
+        })?;
         let key = SigningKey::generate(algorithm)?;
         let spki = key.public_key_info().clone();
         let subject = responder_subject(&ca.name)?;
@@ -417,9 +421,10 @@ impl<S: Store> Authority<S> {
             let Some(digest) = ocsp::cert_id_digest(&id.hash_algorithm) else {
                 return Ok(OcspAnswer::error(OcspResponseStatus::Unauthorized));
             };
-            let found = self.cas.iter().find(|(_, ca)| {
-                ocsp::names_issuer(id, digest, &ca.name, ca.key.public_key_info())
-            });
+            let found = self
+                .cas
+                .iter()
+                .find(|(_, ca)| ocsp::names_issuer(id, digest, &ca.name, ca.key.public_key_info()));
             match (found, issuer) {
                 (None, _) => return Ok(OcspAnswer::error(OcspResponseStatus::Unauthorized)),
                 (Some((ca_id, ca)), None) => issuer = Some((ca_id.as_str(), ca)),
@@ -456,7 +461,12 @@ impl<S: Store> Authority<S> {
             None => {
                 own = [Certificate::from_der(&ca.der)
                     .map_err(|e| StoreError::Corrupt(format!("CA {ca_id}: {e}")))?];
-                (&ca.key, own.as_slice(), OcspResponseRule::default(), ca.not_after)
+                (
+                    &ca.key,
+                    own.as_slice(),
+                    OcspResponseRule::default(),
+                    ca.not_after,
+                )
             }
         };
         // Never promise beyond the signer's certificate (while it is still valid).

@@ -192,7 +192,9 @@ impl Profile {
     pub fn is_ocsp_responder(&self) -> bool {
         self.ca_id.is_none()
             && self.ocsp_nocheck
-            && self.extended_key_usage().contains(&crate::engine::oid::ID_KP_OCSP_SIGNING)
+            && self
+                .extended_key_usage()
+                .contains(&crate::engine::oid::ID_KP_OCSP_SIGNING)
     }
     /// What the responses of its responder carry (default: neither extension).
     pub fn ocsp_response(&self) -> OcspResponseRule {

@@ -88,11 +88,8 @@ fn cert_id(sha256_id: bool, issuer: &[u8], serial: &[u8]) -> CertId {
     let tbs = issuer.tbs_certificate();
     let name = tbs.subject().to_der().unwrap();
     let key = tbs.subject_public_key_info().subject_public_key.raw_bytes();
-    let (oid, h): (_, fn(&[u8]) -> Vec<u8>) = if sha256_id {
-        (ID_SHA_256, sha256)
-    } else {
-        (ID_SHA_1, sha1)
-    };
+    let oid = if sha256_id { ID_SHA_256 } else { ID_SHA_1 };
+    let h = |data: &[u8]| if sha256_id { sha256(data) } else { sha1(data) };
     CertId {
         hash_algorithm: AlgorithmIdentifierOwned {
             oid,
@@ -164,7 +161,10 @@ fn issue_sign(env: &Env, name: &str) -> ca_core::authority::Issued {
         .issue(
             &registration(
                 "rhp-sign",
-                &format!("C=JP,O=hpki Test Hospital,CN={name},serialNumber={}", name.len()),
+                &format!(
+                    "C=JP,O=hpki Test Hospital,CN={name},serialNumber={}",
+                    name.len()
+                ),
                 &["Medical Doctor"],
             ),
             &fresh_ca::csr(&key),
@@ -199,7 +199,13 @@ fn good_revoked_and_unknown_with_sha1_and_sha256_cert_ids() {
     let good = issue_sign(&env, "Good Doctor");
     let bad = issue_sign(&env, "Revoked Doctor");
     env.authority
-        .revoke(&bad.serial, RevocationReason::KeyCompromise, None, NOW + 10, ACTOR)
+        .revoke(
+            &bad.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + 10,
+            ACTOR,
+        )
         .unwrap();
     let at = NOW + 20;
     for sha256_id in [false, true] {
@@ -276,7 +282,10 @@ fn responder_id_is_the_sha1_of_the_responder_keys_bit_string() {
     let good = issue_sign(&env, "Good Doctor");
     let answer = env
         .authority
-        .ocsp_response(&request(vec![cert_id(false, &sign_ca, &good.serial)], None), NOW)
+        .ocsp_response(
+            &request(vec![cert_id(false, &sign_ca, &good.serial)], None),
+            NOW,
+        )
         .unwrap();
     let basic = basic(&answer.der);
     let responder = &basic.certs.as_ref().unwrap()[0];
@@ -284,7 +293,11 @@ fn responder_id_is_the_sha1_of_the_responder_keys_bit_string() {
     // Independently: SHA-1 of the DER of the SPKI's BIT STRING minus tag, length, unused bits.
     let bit_string = spki.subject_public_key.to_der().unwrap();
     let value = &bit_string[bit_string.len() - spki.subject_public_key.raw_bytes().len()..];
-    assert_eq!(bit_string[bit_string.len() - value.len() - 1], 0, "unused bits");
+    assert_eq!(
+        bit_string[bit_string.len() - value.len() - 1],
+        0,
+        "unused bits"
+    );
     let expected = sha1(value);
     match &basic.tbs_response_data.responder_id {
         ResponderId::ByKey(hash) => assert_eq!(hash.as_bytes(), expected.as_slice()),
@@ -348,14 +361,20 @@ fn cert_ids_of_other_issuers_are_unauthorized() {
     let mut mixed = vec![cert_id(true, &sign_ca, &good.serial)];
     mixed.push(cert_id(true, &auth_ca, &good.serial));
     for ids in [vec![cert_id(true, &foreign, &good.serial)], mixed] {
-        let answer = env.authority.ocsp_response(&request(ids, None), NOW).unwrap();
+        let answer = env
+            .authority
+            .ocsp_response(&request(ids, None), NOW)
+            .unwrap();
         assert_eq!(status_of(&answer.der), OcspResponseStatus::Unauthorized);
         assert_eq!(answer.statuses, [OcspStatus::Error]);
     }
     // A serial the auth CA never issued (it is the sign CA's) is unknown there, not good.
     let answer = env
         .authority
-        .ocsp_response(&request(vec![cert_id(true, &auth_ca, &good.serial)], None), NOW)
+        .ocsp_response(
+            &request(vec![cert_id(true, &auth_ca, &good.serial)], None),
+            NOW,
+        )
         .unwrap();
     assert_eq!(answer.statuses, [OcspStatus::Unknown]);
 }
@@ -385,10 +404,22 @@ fn the_crl_and_the_ocsp_answer_agree_after_revoke() {
     assert_eq!(answer.statuses, [OcspStatus::Good]);
 
     env.authority
-        .revoke(&ee.serial, RevocationReason::Superseded, None, at + 1, ACTOR)
+        .revoke(
+            &ee.serial,
+            RevocationReason::Superseded,
+            None,
+            at + 1,
+            ACTOR,
+        )
         .unwrap();
     env.authority
-        .revoke(&sub_serial, RevocationReason::CaCompromise, None, at + 2, ACTOR)
+        .revoke(
+            &sub_serial,
+            RevocationReason::CaCompromise,
+            None,
+            at + 2,
+            ACTOR,
+        )
         .unwrap();
     let later = at + 10;
     for (issuer_id, issuer, serial, reason) in [
@@ -423,23 +454,36 @@ fn the_crl_and_the_ocsp_answer_agree_after_revoke() {
                 other => panic!("expected byKey, got {other:?}"),
             }
             assert_eq!(
-                env.authority.ocsp_responder_certificate("root", later).unwrap(),
+                env.authority
+                    .ocsp_responder_certificate("root", later)
+                    .unwrap(),
                 None
             );
         }
     }
     // A held certificate released is good again, and off the next CRL.
     env.authority
-        .revoke(&held.serial, RevocationReason::CertificateHold, None, later, ACTOR)
+        .revoke(
+            &held.serial,
+            RevocationReason::CertificateHold,
+            None,
+            later,
+            ACTOR,
+        )
         .unwrap();
     let ask = || {
         env.authority
-            .ocsp_response(&request(vec![cert_id(true, &sign_ca, &held.serial)], None), later + 5)
+            .ocsp_response(
+                &request(vec![cert_id(true, &sign_ca, &held.serial)], None),
+                later + 5,
+            )
             .unwrap()
             .statuses
     };
     assert_eq!(ask(), [OcspStatus::Revoked]);
-    env.authority.release(&held.serial, later + 1, ACTOR).unwrap();
+    env.authority
+        .release(&held.serial, later + 1, ACTOR)
+        .unwrap();
     assert_eq!(ask(), [OcspStatus::Good]);
     let crl = env.authority.crl("sign", later + 5, ACTOR).unwrap();
     assert_eq!(revoked_entry(&crl, &held.serial), None);
@@ -458,7 +502,10 @@ fn cert_hash_and_archive_cutoff_when_the_profile_asks() {
         cert_id(true, &sign_ca, &[0x42; 16]),
     ];
     let at = NOW + 50;
-    let answer = env.authority.ocsp_response(&request(ids, None), at).unwrap();
+    let answer = env
+        .authority
+        .ocsp_response(&request(ids, None), at)
+        .unwrap();
     let basic = basic(&answer.der);
     let responses = &basic.tbs_response_data.responses;
     let exts = responses[0].single_extensions.as_ref().unwrap();
@@ -478,7 +525,11 @@ fn cert_hash_and_archive_cutoff_when_the_profile_asks() {
     assert_eq!(cutoff.to_unix_duration().as_secs(), at - 3650 * DAY);
     // No certificate, no CertHash (the archive cutoff still applies).
     let unknown = responses[1].single_extensions.as_ref().unwrap();
-    assert!(unknown.iter().all(|e| e.extn_id.to_string() != CERT_HASH_OID));
+    assert!(
+        unknown
+            .iter()
+            .all(|e| e.extn_id.to_string() != CERT_HASH_OID)
+    );
     assert!(
         unknown
             .iter()
@@ -494,7 +545,10 @@ fn the_responder_is_renewed_when_a_third_of_its_life_remains() {
     let responder_at = |at: u64| {
         let answer = env
             .authority
-            .ocsp_response(&request(vec![cert_id(false, &sign_ca, &good.serial)], None), at)
+            .ocsp_response(
+                &request(vec![cert_id(false, &sign_ca, &good.serial)], None),
+                at,
+            )
             .unwrap();
         assert_eq!(answer.statuses, [OcspStatus::Good]);
         basic(&answer.der).certs.unwrap()[0].clone()
@@ -509,7 +563,10 @@ fn the_responder_is_renewed_when_a_third_of_its_life_remains() {
     let audit_before = env.authority.store().audit_log().unwrap().len();
     // 61 days in, 31 of 92 left: more than a third, kept.
     assert_eq!(responder_at(from + 61 * DAY), first);
-    assert_eq!(env.authority.store().audit_log().unwrap().len(), audit_before);
+    assert_eq!(
+        env.authority.store().audit_log().unwrap().len(),
+        audit_before
+    );
     // 62 days in, 30 left: renewed, with a new key, and audited.
     let at = from + 62 * DAY;
     let second = responder_at(at);
@@ -519,7 +576,12 @@ fn the_responder_is_renewed_when_a_third_of_its_life_remains() {
         first.tbs_certificate().subject_public_key_info()
     );
     assert_eq!(
-        second.tbs_certificate().validity().not_before.to_unix_duration().as_secs(),
+        second
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs(),
         at
     );
     let log = env.authority.store().audit_log().unwrap();
@@ -572,7 +634,10 @@ fn open_makes_a_responder_for_a_directory_without_one_and_keeps_it() {
     );
     let authority =
         Authority::init(store, old_profiles, Sealer::from_key(&[7u8; 32]), request).unwrap();
-    assert_eq!(authority.ocsp_responder_certificate("sign", NOW).unwrap(), None);
+    assert_eq!(
+        authority.ocsp_responder_certificate("sign", NOW).unwrap(),
+        None
+    );
     let count = authority.store().certificates().unwrap().len();
     drop(authority);
 
@@ -646,7 +711,11 @@ fn issued_certificates_carry_the_ocsp_url_and_responders_do_not() {
         .ocsp_responder_certificate("sign", NOW)
         .unwrap()
         .unwrap();
-    assert_eq!(aia(&responder), None, "ocsp-* profiles: authority_info_access = false");
+    assert_eq!(
+        aia(&responder),
+        None,
+        "ocsp-* profiles: authority_info_access = false"
+    );
 
     // The responder off: no OCSP URL in what is issued next.
     let Env { authority, _dir } = env;
@@ -659,5 +728,8 @@ fn issued_certificates_carry_the_ocsp_url_and_responders_do_not() {
     };
     let next = issue_sign(&env, "Other Doctor");
     let urls = aia(&next.certificate).expect("AIA caIssuers");
-    assert!(urls.iter().all(|(m, _)| m != "1.3.6.1.5.5.7.48.1"), "{urls:?}");
+    assert!(
+        urls.iter().all(|(m, _)| m != "1.3.6.1.5.5.7.48.1"),
+        "{urls:?}"
+    );
 }

@@ -496,12 +496,18 @@ fn ocsp_response_options_are_for_responders_only() {
         "only for delegated OCSP responder profiles",
     );
     assert_invalid(
-        with("ocsp-sign.toml", "\n[ocsp_response]\narchive_cutoff_days = 0\n"),
+        with(
+            "ocsp-sign.toml",
+            "\n[ocsp_response]\narchive_cutoff_days = 0\n",
+        ),
         "ocsp-sign.toml",
         "ocsp_response.archive_cutoff_days",
         "at least 1",
     );
-    match ProfileSet::from_sources(&with("ocsp-sign.toml", "\n[ocsp_response]\ncert_hsh = true\n")) {
+    match ProfileSet::from_sources(&with(
+        "ocsp-sign.toml",
+        "\n[ocsp_response]\ncert_hsh = true\n",
+    )) {
         Err(ProfileError::Invalid { file, rule, .. }) => {
             assert_eq!(file, "ocsp-sign.toml");
             assert!(rule.contains("cert_hsh"), "{rule}");

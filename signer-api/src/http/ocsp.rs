@@ -88,8 +88,9 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
         count(&state, &answer);
         return Ok(respond(answer, Some("no-store".to_owned())));
     };
-    let at = now();
     let answer = answer(state.clone(), der).await?;
+    // Read after the answer was made, so max-age never outlasts nextUpdate.
+    let at = now();
     let cache = match answer.next_update {
         // RFC 5019 §6.2: max-age no later than nextUpdate.
         Some(next) if answer.response_status == OcspResponseStatus::Successful => Some(format!(
@@ -167,13 +168,11 @@ fn percent_decode(text: &str) -> Option<String> {
 /// Standard base64 (RFC 4648 §4) or base64url (§5), padded or not.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
     let url = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
-    standard
-        .decode(text)
-        .or_else(|_| url.decode(text))
-        .ok()
+    standard.decode(text).or_else(|_| url.decode(text)).ok()
 }
 
 #[cfg(test)]
