@@ -346,6 +346,13 @@ impl<S: Store> Authority<S> {
             }
             Err(e) => match old {
                 Some(r) if now < r.not_after => Ok(Some(r)),
+                // A revoked CA issues nothing, a responder certificate neither: it answers with
+                // its own key (CA-designated, RFC 6960 §4.2.2.2), which relying parties then find
+                // revoked on its issuer's CRL. Neither `open` nor the answers fail on it.
+                _ if matches!(e, AuthorityError::CaRevoked(_)) => {
+                    map.remove(ca_id);
+                    Ok(None)
+                }
                 _ => Err(e),
             },
         }

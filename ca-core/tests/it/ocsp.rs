@@ -733,3 +733,78 @@ fn issued_certificates_carry_the_ocsp_url_and_responders_do_not() {
         "{urls:?}"
     );
 }
+
+/// A revoked sub-CA issues no new responder certificate: once its responder has expired it
+/// answers with its own key, and the installation still opens.
+#[test]
+fn a_revoked_sub_ca_answers_with_its_own_key_once_its_responder_expired() {
+    let env = env();
+    let sign_ca = env.authority.ca_certificate("sign").unwrap().to_vec();
+    let ee = issue_sign(&env, "Good Doctor");
+    let sub_serial = Certificate::from_der(&sign_ca)
+        .unwrap()
+        .tbs_certificate()
+        .serial_number()
+        .as_bytes()
+        .to_vec();
+    env.authority
+        .revoke(
+            &sub_serial,
+            RevocationReason::CaCompromise,
+            None,
+            NOW,
+            ACTOR,
+        )
+        .unwrap();
+    let ask = |at: u64| {
+        let answer = env
+            .authority
+            .ocsp_response(
+                &request(vec![cert_id(true, &sign_ca, &ee.serial)], None),
+                at,
+            )
+            .unwrap();
+        assert_eq!(
+            answer.statuses,
+            [OcspStatus::Good],
+            "as the sign CA's CRL says"
+        );
+        basic(&answer.der).certs.unwrap()[0].to_der().unwrap()
+    };
+    // Due for renewal but still valid: the old responder goes on.
+    let delegated = env
+        .authority
+        .ocsp_responder_certificate("sign", NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ask(NOW + 70 * DAY), delegated);
+    // Expired: the CA's own certificate and key.
+    assert_eq!(ask(NOW + 100 * DAY), sign_ca);
+    let count = env.authority.store().certificates().unwrap().len();
+    let Env { authority, _dir } = env;
+    drop(authority);
+    let reopened = Authority::open(
+        crate::support::store::reopen(&_dir.path().join("store")),
+        ProfileSet::embedded().unwrap(),
+        Sealer::from_key(&[7u8; 32]),
+        NOW + 100 * DAY,
+    )
+    .unwrap();
+    assert_eq!(
+        reopened
+            .ocsp_responder_certificate("sign", NOW + 100 * DAY)
+            .unwrap(),
+        None
+    );
+    // Only the auth CA's responder, expired too, was renewed at open.
+    let certificates = reopened.store().certificates().unwrap();
+    assert_eq!(certificates.len(), count + 1);
+    let of = |profile: &str| certificates.iter().filter(|c| c.profile == profile).count();
+    assert_eq!((of("ocsp-sign"), of("ocsp-auth")), (1, 2));
+    assert!(
+        reopened
+            .ocsp_responder_certificate("auth", NOW + 100 * DAY)
+            .unwrap()
+            .is_some()
+    );
+}
