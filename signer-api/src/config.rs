@@ -408,6 +408,45 @@ mod tests {
     }
 
     #[test]
+    fn ocsp_from_file_and_environment() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert!(c.ocsp.enabled, "the responder is on by default");
+        assert_eq!(c.ocsp.validity_seconds, 3600);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[ocsp]
+enabled = false
+validity_seconds = 600
+",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert!(!c.ocsp.enabled);
+        assert_eq!(c.ocsp.validity_seconds, 600);
+        let env = |k: &str| match k {
+            "HPKI_OCSP_ENABLED" => Some("true".to_owned()),
+            "HPKI_OCSP_VALIDITY" => Some("60".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env).unwrap();
+        assert!(c.ocsp.enabled);
+        assert_eq!(c.ocsp.validity_seconds, 60);
+        let err = Config::load(None, |k| (k == "HPKI_OCSP_VALIDITY").then(|| "0".into()));
+        assert!(format!("{:#}", err.unwrap_err()).contains("validity_seconds"));
+        std::fs::write(
+            &file,
+            "[ocsp]
+enable = true
+",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file), |_| None).unwrap_err();
+        assert!(format!("{err:#}").contains("enable"), "{err:#}");
+    }
+
+    #[test]
     fn durability_from_file_and_environment() {
         assert_eq!(
             Config::load(None, |_| None).unwrap().durability,

@@ -56,11 +56,10 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         .with_durability(config.durability);
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised() {
-        (dir.open_authority()?, Vec::new())
+        (with_ocsp(dir.open_authority()?, &config), Vec::new())
     } else {
         initialise_demo(&dir, &config)?
     };
-    let authority = with_ocsp(authority, &config);
     let state = web::Data::new(AppState {
         authority,
         purposes: std::sync::Arc::new(dir.signing_policy()?),
@@ -174,7 +173,12 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
 /// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
 /// lines to print once (the tokens are not stored in clear anywhere).
 fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStore>, Vec<String>)> {
-    let authority = admin::create_authority(dir, InitArgs::defaults(&config.base_url))?;
+    let authority = admin::create_authority(
+        dir,
+        InitArgs::defaults(&config.base_url).with_ocsp(config.ocsp.enabled),
+    )?;
+    // Before the demo credential, whose certificate gets the OCSP URL only when enabled.
+    let authority = with_ocsp(authority, config);
     let now = admin::now()?;
     let registration = ca_core::issue::Registration {
         profile: ca_core::credential::DEFAULT_PROFILE.into(),

@@ -2264,3 +2264,30 @@ fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
         );
     }
 }
+
+/// `[ocsp] enabled = false`: no responder routes (404 problems) and no OCSP URL in the
+/// certificates of a first start, the sub-CAs' and the demo credential's (caIssuers stays).
+#[test]
+fn ocsp_turned_off_answers_404_and_puts_no_ocsp_url_in_certificates() {
+    let s = start(&[("HPKI_OCSP_ENABLED", "false")]);
+    s.post_bytes("/v1/ocsp", None, "application/ocsp-request", b"\x30\x00")
+        .problem(404);
+    s.get("/v1/ocsp/MAA", None).problem(404);
+    let view = s
+        .get(
+            &format!("/v1/credentials?owner={}", "DEMO-0001"),
+            Some(&s.demo.ra),
+        )
+        .json();
+    let demo = s.save(
+        "demo.pem",
+        view[0]["certificate"].as_str().unwrap().as_bytes(),
+    );
+    let sign = s.save("sign.pem", &s.get("/v1/ca/sign.pem", None).body);
+    for cert in [demo, sign] {
+        let (ok, text) = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"]);
+        assert!(ok, "{text}");
+        assert!(text.contains("CA Issuers - URI:"), "{text}");
+        assert!(!text.contains("OCSP - URI:"), "{text}");
+    }
+}
