@@ -66,6 +66,7 @@ pub fn init_authority(dir: &Path) -> Authority<SledStore> {
                 policy_arc: "2.25.2026112805".into(),
                 urls: CaUrls::published_at("http://hpki.invalid"),
                 crl_validity_days: 7,
+                tsa_policy: None,
             },
             settings: vec![],
             now: NOW,

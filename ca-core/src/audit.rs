@@ -47,6 +47,10 @@ pub enum AuditAction {
     /// The audit key was created for a store that had none (a data directory made before the
     /// log was keyed); records before this one are chained but not authenticated.
     AuditKey,
+    /// A time-stamp token was granted (RFC 3161): its serial, the imprint and the policy.
+    Timestamp,
+    /// The time-stamping authority's key and certificate were made for a store that had none.
+    TsaKey,
 }
 
 impl AuditAction {
@@ -66,6 +70,8 @@ impl AuditAction {
             AuditAction::RevokeToken => "revoke_token",
             AuditAction::SignRefused => "sign_refused",
             AuditAction::AuditKey => "audit_key",
+            AuditAction::Timestamp => "timestamp",
+            AuditAction::TsaKey => "tsa_key",
         }
     }
 }

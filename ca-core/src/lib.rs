@@ -53,6 +53,10 @@ pub mod authority {
         Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
         SerialSource,
     };
+    pub use crate::engine::authority::timestamp::{
+        PendingTimestamp, SETTING_TSA_KEY, TSA_PROFILE, TimeStamped, TimestampError,
+        TimestampStatus, TsaCertificate,
+    };
     pub use crate::engine::crl::CrlError;
 
     /// Who may do what: the `Principal` a caller is, and the rules of each route.
@@ -177,7 +181,8 @@ pub mod time {
 pub mod tsp {
     pub use crate::engine::tsp::{
         Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, PkiStatusInfo, STATUS_GRANTED,
-        STATUS_REJECTION, TimeStampReq, TimeStampResp, Tsa, TspError, TstInfo,
+        STATUS_REJECTION, TimeStampReq, TimeStampResp, Tsa, TsaOutcome, TsaResponse, TspError,
+        TstInfo,
     };
 }
 

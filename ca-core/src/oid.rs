@@ -7,7 +7,7 @@ use const_oid::ObjectIdentifier;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-pub use const_oid::db::rfc4519::COUNTRY_NAME;
+pub use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME};
 pub use const_oid::db::rfc5280::{
     ANY_POLICY, ID_AD_CA_ISSUERS, ID_AD_OCSP, ID_CE_AUTHORITY_KEY_IDENTIFIER,
     ID_CE_BASIC_CONSTRAINTS, ID_CE_CERTIFICATE_POLICIES, ID_CE_CRL_DISTRIBUTION_POINTS,

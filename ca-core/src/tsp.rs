@@ -201,6 +201,33 @@ impl From<der::Error> for TspError {
     }
 }
 
+/// A DER TimeStampResp and what it answered ([`Tsa::respond`]).
+#[derive(Clone, Debug)]
+pub struct TsaResponse {
+    /// The TimeStampResp, DER.
+    pub der: Vec<u8>,
+    /// Granted or rejected.
+    pub outcome: TsaOutcome,
+}
+
+/// What a [`TsaResponse`] says.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum TsaOutcome {
+    /// A token was issued.
+    Granted {
+        /// TSTInfo.serialNumber, content octets.
+        serial: Vec<u8>,
+        /// The imprint's hash algorithm.
+        hash: DigestAlgorithm,
+        /// The imprint (the requester's hash: no document content).
+        imprint: Vec<u8>,
+        /// TSTInfo.policy.
+        policy: ObjectIdentifier,
+    },
+    /// Status rejection with this failure bit.
+    Rejected(FailureInfo),
+}
+
 /// A time-stamping unit: its key, its certificate and chain, and the policy it issues under.
 pub struct Tsa {
     key: SigningKey,
@@ -245,20 +272,44 @@ impl Tsa {
         self.policy
     }
 
+    /// This TSA issuing under `policy` instead (the policy is configuration, not key material).
+    pub fn with_policy(mut self, policy: ObjectIdentifier) -> Self {
+        self.policy = policy;
+        self
+    }
+
     /// Answers `request_der` (a DER TimeStampReq) with a DER TimeStampResp: granted with a token
     /// stamped `gen_time` (Unix seconds), or a rejection naming the failure. `Err` only for a
     /// request that is too large or not a TimeStampReq at all, or when signing fails.
     pub fn timestamp(&self, request_der: &[u8], gen_time: u64) -> Result<Vec<u8>, TspError> {
-        if request_der.len() > MAX_REQUEST_LEN {
-            return Err(TspError::TooLarge {
-                len: request_der.len(),
-            });
-        }
+        check_len(request_der)?;
         let request =
             TimeStampReq::from_der(request_der).map_err(|e| TspError::Malformed(e.to_string()))?;
+        Ok(self.answer(request, gen_time)?.der)
+    }
+
+    /// As [`Tsa::timestamp`], for a service that answers every request it can read with a
+    /// TimeStampResp (RFC 3161 §2.4.2): a request that is not a DER TimeStampReq gets a rejection
+    /// with badDataFormat. Says what was answered, for the service's audit log and metrics.
+    pub fn respond(&self, request_der: &[u8], gen_time: u64) -> Result<TsaResponse, TspError> {
+        check_len(request_der)?;
+        match TimeStampReq::from_der(request_der) {
+            Ok(request) => self.answer(request, gen_time),
+            Err(e) => rejection(
+                FailureInfo::BadDataFormat,
+                format!("not a DER TimeStampReq: {e}"),
+            ),
+        }
+    }
+
+    /// The response to a decoded request.
+    fn answer(&self, request: TimeStampReq, gen_time: u64) -> Result<TsaResponse, TspError> {
         if let Err((failure, text)) = self.check(&request) {
             return rejection(failure, text);
         }
+        let hash = DigestAlgorithm::from_oid(&request.message_imprint.hash_algorithm.oid)
+            .ok_or_else(|| TspError::Build("imprint algorithm checked but unknown".into()))?;
+        let imprint = request.message_imprint.hashed_message.as_bytes().to_vec();
 
         let mut serial: [u8; SERIAL_LEN] = crate::engine::seal::Sealer::random_bytes()
             .map_err(|_| TspError::Build("no random serial".into()))?;
@@ -301,7 +352,7 @@ impl Tsa {
                 attached: Some(&info),
             },
         )?;
-        Ok(TimeStampResp {
+        let der = TimeStampResp {
             status: PkiStatusInfo {
                 status: STATUS_GRANTED,
                 status_string: None,
@@ -309,7 +360,16 @@ impl Tsa {
             },
             time_stamp_token: Some(Any::from_der(&token)?),
         }
-        .to_der()?)
+        .to_der()?;
+        Ok(TsaResponse {
+            der,
+            outcome: TsaOutcome::Granted {
+                serial: serial.to_vec(),
+                hash,
+                imprint,
+                policy: self.policy,
+            },
+        })
     }
 
     /// What RFC 3161 §2.4.1 makes a TSA refuse, with the failure to answer.
@@ -371,8 +431,8 @@ impl Tsa {
 }
 
 /// A TimeStampResp with status rejection, `failure` and `text` (RFC 3161 §2.4.2: no token).
-fn rejection(failure: FailureInfo, text: String) -> Result<Vec<u8>, TspError> {
-    Ok(TimeStampResp {
+fn rejection(failure: FailureInfo, text: String) -> Result<TsaResponse, TspError> {
+    let der = TimeStampResp {
         status: PkiStatusInfo {
             status: STATUS_REJECTION,
             status_string: Some(vec![text]),
@@ -380,7 +440,20 @@ fn rejection(failure: FailureInfo, text: String) -> Result<Vec<u8>, TspError> {
         },
         time_stamp_token: None,
     }
-    .to_der()?)
+    .to_der()?;
+    Ok(TsaResponse {
+        der,
+        outcome: TsaOutcome::Rejected(failure),
+    })
+}
+
+fn check_len(request_der: &[u8]) -> Result<(), TspError> {
+    if request_der.len() > MAX_REQUEST_LEN {
+        return Err(TspError::TooLarge {
+            len: request_der.len(),
+        });
+    }
+    Ok(())
 }
 
 /// RFC 3161 §2.3: the TSA certificate has exactly one extendedKeyUsage, timeStamping, critical.

@@ -203,6 +203,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
             urls
         },
         crl_validity_days: args.crl_days,
+        tsa_policy: None,
     };
     let profiles = dir.profiles()?;
     let store = dir.open_store()?;

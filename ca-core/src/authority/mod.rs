@@ -10,6 +10,7 @@ pub(crate) mod access;
 pub(crate) mod client_auth;
 pub(crate) mod credential;
 pub(crate) mod ocsp;
+pub(crate) mod timestamp;
 pub(crate) mod token;
 
 use crate::engine::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
@@ -46,6 +47,11 @@ pub struct AuthorityConfig {
     pub urls: CaUrls,
     /// nextUpdate − thisUpdate of every CRL.
     pub crl_validity_days: u32,
+    /// TSTInfo.policy of the time-stamping authority's tokens (RFC 3161 §2.4.2), dotted; `None`
+    /// for the default, `<tsa profile's certificate policy>.1` (see `timestamp`). Absent in
+    /// configs stored before the TSA existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa_policy: Option<String>,
 }
 
 /// How serial numbers are chosen.
@@ -185,6 +191,8 @@ pub struct Authority<S: Store> {
     pub(crate) responders: std::sync::RwLock<BTreeMap<String, std::sync::Arc<ocsp::Responder>>>,
     /// nextUpdate − thisUpdate of OCSP responses, seconds.
     pub(crate) ocsp_validity: u64,
+    /// The time-stamping authority; `None` when the profiles have no `tsa` profile.
+    pub(crate) tsa: Option<timestamp::TimeStamping>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -196,8 +204,9 @@ impl<S: Store> std::fmt::Debug for Authority<S> {
 }
 
 impl<S: Store> Authority<S> {
-    /// Creates every CA the profiles define (self-signed first, then those they sign), seals their
-    /// keys and records them with the `Init` audit event in one write.
+    /// Creates every CA the profiles define (self-signed first, then those they sign) and, when
+    /// they have a `tsa` profile, the time-stamping authority's key and certificate; seals the
+    /// keys and records everything with the `Init` audit event in one write.
     pub fn init(
         store: S,
         profiles: ProfileSet,
@@ -386,7 +395,32 @@ impl<S: Store> Authority<S> {
         }
         details.extend(responder_details);
         store.set_audit_mac(audit_key.mac())?;
-        store.initialise(
+        let mut authority = Self {
+            store,
+            profiles,
+            config: req.config.clone(),
+            policy_arc,
+            cas,
+            serials: req.serials.clone(),
+            sealer,
+            audit_key,
+            credential_keys: Default::default(),
+            signing_credentials: Default::default(),
+            current_crls: Default::default(),
+            responders: std::sync::RwLock::new(responders),
+            ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
+            tsa: None,
+        };
+        // The TSA's certificate is one more certificate of the inventory, written with the CAs.
+        let new_tsa = authority.new_tsa(req.key_algorithm, req.now, &req.actor)?;
+        let tsa_setting;
+        if let Some(new) = &new_tsa {
+            ca_certificates.push(new.record.clone());
+            tsa_setting = new.setting.clone();
+            settings.push((timestamp::SETTING_TSA_KEY, &tsa_setting));
+            details.extend(new.details.iter().cloned());
+        }
+        authority.store.initialise(
             &records,
             &ca_certificates,
             &settings,
@@ -398,27 +432,17 @@ impl<S: Store> Authority<S> {
                 details,
             },
         )?;
-        Ok(Self {
-            store,
-            profiles,
-            config: req.config,
-            policy_arc,
-            cas,
-            serials: req.serials,
-            sealer,
-            audit_key,
-            credential_keys: Default::default(),
-            signing_credentials: Default::default(),
-            current_crls: Default::default(),
-            responders: std::sync::RwLock::new(responders),
-            ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
-        })
+        authority.tsa = new_tsa.map(|new| new.tsa);
+        Ok(authority)
     }
 
-    /// Opens an initialised installation, unsealing the CA keys and the audit key. A store made
-    /// before audit keys gets one now, recorded at `now` as an `audit_key` event (the first
-    /// authenticated record); a CA with a delegated OCSP responder profile and no responder (or
-    /// one due for renewal) gets a new one, recorded as an `issue` event.
+    /// Opens an initialised installation, unsealing the CA keys, the audit key and the
+    /// time-stamping authority's key. A store made before audit keys gets one now, recorded at
+    /// `now` as an `audit_key` event (the first authenticated record); a CA with a delegated OCSP
+    /// responder profile and no responder (or one due for renewal) gets a new one, recorded as
+    /// an `issue` event; a store made before the TSA (or before its profiles had a `tsa`
+    /// profile), or whose TSA certificate is revoked or expired, gets a TSA key and certificate,
+    /// recorded as a `tsa_key` event.
     pub fn open(
         store: S,
         profiles: ProfileSet,
@@ -468,7 +492,7 @@ impl<S: Store> Authority<S> {
             return Err(AuthorityError::NotInitialised);
         }
         let audit_key = open_audit_key(&store, &sealer, now)?;
-        let authority = Self {
+        let mut authority = Self {
             store,
             profiles,
             config,
@@ -482,8 +506,10 @@ impl<S: Store> Authority<S> {
             current_crls: Default::default(),
             responders: Default::default(),
             ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
+            tsa: None,
         };
         authority.open_responders(now)?;
+        authority.tsa = authority.open_tsa(now)?;
         Ok(authority)
     }
 

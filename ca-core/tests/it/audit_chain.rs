@@ -102,6 +102,8 @@ fn action_names_are_pinned_and_match_serde() {
         (AuditAction::Sign, "sign"),
         (AuditAction::SignRefused, "sign_refused"),
         (AuditAction::AuditKey, "audit_key"),
+        (AuditAction::Timestamp, "timestamp"),
+        (AuditAction::TsaKey, "tsa_key"),
     ];
     for (action, name) in all {
         assert_eq!(action.as_str(), name);

@@ -35,6 +35,7 @@ mod store_crash;
 mod store_journal;
 mod store_sled;
 mod token_api;
+mod tsa_authority;
 mod tsp;
 mod vectors;
 mod verify_algorithms;

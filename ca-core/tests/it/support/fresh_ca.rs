@@ -36,6 +36,7 @@ pub fn request(
             policy_arc: policy_arc.into(),
             urls,
             crl_validity_days: 7,
+            tsa_policy: None,
         },
         settings: vec![],
         now,
