@@ -49,13 +49,13 @@ pub mod authority {
     pub use crate::engine::authority::ocsp::{
         DEFAULT_OCSP_VALIDITY_SECONDS, OcspSettings, SETTING_RESPONDER_PREFIX,
     };
-    pub use crate::engine::authority::{
-        Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
-        SerialSource,
-    };
     pub use crate::engine::authority::timestamp::{
         PendingTimestamp, SETTING_TSA_KEY, TSA_PROFILE, TimeStamped, TimestampError,
         TimestampStatus, TsaCertificate,
+    };
+    pub use crate::engine::authority::{
+        Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
+        SerialSource,
     };
     pub use crate::engine::crl::CrlError;
 

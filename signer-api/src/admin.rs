@@ -52,6 +52,10 @@ pub struct InitArgs {
     /// (for a service run with `[ocsp] enabled = false`).
     #[arg(long)]
     no_ocsp: bool,
+    /// TSA policy OID of the time-stamp tokens (default: <policy arc>.13.1); the service's
+    /// `[tsa] policy` overrides it.
+    #[arg(long)]
+    tsa_policy: Option<String>,
 }
 
 #[derive(Args)]
@@ -151,6 +155,7 @@ impl InitArgs {
             base_url: base_url.into(),
             crl_days: 7,
             no_ocsp: false,
+            tsa_policy: None,
         }
     }
 
@@ -159,16 +164,34 @@ impl InitArgs {
         self.no_ocsp = !enabled;
         self
     }
+
+    /// The TSA policy to record at init.
+    pub fn with_tsa_policy(mut self, policy: Option<String>) -> Self {
+        self.tsa_policy = policy;
+        self
+    }
 }
 
 pub fn init(dir: &DataDir, args: InitArgs) -> Result<()> {
+    let base_url = args.base_url.trim_end_matches('/').to_owned();
     let authority = create_authority(dir, args)?;
     println!("initialised CA hierarchy in {}", dir.root().display());
     for id in authority.ca_ids() {
         println!("  {id}: {}", dir.ca_pem(id).display());
     }
     println!("policy arc: {}", authority.config().policy_arc);
+    if let Ok(tsa) = authority.tsa_certificate() {
+        println!("{}", tsa_line(&base_url, &tsa.policy.to_string()));
+    }
     Ok(())
+}
+
+/// Where relying parties fetch the TSA certificate and chain (init and serve print it).
+pub fn tsa_line(base_url: &str, policy: &str) -> String {
+    format!(
+        "time-stamping authority: {base_url}/v1/timestamps (certificate and chain: \
+         {base_url}/v1/timestamps/certificate; policy {policy})"
+    )
 }
 
 /// Creates the CA hierarchy in an empty data directory and publishes the CA certificates.
@@ -203,7 +226,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
             urls
         },
         crl_validity_days: args.crl_days,
-        tsa_policy: None,
+        tsa_policy: args.tsa_policy,
     };
     let profiles = dir.profiles()?;
     let store = dir.open_store()?;

@@ -49,6 +49,21 @@ pub struct Config {
     pub durability: Durability,
     /// The OCSP responder (`/v1/ocsp`).
     pub ocsp: Ocsp,
+    /// The time-stamping authority (`POST /v1/timestamps`).
+    pub tsa: TsaSettings,
+}
+
+/// `[tsa]`: the RFC 3161 time-stamping authority.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TsaSettings {
+    /// TSTInfo.policy of the tokens (dotted OID): the OID of the installation's time-stamp
+    /// policy (RFC 3628). Default: the one stored at init, else `<policy arc>.13.1` (under the
+    /// TSA certificate's policy `<policy arc>.13`).
+    pub policy: Option<String>,
+    /// Require an API token or client certificate for `POST /v1/timestamps`. Off by default:
+    /// RFC 3161 clients (openssl ts, PDF signers) send none; the per-client rate limit applies.
+    pub require_auth: bool,
 }
 
 /// The OCSP responder: on by default.
@@ -136,6 +151,7 @@ impl Default for Config {
             tls: None,
             durability: Durability::Fsync,
             ocsp: Ocsp::default(),
+            tsa: TsaSettings::default(),
         }
     }
 }
@@ -183,7 +199,7 @@ impl Config {
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
     /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`, `HPKI_OCSP_ENABLED` (`true` or
-    /// `false`), `HPKI_OCSP_VALIDITY` (seconds)).
+    /// `false`), `HPKI_OCSP_VALIDITY` (seconds), `HPKI_TSA_POLICY`, `HPKI_TSA_REQUIRE_AUTH`).
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -226,6 +242,12 @@ impl Config {
         }
         if let Some(v) = env("HPKI_DURABILITY") {
             config.durability = v.parse().map_err(ConfigError::Durability)?;
+        }
+        if let Some(v) = env("HPKI_TSA_POLICY") {
+            config.tsa.policy = Some(v);
+        }
+        if let Some(v) = env("HPKI_TSA_REQUIRE_AUTH") {
+            config.tsa.require_auth = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("HPKI_DOCUMENT_LIMIT") {
             config.limits.document_bytes = number("HPKI_DOCUMENT_LIMIT", v)?;
@@ -405,6 +427,33 @@ mod tests {
         };
         let tls = Config::load(Some(&file), env_off).unwrap().tls.unwrap();
         assert!(!tls.client_auth);
+    }
+
+    #[test]
+    fn tsa_settings_from_file_and_environment() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert_eq!(c.tsa.policy, None);
+        assert!(!c.tsa.require_auth, "the TSA is open by default");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[tsa]\npolicy = \"1.2.392.1.2.3\"\nrequire_auth = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.tsa.policy.as_deref(), Some("1.2.392.1.2.3"));
+        assert!(c.tsa.require_auth);
+        let env = |k: &str| match k {
+            "HPKI_TSA_POLICY" => Some("1.2.392.9".to_owned()),
+            "HPKI_TSA_REQUIRE_AUTH" => Some("false".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.tsa.policy.as_deref(), Some("1.2.392.9"));
+        assert!(!c.tsa.require_auth);
+        std::fs::write(&file, "[tsa]\npolicie = \"1.2\"\n").unwrap();
+        assert!(Config::load(Some(&file), |_| None).is_err());
     }
 
     #[test]

@@ -60,6 +60,14 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     } else {
         initialise_demo(&dir, &config)?
     };
+    let authority = match &config.tsa.policy {
+        Some(policy) => authority.with_tsa_policy(policy)?,
+        None => authority,
+    };
+    let tsa_policy = authority
+        .tsa_certificate()
+        .ok()
+        .map(|tsa| tsa.policy.to_string());
     let state = web::Data::new(AppState {
         authority,
         purposes: std::sync::Arc::new(dir.signing_policy()?),
@@ -102,6 +110,13 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
             writeln!(out, "listening on {scheme}://{addr}")?;
         }
         writeln!(out, "root certificate: {}", dir.ca_pem("root").display())?;
+        if let (Some(policy), Some(addr)) = (&tsa_policy, server.addrs().first()) {
+            writeln!(
+                out,
+                "{}",
+                admin::tsa_line(&format!("{scheme}://{addr}"), policy)
+            )?;
+        }
         for line in &first_start {
             writeln!(out, "{line}")?;
         }
@@ -175,7 +190,9 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
 fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStore>, Vec<String>)> {
     let authority = admin::create_authority(
         dir,
-        InitArgs::defaults(&config.base_url).with_ocsp(config.ocsp.enabled),
+        InitArgs::defaults(&config.base_url)
+            .with_ocsp(config.ocsp.enabled)
+            .with_tsa_policy(config.tsa.policy.clone()),
     )?;
     // Before the demo credential, whose certificate gets the OCSP URL only when enabled.
     let authority = with_ocsp(authority, config);

@@ -222,6 +222,7 @@ fn openapi_matches_the_routes() {
             "GET /v1/crl/{ca}",
             "GET /v1/ocsp/{request}",
             "GET /v1/profiles",
+            "GET /v1/timestamps/certificate",
             "GET /v1/tokens",
             "POST /v1/certificates",
             "POST /v1/certificates/{serial}/release",
@@ -229,6 +230,7 @@ fn openapi_matches_the_routes() {
             "POST /v1/credentials",
             "POST /v1/ocsp",
             "POST /v1/signatures",
+            "POST /v1/timestamps",
             "POST /v1/tokens",
             "POST /v1/verifications",
         ]
@@ -2290,4 +2292,241 @@ fn ocsp_turned_off_answers_404_and_puts_no_ocsp_url_in_certificates() {
         assert!(text.contains("CA Issuers - URI:"), "{text}");
         assert!(!text.contains("OCSP - URI:"), "{text}");
     }
+}
+
+/// The time-stamping authority over HTTP (issue 14 item 1): `openssl ts` requests, posts and
+/// verifies a token against the root and the certificate route's chain; a token is audited, a
+/// rejection is a TimeStampResp (200) that `openssl ts -reply` reads; another media type is 415.
+/// Open to anonymous clients by default; the first start prints where the certificate is.
+#[test]
+fn timestamps_verify_with_openssl_and_rejections_are_time_stamp_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, lines) = support::spawn(&data, &[]);
+    let tsa_line = lines
+        .iter()
+        .find(|l| l.starts_with("time-stamping authority: "))
+        .unwrap_or_else(|| panic!("no TSA line in {lines:?}"));
+    assert!(
+        tsa_line.contains(&format!("{}/v1/timestamps/certificate", server.base)),
+        "{tsa_line}"
+    );
+    let file = |name: &str| dir.path().join(name);
+    let path = |name: &str| file(name).to_str().unwrap().to_owned();
+
+    // The certificate route: the TSA certificate (EKU timeStamping, critical), then its chain.
+    let r = server.get("/v1/timestamps/certificate", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.content_type, "application/pem-certificate-chain");
+    let bundle = r.text();
+    assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+    let root = std::fs::read_to_string(data.join("ca/root.pem")).unwrap();
+    assert!(
+        bundle.ends_with(&root),
+        "the bundle does not end at the root"
+    );
+    std::fs::write(file("tsa-chain.pem"), &bundle).unwrap();
+    let (ok, eku) = openssl(&[
+        "x509",
+        "-in",
+        &path("tsa-chain.pem"),
+        "-noout",
+        "-ext",
+        "extendedKeyUsage",
+    ]);
+    assert!(ok, "{eku}");
+    assert!(
+        eku.contains("critical") && eku.contains("Time Stamping"),
+        "{eku}"
+    );
+
+    // A granted token, verified by OpenSSL against the root with the served chain.
+    let document = b"discharge letter, ward 3\n";
+    std::fs::write(file("doc.txt"), document).unwrap();
+    let (ok, out) = openssl(&[
+        "ts",
+        "-query",
+        "-data",
+        &path("doc.txt"),
+        "-sha256",
+        "-cert",
+        "-out",
+        &path("req.tsq"),
+    ]);
+    assert!(ok, "{out}");
+    let query = std::fs::read(file("req.tsq")).unwrap();
+    let r = server.post_bytes(
+        "/v1/timestamps",
+        None,
+        "application/timestamp-query",
+        &query,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.content_type, "application/timestamp-reply");
+    std::fs::write(file("resp.tsr"), &r.body).unwrap();
+    let (ok, out) = openssl(&[
+        "ts",
+        "-verify",
+        "-queryfile",
+        &path("req.tsq"),
+        "-in",
+        &path("resp.tsr"),
+        "-CAfile",
+        data.join("ca/root.pem").to_str().unwrap(),
+        "-untrusted",
+        &path("tsa-chain.pem"),
+    ]);
+    assert!(ok && out.contains("Verification: OK"), "{out}");
+    let (ok, text) = openssl(&["ts", "-reply", "-in", &path("resp.tsr"), "-text"]);
+    assert!(ok && text.contains("Status: Granted."), "{text}");
+    let policy = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Policy OID: "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .trim()
+        .to_owned();
+    assert!(
+        tsa_line.ends_with(&format!("policy {policy})")),
+        "{tsa_line}"
+    );
+
+    // Another media type: 415 with a problem body, nothing signed.
+    let r = server.post_bytes("/v1/timestamps", None, "application/octet-stream", &query);
+    assert!(
+        r.problem(415).contains("application/timestamp-query"),
+        "{}",
+        r.text()
+    );
+    // Garbage: a TimeStampResp with status rejection and badDataFormat, still 200.
+    let r = server.post_bytes(
+        "/v1/timestamps",
+        None,
+        "application/timestamp-query",
+        b"\x30\x05not a request",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.content_type, "application/timestamp-reply");
+    std::fs::write(file("garbage.tsr"), &r.body).unwrap();
+    let (ok, text) = openssl(&["ts", "-reply", "-in", &path("garbage.tsr"), "-text"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("Status: Rejected."), "{text}");
+    assert!(
+        text.contains("Failure info: the data submitted has the wrong format"),
+        "{text}"
+    );
+    // Beyond the request limit: 413 before anything is decoded.
+    let big = vec![0x30; ca_core::tsp::MAX_REQUEST_LEN + 1];
+    let r = server.post_bytes("/v1/timestamps", None, "application/timestamp-query", &big);
+    r.problem(413);
+
+    let metrics = server.get("/metrics", None).text();
+    assert!(
+        metrics.contains("hpki_timestamps_total{status=\"granted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hpki_timestamps_total{status=\"rejected\"} 1"),
+        "{metrics}"
+    );
+
+    // The granted token, and only it, is in the audit log: serial, imprint, policy, the client.
+    server.kill();
+    let records = support::audit_list(&data);
+    let stamps: Vec<_> = records
+        .iter()
+        .filter(|r| r.event_action() == "timestamp")
+        .collect();
+    assert_eq!(stamps.len(), 1, "{records:?}");
+    let record = stamps[0];
+    assert_eq!(
+        support::detail(record, "imprint"),
+        Some(hex(&sha(&ring::digest::SHA256, document)).as_str())
+    );
+    assert_eq!(support::detail(record, "hash_algorithm"), Some("sha256"));
+    assert_eq!(support::detail(record, "policy"), Some(policy.as_str()));
+    assert_eq!(record["event"]["actor"], "ip:127.0.0.1");
+    let serial = text_serial(&r_text(&file("resp.tsr")));
+    assert_eq!(
+        record["event"]["object"],
+        format!("timestamp:{serial}"),
+        "the audit record names another token"
+    );
+}
+
+trait Action {
+    fn event_action(&self) -> &str;
+}
+
+impl Action for serde_json::Value {
+    fn event_action(&self) -> &str {
+        self["event"]["action"].as_str().unwrap_or_default()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `openssl ts -reply -text` of a response file.
+fn r_text(response: &Path) -> String {
+    let (ok, text) = openssl(&["ts", "-reply", "-in", response.to_str().unwrap(), "-text"]);
+    assert!(ok, "{text}");
+    text
+}
+
+/// The token serial `openssl ts -reply -text` prints (`Serial number: 0x…`), as lowercase hex
+/// content octets.
+fn text_serial(text: &str) -> String {
+    let serial = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Serial number: 0x"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .trim()
+        .to_ascii_lowercase();
+    // 16 octets with the top bit clear: no leading 00 octet, 32 digits.
+    format!("{serial:0>32}")
+}
+
+/// `[tsa] require_auth` (HPKI_TSA_REQUIRE_AUTH) asks for a caller, as the document then says;
+/// `[tsa] policy` (HPKI_TSA_POLICY) is the tokens' policy.
+#[test]
+fn timestamps_can_require_a_caller_and_take_their_policy_from_the_config() {
+    let s = start(&[
+        ("HPKI_TSA_REQUIRE_AUTH", "true"),
+        ("HPKI_TSA_POLICY", "1.2.392.200119.14.1"),
+    ]);
+    let doc = s.get("/openapi.json", None).json();
+    let op = &doc["paths"]["/v1/timestamps"]["post"];
+    assert_eq!(op["security"], serde_json::json!([{"bearer": []}]));
+    assert!(op["responses"].get("401").is_some());
+    s.save("doc.txt", b"consent form\n");
+    let (ok, out) = openssl(&[
+        "ts",
+        "-query",
+        "-data",
+        s.path("doc.txt").to_str().unwrap(),
+        "-sha512",
+        "-out",
+        s.path("req.tsq").to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let query = std::fs::read(s.path("req.tsq")).unwrap();
+    let r = s.post_bytes(
+        "/v1/timestamps",
+        None,
+        "application/timestamp-query",
+        &query,
+    );
+    r.problem(401);
+    let r = s.post_bytes(
+        "/v1/timestamps",
+        Some(&s.demo.signer),
+        "application/timestamp-query",
+        &query,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let response = s.save("resp.tsr", &r.body);
+    let text = r_text(&response);
+    assert!(text.contains("Status: Granted."), "{text}");
+    assert!(text.contains("Policy OID: 1.2.392.200119.14.1"), "{text}");
 }

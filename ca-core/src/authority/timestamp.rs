@@ -78,7 +78,9 @@ pub struct TsaCertificate {
 #[derive(Debug, thiserror::Error)]
 pub enum TimestampError {
     /// The installation's profiles have no `tsa` profile: it runs no TSA.
-    #[error("this installation has no time-stamping authority (its profiles have no `tsa` profile)")]
+    #[error(
+        "this installation has no time-stamping authority (its profiles have no `tsa` profile)"
+    )]
     NoTsa,
     /// The TSA certificate is revoked, outside its validity, or under a revoked CA: no token
     /// it signs would validate.
@@ -376,15 +378,17 @@ impl<S: Store> Authority<S> {
         let tsa = Tsa::new(key, &record.der, &self.chain(&record.issuer_ca)?, policy)
             .map_err(|e| AuthorityError::Config(e.to_string()))?;
         let mut details = vec![
-            (
-                "tsa_certificate".to_owned(),
-                hex::encode(&record.serial),
-            ),
+            ("tsa_certificate".to_owned(), hex::encode(&record.serial)),
             ("tsa_policy".to_owned(), policy.to_string()),
         ];
         // The certificate's issue facts (profile, issuer, subject, not_after), as an issue
         // record would say them.
-        details.extend(event.details.into_iter().map(|(k, v)| (format!("tsa_{k}"), v)));
+        details.extend(
+            event
+                .details
+                .into_iter()
+                .map(|(k, v)| (format!("tsa_{k}"), v)),
+        );
         Ok(Some(NewTsa {
             tsa: TimeStamping {
                 tsa,
@@ -449,8 +453,7 @@ impl<S: Store> Authority<S> {
             .store
             .certificate(&serial)?
             .ok_or_else(|| corrupt(format!("no certificate {}", stored.serial)))?;
-        let certificate =
-            Certificate::from_der(&record.der).map_err(|e| corrupt(e.to_string()))?;
+        let certificate = Certificate::from_der(&record.der).map_err(|e| corrupt(e.to_string()))?;
         let tbs = certificate.tbs_certificate();
         if tbs.subject_public_key_info() != key.public_key_info() {
             return Err(corrupt("key does not match its certificate".into()).into());

@@ -164,7 +164,9 @@ fn init_makes_a_sealed_tsa_key_and_a_tsa_certificate_chaining_to_the_root() {
         cert.tbs_certificate().subject_public_key_info()
     );
     assert!(
-        Sealer::from_key(&[0u8; 32]).open(&sealed, &context).is_err(),
+        Sealer::from_key(&[0u8; 32])
+            .open(&sealed, &context)
+            .is_err(),
         "another sealing key opens the TSA key"
     );
     assert!(
@@ -196,7 +198,8 @@ fn init_makes_a_sealed_tsa_key_and_a_tsa_certificate_chaining_to_the_root() {
         )
         .unwrap();
     let crl = authority.crl("sign", NOW + 20, "tsa-test").unwrap();
-    let crl: x509_cert::crl::CertificateList = x509_cert::crl::CertificateList::from_der(&crl).unwrap();
+    let crl: x509_cert::crl::CertificateList =
+        x509_cert::crl::CertificateList::from_der(&crl).unwrap();
     assert!(
         crl.tbs_cert_list
             .revoked_certificates
@@ -207,7 +210,11 @@ fn init_makes_a_sealed_tsa_key_and_a_tsa_certificate_chaining_to_the_root() {
     );
     // And a revoked TSA signs no more tokens.
     let err = authority
-        .timestamp(&request(DigestAlgorithm::Sha256, &[7u8; 32], false), NOW + 30, "t")
+        .timestamp(
+            &request(DigestAlgorithm::Sha256, &[7u8; 32], false),
+            NOW + 30,
+            "t",
+        )
         .wait()
         .unwrap_err();
     assert!(
@@ -246,7 +253,10 @@ fn a_granted_token_is_audited_with_a_mac_and_a_rejection_is_not() {
     assert_eq!(record.event.action, AuditAction::Timestamp);
     assert_eq!(record.event.actor, "ip:192.0.2.7");
     assert_eq!(record.event.time, NOW + 60);
-    assert_eq!(record.event.object, format!("timestamp:{}", hex::encode(serial)));
+    assert_eq!(
+        record.event.object,
+        format!("timestamp:{}", hex::encode(serial))
+    );
     let detail = |k: &str| {
         record
             .event
@@ -265,7 +275,11 @@ fn a_granted_token_is_audited_with_a_mac_and_a_rejection_is_not() {
 
     // A SHA-1 imprint is rejected (badAlg), answered with a TimeStampResp, and not audited.
     let rejected = authority
-        .timestamp(&request(DigestAlgorithm::Sha1, &[1u8; 20], false), NOW + 61, "t")
+        .timestamp(
+            &request(DigestAlgorithm::Sha1, &[1u8; 20], false),
+            NOW + 61,
+            "t",
+        )
         .wait()
         .unwrap();
     assert_eq!(
@@ -323,10 +337,17 @@ fn the_tsa_survives_reopening_and_its_policy_is_configurable() {
     );
     let authority = authority.with_tsa_policy("1.2.392.200119.99.1").unwrap();
     let stamped = authority
-        .timestamp(&request(DigestAlgorithm::Sha256, &[9u8; 32], false), NOW + 101, "t")
+        .timestamp(
+            &request(DigestAlgorithm::Sha256, &[9u8; 32], false),
+            NOW + 101,
+            "t",
+        )
         .wait()
         .unwrap();
-    assert_eq!(tst_info(&stamped.response).policy.to_string(), "1.2.392.200119.99.1");
+    assert_eq!(
+        tst_info(&stamped.response).policy.to_string(),
+        "1.2.392.200119.99.1"
+    );
     assert!(matches!(
         authority.with_tsa_policy("not an oid"),
         Err(AuthorityError::Config(_))
@@ -344,11 +365,21 @@ fn a_store_made_without_a_tsa_gets_one_when_opened_with_a_tsa_profile() {
         ));
         assert!(matches!(
             authority
-                .timestamp(&request(DigestAlgorithm::Sha256, &[0u8; 32], false), NOW, "t")
+                .timestamp(
+                    &request(DigestAlgorithm::Sha256, &[0u8; 32], false),
+                    NOW,
+                    "t"
+                )
                 .wait(),
             Err(TimestampError::NoTsa)
         ));
-        assert!(authority.store().setting(SETTING_TSA_KEY).unwrap().is_none());
+        assert!(
+            authority
+                .store()
+                .setting(SETTING_TSA_KEY)
+                .unwrap()
+                .is_none()
+        );
     }
     // Still none while the profiles have no tsa profile.
     {
@@ -379,11 +410,19 @@ fn a_store_made_without_a_tsa_gets_one_when_opened_with_a_tsa_profile() {
         // The key algorithm is the issuing CA's (P-256 here).
         let cert = Certificate::from_der(&tsa.certificate).unwrap();
         assert_eq!(
-            cert.tbs_certificate().validity().not_before.to_unix_duration().as_secs(),
+            cert.tbs_certificate()
+                .validity()
+                .not_before
+                .to_unix_duration()
+                .as_secs(),
             NOW + 20
         );
         let stamped = authority
-            .timestamp(&request(DigestAlgorithm::Sha256, &[5u8; 32], true), NOW + 21, "t")
+            .timestamp(
+                &request(DigestAlgorithm::Sha256, &[5u8; 32], true),
+                NOW + 21,
+                "t",
+            )
             .wait()
             .unwrap();
         assert!(matches!(stamped.status, TimestampStatus::Granted { .. }));

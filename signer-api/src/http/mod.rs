@@ -13,6 +13,7 @@ pub mod openapi;
 mod ops;
 pub mod problem;
 pub mod signatures;
+mod timestamps;
 mod verifications;
 
 use crate::config::Config;
@@ -100,6 +101,8 @@ pub fn app(
         .service(credentials::list_tokens)
         .service(credentials::revoke_token)
         .service(verifications::create)
+        .service(timestamps::create)
+        .service(timestamps::certificate)
         .split_for_parts();
     api.paths.paths.insert(
         "/openapi.json".into(),

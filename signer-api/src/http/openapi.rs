@@ -166,6 +166,8 @@ struct Deployment {
     max_validity_days: u32,
     purposes: Vec<String>,
     max_token_days: u32,
+    /// `[tsa] require_auth`: `POST /v1/timestamps` takes a caller as the other routes do.
+    tsa_requires_auth: bool,
 }
 
 impl Deployment {
@@ -198,6 +200,7 @@ impl Deployment {
             issuable: issuable.iter().map(|p| p.id().to_owned()).collect(),
             purposes: purposes.purposes().iter().map(|p| p.name.clone()).collect(),
             max_token_days: config.tokens.max_days,
+            tsa_requires_auth: config.tsa.require_auth,
         }
     }
 }
@@ -261,6 +264,14 @@ fn complete(doc: &mut Value, d: &Deployment) {
     }));
     schemas["VerificationRequest"]["oneOf"] = Value::Array(branches);
 
+    // Open by default (RFC 3161 clients send no token); secured, it answers 401 too.
+    if d.tsa_requires_auth
+        && let Some(operation) = doc["paths"]
+            .get_mut("/v1/timestamps")
+            .and_then(|item| item.get_mut("post"))
+    {
+        operation["security"] = json!([{"bearer": []}]);
+    }
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };

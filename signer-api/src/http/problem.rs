@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
-use ca_core::authority::AuthorityError;
 use ca_core::authority::access::AccessError;
+use ca_core::authority::{AuthorityError, TimestampError};
 use ca_core::client_auth::ClientAuthError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
@@ -14,6 +14,7 @@ use ca_core::purpose::PurposeError;
 use ca_core::sign::SignError;
 use ca_core::store::StoreError;
 use ca_core::token::{TokenError, Unrecognised};
+use ca_core::tsp::TspError;
 use serde::Serialize;
 
 use super::auth_failures::AuthFailure;
@@ -47,6 +48,9 @@ enum Header {
     /// RFC 9110 §10.2.1 `Allow` of a 405: the methods the path is served with.
     Allow(Box<str>),
 }
+
+/// Seconds a client of an unavailable TSA is asked to wait.
+const TSA_RETRY_SECONDS: u64 = 3600;
 
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
 pub const REALM: &str = "hpki";
@@ -135,6 +139,15 @@ impl Problem {
                      retry after {retry_after} s"
                 ),
             )
+        }
+    }
+    /// The time-stamping authority cannot sign (its certificate revoked or expired): an operator
+    /// must act, so clients are asked to come back much later (RFC 9110 §15.6.4).
+    fn tsa_unavailable(detail: String) -> Self {
+        tracing::warn!(%detail, "time-stamp refused");
+        Self {
+            header: Some(Header::RetryAfter(TSA_RETRY_SECONDS)),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "tsa_unavailable", detail)
         }
     }
     /// A failure on our side: logged in full, answered without internals.
@@ -490,6 +503,32 @@ impl From<TokenError> for Problem {
             | TokenError::Revoked(_) => {
                 Self::invalid_token(token_reason(&e).unwrap_or("unauthenticated"), e.to_string())
             }
+        }
+    }
+}
+
+impl From<TimestampError> for Problem {
+    fn from(e: TimestampError) -> Self {
+        match e {
+            TimestampError::NoTsa => not_found("no_tsa", &e),
+            TimestampError::Unavailable(_) => Self::tsa_unavailable(e.to_string()),
+            TimestampError::Tsp(e) => e.into(),
+            TimestampError::Store(e) => e.into(),
+            TimestampError::Authority(e) => e.into(),
+        }
+    }
+}
+
+impl From<TspError> for Problem {
+    fn from(e: TspError) -> Self {
+        match e {
+            TspError::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            // `Authority::timestamp` answers a malformed request with a rejection; a caller of
+            // `Tsa::timestamp` would get this.
+            TspError::Malformed(_) => bad("timestamp_request", &e),
+            TspError::Certificate(_) | TspError::Sign(_) | TspError::Build(_) => Self::internal(&e),
         }
     }
 }

@@ -1,0 +1,110 @@
+//! The time-stamping authority over HTTP (RFC 3161 §3.4): `POST /v1/timestamps` answers a DER
+//! TimeStampReq with a DER TimeStampResp, and `GET /v1/timestamps/certificate` serves the TSA
+//! certificate and its chain. Open by default (RFC 3161 clients send no bearer token), under the
+//! per-client rate limit; `[tsa] require_auth` asks for a caller as on the other routes.
+
+use super::AppState;
+use super::auth::Caller;
+use super::ca::pem;
+use super::openapi::Binary;
+use super::problem::{Problem, RequestError};
+use super::signatures::read_limited;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, get, post, web};
+use ca_core::authority::{TimeStamped, TimestampError, TimestampStatus};
+use ca_core::tsp::MAX_REQUEST_LEN;
+
+/// RFC 3161 §3.4's media types.
+const QUERY: &str = "application/timestamp-query";
+const REPLY: &str = "application/timestamp-reply";
+
+/// Time-stamp a hash (RFC 3161): the body is a DER TimeStampReq, the reply a DER TimeStampResp,
+/// granted with a token or a rejection naming its PKIFailureInfo (still 200: RFC 3161 §3.4).
+#[utoipa::path(
+    request_body(description = "A DER TimeStampReq (RFC 3161 §2.4.1), e.g. from `openssl ts -query`",
+        content((Binary = "application/timestamp-query"))),
+    responses(
+        (status = 200, description = "A DER TimeStampResp (RFC 3161 §2.4.2): status granted with a time-stamp token, or rejection with its failInfo (badAlg, badRequest, badDataFormat, unacceptedPolicy, unacceptedExtension)",
+            body = Binary, content_type = "application/timestamp-reply"),
+        (status = 404, description = "This installation runs no time-stamping authority (its profiles have no tsa profile)"),
+        (status = 413), (status = 415),
+        (status = 503, description = "The TSA certificate is revoked or outside its validity, or the service is over its budget of buffered request bodies"),
+        (status = 500)))]
+#[post("/v1/timestamps")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let actor = actor(&state, &req).await?;
+    let essence = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if essence != QUERY {
+        return Err(RequestError::UnsupportedMedia(
+            "send a DER TimeStampReq as application/timestamp-query",
+        )
+        .into());
+    }
+    let (body, _reservation) = read_limited(&state, &req, payload, MAX_REQUEST_LEN as u64).await?;
+    // Signing one token takes tens of microseconds: on the worker, then the audit record's group
+    // commit is awaited without holding a thread (as signatures::sign_inline).
+    let (tx, rx) = tokio::sync::oneshot::channel::<Result<TimeStamped, TimestampError>>();
+    state
+        .authority
+        .timestamp(&body, super::now(), &actor)
+        .then(move |outcome| {
+            let _ = tx.send(outcome);
+        });
+    let stamped = rx
+        .await
+        .map_err(|_| Problem::internal(&"the audit writer dropped a time-stamp"))??;
+    let status = match stamped.status {
+        TimestampStatus::Granted { .. } => "granted",
+        TimestampStatus::Rejected(_) => "rejected",
+    };
+    state
+        .metrics
+        .count("hpki_timestamps_total", &[("status", status)]);
+    Ok(HttpResponse::Ok()
+        .content_type(REPLY)
+        .body(stamped.response))
+}
+
+/// Who the audit record of a token names: the caller when one authenticated (required with
+/// `[tsa] require_auth`), else the client's address. Never a secret.
+async fn actor(state: &AppState, req: &HttpRequest) -> Result<String, Problem> {
+    if state.config.tsa.require_auth {
+        return Ok(Caller::extract(req).await?.label);
+    }
+    // The rate limiter verified a presented token already; an anonymous client is its address.
+    if let Some(caller) = req.extensions().get::<Caller>() {
+        return Ok(caller.label.clone());
+    }
+    Ok(match req.peer_addr() {
+        Some(peer) => format!("ip:{}", peer.ip()),
+        None => "anonymous".to_owned(),
+    })
+}
+
+/// The TSA certificate, then the CA certificates above it (issuing CA first, root last), as
+/// PEM: what a relying party needs to verify the tokens (`openssl ts -verify -untrusted`).
+#[utoipa::path(responses(
+    (status = 200, description = "PEM bundle: the TSA certificate (extendedKeyUsage timeStamping, critical), then its issuing CA and the root", body = String, content_type = "application/pem-certificate-chain"),
+    (status = 404, description = "This installation runs no time-stamping authority"),
+    (status = 500)))]
+#[get("/v1/timestamps/certificate")]
+pub async fn certificate(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let tsa = state.authority.tsa_certificate()?;
+    let mut out = pem(&tsa.certificate)?;
+    for ca in &tsa.chain {
+        out.push_str(&pem(ca)?);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/pem-certificate-chain")
+        .body(out))
+}
