@@ -2488,7 +2488,7 @@ fn text_serial(text: &str) -> String {
 }
 
 /// `[tsa] require_auth` (HPKI_TSA_REQUIRE_AUTH) asks for a caller, as the document then says;
-/// `[tsa] policy` (HPKI_TSA_POLICY) is the tokens' policy.
+/// `[tsa] policy` (HPKI_TSA_POLICY) is the tokens' policy; a revoked TSA certificate stops it.
 #[test]
 fn timestamps_can_require_a_caller_and_take_their_policy_from_the_config() {
     let s = start(&[
@@ -2529,4 +2529,27 @@ fn timestamps_can_require_a_caller_and_take_their_policy_from_the_config() {
     let text = r_text(&response);
     assert!(text.contains("Status: Granted."), "{text}");
     assert!(text.contains("Policy OID: 1.2.392.200119.14.1"), "{text}");
+
+    // The TSA certificate is in the inventory: revoked, it is on the sign CA's CRL and the TSA
+    // signs nothing more (409, as issuing under a revoked CA).
+    let listed = s
+        .get("/v1/certificates?profile=tsa", Some(&s.demo.ra))
+        .json();
+    let listed = listed["items"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let serial = listed[0]["serial"].as_str().unwrap();
+    let r = s.post_json(
+        &format!("/v1/certificates/{serial}/revoke"),
+        Some(&s.demo.ra),
+        &serde_json::json!({"reason": "keyCompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.post_bytes(
+        "/v1/timestamps",
+        Some(&s.demo.ra),
+        "application/timestamp-query",
+        &query,
+    );
+    let detail = r.problem(409);
+    assert!(detail.contains("revoked (keyCompromise)"), "{detail}");
 }

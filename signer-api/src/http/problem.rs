@@ -49,9 +49,6 @@ enum Header {
     Allow(Box<str>),
 }
 
-/// Seconds a client of an unavailable TSA is asked to wait.
-const TSA_RETRY_SECONDS: u64 = 3600;
-
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
 pub const REALM: &str = "hpki";
 
@@ -139,15 +136,6 @@ impl Problem {
                      retry after {retry_after} s"
                 ),
             )
-        }
-    }
-    /// The time-stamping authority cannot sign (its certificate revoked or expired): an operator
-    /// must act, so clients are asked to come back much later (RFC 9110 §15.6.4).
-    fn tsa_unavailable(detail: String) -> Self {
-        tracing::warn!(%detail, "time-stamp refused");
-        Self {
-            header: Some(Header::RetryAfter(TSA_RETRY_SECONDS)),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "tsa_unavailable", detail)
         }
     }
     /// A failure on our side: logged in full, answered without internals.
@@ -511,7 +499,9 @@ impl From<TimestampError> for Problem {
     fn from(e: TimestampError) -> Self {
         match e {
             TimestampError::NoTsa => not_found("no_tsa", &e),
-            TimestampError::Unavailable(_) => Self::tsa_unavailable(e.to_string()),
+            // As issuing under a revoked CA (`ca_revoked`): the TSA's state refuses it until an
+            // operator acts.
+            TimestampError::Unavailable(_) => conflict("tsa_unavailable", &e),
             TimestampError::Tsp(e) => e.into(),
             TimestampError::Store(e) => e.into(),
             TimestampError::Authority(e) => e.into(),

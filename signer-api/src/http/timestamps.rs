@@ -27,8 +27,9 @@ const REPLY: &str = "application/timestamp-reply";
         (status = 200, description = "A DER TimeStampResp (RFC 3161 §2.4.2): status granted with a time-stamp token, or rejection with its failInfo (badAlg, badRequest, badDataFormat, unacceptedPolicy, unacceptedExtension)",
             body = Binary, content_type = "application/timestamp-reply"),
         (status = 404, description = "This installation runs no time-stamping authority (its profiles have no tsa profile)"),
+        (status = 409, description = "The TSA certificate, or a CA above it, is revoked, or the certificate is outside its validity"),
         (status = 413), (status = 415),
-        (status = 503, description = "The TSA certificate is revoked or outside its validity, or the service is over its budget of buffered request bodies"),
+        (status = 503, description = "Over the service's budget of buffered request bodies"),
         (status = 500)))]
 #[post("/v1/timestamps")]
 pub async fn create(
