@@ -1343,3 +1343,47 @@ fn configuration_errors_are_printed_once() {
     let err = env.fails(&["serve", "--config", bad.to_str().unwrap()]);
     assert_eq!(err.matches("unknown field `lissen`").count(), 1, "{err}");
 }
+
+/// `init` makes the time-stamping authority with the CAs and says where relying parties fetch its
+/// certificate; `--tsa-policy` is the tokens' policy, named in the init record; a policy that is
+/// not an OID is refused (exit 2) and leaves no installation behind.
+#[test]
+fn init_makes_the_tsa_and_prints_where_its_certificate_is() {
+    let env = Env {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = env.ok(&[
+        "init",
+        "--base-url",
+        "https://pki.example.org/",
+        "--tsa-policy",
+        "1.2.392.200119.9.1",
+    ]);
+    assert!(
+        out.lines().any(|l| l
+            == "time-stamping authority: https://pki.example.org/v1/timestamps (certificate and \
+                chain: https://pki.example.org/v1/timestamps/certificate; policy \
+                1.2.392.200119.9.1)"),
+        "{out}"
+    );
+    // The existing lines stay.
+    assert!(out.starts_with("initialised CA hierarchy in "), "{out}");
+    assert!(out.contains("\npolicy arc: "), "{out}");
+    let records = support::audit_list(&env.data());
+    assert_eq!(records[0]["event"]["action"], "init");
+    assert_eq!(
+        support::detail(&records[0], "tsa_policy"),
+        Some("1.2.392.200119.9.1")
+    );
+    assert_eq!(support::detail(&records[0], "tsa_profile"), Some("tsa"));
+
+    let bad = Env {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let err = bad.fails(&["init", "--tsa-policy", "not.an.oid"]);
+    assert!(err.contains("TSA policy \"not.an.oid\""), "{err}");
+    assert!(
+        !bad.data().join("store").exists(),
+        "a refused init left a store"
+    );
+}
