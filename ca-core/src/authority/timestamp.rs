@@ -273,23 +273,29 @@ impl<S: Store> Authority<S> {
     /// validity, not revoked (read from the revocation index per call, like a credential's) and
     /// no CA above it revoked.
     fn check_tsa(&self, unit: &TimeStamping, now: u64) -> Result<(), TimestampError> {
+        match self.tsa_refusal(unit, now)? {
+            Some(why) => Err(TimestampError::Unavailable(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Why `unit` may not sign at `now`, if it may not.
+    fn tsa_refusal(&self, unit: &TimeStamping, now: u64) -> Result<Option<String>, AuthorityError> {
         let record = &unit.record;
         if now < unit.not_before || now > record.not_after {
-            return Err(TimestampError::Unavailable(
-                "its certificate is outside its validity".into(),
-            ));
+            return Ok(Some("its certificate is outside its validity".into()));
         }
         if let Some(revocation) = self.store.revocation(&record.issuer_ca, &record.serial)? {
-            return Err(TimestampError::Unavailable(format!(
+            return Ok(Some(format!(
                 "its certificate is revoked ({})",
                 revocation.reason.name()
             )));
         }
         match self.check_ca_chain(&record.issuer_ca) {
-            Err(AuthorityError::CaRevoked(ca)) => Err(TimestampError::Unavailable(format!(
-                "CA {ca:?} above it is revoked"
-            ))),
-            other => Ok(other?),
+            Err(AuthorityError::CaRevoked(ca)) => {
+                Ok(Some(format!("CA {ca:?} above it is revoked")))
+            }
+            other => other.map(|()| None),
         }
     }
 
@@ -402,44 +408,19 @@ impl<S: Store> Authority<S> {
     }
 
     /// The TSA of an opened store: its sealed key unsealed, or, for a store without one whose
-    /// profiles now have a `tsa` profile, a new one (of its issuing CA's key algorithm) stored
-    /// with a `tsa_key` audit record at `now`.
+    /// profiles now have a `tsa` profile, or whose TSA certificate is revoked or expired, a new
+    /// one (of its issuing CA's key algorithm) stored with a `tsa_key` audit record at `now`.
     pub(crate) fn open_tsa(&self, now: u64) -> Result<Option<TimeStamping>, AuthorityError> {
         if self.profiles.get(TSA_PROFILE).is_err() {
             return Ok(None);
         }
         let Some(stored) = self.store.setting(SETTING_TSA_KEY)? else {
-            let issuer = match self.profiles.get(TSA_PROFILE)?.issuer() {
-                crate::engine::profile::IssuerRef::Ca(id) => id.clone(),
-                crate::engine::profile::IssuerRef::SelfSigned => {
-                    return Err(AuthorityError::Config(format!(
-                        "the {TSA_PROFILE} profile must be issued by a CA"
-                    )));
-                }
+            // None can be issued (its CA revoked or expired, the profile refusing the key): the
+            // installation runs without a TSA rather than not at all.
+            return match self.store_new_tsa(now, Vec::new()) {
+                Err(e) if cannot_issue(&e) => Ok(None),
+                other => other,
             };
-            let algorithm = crate::engine::key::key_params(
-                Certificate::from_der(&self.ca(&issuer)?.der)
-                    .map_err(|e| StoreError::Corrupt(format!("CA {issuer}: {e}")))?
-                    .tbs_certificate()
-                    .subject_public_key_info(),
-            )?
-            .algorithm;
-            let Some(new) = self.new_tsa(algorithm, now, "system")? else {
-                return Ok(None);
-            };
-            self.store.insert_certificate_with_setting(
-                &new.record,
-                SETTING_TSA_KEY,
-                &new.setting,
-                AuditEvent {
-                    time: now,
-                    actor: "system".into(),
-                    action: AuditAction::TsaKey,
-                    object: format!("certificate:{}", hex::encode(&new.record.serial)),
-                    details: new.details,
-                },
-            )?;
-            return Ok(Some(new.tsa));
         };
         let corrupt = |why: String| StoreError::Corrupt(format!("{SETTING_TSA_KEY}: {why}"));
         let stored: StoredTsaKey =
@@ -466,11 +447,72 @@ impl<S: Store> Authority<S> {
             self.tsa_policy()?,
         )
         .map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some(TimeStamping {
+        let unit = TimeStamping {
             tsa,
             record,
             not_before,
-        }))
+        };
+        // A TSA whose certificate was revoked (a compromised key) or has expired is replaced
+        // at the next start. When no new one can be issued (its CA is revoked too), the old one
+        // stays and refuses every request, saying why.
+        // A clock behind the certificate's notBefore is the clock's fault, not the key's.
+        let Some(why) = self
+            .tsa_refusal(&unit, now)?
+            .filter(|_| now >= unit.not_before)
+        else {
+            return Ok(Some(unit));
+        };
+        let replaces = vec![
+            ("replaces".to_owned(), hex::encode(&unit.record.serial)),
+            ("reason".to_owned(), why),
+        ];
+        match self.store_new_tsa(now, replaces) {
+            Ok(Some(new)) => Ok(Some(new)),
+            Err(e) if cannot_issue(&e) => Ok(Some(unit)),
+            Ok(None) => Ok(Some(unit)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A new TSA (of its issuing CA's key algorithm), stored with its `tsa_key` audit record at
+    /// `now` (with `details` besides the new certificate's).
+    fn store_new_tsa(
+        &self,
+        now: u64,
+        mut details: Vec<(String, String)>,
+    ) -> Result<Option<TimeStamping>, AuthorityError> {
+        let issuer = match self.profiles.get(TSA_PROFILE)?.issuer() {
+            crate::engine::profile::IssuerRef::Ca(id) => id.clone(),
+            crate::engine::profile::IssuerRef::SelfSigned => {
+                return Err(AuthorityError::Config(format!(
+                    "the {TSA_PROFILE} profile must be issued by a CA"
+                )));
+            }
+        };
+        let algorithm = crate::engine::key::key_params(
+            Certificate::from_der(&self.ca(&issuer)?.der)
+                .map_err(|e| StoreError::Corrupt(format!("CA {issuer}: {e}")))?
+                .tbs_certificate()
+                .subject_public_key_info(),
+        )?
+        .algorithm;
+        let Some(new) = self.new_tsa(algorithm, now, "system")? else {
+            return Ok(None);
+        };
+        details.extend(new.details);
+        self.store.insert_certificate_with_setting(
+            &new.record,
+            SETTING_TSA_KEY,
+            &new.setting,
+            AuditEvent {
+                time: now,
+                actor: "system".into(),
+                action: AuditAction::TsaKey,
+                object: format!("certificate:{}", hex::encode(&new.record.serial)),
+                details,
+            },
+        )?;
+        Ok(Some(new.tsa))
     }
 
     /// The issuing CA's subject with its common name replaced by `<O> HPKI TSA`.
@@ -495,6 +537,14 @@ impl<S: Store> Authority<S> {
         crate::engine::name::parse_subject(&rdns.join(","))
             .map_err(|e| AuthorityError::Config(e.to_string()))
     }
+}
+
+/// Whether `e` says no TSA certificate can be issued now (as opposed to a failing store).
+fn cannot_issue(e: &AuthorityError) -> bool {
+    matches!(
+        e,
+        AuthorityError::CaRevoked(_) | AuthorityError::Issue(_) | AuthorityError::Profile(_)
+    )
 }
 
 fn parse_policy(policy: &str) -> Result<ObjectIdentifier, AuthorityError> {

@@ -433,3 +433,131 @@ fn a_store_made_without_a_tsa_gets_one_when_opened_with_a_tsa_profile() {
     assert_eq!(authority.tsa_certificate().unwrap().serial, serial);
     assert_eq!(authority.store().audit_log().unwrap().len(), 3);
 }
+
+#[test]
+fn a_revoked_or_expired_tsa_is_replaced_at_the_next_open_unless_its_ca_is_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = {
+        let authority = init(tmp.path(), ProfileSet::embedded().unwrap());
+        let tsa = authority.tsa_certificate().unwrap();
+        authority
+            .revoke(
+                &tsa.serial,
+                RevocationReason::KeyCompromise,
+                None,
+                NOW + 10,
+                "tsa-test",
+            )
+            .unwrap();
+        tsa
+    };
+    let replaced = |authority: &Authority<SledStore>, old: &[u8], reason: &str| {
+        let log = authority.store().audit_log().unwrap();
+        let record = log.last().unwrap();
+        assert_eq!(record.event.action, AuditAction::TsaKey);
+        let detail = |k: &str| {
+            record
+                .event
+                .details
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(detail("replaces"), Some(hex::encode(old)));
+        let why = detail("reason").unwrap();
+        assert!(why.contains(reason), "{why}");
+        authority.verify_audit(None).unwrap();
+    };
+
+    // Revoked (a compromised key): a new key and certificate at the next start.
+    let second = {
+        let authority = open(tmp.path(), ProfileSet::embedded().unwrap(), NOW + 20);
+        let tsa = authority.tsa_certificate().unwrap();
+        assert_ne!(tsa.serial, first.serial);
+        assert_ne!(tsa.certificate, first.certificate);
+        replaced(&authority, &first.serial, "revoked (keyCompromise)");
+        let stamped = authority
+            .timestamp(
+                &request(DigestAlgorithm::Sha256, &[1u8; 32], false),
+                NOW + 21,
+                "t",
+            )
+            .wait()
+            .unwrap();
+        assert!(matches!(stamped.status, TimestampStatus::Granted { .. }));
+        tsa
+    };
+
+    // Expired: replaced too, dated from the new start.
+    let expired = second.certificate.clone();
+    let not_after = Certificate::from_der(&expired)
+        .unwrap()
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs();
+    let third = {
+        let authority = open(tmp.path(), ProfileSet::embedded().unwrap(), not_after + 1);
+        let tsa = authority.tsa_certificate().unwrap();
+        assert_ne!(tsa.serial, second.serial);
+        replaced(&authority, &second.serial, "outside its validity");
+        tsa
+    };
+
+    // Revoked while its CA is revoked too: nothing can replace it; it stays and refuses.
+    {
+        let authority = open(tmp.path(), ProfileSet::embedded().unwrap(), not_after + 10);
+        let sign_serial = authority
+            .store()
+            .certificates()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.profile == "sign-ca")
+            .unwrap()
+            .serial;
+        authority
+            .revoke(
+                &sign_serial,
+                RevocationReason::CaCompromise,
+                None,
+                not_after + 11,
+                "tsa-test",
+            )
+            .unwrap();
+        authority
+            .revoke(
+                &third.serial,
+                RevocationReason::Superseded,
+                None,
+                not_after + 12,
+                "tsa-test",
+            )
+            .unwrap();
+    }
+    let authority = open(tmp.path(), ProfileSet::embedded().unwrap(), not_after + 20);
+    assert_eq!(authority.tsa_certificate().unwrap().serial, third.serial);
+    assert_ne!(
+        authority
+            .store()
+            .audit_log()
+            .unwrap()
+            .last()
+            .unwrap()
+            .event
+            .action,
+        AuditAction::TsaKey
+    );
+    let err = authority
+        .timestamp(
+            &request(DigestAlgorithm::Sha256, &[2u8; 32], false),
+            not_after + 21,
+            "t",
+        )
+        .wait()
+        .unwrap_err();
+    assert!(
+        matches!(&err, TimestampError::Unavailable(why) if why.contains("revoked")),
+        "{err}"
+    );
+}
