@@ -1,7 +1,8 @@
 //! pyHanko, a CAdES validator nobody here wrote (issue 14 acceptance), on what `ca_core::cades`
 //! builds: a B-T signature's time-stamp is found, intact and trusted; a B-LT signature validates
 //! with hard-fail revocation from the data it carries alone (the CRLs of the signer's and the
-//! TSA's CAs in `SignedData.crls`), which its B-T form cannot. pyHanko runs from the test-only
+//! TSA's CAs in `SignedData.crls`, or ca-core's own OCSP answers there as `other`
+//! id-ri-ocsp-response), which its B-T form cannot. pyHanko runs from the test-only
 //! venv `.ci/pyhanko.sh` makes (as `signer-api/tests/pyhanko.rs` does) and validates at the real
 //! clock, so this fixture's authority is made at the real clock too.
 
@@ -15,6 +16,7 @@ use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::sign::{DigestAlgorithm, SignatureRequest, sign};
 use ca_core::tsp::{TimeStampReq, Tsa};
 use const_oid::ObjectIdentifier;
+use der::Decode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -73,6 +75,9 @@ struct Fixture {
     tsa: Tsa,
     tsa_chain: Vec<Vec<u8>>,
     crls: Vec<Vec<u8>>,
+    /// The authority's own OCSP answers (ca_core's responder) for the signer's certificate, the
+    /// TSA's and their issuing CA, made a minute ago.
+    ocsp: Vec<Vec<u8>>,
     /// When the fixture signs and stamps (a few minutes ago).
     at: u64,
 }
@@ -132,16 +137,50 @@ fn fixture() -> Fixture {
         .iter()
         .map(|id| authority.crl(id, now() - 60, "cades-tests").unwrap())
         .collect();
+    let root = authority.ca_certificate("root").unwrap().to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ocsp = Vec::new();
+    for (cert, issuer) in [
+        (&signer.certificate, &signer.chain[0]),
+        (&tsa_cert.certificate, &tsa_cert.chain[0]),
+        (&signer.chain[0], &root),
+    ] {
+        let request = ocsp_request(dir.path(), cert, issuer);
+        let answer = authority.ocsp_response(&request, now() - 60).unwrap();
+        ocsp.push(answer.der);
+    }
     Fixture {
-        root: authority.ca_certificate("root").unwrap().to_vec(),
+        root,
         key,
         certificate: signer.certificate,
         chain: signer.chain,
         tsa,
         tsa_chain: tsa_cert.chain,
         crls,
+        ocsp,
         at: now() - 300,
     }
+}
+
+/// An OCSP request for `cert` by `issuer`, made by `openssl ocsp`.
+fn ocsp_request(dir: &Path, cert: &[u8], issuer: &[u8]) -> Vec<u8> {
+    use crate::support::sign_fixture::pem;
+    std::fs::write(dir.join("cert.pem"), pem(cert)).unwrap();
+    std::fs::write(dir.join("issuer.pem"), pem(issuer)).unwrap();
+    crate::support::openssl::openssl(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "issuer.pem",
+            "-cert",
+            "cert.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    std::fs::read(dir.join("req.der")).unwrap()
 }
 
 /// A detached B-T signature over [`DOC`].
@@ -206,4 +245,40 @@ fn pyhanko_validates_b_lt_from_its_own_revocation_data_and_b_t_cannot() {
     assert_eq!(v["trusted"], true, "{v}");
     assert_eq!(v["timestamp"]["trusted"], true, "{v}");
     assert_eq!(v["carried"]["crls"], f.crls.len(), "{v}");
+}
+
+#[test]
+fn pyhanko_validates_b_lt_from_the_ocsp_answers_it_carries() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mut certs = vec![f.certificate.clone()];
+    certs.extend(f.chain.iter().cloned());
+    certs.extend(f.tsa_chain.iter().cloned());
+    // OCSP answers alone for the end entities and the issuing CA; the root's CRL for the CA.
+    let root_crl: Vec<Vec<u8>> = f
+        .crls
+        .iter()
+        .filter(|crl| {
+            let crl =
+                x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(crl)
+                    .unwrap();
+            let root = x509_cert::Certificate::from_der(&f.root).unwrap();
+            crl.tbs_cert_list.issuer == *root.tbs_certificate().subject()
+        })
+        .cloned()
+        .collect();
+    assert_eq!(root_crl.len(), 1);
+    let b_t = b_t(&f);
+    // Without the OCSP answers the end entities have no revocation data: not trusted.
+    let no_ocsp = cades::add_validation_data(&b_t, &certs, &root_crl, &[]).unwrap();
+    let v = pyhanko(dir.path(), &no_ocsp, &f.root, &["--require-revinfo"]);
+    assert_eq!(v["trusted"], false, "{v}");
+    let b_lt = cades::add_validation_data(&b_t, &certs, &root_crl, &f.ocsp).unwrap();
+    assert_eq!(cades::detect_level(&b_lt, 0).unwrap(), cades::Level::BLT);
+    let v = pyhanko(dir.path(), &b_lt, &f.root, &["--require-revinfo"]);
+    assert_eq!(v["carried"]["ocsp"], f.ocsp.len(), "{v}");
+    assert_eq!(v["carried"]["crls"], 1, "{v}");
+    assert_eq!(v["bottom_line"], true, "{v}");
+    assert_eq!(v["trusted"], true, "{v}");
+    assert_eq!(v["timestamp"]["trusted"], true, "{v}");
 }
