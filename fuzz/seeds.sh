@@ -43,6 +43,9 @@ for k in ee-p256 ee-p384 ee-rsa2048; do
     put csr_issue "$tmp/$k.der"
 done
 
+# CAdES levels: B-T, B-LT and a renewed B-LTA that ca-core's tests make (attached).
+cp seeds/cades/* $c/cades/
+
 # hcRole: the committed extension values, and the request form.
 cp seeds/hcrole/* $c/hcrole/
 printf '1.2.392.100495.1.6.1.1:Medical Doctor' >"$c/hcrole/role-text"

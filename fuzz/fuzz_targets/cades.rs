@@ -11,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let sha256 = DigestAlgorithm::Sha256;
     let level = cades::detect_level(data, 0);
     let _ = cades::signature_timestamp_imprint(data, 0, sha256);
+    // Encapsulated content, and detached.
+    let _ = cades::archive_timestamp_v3_imprint(data, 0, None, sha256);
     let _ = cades::archive_timestamp_v3_imprint(data, 0, Some(b"hpki fuzz content"), sha256);
     let _ = ca_core::tsp::tst_info(data);
     if let Ok(raised) = cades::add_validation_data(data, &[], &[], &[]) {
