@@ -7,7 +7,7 @@ v=../test-vectors
 pki=$v/pki
 shared=../../shared/vectors
 c=${1:-corpus} # output directory
-mkdir -p $c/{api_json,cms_verify,certificate,crl,csr_issue,hcrole,profile_toml}
+mkdir -p $c/{api_json,cades,cms_verify,certificate,crl,csr_issue,hcrole,profile_toml}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,7 +32,7 @@ for mode in -nodetach ""; do
         -certfile "$pki/ca/sign.pem" -outform DER -out "$tmp/sig"
     put cms_verify "$tmp/sig"
 done
-for f in "$c"/cms_verify/*; do put certificate "$f"; done
+for f in "$c"/cms_verify/*; do put certificate "$f"; put cades "$f"; done
 
 # CSRs for the registration checks: P-256, P-384, RSA; PEM and DER.
 for k in ee-p256 ee-p384 ee-rsa2048; do
@@ -42,6 +42,9 @@ for k in ee-p256 ee-p384 ee-rsa2048; do
     openssl req -in "$tmp/$k.csr" -outform DER -out "$tmp/$k.der"
     put csr_issue "$tmp/$k.der"
 done
+
+# CAdES levels: B-T, B-LT and a renewed B-LTA that ca-core's tests make (attached).
+cp seeds/cades/* $c/cades/
 
 # hcRole: the committed extension values, and the request form.
 cp seeds/hcrole/* $c/hcrole/

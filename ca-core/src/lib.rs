@@ -16,6 +16,8 @@
 mod engine {
     pub(crate) mod audit;
     pub(crate) mod authority;
+    pub(crate) mod ber;
+    pub(crate) mod cades;
     pub(crate) mod crl;
     pub(crate) mod digest;
     pub(crate) mod hcrole;
@@ -41,6 +43,17 @@ pub mod audit {
     pub use crate::engine::audit::{
         AuditAction, AuditError, AuditEvent, AuditMac, AuditRecord, AuditReport, AuditVerifyError,
         Checkpoint, CheckpointError, GENESIS_HASH, verify_chain,
+    };
+}
+
+/// CAdES baseline levels B-T, B-LT and B-LTA (ETSI EN 319 122-1) built onto a CMS SignedData:
+/// signature and archive time-stamps, validation data, level detection. Pure: the time-stamp
+/// tokens and the validation data are arguments.
+pub mod cades {
+    pub use crate::engine::cades::{
+        CadesError, Level, add_archive_timestamp_v3, add_signature_timestamp, add_validation_data,
+        archive_timestamp_v3_imprint, archive_timestamp_v3_imprint_with_index, detect_level,
+        signature_timestamp_imprint,
     };
 }
 
@@ -177,12 +190,13 @@ pub mod time {
     pub use crate::engine::time::{TimeError, parse_rfc3339, rfc3339};
 }
 
-/// The RFC 3161 time-stamping authority (with RFC 5816's ESS signingCertificateV2).
+/// RFC 3161 time-stamping: the authority (with RFC 5816's ESS signingCertificateV2) and the
+/// requester's side (`TimeStampReq::new`, `TimeStampReq::accept`).
 pub mod tsp {
     pub use crate::engine::tsp::{
-        Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, PkiStatusInfo, STATUS_GRANTED,
-        STATUS_REJECTION, TimeStampReq, TimeStampResp, Tsa, TsaOutcome, TsaResponse, TspError,
-        TstInfo,
+        Accuracy, ClientError, FailureInfo, MAX_REQUEST_LEN, MessageImprint, NONCE_LEN,
+        PkiStatusInfo, STATUS_GRANTED, STATUS_GRANTED_WITH_MODS, STATUS_REJECTION, TimeStampReq,
+        TimeStampResp, Tsa, TsaOutcome, TsaResponse, TspError, TstInfo, tst_info,
     };
 }
 

@@ -10,6 +10,8 @@ mod support;
 mod audit_chain;
 mod audit_tamper;
 mod ca_revocation;
+mod cades;
+mod cades_pyhanko;
 mod certificate_hold;
 mod cms_vectors;
 mod credential_create;
