@@ -16,6 +16,7 @@
 mod engine {
     pub(crate) mod audit;
     pub(crate) mod authority;
+    pub(crate) mod ber;
     pub(crate) mod crl;
     pub(crate) mod digest;
     pub(crate) mod hcrole;
@@ -159,8 +160,9 @@ pub mod time {
 /// The RFC 3161 time-stamping authority (with RFC 5816's ESS signingCertificateV2).
 pub mod tsp {
     pub use crate::engine::tsp::{
-        Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, PkiStatusInfo, STATUS_GRANTED,
-        STATUS_REJECTION, TimeStampReq, TimeStampResp, Tsa, TspError, TstInfo,
+        Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, NONCE_LEN, PkiStatusInfo,
+        ResponseError, STATUS_GRANTED, STATUS_GRANTED_WITH_MODS, STATUS_REJECTION, TimeStampReq,
+        TimeStampResp, Tsa, TspError, TstInfo, tst_info,
     };
 }
 

@@ -4,6 +4,7 @@
 //! The types are written with `der` derive: `x509-tsp` on crates.io is on the der 0.7 generation
 //! (DESIGN.md §3). genTime is a parameter: ca-core reads no clock.
 
+use crate::engine::ber::Tlv;
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::key::SigningKey;
 use crate::engine::oid;
@@ -27,6 +28,9 @@ const SERIAL_LEN: usize = 16;
 
 /// `PKIStatus` granted (RFC 3161 §2.4.2).
 pub const STATUS_GRANTED: u8 = 0;
+/// `PKIStatus` grantedWithMods (RFC 3161 §2.4.2): a token, with modifications the requester
+/// should read in the TSTInfo.
+pub const STATUS_GRANTED_WITH_MODS: u8 = 1;
 /// `PKIStatus` rejection (RFC 3161 §2.4.2).
 pub const STATUS_REJECTION: u8 = 2;
 
@@ -381,6 +385,179 @@ fn rejection(failure: FailureInfo, text: String) -> Result<Vec<u8>, TspError> {
         time_stamp_token: None,
     }
     .to_der()?)
+}
+
+// ---- The requester's side (RFC 3161 §2.4): ask a TSA, any TSA, and check its answer ----
+
+/// Octets of a request nonce: at least 64 bits so that replays are caught (RFC 3161 §2.4.1
+/// recommends a large random number), at most 256.
+pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=32;
+
+/// Why a time-stamp could not be requested or its response was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// The request itself cannot be made: imprint length or nonce.
+    #[error("time-stamp request: {0}")]
+    Request(String),
+    /// The response is not a TimeStampResp, or its token not a SignedData over a TSTInfo.
+    #[error("not a time-stamp response: {0}")]
+    Malformed(String),
+    /// The TSA did not grant the request (RFC 3161 §2.4.2 PKIStatus other than 0 or 1).
+    #[error("time-stamp not granted: status {status}{text}")]
+    NotGranted {
+        /// The PKIStatus.
+        status: u8,
+        /// The statusString and failInfo, as the TSA sent them (", …" or empty).
+        text: String,
+    },
+    /// Status granted, but no token (RFC 3161 §2.4.2 requires one).
+    #[error("time-stamp granted without a token")]
+    NoToken,
+    /// The token time-stamps another hash than the one asked for (RFC 3161 §2.4.2).
+    #[error("the token's messageImprint is not the request's")]
+    ImprintMismatch,
+    /// The token does not echo the request's nonce (RFC 3161 §2.4.2): a replayed or foreign token.
+    #[error("the token's nonce is not the request's")]
+    NonceMismatch,
+}
+
+impl TimeStampReq {
+    /// A v1 request for `imprint` (the `hash` of the data to time-stamp) with the caller's random
+    /// `nonce` (big-endian, [`NONCE_LEN`] octets; ca-core draws no randomness of its own here so
+    /// the caller can log or replay it) and certReq TRUE: the token carries the TSA certificate,
+    /// which B-LT needs (EN 319 122-1 §5.5).
+    pub fn new(hash: DigestAlgorithm, imprint: &[u8], nonce: &[u8]) -> Result<Self, ResponseError> {
+        if imprint.len() != hash.len() {
+            return Err(ResponseError::Request(format!(
+                "{hash} imprint of {} octets, not {}",
+                imprint.len(),
+                hash.len()
+            )));
+        }
+        if !NONCE_LEN.contains(&nonce.len()) {
+            return Err(ResponseError::Request(format!(
+                "nonce of {} octets; {} to {} are sent",
+                nonce.len(),
+                NONCE_LEN.start(),
+                NONCE_LEN.end()
+            )));
+        }
+        // A positive INTEGER in its minimal encoding (X.690 §8.3.2).
+        let digits = &nonce[nonce.iter().take_while(|b| **b == 0).count()..];
+        let mut value = Vec::with_capacity(digits.len() + 1);
+        if digits.first().is_none_or(|b| b & 0x80 != 0) {
+            value.push(0);
+        }
+        value.extend_from_slice(digits);
+        let bad = |e: der::Error| ResponseError::Request(e.to_string());
+        Ok(Self {
+            version: 1,
+            message_imprint: MessageImprint {
+                // Parameters absent, as the TSA side expects (RFC 5754 §2).
+                hash_algorithm: AlgorithmIdentifierOwned {
+                    oid: hash.oid(),
+                    parameters: None,
+                },
+                hashed_message: OctetString::new(imprint).map_err(bad)?,
+            },
+            req_policy: None,
+            nonce: Some(Int::new(&value).map_err(bad)?),
+            cert_req: true,
+            extensions: None,
+        })
+    }
+
+    /// The time-stamp token (a ContentInfo, its octets exactly as the TSA sent them) of
+    /// `response_der`, once the status is granted or grantedWithMods and the token's TSTInfo
+    /// carries this request's messageImprint and nonce (RFC 3161 §2.4.2). The token's signature
+    /// and TSA certificate are the verifier's to judge.
+    pub fn accept(&self, response_der: &[u8]) -> Result<Vec<u8>, ResponseError> {
+        let malformed = |e: &dyn std::fmt::Display| ResponseError::Malformed(e.to_string());
+        let response = Tlv::parse(response_der).map_err(|e| malformed(&e))?;
+        if response.tag_byte() != 0x30 {
+            return Err(malformed(&"a TimeStampResp is a SEQUENCE"));
+        }
+        let parts = response.children().map_err(|e| malformed(&e))?;
+        let (status, token) = match parts.as_slice() {
+            [status] => (status, None),
+            [status, token] => (status, Some(token)),
+            _ => return Err(malformed(&"a TimeStampResp has a status and a token")),
+        };
+        let status = PkiStatusInfo::from_der(status.raw)
+            .or_else(|_| PkiStatusInfo::from_ber(status.raw))
+            .map_err(|e| malformed(&e))?;
+        if status.status != STATUS_GRANTED && status.status != STATUS_GRANTED_WITH_MODS {
+            let mut text = String::new();
+            for line in status.status_string.iter().flatten() {
+                text.push_str(", ");
+                text.push_str(line);
+            }
+            for (bit, name) in [
+                (FailureInfo::BadAlg, "badAlg"),
+                (FailureInfo::BadRequest, "badRequest"),
+                (FailureInfo::BadDataFormat, "badDataFormat"),
+                (FailureInfo::UnacceptedPolicy, "unacceptedPolicy"),
+                (FailureInfo::UnacceptedExtension, "unacceptedExtension"),
+            ] {
+                if status.has_failure(bit) {
+                    text.push_str(", ");
+                    text.push_str(name);
+                }
+            }
+            return Err(ResponseError::NotGranted {
+                status: status.status,
+                text,
+            });
+        }
+        let token = token.ok_or(ResponseError::NoToken)?;
+        let info = tst_info(token.raw)?;
+        if info.message_imprint != self.message_imprint {
+            return Err(ResponseError::ImprintMismatch);
+        }
+        if info.nonce != self.nonce {
+            return Err(ResponseError::NonceMismatch);
+        }
+        Ok(token.raw.to_vec())
+    }
+}
+
+/// The TSTInfo of a time-stamp token: `ContentInfo { id-signedData, SignedData { …,
+/// encapContentInfo { id-ct-TSTInfo, eContent } } }` (RFC 3161 §2.4.2), DER or BER.
+pub fn tst_info(token_der: &[u8]) -> Result<TstInfo, ResponseError> {
+    let malformed = |e: &dyn std::fmt::Display| ResponseError::Malformed(e.to_string());
+    let content_info = Tlv::parse(token_der).map_err(|e| malformed(&e))?;
+    let parts = content_info.children().map_err(|e| malformed(&e))?;
+    let [content_type, explicit] = parts.as_slice() else {
+        return Err(malformed(&"a ContentInfo has a type and a content"));
+    };
+    if ObjectIdentifier::from_der(content_type.raw).ok() != Some(oid::ID_SIGNED_DATA)
+        || explicit.tag_byte() != 0xa0
+    {
+        return Err(malformed(&"the token is not a SignedData"));
+    }
+    let signed_data = explicit.children().map_err(|e| malformed(&e))?;
+    let [signed_data] = signed_data.as_slice() else {
+        return Err(malformed(&"[0] holds one SignedData"));
+    };
+    let fields = signed_data.children().map_err(|e| malformed(&e))?;
+    let encap = fields
+        .get(2)
+        .ok_or_else(|| malformed(&"SignedData without encapContentInfo"))?
+        .children()
+        .map_err(|e| malformed(&e))?;
+    let [econtent_type, econtent] = encap.as_slice() else {
+        return Err(malformed(&"a time-stamp token encapsulates its TSTInfo"));
+    };
+    if ObjectIdentifier::from_der(econtent_type.raw).ok() != Some(oid::ID_CT_TST_INFO) {
+        return Err(malformed(&"eContentType is not id-ct-TSTInfo"));
+    }
+    let octets = match econtent.children().map_err(|e| malformed(&e))?.as_slice() {
+        [octets] if econtent.tag_byte() == 0xa0 => octets.octets().map_err(|e| malformed(&e))?,
+        _ => return Err(malformed(&"eContent is [0] { OCTET STRING }")),
+    };
+    TstInfo::from_der(&octets)
+        .or_else(|_| TstInfo::from_ber(&octets))
+        .map_err(|e| malformed(&e))
 }
 
 /// RFC 3161 §2.3: the TSA certificate has exactly one extendedKeyUsage, timeStamping, critical.

@@ -7,8 +7,8 @@ use crate::support::tsa::{NOW, POLICY, fixture};
 use ca_core::oid;
 use ca_core::sign::SigningCertificateV2;
 use ca_core::tsp::{
-    FailureInfo, MAX_REQUEST_LEN, MessageImprint, STATUS_GRANTED, STATUS_REJECTION, TimeStampReq,
-    TimeStampResp, TspError, TstInfo,
+    FailureInfo, MAX_REQUEST_LEN, MessageImprint, ResponseError, STATUS_GRANTED, STATUS_REJECTION,
+    TimeStampReq, TimeStampResp, TspError, TstInfo,
 };
 use cms::signed_data::SignedData;
 use const_oid::ObjectIdentifier;
@@ -394,4 +394,100 @@ fn a_certificate_without_time_stamping_eku_is_refused() {
         matches!(&err, TspError::Certificate(m) if m.contains("timeStamping")),
         "{err}"
     );
+}
+
+// ---- The requester's side: `TimeStampReq::new` and `TimeStampReq::accept` ----
+
+const NONCE: [u8; 8] = [0x80, 1, 2, 3, 4, 5, 6, 7];
+
+fn client_request(imprint: &[u8], nonce: &[u8]) -> TimeStampReq {
+    TimeStampReq::new(ca_core::sign::DigestAlgorithm::Sha256, imprint, nonce).unwrap()
+}
+
+#[test]
+fn the_client_accepts_a_granted_token_and_keeps_its_octets() {
+    let f = fixture();
+    let imprint = ring::digest::digest(&ring::digest::SHA256, b"signature octets");
+    let req = client_request(imprint.as_ref(), &NONCE);
+    assert!(req.cert_req, "B-LT needs the TSA certificate in the token");
+    // A high first bit still makes a positive INTEGER: 00 80 01 ...
+    assert_eq!(req.nonce.as_ref().unwrap().as_bytes()[..2], [0x00, 0x80]);
+    let der = f.tsa.timestamp(&req.to_der().unwrap(), GEN_TIME).unwrap();
+    let token = req.accept(&der).unwrap();
+    let sent = response(&der).time_stamp_token.unwrap().to_der().unwrap();
+    assert_eq!(token, sent, "the token's octets as the TSA sent them");
+    let info = ca_core::tsp::tst_info(&token).unwrap();
+    assert_eq!(
+        info.message_imprint.hashed_message.as_bytes(),
+        imprint.as_ref()
+    );
+    // OpenSSL reads our request as a request.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("req.tsq"), req.to_der().unwrap()).unwrap();
+    let out = run_openssl(dir.path(), &["ts", "-query", "-in", "req.tsq", "-text"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Certificate required: yes"), "{text}");
+    assert!(text.contains("Hash Algorithm: sha256"), "{text}");
+}
+
+#[test]
+fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
+    let f = fixture();
+    let imprint = [9u8; 32];
+    let req = client_request(&imprint, &NONCE);
+    // A token for another nonce: a replay.
+    let other = client_request(&imprint, &[1; 8]);
+    let der = f.tsa.timestamp(&other.to_der().unwrap(), GEN_TIME).unwrap();
+    assert!(matches!(
+        req.accept(&der),
+        Err(ResponseError::NonceMismatch)
+    ));
+    // A token over another hash.
+    let other = client_request(&[8u8; 32], &NONCE);
+    let der = f.tsa.timestamp(&other.to_der().unwrap(), GEN_TIME).unwrap();
+    assert!(matches!(
+        req.accept(&der),
+        Err(ResponseError::ImprintMismatch)
+    ));
+    // A rejection names its status and failure.
+    let mut asks_policy = req.clone();
+    asks_policy.req_policy = Some(ObjectIdentifier::new("1.2.3.4.5").unwrap());
+    let der = f
+        .tsa
+        .timestamp(&asks_policy.to_der().unwrap(), GEN_TIME)
+        .unwrap();
+    let err = asks_policy.accept(&der).unwrap_err();
+    assert!(
+        matches!(&err, ResponseError::NotGranted { status: 2, text } if text.contains("unacceptedPolicy")),
+        "{err}"
+    );
+    // Granted without a token.
+    let no_token = TimeStampResp {
+        status: ca_core::tsp::PkiStatusInfo {
+            status: STATUS_GRANTED,
+            status_string: None,
+            fail_info: None,
+        },
+        time_stamp_token: None,
+    };
+    assert!(matches!(
+        req.accept(&no_token.to_der().unwrap()),
+        Err(ResponseError::NoToken)
+    ));
+    for garbage in [&b""[..], b"\x30\x00", b"\x30\x80\x00", &f.certificate] {
+        assert!(
+            matches!(req.accept(garbage), Err(ResponseError::Malformed(_))),
+            "{garbage:?}"
+        );
+    }
+    // Requests the TSA would refuse are not made.
+    let sha256 = ca_core::sign::DigestAlgorithm::Sha256;
+    assert!(matches!(
+        TimeStampReq::new(sha256, &[0; 20], &NONCE),
+        Err(ResponseError::Request(m)) if m.contains("20 octets")
+    ));
+    assert!(matches!(
+        TimeStampReq::new(sha256, &[0; 32], &[1; 4]),
+        Err(ResponseError::Request(m)) if m.contains("nonce")
+    ));
 }
