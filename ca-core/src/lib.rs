@@ -17,6 +17,7 @@ mod engine {
     pub(crate) mod audit;
     pub(crate) mod authority;
     pub(crate) mod ber;
+    pub(crate) mod cades;
     pub(crate) mod crl;
     pub(crate) mod digest;
     pub(crate) mod hcrole;
@@ -41,6 +42,15 @@ pub mod audit {
     pub use crate::engine::audit::{
         AuditAction, AuditError, AuditEvent, AuditMac, AuditRecord, AuditReport, AuditVerifyError,
         Checkpoint, CheckpointError, GENESIS_HASH, verify_chain,
+    };
+}
+
+/// CAdES baseline levels B-T, B-LT and B-LTA (ETSI EN 319 122-1) built onto a CMS SignedData:
+/// signature and archive time-stamps, validation data, level detection. Pure: the time-stamp
+/// tokens and the validation data are arguments.
+pub mod cades {
+    pub use crate::engine::cades::{
+        CadesError, add_signature_timestamp, signature_timestamp_imprint,
     };
 }
 

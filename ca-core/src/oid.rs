@@ -72,6 +72,34 @@ pub const ID_AA_ETS_SIGNER_ATTR_V2: ObjectIdentifier =
 /// `id-ct-TSTInfo` (RFC 3161 §2.4.2), `iso17090.md` §5.5a: `1.2.840.113549.1.9.16.1.4`.
 pub use const_oid::db::rfc3161::ID_CT_TST_INFO;
 
+// ---- CAdES baseline levels B-T / B-LT / B-LTA (cades module), `iso17090.md` §5.5a ----
+
+/// `id-aa-signatureTimeStampToken` (RFC 3161 Appendix A; EN 319 122-1 §5.3, B-T):
+/// `1.2.840.113549.1.9.16.2.14`.
+pub use const_oid::db::rfc3161::ID_AA_TIME_STAMP_TOKEN as ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
+
+/// `id-aa-ets-certValues` (`…9.16.2.23`): not present at B-LT / B-LTA (EN 319 122-1 §5.5).
+pub const ID_AA_ETS_CERT_VALUES: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.23");
+
+/// `id-aa-ets-revocationValues` (`…9.16.2.24`): not present at B-LT / B-LTA (EN 319 122-1 §5.5).
+pub const ID_AA_ETS_REVOCATION_VALUES: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.24");
+
+/// `id-ri-ocsp-response` (RFC 5940 §4.1): an OCSPResponse as `RevocationInfoChoice.other` in
+/// `SignedData.crls`.
+pub const ID_RI_OCSP_RESPONSE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.16.2");
+
+/// `id-aa-ets-archiveTimestampV3` (EN 319 122-1 §5.5.3, B-LTA): `0.4.0.1733.2.4`.
+pub const ID_AA_ETS_ARCHIVE_TIMESTAMP_V3: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("0.4.0.1733.2.4");
+
+/// `id-aa-ATSHashIndex-v3` (EN 319 122-1 §5.5.2), in the archive time-stamp token's own
+/// SignerInfo: `0.4.0.19122.1.5`.
+pub const ID_AA_ATS_HASH_INDEX_V3: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("0.4.0.19122.1.5");
+
 /// The names of the OIDs above that const-oid's tables do not carry.
 const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
     (HC_ROLE, "id-hcpki-at-healthcareactor"),
@@ -79,6 +107,14 @@ const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
     (ID_KP_DOCUMENT_SIGNING, "id-kp-documentSigning"),
     (ID_AA_ETS_COMMITMENT_TYPE, "id-aa-ets-commitmentType"),
     (ID_AA_ETS_SIGNER_ATTR_V2, "id-aa-ets-signerAttrV2"),
+    (ID_AA_ETS_CERT_VALUES, "id-aa-ets-certValues"),
+    (ID_AA_ETS_REVOCATION_VALUES, "id-aa-ets-revocationValues"),
+    (ID_RI_OCSP_RESPONSE, "id-ri-ocsp-response"),
+    (
+        ID_AA_ETS_ARCHIVE_TIMESTAMP_V3,
+        "id-aa-ets-archiveTimestampV3",
+    ),
+    (ID_AA_ATS_HASH_INDEX_V3, "id-aa-ATSHashIndex-v3"),
 ];
 
 /// `oid` in dotted decimal, as its `Display` writes it, without the formatting machinery: a

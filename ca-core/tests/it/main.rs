@@ -10,6 +10,7 @@ mod support;
 mod audit_chain;
 mod audit_tamper;
 mod ca_revocation;
+mod cades;
 mod certificate_hold;
 mod cms_vectors;
 mod credential_create;

@@ -75,3 +75,19 @@ pub fn issue_tsa_certificate(
         .unwrap();
     (issued.certificate, issued.chain)
 }
+
+/// A token from the fixture's TSA over the SHA-256 `imprint`, stamped at `gen_time`, through
+/// the client side (`TimeStampReq::new` / `accept`) as a caller of a remote TSA would get it.
+pub fn stamp(imprint: &[u8], gen_time: u64) -> Vec<u8> {
+    let nonce: [u8; 16] = ring::rand::generate(&ring::rand::SystemRandom::new())
+        .unwrap()
+        .expose();
+    let request =
+        ca_core::tsp::TimeStampReq::new(ca_core::sign::DigestAlgorithm::Sha256, imprint, &nonce)
+            .unwrap();
+    let response = fixture()
+        .tsa
+        .timestamp(&der::Encode::to_der(&request).unwrap(), gen_time)
+        .unwrap();
+    request.accept(&response).unwrap()
+}

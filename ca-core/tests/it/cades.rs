@@ -1,0 +1,327 @@
+//! CAdES baseline levels built onto signatures (`ca_core::cades`, ETSI EN 319 122-1): B-T with a
+//! real token from `tsp::Tsa`, checked by OpenSSL (`cms -verify`, `ts -verify`) and by our
+//! verifier, on our own DER signatures and on OpenSSL's streamed BER ones; imprints are
+//! recomputed here independently, from the raw octets, with ring.
+
+use crate::support::openssl;
+use crate::support::sign_fixture::{self, SIGN_AT, pki, signer};
+use crate::support::tsa;
+
+use ca_core::cades::{self, CadesError};
+use ca_core::oid;
+use ca_core::sign::{DigestAlgorithm, sign};
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerInfo};
+use const_oid::ObjectIdentifier;
+use der::{Decode, Encode};
+use std::path::Path;
+use std::process::Command;
+
+const DOC: &[u8] = b"Discharge letter: patient stable, follow-up in two weeks.\n";
+/// When the tokens are stamped: shortly after the signature.
+const STAMP_AT: u64 = SIGN_AT + 60;
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
+}
+
+/// A detached or attached B-B signature by the P-256 signer.
+fn b_b(attached: bool) -> Vec<u8> {
+    let s = signer("p256");
+    let digest = sign_fixture::digest_for(&s.key, DOC);
+    let mut request = sign_fixture::request(s, &digest);
+    request.attached = attached.then_some(DOC);
+    sign(&request).unwrap()
+}
+
+/// Decodes a ContentInfo → SignedData (DER or BER).
+fn signed_data(der: &[u8]) -> SignedData {
+    let info = ContentInfo::from_der(der)
+        .or_else(|_| ContentInfo::from_ber(der))
+        .unwrap();
+    assert_eq!(info.content_type, oid::ID_SIGNED_DATA);
+    let inner = info.content.to_der().unwrap();
+    SignedData::from_der(&inner)
+        .or_else(|_| SignedData::from_ber(&inner))
+        .unwrap()
+}
+
+fn first_signer(sd: &SignedData) -> &SignerInfo {
+    sd.signer_infos.0.get(0).unwrap()
+}
+
+/// The values of unsigned attribute `kind`, each as its DER.
+fn unsigned_values(si: &SignerInfo, kind: ObjectIdentifier) -> Vec<Vec<u8>> {
+    si.unsigned_attrs
+        .iter()
+        .flat_map(|attrs| attrs.iter())
+        .filter(|a| a.oid == kind)
+        .flat_map(|a| a.values.iter().map(|v| v.to_der().unwrap()))
+        .collect()
+}
+
+/// B-T: a signature time-stamp from the fixture TSA over the signature of signer 0.
+fn b_t(signature: &[u8]) -> Vec<u8> {
+    let imprint =
+        cades::signature_timestamp_imprint(signature, 0, DigestAlgorithm::Sha256).unwrap();
+    let token = tsa::stamp(&imprint, STAMP_AT);
+    cades::add_signature_timestamp(signature, 0, &token).unwrap()
+}
+
+fn run(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl CLI is required by these tests (.ci/run installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn pems(certs: &[&[u8]]) -> String {
+    certs.iter().map(|c| sign_fixture::pem(c)).collect()
+}
+
+/// `openssl cms -verify` of `sig` (DER) at `at`, with the signers' root trusted.
+fn cms_verify(dir: &Path, sig: &[u8], content: Option<&[u8]>, at: u64) -> (bool, String) {
+    std::fs::write(dir.join("root.pem"), pems(&[&pki().root])).unwrap();
+    std::fs::write(dir.join("sig.der"), sig).unwrap();
+    let at = at.to_string();
+    let mut args = vec![
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        "sig.der",
+        "-CAfile",
+        "root.pem",
+        "-no-CApath",
+        "-attime",
+        &at,
+        "-out",
+        "/dev/null",
+    ];
+    if let Some(content) = content {
+        std::fs::write(dir.join("doc"), content).unwrap();
+        args.extend(["-content", "doc"]);
+    }
+    run(dir, &args)
+}
+
+/// `openssl ts -verify -digest <hex> -in token -token_in` against the TSA's root.
+fn ts_verify(dir: &Path, token: &[u8], imprint: &[u8]) -> (bool, String) {
+    let f = tsa::fixture();
+    std::fs::write(dir.join("tsa-root.pem"), pems(&[&f.root])).unwrap();
+    let chain: Vec<&[u8]> = f.chain.iter().map(Vec::as_slice).collect();
+    std::fs::write(dir.join("tsa-chain.pem"), pems(&chain)).unwrap();
+    std::fs::write(dir.join("token.der"), token).unwrap();
+    let digest = hex::encode(imprint);
+    run(
+        dir,
+        &[
+            "ts",
+            "-verify",
+            "-digest",
+            &digest,
+            "-in",
+            "token.der",
+            "-token_in",
+            "-CAfile",
+            "tsa-root.pem",
+            "-untrusted",
+            "tsa-chain.pem",
+        ],
+    )
+}
+
+#[test]
+fn the_signature_time_stamp_imprint_is_the_hash_of_the_signature_value() {
+    let signature = b_b(false);
+    let sd = signed_data(&signature);
+    let value = first_signer(&sd).signature.as_bytes().to_vec();
+    assert_eq!(
+        cades::signature_timestamp_imprint(&signature, 0, DigestAlgorithm::Sha256).unwrap(),
+        sha256(&value)
+    );
+    let sha384 = ring::digest::digest(&ring::digest::SHA384, &value);
+    assert_eq!(
+        cades::signature_timestamp_imprint(&signature, 0, DigestAlgorithm::Sha384).unwrap(),
+        sha384.as_ref()
+    );
+    // A bare SignedData works as well as its ContentInfo.
+    let bare = sd.to_der().unwrap();
+    assert_eq!(
+        cades::signature_timestamp_imprint(&bare, 0, DigestAlgorithm::Sha256).unwrap(),
+        sha256(&value)
+    );
+    assert!(matches!(
+        cades::signature_timestamp_imprint(&signature, 1, DigestAlgorithm::Sha256),
+        Err(CadesError::NoSigner { index: 1, count: 1 })
+    ));
+    for garbage in [&b""[..], b"\x30\x80", &pki().root, &value] {
+        assert!(
+            matches!(
+                cades::signature_timestamp_imprint(garbage, 0, DigestAlgorithm::Sha256),
+                Err(CadesError::Malformed(_))
+            ),
+            "{garbage:?}"
+        );
+    }
+}
+
+#[test]
+fn b_t_verifies_with_openssl_attached_and_detached_and_the_token_with_openssl_ts() {
+    let dir = tempfile::tempdir().unwrap();
+    for attached in [false, true] {
+        let before = b_b(attached);
+        let stamped = b_t(&before);
+        let sd = signed_data(&stamped);
+        let si = first_signer(&sd);
+        let tokens = unsigned_values(si, oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN);
+        assert_eq!(tokens.len(), 1);
+        // Nothing else moved: the SignerInfo's other fields and the rest of the SignedData.
+        let old = signed_data(&before);
+        let old_si = first_signer(&old);
+        assert_eq!(si.signed_attrs, old_si.signed_attrs);
+        assert_eq!(si.signature, old_si.signature);
+        assert_eq!(sd.certificates, old.certificates);
+        assert_eq!(sd.encap_content_info, old.encap_content_info);
+
+        let content = (!attached).then_some(DOC);
+        let (ok, text) = cms_verify(dir.path(), &stamped, content, STAMP_AT);
+        assert!(ok && text.contains("Verification successful"), "{text}");
+
+        let imprint = sha256(si.signature.as_bytes());
+        let (ok, text) = ts_verify(dir.path(), &tokens[0], &imprint);
+        assert!(ok && text.contains("Verification: OK"), "{text}");
+        // Not over another signature value.
+        let (ok, text) = ts_verify(dir.path(), &tokens[0], &sha256(b"other"));
+        assert!(!ok, "a token verified over another imprint: {text}");
+    }
+}
+
+#[test]
+fn a_token_over_something_else_is_refused() {
+    let signature = b_b(false);
+    let token = tsa::stamp(&sha256(b"not this signature"), STAMP_AT);
+    assert!(matches!(
+        cades::add_signature_timestamp(&signature, 0, &token),
+        Err(CadesError::ImprintMismatch("signature"))
+    ));
+    assert!(matches!(
+        cades::add_signature_timestamp(&signature, 0, b"\x30\x03\x02\x01\x01"),
+        Err(CadesError::Token(_))
+    ));
+}
+
+#[test]
+fn two_signature_time_stamps_are_two_attributes() {
+    let once = b_t(&b_b(false));
+    let twice = b_t(&once);
+    let sd = signed_data(&twice);
+    let tokens = unsigned_values(first_signer(&sd), oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN);
+    assert_eq!(tokens.len(), 2);
+    assert_ne!(tokens[0], tokens[1]);
+}
+
+/// `openssl cms -sign -stream`: BER with indefinite lengths and a constructed eContent.
+fn openssl_stream(dir: &Path) -> Vec<u8> {
+    let s = signer("p256");
+    let pem = |label, der: &[u8]| der::pem::encode_string(label, der::pem::LineEnding::LF, der);
+    std::fs::write(
+        dir.join("k.pem"),
+        pem("PRIVATE KEY", &s.key.to_pkcs8()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("c.pem"), sign_fixture::pem(&s.certificate)).unwrap();
+    let chain: Vec<&[u8]> = s.chain.iter().map(Vec::as_slice).collect();
+    std::fs::write(dir.join("chain.pem"), pems(&chain)).unwrap();
+    std::fs::write(dir.join("doc"), DOC).unwrap();
+    openssl::openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-stream",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-md",
+            "sha256",
+            "-signer",
+            "c.pem",
+            "-inkey",
+            "k.pem",
+            "-certfile",
+            "chain.pem",
+            "-in",
+            "doc",
+            "-out",
+            "s.p7m",
+        ],
+    );
+    let ber = std::fs::read(dir.join("s.p7m")).unwrap();
+    assert_eq!(&ber[..2], [0x30, 0x80], "indefinite-length BER");
+    ber
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn b_t_of_an_openssl_streamed_ber_signature_keeps_the_hashed_octets() {
+    let dir = tempfile::tempdir().unwrap();
+    let ber = openssl_stream(dir.path());
+    let stamped = b_t(&ber);
+    // The outer wrappers are rewritten with definite lengths; the encapsulated content keeps
+    // its BER (indefinite [0], constructed OCTET STRING), and the SignerInfo's fields their
+    // octets.
+    assert_eq!(stamped[0], 0x30);
+    assert_ne!(stamped[1], 0x80);
+    assert!(find(&stamped, &[0xA0, 0x80, 0x24, 0x80]));
+    let old = signed_data(&ber);
+    let new = signed_data(&stamped);
+    let (old_si, new_si) = (first_signer(&old), first_signer(&new));
+    let signed_attrs = old_si.signed_attrs.as_ref().unwrap().to_der().unwrap();
+    assert!(find(&stamped, &signed_attrs[2..]));
+    assert_eq!(new_si.signature, old_si.signature);
+    assert_eq!(
+        unsigned_values(new_si, oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN).len(),
+        1
+    );
+
+    // OpenSSL signed at the real clock.
+    let now = openssl::now() + 1;
+    let (ok, text) = cms_verify(dir.path(), &stamped, None, now);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+    let mut policy = ca_core::verify::Policy::new(now);
+    policy.trust_anchors = vec![pki().root.clone()];
+    let report = ca_core::verify::verify_bytes(&stamped, None, &policy);
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert_eq!(
+        report.indication,
+        ca_core::verify::Indication::TotalPassed,
+        "{json}"
+    );
+    for name in ["message-digest", "signature", "certificate-path"] {
+        let check = report.signatures[0]
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
+        assert_eq!(check.outcome, ca_core::verify::Outcome::Passed, "{json}");
+    }
+    let token = unsigned_values(new_si, oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN).remove(0);
+    let (ok, text) = ts_verify(dir.path(), &token, &sha256(new_si.signature.as_bytes()));
+    assert!(ok && text.contains("Verification: OK"), "{text}");
+}
