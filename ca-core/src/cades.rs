@@ -13,7 +13,7 @@ use crate::engine::digest::DigestAlgorithm;
 use crate::engine::oid;
 use crate::engine::tsp::{self, ResponseError};
 use const_oid::ObjectIdentifier;
-use der::Decode;
+use der::{Decode, Encode};
 
 /// Why a signature could not be read or raised.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,13 @@ pub enum CadesError {
     /// The token time-stamps something other than what this attribute covers.
     #[error("the time-stamp token's messageImprint is not over this {0}")]
     ImprintMismatch(&'static str),
+    /// A certificate, CRL or OCSP response given as validation data is not one.
+    #[error("validation data: {0}")]
+    ValidationData(String),
+    /// The signed content is needed (an archive time-stamp covers it) and missing, or the
+    /// detached content given differs from the encapsulated one.
+    #[error("signed content: {0}")]
+    Content(&'static str),
 }
 
 impl From<BerError> for CadesError {
@@ -60,6 +67,8 @@ mod tag {
     pub(super) const CONTEXT_0: u8 = 0xa0;
     /// `[1]` constructed: SignedData.crls, SignerInfo.unsignedAttrs, RevocationInfoChoice.other.
     pub(super) const CONTEXT_1: u8 = 0xa1;
+    pub(super) const ENUMERATED: u8 = 0x0a;
+    pub(super) const OCTET_STRING: u8 = 0x04;
 }
 
 /// A SignedData cut into its fields, each as received (RFC 5652 §5.1).
@@ -175,7 +184,7 @@ impl<'a> Rewrite<'a> {
         if !wrapped {
             return signed_data;
         }
-        let mut content_info = der::Encode::to_der(&oid::ID_SIGNED_DATA).unwrap_or_default();
+        let mut content_info = Encode::to_der(&oid::ID_SIGNED_DATA).unwrap_or_default();
         content_info.extend(ber::encode(tag::CONTEXT_0, &signed_data));
         ber::encode(tag::SEQUENCE, &content_info)
     }
@@ -238,7 +247,6 @@ impl<'a> SignerInfo<'a> {
 
 /// `Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }`
 /// (RFC 5652 §5.3), its type and its value elements as received.
-#[allow(dead_code)] // Read by B-LTA's hash index (next commit).
 struct Attribute<'a> {
     kind: ObjectIdentifier,
     kind_raw: &'a [u8],
@@ -263,7 +271,7 @@ impl<'a> Attribute<'a> {
 
     /// `SEQUENCE { kind, SET { value } }` with `value`'s octets as given.
     fn encode(kind: ObjectIdentifier, value: &[u8]) -> Vec<u8> {
-        let mut body = der::Encode::to_der(&kind).unwrap_or_default();
+        let mut body = Encode::to_der(&kind).unwrap_or_default();
         body.extend(ber::encode(tag::SET, value));
         ber::encode(tag::SEQUENCE, &body)
     }
@@ -317,4 +325,414 @@ pub fn add_signature_timestamp(
     let mut rewrite = Rewrite::of(&sd);
     rewrite.signer_infos[signer_index] = &new_signer;
     Ok(rewrite.encode(sd.wrapped))
+}
+
+/// Each element of an optional `[n] IMPLICIT SET OF` field, as received.
+fn elements<'a>(field: Option<Tlv<'a>>) -> Result<Vec<Tlv<'a>>, CadesError> {
+    Ok(match field {
+        Some(set) => set.children()?,
+        None => Vec::new(),
+    })
+}
+
+/// One validation datum given by the caller: its single element, refused when `decodes` says it
+/// is not what it claims to be.
+fn datum<'a>(
+    der: &'a [u8],
+    what: &str,
+    i: usize,
+    decodes: impl Fn(&[u8]) -> Result<(), String>,
+) -> Result<Tlv<'a>, CadesError> {
+    let bad = |e: &dyn std::fmt::Display| CadesError::ValidationData(format!("{what} {i}: {e}"));
+    let tlv = Tlv::parse(der).map_err(|e| bad(&e))?;
+    if tlv.tag_byte() != tag::SEQUENCE {
+        return Err(bad(&"not a SEQUENCE"));
+    }
+    decodes(tlv.raw).map_err(|e| bad(&e))?;
+    Ok(tlv)
+}
+
+/// The certificates carried inside the time-stamp tokens (signature and archive time-stamps)
+/// of every signer: the TSA chains, whose validation data B-LT needs as well as the signer's
+/// (EN 319 122-1 §5.5).
+fn token_certificates(sd: &SignedData<'_>) -> Result<Vec<Vec<u8>>, CadesError> {
+    let mut out = Vec::new();
+    for index in 0..sd.signer_infos.len() {
+        for attribute in &sd.signer(index)?.unsigned {
+            let attribute = Attribute::parse(attribute)?;
+            if attribute.kind != oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN
+                && attribute.kind != oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3
+            {
+                continue;
+            }
+            for token in &attribute.values {
+                let token = SignedData::parse(token.raw)?;
+                for cert in elements(token.certificates)? {
+                    // X.509 certificates only (CertificateChoices.certificate, untagged).
+                    if cert.tag_byte() == tag::SEQUENCE {
+                        out.push(cert.raw.to_vec());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// B-LT: `signed_data` with `certificates` added to `SignedData.certificates`, and `crls` and
+/// `ocsp_responses` to `SignedData.crls`, an OCSP response as `RevocationInfoChoice.other` with
+/// id-ri-ocsp-response (RFC 5940 §4.1), each given as its DER. The certificates carried inside
+/// the signature's time-stamp tokens (the TSA chains) are copied out to `certificates` too;
+/// their revocation data is the caller's to give with the rest. No certificate-values or
+/// revocation-values attribute is written (EN 319 122-1 §5.5). What is already there,
+/// octet for octet, is not added twice; existing elements keep their octets. With an OCSP
+/// response in, the SignedData version becomes 5 (RFC 5652 §5.1). Each element must decode as
+/// what it claims: a certificate, a CRL, a successful OCSPResponse (RFC 6960 §4.2.1).
+pub fn add_validation_data(
+    signed_data: &[u8],
+    certificates: &[Vec<u8>],
+    crls: &[Vec<u8>],
+    ocsp_responses: &[Vec<u8>],
+) -> Result<Vec<u8>, CadesError> {
+    let sd = SignedData::parse(signed_data)?;
+    let from_tokens = token_certificates(&sd)?;
+    let mut certs: Vec<&[u8]> = elements(sd.certificates)?.iter().map(|t| t.raw).collect();
+    let mut revocations: Vec<&[u8]> = elements(sd.crls)?.iter().map(|t| t.raw).collect();
+    let (cert_count, revocation_count) = (certs.len(), revocations.len());
+
+    for (i, der) in certificates.iter().chain(&from_tokens).enumerate() {
+        let cert = datum(der, "certificate", i, |raw| {
+            x509_cert::Certificate::from_der(raw)
+                .or_else(|_| x509_cert::Certificate::from_ber(raw))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?;
+        if !certs.contains(&cert.raw) {
+            certs.push(cert.raw);
+        }
+    }
+    for (i, der) in crls.iter().enumerate() {
+        let crl = datum(der, "CRL", i, |raw| {
+            x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(raw)
+                .or_else(|_| {
+                    x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_ber(
+                        raw,
+                    )
+                })
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?;
+        if !revocations.contains(&crl.raw) {
+            revocations.push(crl.raw);
+        }
+    }
+    // `other [1] IMPLICIT OtherRevocationInfoFormat { id-ri-ocsp-response, OCSPResponse }`.
+    let others = ocsp_responses
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            let response = datum(der, "OCSP response", i, successful_ocsp)?;
+            let mut body = oid::ID_RI_OCSP_RESPONSE.to_der().unwrap_or_default();
+            body.extend_from_slice(response.raw);
+            Ok(ber::encode(tag::CONTEXT_1, &body))
+        })
+        .collect::<Result<Vec<_>, CadesError>>()?;
+    for other in &others {
+        if !revocations.contains(&other.as_slice()) {
+            revocations.push(other);
+        }
+    }
+
+    let mut rewrite = Rewrite::of(&sd);
+    let certificates =
+        (certs.len() > cert_count).then(|| ber::encode_set_of(tag::CONTEXT_0, &mut certs));
+    if let Some(certificates) = &certificates {
+        rewrite.certificates = Some(certificates);
+    }
+    let crls = (revocations.len() > revocation_count)
+        .then(|| ber::encode_set_of(tag::CONTEXT_1, &mut revocations));
+    if let Some(crls) = &crls {
+        rewrite.crls = Some(crls);
+    }
+    // RFC 5652 §5.1: any RevocationInfoChoice of type other makes the version 5.
+    const V5: [u8; 3] = [tag::INTEGER, 1, 5];
+    let has_other = revocations
+        .iter()
+        .any(|r| r.first() == Some(&tag::CONTEXT_1));
+    if has_other && sd.version.content.len() == 1 && sd.version.content[0] < 5 {
+        rewrite.version = &V5;
+    }
+    Ok(rewrite.encode(sd.wrapped))
+}
+
+/// `OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT … }` with
+/// status successful (0) and response bytes (RFC 6960 §4.2.1): anything else proves nothing.
+fn successful_ocsp(raw: &[u8]) -> Result<(), String> {
+    let fields = Tlv::parse(raw)
+        .and_then(|t| t.children())
+        .map_err(|e| e.to_string())?;
+    let Some(status) = fields.first().filter(|s| s.tag_byte() == tag::ENUMERATED) else {
+        return Err("not an OCSPResponse".into());
+    };
+    if status.content != [0] {
+        return Err(format!(
+            "responseStatus {} is not successful",
+            status.content.first().copied().unwrap_or_default()
+        ));
+    }
+    match fields.get(1..) {
+        Some([bytes]) if bytes.tag_byte() == tag::CONTEXT_0 => Ok(()),
+        _ => Err("successful without responseBytes".into()),
+    }
+}
+
+/// The ats-hash-index-v3 value of SignedData `sd` for its SignerInfo `signer` as they are now
+/// (EN 319 122-1 §5.5.2): `ATSHashIndexV3 ::= SEQUENCE { hashIndAlgorithm AlgorithmIdentifier
+/// DEFAULT {algorithm id-sha256}, certificatesHashIndex SEQUENCE OF OCTET STRING, crlsHashIndex
+/// SEQUENCE OF OCTET STRING, unsignedAttrsHashIndex SEQUENCE OF OCTET STRING }`: one hash per
+/// certificate and per revocation element, each over its octets as present (tag, length,
+/// value), and one per value of each unsigned attribute, over its attrType followed by that
+/// attrValue, as present. In the order they appear.
+fn hash_index(
+    sd: &SignedData<'_>,
+    signer: &SignerInfo<'_>,
+    hash: DigestAlgorithm,
+) -> Result<Vec<u8>, CadesError> {
+    let sequence_of_hashes = |items: Vec<Vec<u8>>| {
+        let body: Vec<u8> = items
+            .iter()
+            .flat_map(|item| ber::encode(tag::OCTET_STRING, &hash.digest(item)))
+            .collect();
+        ber::encode(tag::SEQUENCE, &body)
+    };
+    let mut body = Vec::new();
+    // DER leaves out a DEFAULT value (X.690 §11.5).
+    if hash != DigestAlgorithm::Sha256 {
+        body.extend(
+            hash.identifier()
+                .to_der()
+                .map_err(|e| CadesError::Malformed(e.to_string()))?,
+        );
+    }
+    let raws = |field| -> Result<Vec<Vec<u8>>, CadesError> {
+        Ok(elements(field)?.iter().map(|t| t.raw.to_vec()).collect())
+    };
+    body.extend(sequence_of_hashes(raws(sd.certificates)?));
+    body.extend(sequence_of_hashes(raws(sd.crls)?));
+    let mut attribute_values = Vec::new();
+    for attribute in &signer.unsigned {
+        let attribute = Attribute::parse(attribute)?;
+        for value in &attribute.values {
+            attribute_values.push([attribute.kind_raw, value.raw].concat());
+        }
+    }
+    body.extend(sequence_of_hashes(attribute_values));
+    Ok(ber::encode(tag::SEQUENCE, &body))
+}
+
+/// The content the signature covers, hashed with `hash`: the eContent's octets when
+/// encapsulated, else `detached`.
+fn content_hash(
+    sd: &SignedData<'_>,
+    detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+) -> Result<(Vec<u8>, Vec<u8>), CadesError> {
+    let encap = sd.encap.children()?;
+    let (content_type, econtent) = match encap.as_slice() {
+        [content_type] => (content_type, None),
+        [content_type, explicit] if explicit.tag_byte() == tag::CONTEXT_0 => {
+            match explicit.children()?.as_slice() {
+                [octets] => (content_type, Some(octets.octets()?)),
+                _ => return Err(malformed("eContent is [0] { OCTET STRING }")),
+            }
+        }
+        _ => return Err(malformed("encapContentInfo")),
+    };
+    if content_type.tag_byte() != tag::OID {
+        return Err(malformed("eContentType is not an OBJECT IDENTIFIER"));
+    }
+    let digest = match (econtent, detached) {
+        (Some(econtent), Some(detached)) if econtent != detached => {
+            return Err(CadesError::Content(
+                "the detached content differs from the encapsulated content",
+            ));
+        }
+        (Some(content), _) => hash.digest(&content),
+        (None, Some(detached)) => hash.digest(detached),
+        (None, None) => {
+            return Err(CadesError::Content(
+                "the signature is detached: the archive time-stamp covers the content, give it",
+            ));
+        }
+    };
+    Ok((content_type.raw.to_vec(), digest))
+}
+
+/// What the ATSv3 message imprint is the hash of (EN 319 122-1 §5.5.3), and the hash index in
+/// it: eContentType (tag, length, value) ‖ the hash of the signed content ‖ the SignerInfo's
+/// version, sid, digestAlgorithm, signedAttrs, signatureAlgorithm and signature as present ‖
+/// the ats-hash-index-v3 value.
+fn archive_input(
+    sd: &SignedData<'_>,
+    signer_index: usize,
+    detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+) -> Result<(Vec<u8>, Vec<u8>), CadesError> {
+    let signer = sd.signer(signer_index)?;
+    let (content_type, content_digest) = content_hash(sd, detached, hash)?;
+    let index = hash_index(sd, &signer, hash)?;
+    let mut input = content_type;
+    input.extend(content_digest);
+    for field in &signer.covered {
+        input.extend_from_slice(field.raw);
+    }
+    input.extend_from_slice(&index);
+    Ok((input, index))
+}
+
+/// The messageImprint to request for an archive-time-stamp-v3 over SignerInfo `signer_index`
+/// of `signed_data` as it is now (EN 319 122-1 §5.5.3), hashed with `hash`; `detached` is the
+/// signed content when it is not encapsulated. Add the validation data first
+/// ([`add_validation_data`]): the archive time-stamp covers what is present when it is made.
+pub fn archive_timestamp_v3_imprint(
+    signed_data: &[u8],
+    signer_index: usize,
+    detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+) -> Result<Vec<u8>, CadesError> {
+    let sd = SignedData::parse(signed_data)?;
+    let (input, _) = archive_input(&sd, signer_index, detached, hash)?;
+    Ok(hash.digest(&input))
+}
+
+/// B-LTA, and its renewal: `signed_data` with the archive-time-stamp-v3 `token` (requested over
+/// [`archive_timestamp_v3_imprint`] of the same `signed_data`) added to SignerInfo
+/// `signer_index`. The ats-hash-index-v3 is computed again over the SignedData as given, the
+/// token's messageImprint checked against it, and the index written into the token's own
+/// SignerInfo as an unsigned attribute (EN 319 122-1 §5.5.2; unsigned, so the TSA's signature
+/// still holds). The token's hash algorithm joins `SignedData.digestAlgorithms` (§5.5.3). A
+/// further call over the result renews: the new index covers the previous archive time-stamp.
+pub fn add_archive_timestamp_v3(
+    signed_data: &[u8],
+    signer_index: usize,
+    detached: Option<&[u8]>,
+    token: &[u8],
+) -> Result<Vec<u8>, CadesError> {
+    let sd = SignedData::parse(signed_data)?;
+    let (hash, imprint) = token_imprint(token)?;
+    let (input, index) = archive_input(&sd, signer_index, detached, hash)?;
+    if hash.digest(&input) != imprint {
+        return Err(CadesError::ImprintMismatch(
+            "signature and its data as they are now",
+        ));
+    }
+
+    let token_sd = SignedData::parse(token)?;
+    if token_sd.signer_infos.len() != 1 {
+        return Err(malformed("a time-stamp token has one SignerInfo"));
+    }
+    let token_signer = token_sd.signer(0)?;
+    for attribute in &token_signer.unsigned {
+        if Attribute::parse(attribute)?.kind == oid::ID_AA_ATS_HASH_INDEX_V3 {
+            return Err(malformed("the token already carries an ats-hash-index-v3"));
+        }
+    }
+    let new_token_signer =
+        token_signer.encode_with(&Attribute::encode(oid::ID_AA_ATS_HASH_INDEX_V3, &index));
+    let mut token_rewrite = Rewrite::of(&token_sd);
+    token_rewrite.signer_infos[0] = &new_token_signer;
+    let new_token = token_rewrite.encode(token_sd.wrapped);
+
+    let signer = sd.signer(signer_index)?;
+    let new_signer = signer.encode_with(&Attribute::encode(
+        oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3,
+        &new_token,
+    ));
+    let mut rewrite = Rewrite::of(&sd);
+    rewrite.signer_infos[signer_index] = &new_signer;
+    let digest_algorithms = with_digest_algorithm(&sd.digest_algorithms, hash)?;
+    if let Some(set) = &digest_algorithms {
+        rewrite.digest_algorithms = set;
+    }
+    Ok(rewrite.encode(sd.wrapped))
+}
+
+/// `digestAlgorithms` with `hash` added, or `None` when an identifier of it is there already.
+fn with_digest_algorithm(
+    set: &Tlv<'_>,
+    hash: DigestAlgorithm,
+) -> Result<Option<Vec<u8>>, CadesError> {
+    let present = set.children()?;
+    for algorithm in &present {
+        let first = algorithm.children()?.into_iter().next();
+        if first.and_then(|o| ObjectIdentifier::from_der(o.raw).ok()) == Some(hash.oid()) {
+            return Ok(None);
+        }
+    }
+    let added = hash
+        .identifier()
+        .to_der()
+        .map_err(|e| CadesError::Malformed(e.to_string()))?;
+    let mut all: Vec<&[u8]> = present.iter().map(|t| t.raw).collect();
+    all.push(&added);
+    Ok(Some(ber::encode_set_of(tag::SET, &mut all)))
+}
+
+/// A CAdES baseline level (EN 319 122-1 §4), as the structure of a signature shows it.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Ord, PartialOrd)]
+pub enum Level {
+    /// B-B: no signature time-stamp.
+    BB,
+    /// B-T: a signature time-stamp.
+    BT,
+    /// B-LT: B-T and validation data in `SignedData.certificates` and `crls` (revocation data
+    /// present), no certificate-values / revocation-values attributes.
+    BLT,
+    /// B-LTA: B-LT and an archive-time-stamp-v3.
+    BLTA,
+}
+
+impl Level {
+    /// `B-B`, `B-T`, `B-LT`, `B-LTA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::BB => "B-B",
+            Level::BT => "B-T",
+            Level::BLT => "B-LT",
+            Level::BLTA => "B-LTA",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The level the structure of SignerInfo `signer_index` reaches, attributes and SignedData
+/// fields only: nothing is verified (time-stamps, paths and revocation are the verifier's).
+/// Certificate-values or revocation-values attributes (TS 101 733's CAdES-X-L) stop it at B-T,
+/// as baseline B-LT forbids them (EN 319 122-1 §5.5).
+pub fn detect_level(signed_data: &[u8], signer_index: usize) -> Result<Level, CadesError> {
+    let sd = SignedData::parse(signed_data)?;
+    let signer = sd.signer(signer_index)?;
+    let mut kinds = Vec::new();
+    for attribute in &signer.unsigned {
+        kinds.push(Attribute::parse(attribute)?.kind);
+    }
+    let has = |kind| kinds.contains(&kind);
+    if !has(oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN) {
+        return Ok(Level::BB);
+    }
+    let validation_data = !elements(sd.certificates)?.is_empty() && !elements(sd.crls)?.is_empty();
+    if !validation_data || has(oid::ID_AA_ETS_CERT_VALUES) || has(oid::ID_AA_ETS_REVOCATION_VALUES)
+    {
+        return Ok(Level::BT);
+    }
+    Ok(if has(oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3) {
+        Level::BLTA
+    } else {
+        Level::BLT
+    })
 }

@@ -50,7 +50,8 @@ pub mod audit {
 /// tokens and the validation data are arguments.
 pub mod cades {
     pub use crate::engine::cades::{
-        CadesError, add_signature_timestamp, signature_timestamp_imprint,
+        CadesError, Level, add_archive_timestamp_v3, add_signature_timestamp, add_validation_data,
+        archive_timestamp_v3_imprint, detect_level, signature_timestamp_imprint,
     };
 }
 

@@ -10,10 +10,14 @@ use crate::support::tsa;
 use ca_core::cades::{self, CadesError};
 use ca_core::oid;
 use ca_core::sign::{DigestAlgorithm, sign};
-use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerInfo};
+use cms::cert::CertificateChoices;
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    DigestAlgorithmIdentifiers, EncapsulatedContentInfo, SignerInfo, SignerInfos,
+};
 use const_oid::ObjectIdentifier;
-use der::{Decode, Encode};
+use der::asn1::SetOfVec;
+use der::{Any, Decode, Encode, Tagged};
 use std::path::Path;
 use std::process::Command;
 
@@ -34,6 +38,46 @@ fn b_b(attached: bool) -> Vec<u8> {
     let mut request = sign_fixture::request(s, &digest);
     request.attached = attached.then_some(DOC);
     sign(&request).unwrap()
+}
+
+/// RFC 5652 §5.1 SignedData with its `crls` as raw elements: cms 0.3's
+/// `OtherRevocationInfoFormat` has an AlgorithmIdentifier where RFC 5652 §10.2.1 has an OBJECT
+/// IDENTIFIER, so it cannot decode an `other` choice (the verifier uses `Any` too).
+#[derive(Clone, Debug, der::Sequence)]
+struct SignedData {
+    version: CmsVersion,
+    digest_algorithms: DigestAlgorithmIdentifiers,
+    encap_content_info: EncapsulatedContentInfo,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    certificates: Option<SetOfVec<CertificateChoices>>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    crls: Option<Vec<Any>>,
+    signer_infos: SignerInfos,
+}
+
+/// `OtherRevocationInfoFormat ::= SEQUENCE { otherRevInfoFormat OBJECT IDENTIFIER, otherRevInfo
+/// ANY }` (RFC 5652 §10.2.1).
+#[derive(der::Sequence)]
+struct OtherRevocationInfo {
+    format: ObjectIdentifier,
+    info: Any,
+}
+
+/// The CRLs and the OCSP responses (`other` with id-ri-ocsp-response) of `sd.crls`, as DER.
+fn revocation_data(sd: &SignedData) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut crls, mut responses) = (Vec::new(), Vec::new());
+    for choice in sd.crls.iter().flatten() {
+        if choice.tag() == der::Tag::Sequence {
+            crls.push(choice.to_der().unwrap());
+        } else {
+            assert_eq!(choice.tag().number().value(), 1, "other [1]");
+            let other = Any::new(der::Tag::Sequence, choice.value()).unwrap();
+            let other: OtherRevocationInfo = other.decode_as().unwrap();
+            assert_eq!(other.format, oid::ID_RI_OCSP_RESPONSE);
+            responses.push(other.info.to_der().unwrap());
+        }
+    }
+    (crls, responses)
 }
 
 /// Decodes a ContentInfo → SignedData (DER or BER).
@@ -324,4 +368,192 @@ fn b_t_of_an_openssl_streamed_ber_signature_keeps_the_hashed_octets() {
     let token = unsigned_values(new_si, oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN).remove(0);
     let (ok, text) = ts_verify(dir.path(), &token, &sha256(new_si.signature.as_bytes()));
     assert!(ok && text.contains("Verification: OK"), "{text}");
+}
+
+// ---- B-LT: validation data in SignedData.certificates and SignedData.crls ----
+
+/// A successful OCSP response made by `openssl ocsp` (an empty index: status unknown) about
+/// the signer's certificate, signed by a throwaway OpenSSL responder.
+fn ocsp_response(dir: &Path) -> Vec<u8> {
+    let s = signer("p256");
+    std::fs::write(dir.join("ee.pem"), sign_fixture::pem(&s.certificate)).unwrap();
+    std::fs::write(dir.join("issuer.pem"), sign_fixture::pem(&s.chain[0])).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    openssl::openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "responder.key",
+            "-subj",
+            "/CN=OCSP test responder",
+            "-days",
+            "3",
+            "-out",
+            "responder.pem",
+        ],
+    );
+    openssl::openssl(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "issuer.pem",
+            "-cert",
+            "ee.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    openssl::openssl(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-CA",
+            "issuer.pem",
+            "-rsigner",
+            "responder.pem",
+            "-rkey",
+            "responder.key",
+            "-reqin",
+            "req.der",
+            "-respout",
+            "resp.der",
+            "-ndays",
+            "1",
+        ],
+    );
+    std::fs::read(dir.join("resp.der")).unwrap()
+}
+
+/// The signer's certificate and chain, and the TSA's chain (its certificate comes out of the
+/// token by itself).
+fn certificates() -> Vec<Vec<u8>> {
+    let s = signer("p256");
+    let mut certs = vec![s.certificate.clone()];
+    certs.extend(s.chain.iter().cloned());
+    certs.extend(tsa::fixture().chain.iter().cloned());
+    certs
+}
+
+fn b_lt(b_t: &[u8], ocsp: &[u8]) -> Vec<u8> {
+    cades::add_validation_data(b_t, &certificates(), &tsa::fixture().crls, &[ocsp.to_vec()])
+        .unwrap()
+}
+
+/// The DER of every certificate in `SignedData.certificates`.
+fn carried_certificates(sd: &SignedData) -> Vec<Vec<u8>> {
+    sd.certificates
+        .iter()
+        .flat_map(|set| set.iter())
+        .map(|c| c.to_der().unwrap())
+        .collect()
+}
+
+#[test]
+fn b_lt_carries_certificates_crls_and_ocsp_responses_and_no_values_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ocsp = ocsp_response(dir.path());
+    let stamped = b_t(&b_b(false));
+    let lt = b_lt(&stamped, &ocsp);
+    let sd = signed_data(&lt);
+
+    let carried = carried_certificates(&sd);
+    for cert in certificates() {
+        assert_eq!(carried.iter().filter(|c| **c == cert).count(), 1);
+    }
+    // The TSA certificate, copied out of the token.
+    assert!(carried.contains(&tsa::fixture().certificate));
+
+    let (mut crls, responses) = revocation_data(&sd);
+    let mut want_crls = tsa::fixture().crls.clone();
+    want_crls.sort();
+    crls.sort();
+    assert_eq!(crls, want_crls);
+    assert_eq!(responses, std::slice::from_ref(&ocsp));
+    // RFC 5652 §5.1: an `other` RevocationInfoChoice makes the version 5.
+    assert_eq!(sd.version, CmsVersion::V5);
+
+    let si = first_signer(&sd);
+    for forbidden in [oid::ID_AA_ETS_CERT_VALUES, oid::ID_AA_ETS_REVOCATION_VALUES] {
+        assert!(unsigned_values(si, forbidden).is_empty());
+    }
+    assert_eq!(
+        unsigned_values(si, oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN),
+        unsigned_values(
+            first_signer(&signed_data(&stamped)),
+            oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN
+        )
+    );
+
+    // Still a valid signature to OpenSSL (detached).
+    let (ok, text) = cms_verify(dir.path(), &lt, Some(DOC), STAMP_AT);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+}
+
+#[test]
+fn validation_data_already_present_is_not_added_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let ocsp = ocsp_response(dir.path());
+    let lt = b_lt(&b_t(&b_b(true)), &ocsp);
+    // The same data again, and the signer's own certificate (already in since B-B): no change.
+    assert_eq!(b_lt(&lt, &ocsp), lt);
+    let again =
+        cades::add_validation_data(&lt, &[signer("p256").certificate.clone()], &[], &[]).unwrap();
+    assert_eq!(again, lt);
+    // Duplicates within one call count once.
+    let b_t = b_t(&b_b(true));
+    let twice = cades::add_validation_data(
+        &b_t,
+        &[
+            tsa::fixture().chain[0].clone(),
+            tsa::fixture().chain[0].clone(),
+        ],
+        &[
+            tsa::fixture().crls[0].clone(),
+            tsa::fixture().crls[0].clone(),
+        ],
+        &[ocsp.clone(), ocsp.clone()],
+    )
+    .unwrap();
+    let sd = signed_data(&twice);
+    let carried = carried_certificates(&sd);
+    assert_eq!(
+        carried
+            .iter()
+            .filter(|c| **c == tsa::fixture().chain[0])
+            .count(),
+        1
+    );
+    assert_eq!(sd.crls.as_ref().unwrap().len(), 2);
+}
+
+#[test]
+fn validation_data_must_be_what_it_claims() {
+    let signature = b_t(&b_b(false));
+    let crl = tsa::fixture().crls[0].clone();
+    let cert = pki().root.clone();
+    let failed_ocsp = vec![0x30, 0x03, 0x0a, 0x01, 0x01]; // malformedRequest, no bytes
+    for (certs, crls, ocsp, want) in [
+        (vec![crl.clone()], vec![], vec![], "certificate 0"),
+        (vec![], vec![cert.clone()], vec![], "CRL 0"),
+        (vec![], vec![], vec![cert.clone()], "OCSP response 0"),
+        (vec![], vec![], vec![failed_ocsp], "not successful"),
+        (vec![b"\x30\x80".to_vec()], vec![], vec![], "certificate 0"),
+    ] {
+        let err = cades::add_validation_data(&signature, &certs, &crls, &ocsp).unwrap_err();
+        assert!(
+            matches!(&err, CadesError::ValidationData(m) if m.contains(want)),
+            "{err}"
+        );
+    }
 }

@@ -22,6 +22,8 @@ pub struct TsaFixture {
     pub chain: Vec<Vec<u8>>,
     /// The trust anchor.
     pub root: Vec<u8>,
+    /// A CRL of each of the authority's CAs, issued at [`NOW`].
+    pub crls: Vec<Vec<u8>>,
 }
 
 /// Built once per test binary.
@@ -49,11 +51,17 @@ fn build() -> TsaFixture {
         ObjectIdentifier::new(POLICY).unwrap(),
     )
     .unwrap();
+    let ids: Vec<String> = authority.ca_ids().map(str::to_owned).collect();
+    let crls = ids
+        .iter()
+        .map(|id| authority.crl(id, NOW, "tsa-tests").unwrap())
+        .collect();
     TsaFixture {
         tsa,
         certificate,
         chain,
         root: authority.ca_certificate("root").unwrap().to_vec(),
+        crls,
     }
 }
 
@@ -79,12 +87,15 @@ pub fn issue_tsa_certificate(
 /// A token from the fixture's TSA over the SHA-256 `imprint`, stamped at `gen_time`, through
 /// the client side (`TimeStampReq::new` / `accept`) as a caller of a remote TSA would get it.
 pub fn stamp(imprint: &[u8], gen_time: u64) -> Vec<u8> {
+    stamp_with(ca_core::sign::DigestAlgorithm::Sha256, imprint, gen_time)
+}
+
+/// [`stamp`] over an `imprint` made with `hash`.
+pub fn stamp_with(hash: ca_core::sign::DigestAlgorithm, imprint: &[u8], gen_time: u64) -> Vec<u8> {
     let nonce: [u8; 16] = ring::rand::generate(&ring::rand::SystemRandom::new())
         .unwrap()
         .expose();
-    let request =
-        ca_core::tsp::TimeStampReq::new(ca_core::sign::DigestAlgorithm::Sha256, imprint, &nonce)
-            .unwrap();
+    let request = ca_core::tsp::TimeStampReq::new(hash, imprint, &nonce).unwrap();
     let response = fixture()
         .tsa
         .timestamp(&der::Encode::to_der(&request).unwrap(), gen_time)
