@@ -168,7 +168,8 @@ pub mod time {
     pub use crate::engine::time::{TimeError, parse_rfc3339, rfc3339};
 }
 
-/// The RFC 3161 time-stamping authority (with RFC 5816's ESS signingCertificateV2).
+/// RFC 3161 time-stamping: the authority (with RFC 5816's ESS signingCertificateV2) and the
+/// requester's side (`TimeStampReq::new`, `TimeStampReq::accept`).
 pub mod tsp {
     pub use crate::engine::tsp::{
         Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, NONCE_LEN, PkiStatusInfo,

@@ -498,6 +498,7 @@ fn b_lt_carries_certificates_crls_and_ocsp_responses_and_no_values_attributes() 
     // Still a valid signature to OpenSSL (detached).
     let (ok, text) = cms_verify(dir.path(), &lt, Some(DOC), STAMP_AT);
     assert!(ok && text.contains("Verification successful"), "{text}");
+    assert_b_b_checks_pass(&lt, Some(DOC), STAMP_AT);
 }
 
 #[test]
@@ -556,4 +557,425 @@ fn validation_data_must_be_what_it_claims() {
             "{err}"
         );
     }
+}
+
+// ---- B-LTA: archive-time-stamp-v3 with ats-hash-index-v3, and its renewal ----
+
+/// B-LTA over `signature` (attached or with `content`), stamped with `hash`.
+fn b_lta(signature: &[u8], content: Option<&[u8]>, hash: DigestAlgorithm) -> Vec<u8> {
+    let imprint = cades::archive_timestamp_v3_imprint(signature, 0, content, hash).unwrap();
+    let token = tsa::stamp_with(hash, &imprint, STAMP_AT + 600);
+    cades::add_archive_timestamp_v3(signature, 0, content, &token).unwrap()
+}
+
+/// An ats-hash-index-v3 as decoded here: the algorithm when not the DEFAULT SHA-256, and the
+/// three lists of hashes (EN 319 122-1 §5.5.2).
+#[derive(Debug, PartialEq)]
+struct HashIndex {
+    algorithm: Option<spki::AlgorithmIdentifierOwned>,
+    certificates: Vec<Vec<u8>>,
+    crls: Vec<Vec<u8>>,
+    unsigned_attrs: Vec<Vec<u8>>,
+}
+
+fn decode_index(der: &[u8]) -> HashIndex {
+    let fields: Vec<Any> = Vec::from_der(der).unwrap();
+    let (algorithm, lists) = match fields.len() {
+        3 => (None, &fields[..]),
+        4 => (Some(fields[0].decode_as().unwrap()), &fields[1..]),
+        n => panic!("ATSHashIndexV3 with {n} fields"),
+    };
+    let list = |any: &Any| -> Vec<Vec<u8>> {
+        any.decode_as::<Vec<der::asn1::OctetString>>()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.as_bytes().to_vec())
+            .collect()
+    };
+    HashIndex {
+        algorithm,
+        certificates: list(&lists[0]),
+        crls: list(&lists[1]),
+        unsigned_attrs: list(&lists[2]),
+    }
+}
+
+/// The SignedData inside a time-stamp token.
+fn token_signed_data(token: &[u8]) -> SignedData {
+    signed_data(token)
+}
+
+/// The ats-hash-index-v3 value (DER) in the token's own SignerInfo.
+fn index_in_token(token: &[u8]) -> Vec<u8> {
+    let sd = token_signed_data(token);
+    let values = unsigned_values(first_signer(&sd), oid::ID_AA_ATS_HASH_INDEX_V3);
+    assert_eq!(values.len(), 1, "one ats-hash-index-v3 in the token");
+    values[0].clone()
+}
+
+/// The message imprint of an archive time-stamp recomputed here, piece by piece from the
+/// decoded SignedData (every piece re-encoded as DER equals its octets in our DER output):
+/// eContentType ‖ SHA-256(content) ‖ version ‖ sid ‖ digestAlgorithm ‖ signedAttrs as `[0]` ‖
+/// signatureAlgorithm ‖ signature ‖ the index as carried in the token (EN 319 122-1 §5.5.3).
+fn recompute_imprint(sd: &SignedData, content: &[u8], index_der: &[u8]) -> Vec<u8> {
+    let si = first_signer(sd);
+    let mut input = sd.encap_content_info.econtent_type.to_der().unwrap();
+    input.extend(sha256(content));
+    input.extend(si.version.to_der().unwrap());
+    input.extend(si.sid.to_der().unwrap());
+    input.extend(si.digest_alg.to_der().unwrap());
+    let mut signed_attrs = si.signed_attrs.as_ref().unwrap().to_der().unwrap();
+    assert_eq!(signed_attrs[0], 0x31);
+    signed_attrs[0] = 0xA0; // [0] IMPLICIT SET OF Attribute, as the field is present
+    input.extend(signed_attrs);
+    input.extend(si.signature_algorithm.to_der().unwrap());
+    input.extend(si.signature.to_der().unwrap());
+    input.extend_from_slice(index_der);
+    sha256(&input)
+}
+
+/// What the index must list for `sd` when the archive time-stamp `ats` (and any after it) was
+/// not yet there: SHA-256 of each certificate, each revocation element, and each unsigned
+/// attribute value prefixed by its type, in DER order.
+fn expected_index(sd: &SignedData, leave_out: &[Vec<u8>]) -> HashIndex {
+    let si = first_signer(sd);
+    let mut unsigned_attrs = Vec::new();
+    for attribute in si.unsigned_attrs.iter().flat_map(|a| a.iter()) {
+        for value in attribute.values.iter() {
+            let value = value.to_der().unwrap();
+            if leave_out.contains(&value) {
+                continue;
+            }
+            let mut bytes = attribute.oid.to_der().unwrap();
+            bytes.extend(value);
+            unsigned_attrs.push(sha256(&bytes));
+        }
+    }
+    HashIndex {
+        algorithm: None,
+        certificates: carried_certificates(sd).iter().map(|c| sha256(c)).collect(),
+        crls: sd
+            .crls
+            .iter()
+            .flatten()
+            .map(|c| sha256(&c.to_der().unwrap()))
+            .collect(),
+        unsigned_attrs,
+    }
+}
+
+fn archive_time_stamps(sd: &SignedData) -> Vec<Vec<u8>> {
+    unsigned_values(first_signer(sd), oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3)
+}
+
+/// The TSTInfo message imprint of `token`.
+fn token_imprint(token: &[u8]) -> Vec<u8> {
+    ca_core::tsp::tst_info(token)
+        .unwrap()
+        .message_imprint
+        .hashed_message
+        .as_bytes()
+        .to_vec()
+}
+
+#[test]
+fn b_lta_indexes_every_certificate_crl_and_attribute_value_and_its_imprint_recomputes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ocsp = ocsp_response(dir.path());
+    let lt = b_lt(&b_t(&b_b(false)), &ocsp);
+    let lta = b_lta(&lt, Some(DOC), DigestAlgorithm::Sha256);
+    let sd = signed_data(&lta);
+    let ats = archive_time_stamps(&sd);
+    assert_eq!(ats.len(), 1);
+
+    let index_der = index_in_token(&ats[0]);
+    let index = decode_index(&index_der);
+    let want = expected_index(&sd, &ats);
+    assert_eq!(index, want);
+    // One per certificate (signer, its CAs, the TSA's), per CRL and the OCSP response, per
+    // unsigned attribute value (the signature time-stamp).
+    assert_eq!(index.certificates.len(), carried_certificates(&sd).len());
+    assert!(index.certificates.len() >= 5);
+    assert_eq!(index.crls.len(), tsa::fixture().crls.len() + 1);
+    assert_eq!(index.unsigned_attrs.len(), 1);
+    assert_eq!(
+        recompute_imprint(&sd, DOC, &index_der),
+        token_imprint(&ats[0])
+    );
+
+    // Everything else as at B-LT.
+    let before = signed_data(&lt);
+    assert_eq!(carried_certificates(&sd), carried_certificates(&before));
+    assert_eq!(sd.crls, before.crls);
+    assert_eq!(first_signer(&sd).signature, first_signer(&before).signature);
+    // The token still verifies: the index is an unsigned attribute of its SignerInfo.
+    let (ok, text) = ts_verify(dir.path(), &ats[0], &token_imprint(&ats[0]));
+    assert!(ok && text.contains("Verification: OK"), "{text}");
+    let (ok, text) = cms_verify(dir.path(), &lta, Some(DOC), STAMP_AT);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+
+    // One octet changed in a covered certificate (the signer's, in its signature value): the
+    // index no longer lists it and the imprint recomputed over the altered data differs.
+    let cert = &signer("p256").certificate;
+    let at = lta
+        .windows(cert.len())
+        .position(|w| w == &cert[..])
+        .unwrap()
+        + cert.len()
+        - 1;
+    let mut altered = lta.clone();
+    altered[at] ^= 0x01;
+    let altered_sd = signed_data(&altered);
+    let altered_want = expected_index(&altered_sd, &ats);
+    assert_ne!(altered_want.certificates, index.certificates);
+    let mut altered_index = index_der.clone();
+    let old_hash = sha256(cert);
+    let new_hash = {
+        let mut c = cert.clone();
+        let last = c.len() - 1;
+        c[last] ^= 0x01;
+        sha256(&c)
+    };
+    let i = altered_index
+        .windows(32)
+        .position(|w| w == old_hash.as_slice())
+        .unwrap();
+    altered_index[i..i + 32].copy_from_slice(&new_hash);
+    assert_ne!(
+        recompute_imprint(&altered_sd, DOC, &altered_index),
+        token_imprint(&ats[0])
+    );
+    // …and the engine refuses that token over B-LT with the certificate altered, while it
+    // takes it over B-LT as it was.
+    let at = lt.windows(cert.len()).position(|w| w == &cert[..]).unwrap() + cert.len() - 1;
+    let mut altered_lt = lt.clone();
+    altered_lt[at] ^= 0x01;
+    let as_sent = strip_index(&ats[0]);
+    assert!(matches!(
+        cades::add_archive_timestamp_v3(&altered_lt, 0, Some(DOC), &as_sent),
+        Err(CadesError::ImprintMismatch(_))
+    ));
+    assert_eq!(
+        cades::add_archive_timestamp_v3(&lt, 0, Some(DOC), &as_sent).unwrap(),
+        lta
+    );
+}
+
+/// The token as the TSA sent it: the same SignedData without its unsigned attributes (our TSA
+/// puts none there), re-encoded here with der.
+fn strip_index(token: &[u8]) -> Vec<u8> {
+    let mut sd = token_signed_data(token);
+    let mut infos: Vec<SignerInfo> = sd.signer_infos.0.iter().cloned().collect();
+    infos[0].unsigned_attrs = None;
+    sd.signer_infos = SignerInfos(SetOfVec::try_from(infos).unwrap());
+    ContentInfo {
+        content_type: oid::ID_SIGNED_DATA,
+        content: Any::encode_from(&sd).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+#[test]
+fn renewal_adds_a_second_archive_time_stamp_whose_index_covers_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let ocsp = ocsp_response(dir.path());
+    // Attached content: no detached content to give.
+    let lt = b_lt(&b_t(&b_b(true)), &ocsp);
+    let first = b_lta(&lt, None, DigestAlgorithm::Sha256);
+    let second = b_lta(&first, None, DigestAlgorithm::Sha256);
+    let (sd1, sd2) = (signed_data(&first), signed_data(&second));
+    let ats1 = archive_time_stamps(&sd1);
+    let ats2 = archive_time_stamps(&sd2);
+    assert_eq!(ats1.len(), 1);
+    assert_eq!(ats2.len(), 2);
+    assert!(ats2.contains(&ats1[0]), "the first keeps its octets");
+    let newer = ats2.iter().find(|a| **a != ats1[0]).unwrap().clone();
+
+    let index1 = decode_index(&index_in_token(&ats1[0]));
+    let index2_der = index_in_token(&newer);
+    let index2 = decode_index(&index2_der);
+    assert_eq!(index2, expected_index(&sd2, std::slice::from_ref(&newer)));
+    let mut first_ats = oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3.to_der().unwrap();
+    first_ats.extend(&ats1[0]);
+    assert!(index2.unsigned_attrs.contains(&sha256(&first_ats)));
+    assert!(!index1.unsigned_attrs.contains(&sha256(&first_ats)));
+    assert_eq!(index2.unsigned_attrs.len(), index1.unsigned_attrs.len() + 1);
+    assert_eq!(
+        recompute_imprint(&sd2, DOC, &index2_der),
+        token_imprint(&newer)
+    );
+    assert_eq!(cades::detect_level(&second, 0).unwrap(), cades::Level::BLTA);
+    let (ok, text) = cms_verify(dir.path(), &second, None, STAMP_AT);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+    assert_b_b_checks_pass(&second, None, STAMP_AT);
+}
+
+/// Our verifier still passes the B-B checks of a raised signature (it does not judge the
+/// time-stamps yet).
+fn assert_b_b_checks_pass(signature: &[u8], content: Option<&[u8]>, at: u64) {
+    let mut policy = ca_core::verify::Policy::new(at);
+    policy.trust_anchors = vec![pki().root.clone()];
+    let report = ca_core::verify::verify_bytes(signature, content, &policy);
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    for name in ["message-digest", "signature", "certificate-path"] {
+        let check = report.signatures[0]
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} check: {json}"));
+        assert_eq!(check.outcome, ca_core::verify::Outcome::Passed, "{json}");
+    }
+}
+
+#[test]
+fn a_sha384_archive_time_stamp_names_its_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let lt = b_lt(&b_t(&b_b(false)), &ocsp_response(dir.path()));
+    let lta = b_lta(&lt, Some(DOC), DigestAlgorithm::Sha384);
+    let sd = signed_data(&lta);
+    let index = decode_index(&index_in_token(&archive_time_stamps(&sd)[0]));
+    assert_eq!(index.algorithm.unwrap().oid, oid::ID_SHA_384);
+    assert!(index.certificates.iter().all(|h| h.len() == 48));
+    let cert = &signer("p256").certificate;
+    let h = ring::digest::digest(&ring::digest::SHA384, cert);
+    assert!(index.certificates.iter().any(|c| c == h.as_ref()));
+    // EN 319 122-1 §5.5.3: the ATS hash algorithm joins digestAlgorithms.
+    let algorithms: Vec<_> = sd.digest_algorithms.iter().map(|a| a.oid).collect();
+    assert!(algorithms.contains(&oid::ID_SHA_384), "{algorithms:?}");
+    assert!(algorithms.contains(&oid::ID_SHA_256), "{algorithms:?}");
+}
+
+#[test]
+fn an_archive_time_stamp_needs_the_content_and_the_current_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = b_t(&b_b(false));
+    assert!(matches!(
+        cades::archive_timestamp_v3_imprint(&t, 0, None, DigestAlgorithm::Sha256),
+        Err(CadesError::Content(_))
+    ));
+    assert!(matches!(
+        cades::archive_timestamp_v3_imprint(&t, 0, Some(b"other"), DigestAlgorithm::Sha256).map(
+            |i| i
+                == cades::archive_timestamp_v3_imprint(&t, 0, Some(DOC), DigestAlgorithm::Sha256)
+                    .unwrap()
+        ),
+        Ok(false)
+    ));
+    // A token requested before the validation data was added covers another state.
+    let imprint =
+        cades::archive_timestamp_v3_imprint(&t, 0, Some(DOC), DigestAlgorithm::Sha256).unwrap();
+    let token = tsa::stamp(&imprint, STAMP_AT);
+    let lt = b_lt(&t, &ocsp_response(dir.path()));
+    assert!(matches!(
+        cades::add_archive_timestamp_v3(&lt, 0, Some(DOC), &token),
+        Err(CadesError::ImprintMismatch(_))
+    ));
+    assert!(cades::add_archive_timestamp_v3(&t, 0, Some(DOC), &token).is_ok());
+}
+
+// ---- Structural checklist per level (EN 319 122-1 §4, §5) ----
+
+/// The unsigned attribute types of the first signer.
+fn unsigned_types(sd: &SignedData) -> Vec<ObjectIdentifier> {
+    first_signer(sd)
+        .unsigned_attrs
+        .iter()
+        .flat_map(|a| a.iter().map(|a| a.oid))
+        .collect()
+}
+
+#[test]
+fn each_level_has_what_it_must_and_nothing_it_must_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let ocsp = ocsp_response(dir.path());
+    let bb = b_b(false);
+    let bt = b_t(&bb);
+    let blt = b_lt(&bt, &ocsp);
+    let blta = b_lta(&blt, Some(DOC), DigestAlgorithm::Sha256);
+    let forbidden_lt = [oid::ID_AA_ETS_CERT_VALUES, oid::ID_AA_ETS_REVOCATION_VALUES];
+
+    // B-B: signed attributes only; no time-stamp, no revocation data.
+    let sd = signed_data(&bb);
+    assert_eq!(cades::detect_level(&bb, 0).unwrap(), cades::Level::BB);
+    assert!(unsigned_types(&sd).is_empty());
+    assert!(sd.crls.is_none());
+
+    // B-T: exactly one signature time-stamp over the signature value; still no revocation data.
+    let sd = signed_data(&bt);
+    assert_eq!(cades::detect_level(&bt, 0).unwrap(), cades::Level::BT);
+    assert_eq!(unsigned_types(&sd), [oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN]);
+    let token = &unsigned_values(first_signer(&sd), oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)[0];
+    assert_eq!(
+        token_imprint(token),
+        sha256(first_signer(&sd).signature.as_bytes())
+    );
+    assert!(sd.crls.is_none());
+
+    // B-LT: the signer's and the TSA's certificates and revocation data in the SignedData,
+    // not in certificate-values / revocation-values attributes; no archive time-stamp.
+    let sd = signed_data(&blt);
+    assert_eq!(cades::detect_level(&blt, 0).unwrap(), cades::Level::BLT);
+    let carried = carried_certificates(&sd);
+    assert!(carried.contains(&signer("p256").certificate));
+    assert!(carried.contains(&tsa::fixture().certificate));
+    let (crls, responses) = revocation_data(&sd);
+    assert!(!crls.is_empty() && !responses.is_empty());
+    let types = unsigned_types(&sd);
+    assert!(forbidden_lt.iter().all(|f| !types.contains(f)));
+    assert!(!types.contains(&oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3));
+
+    // B-LTA: an archive-time-stamp-v3 whose token carries its ats-hash-index-v3; the ATS hash
+    // algorithm among digestAlgorithms; B-LT's content unchanged.
+    let sd = signed_data(&blta);
+    assert_eq!(cades::detect_level(&blta, 0).unwrap(), cades::Level::BLTA);
+    let types = unsigned_types(&sd);
+    assert!(types.contains(&oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN));
+    assert!(types.contains(&oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3));
+    assert!(forbidden_lt.iter().all(|f| !types.contains(f)));
+    for ats in archive_time_stamps(&sd) {
+        decode_index(&index_in_token(&ats));
+    }
+    assert!(
+        sd.digest_algorithms
+            .iter()
+            .any(|a| a.oid == oid::ID_SHA_256)
+    );
+
+    // A B-T without revocation data is not B-LT even with certificates; an archive
+    // time-stamp over a B-T (no validation data) does not make it B-LTA.
+    let only_certs = cades::add_validation_data(&bt, &certificates(), &[], &[]).unwrap();
+    assert_eq!(
+        cades::detect_level(&only_certs, 0).unwrap(),
+        cades::Level::BT
+    );
+    let archived_bt = b_lta(&bt, Some(DOC), DigestAlgorithm::Sha256);
+    assert_eq!(
+        cades::detect_level(&archived_bt, 0).unwrap(),
+        cades::Level::BT
+    );
+    assert_eq!(cades::Level::BLTA.to_string(), "B-LTA");
+}
+
+#[test]
+fn an_openssl_streamed_ber_signature_is_raised_to_b_lta() {
+    let dir = tempfile::tempdir().unwrap();
+    let ber = openssl_stream(dir.path());
+    let ocsp = ocsp_response(dir.path());
+    let lta = b_lta(&b_lt(&b_t(&ber), &ocsp), None, DigestAlgorithm::Sha256);
+    assert_eq!(cades::detect_level(&lta, 0).unwrap(), cades::Level::BLTA);
+    // The encapsulated content is still OpenSSL's BER, and the imprint hashes its octets.
+    assert!(find(&lta, &[0xA0, 0x80, 0x24, 0x80]));
+    let sd = signed_data(&lta);
+    let ats = archive_time_stamps(&sd);
+    let index_der = index_in_token(&ats[0]);
+    assert_eq!(decode_index(&index_der), expected_index(&sd, &ats));
+    assert_eq!(
+        recompute_imprint(&sd, DOC, &index_der),
+        token_imprint(&ats[0])
+    );
+    let now = openssl::now() + 1;
+    let (ok, text) = cms_verify(dir.path(), &lta, None, now);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+    assert_b_b_checks_pass(&lta, None, now);
 }
