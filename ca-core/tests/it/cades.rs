@@ -979,3 +979,33 @@ fn an_openssl_streamed_ber_signature_is_raised_to_b_lta() {
     assert!(ok && text.contains("Verification successful"), "{text}");
     assert_b_b_checks_pass(&lta, None, now);
 }
+
+#[test]
+fn hostile_input_is_an_error_not_a_panic() {
+    let signature = b_t(&b_b(false));
+    // Deeply nested indefinite lengths, a length past the end, a SignerInfo that is an INTEGER.
+    let mut nested = [0x30u8, 0x80].repeat(100_000);
+    nested.extend([0u8; 200_000]);
+    let mut truncated = signature.clone();
+    truncated.truncate(signature.len() - 1);
+    let mut wrong_signer = signature.clone();
+    let at = signature.len()
+        - first_signer(&signed_data(&signature))
+            .to_der()
+            .unwrap()
+            .len();
+    wrong_signer[at] = 0x02;
+    for input in [
+        &nested[..],
+        &truncated,
+        &wrong_signer,
+        b"\x30\x84\xff\xff\xff\xff",
+    ] {
+        let sha256 = DigestAlgorithm::Sha256;
+        assert!(cades::signature_timestamp_imprint(input, 0, sha256).is_err());
+        assert!(cades::add_validation_data(input, &certificates(), &[], &[]).is_err());
+        assert!(cades::archive_timestamp_v3_imprint(input, 0, Some(DOC), sha256).is_err());
+        assert!(cades::detect_level(input, 0).is_err());
+        assert!(ca_core::tsp::tst_info(input).is_err());
+    }
+}
