@@ -11,6 +11,7 @@ mod audit_chain;
 mod audit_tamper;
 mod ca_revocation;
 mod cades;
+mod cades_pyhanko;
 mod certificate_hold;
 mod cms_vectors;
 mod credential_create;
