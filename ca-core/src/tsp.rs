@@ -511,7 +511,18 @@ impl TimeStampReq {
         }
         let token = token.ok_or(ResponseError::NoToken)?;
         let info = tst_info(token.raw)?;
-        if info.message_imprint != self.message_imprint {
+        // RFC 3161 §2.4.2: the same hash over the same data. Absent and NULL hash parameters
+        // are the same algorithm (RFC 5754 §2), and TSAs differ in which they echo.
+        let (sent, got) = (&self.message_imprint, &info.message_imprint);
+        let absent_or_null = |p: &Option<Any>| {
+            p.as_ref()
+                .is_none_or(|p| p.tag() == der::Tag::Null && p.value().is_empty())
+        };
+        let same_algorithm = sent.hash_algorithm == got.hash_algorithm
+            || (sent.hash_algorithm.oid == got.hash_algorithm.oid
+                && absent_or_null(&sent.hash_algorithm.parameters)
+                && absent_or_null(&got.hash_algorithm.parameters));
+        if !same_algorithm || sent.hashed_message != got.hashed_message {
             return Err(ResponseError::ImprintMismatch);
         }
         if info.nonce != self.nonce {

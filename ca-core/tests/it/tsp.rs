@@ -491,3 +491,117 @@ fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
         Err(ResponseError::Request(m)) if m.contains("nonce")
     ));
 }
+
+/// A foreign TSA: `openssl ts -reply` with its own self-signed, timeStamping-only certificate,
+/// answering the request our client makes.
+#[test]
+fn the_client_accepts_an_openssl_tsa_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ts.cnf"),
+        "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
+         signer_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
+         digests = sha256, sha384\naccuracy = secs:1\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("serial"), "01\n").unwrap();
+    let out = run_openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-subj",
+            "/CN=OpenSSL TSA",
+            "-days",
+            "3",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
+            "-out",
+            "tsa.pem",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let imprint = ring::digest::digest(&ring::digest::SHA384, b"a signature value");
+    let req = TimeStampReq::new(
+        ca_core::sign::DigestAlgorithm::Sha384,
+        imprint.as_ref(),
+        &NONCE,
+    )
+    .unwrap();
+    std::fs::write(d.join("req.tsq"), req.to_der().unwrap()).unwrap();
+    let out = run_openssl(
+        d,
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "ts.cnf",
+            "-queryfile",
+            "req.tsq",
+            "-out",
+            "resp.tsr",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let der = std::fs::read(d.join("resp.tsr")).unwrap();
+    let token = req.accept(&der).unwrap();
+    let info = ca_core::tsp::tst_info(&token).unwrap();
+    assert_eq!(info.policy, ObjectIdentifier::new("1.2.3.4.1").unwrap());
+    assert_eq!(
+        info.message_imprint.hashed_message.as_bytes(),
+        imprint.as_ref()
+    );
+    // The octets OpenSSL sent, as they are inside its response.
+    assert!(der.windows(token.len()).any(|w| w == token.as_slice()));
+    // A request with another nonce does not take OpenSSL's token.
+    let other = TimeStampReq::new(
+        ca_core::sign::DigestAlgorithm::Sha384,
+        imprint.as_ref(),
+        &[2; 8],
+    )
+    .unwrap();
+    assert!(matches!(
+        other.accept(&der),
+        Err(ResponseError::NonceMismatch)
+    ));
+}
+
+#[test]
+fn absent_and_null_hash_parameters_are_the_same_imprint() {
+    let f = fixture();
+    let imprint = [3u8; 32];
+    let req = client_request(&imprint, &NONCE);
+    // The TSA is asked with NULL parameters and echoes them; our request had them absent.
+    let mut with_null = req.clone();
+    with_null.message_imprint.hash_algorithm.parameters = Some(der::Any::null());
+    let der = f
+        .tsa
+        .timestamp(&with_null.to_der().unwrap(), GEN_TIME)
+        .unwrap();
+    assert!(req.accept(&der).is_ok());
+    // Other parameters are another algorithm.
+    let mut odd = req.clone();
+    odd.message_imprint.hash_algorithm.parameters =
+        Some(der::Any::from_der(&[0x02, 0x01, 0x01]).unwrap());
+    assert!(matches!(
+        odd.accept(&der),
+        Err(ResponseError::ImprintMismatch)
+    ));
+}
