@@ -568,10 +568,27 @@ fn content_hash(
     Ok((content_type.raw.to_vec(), digest))
 }
 
-/// What the ATSv3 message imprint is the hash of (EN 319 122-1 §5.5.3), and the hash index in
-/// it: eContentType (tag, length, value) ‖ the hash of the signed content ‖ the SignerInfo's
-/// version, sid, digestAlgorithm, signedAttrs, signatureAlgorithm and signature as present ‖
-/// the ats-hash-index-v3 value.
+/// What the ATSv3 message imprint is the hash of (EN 319 122-1 §5.5.3) up to the index:
+/// eContentType (tag, length, value) ‖ the hash of the signed content ‖ the SignerInfo's
+/// version, sid, digestAlgorithm, signedAttrs, signatureAlgorithm and signature as present. None
+/// of these changes when a signature is raised, so it is the same for every archive time-stamp.
+fn archive_prefix(
+    sd: &SignedData<'_>,
+    signer: &SignerInfo<'_>,
+    detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+) -> Result<Vec<u8>, CadesError> {
+    let (content_type, content_digest) = content_hash(sd, detached, hash)?;
+    let mut input = content_type;
+    input.extend(content_digest);
+    for field in &signer.covered {
+        input.extend_from_slice(field.raw);
+    }
+    Ok(input)
+}
+
+/// The whole ATSv3 imprint input for the SignedData as it is now (the prefix ‖ the
+/// ats-hash-index-v3 value computed now), and that index.
 fn archive_input(
     sd: &SignedData<'_>,
     signer_index: usize,
@@ -579,15 +596,30 @@ fn archive_input(
     hash: DigestAlgorithm,
 ) -> Result<(Vec<u8>, Vec<u8>), CadesError> {
     let signer = sd.signer(signer_index)?;
-    let (content_type, content_digest) = content_hash(sd, detached, hash)?;
+    let mut input = archive_prefix(sd, &signer, detached, hash)?;
     let index = hash_index(sd, &signer, hash)?;
-    let mut input = content_type;
-    input.extend(content_digest);
-    for field in &signer.covered {
-        input.extend_from_slice(field.raw);
-    }
     input.extend_from_slice(&index);
     Ok((input, index))
+}
+
+/// The messageImprint an existing archive-time-stamp-v3 must carry, from the index it carries:
+/// `hash`(the §5.5.3 prefix of SignerInfo `signer_index` ‖ `index`, the token's
+/// ats-hash-index-v3 value as present). For a verifier: the prefix does not change as a
+/// signature is raised, so an older archive time-stamp is checked against the signature as it is
+/// now, without rebuilding what it was; that each hash the index lists still names an element
+/// present (else a covered element changed) is the verifier's to check.
+pub fn archive_timestamp_v3_imprint_with_index(
+    signed_data: &[u8],
+    signer_index: usize,
+    detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+    index: &[u8],
+) -> Result<Vec<u8>, CadesError> {
+    let sd = SignedData::parse(signed_data)?;
+    let signer = sd.signer(signer_index)?;
+    let mut input = archive_prefix(&sd, &signer, detached, hash)?;
+    input.extend_from_slice(index);
+    Ok(hash.digest(&input))
 }
 
 /// The messageImprint to request for an archive-time-stamp-v3 over SignerInfo `signer_index`

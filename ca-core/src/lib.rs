@@ -51,7 +51,8 @@ pub mod audit {
 pub mod cades {
     pub use crate::engine::cades::{
         CadesError, Level, add_archive_timestamp_v3, add_signature_timestamp, add_validation_data,
-        archive_timestamp_v3_imprint, detect_level, signature_timestamp_imprint,
+        archive_timestamp_v3_imprint, archive_timestamp_v3_imprint_with_index, detect_level,
+        signature_timestamp_imprint,
     };
 }
 

@@ -806,6 +806,29 @@ fn renewal_adds_a_second_archive_time_stamp_whose_index_covers_the_first() {
         token_imprint(&newer)
     );
     assert_eq!(cades::detect_level(&second, 0).unwrap(), cades::Level::BLTA);
+    // The first archive time-stamp, checked over the renewed signature from the index it
+    // carries: the imprint prefix is unchanged by renewal.
+    let index1_der = index_in_token(&ats1[0]);
+    let sha256_alg = DigestAlgorithm::Sha256;
+    assert_eq!(
+        cades::archive_timestamp_v3_imprint_with_index(&second, 0, None, sha256_alg, &index1_der)
+            .unwrap(),
+        token_imprint(&ats1[0])
+    );
+    assert_eq!(
+        cades::archive_timestamp_v3_imprint_with_index(&second, 0, None, sha256_alg, &index2_der)
+            .unwrap(),
+        token_imprint(&newer)
+    );
+    // Another index (the first one's, with one hash changed) gives another imprint.
+    let mut forged = index1_der.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_ne!(
+        cades::archive_timestamp_v3_imprint_with_index(&second, 0, None, sha256_alg, &forged)
+            .unwrap(),
+        token_imprint(&ats1[0])
+    );
     let (ok, text) = cms_verify(dir.path(), &second, None, STAMP_AT);
     assert!(ok && text.contains("Verification successful"), "{text}");
     assert_b_b_checks_pass(&second, None, STAMP_AT);
