@@ -32,9 +32,10 @@ pub enum CadesError {
     /// The time-stamp token is not a token (RFC 3161 §2.4.2).
     #[error("time-stamp token: {0}")]
     Token(#[from] ResponseError),
-    /// The token's hash algorithm is not one hpki computes.
-    #[error("time-stamp token hashed with {0}, which hpki does not compute")]
-    UnknownHash(String),
+    /// A new time-stamp over a hash other than SHA-256, SHA-384 or SHA-512: a SHA-1 (or unknown)
+    /// imprint would let a collision be time-stamped, as the TSA side refuses too.
+    #[error("time-stamp hash {0}: new time-stamps are over SHA-256, SHA-384 or SHA-512 only")]
+    HashNotAccepted(String),
     /// The token time-stamps something other than what this attribute covers.
     #[error("the time-stamp token's messageImprint is not over this {0}")]
     ImprintMismatch(&'static str),
@@ -277,12 +278,21 @@ impl<'a> Attribute<'a> {
     }
 }
 
-/// The hash algorithm of a token's messageImprint and the imprint itself.
+/// `hash` when a new time-stamp may be over it.
+fn accepted(hash: DigestAlgorithm) -> Result<DigestAlgorithm, CadesError> {
+    match hash {
+        DigestAlgorithm::Sha256 | DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512 => Ok(hash),
+        other => Err(CadesError::HashNotAccepted(other.to_string())),
+    }
+}
+
+/// The hash algorithm of a new token's messageImprint and the imprint itself.
 fn token_imprint(token_der: &[u8]) -> Result<(DigestAlgorithm, Vec<u8>), CadesError> {
     let info = tsp::tst_info(token_der)?;
     let oid = info.message_imprint.hash_algorithm.oid;
     let hash = DigestAlgorithm::from_oid(&oid)
-        .ok_or_else(|| CadesError::UnknownHash(oid::describe(&oid)))?;
+        .ok_or_else(|| CadesError::HashNotAccepted(oid::describe(&oid)))
+        .and_then(accepted)?;
     Ok((
         hash,
         info.message_imprint.hashed_message.as_bytes().to_vec(),
@@ -298,6 +308,7 @@ pub fn signature_timestamp_imprint(
     signer_index: usize,
     hash: DigestAlgorithm,
 ) -> Result<Vec<u8>, CadesError> {
+    accepted(hash)?;
     let sd = SignedData::parse(signed_data)?;
     let signature = sd.signer(signer_index)?.signature()?;
     Ok(hash.digest(&signature))
@@ -632,6 +643,7 @@ pub fn archive_timestamp_v3_imprint(
     detached: Option<&[u8]>,
     hash: DigestAlgorithm,
 ) -> Result<Vec<u8>, CadesError> {
+    accepted(hash)?;
     let sd = SignedData::parse(signed_data)?;
     let (input, _) = archive_input(&sd, signer_index, detached, hash)?;
     Ok(hash.digest(&input))

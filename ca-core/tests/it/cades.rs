@@ -206,6 +206,15 @@ fn the_signature_time_stamp_imprint_is_the_hash_of_the_signature_value() {
         cades::signature_timestamp_imprint(&bare, 0, DigestAlgorithm::Sha256).unwrap(),
         sha256(&value)
     );
+    // SHA-1 would let a collision be time-stamped.
+    assert!(matches!(
+        cades::signature_timestamp_imprint(&signature, 0, DigestAlgorithm::Sha1),
+        Err(CadesError::HashNotAccepted(_))
+    ));
+    assert!(matches!(
+        cades::archive_timestamp_v3_imprint(&signature, 0, Some(DOC), DigestAlgorithm::Sha1),
+        Err(CadesError::HashNotAccepted(_))
+    ));
     assert!(matches!(
         cades::signature_timestamp_imprint(&signature, 1, DigestAlgorithm::Sha256),
         Err(CadesError::NoSigner { index: 1, count: 1 })
