@@ -11,7 +11,7 @@
 use crate::engine::ber::{self, BerError, Tlv};
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::oid;
-use crate::engine::tsp::{self, ResponseError};
+use crate::engine::tsp::{self, ClientError};
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 
@@ -31,7 +31,7 @@ pub enum CadesError {
     },
     /// The time-stamp token is not a token (RFC 3161 §2.4.2).
     #[error("time-stamp token: {0}")]
-    Token(#[from] ResponseError),
+    Token(#[from] ClientError),
     /// A new time-stamp over a hash other than SHA-256, SHA-384 or SHA-512: a SHA-1 (or unknown)
     /// imprint would let a collision be time-stamped, as the TSA side refuses too.
     #[error("time-stamp hash {0}: new time-stamps are over SHA-256, SHA-384 or SHA-512 only")]

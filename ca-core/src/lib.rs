@@ -173,8 +173,8 @@ pub mod time {
 /// requester's side (`TimeStampReq::new`, `TimeStampReq::accept`).
 pub mod tsp {
     pub use crate::engine::tsp::{
-        Accuracy, FailureInfo, MAX_REQUEST_LEN, MessageImprint, NONCE_LEN, PkiStatusInfo,
-        ResponseError, STATUS_GRANTED, STATUS_GRANTED_WITH_MODS, STATUS_REJECTION, TimeStampReq,
+        Accuracy, ClientError, FailureInfo, MAX_REQUEST_LEN, MessageImprint, NONCE_LEN,
+        PkiStatusInfo, STATUS_GRANTED, STATUS_GRANTED_WITH_MODS, STATUS_REJECTION, TimeStampReq,
         TimeStampResp, Tsa, TspError, TstInfo, tst_info,
     };
 }

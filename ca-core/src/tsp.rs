@@ -395,7 +395,7 @@ pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=32;
 
 /// Why a time-stamp could not be requested or its response was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum ResponseError {
+pub enum ClientError {
     /// The request itself cannot be made: imprint length or nonce.
     #[error("time-stamp request: {0}")]
     Request(String),
@@ -426,16 +426,16 @@ impl TimeStampReq {
     /// `nonce` (big-endian, [`NONCE_LEN`] octets; ca-core draws no randomness of its own here so
     /// the caller can log or replay it) and certReq TRUE: the token carries the TSA certificate,
     /// which B-LT needs (EN 319 122-1 §5.5).
-    pub fn new(hash: DigestAlgorithm, imprint: &[u8], nonce: &[u8]) -> Result<Self, ResponseError> {
+    pub fn new(hash: DigestAlgorithm, imprint: &[u8], nonce: &[u8]) -> Result<Self, ClientError> {
         if imprint.len() != hash.len() {
-            return Err(ResponseError::Request(format!(
+            return Err(ClientError::Request(format!(
                 "{hash} imprint of {} octets, not {}",
                 imprint.len(),
                 hash.len()
             )));
         }
         if !NONCE_LEN.contains(&nonce.len()) {
-            return Err(ResponseError::Request(format!(
+            return Err(ClientError::Request(format!(
                 "nonce of {} octets; {} to {} are sent",
                 nonce.len(),
                 NONCE_LEN.start(),
@@ -449,7 +449,7 @@ impl TimeStampReq {
             value.push(0);
         }
         value.extend_from_slice(digits);
-        let bad = |e: der::Error| ResponseError::Request(e.to_string());
+        let bad = |e: der::Error| ClientError::Request(e.to_string());
         Ok(Self {
             version: 1,
             message_imprint: MessageImprint {
@@ -471,8 +471,8 @@ impl TimeStampReq {
     /// `response_der`, once the status is granted or grantedWithMods and the token's TSTInfo
     /// carries this request's messageImprint and nonce (RFC 3161 §2.4.2). The token's signature
     /// and TSA certificate are the verifier's to judge.
-    pub fn accept(&self, response_der: &[u8]) -> Result<Vec<u8>, ResponseError> {
-        let malformed = |e: &dyn std::fmt::Display| ResponseError::Malformed(e.to_string());
+    pub fn accept(&self, response_der: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let malformed = |e: &dyn std::fmt::Display| ClientError::Malformed(e.to_string());
         let response = Tlv::parse(response_der).map_err(|e| malformed(&e))?;
         if response.tag_byte() != 0x30 {
             return Err(malformed(&"a TimeStampResp is a SEQUENCE"));
@@ -504,12 +504,12 @@ impl TimeStampReq {
                     text.push_str(name);
                 }
             }
-            return Err(ResponseError::NotGranted {
+            return Err(ClientError::NotGranted {
                 status: status.status,
                 text,
             });
         }
-        let token = token.ok_or(ResponseError::NoToken)?;
+        let token = token.ok_or(ClientError::NoToken)?;
         let info = tst_info(token.raw)?;
         // RFC 3161 §2.4.2: the same hash over the same data. Absent and NULL hash parameters
         // are the same algorithm (RFC 5754 §2), and TSAs differ in which they echo.
@@ -523,10 +523,10 @@ impl TimeStampReq {
                 && absent_or_null(&sent.hash_algorithm.parameters)
                 && absent_or_null(&got.hash_algorithm.parameters));
         if !same_algorithm || sent.hashed_message != got.hashed_message {
-            return Err(ResponseError::ImprintMismatch);
+            return Err(ClientError::ImprintMismatch);
         }
         if info.nonce != self.nonce {
-            return Err(ResponseError::NonceMismatch);
+            return Err(ClientError::NonceMismatch);
         }
         Ok(token.raw.to_vec())
     }
@@ -534,8 +534,8 @@ impl TimeStampReq {
 
 /// The TSTInfo of a time-stamp token: `ContentInfo { id-signedData, SignedData { …,
 /// encapContentInfo { id-ct-TSTInfo, eContent } } }` (RFC 3161 §2.4.2), DER or BER.
-pub fn tst_info(token_der: &[u8]) -> Result<TstInfo, ResponseError> {
-    let malformed = |e: &dyn std::fmt::Display| ResponseError::Malformed(e.to_string());
+pub fn tst_info(token_der: &[u8]) -> Result<TstInfo, ClientError> {
+    let malformed = |e: &dyn std::fmt::Display| ClientError::Malformed(e.to_string());
     let content_info = Tlv::parse(token_der).map_err(|e| malformed(&e))?;
     let parts = content_info.children().map_err(|e| malformed(&e))?;
     let [content_type, explicit] = parts.as_slice() else {

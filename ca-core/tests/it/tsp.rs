@@ -7,7 +7,7 @@ use crate::support::tsa::{NOW, POLICY, fixture};
 use ca_core::oid;
 use ca_core::sign::SigningCertificateV2;
 use ca_core::tsp::{
-    FailureInfo, MAX_REQUEST_LEN, MessageImprint, ResponseError, STATUS_GRANTED, STATUS_REJECTION,
+    ClientError, FailureInfo, MAX_REQUEST_LEN, MessageImprint, STATUS_GRANTED, STATUS_REJECTION,
     TimeStampReq, TimeStampResp, TspError, TstInfo,
 };
 use cms::signed_data::SignedData;
@@ -438,16 +438,13 @@ fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
     // A token for another nonce: a replay.
     let other = client_request(&imprint, &[1; 8]);
     let der = f.tsa.timestamp(&other.to_der().unwrap(), GEN_TIME).unwrap();
-    assert!(matches!(
-        req.accept(&der),
-        Err(ResponseError::NonceMismatch)
-    ));
+    assert!(matches!(req.accept(&der), Err(ClientError::NonceMismatch)));
     // A token over another hash.
     let other = client_request(&[8u8; 32], &NONCE);
     let der = f.tsa.timestamp(&other.to_der().unwrap(), GEN_TIME).unwrap();
     assert!(matches!(
         req.accept(&der),
-        Err(ResponseError::ImprintMismatch)
+        Err(ClientError::ImprintMismatch)
     ));
     // A rejection names its status and failure.
     let mut asks_policy = req.clone();
@@ -458,7 +455,7 @@ fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
         .unwrap();
     let err = asks_policy.accept(&der).unwrap_err();
     assert!(
-        matches!(&err, ResponseError::NotGranted { status: 2, text } if text.contains("unacceptedPolicy")),
+        matches!(&err, ClientError::NotGranted { status: 2, text } if text.contains("unacceptedPolicy")),
         "{err}"
     );
     // Granted without a token.
@@ -472,11 +469,11 @@ fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
     };
     assert!(matches!(
         req.accept(&no_token.to_der().unwrap()),
-        Err(ResponseError::NoToken)
+        Err(ClientError::NoToken)
     ));
     for garbage in [&b""[..], b"\x30\x00", b"\x30\x80\x00", &f.certificate] {
         assert!(
-            matches!(req.accept(garbage), Err(ResponseError::Malformed(_))),
+            matches!(req.accept(garbage), Err(ClientError::Malformed(_))),
             "{garbage:?}"
         );
     }
@@ -484,11 +481,11 @@ fn the_client_refuses_foreign_tokens_rejections_and_garbage() {
     let sha256 = ca_core::sign::DigestAlgorithm::Sha256;
     assert!(matches!(
         TimeStampReq::new(sha256, &[0; 20], &NONCE),
-        Err(ResponseError::Request(m)) if m.contains("20 octets")
+        Err(ClientError::Request(m)) if m.contains("20 octets")
     ));
     assert!(matches!(
         TimeStampReq::new(sha256, &[0; 32], &[1; 4]),
-        Err(ResponseError::Request(m)) if m.contains("nonce")
+        Err(ClientError::Request(m)) if m.contains("nonce")
     ));
 }
 
@@ -579,7 +576,7 @@ fn the_client_accepts_an_openssl_tsa_reply() {
     .unwrap();
     assert!(matches!(
         other.accept(&der),
-        Err(ResponseError::NonceMismatch)
+        Err(ClientError::NonceMismatch)
     ));
 }
 
@@ -602,6 +599,6 @@ fn absent_and_null_hash_parameters_are_the_same_imprint() {
         Some(der::Any::from_der(&[0x02, 0x01, 0x01]).unwrap());
     assert!(matches!(
         odd.accept(&der),
-        Err(ResponseError::ImprintMismatch)
+        Err(ClientError::ImprintMismatch)
     ));
 }
