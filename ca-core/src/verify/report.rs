@@ -71,6 +71,9 @@ pub enum SubIndication {
     NoPoe,
     /// Revocation information may become available later.
     TryLater,
+    /// The signer's claimed signingTime is after the time a signature time-stamp proves the
+    /// signature existed: the claim and the proof disagree on the order of events.
+    TimestampOrderFailure,
     /// The signed content is missing (a detached signature without its content).
     SignedDataNotFound,
 }
@@ -109,6 +112,7 @@ impl SubIndication {
             Self::OutOfBoundsNoPoe => "OUT_OF_BOUNDS_NO_POE",
             Self::NoPoe => "NO_POE",
             Self::TryLater => "TRY_LATER",
+            Self::TimestampOrderFailure => "TIMESTAMP_ORDER_FAILURE",
             Self::SignedDataNotFound => "SIGNED_DATA_NOT_FOUND",
         }
     }
@@ -201,6 +205,91 @@ impl std::fmt::Display for AlgorithmReport {
     }
 }
 
+/// How long-lived a signature is, as its structure shows (ETSI EN 319 122-1 §4.3 baseline
+/// levels): whether each level's data is there, not whether it is valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Level {
+    /// Signed attributes only: no time-stamp.
+    #[serde(rename = "B-B")]
+    BB,
+    /// A signature-time-stamp attribute (unsigned).
+    #[serde(rename = "B-T")]
+    BT,
+    /// B-T with revocation data in `SignedData.crls` (CRLs or OCSP responses).
+    #[serde(rename = "B-LT")]
+    BLt,
+    /// B-LT with an archive-time-stamp-v3 attribute.
+    #[serde(rename = "B-LTA")]
+    BLta,
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::BB => "B-B",
+            Self::BT => "B-T",
+            Self::BLt => "B-LT",
+            Self::BLta => "B-LTA",
+        })
+    }
+}
+
+/// One time-stamp of a signature and its verdict (ETSI EN 319 102-1 §5.4).
+#[derive(Clone, Debug, Serialize)]
+pub struct TimestampReport {
+    /// Its number among the signature's time-stamps of its kind, from 1, in the order carried.
+    pub number: usize,
+    /// `signature-time-stamp` (id-aa-signatureTimeStampToken).
+    pub kind: &'static str,
+    /// TSTInfo genTime, RFC 3339 (fractions of a second truncated), when it decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gen_time: Option<String>,
+    #[serde(skip)]
+    pub(crate) gen_time_unix: Option<u64>,
+    /// The TSA certificate's subject, when found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsa: Option<String>,
+    /// TSTInfo policy (dotted), when it decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Passed (a proof of existence at genTime) or failed (none).
+    pub outcome: Outcome,
+    /// Why, in words.
+    pub reason: String,
+    /// For a failed time-stamp, its sub-indication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<SubIndication>,
+}
+
+impl TimestampReport {
+    pub(crate) fn failed(number: usize, sub: SubIndication, reason: String) -> Self {
+        Self {
+            number,
+            kind: "signature-time-stamp",
+            gen_time: None,
+            gen_time_unix: None,
+            tsa: None,
+            policy: None,
+            outcome: Outcome::Failed,
+            reason,
+            sub_indication: Some(sub),
+        }
+    }
+}
+
+/// Where the revocation status of a certificate of the path came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct RevocationSource {
+    /// The certificate's subject (as in `chain`).
+    pub subject: String,
+    /// `CRL` (OCSP responses are not read yet).
+    pub kind: &'static str,
+    /// `embedded` (in the signature's `SignedData.crls`) or `supplied` (by the relying party).
+    pub origin: &'static str,
+    /// The CRL's thisUpdate, RFC 3339.
+    pub this_update: String,
+}
+
 /// The verdict on one signature (or, for `verify-path`, one certificate).
 #[derive(Clone, Debug, Serialize)]
 pub struct SignatureReport {
@@ -236,6 +325,23 @@ pub struct SignatureReport {
     pub claimed_signing_time: Option<String>,
     /// Target first, trust anchor last.
     pub chain: Vec<CertSummary>,
+    /// The baseline level the signature's structure shows (not for `verify-path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// The earliest time a valid signature time-stamp proves the signature existed (EN 319 102-1
+    /// §5.6.2.2), RFC 3339; the path was validated then. `None`: no proof of existence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_signature_time: Option<String>,
+    /// What proves the best-signature-time, e.g. `signature time-stamp #1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_signature_time_proof: Option<String>,
+    /// Each time-stamp of the signature and its verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timestamps: Vec<TimestampReport>,
+    /// The CRLs that speak for each certificate of the path at the time it was validated, with
+    /// their origin (only when validation data is embedded or a time-stamp proves the time).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revocation_sources: Vec<RevocationSource>,
     /// Every check run on this signature, in order.
     pub checks: Vec<Check>,
 }
@@ -255,6 +361,11 @@ impl SignatureReport {
             purpose_name: None,
             claimed_signing_time: None,
             chain: Vec::new(),
+            level: None,
+            best_signature_time: None,
+            best_signature_time_proof: None,
+            timestamps: Vec::new(),
+            revocation_sources: Vec::new(),
             checks: Vec::new(),
         }
     }

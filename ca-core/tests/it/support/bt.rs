@@ -1,0 +1,137 @@
+//! B-T / B-LT signatures for the verifier's long-term validation tests, until `ca_core::cades`
+//! (the construction side, branch `cades`) lands: a signature-time-stamp attribute added to the
+//! first SignerInfo's unsigned attributes, CRLs added to `SignedData.crls`, and RFC 3161 tokens
+//! over a hand-built TSTInfo (fractional genTime, or a signer that is no TSA).
+
+use ca_core::key::SigningKey;
+use ca_core::oid;
+use ca_core::sign::{DigestAlgorithm, PreparedSigner, SignatureParams};
+use ca_core::tsp::{MessageImprint, TimeStampReq, TimeStampResp, Tsa};
+use cms::content_info::ContentInfo;
+use cms::revocation::{RevocationInfoChoice, RevocationInfoChoices};
+use cms::signed_data::{SignedData, SignerInfo, SignerInfos};
+use der::asn1::{Any, Int, OctetString, SetOfVec};
+use der::{Decode, Encode, Tag};
+use x509_cert::attr::Attribute;
+
+fn open(cms: &[u8]) -> SignedData {
+    let ci = ContentInfo::from_der(cms).unwrap();
+    ci.content.decode_as().unwrap()
+}
+
+fn close(sd: &SignedData) -> Vec<u8> {
+    ContentInfo {
+        content_type: oid::ID_SIGNED_DATA,
+        content: Any::encode_from(sd).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn first_signer(sd: &SignedData) -> SignerInfo {
+    sd.signer_infos.0.iter().next().unwrap().clone()
+}
+
+fn replace_signer(sd: &mut SignedData, si: SignerInfo) {
+    sd.signer_infos = SignerInfos(SetOfVec::try_from(vec![si]).unwrap());
+}
+
+/// The value octets of the first SignerInfo's signature.
+pub fn signature_value(cms: &[u8]) -> Vec<u8> {
+    first_signer(&open(cms)).signature.as_bytes().to_vec()
+}
+
+/// A token from `tsa` over the SHA-256 of `data`, stamped `gen_time` (certReq TRUE).
+pub fn token_over(tsa: &Tsa, data: &[u8], gen_time: u64) -> Vec<u8> {
+    let request = TimeStampReq {
+        version: 1,
+        message_imprint: imprint(data),
+        req_policy: None,
+        nonce: None,
+        cert_req: true,
+        extensions: None,
+    }
+    .to_der()
+    .unwrap();
+    let response = TimeStampResp::from_der(&tsa.timestamp(&request, gen_time).unwrap()).unwrap();
+    response.time_stamp_token.unwrap().to_der().unwrap()
+}
+
+fn imprint(data: &[u8]) -> MessageImprint {
+    MessageImprint {
+        hash_algorithm: DigestAlgorithm::Sha256.identifier(),
+        hashed_message: OctetString::new(DigestAlgorithm::Sha256.digest(data)).unwrap(),
+    }
+}
+
+/// `cms` with `token` added as a signature-time-stamp of its first signer.
+pub fn attach_timestamp(cms: &[u8], token: &[u8]) -> Vec<u8> {
+    let mut sd = open(cms);
+    let mut si = first_signer(&sd);
+    let attr = Attribute {
+        oid: oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+        values: SetOfVec::try_from(vec![Any::from_der(token).unwrap()]).unwrap(),
+    };
+    let mut attrs = si.unsigned_attrs.take().unwrap_or_default();
+    attrs.insert(attr).unwrap();
+    si.unsigned_attrs = Some(attrs);
+    replace_signer(&mut sd, si);
+    close(&sd)
+}
+
+/// B-T: `cms` time-stamped by `tsa` at `gen_time`.
+pub fn timestamped(cms: &[u8], tsa: &Tsa, gen_time: u64) -> Vec<u8> {
+    attach_timestamp(cms, &token_over(tsa, &signature_value(cms), gen_time))
+}
+
+/// `cms` with `crls` (DER CertificateLists) in `SignedData.crls`.
+pub fn embed_crls(cms: &[u8], crls: &[Vec<u8>]) -> Vec<u8> {
+    let mut sd = open(cms);
+    let choices: Vec<RevocationInfoChoice> = crls
+        .iter()
+        .map(|c| RevocationInfoChoice::Crl(Decode::from_der(c).unwrap()))
+        .collect();
+    sd.crls = Some(RevocationInfoChoices::try_from(choices).unwrap());
+    close(&sd)
+}
+
+/// A TSTInfo (RFC 3161 §2.4.2) with genTime written as `gen_time` (e.g. with a fraction, which
+/// der's GeneralizedTime refuses), over the SHA-256 of `data`.
+pub fn tst_info(data: &[u8], gen_time: &str, policy: &str) -> Vec<u8> {
+    let policy: const_oid::ObjectIdentifier = policy.parse().unwrap();
+    let fields = vec![
+        Any::encode_from(&1u8).unwrap(),
+        Any::encode_from(&policy).unwrap(),
+        Any::encode_from(&imprint(data)).unwrap(),
+        Any::encode_from(&Int::new(&[0x42, 0x17]).unwrap()).unwrap(),
+        Any::new(Tag::GeneralizedTime, gen_time.as_bytes()).unwrap(),
+    ];
+    fields.to_der().unwrap()
+}
+
+/// A time-stamp token over `info`, signed by `key` under `certificate` (any certificate: the
+/// verifier must judge it), with ESS signingCertificateV2 and the certificates.
+pub fn hand_token(
+    key: &SigningKey,
+    certificate: &[u8],
+    chain: &[Vec<u8>],
+    info: &[u8],
+    signing_time: u64,
+) -> Vec<u8> {
+    let signer = PreparedSigner::new(key, certificate, chain)
+        .unwrap()
+        .with_content_type(oid::ID_CT_TST_INFO)
+        .unwrap();
+    signer
+        .sign(
+            key,
+            &SignatureParams {
+                digest: &signer.digest_algorithm().digest(info),
+                signing_time,
+                commitment_type: None,
+                claimed_role: None,
+                attached: Some(info),
+            },
+        )
+        .unwrap()
+}
