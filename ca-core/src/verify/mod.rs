@@ -1234,7 +1234,9 @@ fn revocation_sources(r: &mut SignatureReport, judged: &Policy, embedded: &[Vec<
         .crls
         .iter()
         .filter_map(|der| {
-            let crl = x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der).ok()?;
+            let crl =
+                x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der)
+                    .ok()?;
             let tbs = &crl.tbs_cert_list;
             let this_update = tbs.this_update.to_unix_duration().as_secs();
             let next_update = tbs

@@ -11,8 +11,8 @@
 
 use super::report::{Outcome, SignatureReport, SubIndication, TimestampReport};
 use super::{
-    Carried, Policy, SignedDocument, digest_algorithm, digest_chunks, find_signer,
-    rfc3339, verify_signer,
+    Carried, Policy, SignedDocument, digest_algorithm, digest_chunks, find_signer, rfc3339,
+    verify_signer,
 };
 use crate::engine::key;
 use crate::engine::oid;
@@ -86,10 +86,14 @@ fn tst_fields(der: &[u8]) -> Result<TstFields, String> {
     let field = |what: &str, e: der::Error| format!("TSTInfo {what}: {e}");
     let version: u8 = version.decode_as().map_err(|e| field("version", e))?;
     if version != 1 {
-        return Err(format!("TSTInfo version {version} (only v1, RFC 3161 §2.4.2)"));
+        return Err(format!(
+            "TSTInfo version {version} (only v1, RFC 3161 §2.4.2)"
+        ));
     }
     let policy = policy.decode_as().map_err(|e| field("policy", e))?;
-    let imprint = imprint.decode_as().map_err(|e| field("messageImprint", e))?;
+    let imprint = imprint
+        .decode_as()
+        .map_err(|e| field("messageImprint", e))?;
     let _: Int = serial.decode_as().map_err(|e| field("serialNumber", e))?;
     if gen_time.tag() != der::Tag::GeneralizedTime {
         return Err(GenTimeError::NotGeneralizedTime(gen_time.tag()).to_string());
@@ -355,13 +359,20 @@ pub(crate) fn report_stamps(r: &mut SignatureReport, stamps: &Stamps) {
         match (t.outcome, t.sub_indication) {
             (Outcome::Passed, _) => r.pass(
                 "signature-time-stamp",
-                format!("#{}: genTime {}", t.number, t.gen_time.as_deref().unwrap_or("-")),
+                format!(
+                    "#{}: genTime {}",
+                    t.number,
+                    t.gen_time.as_deref().unwrap_or("-")
+                ),
             ),
             // A failed time-stamp gives no proof of existence; the signature is judged without
             // it (EN 319 102-1 §5.5.4), so the failure is a warning of the signature's report.
             _ => r.warn(
                 "signature-time-stamp",
-                format!("#{} failed, no proof of existence from it: {}", t.number, t.reason),
+                format!(
+                    "#{} failed, no proof of existence from it: {}",
+                    t.number, t.reason
+                ),
             ),
         }
     }

@@ -172,7 +172,11 @@ fn a_time_stamp_before_the_revocation_keeps_the_signature_valid() {
 
     for at in [S + 2 * HOUR, R + DAY] {
         let report = verify_bytes(&btt, None, &l.policy(at, crls.clone()));
-        assert_eq!(verdict(&report), (Indication::TotalPassed, None), "{report:#?}");
+        assert_eq!(
+            verdict(&report),
+            (Indication::TotalPassed, None),
+            "{report:#?}"
+        );
         let s = one(&report);
         assert_eq!(s.level, Some(Level::BT));
         assert_eq!(s.best_signature_time.as_deref(), Some(&*rfc3339(TST)));
@@ -268,7 +272,11 @@ fn b_lt_verifies_after_everything_expired_with_embedded_crls() {
     let blt = bt::embed_crls(&btt, &l.crls(TST + 60));
     let later = NOW + 3 * 365 * DAY;
     let report = verify_bytes(&blt, None, &l.policy(later, Vec::new()));
-    assert_eq!(verdict(&report), (Indication::TotalPassed, None), "{report:#?}");
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
     let s = one(&report);
     assert_eq!(s.level, Some(Level::BLt));
     assert_eq!(s.best_signature_time.as_deref(), Some(&*rfc3339(TST)));
@@ -378,10 +386,17 @@ fn a_fractional_gen_time_parses() {
         None,
         &l.policy(S + 2 * HOUR, l.crls(S + 120)),
     );
-    assert_eq!(verdict(&report), (Indication::TotalPassed, None), "{report:#?}");
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
     let s = one(&report);
     assert_eq!(s.timestamps[0].outcome, Outcome::Passed, "{s:#?}");
-    assert_eq!(s.best_signature_time.as_deref(), Some("2026-01-01T01:01:00Z"));
+    assert_eq!(
+        s.best_signature_time.as_deref(),
+        Some("2026-01-01T01:01:00Z")
+    );
 
     // A genTime that is no time: a format failure of that token, naming the value.
     let info = bt::tst_info(&bt::signature_value(&bb), "20261307010100Z", POLICY_OID);
@@ -401,7 +416,11 @@ fn a_fractional_gen_time_parses() {
 fn a_signing_time_after_the_time_stamp_is_an_order_failure() {
     let l = setup();
     let btt = bt::timestamped(&l.sign(TST + HOUR), &l.tsa, TST);
-    let report = verify_bytes(&btt, None, &l.policy(TST + 2 * HOUR, l.crls(TST + 2 * HOUR)));
+    let report = verify_bytes(
+        &btt,
+        None,
+        &l.policy(TST + 2 * HOUR, l.crls(TST + 2 * HOUR)),
+    );
     assert_eq!(
         verdict(&report),
         (
