@@ -184,7 +184,7 @@ pub mod verify {
     pub use crate::engine::time::rfc3339;
     pub use crate::engine::verify::{
         AlgorithmCatalogue, AlgorithmReport, CatalogueError, CertSummary, Check, Content, EkuRule,
-        GenTimeError, Indication, KeyUsageRule, Level, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES,
+        GenTimeError, Indication, KeyUsageRule, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES,
         MAX_CRL_LEN, MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report, RevocationSource,
         RoleReport, SignatureReport, SignedDocument, SubIndication, TimestampReport,
         ValidationPolicy, Verifier, VerifyError, decode_certificates, decode_crls, digest_chunks,

@@ -20,11 +20,12 @@ pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::Verifier;
 
 pub use report::{
-    AlgorithmReport, CertSummary, Check, Indication, Level, Outcome, Report, RevocationSource,
-    RoleReport, SignatureReport, SubIndication, TimestampReport,
+    AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RevocationSource, RoleReport,
+    SignatureReport, SubIndication, TimestampReport,
 };
 pub use timestamp::{GenTimeError, parse_gen_time};
 
+use crate::engine::cades::Level;
 use crate::engine::digest::{DigestAlgorithm, DocumentHasher};
 use crate::engine::hcrole::{self, HcRole};
 use crate::engine::key::{self, KeyAlgorithm, KeyError};
@@ -745,7 +746,9 @@ pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     Report::from_signatures(at, Vec::new(), vec![r])
 }
 
-/// The baseline level `si` shows (EN 319 122-1 §4.3).
+/// The baseline level `si` shows (EN 319 122-1 §4), by `ca_core::cades::detect_level`'s rules
+/// on the already decoded document: B-LT needs certificates and revocation data in SignedData
+/// and no certificate-values / revocation-values attributes (§5.5).
 fn level(doc: &SignedDocument, si: &SignerInfo) -> Level {
     let has = |id| {
         si.unsigned_attrs
@@ -753,14 +756,19 @@ fn level(doc: &SignedDocument, si: &SignerInfo) -> Level {
             .flat_map(|a| a.iter())
             .any(|a| a.oid == id)
     };
+    let validation_data =
+        !doc.carried.is_empty() && (!doc.crls.is_empty() || doc.other_revocation > 0);
     if !has(oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN) {
         Level::BB
-    } else if doc.crls.is_empty() && doc.other_revocation == 0 {
+    } else if !validation_data
+        || has(oid::ID_AA_ETS_CERT_VALUES)
+        || has(oid::ID_AA_ETS_REVOCATION_VALUES)
+    {
         Level::BT
     } else if has(oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3) {
-        Level::BLta
+        Level::BLTA
     } else {
-        Level::BLt
+        Level::BLT
     }
 }
 
@@ -939,6 +947,23 @@ fn verify_signer(
     if let Some(s) = stamps {
         timestamp::report_stamps(&mut r, &s);
         r.timestamps = s.reports;
+    }
+    if r.level == Some(Level::BLTA) {
+        r.warn(
+            "archive-time-stamp",
+            "archive-time-stamp-v3 present but not validated by this verifier: the signature is \
+             judged as B-LT, on its signature time-stamps",
+        );
+    }
+    if poe.is_some() && doc.other_revocation > 0 {
+        r.warn(
+            "revocation-data",
+            format!(
+                "{} non-CRL revocation entries in SignedData.crls (e.g. OCSP responses) are not \
+                 read: only CRLs are",
+                doc.other_revocation
+            ),
+        );
     }
     let poe_policy;
     let (judged, paths) = match poe {

@@ -1,7 +1,15 @@
 //! The verification report: ETSI EN 319 102-1 §5.1.3 indications and sub-indications, every check
 //! with its outcome and reason, and what the relying party needs to know about the signer.
 
+use crate::engine::cades::Level;
 use serde::Serialize;
+
+fn level_name<S: serde::Serializer>(level: &Option<Level>, s: S) -> Result<S::Ok, S::Error> {
+    match level {
+        Some(l) => s.serialize_str(l.as_str()),
+        None => s.serialize_none(),
+    }
+}
 
 /// Main status indication (ETSI EN 319 102-1 §5.1.3, Table 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -205,35 +213,6 @@ impl std::fmt::Display for AlgorithmReport {
     }
 }
 
-/// How long-lived a signature is, as its structure shows (ETSI EN 319 122-1 §4.3 baseline
-/// levels): whether each level's data is there, not whether it is valid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Level {
-    /// Signed attributes only: no time-stamp.
-    #[serde(rename = "B-B")]
-    BB,
-    /// A signature-time-stamp attribute (unsigned).
-    #[serde(rename = "B-T")]
-    BT,
-    /// B-T with revocation data in `SignedData.crls` (CRLs or OCSP responses).
-    #[serde(rename = "B-LT")]
-    BLt,
-    /// B-LT with an archive-time-stamp-v3 attribute.
-    #[serde(rename = "B-LTA")]
-    BLta,
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::BB => "B-B",
-            Self::BT => "B-T",
-            Self::BLt => "B-LT",
-            Self::BLta => "B-LTA",
-        })
-    }
-}
-
 /// One time-stamp of a signature and its verdict (ETSI EN 319 102-1 §5.4).
 #[derive(Clone, Debug, Serialize)]
 pub struct TimestampReport {
@@ -325,8 +304,9 @@ pub struct SignatureReport {
     pub claimed_signing_time: Option<String>,
     /// Target first, trust anchor last.
     pub chain: Vec<CertSummary>,
-    /// The baseline level the signature's structure shows (not for `verify-path`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The baseline level the signature's structure shows (not for `verify-path`): `B-B`, `B-T`,
+    /// `B-LT` or `B-LTA`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "level_name")]
     pub level: Option<Level>,
     /// The earliest time a valid signature time-stamp proves the signature existed (EN 319 102-1
     /// §5.6.2.2), RFC 3339; the path was validated then. `None`: no proof of existence.

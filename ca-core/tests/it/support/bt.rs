@@ -1,7 +1,7 @@
-//! B-T / B-LT signatures for the verifier's long-term validation tests, until `ca_core::cades`
-//! (the construction side, branch `cades`) lands: a signature-time-stamp attribute added to the
-//! first SignerInfo's unsigned attributes, CRLs added to `SignedData.crls`, and RFC 3161 tokens
-//! over a hand-built TSTInfo (fractional genTime, or a signer that is no TSA).
+//! B-T / B-LT signatures for the verifier's long-term validation tests: made with `ca_core::cades`,
+//! and, for what it rightly refuses to build, by hand: a signature-time-stamp attribute added
+//! without checking its imprint, and RFC 3161 tokens over a hand-built TSTInfo (a fractional
+//! genTime, which der's GeneralizedTime refuses, or a signer that is no TSA).
 #![allow(dead_code)] // the crates that include this file each use a part
 
 use ca_core::key::SigningKey;
@@ -9,7 +9,6 @@ use ca_core::oid;
 use ca_core::sign::{DigestAlgorithm, PreparedSigner, SignatureParams};
 use ca_core::tsp::{MessageImprint, TimeStampReq, TimeStampResp, Tsa};
 use cms::content_info::ContentInfo;
-use cms::revocation::{RevocationInfoChoice, RevocationInfoChoices};
 use cms::signed_data::{SignedData, SignerInfo, SignerInfos};
 use der::asn1::{Any, Int, OctetString, SetOfVec};
 use der::{Decode, Encode, Tag};
@@ -65,8 +64,9 @@ fn imprint(data: &[u8]) -> MessageImprint {
     }
 }
 
-/// `cms` with `token` added as a signature-time-stamp of its first signer.
-pub fn attach_timestamp(cms: &[u8], token: &[u8]) -> Vec<u8> {
+/// `cms` with `token` added as a signature-time-stamp of its first signer, its imprint not
+/// checked (`ca_core::cades::add_signature_timestamp` checks it, and reads genTime with der).
+pub fn attach_unchecked(cms: &[u8], token: &[u8]) -> Vec<u8> {
     let mut sd = open(cms);
     let mut si = first_signer(&sd);
     let attr = Attribute {
@@ -82,18 +82,13 @@ pub fn attach_timestamp(cms: &[u8], token: &[u8]) -> Vec<u8> {
 
 /// B-T: `cms` time-stamped by `tsa` at `gen_time`.
 pub fn timestamped(cms: &[u8], tsa: &Tsa, gen_time: u64) -> Vec<u8> {
-    attach_timestamp(cms, &token_over(tsa, &signature_value(cms), gen_time))
+    let token = token_over(tsa, &signature_value(cms), gen_time);
+    ca_core::cades::add_signature_timestamp(cms, 0, &token).unwrap()
 }
 
-/// `cms` with `crls` (DER CertificateLists) in `SignedData.crls`.
+/// B-LT: `cms` with `crls` (DER CertificateLists) in `SignedData.crls`.
 pub fn embed_crls(cms: &[u8], crls: &[Vec<u8>]) -> Vec<u8> {
-    let mut sd = open(cms);
-    let choices: Vec<RevocationInfoChoice> = crls
-        .iter()
-        .map(|c| RevocationInfoChoice::Crl(Decode::from_der(c).unwrap()))
-        .collect();
-    sd.crls = Some(RevocationInfoChoices::try_from(choices).unwrap());
-    close(&sd)
+    ca_core::cades::add_validation_data(cms, &[], crls, &[]).unwrap()
 }
 
 /// A TSTInfo (RFC 3161 §2.4.2) with genTime written as `gen_time` (e.g. with a fraction, which
