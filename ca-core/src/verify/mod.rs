@@ -5,6 +5,7 @@
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
 mod algorithms;
+mod archive;
 mod build;
 mod cache;
 mod conformance;
@@ -344,6 +345,9 @@ pub struct SignedDocument {
     crls: Vec<Vec<u8>>,
     /// How many `other` RevocationInfoChoices `crls` holds (e.g. OCSP responses, RFC 5940 §4.1).
     other_revocation: usize,
+    /// The ContentInfo as received, kept only when a signer has an archive-time-stamp-v3: its
+    /// imprint covers fields as received (EN 319 122-1 §5.5.3), which decoding may normalise.
+    raw: Option<Arc<Vec<u8>>>,
 }
 
 /// A certificate a CMS carries (RFC 5652 §10.2.2 CertificateChoices, the X.509 choice): its DER
@@ -444,12 +448,19 @@ impl SignedDocument {
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
         }
+        let archived = signed_data.signer_infos.0.iter().any(|si| {
+            si.unsigned_attrs
+                .iter()
+                .flat_map(|a| a.iter())
+                .any(|a| a.oid == oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3)
+        });
         Ok(Self {
             signed_data,
             carried,
             content,
             crls,
             other_revocation,
+            raw: archived.then(|| Arc::new(der)),
         })
     }
 
@@ -945,15 +956,16 @@ fn verify_signer(
     let stamps = stamps.then(|| timestamp::signature_timestamps(doc, si, policy));
     let poe = stamps.as_ref().and_then(|s| s.best);
     if let Some(s) = stamps {
-        timestamp::report_stamps(&mut r, &s);
+        timestamp::report_stamps(&mut r, &s.reports);
         r.timestamps = s.reports;
-    }
-    if r.level == Some(Level::BLTA) {
-        r.warn(
-            "archive-time-stamp",
-            "archive-time-stamp-v3 present but not validated by this verifier: the signature is \
-             judged as B-LT, on its signature time-stamps",
-        );
+        // Each archive time-stamp over what it covered (EN 319 122-1 §5.5.3). Its proof of
+        // existence is reported, not yet used: the signature is judged on its signature
+        // time-stamps (a TSA certificate or algorithm expired since needs it: not done).
+        if let Some(index) = doc.signer_infos().iter().position(|x| std::ptr::eq(x, si)) {
+            let archives = timestamp::archive_timestamps(doc, index, content, policy);
+            timestamp::report_stamps(&mut r, &archives);
+            r.timestamps.extend(archives);
+        }
     }
     if poe.is_some() && doc.other_revocation > 0 {
         r.warn(

@@ -218,7 +218,7 @@ impl std::fmt::Display for AlgorithmReport {
 pub struct TimestampReport {
     /// Its number among the signature's time-stamps of its kind, from 1, in the order carried.
     pub number: usize,
-    /// `signature-time-stamp` (id-aa-signatureTimeStampToken).
+    /// `signature-time-stamp` (id-aa-signatureTimeStampToken) or `archive-time-stamp-v3`.
     pub kind: &'static str,
     /// TSTInfo genTime, RFC 3339 (fractions of a second truncated), when it decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,10 +241,15 @@ pub struct TimestampReport {
 }
 
 impl TimestampReport {
-    pub(crate) fn failed(number: usize, sub: SubIndication, reason: String) -> Self {
+    pub(crate) fn failed(
+        number: usize,
+        kind: &'static str,
+        sub: SubIndication,
+        reason: String,
+    ) -> Self {
         Self {
             number,
-            kind: "signature-time-stamp",
+            kind,
             gen_time: None,
             gen_time_unix: None,
             tsa: None,

@@ -14,6 +14,7 @@ use super::{
     Carried, Policy, SignedDocument, digest_algorithm, digest_chunks, find_signer, rfc3339,
     verify_signer,
 };
+use crate::engine::digest::DigestAlgorithm;
 use crate::engine::key;
 use crate::engine::oid;
 use crate::engine::tsp::MessageImprint;
@@ -135,12 +136,24 @@ pub(crate) fn signature_timestamps(
         if number > MAX_TIMESTAMPS {
             reports.push(TimestampReport::failed(
                 number,
+                SIGNATURE,
                 SubIndication::FormatFailure,
                 format!("more than {MAX_TIMESTAMPS} signature time-stamps: not read"),
             ));
             break;
         }
-        let report = judge(doc, si, token, number, policy);
+        let signature = si.signature.as_bytes();
+        let report = match token.to_der() {
+            Ok(der) => judge(doc, &der, number, SIGNATURE, policy, &|hash, _| {
+                Ok(hash.digest(signature))
+            }),
+            Err(e) => TimestampReport::failed(
+                number,
+                SIGNATURE,
+                SubIndication::FormatFailure,
+                format!("token: {e}"),
+            ),
+        };
         if report.outcome == Outcome::Passed
             && let Some(t) = report.gen_time_unix
             && best.is_none_or(|(b, _)| t < b)
@@ -152,19 +165,25 @@ pub(crate) fn signature_timestamps(
     Stamps { reports, best }
 }
 
-/// EN 319 102-1 §5.4 for one token.
+/// The report names of the two kinds of time-stamp.
+const SIGNATURE: &str = "signature-time-stamp";
+const ARCHIVE: &str = "archive-time-stamp-v3";
+
+/// The imprint a token must carry, given its hash algorithm and the token itself.
+type Expected<'e> = dyn Fn(DigestAlgorithm, &SignedDocument) -> Result<Vec<u8>, String> + 'e;
+
+/// EN 319 102-1 §5.4 for one token (`token_der`, a ContentInfo) of `kind`, whose imprint must be
+/// `expected`.
 fn judge(
     doc: &SignedDocument,
-    si: &SignerInfo,
-    token: &Any,
+    token_der: &[u8],
     number: usize,
+    kind: &'static str,
     policy: &Policy,
+    expected: &Expected<'_>,
 ) -> TimestampReport {
-    let fail = |sub, reason: String| TimestampReport::failed(number, sub, reason);
-    let parsed = token
-        .to_der()
-        .map_err(|e| e.to_string())
-        .and_then(|der| SignedDocument::parse(&der).map_err(|e| e.to_string()));
+    let fail = |sub, reason: String| TimestampReport::failed(number, kind, sub, reason);
+    let parsed = SignedDocument::parse(token_der).map_err(|e| e.to_string());
     let token = match parsed {
         Ok(t) => t,
         Err(e) => return fail(SubIndication::FormatFailure, format!("token: {e}")),
@@ -188,7 +207,8 @@ fn judge(
         Ok(f) => f,
         Err(e) => return fail(SubIndication::FormatFailure, e),
     };
-    let mut report = TimestampReport::failed(number, SubIndication::FormatFailure, String::new());
+    let mut report =
+        TimestampReport::failed(number, kind, SubIndication::FormatFailure, String::new());
     report.gen_time = Some(rfc3339(fields.gen_time));
     report.gen_time_unix = Some(fields.gen_time);
     report.policy = Some(oid::dotted(&fields.policy));
@@ -244,14 +264,21 @@ fn judge(
             ),
         );
     };
-    if hash.digest(si.signature.as_bytes()) != fields.imprint.hashed_message.as_bytes() {
+    let want = match expected(hash, &token) {
+        Ok(w) => w,
+        Err(e) => return fail(report, SubIndication::FormatFailure, e),
+    };
+    if want != fields.imprint.hashed_message.as_bytes() {
+        let over = if kind == ARCHIVE {
+            "what this archive time-stamp covered (signature, validation data, earlier \
+             time-stamps): a covered element changed or is missing"
+        } else {
+            "this signature's value: the time-stamp is over other data"
+        };
         return fail(
             report,
             SubIndication::HashFailure,
-            format!(
-                "messageImprint ({hash}) is not the hash of this signature's value: the \
-                 time-stamp is over other data"
-            ),
+            format!("messageImprint ({hash}) is not the hash of {over}"),
         );
     }
     if fields.gen_time > policy.validation_time {
@@ -353,12 +380,61 @@ fn timestamping_eku(cert: &Certificate) -> Result<(), String> {
     Ok(())
 }
 
+/// Every archive-time-stamp-v3 of SignerInfo `signer` of `doc`, newest first (EN 319 102-1
+/// §5.6.3 works back from the newest), each over what it covered (`archive.rs`). `content`: the
+/// signed content's bytes, which the archive imprint covers.
+pub(crate) fn archive_timestamps(
+    doc: &SignedDocument,
+    signer: usize,
+    content: Option<&[u8]>,
+    policy: &Policy,
+) -> Vec<TimestampReport> {
+    let Some(raw) = doc.raw.as_deref() else {
+        return Vec::new();
+    };
+    let tokens = match super::archive::tokens(raw, signer) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![TimestampReport::failed(
+                1,
+                ARCHIVE,
+                SubIndication::FormatFailure,
+                e,
+            )];
+        }
+    };
+    let mut reports: Vec<TimestampReport> = tokens
+        .iter()
+        .take(MAX_TIMESTAMPS)
+        .enumerate()
+        .map(|(i, token)| {
+            judge(
+                doc,
+                token.raw,
+                i + 1,
+                ARCHIVE,
+                policy,
+                &|hash, token_doc| {
+                    super::archive::expected_imprint(raw, signer, token, token_doc, content, hash)
+                },
+            )
+        })
+        .collect();
+    reports.sort_by_key(|t| std::cmp::Reverse(t.gen_time_unix));
+    reports
+}
+
 /// The report's check for the proof of existence the time-stamps gave (or not).
-pub(crate) fn report_stamps(r: &mut SignatureReport, stamps: &Stamps) {
-    for t in &stamps.reports {
+pub(crate) fn report_stamps(r: &mut SignatureReport, reports: &[TimestampReport]) {
+    for t in reports {
+        let name = if t.kind == ARCHIVE {
+            "archive-time-stamp"
+        } else {
+            "signature-time-stamp"
+        };
         match (t.outcome, t.sub_indication) {
             (Outcome::Passed, _) => r.pass(
-                "signature-time-stamp",
+                name,
                 format!(
                     "#{}: genTime {}",
                     t.number,
@@ -368,7 +444,7 @@ pub(crate) fn report_stamps(r: &mut SignatureReport, stamps: &Stamps) {
             // A failed time-stamp gives no proof of existence; the signature is judged without
             // it (EN 319 102-1 §5.5.4), so the failure is a warning of the signature's report.
             _ => r.warn(
-                "signature-time-stamp",
+                name,
                 format!(
                     "#{} failed, no proof of existence from it: {}",
                     t.number, t.reason

@@ -437,3 +437,113 @@ fn a_signing_time_after_the_time_stamp_is_an_order_failure() {
         "{report:#?}"
     );
 }
+
+/// B-LTA: an archive-time-stamp-v3 a month on, renewed a year later over new CRLs: both verify,
+/// each over what it covered (the renewal's CRLs are not the first one's), newest first. A byte
+/// of an embedded CRL changed afterwards: each archive time-stamp fails, named, as a hash failure.
+#[test]
+fn archive_time_stamps_cover_what_they_covered() {
+    let l = setup();
+    let btt = bt::timestamped(&l.sign(S), &l.tsa, TST);
+    let crls = l.crls(TST + 60);
+    let blt = bt::embed_crls(&btt, &crls);
+    // The archive TSA's own validation data goes in first (its path is judged at its genTime).
+    let first = bt::archived(
+        &bt::embed_crls(&blt, &l.crls(NOW + 30 * DAY - 60)),
+        &l.tsa,
+        NOW + 30 * DAY,
+    );
+    let renewed = bt::archived(
+        &bt::embed_crls(&first, &l.crls(NOW + 365 * DAY)),
+        &l.tsa,
+        NOW + 365 * DAY + 60,
+    );
+    let later = NOW + 3 * 365 * DAY;
+    for (cms, count) in [(&first, 1), (&renewed, 2)] {
+        let report = verify_bytes(cms, None, &l.policy(later, Vec::new()));
+        assert_eq!(
+            verdict(&report),
+            (Indication::TotalPassed, None),
+            "{report:#?}"
+        );
+        let s = one(&report);
+        assert_eq!(s.level, Some(Level::BLTA));
+        let archives: Vec<_> = s
+            .timestamps
+            .iter()
+            .filter(|t| t.kind == "archive-time-stamp-v3")
+            .collect();
+        assert_eq!(archives.len(), count, "{s:#?}");
+        assert!(
+            archives.iter().all(|t| t.outcome == Outcome::Passed),
+            "{archives:#?}"
+        );
+        // Newest first.
+        assert_eq!(
+            archives[0].gen_time.as_deref(),
+            Some(&*rfc3339(if count == 1 {
+                NOW + 30 * DAY
+            } else {
+                NOW + 365 * DAY + 60
+            }))
+        );
+    }
+
+    // The root's CRL (covered by both) with its last octet changed.
+    let root_crl = &crls[0];
+    let at = renewed
+        .windows(root_crl.len())
+        .position(|w| w == root_crl.as_slice())
+        .unwrap();
+    let mut tampered = renewed.clone();
+    tampered[at + root_crl.len() - 1] ^= 0x01;
+    let report = verify_bytes(&tampered, None, &l.policy(later, Vec::new()));
+    let s = one(&report);
+    let archives: Vec<_> = s
+        .timestamps
+        .iter()
+        .filter(|t| t.kind == "archive-time-stamp-v3")
+        .collect();
+    assert_eq!(archives.len(), 2, "{s:#?}");
+    for t in archives {
+        assert_eq!(
+            (t.outcome, t.sub_indication),
+            (Outcome::Failed, Some(SubIndication::HashFailure)),
+            "{t:#?}"
+        );
+        assert!(
+            t.reason
+                .contains("is not the hash of what this archive time-stamp covered"),
+            "{}",
+            t.reason
+        );
+    }
+    let note = s
+        .checks
+        .iter()
+        .find(|c| c.name == "archive-time-stamp")
+        .unwrap();
+    assert!(note.reason.contains("failed"), "{}", note.reason);
+}
+
+/// Bytes of a B-LTA signature changed here and there (time-stamp tokens, hash index, CRLs,
+/// wrappers): every one gives a report, none panics.
+#[test]
+fn corrupted_long_term_signatures_never_panic() {
+    let l = setup();
+    let btt = bt::timestamped(&l.sign(S), &l.tsa, TST);
+    let blt = bt::embed_crls(&btt, &l.crls(TST + 60));
+    let blta = bt::archived(&blt, &l.tsa, TST + 120);
+    let policy = l.policy(TST + HOUR, Vec::new());
+    for i in (0..blta.len()).step_by(53) {
+        for flip in [0x01u8, 0x80] {
+            let mut bad = blta.clone();
+            bad[i] ^= flip;
+            let report = verify_bytes(&bad, None, &policy);
+            assert!(!report.validation_time.is_empty());
+        }
+    }
+    for len in (0..blta.len()).step_by(211) {
+        let _ = verify_bytes(&blta[..len], None, &policy);
+    }
+}

@@ -43,9 +43,28 @@ pub fn signature_value(cms: &[u8]) -> Vec<u8> {
 
 /// A token from `tsa` over the SHA-256 of `data`, stamped `gen_time` (certReq TRUE).
 pub fn token_over(tsa: &Tsa, data: &[u8], gen_time: u64) -> Vec<u8> {
+    token_for(tsa, imprint(data), gen_time)
+}
+
+/// B-LTA: `cms` (B-LT) with an archive-time-stamp-v3 from `tsa` stamped `gen_time`.
+pub fn archived(cms: &[u8], tsa: &Tsa, gen_time: u64) -> Vec<u8> {
+    let hash = DigestAlgorithm::Sha256;
+    let imprint = ca_core::cades::archive_timestamp_v3_imprint(cms, 0, None, hash).unwrap();
+    let token = token_for(
+        tsa,
+        MessageImprint {
+            hash_algorithm: hash.identifier(),
+            hashed_message: OctetString::new(imprint).unwrap(),
+        },
+        gen_time,
+    );
+    ca_core::cades::add_archive_timestamp_v3(cms, 0, None, &token).unwrap()
+}
+
+fn token_for(tsa: &Tsa, message_imprint: MessageImprint, gen_time: u64) -> Vec<u8> {
     let request = TimeStampReq {
         version: 1,
-        message_imprint: imprint(data),
+        message_imprint,
         req_policy: None,
         nonce: None,
         cert_req: true,
