@@ -124,9 +124,15 @@ fn long_term(out: &mut String, s: &ca_core::verify::SignatureReport) {
                 t.reason
             ),
         };
+        // `tst` a signature time-stamp, `ats` an archive time-stamp.
+        let label = if t.kind == "archive-time-stamp-v3" {
+            "ats"
+        } else {
+            "tst"
+        };
         let _ = writeln!(
             out,
-            "  tst #{}:  {what}; genTime {}, TSA {}, policy {}",
+            "  {label} #{}:  {what}; genTime {}, TSA {}, policy {}",
             t.number,
             t.gen_time.as_deref().unwrap_or("-"),
             t.tsa.as_deref().unwrap_or("-"),

@@ -152,7 +152,7 @@ fn the_report_shows_level_proven_time_and_time_stamps() {
 }
 
 /// B-LT verified three years on with the root alone: the revocation status comes from the CRLs
-/// the signature carries.
+/// the signature carries; archived (B-LTA), the archive time-stamp is shown.
 #[test]
 fn b_lt_names_its_embedded_crls() {
     let s = own_key::signer("Medical Doctor");
@@ -166,6 +166,20 @@ fn b_lt_names_its_embedded_crls() {
         text.lines().any(|l| l.starts_with("  status:  ")
             && l.contains("CN=Jiro Suzuki")
             && l.contains(": CRL (embedded), thisUpdate ")),
+        "{text}"
+    );
+
+    // B-LTA: the archive time-stamp on its own line.
+    let ats_at = TST + 120;
+    let blta = bt::archived(&blt, &tsa, ats_at);
+    let (code, text) = verify(&s, &blta, NOW + 3 * 365 * DAY, &[], "text");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("  level:   B-LTA\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  ats #1:  passed; genTime {}, TSA ",
+            rfc3339(ats_at)
+        )),
         "{text}"
     );
 }
