@@ -1,14 +1,13 @@
-//! archive-time-stamp-v3 (ETSI EN 319 122-1 §5.5.3, B-LTA): each token's imprint is recomputed
-//! over the signature as it was when the token was made, and the token judged as a time-stamp
-//! (`timestamp.rs`).
-//!
-//! What it covered is read from its own ats-hash-index-v3 (§5.5.2): the certificates, revocation
-//! elements and unsigned attribute values whose hashes it lists. Everything else (what was added
-//! later: newer archive time-stamps, renewal validation data) is cut out of the raw SignedData,
-//! and `ca_core::cades::archive_timestamp_v3_imprint`, the construction side's own computation,
-//! gives the imprint of what remains. A covered element changed is no longer listed, so it is cut
-//! out too, the recomputed index differs from the token's, and the imprint does not match.
+//! archive-time-stamp-v3 (ETSI EN 319 122-1 §5.5.3, B-LTA): each token's imprint is checked
+//! against the signature as it is now, with the ats-hash-index-v3 the token itself carries
+//! (§5.5.2): `ca_core::cades::archive_timestamp_v3_imprint_with_index`, the construction side's
+//! own computation, since the §5.5.3 prefix never changes as a signature is raised. What the
+//! index lists must still be there: each certificate, revocation element and unsigned attribute
+//! value it names by hash is looked for among those present, so a covered element changed or
+//! removed fails that token, by name; what was added after it (newer archive time-stamps,
+//! renewal data) is simply not listed.
 
+use super::report::SubIndication;
 use crate::engine::ber::{self, Tlv};
 use crate::engine::cades;
 use crate::engine::digest::DigestAlgorithm;
@@ -16,7 +15,6 @@ use crate::engine::oid;
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
 
-const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const CONTEXT_0: u8 = 0xa0;
 const CONTEXT_1: u8 = 0xa1;
@@ -84,12 +82,6 @@ fn token_index(token: &super::SignedDocument) -> Result<Vec<u8>, String> {
     value.to_der().map_err(malformed)
 }
 
-/// One archive time-stamp token of a signer: its octets as carried, and where its attribute is.
-pub(crate) struct ArchiveToken<'a> {
-    pub raw: &'a [u8],
-    attribute: usize,
-}
-
 /// The SignedData of `raw` (a ContentInfo) cut into its raw parts.
 struct Parts<'a> {
     head: Vec<Tlv<'a>>,
@@ -150,8 +142,8 @@ fn attribute<'a>(a: &Tlv<'a>) -> Option<(Tlv<'a>, Vec<Tlv<'a>>)> {
     }
 }
 
-/// The archive-time-stamp-v3 tokens of SignerInfo `signer` in `raw`.
-pub(crate) fn tokens(raw: &[u8], signer: usize) -> Result<Vec<ArchiveToken<'_>>, String> {
+/// The archive-time-stamp-v3 tokens of SignerInfo `signer` in `raw`, as carried.
+pub(crate) fn tokens(raw: &[u8], signer: usize) -> Result<Vec<&[u8]>, String> {
     let p = parts(raw)?;
     let si = p
         .signer_infos
@@ -162,74 +154,62 @@ pub(crate) fn tokens(raw: &[u8], signer: usize) -> Result<Vec<ArchiveToken<'_>>,
         .to_der()
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for (i, a) in unsigned.iter().enumerate() {
+    for a in &unsigned {
         if let Some((k, values)) = attribute(a)
             && k.raw == kind.as_slice()
         {
-            out.extend(values.iter().map(|v| ArchiveToken {
-                raw: v.raw,
-                attribute: i,
-            }));
+            out.extend(values.iter().map(|v| v.raw));
         }
     }
     Ok(out)
 }
 
-/// The imprint `token` (an archive time-stamp of SignerInfo `signer` in `raw`) must carry, with
-/// `hash`: what it listed, cut out of the SignedData as it is now.
+/// The imprint an archive time-stamp (`token_doc`) of SignerInfo `signer` in `raw` must carry,
+/// with `hash`, once everything its index lists is found present.
 pub(crate) fn expected_imprint(
     raw: &[u8],
     signer: usize,
-    token: &ArchiveToken<'_>,
     token_doc: &super::SignedDocument,
     detached: Option<&[u8]>,
     hash: DigestAlgorithm,
-) -> Result<Vec<u8>, String> {
-    let index = hash_index(&token_index(token_doc)?)?;
-    let listed = |list: &[Vec<u8>], item: &[u8]| list.contains(&index.hash.digest(item));
-    let p = parts(raw)?;
-    let mut body: Vec<u8> = p.head.iter().flat_map(|t| t.raw).copied().collect();
-    let keep = |field: &Option<Vec<Tlv<'_>>>, list: &[Vec<u8>], tag: u8, body: &mut Vec<u8>| {
-        if let Some(items) = field {
-            let kept: Vec<u8> = items
-                .iter()
-                .filter(|t| listed(list, t.raw))
-                .flat_map(|t| t.raw)
-                .copied()
-                .collect();
-            body.extend(ber::encode(tag, &kept));
+) -> Result<Vec<u8>, (SubIndication, String)> {
+    let format = |e: String| (SubIndication::FormatFailure, e);
+    let index_der = token_index(token_doc).map_err(format)?;
+    let index = hash_index(&index_der).map_err(format)?;
+    let p = parts(raw).map_err(format)?;
+    let si = p
+        .signer_infos
+        .get(signer)
+        .ok_or_else(|| format("no such SignerInfo in the raw SignedData".into()))?;
+    let (_, unsigned) = split_signer(si).map_err(format)?;
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for a in &unsigned {
+        if let Some((kind, vs)) = attribute(a) {
+            values.extend(vs.iter().map(|v| [kind.raw, v.raw].concat()));
         }
-    };
-    keep(&p.certificates, &index.certificates, CONTEXT_0, &mut body);
-    keep(&p.crls, &index.crls, CONTEXT_1, &mut body);
-    let mut signer_infos = Vec::new();
-    for (i, si) in p.signer_infos.iter().enumerate() {
-        if i != signer {
-            signer_infos.extend_from_slice(si.raw);
-            continue;
-        }
-        let (covered, unsigned) = split_signer(si)?;
-        let mut si_body: Vec<u8> = covered.iter().flat_map(|t| t.raw).copied().collect();
-        let kept: Vec<u8> = unsigned
-            .iter()
-            .enumerate()
-            .filter(|(n, a)| {
-                *n != token.attribute
-                    && attribute(a).is_some_and(|(kind, values)| {
-                        values
-                            .iter()
-                            .all(|v| listed(&index.unsigned_attrs, &[kind.raw, v.raw].concat()))
-                    })
-            })
-            .flat_map(|(_, a)| a.raw)
-            .copied()
-            .collect();
-        si_body.extend(ber::encode(CONTEXT_1, &kept));
-        signer_infos.extend(ber::encode(SEQUENCE, &si_body));
     }
-    body.extend(ber::encode(SET, &signer_infos));
-    let mut content_info = oid::ID_SIGNED_DATA.to_der().map_err(|e| e.to_string())?;
-    content_info.extend(ber::encode(CONTEXT_0, &ber::encode(SEQUENCE, &body)));
-    let as_then = ber::encode(SEQUENCE, &content_info);
-    cades::archive_timestamp_v3_imprint(&as_then, signer, detached, hash).map_err(|e| e.to_string())
+    let raws = |f: &Option<Vec<Tlv<'_>>>| -> Vec<Vec<u8>> {
+        f.iter().flatten().map(|t| t.raw.to_vec()).collect()
+    };
+    for (what, listed, present) in [
+        ("certificate", &index.certificates, raws(&p.certificates)),
+        ("revocation element", &index.crls, raws(&p.crls)),
+        ("unsigned attribute value", &index.unsigned_attrs, values),
+    ] {
+        let hashes: Vec<Vec<u8>> = present.iter().map(|x| index.hash.digest(x)).collect();
+        if let Some(n) = listed.iter().position(|h| !hashes.contains(h)) {
+            return Err((
+                SubIndication::HashFailure,
+                format!(
+                    "the {what} #{} it covered ({} {}) is no longer in the signature: a covered \
+                     element changed or is missing",
+                    n + 1,
+                    index.hash,
+                    hex::encode(&listed[n])
+                ),
+            ));
+        }
+    }
+    cades::archive_timestamp_v3_imprint_with_index(raw, signer, detached, hash, &index_der)
+        .map_err(|e| format(e.to_string()))
 }

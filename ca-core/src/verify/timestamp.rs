@@ -170,7 +170,8 @@ const SIGNATURE: &str = "signature-time-stamp";
 const ARCHIVE: &str = "archive-time-stamp-v3";
 
 /// The imprint a token must carry, given its hash algorithm and the token itself.
-type Expected<'e> = dyn Fn(DigestAlgorithm, &SignedDocument) -> Result<Vec<u8>, String> + 'e;
+type Expected<'e> =
+    dyn Fn(DigestAlgorithm, &SignedDocument) -> Result<Vec<u8>, (SubIndication, String)> + 'e;
 
 /// EN 319 102-1 §5.4 for one token (`token_der`, a ContentInfo) of `kind`, whose imprint must be
 /// `expected`.
@@ -266,7 +267,7 @@ fn judge(
     };
     let want = match expected(hash, &token) {
         Ok(w) => w,
-        Err(e) => return fail(report, SubIndication::FormatFailure, e),
+        Err((sub, e)) => return fail(report, sub, e),
     };
     if want != fields.imprint.hashed_message.as_bytes() {
         let over = if kind == ARCHIVE {
@@ -408,16 +409,9 @@ pub(crate) fn archive_timestamps(
         .take(MAX_TIMESTAMPS)
         .enumerate()
         .map(|(i, token)| {
-            judge(
-                doc,
-                token.raw,
-                i + 1,
-                ARCHIVE,
-                policy,
-                &|hash, token_doc| {
-                    super::archive::expected_imprint(raw, signer, token, token_doc, content, hash)
-                },
-            )
+            judge(doc, token, i + 1, ARCHIVE, policy, &|hash, token_doc| {
+                super::archive::expected_imprint(raw, signer, token_doc, content, hash)
+            })
         })
         .collect();
     reports.sort_by_key(|t| std::cmp::Reverse(t.gen_time_unix));
