@@ -20,3 +20,8 @@ def before_call(context, case, kwargs):
         and (case.path_parameters or {}).get("id") in OWN_TOKEN_IDS
     ):
         case.path_parameters["id"] = "0" * 32
+
+
+# POST /v1/ocsp takes a DER OCSPRequest (application/ocsp-request, RFC 6960 A.1.1): raw octets,
+# sent as schemathesis sends application/octet-stream.
+schemathesis.serializer.alias("application/ocsp-request", "application/octet-stream")

@@ -104,7 +104,8 @@ fn entry_extensions(r: &Revocation, issuer: &Name) -> Result<Option<Vec<Extensio
     Ok((!exts.is_empty()).then_some(exts))
 }
 
-fn crl_reason(code: u8) -> CrlReason {
+/// The CRLReason of an RFC 5280 code (unspecified for unknown codes); OCSP states it too.
+pub(crate) fn crl_reason(code: u8) -> CrlReason {
     match code {
         1 => CrlReason::KeyCompromise,
         2 => CrlReason::CaCompromise,

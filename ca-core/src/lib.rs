@@ -24,6 +24,7 @@ mod engine {
     pub(crate) mod issue;
     pub(crate) mod key;
     pub(crate) mod name;
+    pub(crate) mod ocsp;
     pub(crate) mod oid;
     pub(crate) mod profile;
     pub(crate) mod purpose;
@@ -58,6 +59,9 @@ pub mod cades {
 
 /// The façade the edges call: initialise, open, issue, revoke, publish CRLs.
 pub mod authority {
+    pub use crate::engine::authority::ocsp::{
+        DEFAULT_OCSP_VALIDITY_SECONDS, OcspSettings, SETTING_RESPONDER_PREFIX,
+    };
     pub use crate::engine::authority::{
         Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
         SerialSource,
@@ -126,11 +130,24 @@ pub mod oid {
     pub use crate::engine::oid::*;
 }
 
+/// OCSP (RFC 6960, RFC 5019 profile): request and response types, the responder's limits and
+/// `Authority::ocsp_response`'s answer.
+pub mod ocsp {
+    pub use crate::engine::ocsp::{
+        ArchiveCutoff, BasicOcspResponse, CertHash, CertId, CertStatus, MAX_CERT_IDS,
+        MAX_NONCE_LEN, MAX_REQUEST_LEN, Nonce, OcspAnswer, OcspError, OcspGeneralizedTime,
+        OcspRequest, OcspResponse, OcspResponseStatus, OcspStatus, Request, ResponderId,
+        ResponseBytes, ResponseData, RevokedInfo, SingleResponse, TbsRequest, Version,
+        responder_key_hash,
+    };
+}
+
 /// Certificate profiles (`policies/*.toml`) as data, and their checks.
 pub mod profile {
     pub use crate::engine::profile::{
-        Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef, Profile,
-        ProfileError, ProfileSet, ProfileViolation, RoleVocabulary, SubjectType,
+        Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef,
+        OcspResponseRule, Profile, ProfileError, ProfileSet, ProfileViolation, RoleVocabulary,
+        SubjectType,
     };
 }
 

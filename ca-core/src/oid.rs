@@ -43,6 +43,18 @@ pub const ID_KP_DOCUMENT_SIGNING: ObjectIdentifier =
 
 pub use const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
 
+// ---- RFC 6960 OCSP (ocsp module) ----
+
+/// `id-pkix-ocsp-basic`, `id-pkix-ocsp-nonce` (RFC 8954), `id-pkix-ocsp-archive-cutoff`
+/// (RFC 6960 §4.4.4): `iso17090.md` table, `1.3.6.1.5.5.7.48.1.{1,2,6}`.
+pub use const_oid::db::rfc6960::{
+    ID_PKIX_OCSP_ARCHIVE_CUTOFF, ID_PKIX_OCSP_BASIC, ID_PKIX_OCSP_NONCE,
+};
+
+/// Common-PKI `CertHash` OCSP single extension (SigG-Profile; German health-network relying
+/// parties require it), `iso17090.md` table: `1.3.36.8.3.13`.
+pub const ID_COMMON_PKI_CERT_HASH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.36.8.3.13");
+
 // ---- CMS and CAdES (sign module) ----
 
 pub use const_oid::db::rfc4519::NAME as ID_AT_NAME;
@@ -105,6 +117,7 @@ const HPKI_NAMES: &[(ObjectIdentifier, &str)] = &[
     (HC_ROLE, "id-hcpki-at-healthcareactor"),
     (JP_HCROLE_SCHEME, "id-jhpki-cdata"),
     (ID_KP_DOCUMENT_SIGNING, "id-kp-documentSigning"),
+    (ID_COMMON_PKI_CERT_HASH, "id-commonpki-at-certHash"),
     (ID_AA_ETS_COMMITMENT_TYPE, "id-aa-ets-commitmentType"),
     (ID_AA_ETS_SIGNER_ATTR_V2, "id-aa-ets-signerAttrV2"),
     (ID_AA_ETS_CERT_VALUES, "id-aa-ets-certValues"),

@@ -48,6 +48,10 @@ pub struct InitArgs {
     /// Validity of each CRL, in days (at least 1).
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     crl_days: u32,
+    /// Leave the OCSP responder's URL (`{base_url}/v1/ocsp`) out of the AIA of the certificates
+    /// (for a service run with `[ocsp] enabled = false`).
+    #[arg(long)]
+    no_ocsp: bool,
 }
 
 #[derive(Args)]
@@ -146,7 +150,14 @@ impl InitArgs {
             policy_arc: None,
             base_url: base_url.into(),
             crl_days: 7,
+            no_ocsp: false,
         }
+    }
+
+    /// With (`true`) or without the OCSP URL in certificates (`--no-ocsp`).
+    pub fn with_ocsp(mut self, enabled: bool) -> Self {
+        self.no_ocsp = !enabled;
+        self
     }
 }
 
@@ -184,7 +195,13 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
             Some(arc) => arc,
             None => fresh_policy_arc()?,
         },
-        urls: CaUrls::published_at(args.base_url.trim_end_matches('/')),
+        urls: {
+            let mut urls = CaUrls::published_at(args.base_url.trim_end_matches('/'));
+            if args.no_ocsp {
+                urls.ocsp = None;
+            }
+            urls
+        },
         crl_validity_days: args.crl_days,
     };
     let profiles = dir.profiles()?;

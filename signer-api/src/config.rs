@@ -47,6 +47,29 @@ pub struct Config {
     /// "fsync" (default: synced, survives power loss) or "write" (written to the audit journal,
     /// synced within ~10 ms: survives a crash of the process, not of the machine).
     pub durability: Durability,
+    /// The OCSP responder (`/v1/ocsp`).
+    pub ocsp: Ocsp,
+}
+
+/// The OCSP responder: on by default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ocsp {
+    /// Answer at `/v1/ocsp` and put its URL (`{base_url}/v1/ocsp`, or the one recorded at init)
+    /// into the AIA of certificates issued from now on. Off: 404 there, and no OCSP URL.
+    pub enabled: bool,
+    /// nextUpdate − thisUpdate of each response, in seconds (at least 1): how long a relying party
+    /// may cache an answer, so how late it may learn of a revocation.
+    pub validity_seconds: u64,
+}
+
+impl Default for Ocsp {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            validity_seconds: ca_core::authority::DEFAULT_OCSP_VALIDITY_SECONDS,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -112,6 +135,7 @@ impl Default for Config {
             tokens: Tokens::default(),
             tls: None,
             durability: Durability::Fsync,
+            ocsp: Ocsp::default(),
         }
     }
 }
@@ -158,7 +182,8 @@ impl Config {
     /// `HPKI_BUFFER_LIMIT`,
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
-    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`).
+    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`, `HPKI_OCSP_ENABLED` (`true` or
+    /// `false`), `HPKI_OCSP_VALIDITY` (seconds)).
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -234,6 +259,17 @@ impl Config {
         }
         if let Some(v) = env("HPKI_SIGNER_TOKEN_DAYS") {
             config.tokens.signer_lifetime_days = number("HPKI_SIGNER_TOKEN_DAYS", v)?;
+        }
+        if let Some(v) = env("HPKI_OCSP_ENABLED") {
+            config.ocsp.enabled = number("HPKI_OCSP_ENABLED", v)?;
+        }
+        if let Some(v) = env("HPKI_OCSP_VALIDITY") {
+            config.ocsp.validity_seconds = number("HPKI_OCSP_VALIDITY", v)?;
+        }
+        if config.ocsp.validity_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "ocsp.validity_seconds must be at least 1",
+            ));
         }
         if let Some(v) = env("HPKI_TOKEN_MAX_DAYS") {
             config.tokens.max_days = number("HPKI_TOKEN_MAX_DAYS", v)?;
@@ -369,6 +405,45 @@ mod tests {
         };
         let tls = Config::load(Some(&file), env_off).unwrap().tls.unwrap();
         assert!(!tls.client_auth);
+    }
+
+    #[test]
+    fn ocsp_from_file_and_environment() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert!(c.ocsp.enabled, "the responder is on by default");
+        assert_eq!(c.ocsp.validity_seconds, 3600);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[ocsp]
+enabled = false
+validity_seconds = 600
+",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert!(!c.ocsp.enabled);
+        assert_eq!(c.ocsp.validity_seconds, 600);
+        let env = |k: &str| match k {
+            "HPKI_OCSP_ENABLED" => Some("true".to_owned()),
+            "HPKI_OCSP_VALIDITY" => Some("60".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env).unwrap();
+        assert!(c.ocsp.enabled);
+        assert_eq!(c.ocsp.validity_seconds, 60);
+        let err = Config::load(None, |k| (k == "HPKI_OCSP_VALIDITY").then(|| "0".into()));
+        assert!(format!("{:#}", err.unwrap_err()).contains("validity_seconds"));
+        std::fs::write(
+            &file,
+            "[ocsp]
+enable = true
+",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file), |_| None).unwrap_err();
+        assert!(format!("{err:#}").contains("enable"), "{err:#}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         .with_durability(config.durability);
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised() {
-        (dir.open_authority()?, Vec::new())
+        (with_ocsp(dir.open_authority()?, &config), Vec::new())
     } else {
         initialise_demo(&dir, &config)?
     };
@@ -111,6 +111,23 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     })
 }
 
+/// The OCSP settings of `config`: when enabled, the URL recorded at init, else (a data
+/// directory made before the responder) `{base_url}/v1/ocsp`; when disabled, none.
+pub fn with_ocsp(authority: Authority<SledStore>, config: &Config) -> Authority<SledStore> {
+    let url = config.ocsp.enabled.then(|| {
+        authority
+            .config()
+            .urls
+            .ocsp
+            .clone()
+            .unwrap_or_else(|| format!("{}/v1/ocsp", config.base_url.trim_end_matches('/')))
+    });
+    authority.with_ocsp(ca_core::authority::OcspSettings {
+        url,
+        validity_seconds: config.ocsp.validity_seconds,
+    })
+}
+
 /// rustls with the ring provider. With `client_auth`, a client certificate is optional (API tokens
 /// still work) but, when presented, must chain to our authentication CA: certificates of the
 /// signature CA or of any other CA fail the handshake.
@@ -156,7 +173,12 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
 /// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
 /// lines to print once (the tokens are not stored in clear anywhere).
 fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStore>, Vec<String>)> {
-    let authority = admin::create_authority(dir, InitArgs::defaults(&config.base_url))?;
+    let authority = admin::create_authority(
+        dir,
+        InitArgs::defaults(&config.base_url).with_ocsp(config.ocsp.enabled),
+    )?;
+    // Before the demo credential, whose certificate gets the OCSP URL only when enabled.
+    let authority = with_ocsp(authority, config);
     let now = admin::now()?;
     let registration = ca_core::issue::Registration {
         profile: ca_core::credential::DEFAULT_PROFILE.into(),

@@ -220,12 +220,14 @@ fn openapi_matches_the_routes() {
             "GET /v1/certificates/{serial}",
             "GET /v1/credentials",
             "GET /v1/crl/{ca}",
+            "GET /v1/ocsp/{request}",
             "GET /v1/profiles",
             "GET /v1/tokens",
             "POST /v1/certificates",
             "POST /v1/certificates/{serial}/release",
             "POST /v1/certificates/{serial}/revoke",
             "POST /v1/credentials",
+            "POST /v1/ocsp",
             "POST /v1/signatures",
             "POST /v1/tokens",
             "POST /v1/verifications",
@@ -236,6 +238,7 @@ fn openapi_matches_the_routes() {
             .replace("{serial}", "00")
             .replace("{ca}", "sign")
             .replace("{file}", "sign.der")
+            .replace("{request}", "MAA")
             .replace("{id}", "00");
         for method in item.as_object().unwrap().keys() {
             let url = format!("{}{concrete}", s.base);
@@ -2070,4 +2073,224 @@ fn times_in_json_bodies_are_rfc3339() {
         rfc3339(&listed["expires_at"], "expires_at") > created,
         "{listed}"
     );
+}
+
+/// The OCSP responder against `openssl ocsp` (RFC 6960, RFC 5019): good, revoked (with its
+/// reason) and unknown, each response verified from the CA bundle and, with `-VAfile`, from the
+/// delegated responder certificate alone; the GET form's caching headers; malformed requests
+/// answered as OCSP (200, malformedRequest, no-store) and envelope errors as problems; the
+/// responses counted; issued certificates pointing at the responder. Today's main has no route.
+#[test]
+fn ocsp_responder_answers_openssl_and_get_answers_are_cacheable() {
+    use base64::Engine;
+    use ca_core::ocsp::{BasicOcspResponse, OcspResponse, OcspResponseStatus};
+    use x509_cert::der::{Decode, Encode};
+
+    let s = start(&[]);
+    let bundle = s.save("cas.pem", &s.get("/v1/ca/certificates", None).body);
+    let sign = s.save("sign.pem", &s.get("/v1/ca/sign.pem", None).body);
+    s.credential("OCSP-GOOD", Some("Medical Doctor"), "p256");
+    s.credential("OCSP-BAD", Some("Medical Doctor"), "p256");
+    let cert_of = |owner: &str| {
+        let view = s
+            .get(&format!("/v1/credentials?owner={owner}"), Some(&s.demo.ra))
+            .json();
+        s.save(
+            &format!("{owner}.pem"),
+            view[0]["certificate"].as_str().unwrap().as_bytes(),
+        )
+    };
+    let good = cert_of("OCSP-GOOD");
+    let bad = cert_of("OCSP-BAD");
+    s.revoke_first_of("OCSP-BAD");
+    let url = format!("{}/v1/ocsp", s.base);
+    let respout = s.path("resp.der");
+    let ask = |target: &[&str], trust: &[&str]| {
+        let mut args = vec![
+            "ocsp",
+            "-issuer",
+            sign.to_str().unwrap(),
+            "-url",
+            &url,
+            "-nonce",
+            "-respout",
+            respout.to_str().unwrap(),
+        ];
+        args.extend_from_slice(target);
+        args.extend_from_slice(trust);
+        let (ok, text) = openssl(&args);
+        assert!(ok, "{text}");
+        assert!(text.contains("Response verify OK"), "{text}");
+        text
+    };
+    let with_bundle = ["-CAfile", bundle.to_str().unwrap()];
+    let text = ask(&["-cert", good.to_str().unwrap()], &with_bundle);
+    assert!(text.contains("OCSP-GOOD.pem: good"), "{text}");
+    let text = ask(&["-cert", bad.to_str().unwrap()], &with_bundle);
+    assert!(text.contains("OCSP-BAD.pem: revoked"), "{text}");
+    assert!(text.contains("Reason: keyCompromise"), "{text}");
+    let text = ask(&["-serial", "0x0102030405060708"], &with_bundle);
+    assert!(text.contains("0x0102030405060708: unknown"), "{text}");
+
+    // The delegated responder certificate the response carries, trusted alone (-VAfile).
+    let response = OcspResponse::from_der(&std::fs::read(&respout).unwrap()).unwrap();
+    assert_eq!(response.response_status, OcspResponseStatus::Successful);
+    let basic =
+        BasicOcspResponse::from_der(response.response_bytes.unwrap().response.as_bytes()).unwrap();
+    let responder_der = basic.certs.unwrap()[0].to_der().unwrap();
+    let responder = s.save(
+        "responder.pem",
+        x509_cert::der::pem::encode_string(
+            "CERTIFICATE",
+            x509_cert::der::pem::LineEnding::LF,
+            &responder_der,
+        )
+        .unwrap()
+        .as_bytes(),
+    );
+    let va = ["-VAfile", responder.to_str().unwrap()];
+    let text = ask(&["-cert", good.to_str().unwrap()], &va);
+    assert!(text.contains("OCSP-GOOD.pem: good"), "{text}");
+    let text = ask(&["-cert", bad.to_str().unwrap()], &va);
+    assert!(text.contains("OCSP-BAD.pem: revoked"), "{text}");
+    let (_, text) = openssl(&[
+        "x509",
+        "-in",
+        responder.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(text.contains("OCSP Signing"), "{text}");
+    assert!(text.contains("OCSP No Check"), "{text}");
+    assert!(!text.contains("Authority Information Access"), "{text}");
+
+    // An issued certificate points at the responder (base_url's default).
+    let (_, text) = openssl(&["x509", "-in", good.to_str().unwrap(), "-noout", "-text"]);
+    assert!(
+        text.contains("OCSP - URI:http://127.0.0.1:8080/v1/ocsp"),
+        "{text}"
+    );
+
+    // GET (RFC 6960 A.1.1): standard base64, percent-encoded; and base64url.
+    let req = s.path("req.der");
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-issuer",
+        sign.to_str().unwrap(),
+        "-cert",
+        good.to_str().unwrap(),
+        "-no_nonce",
+        "-reqout",
+        req.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let der = std::fs::read(&req).unwrap();
+    let standard = base64::engine::general_purpose::STANDARD
+        .encode(&der)
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der);
+    for encoded in [standard, url_safe] {
+        let r = support::agent()
+            .get(&format!("{url}/{encoded}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.content_type(), "application/ocsp-response");
+        let cache = r.header("Cache-Control").unwrap().to_owned();
+        let mut body = Vec::new();
+        r.into_reader().read_to_end(&mut body).unwrap();
+        let response = OcspResponse::from_der(&body).unwrap();
+        assert_eq!(response.response_status, OcspResponseStatus::Successful);
+        let basic =
+            BasicOcspResponse::from_der(response.response_bytes.unwrap().response.as_bytes())
+                .unwrap();
+        let single = &basic.tbs_response_data.responses[0];
+        let this = single.this_update.0.to_unix_duration().as_secs();
+        let next = single.next_update.unwrap().0.to_unix_duration().as_secs();
+        let max_age: u64 = cache
+            .strip_prefix("max-age=")
+            .and_then(|rest| rest.strip_suffix(", public, no-transform, must-revalidate"))
+            .unwrap_or_else(|| panic!("{cache}"))
+            .parse()
+            .unwrap();
+        assert!(
+            max_age > 0 && max_age <= next - this,
+            "{cache} for {this}..{next}"
+        );
+        assert!(
+            max_age + unix_now() <= next + 1,
+            "{cache} past nextUpdate {next}"
+        );
+    }
+    // Malformed: an OCSP answer, not cacheable.
+    for bad in ["%%%", "bm90IGFuIE9DU1AgcmVxdWVzdA"] {
+        let r = support::agent()
+            .get(&format!("{url}/{bad}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{bad}");
+        assert_eq!(r.header("Cache-Control"), Some("no-store"));
+        let mut body = Vec::new();
+        r.into_reader().read_to_end(&mut body).unwrap();
+        assert_eq!(
+            OcspResponse::from_der(&body).unwrap().response_status,
+            OcspResponseStatus::MalformedRequest
+        );
+    }
+    let r = s.post_bytes("/v1/ocsp", None, "application/ocsp-request", b"\x30\x00");
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (200, "application/ocsp-response")
+    );
+    assert_eq!(
+        OcspResponse::from_der(&r.body).unwrap().response_status,
+        OcspResponseStatus::MalformedRequest
+    );
+    // The envelope: another media type, a body over the limit.
+    s.post_bytes("/v1/ocsp", None, "application/octet-stream", &der)
+        .problem(415);
+    s.post_bytes(
+        "/v1/ocsp",
+        None,
+        "application/ocsp-request",
+        &vec![0u8; ca_core::ocsp::MAX_REQUEST_LEN + 1],
+    )
+    .problem(413);
+
+    let metrics = String::from_utf8(s.get("/metrics", None).body).unwrap();
+    for status in ["good", "revoked", "unknown", "error"] {
+        assert!(
+            metrics.contains(&format!("hpki_ocsp_responses_total{{status=\"{status}\"}}")),
+            "{status}: {metrics}"
+        );
+    }
+}
+
+/// `[ocsp] enabled = false`: no responder routes (404 problems) and no OCSP URL in the
+/// certificates of a first start, the sub-CAs' and the demo credential's (caIssuers stays).
+#[test]
+fn ocsp_turned_off_answers_404_and_puts_no_ocsp_url_in_certificates() {
+    let s = start(&[("HPKI_OCSP_ENABLED", "false")]);
+    s.post_bytes("/v1/ocsp", None, "application/ocsp-request", b"\x30\x00")
+        .problem(404);
+    s.get("/v1/ocsp/MAA", None).problem(404);
+    let view = s
+        .get(
+            &format!("/v1/credentials?owner={}", "DEMO-0001"),
+            Some(&s.demo.ra),
+        )
+        .json();
+    let demo = s.save(
+        "demo.pem",
+        view[0]["certificate"].as_str().unwrap().as_bytes(),
+    );
+    let sign = s.save("sign.pem", &s.get("/v1/ca/sign.pem", None).body);
+    for cert in [demo, sign] {
+        let (ok, text) = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"]);
+        assert!(ok, "{text}");
+        assert!(text.contains("CA Issuers - URI:"), "{text}");
+        assert!(!text.contains("OCSP - URI:"), "{text}");
+    }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod access;
 pub(crate) mod client_auth;
 pub(crate) mod credential;
+pub(crate) mod ocsp;
 pub(crate) mod token;
 
 use crate::engine::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
@@ -114,6 +115,9 @@ pub enum AuthorityError {
     /// A CA key does not seal or unseal.
     #[error("CA key: {0}")]
     Seal(#[from] SealError),
+    /// An OCSP response could not be signed.
+    #[error(transparent)]
+    Ocsp(#[from] crate::engine::ocsp::OcspError),
     /// No CA with that id.
     #[error("no CA {0:?}")]
     UnknownCa(String),
@@ -177,6 +181,10 @@ pub struct Authority<S: Store> {
     pub(crate) signing_credentials: credential::CredentialCache<credential::SigningCredential>,
     /// Each CA's current CRL (DER) and its thisUpdate, as [`Authority::current_crl`] last signed it.
     pub(crate) current_crls: std::sync::Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
+    /// Each CA's delegated OCSP responder (`ocsp`), replaced when renewed.
+    pub(crate) responders: std::sync::RwLock<BTreeMap<String, std::sync::Arc<ocsp::Responder>>>,
+    /// nextUpdate − thisUpdate of OCSP responses, seconds.
+    pub(crate) ocsp_validity: u64,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -331,6 +339,31 @@ impl<S: Store> Authority<S> {
         if let Some(unused) = req.imported_keys.keys().next() {
             return Err(AuthorityError::UnknownCa(unused.clone()));
         }
+        // Each CA's delegated OCSP responder is part of the installation from the first record.
+        let mut responders = BTreeMap::new();
+        let mut responder_settings = Vec::new();
+        let mut responder_details = Vec::new();
+        let maker = ocsp::Maker {
+            store: &store,
+            profiles: &profiles,
+            policy_arc: &policy_arc,
+            urls: &req.config.urls,
+            serials: &req.serials,
+            sealer: &sealer,
+        };
+        for (id, ca) in &cas {
+            let Some(profile) = ocsp::responder_profile(&profiles, id) else {
+                continue;
+            };
+            let made = maker.make(id, ca, profile, req.now)?;
+            responder_details.push((
+                format!("ocsp_responder:{id}"),
+                hex::encode(&made.record.serial),
+            ));
+            ca_certificates.push(made.record);
+            responder_settings.push((made.setting_key, made.setting));
+            responders.insert(id.clone(), std::sync::Arc::new(made.responder));
+        }
         let config_json =
             serde_json::to_vec(&req.config).map_err(|e| AuthorityError::Config(e.to_string()))?;
         let mut settings: Vec<(&str, &[u8])> = vec![
@@ -338,6 +371,11 @@ impl<S: Store> Authority<S> {
             (SETTING_AUDIT_KEY, &sealed_audit_key),
         ];
         settings.extend(req.settings.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        settings.extend(
+            responder_settings
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice())),
+        );
         let mut details = vec![
             ("organization".to_owned(), req.organization.clone()),
             ("policy_arc".to_owned(), req.config.policy_arc.clone()),
@@ -346,6 +384,7 @@ impl<S: Store> Authority<S> {
         for (id, ca) in &cas {
             details.push((format!("ca:{id}"), crate::engine::name::display(&ca.name)));
         }
+        details.extend(responder_details);
         store.set_audit_mac(audit_key.mac())?;
         store.initialise(
             &records,
@@ -371,12 +410,15 @@ impl<S: Store> Authority<S> {
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
             current_crls: Default::default(),
+            responders: std::sync::RwLock::new(responders),
+            ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
         })
     }
 
     /// Opens an initialised installation, unsealing the CA keys and the audit key. A store made
     /// before audit keys gets one now, recorded at `now` as an `audit_key` event (the first
-    /// authenticated record).
+    /// authenticated record); a CA with a delegated OCSP responder profile and no responder (or
+    /// one due for renewal) gets a new one, recorded as an `issue` event.
     pub fn open(
         store: S,
         profiles: ProfileSet,
@@ -426,7 +468,7 @@ impl<S: Store> Authority<S> {
             return Err(AuthorityError::NotInitialised);
         }
         let audit_key = open_audit_key(&store, &sealer, now)?;
-        Ok(Self {
+        let authority = Self {
             store,
             profiles,
             config,
@@ -438,7 +480,11 @@ impl<S: Store> Authority<S> {
             credential_keys: Default::default(),
             signing_credentials: Default::default(),
             current_crls: Default::default(),
-        })
+            responders: Default::default(),
+            ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
+        };
+        authority.open_responders(now)?;
+        Ok(authority)
     }
 
     /// Replaces how serial numbers are chosen (see [`SerialSource`]).

@@ -3,8 +3,8 @@
 //! the key it refuses and cites its clause.
 
 use super::{
-    Authenticates, BasicConstraintsRule, HcRoleRule, IssuerRef, PolicyRule, Profile, ProfileError,
-    RoleVocabulary, SubjectType,
+    Authenticates, BasicConstraintsRule, HcRoleRule, IssuerRef, OcspResponseRule, PolicyRule,
+    Profile, ProfileError, RoleVocabulary, SubjectType,
 };
 use crate::engine::key::KeyAlgorithm;
 use crate::engine::oid;
@@ -83,6 +83,7 @@ struct ProfileFile {
     basic_constraints: Option<BasicConstraintsFile>,
     certificate_policy: Option<PolicyFile>,
     keys: KeysFile,
+    ocsp_response: Option<OcspResponseFile>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +123,15 @@ struct PolicyFile {
     policy_suffix: Option<u32>,
     critical: bool,
     cps_qualifier: bool,
+}
+
+/// `[ocsp_response]`: what the responses a responder of this profile signs carry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OcspResponseFile {
+    #[serde(default)]
+    cert_hash: bool,
+    archive_cutoff_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +272,11 @@ fn profile(f: ProfileFile, stem: &str) -> Rule<Profile> {
         .map(extended_key_usage)
         .transpose()?;
     ocsp_nocheck_is_for_responders(f.ocsp_nocheck, eku.as_ref())?;
+    let ocsp_response = f
+        .ocsp_response
+        .as_ref()
+        .map(|o| ocsp_response(o, f.ocsp_nocheck, is_ca, eku.as_ref()))
+        .transpose()?;
     authenticating_profiles_are_tls_clients(f.authenticates, is_ca, eku.as_ref(), key_usage)?;
 
     let basic_constraints = f.basic_constraints.as_ref().map(|b| BasicConstraintsRule {
@@ -301,6 +316,7 @@ fn profile(f: ProfileFile, stem: &str) -> Rule<Profile> {
         crl_distribution_point: f.crl_distribution_point,
         authority_info_access: f.authority_info_access,
         ocsp_nocheck: f.ocsp_nocheck,
+        ocsp_response,
         algorithms,
         rsa_min_bits: f.keys.rsa_min_bits,
     })
@@ -525,6 +541,30 @@ fn ocsp_nocheck_is_for_responders(
         );
     }
     Ok(())
+}
+
+/// `[ocsp_response]` belongs to delegated responder profiles (EKU OCSPSigning and ocsp_nocheck,
+/// not a CA); archiveCutoff (RFC 6960 §4.4.4) is a retention period of at least a day.
+fn ocsp_response(
+    o: &OcspResponseFile,
+    ocsp_nocheck: bool,
+    is_ca: bool,
+    eku: Option<&(Vec<ObjectIdentifier>, bool)>,
+) -> Rule<OcspResponseRule> {
+    let signs_ocsp = eku.is_some_and(|(p, _)| p.contains(&oid::ID_KP_OCSP_SIGNING));
+    if is_ca || !ocsp_nocheck || !signs_ocsp {
+        return refuse(
+            "ocsp_response",
+            "only for delegated OCSP responder profiles (EKU OCSPSigning and ocsp_nocheck = true)",
+        );
+    }
+    if o.archive_cutoff_days == Some(0) {
+        return refuse("ocsp_response.archive_cutoff_days", "must be at least 1");
+    }
+    Ok(OcspResponseRule {
+        cert_hash: o.cert_hash,
+        archive_cutoff_days: o.archive_cutoff_days,
+    })
 }
 
 /// A certificate that authenticates is a TLS client one, never a signing one.

@@ -19,7 +19,7 @@ mod load;
 mod model;
 
 pub use model::{
-    Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef, Profile,
-    ProfileError, ProfileSet, ProfileViolation, RoleVocabulary, SubjectType,
+    Authenticates, CaUrls, CertRequest, ExtensionContext, HcRoleRule, IssuerRef, OcspResponseRule,
+    Profile, ProfileError, ProfileSet, ProfileViolation, RoleVocabulary, SubjectType,
 };
 use model::{BasicConstraintsRule, PolicyRule};

@@ -106,8 +106,21 @@ pub struct Profile {
     pub(super) crl_distribution_point: bool,
     pub(super) authority_info_access: bool,
     pub(super) ocsp_nocheck: bool,
+    /// `[ocsp_response]` of a delegated responder profile.
+    pub(super) ocsp_response: Option<OcspResponseRule>,
     pub(super) algorithms: Vec<KeyAlgorithm>,
     pub(super) rsa_min_bits: Option<u32>,
+}
+
+/// What the OCSP responses signed by a responder of this profile carry (`[ocsp_response]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OcspResponseRule {
+    /// Common-PKI CertHash (`1.3.36.8.3.13`, SHA-256 of the certificate) in each single response
+    /// for a certificate the CA issued.
+    pub cert_hash: bool,
+    /// archiveCutoff (RFC 6960 §4.4.4) = producedAt − this many days: status is kept that long
+    /// past a certificate's expiry.
+    pub archive_cutoff_days: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +183,23 @@ impl Profile {
     pub fn extended_key_usage(&self) -> &[ObjectIdentifier] {
         self.eku.as_ref().map_or(&[], |(p, _)| p.as_slice())
     }
+    /// Whether its certificates carry id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
+    pub fn ocsp_nocheck(&self) -> bool {
+        self.ocsp_nocheck
+    }
+    /// Whether it certifies a CA's delegated OCSP responder: an end entity with EKU OCSPSigning
+    /// and id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2).
+    pub fn is_ocsp_responder(&self) -> bool {
+        self.ca_id.is_none()
+            && self.ocsp_nocheck
+            && self
+                .extended_key_usage()
+                .contains(&crate::engine::oid::ID_KP_OCSP_SIGNING)
+    }
+    /// What the responses of its responder carry (default: neither extension).
+    pub fn ocsp_response(&self) -> OcspResponseRule {
+        self.ocsp_response.unwrap_or_default()
+    }
     /// Key algorithms the profile accepts.
     pub fn key_algorithms(&self) -> &[KeyAlgorithm] {
         &self.algorithms
@@ -225,13 +255,15 @@ pub struct CaUrls {
 
 impl CaUrls {
     /// The layout the hpki service publishes under `base` (no trailing slash): the CPS at
-    /// `/cps`, each CA's CRL at `/v1/crl/{ca}` and its certificate at `/v1/ca/{ca}.der`; no OCSP.
+    /// `/cps`, each CA's CRL at `/v1/crl/{ca}`, its certificate at `/v1/ca/{ca}.der`, and the
+    /// OCSP responder of every CA at `/v1/ocsp` (RFC 6960 App. A.1: one URL, the CertID names
+    /// the CA).
     pub fn published_at(base: &str) -> Self {
         CaUrls {
             cps: Some(format!("{base}/cps")),
             crl: Some(format!("{base}/v1/crl/{{ca}}")),
             ca_issuers: Some(format!("{base}/v1/ca/{{ca}}.der")),
-            ocsp: None,
+            ocsp: Some(format!("{base}/v1/ocsp")),
         }
     }
 }

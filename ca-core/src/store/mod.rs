@@ -106,6 +106,17 @@ pub trait Store: Send + Sync {
         record: &CertificateRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError>;
+    /// Inserts a certificate, sets setting `key` to `value` (created or replaced) and appends the
+    /// audit record atomically; `DuplicateSerial` if the serial exists. A delegated OCSP
+    /// responder's certificate and its sealed key are written this way, so neither is ever
+    /// stored without the other.
+    fn insert_certificate_with_setting(
+        &self,
+        record: &CertificateRecord,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError>;
     /// The certificate with content octets `serial`, if stored.
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError>;
     /// Whether a certificate with content octets `serial` is stored.

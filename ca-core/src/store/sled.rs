@@ -689,6 +689,31 @@ impl Store for SledStore {
         self.committed(chain, outcome)
     }
 
+    fn insert_certificate_with_setting(
+        &self,
+        record: &CertificateRecord,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        if record.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
+        }
+        let encoded = encode(record)?;
+        let chain = self.chain()?;
+        let outcome = (&self.certificates, &self.settings, &self.audit, &self.meta).transaction(
+            |(certs_t, settings_t, audit_t, meta_t)| {
+                if certs_t.get(&record.serial)?.is_some() {
+                    return abort(StoreError::DuplicateSerial(hex::encode(&record.serial)));
+                }
+                certs_t.insert(record.serial.as_slice(), encoded.as_slice())?;
+                settings_t.insert(key.as_bytes(), value)?;
+                append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
+            },
+        );
+        self.committed(chain, outcome)
+    }
+
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         self.certificates
             .get(serial)

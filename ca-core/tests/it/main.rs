@@ -23,6 +23,7 @@ mod hostile_der;
 mod key_openssl;
 mod key_sign;
 mod module_graph;
+mod ocsp;
 mod path_building;
 mod profile_check;
 mod profile_extensions;

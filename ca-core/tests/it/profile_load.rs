@@ -477,6 +477,59 @@ fn time_stamping_must_be_critical() {
     assert_invalid(files, "tsa.toml", "extended_key_usage", "RFC 3161");
 }
 
+/// `[ocsp_response]` (CertHash, archiveCutoff) is for delegated responder profiles only, its keys
+/// are known ones, and a cutoff is at least a day.
+#[test]
+fn ocsp_response_options_are_for_responders_only() {
+    let table = "\n[ocsp_response]\ncert_hash = true\n";
+    let with = |file: &str, extra: &str| edited(file, |t| format!("{t}{extra}"));
+    assert_invalid(
+        with("rhp-sign.toml", table),
+        "rhp-sign.toml",
+        "ocsp_response",
+        "only for delegated OCSP responder profiles",
+    );
+    assert_invalid(
+        with("sign-ca.toml", table),
+        "sign-ca.toml",
+        "ocsp_response",
+        "only for delegated OCSP responder profiles",
+    );
+    assert_invalid(
+        with(
+            "ocsp-sign.toml",
+            "\n[ocsp_response]\narchive_cutoff_days = 0\n",
+        ),
+        "ocsp-sign.toml",
+        "ocsp_response.archive_cutoff_days",
+        "at least 1",
+    );
+    match ProfileSet::from_sources(&with(
+        "ocsp-sign.toml",
+        "\n[ocsp_response]\ncert_hsh = true\n",
+    )) {
+        Err(ProfileError::Invalid { file, rule, .. }) => {
+            assert_eq!(file, "ocsp-sign.toml");
+            assert!(rule.contains("cert_hsh"), "{rule}");
+        }
+        other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
+    }
+    let set = ProfileSet::from_sources(&with(
+        "ocsp-sign.toml",
+        "\n[ocsp_response]\ncert_hash = true\narchive_cutoff_days = 3650\n",
+    ))
+    .unwrap();
+    let rule = set.get("ocsp-sign").unwrap().ocsp_response();
+    assert!(rule.cert_hash);
+    assert_eq!(rule.archive_cutoff_days, Some(3650));
+    assert_eq!(
+        set.get("ocsp-auth").unwrap().ocsp_response(),
+        Default::default()
+    );
+    assert!(set.get("ocsp-auth").unwrap().is_ocsp_responder());
+    assert!(!set.get("tsa").unwrap().is_ocsp_responder());
+}
+
 #[test]
 fn ocsp_nocheck_needs_ocsp_signing() {
     assert_invalid(

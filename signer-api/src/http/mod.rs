@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod credentials;
 pub mod limits;
 pub mod metrics;
+pub mod ocsp;
 pub mod openapi;
 mod ops;
 pub mod problem;
@@ -86,6 +87,8 @@ pub fn app(
         .service(ca::ca_certificate)
         .service(ca::crl)
         .service(ca::profiles)
+        .service(ocsp::post)
+        .service(ocsp::get)
         .service(certificates::issue)
         .service(certificates::list)
         .service(certificates::get)

@@ -359,6 +359,7 @@ impl From<AuthorityError> for Problem {
             AuthorityError::UnknownCa(_) => not_found("unknown_ca", &e),
             AuthorityError::CaRevoked(_) => conflict("ca_revoked", &e),
             AuthorityError::Crl(_)
+            | AuthorityError::Ocsp(_)
             | AuthorityError::Key(_)
             | AuthorityError::Seal(_)
             | AuthorityError::NotInitialised
