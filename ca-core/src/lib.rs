@@ -205,11 +205,11 @@ pub mod verify {
     pub use crate::engine::time::rfc3339;
     pub use crate::engine::verify::{
         AlgorithmCatalogue, AlgorithmReport, CatalogueError, CertSummary, Check, Content, EkuRule,
-        Indication, KeyUsageRule, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES, MAX_CRL_LEN,
-        MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report, RoleReport, SignatureReport,
-        SignedDocument, SubIndication, ValidationPolicy, Verifier, VerifyError,
-        decode_certificates, decode_crls, digest_chunks, sid_text, verify_bytes,
-        verify_certificate, verify_document,
+        GenTimeError, Indication, KeyUsageRule, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES,
+        MAX_CRL_LEN, MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report, RevocationSource,
+        RoleReport, SignatureReport, SignedDocument, SubIndication, TimestampReport,
+        ValidationPolicy, Verifier, VerifyError, decode_certificates, decode_crls, digest_chunks,
+        parse_gen_time, sid_text, verify_bytes, verify_certificate, verify_document,
     };
 }
 

@@ -572,6 +572,9 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     let sig = &j["signatures"][0];
     assert_eq!(sig["hc_roles"][0]["text"], "Medical Doctor", "{j:#}");
     assert_eq!(sig["chain"].as_array().unwrap().len(), 3, "{j:#}");
+    // The service signs at B-B: the level is said, and no time-stamp proves a time (issue 14).
+    assert_eq!(sig["level"], "B-B", "{j:#}");
+    assert!(sig.get("best_signature_time").is_none(), "{j:#}");
     let revocation = sig["checks"]
         .as_array()
         .unwrap()

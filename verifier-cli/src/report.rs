@@ -91,12 +91,61 @@ fn text(report: &Report) -> String {
         if let Some(t) = &s.claimed_signing_time {
             let _ = writeln!(out, "  signed:  {t} (claimed)");
         }
+        long_term(&mut out, s);
         for c in s.checks.iter().filter(|c| c.outcome == Outcome::Warning) {
             let _ = writeln!(out, "  note:    {}: {}", c.name, c.reason);
         }
     }
     let _ = writeln!(out, "  checked at {}", report.validation_time);
     out
+}
+
+/// Long-term validation (EN 319 102-1 §5.5, §5.6): the level, the proven time, each time-stamp
+/// and where each certificate's revocation status came from. A B-B signature adds only its level.
+fn long_term(out: &mut String, s: &ca_core::verify::SignatureReport) {
+    use std::fmt::Write;
+    if let Some(level) = s.level {
+        let _ = writeln!(out, "  level:   {level}");
+    }
+    if let (Some(t), Some(proof)) = (&s.best_signature_time, &s.best_signature_time_proof) {
+        let _ = writeln!(
+            out,
+            "  existed: {t} (best-signature-time, proven by {proof})"
+        );
+    }
+    for t in &s.timestamps {
+        let what = match t.outcome {
+            Outcome::Passed => "passed".to_string(),
+            _ => format!(
+                "FAILED{}: {}",
+                t.sub_indication
+                    .map(|x| format!(" ({x})"))
+                    .unwrap_or_default(),
+                t.reason
+            ),
+        };
+        // `tst` a signature time-stamp, `ats` an archive time-stamp.
+        let label = if t.kind == "archive-time-stamp-v3" {
+            "ats"
+        } else {
+            "tst"
+        };
+        let _ = writeln!(
+            out,
+            "  {label} #{}:  {what}; genTime {}, TSA {}, policy {}",
+            t.number,
+            t.gen_time.as_deref().unwrap_or("-"),
+            t.tsa.as_deref().unwrap_or("-"),
+            t.policy.as_deref().unwrap_or("-")
+        );
+    }
+    for r in &s.revocation_sources {
+        let _ = writeln!(
+            out,
+            "  status:  {}: {} ({}), thisUpdate {}",
+            r.subject, r.kind, r.origin, r.this_update
+        );
+    }
 }
 
 /// A batch: in text, a line per document not valid or not read, then the summary; in JSON, one

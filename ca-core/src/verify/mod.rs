@@ -5,6 +5,7 @@
 //! Reads no clock, file or environment: the validation time and every byte arrive as arguments.
 
 mod algorithms;
+mod archive;
 mod build;
 mod cache;
 mod conformance;
@@ -14,15 +15,18 @@ mod names;
 mod path;
 mod report;
 mod revocation;
+mod timestamp;
 
 pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::Verifier;
 
 pub use report::{
-    AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RoleReport, SignatureReport,
-    SubIndication,
+    AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RevocationSource, RoleReport,
+    SignatureReport, SubIndication, TimestampReport,
 };
+pub use timestamp::{GenTimeError, parse_gen_time};
 
+use crate::engine::cades::Level;
 use crate::engine::digest::{DigestAlgorithm, DocumentHasher};
 use crate::engine::hcrole::{self, HcRole};
 use crate::engine::key::{self, KeyAlgorithm, KeyError};
@@ -336,6 +340,14 @@ pub struct SignedDocument {
     carried: Vec<Carried>,
     /// The encapsulated content (attached signature).
     content: Option<Vec<u8>>,
+    /// The CRLs of `crls` (RevocationInfoChoice, RFC 5652 §10.2.1, the CertificateList choice),
+    /// as carried: B-LT validation data, read only when a time-stamp proves the signature's time.
+    crls: Vec<Vec<u8>>,
+    /// How many `other` RevocationInfoChoices `crls` holds (e.g. OCSP responses, RFC 5940 §4.1).
+    other_revocation: usize,
+    /// The ContentInfo as received, kept only when a signer has an archive-time-stamp-v3: its
+    /// imprint covers fields as received (EN 319 122-1 §5.5.3), which decoding may normalise.
+    raw: Option<Arc<Vec<u8>>>,
 }
 
 /// A certificate a CMS carries (RFC 5652 §10.2.2 CertificateChoices, the X.509 choice): its DER
@@ -408,6 +420,15 @@ impl SignedDocument {
             .flatten()
             .filter_map(carried)
             .collect::<Result<_, _>>()?;
+        let mut crls = Vec::new();
+        let mut other_revocation = 0;
+        for choice in parts.crls.iter().flatten().take(MAX_CERTIFICATES) {
+            if der::Tagged::tag(choice) == der::Tag::Sequence {
+                crls.push(choice.to_der().map_err(|e| malformed("CMS crls", e))?);
+            } else {
+                other_revocation += 1;
+            }
+        }
         let content = parts
             .encap_content_info
             .econtent
@@ -427,10 +448,19 @@ impl SignedDocument {
         if signed_data.signer_infos.0.len() > MAX_SIGNERS {
             return Err(VerifyError::Malformed("too many signers".into()));
         }
+        let archived = signed_data.signer_infos.0.iter().any(|si| {
+            si.unsigned_attrs
+                .iter()
+                .flat_map(|a| a.iter())
+                .any(|a| a.oid == oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3)
+        });
         Ok(Self {
             signed_data,
             carried,
             content,
+            crls,
+            other_revocation,
+            raw: archived.then(|| Arc::new(der)),
         })
     }
 
@@ -496,9 +526,9 @@ impl SignedDocument {
 /// RFC 5652 §5.1 SignedData with `certificates` and `crls` left undecoded. The certificates are
 /// decoded one by one ([`carried`]) so that each keeps the DER it came in, which path building
 /// and the path cache need (re-encoding every one cost as much as decoding it). The CRLs are
-/// never decoded: x509-cert 0.3 requires the TBSCertList `version`, which RFC 5280 §5.1 makes
-/// OPTIONAL, so a v1 CRL (RFC 4134 §4.4, §4.11) would fail the whole SignedData, and the
-/// verifier takes CRLs from the relying party, never from the signature.
+/// kept undecoded: x509-cert 0.3 requires the TBSCertList `version`, which RFC 5280 §5.1 makes
+/// OPTIONAL, so a v1 CRL (RFC 4134 §4.4, §4.11) would fail the whole SignedData; they are used
+/// only when a signature time-stamp proves the signature's time (B-LT validation data).
 #[derive(der::Sequence)]
 struct SignedDataParts {
     version: cms::content_info::CmsVersion,
@@ -698,7 +728,7 @@ fn verify_document_with(
         .signer_infos
         .0
         .iter()
-        .map(|si| verify_signer(doc, si, &digests, bytes, cms_certs, policy, paths))
+        .map(|si| verify_signer(doc, si, &digests, bytes, cms_certs, policy, paths, true))
         .collect();
     Report::from_signatures(at, checks, signatures)
 }
@@ -727,6 +757,34 @@ pub fn verify_certificate(certificate: &[u8], policy: &Policy) -> Report {
     Report::from_signatures(at, Vec::new(), vec![r])
 }
 
+/// The baseline level `si` shows (EN 319 122-1 §4), by `ca_core::cades::detect_level`'s rules
+/// on the already decoded document: B-LT needs certificates and revocation data in SignedData
+/// and no certificate-values / revocation-values attributes (§5.5).
+fn level(doc: &SignedDocument, si: &SignerInfo) -> Level {
+    let has = |id| {
+        si.unsigned_attrs
+            .iter()
+            .flat_map(|a| a.iter())
+            .any(|a| a.oid == id)
+    };
+    let validation_data =
+        !doc.carried.is_empty() && (!doc.crls.is_empty() || doc.other_revocation > 0);
+    if !has(oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN) {
+        Level::BB
+    } else if !validation_data
+        || has(oid::ID_AA_ETS_CERT_VALUES)
+        || has(oid::ID_AA_ETS_REVOCATION_VALUES)
+    {
+        Level::BT
+    } else if has(oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3) {
+        Level::BLTA
+    } else {
+        Level::BLT
+    }
+}
+
+/// `stamps`: read the signature time-stamps (false for a time-stamp token's own signer).
+#[allow(clippy::too_many_arguments)]
 fn verify_signer(
     doc: &SignedDocument,
     si: &SignerInfo,
@@ -735,8 +793,12 @@ fn verify_signer(
     cms_certs: &[Carried],
     policy: &Policy,
     paths: Option<&cache::PathCache>,
+    stamps: bool,
 ) -> SignatureReport {
     let mut r = SignatureReport::new();
+    if stamps {
+        r.level = Some(level(doc, si));
+    }
     // 1. Signer certificate (RFC 5652 §5.3 sid) among the CMS certificates and the pool.
     let Some((cert_der, cert)) = find_signer(&si.sid, cms_certs, &policy.cert_pool) else {
         r.fail(
@@ -887,7 +949,56 @@ fn verify_signer(
         }
     };
 
-    // 4. The signature value.
+    // 4. The signature value, then its proof of existence: the signature time-stamps (EN 319
+    // 102-1 §5.4), whose earliest valid genTime is the best-signature-time (§5.6.2.2). With one,
+    // the signature is judged at that time (past signature validation, §5.6.2.1) with the
+    // validation data it carries (B-LT) besides the relying party's.
+    let stamps = stamps.then(|| timestamp::signature_timestamps(doc, si, policy));
+    let poe = stamps.as_ref().and_then(|s| s.best);
+    if let Some(s) = stamps {
+        timestamp::report_stamps(&mut r, &s.reports);
+        r.timestamps = s.reports;
+        // Each archive time-stamp over what it covered (EN 319 122-1 §5.5.3). Its proof of
+        // existence is reported, not yet used: the signature is judged on its signature
+        // time-stamps (a TSA certificate or algorithm expired since needs it: not done).
+        if let Some(index) = doc.signer_infos().iter().position(|x| std::ptr::eq(x, si)) {
+            let archives = timestamp::archive_timestamps(doc, index, content, policy);
+            timestamp::report_stamps(&mut r, &archives);
+            r.timestamps.extend(archives);
+        }
+    }
+    if poe.is_some() && doc.other_revocation > 0 {
+        r.warn(
+            "revocation-data",
+            format!(
+                "{} non-CRL revocation entries in SignedData.crls (e.g. OCSP responses) are not \
+                 read: only CRLs are",
+                doc.other_revocation
+            ),
+        );
+    }
+    let poe_policy;
+    let (judged, paths) = match poe {
+        Some((t, number)) => {
+            r.best_signature_time = Some(rfc3339(t));
+            r.best_signature_time_proof = Some(format!("signature time-stamp #{number}"));
+            poe_policy = Policy {
+                validation_time: t,
+                crls: timestamp::merged_crls(&[&policy.crls, &doc.crls]),
+                ..policy.clone()
+            };
+            // The cache holds paths at the policy's own time only.
+            (&poe_policy, None)
+        }
+        None => (policy, paths),
+    };
+    let at_text = match poe {
+        Some((t, n)) => format!(
+            "{} (best-signature-time, signature time-stamp #{n})",
+            rfc3339(t)
+        ),
+        None => rfc3339(policy.validation_time),
+    };
     match key::verify(
         spki,
         &signature_alg,
@@ -906,25 +1017,21 @@ fn verify_signer(
                 .into_iter()
                 .chain([digest_alg])
                 .collect();
-            match policy
+            match judged
                 .algorithms
-                .check(policy.validation_time, &hashes, Some(key_params))
+                .check(judged.validation_time, &hashes, Some(key_params))
             {
                 Ok(()) => r.pass(
                     "algorithms",
                     format!(
-                        "{digest_alg}, {key_params}: acceptable at {} (algorithm catalogue)",
-                        rfc3339(policy.validation_time)
+                        "{digest_alg}, {key_params}: acceptable at {at_text} (algorithm catalogue)"
                     ),
                 ),
                 Err(refusal) => {
                     r.fail(
                         "algorithms",
                         SubIndication::CryptoConstraintsFailureNoPoe,
-                        format!(
-                            "the signature verifies, but {refusal}; validation time {}",
-                            rfc3339(policy.validation_time)
-                        ),
+                        format!("the signature verifies, but {refusal}; validation time {at_text}"),
                     );
                     return r;
                 }
@@ -961,7 +1068,25 @@ fn verify_signer(
         der: cert_der,
         roles: &roles,
     };
-    let path = check_certificate(&mut r, &signer, cms_certs, policy, paths, key_usage);
+    let path = check_certificate(&mut r, &signer, cms_certs, judged, paths, key_usage);
+    if let Some((t, number)) = poe {
+        revocation_sources(&mut r, judged, &doc.crls);
+        // Revoked at the best-signature-time: the time-stamp proves the signature existed only
+        // after the revocation (EN 319 102-1 §5.6.2.1: past signature validation cannot place it
+        // before), so the path's REVOKED stands, and the report says why the POE did not help.
+        if r.sub_indication == Some(SubIndication::Revoked) {
+            r.fail(
+                "proof-of-existence",
+                SubIndication::Revoked,
+                format!(
+                    "the best-signature-time {} (signature time-stamp #{number}) is not before \
+                     the revocation: nothing shows the signature was made while the certificate \
+                     was valid",
+                    rfc3339(t)
+                ),
+            );
+        }
+    }
 
     // 6. Time: what the validation time may rest on (DESIGN.md §5 invariant 8).
     let revoked_later = path.as_deref().and_then(cache::PathVerdict::revoked_later);
@@ -971,6 +1096,7 @@ fn verify_signer(
         &cert,
         revoked_later,
         policy.validation_time,
+        poe,
     );
 
     // 7. Signature acceptance (EN 319 102-1 §5.2.8): the validation policy's constraints.
@@ -994,13 +1120,44 @@ fn verify_signer(
 ///   TIMESTAMP_ORDER_FAILURE speak of certificates and time-stamps, not of the claim).
 ///
 /// The claimed signingTime is always reported.
+///
+/// With a proof of existence `poe` (best-signature-time, time-stamp number), the path was
+/// validated at that time (EN 319 102-1 §5.6.2.1 past signature validation): a certificate
+/// revoked after it does not invalidate the signature; a claimed signingTime after it disagrees
+/// with the proof (the signer claims a time after the signature provably existed) →
+/// TIMESTAMP_ORDER_FAILURE.
 fn check_time(
     r: &mut SignatureReport,
     attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
     cert: &Certificate,
     revoked_later: Option<(&path::RevokedLater, &str)>,
     at: u64,
+    poe: Option<(u64, usize)>,
 ) {
+    if let Some((t, number)) = poe {
+        let proof = format!(
+            "best-signature-time {}, proven by signature time-stamp #{number}",
+            rfc3339(t)
+        );
+        match revoked_later {
+            Some((later, subject)) => r.pass(
+                "proof-of-existence",
+                format!(
+                    "{proof}: {} {subject} was revoked on {} (reason {}), after it, so the \
+                     signature was made before the revocation (EN 319 102-1 §5.6.2.1)",
+                    if later.index == 0 {
+                        "the signer's certificate"
+                    } else {
+                        "the CA certificate"
+                    },
+                    rfc3339(later.revoked_at),
+                    later.reason
+                ),
+            ),
+            None => r.pass("proof-of-existence", proof),
+        }
+        return check_claimed_time(r, attrs, cert, Some(t), at);
+    }
     if let Some((later, subject)) = revoked_later {
         let (sub, what) = if later.index == 0 {
             (SubIndication::RevokedNoPoe, "the signer's certificate")
@@ -1020,6 +1177,18 @@ fn check_time(
             ),
         );
     }
+    check_claimed_time(r, attrs, cert, None, at);
+}
+
+/// The claimed signingTime against the signer certificate's validity and the validation time,
+/// or against the best-signature-time `poe` when a time-stamp proves one.
+fn check_claimed_time(
+    r: &mut SignatureReport,
+    attrs: Option<&SetOfVec<x509_cert::attr::Attribute>>,
+    cert: &Certificate,
+    poe: Option<u64>,
+    at: u64,
+) {
     const NAME: &str = "signing-time";
     let claimed =
         match attrs.map(|a| single_value::<x509_cert::time::Time>(a, oid::ID_SIGNING_TIME)) {
@@ -1050,6 +1219,28 @@ fn check_time(
                 rfc3339(not_after)
             ),
         );
+    } else if let Some(t) = poe {
+        if claimed > t {
+            r.fail(
+                NAME,
+                SubIndication::TimestampOrderFailure,
+                format!(
+                    "claimed signingTime {text} is after the best-signature-time {}: the \
+                     signature time-stamp proves the signature existed before the time its \
+                     signer claims",
+                    rfc3339(t)
+                ),
+            );
+        } else {
+            r.pass(
+                NAME,
+                format!(
+                    "claimed {text}, within the signer certificate's validity and not after the \
+                     best-signature-time {}",
+                    rfc3339(t)
+                ),
+            );
+        }
     } else if claimed > at {
         r.fail(
             NAME,
@@ -1069,6 +1260,51 @@ fn check_time(
             ),
         );
     }
+}
+
+/// For each certificate of the validated path but the anchor, the CRLs of its issuer that speak
+/// for it at the validation time (current then, or issued after it: `revocation.rs`), with their
+/// origin. Direct CRLs only; an indirect CRL's coverage is in the revocation check's reason.
+fn revocation_sources(r: &mut SignatureReport, judged: &Policy, embedded: &[Vec<u8>]) {
+    let at = judged.validation_time;
+    let crls: Vec<(String, u64, &'static str)> = judged
+        .crls
+        .iter()
+        .filter_map(|der| {
+            let crl =
+                x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der)
+                    .ok()?;
+            let tbs = &crl.tbs_cert_list;
+            let this_update = tbs.this_update.to_unix_duration().as_secs();
+            let next_update = tbs
+                .next_update
+                .as_ref()
+                .map(|t| t.to_unix_duration().as_secs());
+            let speaks = this_update > at || next_update.is_none_or(|n| at <= n);
+            let origin = if embedded.contains(der) {
+                "embedded"
+            } else {
+                "supplied"
+            };
+            speaks.then(|| (names::rfc4514(&tbs.issuer), this_update, origin))
+        })
+        .collect();
+    let sources: Vec<RevocationSource> = r
+        .chain
+        .iter()
+        .take(r.chain.len().saturating_sub(1))
+        .flat_map(|c| {
+            crls.iter()
+                .filter(|(issuer, _, _)| *issuer == c.issuer)
+                .map(|(_, this_update, origin)| RevocationSource {
+                    subject: c.subject.clone(),
+                    kind: "CRL",
+                    origin,
+                    this_update: rfc3339(*this_update),
+                })
+        })
+        .collect();
+    r.revocation_sources = sources;
 }
 
 /// The shipped role × purpose table, parsed once.

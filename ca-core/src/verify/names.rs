@@ -38,7 +38,7 @@ impl<'a> NameTexts<'a> {
 
 /// x509-cert's `Name` `Display`: RDNs last to first, joined by `,`; the attributes of one RDN
 /// joined by `+` (RFC 4514 §2.1).
-fn rfc4514(name: &Name) -> String {
+pub(crate) fn rfc4514(name: &Name) -> String {
     let mut out = String::new();
     for (i, rdn) in name
         .iter_rdn()

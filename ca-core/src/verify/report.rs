@@ -1,7 +1,15 @@
 //! The verification report: ETSI EN 319 102-1 §5.1.3 indications and sub-indications, every check
 //! with its outcome and reason, and what the relying party needs to know about the signer.
 
+use crate::engine::cades::Level;
 use serde::Serialize;
+
+fn level_name<S: serde::Serializer>(level: &Option<Level>, s: S) -> Result<S::Ok, S::Error> {
+    match level {
+        Some(l) => s.serialize_str(l.as_str()),
+        None => s.serialize_none(),
+    }
+}
 
 /// Main status indication (ETSI EN 319 102-1 §5.1.3, Table 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -71,6 +79,9 @@ pub enum SubIndication {
     NoPoe,
     /// Revocation information may become available later.
     TryLater,
+    /// The signer's claimed signingTime is after the time a signature time-stamp proves the
+    /// signature existed: the claim and the proof disagree on the order of events.
+    TimestampOrderFailure,
     /// The signed content is missing (a detached signature without its content).
     SignedDataNotFound,
 }
@@ -109,6 +120,7 @@ impl SubIndication {
             Self::OutOfBoundsNoPoe => "OUT_OF_BOUNDS_NO_POE",
             Self::NoPoe => "NO_POE",
             Self::TryLater => "TRY_LATER",
+            Self::TimestampOrderFailure => "TIMESTAMP_ORDER_FAILURE",
             Self::SignedDataNotFound => "SIGNED_DATA_NOT_FOUND",
         }
     }
@@ -201,6 +213,67 @@ impl std::fmt::Display for AlgorithmReport {
     }
 }
 
+/// One time-stamp of a signature and its verdict (ETSI EN 319 102-1 §5.4).
+#[derive(Clone, Debug, Serialize)]
+pub struct TimestampReport {
+    /// Its number among the signature's time-stamps of its kind, from 1, in the order carried.
+    pub number: usize,
+    /// `signature-time-stamp` (id-aa-signatureTimeStampToken) or `archive-time-stamp-v3`.
+    pub kind: &'static str,
+    /// TSTInfo genTime, RFC 3339 (fractions of a second truncated), when it decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gen_time: Option<String>,
+    #[serde(skip)]
+    pub(crate) gen_time_unix: Option<u64>,
+    /// The TSA certificate's subject, when found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsa: Option<String>,
+    /// TSTInfo policy (dotted), when it decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Passed (a proof of existence at genTime) or failed (none).
+    pub outcome: Outcome,
+    /// Why, in words.
+    pub reason: String,
+    /// For a failed time-stamp, its sub-indication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<SubIndication>,
+}
+
+impl TimestampReport {
+    pub(crate) fn failed(
+        number: usize,
+        kind: &'static str,
+        sub: SubIndication,
+        reason: String,
+    ) -> Self {
+        Self {
+            number,
+            kind,
+            gen_time: None,
+            gen_time_unix: None,
+            tsa: None,
+            policy: None,
+            outcome: Outcome::Failed,
+            reason,
+            sub_indication: Some(sub),
+        }
+    }
+}
+
+/// Where the revocation status of a certificate of the path came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct RevocationSource {
+    /// The certificate's subject (as in `chain`).
+    pub subject: String,
+    /// `CRL` (OCSP responses are not read yet).
+    pub kind: &'static str,
+    /// `embedded` (in the signature's `SignedData.crls`) or `supplied` (by the relying party).
+    pub origin: &'static str,
+    /// The CRL's thisUpdate, RFC 3339.
+    pub this_update: String,
+}
+
 /// The verdict on one signature (or, for `verify-path`, one certificate).
 #[derive(Clone, Debug, Serialize)]
 pub struct SignatureReport {
@@ -236,6 +309,24 @@ pub struct SignatureReport {
     pub claimed_signing_time: Option<String>,
     /// Target first, trust anchor last.
     pub chain: Vec<CertSummary>,
+    /// The baseline level the signature's structure shows (not for `verify-path`): `B-B`, `B-T`,
+    /// `B-LT` or `B-LTA`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "level_name")]
+    pub level: Option<Level>,
+    /// The earliest time a valid signature time-stamp proves the signature existed (EN 319 102-1
+    /// §5.6.2.2), RFC 3339; the path was validated then. `None`: no proof of existence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_signature_time: Option<String>,
+    /// What proves the best-signature-time, e.g. `signature time-stamp #1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_signature_time_proof: Option<String>,
+    /// Each time-stamp of the signature and its verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timestamps: Vec<TimestampReport>,
+    /// The CRLs that speak for each certificate of the path at the time it was validated, with
+    /// their origin (only when validation data is embedded or a time-stamp proves the time).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revocation_sources: Vec<RevocationSource>,
     /// Every check run on this signature, in order.
     pub checks: Vec<Check>,
 }
@@ -255,6 +346,11 @@ impl SignatureReport {
             purpose_name: None,
             claimed_signing_time: None,
             chain: Vec::new(),
+            level: None,
+            best_signature_time: None,
+            best_signature_time_proof: None,
+            timestamps: Vec::new(),
+            revocation_sources: Vec::new(),
             checks: Vec::new(),
         }
     }

@@ -47,6 +47,7 @@ mod verify_conformance;
 mod verify_crl;
 mod verify_interop;
 mod verify_jp;
+mod verify_ltv;
 mod verify_p521;
 mod verify_pkits_dsa;
 mod verify_rfc4134;

@@ -66,7 +66,9 @@ pub struct VerificationReport {
     validation_time: String,
     /// Structural checks (format, content).
     checks: Vec<serde_json::Value>,
-    /// One per signer: indication, signer, hc_roles, certificate_policies, purpose, chain, checks.
+    /// One per signer: indication, signer, hc_roles, certificate_policies, purpose, chain, checks;
+    /// level (B-B, B-T, B-LT, B-LTA) and, for a time-stamped signature, best_signature_time,
+    /// best_signature_time_proof, timestamps and revocation_sources.
     signatures: Vec<serde_json::Value>,
 }
 

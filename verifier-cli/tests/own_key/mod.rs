@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 #[path = "../../../ca-core/tests/it/support/fresh_ca.rs"]
-mod fresh_ca;
+pub mod fresh_ca;
 
 use ca_core::authority::Authority;
 use ca_core::hcrole::HcRole;

@@ -1,5 +1,6 @@
 //! Set-up shared by the test modules.
 
+pub mod bt;
 pub mod credential;
 pub mod fresh_ca;
 pub mod killed_child;

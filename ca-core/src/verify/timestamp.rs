@@ -1,0 +1,481 @@
+//! Signature time-stamps: the proof of existence of a signature (ETSI EN 319 102-1 §5.4
+//! time-stamp validation, §5.5 and §5.6.2.2 best-signature-time).
+//!
+//! Each signature-time-stamp attribute value (`id-aa-signatureTimeStampToken`, EN 319 122-1 §5.3)
+//! is an RFC 3161 token: a SignedData verified by this engine's own CMS checks (signature, ESS
+//! signingCertificate(V2) binding to the TSA certificate, RFC 5816), holding id-ct-TSTInfo whose
+//! messageImprint is the hash of the SignerInfo's signature value octets, signed by a certificate
+//! whose only extendedKeyUsage is timeStamping, critical (RFC 3161 §2.3), and whose path is valid
+//! at genTime against the same trust anchors and CRLs. The earliest genTime of a valid token is
+//! the best-signature-time.
+
+use super::report::{Outcome, SignatureReport, SubIndication, TimestampReport};
+use super::{
+    Carried, Policy, SignedDocument, digest_algorithm, digest_chunks, find_signer, rfc3339,
+    verify_signer,
+};
+use crate::engine::digest::DigestAlgorithm;
+use crate::engine::key;
+use crate::engine::oid;
+use crate::engine::tsp::MessageImprint;
+use cms::signed_data::SignerInfo;
+use der::asn1::{Any, Int};
+use der::{Decode, Encode, Tagged};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+
+/// Most signature time-stamps read from one SignerInfo.
+const MAX_TIMESTAMPS: usize = 16;
+
+/// Why a TSTInfo's genTime is not a time (RFC 3161 §2.4.2: `GeneralizedTime`, UTC, `Z`, with
+/// optional fractional seconds).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenTimeError {
+    /// Not a GeneralizedTime at all.
+    #[error("genTime is not a GeneralizedTime (tag {0})")]
+    NotGeneralizedTime(der::Tag),
+    /// A GeneralizedTime that is not `YYYYMMDDhhmmss[.f+]Z` or names no real instant.
+    #[error("genTime {0:?} is not YYYYMMDDhhmmss[.fraction]Z (RFC 3161 §2.4.2)")]
+    Malformed(String),
+}
+
+/// The genTime value octets as Unix seconds, fractions truncated toward the past: der 0.8 refuses
+/// fractional seconds in GeneralizedTime, which real TSAs send (RFC 3161 §2.4.2 allows them), and
+/// a time-stamp proves existence no later than its genTime, so the whole second before is safe.
+pub fn parse_gen_time(value: &[u8]) -> Result<u64, GenTimeError> {
+    let bad = || GenTimeError::Malformed(String::from_utf8_lossy(value).into_owned());
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let body = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (whole, fraction) = match body.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (body, None),
+    };
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let n = |r: std::ops::Range<usize>| whole[r].parse::<u16>().map_err(|_| bad());
+    let (year, month, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
+    let (hour, minute, second) = (n(8..10)?, n(10..12)?, n(12..14)?);
+    let at = der::DateTime::new(
+        year,
+        month as u8,
+        day as u8,
+        hour as u8,
+        minute as u8,
+        second as u8,
+    )
+    .map_err(|_| bad())?;
+    Ok(at.unix_duration().as_secs())
+}
+
+/// The fields of TSTInfo (RFC 3161 §2.4.2) the verifier reads, decoded leniently: the SEQUENCE
+/// element by element, so that a fractional genTime does not refuse the whole token.
+struct TstFields {
+    policy: const_oid::ObjectIdentifier,
+    imprint: MessageImprint,
+    gen_time: u64,
+}
+
+fn tst_fields(der: &[u8]) -> Result<TstFields, String> {
+    let items = Vec::<Any>::from_der(der).map_err(|e| format!("TSTInfo: {e}"))?;
+    let [version, policy, imprint, serial, gen_time, ..] = items.as_slice() else {
+        return Err("TSTInfo has fewer than its five required fields".into());
+    };
+    let field = |what: &str, e: der::Error| format!("TSTInfo {what}: {e}");
+    let version: u8 = version.decode_as().map_err(|e| field("version", e))?;
+    if version != 1 {
+        return Err(format!(
+            "TSTInfo version {version} (only v1, RFC 3161 §2.4.2)"
+        ));
+    }
+    let policy = policy.decode_as().map_err(|e| field("policy", e))?;
+    let imprint = imprint
+        .decode_as()
+        .map_err(|e| field("messageImprint", e))?;
+    let _: Int = serial.decode_as().map_err(|e| field("serialNumber", e))?;
+    if gen_time.tag() != der::Tag::GeneralizedTime {
+        return Err(GenTimeError::NotGeneralizedTime(gen_time.tag()).to_string());
+    }
+    let gen_time = parse_gen_time(gen_time.value()).map_err(|e| e.to_string())?;
+    Ok(TstFields {
+        policy,
+        imprint,
+        gen_time,
+    })
+}
+
+/// The signature time-stamps of one SignerInfo, each judged, and the best-signature-time.
+pub(crate) struct Stamps {
+    pub reports: Vec<TimestampReport>,
+    /// The earliest genTime of a valid token, and that token's number (1-based).
+    pub best: Option<(u64, usize)>,
+}
+
+/// Every signature-time-stamp of `si` (in `doc`), judged under `policy`: trust anchors, pool and
+/// CRLs (the relying party's, then those `doc` carries), algorithm catalogue at the validation
+/// time for the token itself.
+pub(crate) fn signature_timestamps(
+    doc: &SignedDocument,
+    si: &SignerInfo,
+    policy: &Policy,
+) -> Stamps {
+    let tokens: Vec<&Any> = si
+        .unsigned_attrs
+        .iter()
+        .flat_map(|attrs| attrs.iter())
+        .filter(|a| a.oid == oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+        .flat_map(|a| a.values.iter())
+        .collect();
+    let mut reports = Vec::new();
+    let mut best: Option<(u64, usize)> = None;
+    for (i, token) in tokens.iter().enumerate() {
+        let number = i + 1;
+        if number > MAX_TIMESTAMPS {
+            reports.push(TimestampReport::failed(
+                number,
+                SIGNATURE,
+                SubIndication::FormatFailure,
+                format!("more than {MAX_TIMESTAMPS} signature time-stamps: not read"),
+            ));
+            break;
+        }
+        let signature = si.signature.as_bytes();
+        let report = match token.to_der() {
+            Ok(der) => judge(doc, &der, number, SIGNATURE, policy, &|hash, _| {
+                Ok(hash.digest(signature))
+            }),
+            Err(e) => TimestampReport::failed(
+                number,
+                SIGNATURE,
+                SubIndication::FormatFailure,
+                format!("token: {e}"),
+            ),
+        };
+        if report.outcome == Outcome::Passed
+            && let Some(t) = report.gen_time_unix
+            && best.is_none_or(|(b, _)| t < b)
+        {
+            best = Some((t, number));
+        }
+        reports.push(report);
+    }
+    Stamps { reports, best }
+}
+
+/// The report names of the two kinds of time-stamp.
+const SIGNATURE: &str = "signature-time-stamp";
+const ARCHIVE: &str = "archive-time-stamp-v3";
+
+/// The imprint a token must carry, given its hash algorithm and the token itself.
+type Expected<'e> =
+    dyn Fn(DigestAlgorithm, &SignedDocument) -> Result<Vec<u8>, (SubIndication, String)> + 'e;
+
+/// EN 319 102-1 §5.4 for one token (`token_der`, a ContentInfo) of `kind`, whose imprint must be
+/// `expected`.
+fn judge(
+    doc: &SignedDocument,
+    token_der: &[u8],
+    number: usize,
+    kind: &'static str,
+    policy: &Policy,
+    expected: &Expected<'_>,
+) -> TimestampReport {
+    let fail = |sub, reason: String| TimestampReport::failed(number, kind, sub, reason);
+    let parsed = SignedDocument::parse(token_der).map_err(|e| e.to_string());
+    let token = match parsed {
+        Ok(t) => t,
+        Err(e) => return fail(SubIndication::FormatFailure, format!("token: {e}")),
+    };
+    if token.content_type() != oid::ID_CT_TST_INFO {
+        return fail(
+            SubIndication::FormatFailure,
+            format!(
+                "token eContentType is {}, not id-ct-TSTInfo (RFC 3161 §2.4.2)",
+                token.content_type()
+            ),
+        );
+    }
+    let Some(content) = token.content.as_deref() else {
+        return fail(
+            SubIndication::FormatFailure,
+            "token has no encapsulated TSTInfo".into(),
+        );
+    };
+    let fields = match tst_fields(content) {
+        Ok(f) => f,
+        Err(e) => return fail(SubIndication::FormatFailure, e),
+    };
+    let mut report =
+        TimestampReport::failed(number, kind, SubIndication::FormatFailure, String::new());
+    report.gen_time = Some(rfc3339(fields.gen_time));
+    report.gen_time_unix = Some(fields.gen_time);
+    report.policy = Some(oid::dotted(&fields.policy));
+    let fail = |mut report: TimestampReport, sub, reason: String| {
+        report.sub_indication = Some(sub);
+        report.reason = reason;
+        report
+    };
+    // RFC 3161 §2.4.2: one signer.
+    let [tsa_si] = token.signer_infos() else {
+        return fail(
+            report,
+            SubIndication::FormatFailure,
+            format!("token has {} signers, not one", token.signer_count()),
+        );
+    };
+    if let Some((_, cert)) = find_signer(&tsa_si.sid, &token.carried, &policy.cert_pool)
+        .or_else(|| find_signer(&tsa_si.sid, &doc.carried, &[]))
+    {
+        report.tsa = Some(super::summary(&cert).subject);
+        if let Err(why) = timestamping_eku(&cert) {
+            return fail(report, SubIndication::ChainConstraintsFailure, why);
+        }
+        // The token's algorithms against the catalogue now: nothing proves the token older.
+        let key = key::key_params(cert.tbs_certificate().subject_public_key_info()).ok();
+        let hashes: Vec<_> = [&tsa_si.digest_alg, &fields.imprint.hash_algorithm]
+            .into_iter()
+            .filter_map(digest_algorithm)
+            .collect();
+        if let Err(refusal) = policy
+            .algorithms
+            .check(policy.validation_time, &hashes, key)
+        {
+            return fail(
+                report,
+                SubIndication::CryptoConstraintsFailureNoPoe,
+                format!(
+                    "{refusal}; validation time {}",
+                    rfc3339(policy.validation_time)
+                ),
+            );
+        }
+    }
+    // The imprint: the hash of the signature value octets (EN 319 122-1 §5.3).
+    let imprint_alg = &fields.imprint.hash_algorithm;
+    let Some(hash) = digest_algorithm(imprint_alg) else {
+        return fail(
+            report,
+            SubIndication::CryptoConstraintsFailureNoPoe,
+            format!(
+                "messageImprint hash algorithm {} is not supported",
+                oid::describe(&imprint_alg.oid)
+            ),
+        );
+    };
+    let want = match expected(hash, &token) {
+        Ok(w) => w,
+        Err((sub, e)) => return fail(report, sub, e),
+    };
+    if want != fields.imprint.hashed_message.as_bytes() {
+        let over = if kind == ARCHIVE {
+            "what this archive time-stamp covered (signature, validation data, earlier \
+             time-stamps): a covered element changed or is missing"
+        } else {
+            "this signature's value: the time-stamp is over other data"
+        };
+        return fail(
+            report,
+            SubIndication::HashFailure,
+            format!("messageImprint ({hash}) is not the hash of {over}"),
+        );
+    }
+    if fields.gen_time > policy.validation_time {
+        return fail(
+            report,
+            SubIndication::NoPoe,
+            format!(
+                "genTime {} is after the validation time {}",
+                rfc3339(fields.gen_time),
+                rfc3339(policy.validation_time)
+            ),
+        );
+    }
+    // The token's CMS: signature, ESS binding (required: RFC 3161 §2.4.2, RFC 5816), and the
+    // TSA's path at genTime.
+    let tsa_policy = tsa_policy(doc, &token, policy, fields.gen_time);
+    let digests = digest_chunks(&token.digest_algorithms(), [content]);
+    let checked = verify_signer(
+        &token,
+        tsa_si,
+        &digests,
+        Some(content),
+        &token.carried,
+        &tsa_policy,
+        None,
+        false,
+    );
+    if let Some(c) = checked.first_failure() {
+        let sub = c.sub_indication.unwrap_or(SubIndication::FormatFailure);
+        return fail(report, sub, format!("token {}: {}", c.name, c.reason));
+    }
+    report.outcome = Outcome::Passed;
+    report.sub_indication = None;
+    report.reason = format!(
+        "{hash} imprint of the signature value matches; TSA path valid at genTime {}",
+        rfc3339(fields.gen_time)
+    );
+    report
+}
+
+/// The policy the TSA's certificate is judged by: the relying party's anchors and RFC 5280
+/// limits at genTime, its certificates and CRLs with those the signature carries (B-LT), no
+/// healthcare constraint (a TSA holds no hcRole), keyUsage as RFC 5280 + RFC 5652.
+fn tsa_policy(doc: &SignedDocument, token: &SignedDocument, policy: &Policy, at: u64) -> Policy {
+    let mut p = Policy::new(at);
+    p.trust_anchors = policy.trust_anchors.clone();
+    p.cert_pool = policy.cert_pool.clone();
+    p.cert_pool
+        .extend(doc.carried.iter().map(|c: &Carried| c.der.clone()));
+    p.crls = merged_crls(&[&policy.crls, &doc.crls, &token.crls]);
+    p.max_depth = policy.max_depth;
+    p.validation_policy = super::ValidationPolicy::Generic;
+    p.check_chain = policy.check_chain;
+    p.require_cades = true;
+    p.algorithms = policy.algorithms.clone();
+    p.anchor_constraints = policy.anchor_constraints;
+    p
+}
+
+/// Every CRL of `sets`, each once.
+pub(crate) fn merged_crls(sets: &[&[Vec<u8>]]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for crl in sets.iter().flat_map(|s| s.iter()) {
+        if !out.contains(crl) {
+            out.push(crl.clone());
+        }
+    }
+    out
+}
+
+/// RFC 3161 §2.3: extendedKeyUsage present, critical, and timeStamping alone.
+fn timestamping_eku(cert: &Certificate) -> Result<(), String> {
+    let eku = cert
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id == oid::ID_CE_EXT_KEY_USAGE)
+        .ok_or("the TSA certificate has no extendedKeyUsage; RFC 3161 §2.3 requires timeStamping, critical and alone")?;
+    let purposes = ExtendedKeyUsage::from_der(eku.extn_value.as_bytes())
+        .map_err(|e| format!("the TSA certificate's extendedKeyUsage does not decode: {e}"))?;
+    if purposes.0 != [oid::ID_KP_TIME_STAMPING] {
+        return Err(format!(
+            "the TSA certificate's extendedKeyUsage is not timeStamping alone (RFC 3161 §2.3): {}",
+            purposes
+                .0
+                .iter()
+                .map(oid::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !eku.critical {
+        return Err(
+            "the TSA certificate's extendedKeyUsage timeStamping is not critical (RFC 3161 §2.3)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Every archive-time-stamp-v3 of SignerInfo `signer` of `doc`, newest first (EN 319 102-1
+/// §5.6.3 works back from the newest), each over what it covered (`archive.rs`). `content`: the
+/// signed content's bytes, which the archive imprint covers.
+pub(crate) fn archive_timestamps(
+    doc: &SignedDocument,
+    signer: usize,
+    content: Option<&[u8]>,
+    policy: &Policy,
+) -> Vec<TimestampReport> {
+    let Some(raw) = doc.raw.as_deref() else {
+        return Vec::new();
+    };
+    let tokens = match super::archive::tokens(raw, signer) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![TimestampReport::failed(
+                1,
+                ARCHIVE,
+                SubIndication::FormatFailure,
+                e,
+            )];
+        }
+    };
+    let mut reports: Vec<TimestampReport> = tokens
+        .iter()
+        .take(MAX_TIMESTAMPS)
+        .enumerate()
+        .map(|(i, token)| {
+            judge(doc, token, i + 1, ARCHIVE, policy, &|hash, token_doc| {
+                super::archive::expected_imprint(raw, signer, token_doc, content, hash)
+            })
+        })
+        .collect();
+    reports.sort_by_key(|t| std::cmp::Reverse(t.gen_time_unix));
+    reports
+}
+
+/// The report's check for the proof of existence the time-stamps gave (or not).
+pub(crate) fn report_stamps(r: &mut SignatureReport, reports: &[TimestampReport]) {
+    for t in reports {
+        let name = if t.kind == ARCHIVE {
+            "archive-time-stamp"
+        } else {
+            "signature-time-stamp"
+        };
+        match (t.outcome, t.sub_indication) {
+            (Outcome::Passed, _) => r.pass(
+                name,
+                format!(
+                    "#{}: genTime {}",
+                    t.number,
+                    t.gen_time.as_deref().unwrap_or("-")
+                ),
+            ),
+            // A failed time-stamp gives no proof of existence; the signature is judged without
+            // it (EN 319 102-1 §5.5.4), so the failure is a warning of the signature's report.
+            _ => r.warn(
+                name,
+                format!(
+                    "#{} failed, no proof of existence from it: {}",
+                    t.number, t.reason
+                ),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_truncate_toward_the_past() {
+        let whole = parse_gen_time(b"20261207022212Z").unwrap();
+        assert_eq!(parse_gen_time(b"20261207022212.487Z").unwrap(), whole);
+        assert_eq!(parse_gen_time(b"20261207022212.9999Z").unwrap(), whole);
+        assert_eq!(rfc3339(whole), "2026-12-07T02:22:12Z");
+    }
+
+    #[test]
+    fn malformed_times_are_typed_errors() {
+        for bad in [
+            &b"20261207022212"[..],
+            b"20261207022212.Z",
+            b"20261207022212,5Z",
+            b"2026120702221Z",
+            b"20261307022212Z",
+            b"20261207022212+0100",
+            b"2026120702221xZ",
+        ] {
+            assert!(
+                matches!(parse_gen_time(bad), Err(GenTimeError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
