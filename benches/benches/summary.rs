@@ -8,8 +8,9 @@
 //! the shared machine hits all alike.
 
 use benches::{
-    AT, KB, MB, OpensslSigner, PairedRatio, RawKey, Service, VerifyFixture, authority_with,
-    bench_serial, csr, document, init_authority, issue_signer, median, paired, rate, registration,
+    AT, KB, MB, OcspFixture, OpensslSigner, PairedRatio, RawKey, Service, TspFixture,
+    VerifyFixture, authority_with, bench_serial, csr, document, init_authority, issue_signer,
+    median, paired, rate, registration,
 };
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::sign::{DigestAlgorithm, DocumentHasher};
@@ -103,6 +104,45 @@ fn main() {
         &batch_limit,
         "≥4× peer",
         batch_peer.median >= 4.0,
+    ));
+
+    // OCSP answer with a nonce (signed per request) and RFC 3161 token: limit = ring signing with
+    // a P-256 key (OCSP: a fresh one over the same tbsResponseData; TSP: the TSA's own key). No
+    // OpenSSL peer: the openssl crate binds neither OCSP_basic_sign nor TS_RESP_create_response.
+    let of = OcspFixture::new(&authority);
+    // 16 a side: ~0.5 ms (raw ring) to a few ms per slice.
+    let ocsp_limit = paired(
+        pairs,
+        16,
+        |i| assert!(of.hpki(&authority, i, false)),
+        |_| {
+            black_box(of.raw(&rng));
+        },
+    );
+    rows.push(Row::paired(
+        "OCSP response, good, nonce (responses/s)",
+        None,
+        &ocsp_limit,
+        "(informative)",
+        true,
+    ));
+    let tf = TspFixture::new(&authority);
+    let tsp_limit = paired(
+        pairs,
+        16,
+        |i| {
+            black_box(tf.hpki(i));
+        },
+        |i| {
+            black_box(tf.raw(&rng, i));
+        },
+    );
+    rows.push(Row::paired(
+        "RFC 3161 token, SHA-256, certReq (tokens/s)",
+        None,
+        &tsp_limit,
+        "(informative)",
+        true,
     ));
 
     // Streaming hash, 100 MB (10 MB when smoke-running), 64 KB chunks vs one ring call.

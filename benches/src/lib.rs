@@ -3,6 +3,11 @@
 //! certificate, and a small fixed-time timer for the one-process summary.
 #![forbid(unsafe_code)]
 
+mod ocsp;
+mod tsp;
+pub use ocsp::OcspFixture;
+pub use tsp::TspFixture;
+
 use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
 use ca_core::credential::{Credential, NewCredential, SignDocument, Signed};
 use ca_core::hcrole::HcRole;
