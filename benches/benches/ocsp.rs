@@ -6,7 +6,7 @@
 //!
 //! `tsp` (here, not in a target of its own: targets run in name order and the summary must run
 //! last): `ca_core::tsp::Tsa::timestamp` of a SHA-256 request against raw ring signing with the
-//! TSA's own key.
+//! TSA's own key, and `Authority::timestamp` with its durable audit record.
 
 use benches::{OcspFixture, TspFixture, init_authority};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -60,6 +60,14 @@ fn tsp(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             fixture.hpki(black_box(i))
+        })
+    });
+    // The service path without HTTP: the authority's TSA, each token's audit record synced.
+    let mut i = 0;
+    group.bench_function(BenchmarkId::new("hpki/authority-durable", "sha256"), |b| {
+        b.iter(|| {
+            i += 1;
+            assert!(fixture.authority(&authority, black_box(i)));
         })
     });
     group.finish();

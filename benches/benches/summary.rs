@@ -144,6 +144,22 @@ fn main() {
         "(informative)",
         true,
     ));
+    let mut k = 0;
+    let t: Vec<f64> = (0..rounds)
+        .map(|_| {
+            rate(slice, || {
+                k += 1;
+                assert!(tf.authority(&authority, k));
+            })
+        })
+        .collect();
+    rows.push(Row::plain(
+        "Authority::timestamp, durable audit (tokens/s)",
+        mid(t),
+        Some(1.0 / tsp_limit.b_secs),
+        "(informative)",
+        true,
+    ));
 
     // Streaming hash, 100 MB (10 MB when smoke-running), 64 KB chunks vs one ring call.
     let big = document(if quick { 10 * MB } else { 100 * MB });

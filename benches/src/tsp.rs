@@ -4,7 +4,7 @@
 //! limit: raw ring signing with that very key.
 
 use crate::{AT, RawKey, document, sha256};
-use ca_core::authority::Authority;
+use ca_core::authority::{Authority, TimestampStatus};
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::oid::ID_SHA_256;
@@ -80,6 +80,16 @@ impl TspFixture {
             .timestamp(self.request(i), AT)
             .expect("timestamp")
             .len()
+    }
+
+    /// `Authority::timestamp` of request `i` with its durable audit record (group commit, synced
+    /// before the reply): true when granted. The authority's own TSA key (made at init) signs.
+    pub fn authority(&self, authority: &Authority<SledStore>, i: usize) -> bool {
+        let stamped = authority
+            .timestamp(self.request(i), AT, "bench")
+            .wait()
+            .expect("timestamp");
+        matches!(stamped.status, TimestampStatus::Granted { .. })
     }
 
     /// One ring ECDSA P-256 signature (hash + sign) with the TSA's key over the request: the
