@@ -605,6 +605,50 @@ impl TimeStampReq {
     }
 }
 
+/// Why a TSTInfo's genTime is not a time (RFC 3161 §2.4.2: `GeneralizedTime`, UTC, `Z`, with
+/// optional fractional seconds).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenTimeError {
+    /// Not a GeneralizedTime at all.
+    #[error("genTime is not a GeneralizedTime (tag {0})")]
+    NotGeneralizedTime(der::Tag),
+    /// A GeneralizedTime that is not `YYYYMMDDhhmmss[.f+]Z` or names no real instant.
+    #[error("genTime {0:?} is not YYYYMMDDhhmmss[.fraction]Z (RFC 3161 §2.4.2)")]
+    Malformed(String),
+}
+
+/// The genTime value octets as Unix seconds, fractions truncated toward the past: der 0.8 refuses
+/// fractional seconds in GeneralizedTime, which real TSAs send (RFC 3161 §2.4.2 allows them), and
+/// a time-stamp proves existence no later than its genTime, so the whole second before is safe.
+pub fn parse_gen_time(value: &[u8]) -> Result<u64, GenTimeError> {
+    let bad = || GenTimeError::Malformed(String::from_utf8_lossy(value).into_owned());
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let body = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (whole, fraction) = match body.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (body, None),
+    };
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let n = |r: std::ops::Range<usize>| whole[r].parse::<u16>().map_err(|_| bad());
+    let (year, month, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
+    let (hour, minute, second) = (n(8..10)?, n(10..12)?, n(12..14)?);
+    let at = der::DateTime::new(
+        year,
+        month as u8,
+        day as u8,
+        hour as u8,
+        minute as u8,
+        second as u8,
+    )
+    .map_err(|_| bad())?;
+    Ok(at.unix_duration().as_secs())
+}
+
 /// The TSTInfo of a time-stamp token: `ContentInfo { id-signedData, SignedData { …,
 /// encapContentInfo { id-ct-TSTInfo, eContent } } }` (RFC 3161 §2.4.2), DER or BER.
 pub fn tst_info(token_der: &[u8]) -> Result<TstInfo, ClientError> {
@@ -641,7 +685,35 @@ pub fn tst_info(token_der: &[u8]) -> Result<TstInfo, ClientError> {
     };
     TstInfo::from_der(&octets)
         .or_else(|_| TstInfo::from_ber(&octets))
+        .or_else(|e| match whole_second_gen_time(&octets) {
+            Some(der) => TstInfo::from_der(&der),
+            None => Err(e),
+        })
         .map_err(|e| malformed(&e))
+}
+
+/// The TSTInfo `der` with a fractional genTime (`20261207022212.487Z`, which real TSAs send and
+/// RFC 3161 §2.4.2 allows) written as its whole second, or `None` if its genTime has no fraction
+/// or is no time: der 0.8 refuses fractional seconds, and a token proves existence no later than
+/// its genTime, so the second before is safe. Every other field keeps its octets.
+fn whole_second_gen_time(der: &[u8]) -> Option<Vec<u8>> {
+    let tst = Tlv::parse(der).ok()?;
+    let fields = tst.children().ok()?;
+    let gen_time = fields
+        .get(4)
+        .filter(|t| t.tag_byte() == 0x18 && t.content.contains(&b'.'))?;
+    let seconds = parse_gen_time(gen_time.content).ok()?;
+    let whole = GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))
+        .ok()?
+        .to_der()
+        .ok()?;
+    let content: Vec<u8> = fields
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| if i == 4 { whole.as_slice() } else { f.raw })
+        .copied()
+        .collect();
+    Some(crate::engine::ber::encode(0x30, &content))
 }
 
 /// RFC 3161 §2.3: the TSA certificate has exactly one extendedKeyUsage, timeStamping, critical.

@@ -20,11 +20,11 @@ mod timestamp;
 pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::Verifier;
 
+pub use crate::engine::tsp::{GenTimeError, parse_gen_time};
 pub use report::{
     AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RevocationSource, RoleReport,
     SignatureReport, SubIndication, TimestampReport,
 };
-pub use timestamp::{GenTimeError, parse_gen_time};
 
 use crate::engine::cades::Level;
 use crate::engine::digest::{DigestAlgorithm, DocumentHasher};

@@ -17,7 +17,7 @@ use super::{
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::key;
 use crate::engine::oid;
-use crate::engine::tsp::MessageImprint;
+use crate::engine::tsp::{GenTimeError, MessageImprint, parse_gen_time};
 use cms::signed_data::SignerInfo;
 use der::asn1::{Any, Int};
 use der::{Decode, Encode, Tagged};
@@ -26,50 +26,6 @@ use x509_cert::ext::pkix::ExtendedKeyUsage;
 
 /// Most signature time-stamps read from one SignerInfo.
 const MAX_TIMESTAMPS: usize = 16;
-
-/// Why a TSTInfo's genTime is not a time (RFC 3161 §2.4.2: `GeneralizedTime`, UTC, `Z`, with
-/// optional fractional seconds).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GenTimeError {
-    /// Not a GeneralizedTime at all.
-    #[error("genTime is not a GeneralizedTime (tag {0})")]
-    NotGeneralizedTime(der::Tag),
-    /// A GeneralizedTime that is not `YYYYMMDDhhmmss[.f+]Z` or names no real instant.
-    #[error("genTime {0:?} is not YYYYMMDDhhmmss[.fraction]Z (RFC 3161 §2.4.2)")]
-    Malformed(String),
-}
-
-/// The genTime value octets as Unix seconds, fractions truncated toward the past: der 0.8 refuses
-/// fractional seconds in GeneralizedTime, which real TSAs send (RFC 3161 §2.4.2 allows them), and
-/// a time-stamp proves existence no later than its genTime, so the whole second before is safe.
-pub fn parse_gen_time(value: &[u8]) -> Result<u64, GenTimeError> {
-    let bad = || GenTimeError::Malformed(String::from_utf8_lossy(value).into_owned());
-    let text = std::str::from_utf8(value).map_err(|_| bad())?;
-    let body = text.strip_suffix('Z').ok_or_else(bad)?;
-    let (whole, fraction) = match body.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (body, None),
-    };
-    if whole.len() != 14
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(bad());
-    }
-    let n = |r: std::ops::Range<usize>| whole[r].parse::<u16>().map_err(|_| bad());
-    let (year, month, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
-    let (hour, minute, second) = (n(8..10)?, n(10..12)?, n(12..14)?);
-    let at = der::DateTime::new(
-        year,
-        month as u8,
-        day as u8,
-        hour as u8,
-        minute as u8,
-        second as u8,
-    )
-    .map_err(|_| bad())?;
-    Ok(at.unix_duration().as_secs())
-}
 
 /// The fields of TSTInfo (RFC 3161 §2.4.2) the verifier reads, decoded leniently: the SEQUENCE
 /// element by element, so that a fractional genTime does not refuse the whole token.

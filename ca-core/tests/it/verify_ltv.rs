@@ -382,11 +382,11 @@ fn a_fractional_gen_time_parses() {
     let bb = l.sign(S);
     let info = bt::tst_info(&bt::signature_value(&bb), "20260101010100.487Z", POLICY_OID);
     let token = bt::hand_token(&l.tsa_key, &l.tsa_certificate, &l.tsa_chain, &info, TST);
-    let report = verify_bytes(
-        &bt::attach_unchecked(&bb, &token),
-        None,
-        &l.policy(S + 2 * HOUR, l.crls(S + 120)),
-    );
+    // The requester's side reads it too (its whole second), so cades attaches it, imprint checked.
+    let gen_time = ca_core::tsp::tst_info(&token).unwrap().gen_time;
+    assert_eq!(gen_time.to_date_time().to_string(), "2026-01-01T01:01:00Z");
+    let bt = ca_core::cades::add_signature_timestamp(&bb, 0, &token).unwrap();
+    let report = verify_bytes(&bt, None, &l.policy(S + 2 * HOUR, l.crls(S + 120)));
     assert_eq!(
         verdict(&report),
         (Indication::TotalPassed, None),

@@ -84,7 +84,7 @@ fn imprint(data: &[u8]) -> MessageImprint {
 }
 
 /// `cms` with `token` added as a signature-time-stamp of its first signer, its imprint not
-/// checked (`ca_core::cades::add_signature_timestamp` checks it, and reads genTime with der).
+/// checked (`ca_core::cades::add_signature_timestamp` checks it).
 pub fn attach_unchecked(cms: &[u8], token: &[u8]) -> Vec<u8> {
     let mut sd = open(cms);
     let mut si = first_signer(&sd);
