@@ -7,7 +7,7 @@ v=../test-vectors
 pki=$v/pki
 shared=../../shared/vectors
 c=${1:-corpus} # output directory
-mkdir -p $c/{api_json,cades,cms_verify,certificate,crl,csr_issue,hcrole,profile_toml}
+mkdir -p $c/{api_json,cades,cms_verify,certificate,crl,csr_issue,hcrole,profile_toml,responders}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -45,6 +45,20 @@ done
 
 # CAdES levels: B-T, B-LT and a renewed B-LTA that ca-core's tests make (attached).
 cp seeds/cades/* $c/cades/
+
+# Responders: OCSP requests for vector certificates (SHA-1 and SHA-256 CertIDs, with and without
+# a nonce) and RFC 3161 queries (certReq, nonce, policy).
+for alg in -sha1 -sha256; do
+    for nonce in -nonce -no_nonce; do
+        openssl ocsp -issuer "$pki/ca/sign.pem" $alg -cert "$pki/rhp-sign.pem" -cert "$pki/tsa.pem" \
+            $nonce -reqout "$tmp/ocsp.req" 2>/dev/null
+        put responders "$tmp/ocsp.req"
+    done
+done
+openssl ts -query -data "$tmp/content" -sha256 -cert -out "$tmp/ts.tsq" 2>/dev/null
+put responders "$tmp/ts.tsq"
+openssl ts -query -data "$tmp/content" -sha512 -no_nonce -tspolicy 1.2.3.4 -out "$tmp/ts.tsq" 2>/dev/null
+put responders "$tmp/ts.tsq"
 
 # hcRole: the committed extension values, and the request form.
 cp seeds/hcrole/* $c/hcrole/
