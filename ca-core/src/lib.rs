@@ -206,10 +206,11 @@ pub mod verify {
     pub use crate::engine::verify::{
         AlgorithmCatalogue, AlgorithmReport, CatalogueError, CertSummary, Check, Content, EkuRule,
         GenTimeError, Indication, KeyUsageRule, MAX_CERTIFICATE_FILE_LEN, MAX_CERTIFICATES,
-        MAX_CRL_LEN, MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report, RevocationSource,
-        RoleReport, SignatureReport, SignedDocument, SubIndication, TimestampReport,
-        ValidationPolicy, Verifier, VerifyError, decode_certificates, decode_crls, digest_chunks,
-        parse_gen_time, sid_text, verify_bytes, verify_certificate, verify_document,
+        MAX_CRL_LEN, MAX_OCSP_RESPONSE_LEN, MAX_SIGNATURE_LEN, Outcome, Policy, Refusal, Report,
+        RevocationSource, RoleReport, SignatureReport, SignedDocument, SubIndication,
+        TimestampReport, ValidationPolicy, Verifier, VerifyError, decode_certificates, decode_crls,
+        decode_ocsp_response, digest_chunks, parse_gen_time, sid_text, verify_bytes,
+        verify_certificate, verify_document,
     };
 }
 

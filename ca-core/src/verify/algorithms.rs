@@ -226,7 +226,21 @@ impl AlgorithmCatalogue {
         hashes: &[DigestAlgorithm],
         key: Option<KeyParams>,
     ) -> Result<(), Refusal> {
-        for (rule, sunset) in self.rules.iter().filter(|(_, s)| at >= s.at) {
+        match self.first_sunset(hashes, key) {
+            Some((sunset, refusal)) if at >= sunset => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
+    /// The earliest sunset (Unix seconds, and what it refuses) among the rules that apply to
+    /// `hashes` and `key`, passed or not: the day a proof of existence made with them must be
+    /// renewed by. `None`: no rule applies (no sunset yet).
+    pub fn first_sunset(
+        &self,
+        hashes: &[DigestAlgorithm],
+        key: Option<KeyParams>,
+    ) -> Option<(u64, Refusal)> {
+        for (rule, sunset) in &self.rules {
             let algorithm = match rule {
                 Rule::Hash(h) if hashes.contains(h) => format!("{h}"),
                 Rule::Key { family, below_bits } => match key {
@@ -242,13 +256,16 @@ impl AlgorithmCatalogue {
                 },
                 Rule::Hash(_) => continue,
             };
-            return Err(Refusal {
-                algorithm,
-                sunset: sunset.day.clone(),
-                source: sunset.source.clone(),
-            });
+            return Some((
+                sunset.at,
+                Refusal {
+                    algorithm,
+                    sunset: sunset.day.clone(),
+                    source: sunset.source.clone(),
+                },
+            ));
         }
-        Ok(())
+        None
     }
 }
 

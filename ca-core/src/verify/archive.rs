@@ -164,15 +164,19 @@ pub(crate) fn tokens(raw: &[u8], signer: usize) -> Result<Vec<&[u8]>, String> {
     Ok(out)
 }
 
+/// The unsigned attribute values an archive time-stamp's index lists: its hash algorithm and
+/// each hash of attrType ‖ attrValue (EN 319 122-1 §5.5.2), what it proves existed.
+pub(crate) type Covered = (DigestAlgorithm, Vec<Vec<u8>>);
+
 /// The imprint an archive time-stamp (`token_doc`) of SignerInfo `signer` in `raw` must carry,
-/// with `hash`, once everything its index lists is found present.
+/// with `hash`, once everything its index lists is found present; and what its index covers.
 pub(crate) fn expected_imprint(
     raw: &[u8],
     signer: usize,
     token_doc: &super::SignedDocument,
     detached: Option<&[u8]>,
     hash: DigestAlgorithm,
-) -> Result<Vec<u8>, (SubIndication, String)> {
+) -> Result<(Vec<u8>, Covered), (SubIndication, String)> {
     let format = |e: String| (SubIndication::FormatFailure, e);
     let index_der = token_index(token_doc).map_err(format)?;
     let index = hash_index(&index_der).map_err(format)?;
@@ -210,6 +214,8 @@ pub(crate) fn expected_imprint(
             ));
         }
     }
-    cades::archive_timestamp_v3_imprint_with_index(raw, signer, detached, hash, &index_der)
-        .map_err(|e| format(e.to_string()))
+    let imprint =
+        cades::archive_timestamp_v3_imprint_with_index(raw, signer, detached, hash, &index_der)
+            .map_err(|e| format(e.to_string()))?;
+    Ok((imprint, (index.hash, index.unsigned_attrs)))
 }

@@ -28,6 +28,7 @@ pub(crate) enum PathVerdict {
         chain: Vec<CertSummary>,
         revocation_checked: bool,
         revoked_later: Option<path::RevokedLater>,
+        evidence: path::Evidence,
     },
     Failed {
         chain: Vec<CertSummary>,
@@ -72,6 +73,7 @@ impl PathVerdict {
             trust_anchors: &policy.trust_anchors,
             pool: &pool,
             crls: &policy.crls,
+            ocsp: &policy.ocsp_responses,
             at: date_time(policy.validation_time),
             initial_policies: &policy.initial_policies,
             require_explicit_policy: policy.require_explicit_policy,
@@ -86,6 +88,7 @@ impl PathVerdict {
                     chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
                     revocation_checked: valid.revocation_checked,
                     revoked_later: valid.revoked_later,
+                    evidence: valid.evidence,
                 },
                 Err(reason) => Self::Failed {
                     chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
@@ -113,6 +116,7 @@ impl PathVerdict {
                 chain,
                 revocation_checked,
                 revoked_later,
+                evidence,
             } => {
                 r.chain = chain.clone();
                 r.pass(
@@ -137,10 +141,17 @@ impl PathVerdict {
                 } else if *revocation_checked {
                     r.pass(
                         "revocation",
-                        "no certificate of the path is revoked (CRLs supplied)",
+                        if evidence.ocsp.is_empty() {
+                            "no certificate of the path is revoked (CRLs supplied)"
+                        } else {
+                            "no certificate of the path is revoked (CRLs and OCSP responses)"
+                        },
                     );
                 } else {
                     r.skip("revocation", "no CRL supplied: revocation not checked");
+                }
+                for note in &evidence.unused {
+                    r.warn("revocation-data", note.clone());
                 }
             }
             Self::Failed { chain, sub, reason } => {
@@ -158,6 +169,14 @@ impl PathVerdict {
 }
 
 impl PathVerdict {
+    /// The OCSP answers that spoke for the valid path.
+    pub(crate) fn ocsp_used(&self) -> &[path::OcspUse] {
+        match self {
+            Self::Valid { evidence, .. } => &evidence.ocsp,
+            _ => &[],
+        }
+    }
+
     /// A certificate of the valid path revoked after the validation time, and its subject.
     pub(crate) fn revoked_later(&self) -> Option<(&path::RevokedLater, &str)> {
         match self {

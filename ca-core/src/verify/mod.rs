@@ -12,6 +12,7 @@ mod conformance;
 mod epoch;
 mod inherit;
 mod names;
+mod ocsp;
 mod path;
 mod report;
 mod revocation;
@@ -19,6 +20,7 @@ mod timestamp;
 
 pub use algorithms::{AlgorithmCatalogue, CatalogueError, Refusal};
 pub use cache::Verifier;
+pub use ocsp::MAX_OCSP_RESPONSE_LEN;
 
 pub use crate::engine::tsp::{GenTimeError, parse_gen_time};
 pub use report::{
@@ -147,6 +149,9 @@ pub struct Policy {
     pub cert_pool: Vec<Vec<u8>>,
     /// DER CRLs; any CRL turns on revocation checking of every certificate in the path.
     pub crls: Vec<Vec<u8>>,
+    /// DER OCSPResponses (RFC 6960) the relying party supplies; like a CRL, any turns on
+    /// revocation checking, and a certificate a usable response answers for needs no CRL.
+    pub ocsp_responses: Vec<Vec<u8>>,
     /// Unix seconds.
     pub validation_time: u64,
     /// RFC 5280 §6.1.1 (c) user-initial-policy-set; empty is `{anyPolicy}`.
@@ -193,6 +198,7 @@ impl Policy {
             trust_anchors: Vec::new(),
             cert_pool: Vec::new(),
             crls: Vec::new(),
+            ocsp_responses: Vec::new(),
             validation_time,
             initial_policies: Vec::new(),
             require_explicit_policy: false,
@@ -310,6 +316,14 @@ pub fn decode_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
     Ok(ders)
 }
 
+/// An OCSP response from a file (`openssl ocsp -respout`): a DER OCSPResponse (successful,
+/// id-pkix-ocsp-basic, RFC 6960 §4.2.1), or a bare BasicOCSPResponse.
+pub fn decode_ocsp_response(bytes: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    check_len(bytes, MAX_OCSP_RESPONSE_LEN)?;
+    ocsp::check_decodes(bytes).map_err(|e| malformed("OCSP response", e))?;
+    Ok(bytes.to_vec())
+}
+
 /// CRLs from a file: PEM (one or more `X509 CRL`), or one DER CRL.
 pub fn decode_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
     check_len(bytes, MAX_CRL_LEN)?;
@@ -343,7 +357,10 @@ pub struct SignedDocument {
     /// The CRLs of `crls` (RevocationInfoChoice, RFC 5652 §10.2.1, the CertificateList choice),
     /// as carried: B-LT validation data, read only when a time-stamp proves the signature's time.
     crls: Vec<Vec<u8>>,
-    /// How many `other` RevocationInfoChoices `crls` holds (e.g. OCSP responses, RFC 5940 §4.1).
+    /// The OCSPResponses of `crls` (RevocationInfoChoice `other` with id-ri-ocsp-response, RFC
+    /// 5940 §4.1), as carried: B-LT validation data like the CRLs.
+    ocsp: Vec<Vec<u8>>,
+    /// How many other `other` RevocationInfoChoices `crls` holds (formats not read).
     other_revocation: usize,
     /// The ContentInfo as received, kept only when a signer has an archive-time-stamp-v3: its
     /// imprint covers fields as received (EN 319 122-1 §5.5.3), which decoding may normalise.
@@ -421,10 +438,13 @@ impl SignedDocument {
             .filter_map(carried)
             .collect::<Result<_, _>>()?;
         let mut crls = Vec::new();
+        let mut ocsp = Vec::new();
         let mut other_revocation = 0;
         for choice in parts.crls.iter().flatten().take(MAX_CERTIFICATES) {
             if der::Tagged::tag(choice) == der::Tag::Sequence {
                 crls.push(choice.to_der().map_err(|e| malformed("CMS crls", e))?);
+            } else if let Some(response) = ocsp_choice(choice) {
+                ocsp.push(response);
             } else {
                 other_revocation += 1;
             }
@@ -459,6 +479,7 @@ impl SignedDocument {
             carried,
             content,
             crls,
+            ocsp,
             other_revocation,
             raw: archived.then(|| Arc::new(der)),
         })
@@ -576,6 +597,25 @@ fn carried(choice: &Any) -> Option<Result<Carried, VerifyError>> {
                 Ok(Carried { der, cert })
             }),
     })
+}
+
+/// The OCSPResponse of a RevocationInfoChoice `other` (`[1] IMPLICIT OtherRevocationInfoFormat
+/// ::= SEQUENCE { otherRevInfoFormat OID, otherRevInfo ANY }`, RFC 5652 §10.2.1) whose format
+/// is id-ri-ocsp-response (RFC 5940 §4.1), as carried. Read from the raw element: cms 0.3
+/// declares OtherRevocationInfoFormat otherwise.
+fn ocsp_choice(choice: &Any) -> Option<Vec<u8>> {
+    use der::Reader as _;
+    let tag = der::Tagged::tag(choice);
+    if tag.number() != der::TagNumber(1) || !tag.is_context_specific() || !tag.is_constructed() {
+        return None;
+    }
+    let mut reader = der::SliceReader::new(choice.value()).ok()?;
+    let format: ObjectIdentifier = reader.decode().ok()?;
+    let info: Any = reader.decode().ok()?;
+    reader.finish().ok()?;
+    (format == oid::ID_RI_OCSP_RESPONSE)
+        .then(|| info.to_der().ok())
+        .flatten()
 }
 
 /// Digests of the content, one per algorithm.
@@ -767,8 +807,8 @@ fn level(doc: &SignedDocument, si: &SignerInfo) -> Level {
             .flat_map(|a| a.iter())
             .any(|a| a.oid == id)
     };
-    let validation_data =
-        !doc.carried.is_empty() && (!doc.crls.is_empty() || doc.other_revocation > 0);
+    let validation_data = !doc.carried.is_empty()
+        && (!doc.crls.is_empty() || !doc.ocsp.is_empty() || doc.other_revocation > 0);
     if !has(oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN) {
         Level::BB
     } else if !validation_data
@@ -953,26 +993,27 @@ fn verify_signer(
     // 102-1 §5.4), whose earliest valid genTime is the best-signature-time (§5.6.2.2). With one,
     // the signature is judged at that time (past signature validation, §5.6.2.1) with the
     // validation data it carries (B-LT) besides the relying party's.
-    let stamps = stamps.then(|| timestamp::signature_timestamps(doc, si, policy));
+    // Archive time-stamps (B-LTA, EN 319 122-1 §5.5.3) newest first, each over what it covered,
+    // lend their proof of existence to the time-stamps they cover (§5.6.3).
+    let stamps = stamps.then(|| {
+        let index = doc.signer_infos().iter().position(|x| std::ptr::eq(x, si));
+        timestamp::long_term(doc, si, index, content, policy)
+    });
     let poe = stamps.as_ref().and_then(|s| s.best);
     if let Some(s) = stamps {
         timestamp::report_stamps(&mut r, &s.reports);
         r.timestamps = s.reports;
-        // Each archive time-stamp over what it covered (EN 319 122-1 §5.5.3). Its proof of
-        // existence is reported, not yet used: the signature is judged on its signature
-        // time-stamps (a TSA certificate or algorithm expired since needs it: not done).
-        if let Some(index) = doc.signer_infos().iter().position(|x| std::ptr::eq(x, si)) {
-            let archives = timestamp::archive_timestamps(doc, index, content, policy);
-            timestamp::report_stamps(&mut r, &archives);
-            r.timestamps.extend(archives);
+        if let Some((due, what)) = s.renewal {
+            r.renewal_due = Some(rfc3339(due));
+            r.renewal_due_reason = Some(what);
         }
     }
     if poe.is_some() && doc.other_revocation > 0 {
         r.warn(
             "revocation-data",
             format!(
-                "{} non-CRL revocation entries in SignedData.crls (e.g. OCSP responses) are not \
-                 read: only CRLs are",
+                "{} revocation entries in SignedData.crls of a format other than CRL and OCSP \
+                 response are not read",
                 doc.other_revocation
             ),
         );
@@ -985,6 +1026,7 @@ fn verify_signer(
             poe_policy = Policy {
                 validation_time: t,
                 crls: timestamp::merged_crls(&[&policy.crls, &doc.crls]),
+                ocsp_responses: timestamp::merged_crls(&[&policy.ocsp_responses, &doc.ocsp]),
                 ..policy.clone()
             };
             // The cache holds paths at the policy's own time only.
@@ -1069,8 +1111,13 @@ fn verify_signer(
         roles: &roles,
     };
     let path = check_certificate(&mut r, &signer, cms_certs, judged, paths, key_usage);
+    if poe.is_some() || !judged.ocsp_responses.is_empty() {
+        let used = path
+            .as_deref()
+            .map_or(&[][..], cache::PathVerdict::ocsp_used);
+        revocation_sources(&mut r, judged, doc, used);
+    }
     if let Some((t, number)) = poe {
-        revocation_sources(&mut r, judged, &doc.crls);
         // Revoked at the best-signature-time: the time-stamp proves the signature existed only
         // after the revocation (EN 319 102-1 §5.6.2.1: past signature validation cannot place it
         // before), so the path's REVOKED stands, and the report says why the POE did not help.
@@ -1263,9 +1310,16 @@ fn check_claimed_time(
 }
 
 /// For each certificate of the validated path but the anchor, the CRLs of its issuer that speak
-/// for it at the validation time (current then, or issued after it: `revocation.rs`), with their
-/// origin. Direct CRLs only; an indirect CRL's coverage is in the revocation check's reason.
-fn revocation_sources(r: &mut SignatureReport, judged: &Policy, embedded: &[Vec<u8>]) {
+/// for it at the validation time (current then, or issued after it: `revocation.rs`), and the
+/// OCSP response that answered for it (`ocsp`), with their origin. Direct CRLs only; an indirect
+/// CRL's coverage is in the revocation check's reason.
+fn revocation_sources(
+    r: &mut SignatureReport,
+    judged: &Policy,
+    doc: &SignedDocument,
+    ocsp: &[path::OcspUse],
+) {
+    let embedded = &doc.crls;
     let at = judged.validation_time;
     let crls: Vec<(String, u64, &'static str)> = judged
         .crls
@@ -1292,16 +1346,32 @@ fn revocation_sources(r: &mut SignatureReport, judged: &Policy, embedded: &[Vec<
     let sources: Vec<RevocationSource> = r
         .chain
         .iter()
+        .enumerate()
         .take(r.chain.len().saturating_sub(1))
-        .flat_map(|c| {
-            crls.iter()
+        .flat_map(|(i, c)| {
+            let by_crl = crls
+                .iter()
                 .filter(|(issuer, _, _)| *issuer == c.issuer)
                 .map(|(_, this_update, origin)| RevocationSource {
                     subject: c.subject.clone(),
                     kind: "CRL",
                     origin,
                     this_update: rfc3339(*this_update),
-                })
+                });
+            let by_ocsp = ocsp.iter().filter(move |u| u.index == i).map(|u| {
+                let der = judged.ocsp_responses.get(u.response);
+                RevocationSource {
+                    subject: c.subject.clone(),
+                    kind: "OCSP",
+                    origin: if der.is_some_and(|d| doc.ocsp.contains(d)) {
+                        "embedded"
+                    } else {
+                        "supplied"
+                    },
+                    this_update: rfc3339(u.this_update),
+                }
+            });
+            by_crl.chain(by_ocsp).collect::<Vec<_>>()
         })
         .collect();
     r.revocation_sources = sources;

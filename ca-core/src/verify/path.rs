@@ -8,9 +8,11 @@
 
 use super::build::{self, MAX_INTERMEDIATES, MAX_PARTIAL_PATHS};
 use super::epoch;
+use super::ocsp::OcspSet;
 use super::report::SubIndication;
 pub(crate) use super::revocation::RevokedLater;
 use super::revocation::{self, CrlSet, Refused, Signers};
+pub(crate) use super::revocation::{Evidence, OcspUse};
 use crate::engine::key::{self, KeyError};
 use certval::{
     CertFile, CertVector, CertificationPath, CertificationPathResults, CertificationPathSettings,
@@ -43,6 +45,8 @@ pub(crate) struct PathInputs<'a> {
     /// Untrusted certificates (the pool and the CMS certificates).
     pub pool: &'a [Untrusted<'a>],
     pub crls: &'a [Vec<u8>],
+    /// DER OCSPResponses (RFC 6960), revocation data besides the CRLs.
+    pub ocsp: &'a [Vec<u8>],
     pub at: der::DateTime,
     /// Empty means `{anyPolicy}`.
     pub initial_policies: &'a [ObjectIdentifier],
@@ -74,6 +78,8 @@ pub(crate) struct ValidPath<'a> {
     /// A certificate of the path that a usable CRL lists as revoked since a time after the
     /// validation time: valid then, but a signature needs a proof of existence before it.
     pub revoked_later: Option<RevokedLater>,
+    /// The OCSP answers used, and those not used with why.
+    pub evidence: Evidence,
 }
 
 /// Why no path validated: the sub-indication, a reason, and the path of the best attempt.
@@ -242,11 +248,12 @@ pub(crate) fn validate<'a>(
 ) -> Result<ValidPath<'a>, PathFailure> {
     // Decoded once, and signatures remembered, for this validation and its CRL signers' paths.
     let crls = CrlSet::decode(inputs.crls);
+    let ocsp = OcspSet::decode(inputs.ocsp);
     let verified = Arc::new(Verified {
         inherited: inherited_dsa_keys(target, inputs),
         ..Verified::default()
     });
-    validate_with(target, inputs, &crls, &verified, 0)
+    validate_with(target, inputs, &crls, &ocsp, &verified, 0)
 }
 
 /// [`validate`] with the CRLs decoded, the signature memo, and how deep in CRL signers' paths.
@@ -254,6 +261,7 @@ fn validate_with<'a>(
     target: &[u8],
     inputs: &PathInputs<'a>,
     crls: &CrlSet,
+    ocsp: &OcspSet,
     verified: &Arc<Verified>,
     depth: usize,
 ) -> Result<ValidPath<'a>, PathFailure> {
@@ -263,7 +271,7 @@ fn validate_with<'a>(
         chain: Vec::new(),
     };
     let cps = settings(inputs);
-    let checking = !inputs.crls.is_empty();
+    let checking = !inputs.crls.is_empty() || !inputs.ocsp.is_empty();
     let mut pe = PkiEnvironment::new();
     pe.add_validate_path_callback(validate_path_rfc5280);
     pe.add_calculate_hash_callback(calculate_hash_rust_crypto);
@@ -341,6 +349,7 @@ fn validate_with<'a>(
     let signers = PathSigners {
         inputs,
         crls,
+        ocsp,
         verified,
         depth,
     };
@@ -432,6 +441,7 @@ fn validate_with<'a>(
                 e => classify(&e),
             });
         let mut revoked_later = None;
+        let mut evidence = Evidence::default();
         if let (Ok(()), Some(target_cert)) = (&result, &target_cert) {
             let decoded: Vec<(&[u8], Cow<'_, Certificate>)> = chain
                 .iter()
@@ -448,9 +458,10 @@ fn validate_with<'a>(
                 .collect();
             let refs: Vec<(&[u8], &Certificate)> =
                 decoded.iter().map(|(d, c)| (*d, c.as_ref())).collect();
-            result = match revocation::check(&refs, crls, at, &signers) {
-                revocation::Status::Good(later) => {
+            result = match revocation::check(&refs, crls, ocsp, at, &signers) {
+                revocation::Status::Good(later, found) => {
                     revoked_later = later;
+                    evidence = found;
                     Ok(())
                 }
                 revocation::Status::Revoked(reason) => Err((SubIndication::Revoked, reason)),
@@ -473,6 +484,7 @@ fn validate_with<'a>(
                     decoded,
                     revocation_checked: checking,
                     revoked_later,
+                    evidence,
                 });
             }
             Err((sub, mut reason)) => {
@@ -653,6 +665,7 @@ fn pool_certificates<'a>(pool: &[Untrusted<'a>]) -> Result<Vec<Decoded<'a>>, Str
 struct PathSigners<'s, 'a> {
     inputs: &'s PathInputs<'a>,
     crls: &'s CrlSet,
+    ocsp: &'s OcspSet,
     verified: &'s Arc<Verified>,
     depth: usize,
 }
@@ -702,9 +715,16 @@ impl Signers for PathSigners<'_, '_> {
             trust_anchors: &anchors,
             ..*self.inputs
         };
-        validate_with(cert, &inputs, self.crls, self.verified, self.depth + 1)
-            .map(|_| ())
-            .map_err(|f| f.reason)
+        validate_with(
+            cert,
+            &inputs,
+            self.crls,
+            self.ocsp,
+            self.verified,
+            self.depth + 1,
+        )
+        .map(|_| ())
+        .map_err(|f| f.reason)
     }
 }
 
@@ -888,6 +908,7 @@ mod tests {
             trust_anchors: &anchors,
             pool: &pool,
             crls: &crls,
+            ocsp: &[],
             // 2026-01-01T03:00:00Z, the vectors' validation time.
             at: der::DateTime::new(2026, 1, 1, 3, 0, 0).unwrap(),
             initial_policies: &[],

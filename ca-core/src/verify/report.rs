@@ -231,6 +231,11 @@ pub struct TimestampReport {
     /// TSTInfo policy (dotted), when it decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// What proves the token itself existed while its TSA certificate and algorithms were still
+    /// good, when the validation time alone does not (EN 319 102-1 §5.6.2.3), e.g.
+    /// `archive-time-stamp-v3 #1 (genTime 2027-01-01T00:00:00Z)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof_of_existence: Option<String>,
     /// Passed (a proof of existence at genTime) or failed (none).
     pub outcome: Outcome,
     /// Why, in words.
@@ -238,6 +243,19 @@ pub struct TimestampReport {
     /// For a failed time-stamp, its sub-indication.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
+    /// The TSA certificate's notAfter, Unix seconds, when it was found.
+    #[serde(skip)]
+    pub(crate) tsa_not_after: Option<u64>,
+    /// The earliest catalogue sunset of the token's algorithms (Unix seconds, what it refuses).
+    #[serde(skip)]
+    pub(crate) sunset: Option<(u64, super::Refusal)>,
+    /// The unsigned attribute this token is (attrType ‖ attrValue, DER), as an archive
+    /// time-stamp's ats-hash-index-v3 lists it.
+    #[serde(skip)]
+    pub(crate) attribute: Vec<u8>,
+    /// For an archive time-stamp: the hashes of the unsigned attribute values its index lists.
+    #[serde(skip)]
+    pub(crate) covers: Option<(crate::engine::digest::DigestAlgorithm, Vec<Vec<u8>>)>,
 }
 
 impl TimestampReport {
@@ -254,9 +272,14 @@ impl TimestampReport {
             gen_time_unix: None,
             tsa: None,
             policy: None,
+            proof_of_existence: None,
             outcome: Outcome::Failed,
             reason,
             sub_indication: Some(sub),
+            tsa_not_after: None,
+            sunset: None,
+            attribute: Vec::new(),
+            covers: None,
         }
     }
 }
@@ -266,11 +289,11 @@ impl TimestampReport {
 pub struct RevocationSource {
     /// The certificate's subject (as in `chain`).
     pub subject: String,
-    /// `CRL` (OCSP responses are not read yet).
+    /// `CRL` or `OCSP`.
     pub kind: &'static str,
     /// `embedded` (in the signature's `SignedData.crls`) or `supplied` (by the relying party).
     pub origin: &'static str,
-    /// The CRL's thisUpdate, RFC 3339.
+    /// The CRL's thisUpdate, or the OCSP SingleResponse's, RFC 3339.
     pub this_update: String,
 }
 
@@ -327,6 +350,15 @@ pub struct SignatureReport {
     /// their origin (only when validation data is embedded or a time-stamp proves the time).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revocation_sources: Vec<RevocationSource>,
+    /// When the signature's proof of existence must be renewed by (RFC 3339): the earliest of
+    /// the notAfter of the TSA certificate of its newest valid archive time-stamp (B-LTA) or of
+    /// its best signature time-stamp (B-T, B-LT: the first archive time-stamp is due), and the
+    /// catalogue sunset of that token's algorithms. `None`: no valid time-stamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal_due: Option<String>,
+    /// What falls due then, e.g. `the TSA certificate of archive-time-stamp-v3 #2 expires`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal_due_reason: Option<String>,
     /// Every check run on this signature, in order.
     pub checks: Vec<Check>,
 }
@@ -351,6 +383,8 @@ impl SignatureReport {
             best_signature_time_proof: None,
             timestamps: Vec::new(),
             revocation_sources: Vec::new(),
+            renewal_due: None,
+            renewal_due_reason: None,
             checks: Vec::new(),
         }
     }

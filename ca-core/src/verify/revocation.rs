@@ -10,6 +10,7 @@
 //! (§5.3.2, EN 319 102-1 §5.2.5). A listing after the validation time leaves the path valid and
 //! is reported as [`RevokedLater`].
 
+use super::ocsp::{OcspSet, Response, Said};
 use super::rfc3339;
 use certval::compare_names;
 use const_oid::db::rfc5280 as id;
@@ -17,7 +18,7 @@ use der::asn1::{Any, BitString, GeneralizedTime, Uint};
 use der::{Decode, Encode, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use x509_cert::Certificate;
 use x509_cert::crl::{CertificateList, RevokedCert};
 use x509_cert::ext::Extensions;
@@ -25,7 +26,7 @@ use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, GeneralNames};
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BaseCrlNumber, BasicConstraints, CrlDistributionPoints, CrlNumber,
-    CrlReason, IssuingDistributionPoint, KeyUsage,
+    CrlReason, ExtendedKeyUsage, IssuingDistributionPoint, KeyUsage,
 };
 use x509_cert::name::{Name, RdnSequence};
 use x509_cert::time::Time;
@@ -354,10 +355,29 @@ pub(crate) struct RevokedLater {
     pub reason: String,
 }
 
+/// An OCSP response that answered `good` for a certificate of the path (RFC 6960).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OcspUse {
+    /// In the chain: 0 = the target.
+    pub index: usize,
+    /// The response's position among those validation was given.
+    pub response: usize,
+    /// The SingleResponse's thisUpdate, Unix seconds.
+    pub this_update: u64,
+}
+
+/// What spoke for the path besides the CRLs: the OCSP answers used, and why others were not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Evidence {
+    pub ocsp: Vec<OcspUse>,
+    /// An OCSP response about a certificate of the path that was not used, and why.
+    pub unused: Vec<String>,
+}
+
 /// The outcome of revocation checking for a path.
 pub(crate) enum Status {
     /// No certificate is revoked at the validation time.
-    Good(Option<RevokedLater>),
+    Good(Option<RevokedLater>, Evidence),
     /// A certificate is listed as revoked (or on hold) on a usable CRL: the reason.
     Revoked(String),
     /// A certificate's status is not determined: the reason, naming each unusable CRL.
@@ -376,18 +396,22 @@ enum CertStatus {
 pub(crate) fn check(
     chain: &[(&[u8], &Certificate)],
     crls: &CrlSet,
+    ocsp: &OcspSet,
     at: u64,
     signers: &dyn Signers,
 ) -> Status {
     let mut undetermined: Option<String> = None;
     let mut later: Option<RevokedLater> = None;
+    let evidence = RefCell::new(Evidence::default());
     for i in 0..chain.len().saturating_sub(1) {
         let checker = Checker {
             chain,
             i,
             crls,
+            ocsp,
             at,
             signers,
+            evidence: &evidence,
         };
         match checker.status() {
             CertStatus::Revoked(reason) => return Status::Revoked(reason),
@@ -404,7 +428,7 @@ pub(crate) fn check(
     }
     match undetermined {
         Some(reason) => Status::Undetermined(reason),
-        None => Status::Good(later),
+        None => Status::Good(later, evidence.into_inner()),
     }
 }
 
@@ -420,8 +444,20 @@ struct Checker<'c> {
     chain: &'c [(&'c [u8], &'c Certificate)],
     i: usize,
     crls: &'c CrlSet,
+    ocsp: &'c OcspSet,
     at: u64,
     signers: &'c dyn Signers,
+    evidence: &'c RefCell<Evidence>,
+}
+
+/// What the OCSP responses said about one certificate.
+enum OcspOutcome {
+    /// No usable response about it.
+    Silent,
+    /// A usable response says good.
+    Good,
+    /// A usable response says revoked at the validation time.
+    Revoked(String),
 }
 
 /// What one complete CRL (with its delta) said about the certificate.
@@ -466,6 +502,14 @@ impl<'c> Checker<'c> {
 
     fn status(&self) -> CertStatus {
         let tbs = self.cert().tbs_certificate();
+        let mut later: Option<RevokedLater> = None;
+        // RFC 6960 answers first; a CRL listing the certificate still wins over a `good`.
+        let mut why: Vec<String> = Vec::new();
+        let by_ocsp = match self.ocsp_status(&mut later, &mut why) {
+            OcspOutcome::Revoked(text) => return CertStatus::Revoked(text),
+            OcspOutcome::Good => true,
+            OcspOutcome::Silent => false,
+        };
         let dps: Vec<DistributionPoint> = match tbs.get_extension::<CrlDistributionPoints>() {
             Ok(Some((_, dps))) => dps.0,
             // No cRLDistributionPoints: the CRLs of the certificate's issuer, all reasons.
@@ -474,6 +518,7 @@ impl<'c> Checker<'c> {
                 reasons: None,
                 crl_issuer: None,
             }],
+            Err(_) if by_ocsp => return CertStatus::Good(later),
             Err(_) => {
                 return CertStatus::Undetermined(format!(
                     "revocation status of {} not determined: its cRLDistributionPoints does not decode",
@@ -482,13 +527,12 @@ impl<'c> Checker<'c> {
             }
         };
         let mut mask: Reasons = 0;
-        let mut why: Vec<String> = self
-            .crls
-            .undecodable
-            .iter()
-            .map(|i| format!("CRL #{i} does not decode"))
-            .collect();
-        let mut later: Option<RevokedLater> = None;
+        why.extend(
+            self.crls
+                .undecodable
+                .iter()
+                .map(|i| format!("CRL #{i} does not decode")),
+        );
         for window in [Window::Current, Window::Later] {
             let mut deferred: Vec<(&DistributionPoint, &Crl)> = Vec::new();
             for dp in &dps {
@@ -524,7 +568,7 @@ impl<'c> Checker<'c> {
                 }
             }
         }
-        if mask == ALL_REASONS {
+        if mask == ALL_REASONS || by_ocsp {
             return CertStatus::Good(later);
         }
         let mut seen = std::collections::HashSet::new();
@@ -549,7 +593,10 @@ impl<'c> Checker<'c> {
             why.extend(orphans.map(|c| format!("{} has no complete CRL to apply to", c.name())));
         }
         if why.is_empty() {
-            why.push(format!("no CRL from {} covers it", tbs.issuer()));
+            why.push(format!(
+                "no CRL from {} and no OCSP response covers it",
+                tbs.issuer()
+            ));
         }
         CertStatus::Undetermined(format!(
             "revocation status of {} not determined at {}: {}",
@@ -557,6 +604,217 @@ impl<'c> Checker<'c> {
             rfc3339(self.at),
             why.join("; ")
         ))
+    }
+
+    /// RFC 6960 §3.2 for this certificate: every response with a SingleResponse whose CertID
+    /// names it, current at the validation time (thisUpdate ≤ time ≤ nextUpdate) or issued after
+    /// it (as a CRL issued later: `good` then means not revoked at the time either, EN 319 102-1
+    /// §5.2.5), from an authorised responder whose signature verifies. A response not used is
+    /// noted in `why` and in the evidence, with the reason.
+    fn ocsp_status(&self, later: &mut Option<RevokedLater>, why: &mut Vec<String>) -> OcspOutcome {
+        let Some((_, issuer)) = self.chain.get(self.i + 1) else {
+            return OcspOutcome::Silent;
+        };
+        let mut notes = Vec::new();
+        let mut good = None;
+        for r in &self.ocsp.responses {
+            let singles = r.about(self.cert(), issuer);
+            if singles.is_empty() {
+                continue;
+            }
+            if let Err(reason) = self.responder_authorised(r, issuer) {
+                notes.push(format!(
+                    "{} about {} not used: {reason}",
+                    r.name(),
+                    self.describe()
+                ));
+                continue;
+            }
+            for s in singles {
+                let issued_later = s.this_update > self.at;
+                if !issued_later && s.next_update.is_some_and(|n| self.at > n) {
+                    notes.push(format!(
+                        "{} about {} not used: stale, nextUpdate {} is before the validation \
+                         time (RFC 6960 §3.2 (6))",
+                        r.name(),
+                        self.describe(),
+                        s.next_update.map_or_else(String::new, rfc3339)
+                    ));
+                    continue;
+                }
+                match s.said {
+                    Said::Good => {
+                        good.get_or_insert(OcspUse {
+                            index: self.i,
+                            response: r.index,
+                            this_update: s.this_update,
+                        });
+                    }
+                    Said::Revoked(since, reason) => {
+                        let text = format!(
+                            "{} is revoked: {} says revoked on {} (reason {reason})",
+                            self.describe(),
+                            r.name(),
+                            rfc3339(since)
+                        );
+                        if !issued_later || since <= self.at {
+                            self.note(notes, why);
+                            return OcspOutcome::Revoked(text);
+                        }
+                        if later.as_ref().is_none_or(|b| since < b.revoked_at) {
+                            *later = Some(RevokedLater {
+                                index: self.i,
+                                revoked_at: since,
+                                reason: reason.to_owned(),
+                            });
+                        }
+                        good.get_or_insert(OcspUse {
+                            index: self.i,
+                            response: r.index,
+                            this_update: s.this_update,
+                        });
+                    }
+                    Said::Unknown => notes.push(format!(
+                        "{} says unknown for {}: the responder does not know the certificate \
+                         (RFC 6960 §2.2)",
+                        r.name(),
+                        self.describe()
+                    )),
+                }
+            }
+        }
+        for (i, e) in &self.ocsp.undecodable {
+            notes.push(format!("OCSP response #{i} does not decode: {e}"));
+        }
+        self.note(notes, why);
+        match good {
+            Some(used) => {
+                self.evidence.borrow_mut().ocsp.push(used);
+                OcspOutcome::Good
+            }
+            None => OcspOutcome::Silent,
+        }
+    }
+
+    fn note(&self, notes: Vec<String>, why: &mut Vec<String>) {
+        let mut evidence = self.evidence.borrow_mut();
+        for n in &notes {
+            if !evidence.unused.contains(n) {
+                evidence.unused.push(n.clone());
+            }
+        }
+        why.extend(notes);
+    }
+
+    /// RFC 6960 §4.2.2.2: the response is signed by the CA that issued the certificate, or by a
+    /// delegated responder whose certificate that CA issued with extendedKeyUsage
+    /// id-kp-OCSPSigning, valid at producedAt, and not revoked then (not checked when it carries
+    /// id-pkix-ocsp-nocheck, §4.2.2.2.1; otherwise by the CRLs).
+    fn responder_authorised(&self, r: &Response, issuer: &Certificate) -> Result<(), String> {
+        let signed_by = |cert: &Certificate| {
+            self.signers
+                .verify(
+                    &r.tbs,
+                    &r.signature,
+                    &r.algorithm,
+                    cert.tbs_certificate().subject_public_key_info(),
+                )
+                .is_ok()
+        };
+        let ca = issuer.tbs_certificate().subject();
+        if r.names(issuer) {
+            return if signed_by(issuer) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "its signature does not verify with the key of {ca}, the responder it names"
+                ))
+            };
+        }
+        let Some((der, responder)) = r.certs.iter().find(|(_, c)| r.names(c)) else {
+            return Err(format!(
+                "its responderID names neither {ca} (the certificate's issuer) nor a certificate \
+                 the response carries (RFC 6960 §4.2.2.2)"
+            ));
+        };
+        let rtbs = responder.tbs_certificate();
+        let who = format!(
+            "its responder {} (serial {})",
+            rtbs.subject(),
+            hex::encode(rtbs.serial_number().as_bytes())
+        );
+        if !signed_by(responder) {
+            return Err(format!(
+                "its signature does not verify with the key of {who}"
+            ));
+        }
+        let issued_by_ca = compare_names(rtbs.issuer(), ca)
+            && super::epoch::tbs(der).is_some_and(|tbs| {
+                self.signers
+                    .verify(
+                        &tbs,
+                        responder.signature(),
+                        responder.signature_algorithm(),
+                        issuer.tbs_certificate().subject_public_key_info(),
+                    )
+                    .is_ok()
+            });
+        if !issued_by_ca {
+            return Err(format!(
+                "{who} is not a delegated responder of {ca}: its certificate is not issued by \
+                 that CA (RFC 6960 §4.2.2.2)"
+            ));
+        }
+        let ocsp_signing = matches!(
+            rtbs.get_extension::<ExtendedKeyUsage>(),
+            Ok(Some((_, eku))) if eku.0.contains(&crate::engine::oid::ID_KP_OCSP_SIGNING)
+        );
+        if !ocsp_signing {
+            return Err(format!(
+                "{who} has no extendedKeyUsage id-kp-OCSPSigning (RFC 6960 §4.2.2.2)"
+            ));
+        }
+        let validity = rtbs.validity();
+        let (from, to) = (
+            validity.not_before.to_unix_duration().as_secs(),
+            validity.not_after.to_unix_duration().as_secs(),
+        );
+        if r.produced_at < from || r.produced_at > to {
+            return Err(format!(
+                "{who} is not valid at producedAt ({} to {})",
+                rfc3339(from),
+                rfc3339(to)
+            ));
+        }
+        let nocheck = rtbs
+            .extensions()
+            .into_iter()
+            .flatten()
+            .any(|e| e.extn_id == crate::engine::oid::ID_PKIX_OCSP_NOCHECK);
+        if nocheck {
+            return Ok(());
+        }
+        // Its own status, from the CRLs, at producedAt (OCSP not consulted: no circle).
+        let mut chain: Vec<(&[u8], &Certificate)> = vec![(der.as_slice(), responder)];
+        chain.extend_from_slice(&self.chain[self.i + 1..]);
+        let none = OcspSet::empty();
+        let scratch = RefCell::new(Evidence::default());
+        let checker = Checker {
+            chain: &chain,
+            i: 0,
+            crls: self.crls,
+            ocsp: &none,
+            at: r.produced_at,
+            signers: self.signers,
+            evidence: &scratch,
+        };
+        match checker.status() {
+            CertStatus::Good(_) => Ok(()),
+            CertStatus::Revoked(why) => Err(format!("{who}: {why}")),
+            CertStatus::Undetermined(why) => Err(format!(
+                "{who} has no id-pkix-ocsp-nocheck and its own status is not determined: {why}"
+            )),
+        }
     }
 
     /// A listing's verdict: revoked at the validation time, or later (kept in `later`).
@@ -870,7 +1128,7 @@ impl<'c> Checker<'c> {
 }
 
 /// CRLReason names as RFC 5280 §5.3.1 spells them.
-fn reason_name(r: CrlReason) -> &'static str {
+pub(crate) fn reason_name(r: CrlReason) -> &'static str {
     match r {
         CrlReason::Unspecified => "unspecified",
         CrlReason::KeyCompromise => "keyCompromise",

@@ -63,21 +63,197 @@ fn tst_fields(der: &[u8]) -> Result<TstFields, String> {
     })
 }
 
-/// The signature time-stamps of one SignerInfo, each judged, and the best-signature-time.
+/// The time-stamps of one SignerInfo, each judged, the best-signature-time and the renewal date.
 pub(crate) struct Stamps {
+    /// Signature time-stamps in the order carried, then archive time-stamps newest first.
     pub reports: Vec<TimestampReport>,
-    /// The earliest genTime of a valid token, and that token's number (1-based).
+    /// The earliest genTime of a valid signature time-stamp, and that token's number (1-based).
     pub best: Option<(u64, usize)>,
+    /// When the proof of existence must be renewed by (Unix seconds), and what falls due.
+    pub renewal: Option<(u64, String)>,
+}
+
+/// EN 319 102-1 §5.4–§5.6 for SignerInfo `si` (number `signer` in `doc`, when known): its
+/// signature time-stamps and archive time-stamps (B-LTA), each judged, the archive time-stamps
+/// newest first, each lending its genTime as proof of existence to what its ats-hash-index-v3
+/// covers (§5.6.2.3, §5.6.3): a token whose TSA certificate has expired, or whose algorithm
+/// passed its sunset, by the validation time is still valid when a valid archive time-stamp
+/// covering it predates that event. `content`: the signed content, which archive imprints cover.
+pub(crate) fn long_term(
+    doc: &SignedDocument,
+    si: &SignerInfo,
+    signer: Option<usize>,
+    content: Option<&[u8]>,
+    policy: &Policy,
+) -> Stamps {
+    let at = policy.validation_time;
+    let mut archives =
+        signer.map_or_else(Vec::new, |i| archive_timestamps(doc, i, content, policy));
+    // Newest first: each is settled before those it covers.
+    for i in 0..archives.len() {
+        let poe = earliest_cover(&archives[..i], &archives[i].attribute);
+        settle(&mut archives[i], at, poe);
+    }
+    let mut signatures = signature_timestamps(doc, si, policy);
+    let mut best: Option<(u64, usize)> = None;
+    for t in &mut signatures {
+        let poe = earliest_cover(&archives, &t.attribute);
+        settle(t, at, poe);
+        if t.outcome == Outcome::Passed
+            && let Some(g) = t.gen_time_unix
+            && best.is_none_or(|(b, _)| g < b)
+        {
+            best = Some((g, t.number));
+        }
+    }
+    // EN 319 122-1 §5.5.3 / issue 14 item 4: the newest valid archive time-stamp carries the
+    // proof on; without one, the best signature time-stamp does until the first is added.
+    let carrier = archives
+        .iter()
+        .find(|t| t.outcome == Outcome::Passed)
+        .or_else(|| best.and_then(|(_, n)| signatures.iter().find(|t| t.number == n)));
+    let renewal = carrier.and_then(renewal_due);
+    signatures.extend(archives);
+    Stamps {
+        reports: signatures,
+        best,
+        renewal,
+    }
+}
+
+/// The earliest genTime among the valid archive time-stamps of `newer` whose ats-hash-index-v3
+/// lists `attribute`, with the proof's name.
+fn earliest_cover(newer: &[TimestampReport], attribute: &[u8]) -> Option<(u64, String)> {
+    if attribute.is_empty() {
+        return None;
+    }
+    newer
+        .iter()
+        .filter(|a| a.outcome == Outcome::Passed)
+        .filter(|a| {
+            a.covers
+                .as_ref()
+                .is_some_and(|(hash, listed)| listed.contains(&hash.digest(attribute)))
+        })
+        .filter_map(|a| {
+            let g = a.gen_time_unix?;
+            Some((
+                g,
+                format!(
+                    "{ARCHIVE} #{} (genTime {})",
+                    a.number,
+                    a.gen_time.as_deref().unwrap_or("-")
+                ),
+            ))
+        })
+        .min_by_key(|(g, _)| *g)
+}
+
+/// A valid token's life at the validation time `at`: its TSA certificate unexpired and its
+/// algorithms before their sunset (EN 319 102-1 §5.2.6, §5.2.8). When not, the proof of
+/// existence `poe` of an archive time-stamp before the event keeps it (past signature validation
+/// of the token, §5.6.2.1, §5.6.2.3); without one it fails: OUT_OF_BOUNDS_NO_POE for the
+/// expired TSA certificate (§5.2.6: the validation time is outside its validity and nothing
+/// places the token inside), CRYPTO_CONSTRAINTS_FAILURE_NO_POE for the algorithm (§5.2.8).
+fn settle(t: &mut TimestampReport, at: u64, poe: Option<(u64, String)>) {
+    if t.outcome != Outcome::Passed {
+        return;
+    }
+    let expired = t.tsa_not_after.filter(|n| at > *n);
+    let sunset = t.sunset.clone().filter(|(s, _)| at >= *s);
+    if expired.is_none() && sunset.is_none() {
+        return;
+    }
+    let proof = poe.filter(|(p, _)| *p < at);
+    let mut fail = |sub, why: String| {
+        t.outcome = Outcome::Failed;
+        t.sub_indication = Some(sub);
+        t.reason = why;
+    };
+    let none = |what: &str, since: String| match &proof {
+        Some((p, name)) => format!(
+            "{what} {since}, and the proof of existence of {name} is not before then ({})",
+            rfc3339(*p)
+        ),
+        None => format!(
+            "{what} {since}, before the validation time {}, and no archive time-stamp proves \
+             the token existed before then",
+            rfc3339(at)
+        ),
+    };
+    if let Some(not_after) = expired
+        && proof.as_ref().is_none_or(|(p, _)| *p > not_after)
+    {
+        return fail(
+            SubIndication::OutOfBoundsNoPoe,
+            format!(
+                "{} (EN 319 102-1 §5.2.6, §5.6.2.1)",
+                none("the TSA certificate expired on", rfc3339(not_after))
+            ),
+        );
+    }
+    if let Some((at_sunset, refusal)) = &sunset
+        && proof.as_ref().is_none_or(|(p, _)| p >= at_sunset)
+    {
+        return fail(
+            SubIndication::CryptoConstraintsFailureNoPoe,
+            format!(
+                "{} (EN 319 102-1 §5.2.8, §5.6.2.3)",
+                none(&refusal.to_string(), "— its sunset passed".into())
+            ),
+        );
+    }
+    if let Some((p, name)) = proof {
+        let mut events = Vec::new();
+        if let Some(n) = expired {
+            events.push(format!("its TSA certificate expired on {}", rfc3339(n)));
+        }
+        if let Some((_, refusal)) = &sunset {
+            events.push(refusal.to_string());
+        }
+        t.reason = format!(
+            "{}; {}, after {name} proves the token existed ({}): valid by that proof of \
+             existence (EN 319 102-1 §5.6.2.3)",
+            t.reason,
+            events.join(" and "),
+            rfc3339(p)
+        );
+        t.proof_of_existence = Some(name);
+    }
+}
+
+/// The first of the token's TSA certificate notAfter and its algorithms' sunset.
+fn renewal_due(t: &TimestampReport) -> Option<(u64, String)> {
+    let token = format!("{} #{}", t.kind, t.number);
+    let expiry = t.tsa_not_after.map(|n| {
+        (
+            n,
+            format!("the TSA certificate of {token} expires (notAfter)"),
+        )
+    });
+    let sunset = t.sunset.as_ref().map(|(s, refusal)| {
+        (
+            *s,
+            format!(
+                "{token} uses {}, not acceptable from {} on (algorithm catalogue: {})",
+                refusal.algorithm, refusal.sunset, refusal.source
+            ),
+        )
+    });
+    [expiry, sunset]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, _)| *at)
 }
 
 /// Every signature-time-stamp of `si` (in `doc`), judged under `policy`: trust anchors, pool and
-/// CRLs (the relying party's, then those `doc` carries), algorithm catalogue at the validation
-/// time for the token itself.
-pub(crate) fn signature_timestamps(
+/// CRLs (the relying party's, then those `doc` carries); its life at the validation time is
+/// [`settle`]d afterwards.
+fn signature_timestamps(
     doc: &SignedDocument,
     si: &SignerInfo,
     policy: &Policy,
-) -> Stamps {
+) -> Vec<TimestampReport> {
     let tokens: Vec<&Any> = si
         .unsigned_attrs
         .iter()
@@ -85,8 +261,10 @@ pub(crate) fn signature_timestamps(
         .filter(|a| a.oid == oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
         .flat_map(|a| a.values.iter())
         .collect();
+    let kind = oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN
+        .to_der()
+        .unwrap_or_default();
     let mut reports = Vec::new();
-    let mut best: Option<(u64, usize)> = None;
     for (i, token) in tokens.iter().enumerate() {
         let number = i + 1;
         if number > MAX_TIMESTAMPS {
@@ -100,9 +278,13 @@ pub(crate) fn signature_timestamps(
         }
         let signature = si.signature.as_bytes();
         let report = match token.to_der() {
-            Ok(der) => judge(doc, &der, number, SIGNATURE, policy, &|hash, _| {
-                Ok(hash.digest(signature))
-            }),
+            Ok(der) => {
+                let mut report = judge(doc, &der, number, SIGNATURE, policy, &|hash, _| {
+                    Ok(hash.digest(signature))
+                });
+                report.attribute = [kind.as_slice(), &der].concat();
+                report
+            }
             Err(e) => TimestampReport::failed(
                 number,
                 SIGNATURE,
@@ -110,15 +292,9 @@ pub(crate) fn signature_timestamps(
                 format!("token: {e}"),
             ),
         };
-        if report.outcome == Outcome::Passed
-            && let Some(t) = report.gen_time_unix
-            && best.is_none_or(|(b, _)| t < b)
-        {
-            best = Some((t, number));
-        }
         reports.push(report);
     }
-    Stamps { reports, best }
+    reports
 }
 
 /// The report names of the two kinds of time-stamp.
@@ -189,25 +365,21 @@ fn judge(
         if let Err(why) = timestamping_eku(&cert) {
             return fail(report, SubIndication::ChainConstraintsFailure, why);
         }
-        // The token's algorithms against the catalogue now: nothing proves the token older.
+        // How long the token lives: its TSA certificate's notAfter and its algorithms' sunset,
+        // judged at the validation time or an archive time-stamp's proof of existence (`settle`).
+        report.tsa_not_after = Some(
+            cert.tbs_certificate()
+                .validity()
+                .not_after
+                .to_unix_duration()
+                .as_secs(),
+        );
         let key = key::key_params(cert.tbs_certificate().subject_public_key_info()).ok();
         let hashes: Vec<_> = [&tsa_si.digest_alg, &fields.imprint.hash_algorithm]
             .into_iter()
             .filter_map(digest_algorithm)
             .collect();
-        if let Err(refusal) = policy
-            .algorithms
-            .check(policy.validation_time, &hashes, key)
-        {
-            return fail(
-                report,
-                SubIndication::CryptoConstraintsFailureNoPoe,
-                format!(
-                    "{refusal}; validation time {}",
-                    rfc3339(policy.validation_time)
-                ),
-            );
-        }
+        report.sunset = policy.algorithms.first_sunset(&hashes, key);
     }
     // The imprint: the hash of the signature value octets (EN 319 122-1 §5.3).
     let imprint_alg = &fields.imprint.hash_algorithm;
@@ -286,6 +458,7 @@ fn tsa_policy(doc: &SignedDocument, token: &SignedDocument, policy: &Policy, at:
     p.cert_pool
         .extend(doc.carried.iter().map(|c: &Carried| c.der.clone()));
     p.crls = merged_crls(&[&policy.crls, &doc.crls, &token.crls]);
+    p.ocsp_responses = merged_crls(&[&policy.ocsp_responses, &doc.ocsp, &token.ocsp]);
     p.max_depth = policy.max_depth;
     p.validation_policy = super::ValidationPolicy::Generic;
     p.check_chain = policy.check_chain;
@@ -340,7 +513,7 @@ fn timestamping_eku(cert: &Certificate) -> Result<(), String> {
 /// Every archive-time-stamp-v3 of SignerInfo `signer` of `doc`, newest first (EN 319 102-1
 /// §5.6.3 works back from the newest), each over what it covered (`archive.rs`). `content`: the
 /// signed content's bytes, which the archive imprint covers.
-pub(crate) fn archive_timestamps(
+fn archive_timestamps(
     doc: &SignedDocument,
     signer: usize,
     content: Option<&[u8]>,
@@ -360,14 +533,24 @@ pub(crate) fn archive_timestamps(
             )];
         }
     };
+    let kind = oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3
+        .to_der()
+        .unwrap_or_default();
     let mut reports: Vec<TimestampReport> = tokens
         .iter()
         .take(MAX_TIMESTAMPS)
         .enumerate()
         .map(|(i, token)| {
-            judge(doc, token, i + 1, ARCHIVE, policy, &|hash, token_doc| {
-                super::archive::expected_imprint(raw, signer, token_doc, content, hash)
-            })
+            let covers = std::cell::RefCell::new(None);
+            let mut report = judge(doc, token, i + 1, ARCHIVE, policy, &|hash, token_doc| {
+                let (imprint, listed) =
+                    super::archive::expected_imprint(raw, signer, token_doc, content, hash)?;
+                *covers.borrow_mut() = Some(listed);
+                Ok(imprint)
+            });
+            report.attribute = [kind.as_slice(), token].concat();
+            report.covers = covers.into_inner();
+            report
         })
         .collect();
     reports.sort_by_key(|t| std::cmp::Reverse(t.gen_time_unix));
