@@ -19,31 +19,31 @@ use ca_core::verify::{
 };
 
 /// 2026-01-01T00:00:00Z: the CA, the signer's and the TSA's certificates are made then.
-const NOW: u64 = 1_767_225_600;
-const HOUR: u64 = 3_600;
-const DAY: u64 = 86_400;
+pub(crate) const NOW: u64 = 1_767_225_600;
+pub(crate) const HOUR: u64 = 3_600;
+pub(crate) const DAY: u64 = 86_400;
 /// Signed at S (signingTime), time-stamped a minute later.
-const S: u64 = NOW + HOUR;
-const TST: u64 = S + 60;
+pub(crate) const S: u64 = NOW + HOUR;
+pub(crate) const TST: u64 = S + 60;
 /// The signer's key is compromised and revoked at R.
 const R: u64 = NOW + 2 * DAY;
-const POLICY_OID: &str = "2.25.2026120701.13.1";
+pub(crate) const POLICY_OID: &str = "2.25.2026120701.13.1";
 const RX: &[u8] = b"Rx: amoxicillin 500 mg, three times daily for 7 days\n";
 
-struct Ltv {
-    authority: Authority<SledStore>,
-    key: SigningKey,
-    certificate: Vec<u8>,
-    chain: Vec<Vec<u8>>,
-    serial: Vec<u8>,
-    tsa: Tsa,
-    tsa_key: SigningKey,
-    tsa_certificate: Vec<u8>,
-    tsa_chain: Vec<Vec<u8>>,
-    _dir: tempfile::TempDir,
+pub(crate) struct Ltv {
+    pub(crate) authority: Authority<SledStore>,
+    pub(crate) key: SigningKey,
+    pub(crate) certificate: Vec<u8>,
+    pub(crate) chain: Vec<Vec<u8>>,
+    pub(crate) serial: Vec<u8>,
+    pub(crate) tsa: Tsa,
+    pub(crate) tsa_key: SigningKey,
+    pub(crate) tsa_certificate: Vec<u8>,
+    pub(crate) tsa_chain: Vec<Vec<u8>>,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
-fn setup() -> Ltv {
+pub(crate) fn setup() -> Ltv {
     let dir = tempfile::tempdir().unwrap();
     let request = fresh_ca::request(
         "hpki LTV Tests",
@@ -96,7 +96,7 @@ fn setup() -> Ltv {
 
 impl Ltv {
     /// B-B: an attached CAdES signature claiming signingTime `at`.
-    fn sign(&self, at: u64) -> Vec<u8> {
+    pub(crate) fn sign(&self, at: u64) -> Vec<u8> {
         let purpose = SigningPolicy::embedded()
             .unwrap()
             .purpose("author")
@@ -115,7 +115,7 @@ impl Ltv {
         .unwrap()
     }
 
-    fn revoke(&self, at: u64) {
+    pub(crate) fn revoke(&self, at: u64) {
         self.authority
             .revoke(
                 &self.serial,
@@ -128,14 +128,14 @@ impl Ltv {
     }
 
     /// The root's and the signing CA's CRLs, published at `at`.
-    fn crls(&self, at: u64) -> Vec<Vec<u8>> {
+    pub(crate) fn crls(&self, at: u64) -> Vec<Vec<u8>> {
         ["root", "sign"]
             .iter()
             .map(|ca| self.authority.crl(ca, at, "test:crl").unwrap())
             .collect()
     }
 
-    fn policy(&self, at: u64, crls: Vec<Vec<u8>>) -> Policy {
+    pub(crate) fn policy(&self, at: u64, crls: Vec<Vec<u8>>) -> Policy {
         let mut p = Policy::new(at);
         p.trust_anchors = vec![self.authority.ca_certificate("root").unwrap().to_vec()];
         p.crls = crls;
@@ -143,19 +143,19 @@ impl Ltv {
     }
 }
 
-fn one(report: &Report) -> &SignatureReport {
+pub(crate) fn one(report: &Report) -> &SignatureReport {
     assert_eq!(report.signatures.len(), 1, "{report:#?}");
     &report.signatures[0]
 }
 
-fn check<'a>(s: &'a SignatureReport, name: &str) -> &'a ca_core::verify::Check {
+pub(crate) fn check<'a>(s: &'a SignatureReport, name: &str) -> &'a ca_core::verify::Check {
     s.checks
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no {name} check: {s:#?}"))
 }
 
-fn verdict(report: &Report) -> (Indication, Option<SubIndication>) {
+pub(crate) fn verdict(report: &Report) -> (Indication, Option<SubIndication>) {
     (report.indication, report.sub_indication)
 }
 
