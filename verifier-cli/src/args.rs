@@ -76,6 +76,11 @@ pub struct Common {
     /// CRL; any --crl turns on revocation checking of every certificate in the path. Repeatable.
     #[arg(long = "crl")]
     crls: Vec<PathBuf>,
+    /// OCSP response (DER OCSPResponse, as `openssl ocsp -respout` writes it); like --crl it
+    /// turns on revocation checking, and answers for the certificate it names (RFC 6960: an
+    /// authorised responder, fresh at the validation time). Repeatable.
+    #[arg(long = "ocsp-response")]
+    ocsp_responses: Vec<PathBuf>,
     /// Validation time, RFC 3339 (default: now).
     #[arg(long)]
     at: Option<String>,
@@ -175,6 +180,12 @@ impl Common {
             let bytes = read_limited(f, verify::MAX_CRL_LEN as u64)?;
             p.crls
                 .extend(verify::decode_crls(&bytes).with_context(|| f.display().to_string())?);
+        }
+        for f in &self.ocsp_responses {
+            let bytes = read_limited(f, verify::MAX_OCSP_RESPONSE_LEN as u64)?;
+            p.ocsp_responses.push(
+                verify::decode_ocsp_response(&bytes).with_context(|| f.display().to_string())?,
+            );
         }
         if p.trust_anchors.len() + p.cert_pool.len() > verify::MAX_CERTIFICATES {
             bail!("more than {} certificates", verify::MAX_CERTIFICATES);

@@ -114,8 +114,9 @@ fn long_term(out: &mut String, s: &ca_core::verify::SignatureReport) {
         );
     }
     for t in &s.timestamps {
-        let what = match t.outcome {
-            Outcome::Passed => "passed".to_string(),
+        let what = match (t.outcome, &t.proof_of_existence) {
+            (Outcome::Passed, None) => "passed".to_string(),
+            (Outcome::Passed, Some(proof)) => format!("passed, existed as proven by {proof}"),
             _ => format!(
                 "FAILED{}: {}",
                 t.sub_indication
@@ -144,6 +145,12 @@ fn long_term(out: &mut String, s: &ca_core::verify::SignatureReport) {
             out,
             "  status:  {}: {} ({}), thisUpdate {}",
             r.subject, r.kind, r.origin, r.this_update
+        );
+    }
+    if let (Some(due), Some(why)) = (&s.renewal_due, &s.renewal_due_reason) {
+        let _ = writeln!(
+            out,
+            "  renew:   by {due}: {why} (add an archive time-stamp before then)"
         );
     }
 }

@@ -25,6 +25,11 @@ fn rfc3339(t: u64) -> String {
 
 /// A TSA certified by the signer's own CA (the `tsa` profile: timeStamping, critical).
 fn tsa(s: &OwnKey) -> Tsa {
+    tsa_and_certificate(s).0
+}
+
+/// [`tsa`] and its certificate (DER).
+fn tsa_and_certificate(s: &OwnKey) -> (Tsa, Vec<u8>) {
     let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
     let registration = Registration {
         profile: "tsa".into(),
@@ -37,13 +42,14 @@ fn tsa(s: &OwnKey) -> Tsa {
         .authority
         .issue(&registration, &own_key::fresh_ca::csr(&key), NOW, "test:ra")
         .unwrap();
-    Tsa::new(
+    let tsa = Tsa::new(
         key,
         &issued.certificate,
         &issued.chain,
         "2.25.2026120701.13.1".parse().unwrap(),
     )
-    .unwrap()
+    .unwrap();
+    (tsa, issued.certificate)
 }
 
 fn crls(s: &OwnKey, at: u64) -> Vec<Vec<u8>> {
@@ -180,6 +186,156 @@ fn b_lt_names_its_embedded_crls() {
             "  ats #1:  passed; genTime {}, TSA ",
             rfc3339(ats_at)
         )),
+        "{text}"
+    );
+}
+
+/// The authority's own OCSP answer about `cert` (issued by `issuer`) at `at`: a SHA-1 CertID as
+/// RFC 5019 clients send.
+fn ocsp_answer(s: &OwnKey, cert: &[u8], issuer: &[u8], at: u64) -> Vec<u8> {
+    use ca_core::ocsp::{CertId, OcspRequest, Request, TbsRequest};
+    use der::asn1::OctetString;
+    use der::{Decode, Encode};
+    use x509_cert::Certificate;
+    let sha1 = |d: &[u8]| ca_core::sign::DigestAlgorithm::Sha1.digest(d);
+    let (cert, issuer) = (
+        Certificate::from_der(cert).unwrap(),
+        Certificate::from_der(issuer).unwrap(),
+    );
+    let issuer = issuer.tbs_certificate();
+    let id = CertId {
+        hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: const_oid::db::rfc5912::ID_SHA_1,
+            parameters: None,
+        },
+        issuer_name_hash: OctetString::new(sha1(&issuer.subject().to_der().unwrap())).unwrap(),
+        issuer_key_hash: OctetString::new(sha1(
+            issuer
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes(),
+        ))
+        .unwrap(),
+        serial_number: cert.tbs_certificate().serial_number().clone(),
+    };
+    let request = OcspRequest {
+        tbs_request: TbsRequest {
+            version: Default::default(),
+            requestor_name: None,
+            request_list: vec![Request {
+                req_cert: id,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    s.authority
+        .ocsp_response(&request.to_der().unwrap(), at)
+        .unwrap()
+        .der
+}
+
+/// `verify` with `--ocsp-response` files instead of CRLs.
+fn verify_with_ocsp(
+    s: &OwnKey,
+    cms: &[u8],
+    at: u64,
+    answers: &[Vec<u8>],
+    format: &str,
+) -> (i32, String) {
+    let cms = s.save("doc.p7s", cms);
+    let mut cmd = Command::new(BIN);
+    cmd.arg("verify")
+        .arg("--cms")
+        .arg(&cms)
+        .arg("--trust-anchor")
+        .arg(s.root());
+    for (i, a) in answers.iter().enumerate() {
+        cmd.arg("--ocsp-response")
+            .arg(s.save(&format!("{i}.ocsp"), a));
+    }
+    let out = cmd
+        .args(["--at", &rfc3339(at), "--format", format])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `--ocsp-response`: the relying party's OCSP answers (the signer's and the TSA's from the sign
+/// CA's delegated responder, the sign CA's from the root) are its revocation data, reported as
+/// "OCSP (supplied)", with the date the first archive time-stamp is due; an answer saying the
+/// signer was revoked before the time-stamp is REVOKED (exit 1); a file that is no OCSP response
+/// cannot be run (exit 2), naming the file.
+#[test]
+fn supplied_ocsp_responses_answer_for_the_path() {
+    let s = own_key::signer("Medical Doctor");
+    let (tsa, tsa_certificate) = tsa_and_certificate(&s);
+    let btt = bt::timestamped(&s.sign(RX, "author", NOW + HOUR), &tsa, TST);
+    let (sign_ca, root) = (&s.chain[0], &s.chain[1]);
+    let at = TST + 600;
+    let answers = [
+        ocsp_answer(&s, &s.certificate, sign_ca, at),
+        ocsp_answer(&s, sign_ca, root, at),
+        ocsp_answer(&s, &tsa_certificate, sign_ca, at),
+    ];
+    let (code, text) = verify_with_ocsp(&s, &btt, NOW + 2 * DAY, &answers, "text");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  status:  ")
+            && l.contains("CN=Jiro Suzuki")
+            && l.ends_with(&format!(": OCSP (supplied), thisUpdate {}", rfc3339(at)))),
+        "{text}"
+    );
+    assert!(
+        text.contains("  renew:   by ")
+            && text.contains(": the TSA certificate of signature-time-stamp #1 expires (notAfter)"),
+        "{text}"
+    );
+    let (code, json) = verify_with_ocsp(&s, &btt, NOW + 2 * DAY, &answers, "json");
+    assert_eq!(code, 0, "{json}");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let sig = &r["signatures"][0];
+    let signer = sig["revocation_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["subject"].as_str().unwrap().contains("Jiro Suzuki"))
+        .unwrap();
+    assert_eq!(
+        (&signer["kind"], &signer["origin"]),
+        (&"OCSP".into(), &"supplied".into())
+    );
+    assert!(sig["renewal_due"].is_string(), "{sig:#}");
+
+    // Revoked before the time-stamp: the responder says so.
+    s.authority
+        .revoke(
+            &s.serial,
+            RevocationReason::KeyCompromise,
+            None,
+            NOW + HOUR - 600,
+            "test:ra",
+        )
+        .unwrap();
+    let answers = [
+        ocsp_answer(&s, &s.certificate, sign_ca, at),
+        ocsp_answer(&s, sign_ca, root, at),
+        ocsp_answer(&s, &tsa_certificate, sign_ca, at),
+    ];
+    let (code, json) = verify_with_ocsp(&s, &btt, NOW + 2 * DAY, &answers, "json");
+    assert_eq!(code, 1, "{json}");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(r["sub_indication"], "REVOKED", "{r:#}");
+
+    // Not an OCSP response.
+    let (code, text) = verify_with_ocsp(&s, &btt, NOW + 2 * DAY, &[b"not ocsp".to_vec()], "text");
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("0.ocsp") && text.contains("OCSP response"),
         "{text}"
     );
 }

@@ -170,8 +170,14 @@ fn b_lt_with_embedded_ocsp_answers_verifies_after_the_signer_expired() {
         [("OCSP", "embedded", at.as_str())],
         "{s:#?}"
     );
-    assert_eq!(sources(s, "HPKI Signature CA"), [("OCSP", "embedded", at.as_str())]);
-    assert!(s.checks.iter().all(|c| c.name != "revocation-data"), "{s:#?}");
+    assert_eq!(
+        sources(s, "HPKI Signature CA"),
+        [("OCSP", "embedded", at.as_str())]
+    );
+    assert!(
+        s.checks.iter().all(|c| c.name != "revocation-data"),
+        "{s:#?}"
+    );
 
     // Without the answers the same signature has no revocation data for the signer at all.
     let bare = bt::timestamped(&l.sign(S), &l.tsa, TST);
@@ -375,7 +381,11 @@ fn an_archive_time_stamp_keeps_a_time_stamp_whose_tsa_certificate_expired() {
     let btt = bt::timestamped(&l.sign(S), &short, TST);
     let blt = bt::embed_crls(&btt, &l.crls(TST + 60));
     let on_day_20 = NOW + 20 * DAY;
-    let blta = bt::archived(&bt::embed_crls(&blt, &l.crls(on_day_20 - 60)), &l.tsa, on_day_20);
+    let blta = bt::archived(
+        &bt::embed_crls(&blt, &l.crls(on_day_20 - 60)),
+        &l.tsa,
+        on_day_20,
+    );
     let later = NOW + 540 * DAY;
     assert!(later > not_after(&short_cert) && later > NOW + 365 * DAY);
 
@@ -421,7 +431,8 @@ fn an_archive_time_stamp_keeps_a_time_stamp_whose_tsa_certificate_expired() {
         "{sig:#?}"
     );
     assert!(
-        sig.reason.contains("no archive time-stamp proves the token existed before then")
+        sig.reason
+            .contains("no archive time-stamp proves the token existed before then")
             && sig.reason.contains("EN 319 102-1 §5.2.6"),
         "{}",
         sig.reason
@@ -506,7 +517,11 @@ fn an_archive_time_stamp_keeps_a_time_stamp_past_its_algorithm_sunset() {
     // Before the sunset, the B-LT's renewal is due at the sunset of its time-stamp's key.
     let report = verify_bytes(&blt, None, &policy(NOW + 10 * DAY));
     let s = one(&report);
-    assert_eq!(s.renewal_due.as_deref(), Some("2026-01-26T00:00:00Z"), "{s:#?}");
+    assert_eq!(
+        s.renewal_due.as_deref(),
+        Some("2026-01-26T00:00:00Z"),
+        "{s:#?}"
+    );
     assert!(
         s.renewal_due_reason
             .as_deref()
@@ -602,7 +617,10 @@ fn b_lta_renewed_twice_and_tampered_or_reordered() {
     let doc = ca_core::verify::SignedDocument::parse(&cms).unwrap();
     let certs = doc.certificates();
     let (a, b) = (&certs[0], &certs[1]);
-    let pa = cms.windows(a.len()).position(|w| w == a.as_slice()).unwrap();
+    let pa = cms
+        .windows(a.len())
+        .position(|w| w == a.as_slice())
+        .unwrap();
     assert_eq!(&cms[pa + a.len()..pa + a.len() + b.len()], b.as_slice());
     let mut reordered = cms.clone();
     reordered[pa..pa + b.len()].copy_from_slice(b);

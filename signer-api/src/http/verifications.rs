@@ -68,7 +68,8 @@ pub struct VerificationReport {
     checks: Vec<serde_json::Value>,
     /// One per signer: indication, signer, hc_roles, certificate_policies, purpose, chain, checks;
     /// level (B-B, B-T, B-LT, B-LTA) and, for a time-stamped signature, best_signature_time,
-    /// best_signature_time_proof, timestamps and revocation_sources.
+    /// best_signature_time_proof, timestamps, revocation_sources (CRL or OCSP, embedded or
+    /// supplied) and renewal_due / renewal_due_reason.
     signatures: Vec<serde_json::Value>,
 }
 
@@ -194,7 +195,9 @@ pub async fn create(
 }
 
 /// Trust anchors: the self-signed CAs of this service; pool: every CA certificate; CRLs: every
-/// CA's current CRL (so revocation is checked for each certificate of the path). The ISO 17090
+/// CA's current CRL (so revocation is checked for each certificate of the path; its CRLs and
+/// its OCSP answers come from one revocation index, so no OCSP response is added; those a
+/// signature embeds are read as the verifier reads them). The ISO 17090
 /// validation policy with the service's own role × purpose table (the gate it applies before
 /// signing), and a CAdES signing-certificate binding required.
 fn service_policy(state: &AppState, at: u64) -> Result<Policy, Problem> {
