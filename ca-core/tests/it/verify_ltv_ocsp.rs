@@ -95,6 +95,16 @@ fn gt(t: u64) -> OcspGeneralizedTime {
 /// A `good` response about `cert` signed by `key` under `responder` (any certificate: the
 /// verifier must judge whether it may answer), responderID byKey.
 fn hand_response(key: &SigningKey, responder: &[u8], id: CertId, at: u64) -> Vec<u8> {
+    hand_response_saying(key, responder, id, at, CertStatus::good())
+}
+
+fn hand_response_saying(
+    key: &SigningKey,
+    responder: &[u8],
+    id: CertId,
+    at: u64,
+    status: CertStatus,
+) -> Vec<u8> {
     let tbs = ResponseData {
         version: Version::V1,
         responder_id: ResponderId::ByKey(
@@ -104,7 +114,7 @@ fn hand_response(key: &SigningKey, responder: &[u8], id: CertId, at: u64) -> Vec
         produced_at: gt(at),
         responses: vec![SingleResponse {
             cert_id: id,
-            cert_status: CertStatus::good(),
+            cert_status: status,
             this_update: gt(at),
             next_update: Some(gt(at + HOUR)),
             single_extensions: None,
@@ -272,6 +282,92 @@ fn answers_from_unauthorised_responders_are_not_used() {
         .unwrap_or_else(|| panic!("{s:#?}"));
     assert_eq!(warning.outcome, Outcome::Warning);
     assert_eq!(sources(s, "Hanako Sato").len(), 1, "{s:#?}");
+}
+
+/// A delegated responder of the sign CA (`ocsp-sign` profile: OCSPSigning, nocheck) whose key
+/// the test holds.
+fn delegated_responder(issuer: &Ltv) -> (SigningKey, Vec<u8>) {
+    let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+    let registration = Registration {
+        profile: "ocsp-sign".into(),
+        subject: ca_core::name::parse_subject("C=JP,O=hpki LTV Tests,CN=Test OCSP Responder")
+            .unwrap(),
+        sans: vec![],
+        hc_roles: vec![],
+        validity_days: Some(30),
+    };
+    let issued = issuer
+        .authority
+        .issue(&registration, &fresh_ca::csr(&key), NOW, "test:ra")
+        .unwrap();
+    (key, issued.certificate)
+}
+
+/// An authorised responder that says `unknown` (RFC 6960 §2.2) leaves the signer's status
+/// undetermined: INDETERMINATE / TRY_LATER, the answer named. The same responder's `good`
+/// answer is used (so the responder itself is authorised). A `good` answer whose nextUpdate is
+/// before the validation time, for a signature without time-stamp, is stale (§3.2 (6)): not
+/// used, and said so.
+#[test]
+fn unknown_and_stale_answers_leave_the_status_undetermined() {
+    let l = setup();
+    let (sign_ca, root) = (&l.chain[0], &l.chain[1]);
+    let (key, responder) = delegated_responder(&l);
+    let id = || cert_id(&l.certificate, sign_ca);
+    let at = TST + 60;
+    let others = [
+        ask(&l, sign_ca, root, at),
+        ask(&l, &l.tsa_certificate, sign_ca, at),
+    ];
+    let with = |answer: Vec<u8>| {
+        let mut all = vec![answer];
+        all.extend(others.iter().cloned());
+        b_lt_by_ocsp(&l, &all)
+    };
+
+    let unknown = hand_response_saying(&key, &responder, id(), at, CertStatus::unknown());
+    let report = verify_bytes(&with(unknown), None, &l.policy(NOW + 30 * DAY, Vec::new()));
+    assert_eq!(
+        verdict(&report),
+        (Indication::Indeterminate, Some(SubIndication::TryLater)),
+        "{report:#?}"
+    );
+    let reason = &check(one(&report), "revocation").reason;
+    assert!(
+        reason.contains("says unknown for SERIALNUMBER=P-0042,CN=Hanako Sato")
+            && reason.contains("RFC 6960 §2.2"),
+        "{reason}"
+    );
+
+    let good = hand_response(&key, &responder, id(), at);
+    let report = verify_bytes(
+        &with(good.clone()),
+        None,
+        &l.policy(NOW + 30 * DAY, Vec::new()),
+    );
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
+
+    // B-B at a time after the answer's nextUpdate (an hour after thisUpdate): stale.
+    let mut policy = l.policy(at + 2 * HOUR, Vec::new());
+    policy.ocsp_responses = vec![good, ask(&l, sign_ca, root, at + 2 * HOUR)];
+    let report = verify_bytes(&l.sign(S), None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (Indication::Indeterminate, Some(SubIndication::TryLater)),
+        "{report:#?}"
+    );
+    let reason = &check(one(&report), "revocation").reason;
+    assert!(
+        reason.contains(&format!(
+            "not used: stale, nextUpdate {} is before the validation time",
+            rfc3339(at + HOUR)
+        )),
+        "{reason}"
+    );
 }
 
 /// Revoked (keyCompromise) ten minutes before signing, and the embedded OCSP answer says so:
