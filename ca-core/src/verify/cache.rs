@@ -289,6 +289,21 @@ fn path_algorithms(
             ));
         }
     }
+    // The OCSP answers that spoke for the path, likewise: their signature's hash and the key of
+    // the responder that signed them.
+    for used in &valid.evidence.ocsp {
+        if let Err(refusal) =
+            policy
+                .algorithms
+                .check(policy.validation_time, used.hash.as_slice(), used.key)
+        {
+            return Err(format!(
+                "OCSP response #{} (revocation of the path): {refusal}; validation time {}",
+                used.response,
+                rfc3339(policy.validation_time)
+            ));
+        }
+    }
     Ok(())
 }
 

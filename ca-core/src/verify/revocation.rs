@@ -364,6 +364,10 @@ pub(crate) struct OcspUse {
     pub response: usize,
     /// The SingleResponse's thisUpdate, Unix seconds.
     pub this_update: u64,
+    /// The hash of the response's signature algorithm, and the signing responder's key: for the
+    /// algorithm catalogue.
+    pub hash: Option<crate::engine::digest::DigestAlgorithm>,
+    pub key: Option<crate::engine::key::KeyParams>,
 }
 
 /// What spoke for the path besides the CRLs: the OCSP answers used, and why others were not.
@@ -622,14 +626,26 @@ impl<'c> Checker<'c> {
             if singles.is_empty() {
                 continue;
             }
-            if let Err(reason) = self.responder_authorised(r, issuer) {
-                notes.push(format!(
-                    "{} about {} not used: {reason}",
-                    r.name(),
-                    self.describe()
-                ));
-                continue;
-            }
+            let signer_key = match self.responder_authorised(r, issuer) {
+                Ok(key) => key,
+                Err(reason) => {
+                    notes.push(format!(
+                        "{} about {} not used: {reason}",
+                        r.name(),
+                        self.describe()
+                    ));
+                    continue;
+                }
+            };
+            let used = OcspUse {
+                index: self.i,
+                response: r.index,
+                this_update: 0,
+                hash: crate::engine::key::SignatureScheme::from_identifier(&r.algorithm)
+                    .ok()
+                    .and_then(|s| s.hash()),
+                key: crate::engine::key::key_params(&signer_key).ok(),
+            };
             for s in singles {
                 let issued_later = s.this_update > self.at;
                 if !issued_later && s.next_update.is_some_and(|n| self.at > n) {
@@ -645,9 +661,8 @@ impl<'c> Checker<'c> {
                 match s.said {
                     Said::Good => {
                         good.get_or_insert(OcspUse {
-                            index: self.i,
-                            response: r.index,
                             this_update: s.this_update,
+                            ..used.clone()
                         });
                     }
                     Said::Revoked(since, reason) => {
@@ -669,9 +684,8 @@ impl<'c> Checker<'c> {
                             });
                         }
                         good.get_or_insert(OcspUse {
-                            index: self.i,
-                            response: r.index,
                             this_update: s.this_update,
+                            ..used.clone()
                         });
                     }
                     Said::Unknown => notes.push(format!(
@@ -710,7 +724,11 @@ impl<'c> Checker<'c> {
     /// delegated responder whose certificate that CA issued with extendedKeyUsage
     /// id-kp-OCSPSigning, valid at producedAt, and not revoked then (not checked when it carries
     /// id-pkix-ocsp-nocheck, §4.2.2.2.1; otherwise by the CRLs).
-    fn responder_authorised(&self, r: &Response, issuer: &Certificate) -> Result<(), String> {
+    fn responder_authorised(
+        &self,
+        r: &Response,
+        issuer: &Certificate,
+    ) -> Result<SubjectPublicKeyInfoOwned, String> {
         let signed_by = |cert: &Certificate| {
             self.signers
                 .verify(
@@ -724,7 +742,7 @@ impl<'c> Checker<'c> {
         let ca = issuer.tbs_certificate().subject();
         if r.names(issuer) {
             return if signed_by(issuer) {
-                Ok(())
+                Ok(issuer.tbs_certificate().subject_public_key_info().clone())
             } else {
                 Err(format!(
                     "its signature does not verify with the key of {ca}, the responder it names"
@@ -791,8 +809,9 @@ impl<'c> Checker<'c> {
             .into_iter()
             .flatten()
             .any(|e| e.extn_id == crate::engine::oid::ID_PKIX_OCSP_NOCHECK);
+        let key = rtbs.subject_public_key_info().clone();
         if nocheck {
-            return Ok(());
+            return Ok(key);
         }
         // Its own status, from the CRLs, at producedAt (OCSP not consulted: no circle).
         let mut chain: Vec<(&[u8], &Certificate)> = vec![(der.as_slice(), responder)];
@@ -809,7 +828,7 @@ impl<'c> Checker<'c> {
             evidence: &scratch,
         };
         match checker.status() {
-            CertStatus::Good(_) => Ok(()),
+            CertStatus::Good(_) => Ok(key),
             CertStatus::Revoked(why) => Err(format!("{who}: {why}")),
             CertStatus::Undetermined(why) => Err(format!(
                 "{who} has no id-pkix-ocsp-nocheck and its own status is not determined: {why}"

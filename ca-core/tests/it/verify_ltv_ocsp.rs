@@ -287,7 +287,11 @@ fn answers_from_unauthorised_responders_are_not_used() {
 /// A delegated responder of the sign CA (`ocsp-sign` profile: OCSPSigning, nocheck) whose key
 /// the test holds.
 fn delegated_responder(issuer: &Ltv) -> (SigningKey, Vec<u8>) {
-    let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+    delegated_responder_with(issuer, KeyAlgorithm::P256)
+}
+
+fn delegated_responder_with(issuer: &Ltv, algorithm: KeyAlgorithm) -> (SigningKey, Vec<u8>) {
+    let key = SigningKey::generate(algorithm).unwrap();
     let registration = Registration {
         profile: "ocsp-sign".into(),
         subject: ca_core::name::parse_subject("C=JP,O=hpki LTV Tests,CN=Test OCSP Responder")
@@ -367,6 +371,59 @@ fn unknown_and_stale_answers_leave_the_status_undetermined() {
             rfc3339(at + HOUR)
         )),
         "{reason}"
+    );
+}
+
+/// The algorithm catalogue judges the OCSP answers that spoke for the path as it judges CRLs:
+/// an answer from an Ed25519 responder after an (edited) Ed25519 sunset leaves the path
+/// INDETERMINATE / CRYPTO_CONSTRAINTS_FAILURE_NO_POE, naming the response; with the shipped
+/// catalogue the same inputs pass.
+#[test]
+fn ocsp_answers_are_judged_by_the_algorithm_catalogue() {
+    let l = setup();
+    let (sign_ca, root) = (&l.chain[0], &l.chain[1]);
+    let (key, responder) = delegated_responder_with(&l, KeyAlgorithm::Ed25519);
+    let at = NOW + 30 * DAY;
+    let mut policy = l.policy(at, Vec::new());
+    policy.ocsp_responses = vec![
+        hand_response(&key, &responder, cert_id(&l.certificate, sign_ca), at - 60),
+        ask(&l, sign_ca, root, at - 60),
+    ];
+    let bb = l.sign(S);
+    let report = verify_bytes(&bb, None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
+    assert_eq!(
+        sources(one(&report), "Hanako Sato"),
+        [("OCSP", "supplied", &*rfc3339(at - 60))]
+    );
+
+    policy.algorithms = std::sync::Arc::new(
+        AlgorithmCatalogue::from_toml(
+            "test.toml",
+            "title = \"t\"\n[[key]]\nfamily = \"ed25519\"\nsunset = 2026-01-20\nsource = \"test sunset\"\n",
+        )
+        .unwrap(),
+    );
+    let report = verify_bytes(&bb, None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (
+            Indication::Indeterminate,
+            Some(SubIndication::CryptoConstraintsFailureNoPoe)
+        ),
+        "{report:#?}"
+    );
+    let failure = one(&report).first_failure().unwrap();
+    assert!(
+        failure.reason.contains("OCSP response #")
+            && failure.reason.contains("Ed25519")
+            && failure.reason.contains("not acceptable from 2026-01-20 on"),
+        "{}",
+        failure.reason
     );
 }
 
