@@ -142,6 +142,21 @@ fn attribute<'a>(a: &Tlv<'a>) -> Option<(Tlv<'a>, Vec<Tlv<'a>>)> {
     }
 }
 
+/// The position among the SignerInfos of `raw`, as carried, of the one whose signature value is
+/// `signature`. A DER decoder sorts a SET OF (der's `SetOfVec`), so a foreign encoder's order of
+/// SignerInfos need not be the decoded one; the archive imprint is over the one as carried.
+pub(crate) fn signer_position(raw: &[u8], signature: &[u8]) -> Option<usize> {
+    const OCTET_STRING: u8 = 0x04;
+    let p = parts(raw).ok()?;
+    p.signer_infos.iter().position(|si| {
+        si.children().is_ok_and(|fields| {
+            fields
+                .iter()
+                .any(|f| f.tag_byte() == OCTET_STRING && f.octets().is_ok_and(|o| o == signature))
+        })
+    })
+}
+
 /// The archive-time-stamp-v3 tokens of SignerInfo `signer` in `raw`, as carried.
 pub(crate) fn tokens(raw: &[u8], signer: usize) -> Result<Vec<&[u8]>, String> {
     let p = parts(raw)?;

@@ -996,7 +996,10 @@ fn verify_signer(
     // Archive time-stamps (B-LTA, EN 319 122-1 §5.5.3) newest first, each over what it covered,
     // lend their proof of existence to the time-stamps they cover (§5.6.3).
     let stamps = stamps.then(|| {
-        let index = doc.signer_infos().iter().position(|x| std::ptr::eq(x, si));
+        let index = doc
+            .raw
+            .as_deref()
+            .and_then(|raw| archive::signer_position(raw, si.signature.as_bytes()));
         timestamp::long_term(doc, si, index, content, policy)
     });
     let poe = stamps.as_ref().and_then(|s| s.best);

@@ -792,3 +792,75 @@ fn b_lta_renewed_twice_and_tampered_or_reordered() {
             .all(|t| t.outcome == Outcome::Passed)
     );
 }
+
+/// `cms` (ContentInfo of SignedData) with its SignerInfos SET holding `order`, in that order: as
+/// a foreign encoder may write it, not DER-sorted.
+fn with_signer_infos_in_order(cms: &[u8], order: &[Vec<u8>]) -> Vec<u8> {
+    use der::asn1::Any;
+    use der::{Tag, TagNumber};
+    let ci: Vec<Any> = Vec::from_der(cms).unwrap();
+    let mut fields: Vec<Any> = Vec::from_der(ci[1].value()).unwrap();
+    let last = fields.len() - 1;
+    fields[last] = Any::new(Tag::Set, order.concat()).unwrap();
+    let sd = fields.to_der().unwrap();
+    let explicit = Any::new(
+        Tag::ContextSpecific {
+            constructed: true,
+            number: TagNumber(0),
+        },
+        sd,
+    )
+    .unwrap();
+    vec![ci[0].clone(), explicit].to_der().unwrap()
+}
+
+/// Two signers of one document, the B-LTA one written first, the other second, against the DER
+/// order of the SET (the decoder sorts it): each signer's archive time-stamp is read from its own
+/// SignerInfo as carried, so both signatures are TOTAL-PASSED and the B-LTA's archive
+/// time-stamp passes; on the DER-sorted twin too.
+#[test]
+fn archive_time_stamps_follow_their_signer_whatever_the_set_order() {
+    let l = setup();
+    let btt = bt::timestamped(&l.sign(S), &l.tsa, TST);
+    let blt = bt::embed_crls(&btt, &l.crls(TST + 60));
+    let blta = bt::archived(&bt::embed_crls(&blt, &l.crls(TST + 120)), &l.tsa, TST + 180);
+    let other = l.sign(S + 5);
+    let signer_info = |cms: &[u8]| -> Vec<u8> {
+        let ci: Vec<der::asn1::Any> = Vec::from_der(cms).unwrap();
+        let fields: Vec<der::asn1::Any> = Vec::from_der(ci[1].value()).unwrap();
+        fields.last().unwrap().value().to_vec()
+    };
+    let (archived_si, other_si) = (signer_info(&blta), signer_info(&other));
+    // The larger B-LTA SignerInfo sorts after the plain one: carried first, it is out of order.
+    assert!(archived_si.as_slice() > other_si.as_slice());
+    for order in [
+        [archived_si.clone(), other_si.clone()],
+        [other_si.clone(), archived_si.clone()],
+    ] {
+        let two = with_signer_infos_in_order(&blta, &order);
+        let report = verify_bytes(&two, None, &l.policy(NOW + 2 * 365 * DAY, Vec::new()));
+        assert_eq!(report.signatures.len(), 2, "{report:#?}");
+        let archived: Vec<_> = report
+            .signatures
+            .iter()
+            .filter(|s| s.level == Some(Level::BLTA))
+            .collect();
+        assert_eq!(archived.len(), 1, "{report:#?}");
+        let ats = stamp(archived[0], "archive-time-stamp-v3", 1);
+        assert_eq!(ats.outcome, Outcome::Passed, "{ats:#?}");
+        assert_eq!(
+            archived[0].indication,
+            Indication::TotalPassed,
+            "{:#?}",
+            archived[0]
+        );
+        // The other signature is B-B: its certificate expired by then, so not TOTAL-PASSED, but
+        // no archive time-stamp is judged for it.
+        let plain = report
+            .signatures
+            .iter()
+            .find(|s| s.level == Some(Level::BB))
+            .unwrap();
+        assert!(plain.timestamps.is_empty(), "{plain:#?}");
+    }
+}
