@@ -864,3 +864,41 @@ fn archive_time_stamps_follow_their_signer_whatever_the_set_order() {
         assert!(plain.timestamps.is_empty(), "{plain:#?}");
     }
 }
+
+/// Each byte of a real OCSP answer changed in turn, supplied (and some embedded): every one gives
+/// a report, none panics, and no changed answer is used as `good`.
+#[test]
+fn corrupted_ocsp_answers_never_panic_nor_pass() {
+    let l = setup();
+    let (sign_ca, root) = (&l.chain[0], &l.chain[1]);
+    let at = TST + 60;
+    let good = ask(&l, &l.certificate, sign_ca, at);
+    let ca = ask(&l, sign_ca, root, at);
+    let bb = l.sign(S);
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x01;
+        let _ = ca_core::verify::decode_ocsp_response(&bad);
+        let mut policy = l.policy(at + 60, Vec::new());
+        policy.ocsp_responses = vec![bad.clone(), ca.clone()];
+        let report = verify_bytes(&bb, None, &policy);
+        // Every octet is signed (tbsResponseData by the responder, its certificate by the CA) or
+        // structure: no changed answer speaks for the signer.
+        assert_ne!(
+            report.indication,
+            Indication::TotalPassed,
+            "byte {i}: {report:#?}"
+        );
+        if i % 97 == 0 {
+            let embedded = ca_core::cades::add_validation_data(
+                &bt::timestamped(&bb, &l.tsa, TST),
+                &[],
+                &[],
+                std::slice::from_ref(&bad),
+            );
+            if let Ok(cms) = embedded {
+                let _ = verify_bytes(&cms, None, &l.policy(at + 60, Vec::new()));
+            }
+        }
+    }
+}
