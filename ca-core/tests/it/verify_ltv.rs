@@ -44,6 +44,11 @@ pub(crate) struct Ltv {
 }
 
 pub(crate) fn setup() -> Ltv {
+    setup_with(ca_core::profile::ProfileSet::embedded().unwrap())
+}
+
+/// [`setup`] with the CA's profiles given.
+pub(crate) fn setup_with(profiles: ca_core::profile::ProfileSet) -> Ltv {
     let dir = tempfile::tempdir().unwrap();
     let request = fresh_ca::request(
         "hpki LTV Tests",
@@ -52,7 +57,14 @@ pub(crate) fn setup() -> Ltv {
         NOW,
         "test:init",
     );
-    let authority = fresh_ca::init(dir.path(), &[7u8; 32], request);
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let authority = Authority::init(
+        store,
+        profiles,
+        ca_core::seal::Sealer::from_key(&[7u8; 32]),
+        request,
+    )
+    .unwrap();
     let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
     let registration = Registration {
         profile: "rhp-sign".into(),

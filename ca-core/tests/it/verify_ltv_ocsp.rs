@@ -5,7 +5,9 @@
 //! Real keys, real responses from `Authority::ocsp_response`, fixed times.
 
 use crate::support::{bt, fresh_ca};
-use crate::verify_ltv::{DAY, HOUR, Ltv, NOW, POLICY_OID, S, TST, check, one, setup, verdict};
+use crate::verify_ltv::{
+    DAY, HOUR, Ltv, NOW, POLICY_OID, S, TST, check, one, setup, setup_with, verdict,
+};
 use ca_core::cades::Level;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
@@ -424,6 +426,103 @@ fn ocsp_answers_are_judged_by_the_algorithm_catalogue() {
             && failure.reason.contains("not acceptable from 2026-01-20 on"),
         "{}",
         failure.reason
+    );
+}
+
+/// A delegated responder certified without id-pkix-ocsp-nocheck (the `ocsp-sign` profile edited)
+/// has its own status checked at producedAt by the CRLs (RFC 6960 §4.2.2.2.1): with no CRL its
+/// answer is not used (TRY_LATER, said why); with the sign CA's CRL it is used (the signer's
+/// sources name it); once the responder is revoked before producedAt it is not, and a warning
+/// says so while the CRL answers for the signer.
+#[test]
+fn a_responder_without_nocheck_is_checked_by_the_crls() {
+    let files: Vec<(String, String)> = ca_core::profile::ProfileSet::embedded_sources()
+        .iter()
+        .map(|(n, t)| {
+            let text = if *n == "ocsp-sign.toml" {
+                t.replace("ocsp_nocheck = true", "ocsp_nocheck = false")
+            } else {
+                (*t).to_owned()
+            };
+            ((*n).to_owned(), text)
+        })
+        .collect();
+    let l = setup_with(ca_core::profile::ProfileSet::from_sources(&files).unwrap());
+    let (sign_ca, root) = (&l.chain[0], &l.chain[1]);
+    let (key, responder) = delegated_responder(&l);
+    assert!(
+        !Certificate::from_der(&responder)
+            .unwrap()
+            .tbs_certificate()
+            .extensions()
+            .into_iter()
+            .flatten()
+            .any(|e| e.extn_id == ca_core::oid::ID_PKIX_OCSP_NOCHECK)
+    );
+    let at = TST + 600;
+    let answer = hand_response(&key, &responder, cert_id(&l.certificate, sign_ca), at);
+    let bb = l.sign(S);
+    let mut policy = l.policy(at + 60, Vec::new());
+    policy.ocsp_responses = vec![answer.clone(), ask(&l, sign_ca, root, at)];
+    let report = verify_bytes(&bb, None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (Indication::Indeterminate, Some(SubIndication::TryLater)),
+        "{report:#?}"
+    );
+    let reason = &check(one(&report), "revocation").reason;
+    assert!(
+        reason.contains("has no id-pkix-ocsp-nocheck and its own status is not determined"),
+        "{reason}"
+    );
+
+    policy.crls = vec![l.authority.crl("sign", at - 60, "test:crl").unwrap()];
+    let report = verify_bytes(&bb, None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
+    let kinds: Vec<_> = sources(one(&report), "Hanako Sato")
+        .iter()
+        .map(|(k, _, _)| *k)
+        .collect();
+    assert_eq!(kinds, ["CRL", "OCSP"]);
+
+    let serial = Certificate::from_der(&responder)
+        .unwrap()
+        .tbs_certificate()
+        .serial_number()
+        .as_bytes()
+        .to_vec();
+    l.authority
+        .revoke(
+            &serial,
+            ca_core::store::RevocationReason::KeyCompromise,
+            None,
+            at - 30,
+            "test:ra",
+        )
+        .unwrap();
+    policy.crls = vec![l.authority.crl("sign", at - 10, "test:crl").unwrap()];
+    let report = verify_bytes(&bb, None, &policy);
+    assert_eq!(
+        verdict(&report),
+        (Indication::TotalPassed, None),
+        "{report:#?}"
+    );
+    let s = one(&report);
+    let kinds: Vec<_> = sources(s, "Hanako Sato")
+        .iter()
+        .map(|(k, _, _)| *k)
+        .collect();
+    assert_eq!(kinds, ["CRL"]);
+    assert!(
+        s.checks.iter().any(|c| c.name == "revocation-data"
+            && c.outcome == Outcome::Warning
+            && c.reason.contains("Test OCSP Responder")
+            && c.reason.contains("is revoked")),
+        "{s:#?}"
     );
 }
 
