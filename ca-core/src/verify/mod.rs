@@ -1028,8 +1028,8 @@ fn verify_signer(
             r.best_signature_time_proof = Some(format!("signature time-stamp #{number}"));
             poe_policy = Policy {
                 validation_time: t,
-                crls: timestamp::merged_crls(&[&policy.crls, &doc.crls]),
-                ocsp_responses: timestamp::merged_crls(&[&policy.ocsp_responses, &doc.ocsp]),
+                crls: timestamp::each_once(&[&policy.crls, &doc.crls]),
+                ocsp_responses: timestamp::each_once(&[&policy.ocsp_responses, &doc.ocsp]),
                 ..policy.clone()
             };
             // The cache holds paths at the policy's own time only.

@@ -457,8 +457,8 @@ fn tsa_policy(doc: &SignedDocument, token: &SignedDocument, policy: &Policy, at:
     p.cert_pool = policy.cert_pool.clone();
     p.cert_pool
         .extend(doc.carried.iter().map(|c: &Carried| c.der.clone()));
-    p.crls = merged_crls(&[&policy.crls, &doc.crls, &token.crls]);
-    p.ocsp_responses = merged_crls(&[&policy.ocsp_responses, &doc.ocsp, &token.ocsp]);
+    p.crls = each_once(&[&policy.crls, &doc.crls, &token.crls]);
+    p.ocsp_responses = each_once(&[&policy.ocsp_responses, &doc.ocsp, &token.ocsp]);
     p.max_depth = policy.max_depth;
     p.validation_policy = super::ValidationPolicy::Generic;
     p.check_chain = policy.check_chain;
@@ -468,8 +468,8 @@ fn tsa_policy(doc: &SignedDocument, token: &SignedDocument, policy: &Policy, at:
     p
 }
 
-/// Every CRL of `sets`, each once.
-pub(crate) fn merged_crls(sets: &[&[Vec<u8>]]) -> Vec<Vec<u8>> {
+/// Every element (CRL, OCSP response) of `sets`, each once, in order.
+pub(crate) fn each_once(sets: &[&[Vec<u8>]]) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     for crl in sets.iter().flat_map(|s| s.iter()) {
         if !out.contains(crl) {
