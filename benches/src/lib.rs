@@ -458,6 +458,7 @@ impl Service {
                     purpose: "author",
                     claimed_role: None,
                     attached: None,
+                    level: ca_core::cades::Level::BB,
                 },
                 AT,
             )

@@ -51,6 +51,9 @@ pub enum AuditAction {
     Timestamp,
     /// The time-stamping authority's key and certificate were made for a store that had none.
     TsaKey,
+    /// A CAdES signature was raised to a higher level (time-stamps, validation data): which
+    /// signature, the level reached and the serials of the tokens added.
+    Augment,
 }
 
 impl AuditAction {
@@ -72,6 +75,7 @@ impl AuditAction {
             AuditAction::AuditKey => "audit_key",
             AuditAction::Timestamp => "timestamp",
             AuditAction::TsaKey => "tsa_key",
+            AuditAction::Augment => "augment",
         }
     }
 }

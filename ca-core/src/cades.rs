@@ -541,11 +541,26 @@ fn hash_index(
     Ok(ber::encode(tag::SEQUENCE, &body))
 }
 
+/// The signed content when it is not encapsulated: its octets, or only its digest (made with
+/// the archive time-stamp's hash algorithm) when the caller never held the content.
+#[derive(Clone, Copy)]
+enum Detached<'a> {
+    None,
+    Content(&'a [u8]),
+    Digest(&'a [u8]),
+}
+
+impl<'a> From<Option<&'a [u8]>> for Detached<'a> {
+    fn from(content: Option<&'a [u8]>) -> Self {
+        content.map_or(Detached::None, Detached::Content)
+    }
+}
+
 /// The content the signature covers, hashed with `hash`: the eContent's octets when
 /// encapsulated, else `detached`.
 fn content_hash(
     sd: &SignedData<'_>,
-    detached: Option<&[u8]>,
+    detached: Detached<'_>,
     hash: DigestAlgorithm,
 ) -> Result<(Vec<u8>, Vec<u8>), CadesError> {
     let encap = sd.encap.children()?;
@@ -562,15 +577,27 @@ fn content_hash(
     if content_type.tag_byte() != tag::OID {
         return Err(malformed("eContentType is not an OBJECT IDENTIFIER"));
     }
+    const DIFFERS: &str = "the detached content differs from the encapsulated content";
     let digest = match (econtent, detached) {
-        (Some(econtent), Some(detached)) if econtent != detached => {
-            return Err(CadesError::Content(
-                "the detached content differs from the encapsulated content",
-            ));
+        (Some(econtent), Detached::Content(detached)) if econtent != detached => {
+            return Err(CadesError::Content(DIFFERS));
+        }
+        (Some(content), Detached::Digest(digest)) => {
+            let own = hash.digest(&content);
+            if own != digest {
+                return Err(CadesError::Content(DIFFERS));
+            }
+            own
         }
         (Some(content), _) => hash.digest(&content),
-        (None, Some(detached)) => hash.digest(detached),
-        (None, None) => {
+        (None, Detached::Content(detached)) => hash.digest(detached),
+        (None, Detached::Digest(digest)) if digest.len() == hash.len() => digest.to_vec(),
+        (None, Detached::Digest(_)) => {
+            return Err(CadesError::Content(
+                "the content digest is not of the archive time-stamp's hash algorithm",
+            ));
+        }
+        (None, Detached::None) => {
             return Err(CadesError::Content(
                 "the signature is detached: the archive time-stamp covers the content, give it",
             ));
@@ -586,7 +613,7 @@ fn content_hash(
 fn archive_prefix(
     sd: &SignedData<'_>,
     signer: &SignerInfo<'_>,
-    detached: Option<&[u8]>,
+    detached: Detached<'_>,
     hash: DigestAlgorithm,
 ) -> Result<Vec<u8>, CadesError> {
     let (content_type, content_digest) = content_hash(sd, detached, hash)?;
@@ -603,7 +630,7 @@ fn archive_prefix(
 fn archive_input(
     sd: &SignedData<'_>,
     signer_index: usize,
-    detached: Option<&[u8]>,
+    detached: Detached<'_>,
     hash: DigestAlgorithm,
 ) -> Result<(Vec<u8>, Vec<u8>), CadesError> {
     let signer = sd.signer(signer_index)?;
@@ -628,7 +655,7 @@ pub fn archive_timestamp_v3_imprint_with_index(
 ) -> Result<Vec<u8>, CadesError> {
     let sd = SignedData::parse(signed_data)?;
     let signer = sd.signer(signer_index)?;
-    let mut input = archive_prefix(&sd, &signer, detached, hash)?;
+    let mut input = archive_prefix(&sd, &signer, detached.into(), hash)?;
     input.extend_from_slice(index);
     Ok(hash.digest(&input))
 }
@@ -641,6 +668,31 @@ pub fn archive_timestamp_v3_imprint(
     signed_data: &[u8],
     signer_index: usize,
     detached: Option<&[u8]>,
+    hash: DigestAlgorithm,
+) -> Result<Vec<u8>, CadesError> {
+    imprint_v3(signed_data, signer_index, detached.into(), hash)
+}
+
+/// [`archive_timestamp_v3_imprint`] of a detached signature whose content the caller holds only
+/// as `content_digest`, made with `hash` (a signing service that was sent the digest).
+pub fn archive_timestamp_v3_imprint_over_digest(
+    signed_data: &[u8],
+    signer_index: usize,
+    content_digest: &[u8],
+    hash: DigestAlgorithm,
+) -> Result<Vec<u8>, CadesError> {
+    imprint_v3(
+        signed_data,
+        signer_index,
+        Detached::Digest(content_digest),
+        hash,
+    )
+}
+
+fn imprint_v3(
+    signed_data: &[u8],
+    signer_index: usize,
+    detached: Detached<'_>,
     hash: DigestAlgorithm,
 ) -> Result<Vec<u8>, CadesError> {
     accepted(hash)?;
@@ -660,6 +712,31 @@ pub fn add_archive_timestamp_v3(
     signed_data: &[u8],
     signer_index: usize,
     detached: Option<&[u8]>,
+    token: &[u8],
+) -> Result<Vec<u8>, CadesError> {
+    add_v3(signed_data, signer_index, detached.into(), token)
+}
+
+/// [`add_archive_timestamp_v3`] of a detached signature whose content the caller holds only as
+/// `content_digest`, made with the token's hash algorithm.
+pub fn add_archive_timestamp_v3_over_digest(
+    signed_data: &[u8],
+    signer_index: usize,
+    content_digest: &[u8],
+    token: &[u8],
+) -> Result<Vec<u8>, CadesError> {
+    add_v3(
+        signed_data,
+        signer_index,
+        Detached::Digest(content_digest),
+        token,
+    )
+}
+
+fn add_v3(
+    signed_data: &[u8],
+    signer_index: usize,
+    detached: Detached<'_>,
     token: &[u8],
 ) -> Result<Vec<u8>, CadesError> {
     let sd = SignedData::parse(signed_data)?;
@@ -745,6 +822,23 @@ impl Level {
             Level::BLT => "B-LT",
             Level::BLTA => "B-LTA",
         }
+    }
+}
+
+/// A level name that is none of `B-B`, `B-T`, `B-LT`, `B-LTA`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown CAdES level {0:?}: B-B, B-T, B-LT or B-LTA")]
+pub struct UnknownLevel(pub String);
+
+impl std::str::FromStr for Level {
+    type Err = UnknownLevel;
+
+    /// The names of [`Level::as_str`], letter case ignored.
+    fn from_str(name: &str) -> Result<Self, UnknownLevel> {
+        [Level::BB, Level::BT, Level::BLT, Level::BLTA]
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| UnknownLevel(name.chars().take(16).collect()))
     }
 }
 

@@ -51,14 +51,18 @@ pub mod audit {
 /// tokens and the validation data are arguments.
 pub mod cades {
     pub use crate::engine::cades::{
-        CadesError, Level, add_archive_timestamp_v3, add_signature_timestamp, add_validation_data,
-        archive_timestamp_v3_imprint, archive_timestamp_v3_imprint_with_index, detect_level,
-        signature_timestamp_imprint,
+        CadesError, Level, UnknownLevel, add_archive_timestamp_v3,
+        add_archive_timestamp_v3_over_digest, add_signature_timestamp, add_validation_data,
+        archive_timestamp_v3_imprint, archive_timestamp_v3_imprint_over_digest,
+        archive_timestamp_v3_imprint_with_index, detect_level, signature_timestamp_imprint,
     };
 }
 
 /// The façade the edges call: initialise, open, issue, revoke, publish CRLs.
 pub mod authority {
+    pub use crate::engine::authority::augment::{
+        AugmentError, Augmented, ForeignTsa, TimestampSource, TsaTransport, ValidationData,
+    };
     pub use crate::engine::authority::ocsp::{
         DEFAULT_OCSP_VALIDITY_SECONDS, OcspSettings, SETTING_RESPONDER_PREFIX,
     };

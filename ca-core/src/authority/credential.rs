@@ -4,7 +4,11 @@
 //! before returning.
 
 use crate::engine::audit::{AuditAction, AuditEvent, AuditRecord};
+use crate::engine::authority::augment::{
+    AugmentError, Content, TimestampSource, Token, ValidationData,
+};
 use crate::engine::authority::{Authority, AuthorityError, Prepared, PublicKeySource};
+use crate::engine::cades::Level;
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::hcrole::HcRole;
 use crate::engine::issue::Registration;
@@ -139,6 +143,9 @@ pub struct SignDocument<'a> {
     pub claimed_role: Option<&'a str>,
     /// Encapsulate this content; `None` for a detached signature.
     pub attached: Option<&'a [u8]>,
+    /// The CAdES level to sign at (EN 319 122-1): B-B, or B-T and above with a time-stamp from
+    /// the authority's time-stamp source (see [`Authority::default_level`]).
+    pub level: Level,
 }
 
 impl std::fmt::Debug for SignDocument<'_> {
@@ -149,6 +156,7 @@ impl std::fmt::Debug for SignDocument<'_> {
             .field("purpose", &self.purpose)
             .field("claimed_role", &self.claimed_role)
             .field("attached_bytes", &self.attached.map(<[u8]>::len))
+            .field("level", &self.level)
             .finish()
     }
 }
@@ -266,12 +274,27 @@ pub struct Signed {
     pub serial: Vec<u8>,
     /// Sequence number of the signature's audit record.
     pub audit_seq: u64,
+    /// The level it was made at.
+    pub level: Level,
 }
 
 /// A signature whose audit record is not yet durable: never handed out as it is.
 struct Unaudited {
     cms: Vec<u8>,
     serial: Vec<u8>,
+    level: Level,
+    /// What is still to be done to reach `level` above B-B.
+    raise: Option<Box<Raise>>,
+}
+
+/// The time-stamps and validation data a signature above B-B still needs (done by `wait` or
+/// `then` on the caller's thread, before any audit record is queued).
+struct Raise {
+    source: Option<TimestampSource>,
+    /// The digest of a detached document (an archive time-stamp covers it).
+    digest: Option<(DigestAlgorithm, Vec<u8>)>,
+    now: u64,
+    actor: String,
 }
 
 impl Unaudited {
@@ -280,7 +303,51 @@ impl Unaudited {
             cms: self.cms,
             serial: self.serial,
             audit_seq: record.seq,
+            level: self.level,
         }
+    }
+
+    /// Raises the signature to its level: its tokens' audit events, then `event` naming the
+    /// level and the tokens.
+    fn raise<S: Store>(
+        mut self,
+        authority: &Authority<S>,
+        mut event: AuditEvent,
+    ) -> Result<(Self, Vec<AuditEvent>), CredentialError> {
+        let Some(raise) = self.raise.take() else {
+            return Ok((self, vec![event]));
+        };
+        let content = match &raise.digest {
+            Some((hash, digest)) => Content::Digest(*hash, digest),
+            None => Content::Bytes(None),
+        };
+        let mut tokens: Vec<Token> = Vec::new();
+        self.cms = authority.raise(
+            std::mem::take(&mut self.cms),
+            content,
+            Level::BB,
+            self.level,
+            &ValidationData::default(),
+            raise.source.as_ref(),
+            raise.now,
+            &raise.actor,
+            &mut tokens,
+        )?;
+        let serials: Vec<String> = tokens.iter().map(|t| hex::encode(&t.serial)).collect();
+        event
+            .details
+            .push(("level".to_owned(), self.level.as_str().to_owned()));
+        event
+            .details
+            .push(("timestamps".to_owned(), serials.join(",")));
+        if let Some(source) = &raise.source {
+            event
+                .details
+                .push(("tsa".to_owned(), source.name().to_owned()));
+        }
+        let mut events: Vec<AuditEvent> = tokens.into_iter().filter_map(|t| t.event).collect();
+        events.push(event);
+        Ok((self, events))
     }
 }
 
@@ -288,36 +355,78 @@ impl Unaudited {
 /// ([`Authority::sign`]): the signature is handed out, or the refusal answered, only once it is.
 #[must_use = "a signature is handed out only once its audit record is durable: wait() or then()"]
 pub struct PendingSignature<'a, S: Store> {
-    store: &'a S,
+    authority: &'a Authority<S>,
     outcome: Result<(Unaudited, AuditEvent), (CredentialError, Option<AuditEvent>)>,
 }
 
 impl<S: Store> PendingSignature<'_, S> {
-    /// Blocks until the audit record is durable, then hands out the signature (or the refusal).
+    /// Raises the signature to its level (a foreign TSA is asked on this thread), then blocks
+    /// until its audit records (the tokens', then the signature's) are durable, then hands out
+    /// the signature (or the refusal).
     pub fn wait(self) -> Result<Signed, CredentialError> {
+        let store = &self.authority.store;
         match self.outcome {
-            Ok((unaudited, event)) => Ok(unaudited.audited(&self.store.append_audit(event)?)),
+            Ok((unaudited, event)) => {
+                let (unaudited, events) = unaudited.raise(self.authority, event)?;
+                let mut last = None;
+                for event in events {
+                    last = Some(store.append_audit(event)?);
+                }
+                let record = last.ok_or_else(|| StoreError::Corrupt("no audit record".into()))?;
+                Ok(unaudited.audited(&record))
+            }
             Err((refused, None)) => Err(refused),
             Err((refused, Some(event))) => {
-                self.store.append_audit(event)?;
+                store.append_audit(event)?;
                 Err(refused)
             }
         }
     }
 
-    /// For an async caller: `done` gets the signature (or the refusal) once its audit record is
-    /// durable, never before. `done` may run on the store's writer thread: keep it quick (send on
-    /// a channel).
+    /// For an async caller: `done` gets the signature (or the refusal) once its audit records
+    /// are durable, never before. A level above B-B is reached first on this thread: quick with
+    /// the built-in TSA at B-T ([`Authority::signs_inline`]); other levels may wait on the
+    /// network or the store, so call `wait` off the executor for them. The tokens' records and
+    /// the signature's are queued together, so they join the same group commit. `done` may run
+    /// on the store's writer thread: keep it quick (send on a channel).
     pub fn then(self, done: impl FnOnce(Result<Signed, CredentialError>) + Send + 'static) {
+        let store = &self.authority.store;
         match self.outcome {
-            Ok((unaudited, event)) => self.store.append_audit_then(
-                event,
-                Box::new(move |outcome| {
-                    done(outcome.map_err(Into::into).map(|a| unaudited.audited(&a)))
-                }),
-            ),
+            Ok((unaudited, event)) => {
+                let (unaudited, mut events) = match unaudited.raise(self.authority, event) {
+                    Ok(raised) => raised,
+                    Err(e) => return done(Err(e)),
+                };
+                let Some(event) = events.pop() else {
+                    return done(Err(StoreError::Corrupt("no audit record".into()).into()));
+                };
+                // The writer commits in queue order and calls back in order: a token record
+                // that failed is known before the signature's callback runs.
+                let failed: Arc<Mutex<Option<StoreError>>> = Arc::default();
+                for token_event in events {
+                    let failed = failed.clone();
+                    store.append_audit_then(
+                        token_event,
+                        Box::new(move |outcome| {
+                            if let (Err(e), Ok(mut slot)) = (outcome, failed.lock()) {
+                                slot.get_or_insert(e);
+                            }
+                        }),
+                    );
+                }
+                store.append_audit_then(
+                    event,
+                    Box::new(move |outcome| {
+                        let earlier = failed.lock().ok().and_then(|mut slot| slot.take());
+                        done(match (earlier, outcome) {
+                            (Some(e), _) | (None, Err(e)) => Err(e.into()),
+                            (None, Ok(record)) => Ok(unaudited.audited(&record)),
+                        })
+                    }),
+                )
+            }
             Err((refused, None)) => done(Err(refused)),
-            Err((refused, Some(event))) => self.store.append_audit_then(
+            Err((refused, Some(event))) => store.append_audit_then(
                 event,
                 Box::new(move |outcome| {
                     done(Err(match outcome {
@@ -336,6 +445,7 @@ impl std::fmt::Debug for Signed {
             .field("cms_bytes", &self.cms.len())
             .field("serial", &hex::encode(&self.serial))
             .field("audit_seq", &self.audit_seq)
+            .field("level", &self.level)
             .finish()
     }
 }
@@ -420,6 +530,9 @@ pub enum CredentialError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The level asked for could not be reached: no TSA configured, or the TSA failed.
+    #[error(transparent)]
+    Level(#[from] AugmentError),
 }
 
 /// Why a signing attempt on an existing credential was refused, as the `sign_refused` audit
@@ -492,6 +605,7 @@ impl CredentialError {
             | Self::Key(_)
             | Self::Seal(_)
             | Self::Authority(_)
+            | Self::Level(_)
             | Self::Store(_) => return None,
         })
     }
@@ -690,8 +804,18 @@ impl<S: Store> Authority<S> {
                 (refused, event)
             });
         PendingSignature {
-            store: &self.store,
+            authority: self,
             outcome,
+        }
+    }
+
+    /// Whether [`PendingSignature::then`] reaches `level` without waiting on the network or a
+    /// CRL: B-B, and B-T from the built-in TSA.
+    pub fn signs_inline(&self, level: Level) -> bool {
+        match level {
+            Level::BB => true,
+            Level::BT => matches!(self.timestamp_source(), Some(TimestampSource::BuiltIn)),
+            Level::BLT | Level::BLTA => false,
         }
     }
 
@@ -771,6 +895,14 @@ impl<S: Store> Authority<S> {
             check_client_text("claimed_role", role, MAX_CLAIMED_ROLE_LEN)?;
         }
         let purpose = policy.purpose(request.purpose)?;
+        // Before anything is signed: a level that needs a time-stamp needs a TSA.
+        let source = match request.level {
+            Level::BB => None,
+            level => Some(
+                self.timestamp_source()
+                    .ok_or(AugmentError::NoTimestampSource(level))?,
+            ),
+        };
         let roles = crate::engine::hcrole::roles_of(certificate)
             .map_err(|e| corrupt(&credential.id, &e.to_string()))?;
         policy.check(&roles, purpose)?;
@@ -812,9 +944,22 @@ impl<S: Store> Authority<S> {
             object: format!("credential:{}", credential.id),
             details,
         };
+        let raise = source.map(|source| {
+            Box::new(Raise {
+                source: Some(source),
+                digest: request
+                    .attached
+                    .is_none()
+                    .then(|| (want, request.digest.to_vec())),
+                now,
+                actor: signer.actor.to_string(),
+            })
+        });
         let unaudited = Unaudited {
             cms,
             serial: record.serial.clone(),
+            level: request.level,
+            raise,
         };
         Ok((unaudited, event))
     }

@@ -7,6 +7,7 @@
 //! authority's state; nothing else in ca-core reads theirs.
 
 pub(crate) mod access;
+pub(crate) mod augment;
 pub(crate) mod client_auth;
 pub(crate) mod credential;
 pub(crate) mod ocsp;
@@ -193,6 +194,8 @@ pub struct Authority<S: Store> {
     pub(crate) ocsp_validity: u64,
     /// The time-stamping authority; `None` when the profiles have no `tsa` profile.
     pub(crate) tsa: Option<timestamp::TimeStamping>,
+    /// A foreign TSA used for time-stamps instead of the built-in one (`with_foreign_tsa`).
+    pub(crate) foreign_tsa: Option<std::sync::Arc<augment::ForeignTsa>>,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -410,6 +413,7 @@ impl<S: Store> Authority<S> {
             responders: std::sync::RwLock::new(responders),
             ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
             tsa: None,
+            foreign_tsa: None,
         };
         // The TSA's certificate is one more certificate of the inventory, written with the CAs.
         let new_tsa = authority.new_tsa(req.key_algorithm, req.now, &req.actor)?;
@@ -507,6 +511,7 @@ impl<S: Store> Authority<S> {
             responders: Default::default(),
             ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
             tsa: None,
+            foreign_tsa: None,
         };
         authority.open_responders(now)?;
         authority.tsa = authority.open_tsa(now)?;

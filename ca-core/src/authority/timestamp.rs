@@ -129,7 +129,7 @@ pub struct PendingTimestamp<'a, S: Store> {
 }
 
 /// A response made, before its audit record.
-enum Answer {
+pub(crate) enum Answer {
     /// A token, to be handed out once `event` is durable.
     Granted {
         response: Vec<u8>,
@@ -225,7 +225,7 @@ impl<S: Store> Authority<S> {
         }
     }
 
-    fn timestamp_unaudited(
+    pub(crate) fn timestamp_unaudited(
         &self,
         request_der: &[u8],
         now: u64,

@@ -27,6 +27,7 @@ pub use report::{
     AlgorithmReport, CertSummary, Check, Indication, Outcome, Report, RevocationSource, RoleReport,
     SignatureReport, SubIndication, TimestampReport,
 };
+pub(crate) use timestamp::judge_token;
 
 use crate::engine::cades::Level;
 use crate::engine::digest::{DigestAlgorithm, DocumentHasher};

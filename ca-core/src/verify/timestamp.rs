@@ -297,6 +297,23 @@ fn signature_timestamps(
     reports
 }
 
+/// One token alone (`token_der`, a ContentInfo), judged as a time-stamp over `imprint` under
+/// `policy` (EN 319 102-1 §5.4): how a requester checks a foreign TSA's answer before it uses
+/// it (`Authority::augment`). The token's own certificates and `policy`'s are all it can use.
+pub(crate) fn judge_token(token_der: &[u8], imprint: &[u8], policy: &Policy) -> TimestampReport {
+    match SignedDocument::parse(token_der) {
+        Ok(token) => judge(&token, token_der, 1, SIGNATURE, policy, &|_, _| {
+            Ok(imprint.to_vec())
+        }),
+        Err(e) => TimestampReport::failed(
+            1,
+            SIGNATURE,
+            SubIndication::FormatFailure,
+            format!("token: {e}"),
+        ),
+    }
+}
+
 /// The report names of the two kinds of time-stamp.
 const SIGNATURE: &str = "signature-time-stamp";
 const ARCHIVE: &str = "archive-time-stamp-v3";

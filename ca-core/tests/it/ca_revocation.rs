@@ -28,6 +28,7 @@ fn sign_at(env: &Env, id: &str, owner: &str, at: u64) -> Result<Vec<u8>, Credent
                 purpose: "author",
                 claimed_role: None,
                 attached: None,
+                level: ca_core::cades::Level::BB,
             },
             at,
         )

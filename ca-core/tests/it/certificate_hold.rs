@@ -219,6 +219,7 @@ fn held_credential_does_not_sign_until_released() {
         purpose: "author",
         claimed_role: None,
         attached: None,
+        level: ca_core::cades::Level::BB,
     };
     let sign = |now| {
         let signer = env.authority.signer(&cred.id, "dr", "test:api", now)?;

@@ -48,6 +48,7 @@ fn by_id<'a>(id: &'a str, caller: &'a str, digest: &'a [u8]) -> Attempt<'a> {
             purpose: "author",
             claimed_role: None,
             attached: None,
+            level: ca_core::cades::Level::BB,
         },
     }
 }

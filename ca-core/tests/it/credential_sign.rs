@@ -32,6 +32,7 @@ fn sign(
                 purpose,
                 claimed_role: None,
                 attached,
+                level: ca_core::cades::Level::BB,
             },
             NOW + 60,
         )
@@ -124,6 +125,7 @@ fn debug_output_shows_no_document_content() {
         purpose: "author",
         claimed_role: None,
         attached: Some(CONTENT),
+        level: ca_core::cades::Level::BB,
     };
     assert_hidden("SignDocument", format!("{request:?}"));
     let signed = sign(&env, &cred, "author", &digest, Some(CONTENT));

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::access::AccessError;
-use ca_core::authority::{AuthorityError, TimestampError};
+use ca_core::authority::{AugmentError, AuthorityError, TimestampError};
 use ca_core::client_auth::ClientAuthError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
@@ -409,6 +409,7 @@ impl From<CredentialError> for Problem {
             CredentialError::Sign(e) => e.into(),
             CredentialError::Authority(e) => e.into(),
             CredentialError::Store(e) => e.into(),
+            CredentialError::Level(e) => e.into(),
         }
     }
 }
@@ -505,6 +506,30 @@ impl From<TimestampError> for Problem {
             TimestampError::Tsp(e) => e.into(),
             TimestampError::Store(e) => e.into(),
             TimestampError::Authority(e) => e.into(),
+        }
+    }
+}
+
+impl From<AugmentError> for Problem {
+    fn from(e: AugmentError) -> Self {
+        let bad_gateway = |reason, e: &AugmentError| {
+            tracing::warn!(error = %e, "time-stamping authority");
+            Problem::new(StatusCode::BAD_GATEWAY, reason, e.to_string())
+        };
+        match e {
+            AugmentError::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            AugmentError::Cades(_) => bad("not_cades", &e),
+            // The installation's configuration refuses it until an operator adds a TSA.
+            AugmentError::NoTimestampSource(_) => conflict("no_tsa", &e),
+            AugmentError::Timestamp(e) => e.into(),
+            AugmentError::TsaUnreachable { .. } => bad_gateway("tsa_unreachable", &e),
+            AugmentError::TsaResponse { .. } => bad_gateway("tsa_response", &e),
+            AugmentError::UntrustedToken { .. } => bad_gateway("tsa_untrusted", &e),
+            AugmentError::Config(_) | AugmentError::Random(_) => Self::internal(&e),
+            AugmentError::Authority(e) => e.into(),
+            AugmentError::Store(e) => e.into(),
         }
     }
 }

@@ -9,6 +9,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use ca_core::cades::Level;
 use ca_core::credential::{CredentialError, SignDocument, Signed, Signer};
 use ca_core::sign::{DigestAlgorithm, DocumentHasher};
 use futures_util::StreamExt;
@@ -199,6 +200,7 @@ async fn sign_digest(
             purpose: request.purpose,
             claimed_role: request.claimed_role,
             content: None,
+            level: Level::BB,
             _budget: None,
         },
         caller.label,
@@ -310,6 +312,7 @@ async fn sign_stream(
         purpose,
         claimed_role,
         content: attached.then_some(content),
+        level: Level::BB,
         _budget: budget,
     };
     let signed = sign_request(state, Some(signer), request, caller.label).await?;
@@ -329,6 +332,7 @@ struct Request {
     claimed_role: Option<String>,
     /// The document, for an attached signature.
     content: Option<Vec<u8>>,
+    level: Level,
     /// The body budget the document holds, given back when the request is dropped.
     _budget: Option<Reservation>,
 }
@@ -341,6 +345,7 @@ impl Request {
             purpose: &self.purpose,
             claimed_role: self.claimed_role.as_deref(),
             attached: self.content.as_deref(),
+            level: self.level,
         }
     }
 }
