@@ -53,8 +53,9 @@ pub struct Config {
     pub tsa: TsaSettings,
 }
 
-/// `[tsa]`: the RFC 3161 time-stamping authority.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// `[tsa]`: the RFC 3161 time-stamping authority: the built-in one, or with `url` a foreign one
+/// whose tokens signatures carry instead. `Debug` hides the credentials.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TsaSettings {
     /// TSTInfo.policy of the tokens (dotted OID): the OID of the installation's time-stamp
@@ -64,6 +65,51 @@ pub struct TsaSettings {
     /// Require an API token or client certificate for `POST /v1/timestamps`. Off by default:
     /// RFC 3161 clients (openssl ts, PDF signers) send none; the per-client rate limit applies.
     pub require_auth: bool,
+    /// A foreign RFC 3161 TSA (HTTP POST `application/timestamp-query`, RFC 3161 §3.4) that
+    /// signatures above B-B are time-stamped by instead of the built-in TSA. Credentials go in
+    /// `username`/`password` or `bearer_token`, never in the URL.
+    pub url: Option<String>,
+    /// PEM (or DER) certificate(s) the foreign TSA's certificate must chain to; required with
+    /// `url`.
+    pub trust_anchor: Option<PathBuf>,
+    /// HTTP basic authentication to the foreign TSA (with `password`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `Authorization: Bearer` to the foreign TSA (instead of basic).
+    pub bearer_token: Option<String>,
+    /// How long one request to the foreign TSA may take, in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for TsaSettings {
+    fn default() -> Self {
+        Self {
+            policy: None,
+            require_auth: false,
+            url: None,
+            trust_anchor: None,
+            username: None,
+            password: None,
+            bearer_token: None,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for TsaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| v.as_ref().map(|_| "<set>");
+        f.debug_struct("TsaSettings")
+            .field("policy", &self.policy)
+            .field("require_auth", &self.require_auth)
+            .field("url", &self.url)
+            .field("trust_anchor", &self.trust_anchor)
+            .field("username", &self.username)
+            .field("password", &set(&self.password))
+            .field("bearer_token", &set(&self.bearer_token))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish()
+    }
 }
 
 /// The OCSP responder: on by default.
@@ -248,6 +294,61 @@ impl Config {
         }
         if let Some(v) = env("HPKI_TSA_REQUIRE_AUTH") {
             config.tsa.require_auth = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("HPKI_TSA_URL") {
+            config.tsa.url = Some(v);
+        }
+        if let Some(v) = env("HPKI_TSA_TRUST_ANCHOR") {
+            config.tsa.trust_anchor = Some(v.into());
+        }
+        if let Some(v) = env("HPKI_TSA_USERNAME") {
+            config.tsa.username = Some(v);
+        }
+        if let Some(v) = env("HPKI_TSA_PASSWORD") {
+            config.tsa.password = Some(v);
+        }
+        if let Some(v) = env("HPKI_TSA_BEARER_TOKEN") {
+            config.tsa.bearer_token = Some(v);
+        }
+        if let Some(v) = env("HPKI_TSA_TIMEOUT") {
+            config.tsa.timeout_seconds = number("HPKI_TSA_TIMEOUT", v)?;
+        }
+        let tsa = &config.tsa;
+        if let Some(url) = &tsa.url {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            match rest {
+                None => return Err(ConfigError::Invalid("tsa.url must be http:// or https://")),
+                // Credentials in the URL would reach logs and error messages.
+                Some(rest) if rest.split('/').next().is_some_and(|h| h.contains('@')) => {
+                    return Err(ConfigError::Invalid(
+                        "tsa.url must not hold credentials: use tsa.username/password or \
+                         tsa.bearer_token",
+                    ));
+                }
+                Some(_) => {}
+            }
+            if tsa.trust_anchor.is_none() {
+                return Err(ConfigError::Invalid(
+                    "tsa.url needs tsa.trust_anchor: the certificate its tokens must chain to",
+                ));
+            }
+        }
+        if tsa.bearer_token.is_some() && (tsa.username.is_some() || tsa.password.is_some()) {
+            return Err(ConfigError::Invalid(
+                "tsa: give username/password or bearer_token, not both",
+            ));
+        }
+        if tsa.username.is_some() != tsa.password.is_some() {
+            return Err(ConfigError::Invalid(
+                "tsa: username and password go together",
+            ));
+        }
+        if tsa.timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "tsa.timeout_seconds must be at least 1",
+            ));
         }
         if let Some(v) = env("HPKI_DOCUMENT_LIMIT") {
             config.limits.document_bytes = number("HPKI_DOCUMENT_LIMIT", v)?;

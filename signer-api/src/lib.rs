@@ -5,4 +5,5 @@
 
 pub mod config;
 pub mod datadir;
+pub mod foreign_tsa;
 pub mod http;

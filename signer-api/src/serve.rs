@@ -64,6 +64,16 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         Some(policy) => authority.with_tsa_policy(policy)?,
         None => authority,
     };
+    let authority = match signer_api::foreign_tsa::from_settings(&config.tsa)? {
+        Some(foreign) => {
+            tracing::info!(
+                url = foreign.name(),
+                "signatures are time-stamped by a foreign TSA"
+            );
+            authority.with_foreign_tsa(foreign)
+        }
+        None => authority,
+    };
     let tsa_policy = authority
         .tsa_certificate()
         .ok()

@@ -9,6 +9,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use ca_core::authority::AugmentError;
 use ca_core::cades::Level;
 use ca_core::credential::{CredentialError, SignDocument, Signed, Signer};
 use ca_core::sign::{DigestAlgorithm, DocumentHasher};
@@ -32,6 +33,25 @@ pub struct DigestRequest {
     purpose: String,
     #[schema(schema_with = super::openapi::claimed_role)]
     claimed_role: Option<String>,
+    #[schema(value_type = Option<LevelName>)]
+    level: Option<String>,
+}
+
+/// The CAdES baseline level to sign at (ETSI EN 319 122-1): B-B (no time-stamp), B-T (a
+/// signature time-stamp), B-LT (and the certificates, CRLs and OCSP answers that validate the
+/// signer and the time-stamp), B-LTA (and an archive time-stamp). Default: B-T when a
+/// time-stamping authority is configured (the built-in one is by default), else B-B.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the names `Level::from_str` reads
+pub enum LevelName {
+    #[schema(rename = "B-B")]
+    BB,
+    #[schema(rename = "B-T")]
+    BT,
+    #[schema(rename = "B-LT")]
+    BLT,
+    #[schema(rename = "B-LTA")]
+    BLTA,
 }
 
 /// A digest algorithm of the signatures the service makes.
@@ -51,6 +71,9 @@ pub struct DigestSignature {
     credential: String,
     /// The serial number of the signer's certificate, hex.
     serial: String,
+    /// The CAdES level the signature was made at.
+    #[schema(value_type = LevelName)]
+    level: &'static str,
 }
 
 /// The refusal of an unknown `digest_algorithm` (digest signing and verification requests).
@@ -73,6 +96,25 @@ pub struct DocumentParams {
     /// Or the Hpki-Claimed-Role header.
     #[param(schema_with = super::openapi::claimed_role)]
     claimed_role: Option<String>,
+    /// The CAdES level (or the Hpki-Level header); see `LevelName`.
+    #[param(value_type = Option<LevelName>)]
+    level: Option<String>,
+}
+
+/// The level a request names (`None`: the authority's default), refused before anything is
+/// read or signed when unknown (400) or when it needs a time-stamp and no TSA is configured
+/// (409).
+fn level(state: &AppState, name: Option<&str>) -> Result<Level, Problem> {
+    let level = match name {
+        None => return Ok(state.authority.default_level()),
+        Some(name) => name
+            .parse::<Level>()
+            .map_err(|e| RequestError::Invalid(format!("level: {e}")))?,
+    };
+    if level != Level::BB && state.authority.timestamp_source().is_none() {
+        return Err(AugmentError::NoTimestampSource(level).into());
+    }
+    Ok(level)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -94,7 +136,9 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         (status = 400, description = "Malformed JSON, digest or parameters; no credential or purpose for a document; an unknown purpose; a digest algorithm not the credential's"),
         (status = 403, description = "The caller is not a practitioner, not the credential's owner, or its roles do not allow the purpose; the credential is revoked, expired or under a revoked CA"),
         (status = 404, description = "No such credential"),
+        (status = 409, description = "The level needs a time-stamp and no time-stamping authority is configured; the built-in TSA's certificate is revoked or expired"),
         (status = 413), (status = 415),
+        (status = 502, description = "The foreign time-stamping authority did not answer, refused, or its token is not trusted"),
         (status = 503, description = "Over the service's budget of buffered request bodies (attached signatures)"),
         (status = 500)))]
 #[post("/v1/signatures")]
@@ -175,6 +219,7 @@ async fn sign_digest(
         read_limited(state, req, payload, state.config.limits.json_bytes as u64).await?;
     let request: DigestRequest =
         serde_json::from_slice(&body).map_err(|e| RequestError::Json(e.to_string()))?;
+    let level = level(state, request.level.as_deref())?;
     // Only the decoded digest is kept from here on.
     drop((body, budget));
     let algorithm = DigestAlgorithm::from_name(&request.digest_algorithm)
@@ -200,7 +245,7 @@ async fn sign_digest(
             purpose: request.purpose,
             claimed_role: request.claimed_role,
             content: None,
-            level: Level::BB,
+            level,
             _budget: None,
         },
         caller.label,
@@ -210,6 +255,7 @@ async fn sign_digest(
         signature: B64.encode(&signed.cms),
         credential,
         serial: hex::encode(&signed.serial),
+        level: signed.level.as_str(),
     }))
 }
 
@@ -251,6 +297,13 @@ async fn sign_stream(
     let claimed_role = query
         .claimed_role
         .or_else(|| header(headers, "hpki-claimed-role"));
+    let level = level(
+        state,
+        query
+            .level
+            .or_else(|| header(headers, "hpki-level"))
+            .as_deref(),
+    )?;
 
     // Refuse before reading a possibly large body: unknown credential or not the caller's. The
     // credential opened here is the one that signs (`sign` re-checks revocation and the rest).
@@ -312,12 +365,13 @@ async fn sign_stream(
         purpose,
         claimed_role,
         content: attached.then_some(content),
-        level: Level::BB,
+        level,
         _budget: budget,
     };
     let signed = sign_request(state, Some(signer), request, caller.label).await?;
     Ok(HttpResponse::Created()
         .content_type("application/pkcs7-signature")
+        .insert_header(("Hpki-Level", signed.level.as_str()))
         .body(signed.cms))
 }
 
@@ -366,8 +420,11 @@ async fn sign_request(
         .content
         .as_ref()
         .is_none_or(|c| c.len() <= INLINE_CONTENT_BYTES);
+    // B-B, and B-T from the built-in TSA, are quick; a foreign TSA or validation data (CRLs)
+    // may wait, off the executor.
     if let Some(signer) = &signer
         && small
+        && state.authority.signs_inline(request.level)
     {
         return sign_inline(state, signer, &request.document()).await;
     }
