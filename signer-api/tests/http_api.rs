@@ -572,9 +572,13 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     let sig = &j["signatures"][0];
     assert_eq!(sig["hc_roles"][0]["text"], "Medical Doctor", "{j:#}");
     assert_eq!(sig["chain"].as_array().unwrap().len(), 3, "{j:#}");
-    // The service signs at B-B: the level is said, and no time-stamp proves a time (issue 14).
-    assert_eq!(sig["level"], "B-B", "{j:#}");
-    assert!(sig.get("best_signature_time").is_none(), "{j:#}");
+    // The service signs at B-T by default (its built-in TSA): the level is said, and the
+    // signature time-stamp proves the time (issue 14).
+    assert_eq!(sig["level"], "B-T", "{j:#}");
+    assert_eq!(
+        sig["best_signature_time_proof"], "signature time-stamp #1",
+        "{j:#}"
+    );
     let revocation = sig["checks"]
         .as_array()
         .unwrap()

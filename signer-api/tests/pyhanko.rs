@@ -77,7 +77,13 @@ fn pyhanko_accepts_a_b_b_signature_and_needs_revocation_data_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let (server, demo) = start_fresh(&dir.path().join("data"), &[]);
     let content = b"Rx: amoxicillin 500 mg, three times daily for 7 days\n";
-    let signature = sign(&server, &demo.credential, &demo.signer, content, "");
+    let signature = sign(
+        &server,
+        &demo.credential,
+        &demo.signer,
+        content,
+        "&level=B-B",
+    );
 
     let soft = pyhanko(dir.path(), &signature, content, &[]);
     assert_eq!(soft["bottom_line"], true, "{soft}");
@@ -103,4 +109,57 @@ fn pyhanko_accepts_a_b_b_signature_and_needs_revocation_data_for_it() {
         &["--require-revinfo", "--crl", &sign_crl, "--crl", &root_crl],
     );
     assert_eq!(with_crls["bottom_line"], true, "{with_crls}");
+}
+
+#[test]
+fn pyhanko_trusts_the_time_stamp_of_a_default_b_t_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(&dir.path().join("data"), &[]);
+    let content = b"Discharge letter: patient stable, follow-up in 2 weeks\n";
+    // No level asked: B-T, from the built-in TSA.
+    let signature = sign(&server, &demo.credential, &demo.signer, content, "");
+
+    let v = pyhanko(dir.path(), &signature, content, &[]);
+    assert_eq!(v["bottom_line"], true, "{v}");
+    let ts = &v["timestamp"];
+    assert_eq!(ts["intact"], true, "{v}");
+    assert_eq!(ts["valid"], true, "{v}");
+    assert_eq!(ts["trusted"], true, "the TSA chains to our root: {v}");
+    assert!(
+        ts["signer"].as_str().unwrap().contains("TSA"),
+        "the token is the TSA's: {v}"
+    );
+}
+
+#[test]
+fn pyhanko_validates_b_lt_in_hard_fail_mode_from_what_it_carries_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, demo) = start_fresh(&dir.path().join("data"), &[]);
+    let content = b"Consent: the patient agrees to the procedure\n";
+    let b_lt = sign(
+        &server,
+        &demo.credential,
+        &demo.signer,
+        content,
+        "&level=B-LT",
+    );
+    // Hard-fail revocation and no CRL supplied: the signature carries the CRLs and OCSP answers
+    // for the signer and the TSA.
+    let v = pyhanko(dir.path(), &b_lt, content, &["--require-revinfo"]);
+    assert_eq!(v["bottom_line"], true, "{v}");
+    assert_eq!(v["trusted"], true, "{v}");
+    assert_eq!(v["timestamp"]["trusted"], true, "{v}");
+    assert!(v["carried"]["crls"].as_u64().unwrap() >= 2, "{v}");
+    assert!(v["carried"]["ocsp"].as_u64().unwrap() >= 2, "{v}");
+
+    // Its B-T form, under the same hard-fail rule, is not enough.
+    let b_t = sign(
+        &server,
+        &demo.credential,
+        &demo.signer,
+        content,
+        "&level=B-T",
+    );
+    let bare = pyhanko(dir.path(), &b_t, content, &["--require-revinfo"]);
+    assert_eq!(bare["bottom_line"], false, "{bare}");
 }
