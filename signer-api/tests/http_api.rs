@@ -536,9 +536,9 @@ fn verifications_report_the_verdict_against_the_service_pki() {
     let s = start(&[("HPKI_VERIFICATION_LIMIT", "65536")]);
     let (cred, token) = s.credential("DOC-V", Some("Medical Doctor"), "p256");
     let document = b"Discharge summary: stable, follow-up in 2 weeks.\n".to_vec();
-    let sign = |attached: bool| {
+    let sign_at = |attached: bool, level: &str| {
         let r = s.post_bytes(
-            &format!("/v1/signatures?credential={cred}&purpose=author&attached={attached}"),
+            &format!("/v1/signatures?credential={cred}&purpose=author&attached={attached}{level}"),
             Some(&token),
             "application/octet-stream",
             &document,
@@ -546,6 +546,7 @@ fn verifications_report_the_verdict_against_the_service_pki() {
         assert_eq!(r.status, 201, "{}", r.text());
         r.body
     };
+    let sign = |attached: bool| sign_at(attached, "");
     let attached = sign(true);
     let detached = sign(false);
     let raw = |body: &[u8], token: Option<&str>| {
@@ -606,7 +607,8 @@ fn verifications_report_the_verdict_against_the_service_pki() {
         (ind.as_str(), sub.as_str()),
         ("TOTAL-FAILED", "HASH_FAILURE")
     );
-    let mut bad = attached.clone();
+    // At B-B the last octets are the signer's signature value (at B-T, the token's).
+    let mut bad = sign_at(true, "&level=B-B");
     let n = bad.len();
     bad[n - 5] ^= 1;
     let (ind, sub, _) = verdict(&raw(&bad, Some(&token)));

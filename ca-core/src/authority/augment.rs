@@ -340,6 +340,11 @@ impl<S: Store> Authority<S> {
             None if needs_token => return Err(AugmentError::NoTimestampSource(level)),
             None => None,
         };
+        if level == Level::BLTA {
+            // Before any token or CRL is made: the archive time-stamp covers the content, so a
+            // detached signature without it (or with other content) stops here.
+            self.archive_imprint(&cms, content)?;
+        }
         if level >= Level::BT && from < Level::BT {
             let imprint = cades::signature_timestamp_imprint(&cms, 0, DEFAULT_HASH)?;
             let token = self.fetch_token(source, DEFAULT_HASH, &imprint, now, actor)?;
@@ -350,16 +355,7 @@ impl<S: Store> Authority<S> {
             cms = self.add_validation_data(&cms, extra, now, actor)?;
         }
         if level == Level::BLTA {
-            let (hash, imprint) = match content {
-                Content::Bytes(bytes) => (
-                    DEFAULT_HASH,
-                    cades::archive_timestamp_v3_imprint(&cms, 0, bytes, DEFAULT_HASH)?,
-                ),
-                Content::Digest(hash, digest) => (
-                    hash,
-                    cades::archive_timestamp_v3_imprint_over_digest(&cms, 0, digest, hash)?,
-                ),
-            };
+            let (hash, imprint) = self.archive_imprint(&cms, content)?;
             let token = self.fetch_token(source, hash, &imprint, now, actor)?;
             cms = match content {
                 Content::Bytes(bytes) => {
@@ -372,6 +368,24 @@ impl<S: Store> Authority<S> {
             tokens.push(token);
         }
         Ok(cms)
+    }
+
+    /// The hash and imprint of an archive-time-stamp-v3 over `cms` as it is now.
+    fn archive_imprint(
+        &self,
+        cms: &[u8],
+        content: Content<'_>,
+    ) -> Result<(DigestAlgorithm, Vec<u8>), CadesError> {
+        Ok(match content {
+            Content::Bytes(bytes) => (
+                DEFAULT_HASH,
+                cades::archive_timestamp_v3_imprint(cms, 0, bytes, DEFAULT_HASH)?,
+            ),
+            Content::Digest(hash, digest) => (
+                hash,
+                cades::archive_timestamp_v3_imprint_over_digest(cms, 0, digest, hash)?,
+            ),
+        })
     }
 
     /// A token over `imprint` (of `hash`) from `source`, checked: the request's imprint and

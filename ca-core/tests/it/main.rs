@@ -9,6 +9,7 @@ mod support;
 
 mod audit_chain;
 mod audit_tamper;
+mod augment;
 mod ca_revocation;
 mod cades;
 mod cades_pyhanko;
