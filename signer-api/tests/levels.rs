@@ -281,6 +281,19 @@ fn each_level_carries_what_en_319_122_1_asks_and_b_t_is_the_default() {
     let roots = pem_certificates(&d.join("data/ca/root.pem"));
     let root_subject = subject_of(&roots[0]);
 
+    // The OpenAPI document names the levels and the statuses a level adds.
+    let doc = server.get("/openapi.json", None).json();
+    let post = &doc["paths"]["/v1/signatures"]["post"];
+    for status in ["400", "409", "502"] {
+        assert!(post["responses"][status].is_object(), "{status}: {post}");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["LevelName"]["enum"],
+        serde_json::json!(["B-B", "B-T", "B-LT", "B-LTA"]),
+        "{}",
+        doc["components"]["schemas"]["LevelName"]
+    );
+
     // Default: B-T, raw and digest alike.
     let default = signed(&server, &demo, "");
     assert_eq!(cades::detect_level(&default, 0).unwrap(), Level::BT);

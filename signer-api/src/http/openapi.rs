@@ -375,6 +375,7 @@ fn default_description(code: u16) -> &'static str {
         415 => "Unsupported Content-Type",
         429 => "Over the client's rate limit",
         500 => "Internal error (logged; no detail is given)",
+        502 => "An upstream service (a foreign time-stamping authority) failed or was not trusted",
         503 => "Over the service's budget of buffered request bodies",
         _ => "Error",
     }
