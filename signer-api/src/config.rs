@@ -558,6 +558,59 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_tsa_from_file_and_environment_hides_its_credentials() {
+        let c = Config::load(None, |_| None).unwrap();
+        assert_eq!(c.tsa.url, None, "the built-in TSA by default");
+        assert_eq!(c.tsa.timeout_seconds, 10);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(
+            &file,
+            "[tsa]\nurl = \"https://tsa.example.org/\"\ntrust_anchor = \"tsa-root.pem\"\n\
+             username = \"hospital\"\npassword = \"s3cret-pw\"\ntimeout_seconds = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.tsa.url.as_deref(), Some("https://tsa.example.org/"));
+        assert_eq!(c.tsa.timeout_seconds, 5);
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("s3cret-pw") && debug.contains("<set>"),
+            "{debug}"
+        );
+        let env = |k: &str| match k {
+            "HPKI_TSA_URL" => Some("http://tsa.internal:3180/tsr".to_owned()),
+            "HPKI_TSA_TIMEOUT" => Some("30".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.tsa.url.as_deref(), Some("http://tsa.internal:3180/tsr"));
+        assert_eq!(c.tsa.timeout_seconds, 30);
+        // Refused: credentials in the URL, no anchor, both kinds of credential, half of basic.
+        for (text, why) in [
+            (
+                "url = \"https://u:p@tsa.example.org/\"\ntrust_anchor = \"a.pem\"",
+                "credentials",
+            ),
+            ("url = \"https://tsa.example.org/\"", "trust_anchor"),
+            (
+                "url = \"ftp://tsa.example.org/\"\ntrust_anchor = \"a.pem\"",
+                "http",
+            ),
+            (
+                "bearer_token = \"t\"\nusername = \"u\"\npassword = \"p\"",
+                "not both",
+            ),
+            ("username = \"u\"", "together"),
+            ("timeout_seconds = 0", "at least 1"),
+        ] {
+            std::fs::write(&file, format!("[tsa]\n{text}\n")).unwrap();
+            let e = Config::load(Some(&file), |_| None).unwrap_err().to_string();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn ocsp_from_file_and_environment() {
         let c = Config::load(None, |_| None).unwrap();
         assert!(c.ocsp.enabled, "the responder is on by default");
