@@ -392,6 +392,23 @@ fn each_level_carries_what_en_319_122_1_asks_and_b_t_is_the_default() {
     );
     assert!(!crl_issuers(&p).is_empty() && !ocsp_serials(&p).is_empty());
 
+    // The Hpki-Level header asks for a level too, and the answer names the level reached.
+    let r = support::agent()
+        .post(&format!(
+            "{}/v1/signatures?credential={}&purpose=author",
+            server.base, demo.credential
+        ))
+        .set("Authorization", &format!("Bearer {}", demo.signer))
+        .set("Content-Type", "application/octet-stream")
+        .set("Hpki-Level", "B-LT")
+        .send_bytes(DOC)
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.header("Hpki-Level"), Some("B-LT"));
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    assert_eq!(cades::detect_level(&body, 0).unwrap(), Level::BLT);
+
     // Case does not matter; an unknown level is refused before anything is signed.
     assert_eq!(
         cades::detect_level(&signed(&server, &demo, "&level=b-lt"), 0).unwrap(),
