@@ -66,6 +66,17 @@ pub enum AccessError {
     /// A token minted by a caller not authenticated by a token.
     #[error("only a registration-authority token creates tokens")]
     MintNeedsToken,
+    /// Augmentation asked by a client certificate that is no practitioner's.
+    #[error(
+        "a {profile} certificate authenticates a {kind}: raising a signature needs an ra token, \
+         or a practitioner's token or certificate"
+    )]
+    NeedsAccountableCaller {
+        /// The client certificate's profile.
+        profile: String,
+        /// What that profile authenticates (`Authenticates::name`).
+        kind: String,
+    },
 }
 
 impl Principal {
@@ -83,6 +94,21 @@ impl Principal {
             Self::Practitioner(p) => Ok(p),
             Self::Ra => Err(AccessError::NeedsPractitioner),
             Self::Client(c) => Err(AccessError::NotPractitioner {
+                profile: c.profile.clone(),
+                kind: c.kind.name().to_owned(),
+            }),
+        }
+    }
+
+    /// Whether this caller may have signatures raised (augmented to B-LT / B-LTA, renewed): the
+    /// signature holds no secret, but each raise spends time-stamp tokens and audit records of
+    /// the installation, so only a caller the installation answers for may ask: the
+    /// registration authority (an archive system's ra token) or a practitioner; a device or
+    /// organisation certificate may not.
+    pub fn may_augment(&self) -> Result<(), AccessError> {
+        match self {
+            Self::Ra | Self::Practitioner(_) => Ok(()),
+            Self::Client(c) => Err(AccessError::NeedsAccountableCaller {
                 profile: c.profile.clone(),
                 kind: c.kind.name().to_owned(),
             }),
@@ -137,6 +163,18 @@ mod tests {
         let err = device().practitioner().unwrap_err();
         assert!(
             matches!(&err, AccessError::NotPractitioner { profile, .. } if profile == "device-tls")
+        );
+        assert!(err.to_string().contains("device"), "{err}");
+    }
+
+    #[test]
+    fn the_ra_and_practitioners_augment_a_device_does_not() {
+        assert_eq!(Principal::Ra.may_augment(), Ok(()));
+        assert_eq!(Principal::Practitioner("dr".into()).may_augment(), Ok(()));
+        let err = device().may_augment().unwrap_err();
+        assert!(
+            matches!(&err, AccessError::NeedsAccountableCaller { profile, .. } if profile == "device-tls"),
+            "{err:?}"
         );
         assert!(err.to_string().contains("device"), "{err}");
     }

@@ -292,6 +292,7 @@ impl From<AccessError> for Problem {
             }
             AccessError::OthersCredentials => "others_credentials",
             AccessError::MintNeedsToken => "mint_needs_token",
+            AccessError::NeedsAccountableCaller { .. } => "needs_accountable_caller",
             // A request short of what it must say, not a refusal of the caller.
             AccessError::OwnerNotNamed => return bad("owner_not_named", &e),
         };
