@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web). Handlers turn wire DTOs into `ca_core` calls; CPU work (signing,
 //! issuing, verifying) runs on the blocking pool, never on the async executor.
 
+pub mod augment;
 pub mod auth;
 pub mod auth_failures;
 mod ca;
@@ -101,6 +102,7 @@ pub fn app(
         .service(credentials::list_tokens)
         .service(credentials::revoke_token)
         .service(verifications::create)
+        .service(augment::create)
         .service(timestamps::create)
         .service(timestamps::certificate)
         .split_for_parts();

@@ -444,6 +444,17 @@ pub fn base64_or_null() -> Object {
     text(true).pattern(Some(BASE64)).build()
 }
 
+/// A list of [`base64`] items (DER certificates, CRLs, OCSP responses), optional.
+pub fn base64_list() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Array,
+            Type::Null,
+        ]))
+        .items(base64())
+        .build()
+}
+
 /// A role the signer claims (CAdES signer-attributes), optional: it is signed and audited, so
 /// it is client text (`ca_core::credential::check_client_text`).
 pub fn claimed_role() -> Object {
