@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod augment;
 mod serve;
 
 // From the library target (src/lib.rs), so `crate::http` and `crate::config` keep working.
@@ -42,6 +43,9 @@ enum Command {
     Release(admin::ReleaseArgs),
     /// Sign the next CRL of a CA.
     Crl(admin::CrlArgs),
+    /// Raise a CAdES signature (this installation's or anyone's) to B-LT or B-LTA, or renew its
+    /// B-LTA with one more archive time-stamp; writes the signature (DER).
+    Augment(augment::AugmentArgs),
     /// List the certificate profiles.
     Profiles,
     /// Create an API token (printed once), or list or revoke tokens.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => admin::revoke(&dir, args),
         Command::Release(args) => admin::release(&dir, args),
         Command::Crl(args) => admin::crl(&dir, args),
+        Command::Augment(args) => augment::augment(&dir, args),
         Command::Profiles => admin::profiles(&dir),
         Command::Token(args) => admin::token(&dir, args),
         Command::Audit {
