@@ -801,6 +801,58 @@ fn every_route_answers_hostile_input_with_a_problem() {
             digest("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
             400,
         ),
+        // POST /v1/signatures/augment: BER nested 20,000 deep, a length of 4 GiB, an
+        // indefinite length never closed, a ContentInfo of something else; each a 400.
+        (
+            "augment: BER nested 20,000 deep",
+            "POST",
+            "/v1/signatures/augment?level=B-LT".into(),
+            Some(&ra),
+            Some("application/pkcs7-signature"),
+            [0x30, 0x80].repeat(20_000),
+            400,
+        ),
+        (
+            "augment: length 4 GiB",
+            "POST",
+            "/v1/signatures/augment?level=B-LTA".into(),
+            Some(&ra),
+            Some("application/pkcs7-signature"),
+            vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x00],
+            400,
+        ),
+        (
+            "augment: indefinite length never closed",
+            "POST",
+            "/v1/signatures/augment?level=B-LT".into(),
+            Some(&signer),
+            Some("application/pkcs7-signature"),
+            vec![0x30, 0x80, 0x02, 0x01, 0x00],
+            400,
+        ),
+        (
+            "augment: a ContentInfo of data, not SignedData",
+            "POST",
+            "/v1/signatures/augment".into(),
+            Some(&ra),
+            json,
+            serde_json::json!({"level": "B-LT", "signature": b64(&[
+                0x30, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+                0xa0, 0x02, 0x04, 0x00,
+            ])})
+            .to_string()
+            .into_bytes(),
+            400,
+        ),
+        (
+            "augment: unknown level",
+            "POST",
+            "/v1/signatures/augment".into(),
+            Some(&ra),
+            json,
+            br#"{"signature":"MAA=","level":"B-LTA-PLUS"}"#.to_vec(),
+            400,
+        ),
         (
             "crl: unknown",
             "GET",

@@ -230,6 +230,7 @@ fn openapi_matches_the_routes() {
             "POST /v1/credentials",
             "POST /v1/ocsp",
             "POST /v1/signatures",
+            "POST /v1/signatures/augment",
             "POST /v1/timestamps",
             "POST /v1/tokens",
             "POST /v1/verifications",
