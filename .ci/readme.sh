@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs README.md's commands as written, on a fresh data directory: the first command (serve) in the
-# background, the quick-start and time-stamping blocks against it, then, with the service stopped,
-# the admin block.
+# background, the quick-start, time-stamping and augmentation blocks against it, then, with the
+# service stopped, the admin and offline augmentation blocks.
 # Lines that only tell the reader to paste printed values (`export CRED=… TOKEN=…`) are replaced by
 # the values the service printed.
 set -euo pipefail
@@ -11,7 +11,7 @@ work=$(mktemp -d)
 server=
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf hpki-data rx.txt rx.p7s rx.tsq rx.tsr tsa-chain.pem doctor.key doctor.csr doctor.pem sign.crl audit-checkpoint.json "$work"
+    rm -rf hpki-data rx.txt rx.p7s rx-lt.p7s rx-lta.p7s rx.tsq rx.tsr tsa-chain.pem doctor.key doctor.csr doctor.pem sign.crl audit-checkpoint.json "$work"
 }
 trap cleanup EXIT
 
@@ -35,7 +35,11 @@ block quickstart | grep -v '^export CRED=' > "$work/quickstart.sh"
 bash -ex "$work/quickstart.sh"
 block timestamps > "$work/timestamps.sh"
 bash -ex "$work/timestamps.sh"
+block augment > "$work/augment.sh"
+bash -ex "$work/augment.sh"
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 block admin > "$work/admin.sh"
 bash -ex "$work/admin.sh"
+block augment-offline > "$work/augment-offline.sh"
+bash -ex "$work/augment-offline.sh"
 echo "readme.sh: README commands work as written"

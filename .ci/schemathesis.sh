@@ -77,11 +77,11 @@ echo "schemathesis $version, $examples examples per operation, seed $seed, again
 started=$SECONDS
 # The signer's run first: the ra run revokes what it finds, the demo credential's certificate too.
 failed=0
-st "$signer" --include-path-regex '^/v1/(signatures|verifications|credentials)$' || failed=1
+st "$signer" --include-path-regex '^/v1/(signatures|signatures/augment|verifications|credentials)$' || failed=1
 st "$ra" || failed=1
 kill -0 "$server" || { echo "the service died:"; cat "$work/serve.err"; exit 1; }
 # What the runs reached, from the service's own counters.
-curl -sS "$base/metrics" | grep -E '^hpki_(signatures|verifications|certificates_issued|credentials_created|revocations)_total' || true
+curl -sS "$base/metrics" | grep -E '^hpki_(signatures|augmentations|verifications|certificates_issued|credentials_created|revocations)_total' || true
 if ((failed)); then
     echo "schemathesis: failures (above), in $((SECONDS - started)) s"
     exit 1
