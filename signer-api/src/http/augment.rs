@@ -91,8 +91,10 @@ pub struct AugmentParams {
 pub struct AugmentedSignature {
     /// Base64 DER CMS SignedData: the raised signature.
     signature: String,
-    /// The CAdES level its structure now reaches: B-LT or B-LTA.
-    #[schema(value_type = TargetLevel)]
+    /// The CAdES level its structure now reaches (`cades::detect_level`): B-LT or B-LTA, or
+    /// B-T for a signature whose certificate-values / revocation-values attributes (CAdES-X-L)
+    /// baseline B-LT forbids.
+    #[schema(example = "B-LTA")]
     level: String,
     /// The serialNumbers (hex) of the time-stamp tokens added, in order.
     timestamp_tokens: Vec<String>,
