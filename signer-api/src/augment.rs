@@ -199,6 +199,13 @@ pub fn augment(dir: &DataDir, args: AugmentArgs) -> Result<()> {
         "cli",
     )?;
     write_output(args.out.as_deref(), &augmented.cms)?;
+    if augmented.level < args.level.level() {
+        eprintln!(
+            "warning: the signature's structure reaches only {}: it carries certificate-values or \
+             revocation-values attributes (CAdES-X-L), which baseline B-LT forbids",
+            augmented.level
+        );
+    }
     let tokens: Vec<String> = augmented.tokens.iter().map(hex::encode).collect();
     eprintln!(
         "{}: {} ({} time-stamp token{} added{}{}; audit record {})",
