@@ -1494,6 +1494,33 @@ fn mtls_only_practitioner_profiles_use_practitioner_credentials() {
     let doctor = tls_agent(&root, Some((&auth_cert, &auth_key)));
     let r = sign(&doctor);
     assert_eq!(r.status, 201, "{}", r.text());
+    // Raising a signature spends the installation's tokens and audit records: a practitioner's
+    // certificate may, a device's or a help desk's may not (`Principal::may_augment`).
+    let augment = |agent: &ureq::Agent| {
+        reply(
+            agent
+                .post(&format!("{base}/v1/signatures/augment?level=B-LT"))
+                .set("Content-Type", "application/pkcs7-signature")
+                .send_bytes(&r.body),
+        )
+    };
+    for (what, cert, key) in [
+        ("device-tls", &pump_cert, &pump_key),
+        ("support-auth", &support_cert, &support_key),
+    ] {
+        let detail = augment(&tls_agent(&root, Some((cert, key)))).problem_at(403, what);
+        assert!(
+            detail.contains(&format!("a {what} certificate"))
+                && detail.contains("raising a signature needs"),
+            "{what}: {detail}"
+        );
+    }
+    let raised = augment(&doctor);
+    assert_eq!(raised.status, 200, "{}", raised.text());
+    assert_eq!(
+        ca_core::cades::detect_level(&raised.body, 0).unwrap(),
+        ca_core::cades::Level::BLT
+    );
     let r = list(&doctor);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()[0]["id"], cred.as_str());
