@@ -8,7 +8,7 @@
 use crate::datadir::{DataDir, write_atomic};
 use anyhow::{Context, Result, bail};
 use ca_core::authority::{TimestampSource, ValidationData};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use signer_api::config::TsaSettings;
 use signer_api::foreign_tsa;
 use std::io::Read;
@@ -18,29 +18,11 @@ use std::sync::Arc;
 /// Largest signature read: what the verifier reads (`ca_core::verify::MAX_SIGNATURE_LEN`), so
 /// whatever is raised can be verified.
 const MAX_SIGNATURE: u64 = ca_core::verify::MAX_SIGNATURE_LEN as u64;
-/// Largest detached content read: it is hashed in memory by the archive time-stamp.
-const MAX_CONTENT: u64 = 256 << 20;
+/// Largest detached content read: it is hashed in memory by the archive time-stamp, and
+/// `Authority::augment` takes no more than a signature's length.
+const MAX_CONTENT: u64 = ca_core::verify::MAX_SIGNATURE_LEN as u64;
 /// Largest OCSP response file.
 const MAX_OCSP_RESPONSE: u64 = 1 << 20;
-
-/// The level asked for: B-LT adds the validation data (and a signature time-stamp if there is
-/// none), B-LTA adds an archive time-stamp over all of it, a further one to a B-LTA (renewal).
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum TargetLevel {
-    #[value(name = "B-LT")]
-    BLt,
-    #[value(name = "B-LTA")]
-    BLta,
-}
-
-impl TargetLevel {
-    pub fn level(self) -> ca_core::cades::Level {
-        match self {
-            Self::BLt => ca_core::cades::Level::BLT,
-            Self::BLta => ca_core::cades::Level::BLTA,
-        }
-    }
-}
 
 #[derive(Args)]
 pub struct AugmentArgs {
@@ -52,7 +34,7 @@ pub struct AugmentArgs {
     content: Option<PathBuf>,
     /// B-LT, or B-LTA (on a B-LTA signature: renewal, one more archive time-stamp).
     #[arg(long, value_enum)]
-    level: TargetLevel,
+    level: signer_api::http::augment::TargetLevel,
     /// A foreign RFC 3161 time-stamping authority (http or https) instead of this
     /// installation's; its tokens must chain to --tsa-ca. Credentials come from
     /// HPKI_TSA_USERNAME + HPKI_TSA_PASSWORD or HPKI_TSA_BEARER_TOKEN, as for `serve`; its
@@ -192,14 +174,14 @@ pub fn augment(dir: &DataDir, args: AugmentArgs) -> Result<()> {
     let augmented = authority.augment(
         &inputs.signature,
         inputs.content.as_deref(),
-        args.level.level(),
+        args.level.into(),
         &inputs.extra,
         source.as_ref(),
         crate::admin::now()?,
         "cli",
     )?;
     write_output(args.out.as_deref(), &augmented.cms)?;
-    if augmented.level < args.level.level() {
+    if augmented.level < args.level.into() {
         eprintln!(
             "warning: the signature's structure reaches only {}: it carries certificate-values or \
              revocation-values attributes (CAdES-X-L), which baseline B-LT forbids",

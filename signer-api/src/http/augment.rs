@@ -32,15 +32,17 @@ const PKCS7_SIGNATURE: &str = "application/pkcs7-signature";
 /// The header of a raw answer that says the level reached.
 const LEVEL_HEADER: &str = "Hpki-Level";
 
-/// The level asked for.
-#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+/// The level asked for (here and by `signer-api augment --level`).
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema, clap::ValueEnum)]
 pub enum TargetLevel {
     /// The validation data of the signer and of every time-stamp (and a signature time-stamp
     /// when there is none).
     #[serde(rename = "B-LT")]
+    #[value(name = "B-LT")]
     BLt,
     /// B-LT and an archive time-stamp over all of it; on a B-LTA signature, one more (renewal).
     #[serde(rename = "B-LTA")]
+    #[value(name = "B-LTA")]
     BLta,
 }
 
