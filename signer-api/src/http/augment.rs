@@ -18,6 +18,7 @@ use super::auth::Caller;
 use super::openapi::Binary;
 use super::problem::{Problem, RequestError};
 use super::signatures::read_limited;
+use super::verifications::base64_field;
 use super::{AppState, blocking, now};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -126,7 +127,7 @@ impl From<Augmented> for AugmentedSignature {
         (status = 200, description = "The raised signature: DER for a raw request (its level in the Hpki-Level header), JSON for a JSON request",
             headers(("Hpki-Level" = String, description = "B-LT or B-LTA (raw answers)")),
             content((Binary = "application/pkcs7-signature"), (AugmentedSignature = "application/json"))),
-        (status = 400, description = "Malformed JSON, base64 or level; not a CMS signature; a detached signature without its content (B-LTA), or content that differs from the encapsulated one"),
+        (status = 400, description = "Malformed JSON, base64 or level; not a CMS signature; a detached signature without its content (B-LTA), or content that differs from the encapsulated one; a supplied certificate, CRL or OCSP response that is not one"),
         (status = 403, description = "The caller is neither the registration authority nor a practitioner"),
         (status = 409, description = "This installation has no time-stamping authority, or its certificate (or a CA above it) is revoked or expired"),
         (status = 413), (status = 415),
@@ -263,9 +264,4 @@ pub fn check_supplied(signature: &[u8], extra: &ValidationData) -> Result<(), Ca
         &extra.ocsp_responses,
     )
     .map(drop)
-}
-
-fn base64_field(name: &'static str, value: &str) -> Result<Vec<u8>, Problem> {
-    B64.decode(value.as_bytes())
-        .map_err(|_| RequestError::Base64(name).into())
 }

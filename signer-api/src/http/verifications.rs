@@ -80,7 +80,7 @@ fn validation_time(at: Option<&str>) -> Result<u64, Problem> {
     }
 }
 
-fn base64_field(name: &'static str, value: &str) -> Result<Vec<u8>, Problem> {
+pub(super) fn base64_field(name: &'static str, value: &str) -> Result<Vec<u8>, Problem> {
     B64.decode(value.as_bytes())
         .map_err(|_| RequestError::Base64(name).into())
 }
