@@ -7,7 +7,8 @@ use std::io::Read;
 use std::path::Path;
 
 /// Largest detached content held in memory (only for signatures without signed attributes, whose
-/// signature covers the bytes); otherwise the content is streamed through the hashers.
+/// signature covers the bytes, and for archived ones, whose archive time-stamps cover them);
+/// otherwise the content is streamed through the hashers.
 const MAX_IN_MEMORY_CONTENT: u64 = 256 << 20;
 
 /// Replaces a format failure's generic reason by the decoder's.
@@ -54,7 +55,7 @@ pub fn verify_file(cms: &Path, content: Option<&Path>, verifier: &Verifier) -> R
     };
     let mut file = std::fs::File::open(content)
         .with_context(|| format!("cannot open {}", content.display()))?;
-    if doc.needs_content_bytes() && doc.is_detached() {
+    if doc.is_detached() && (doc.needs_content_bytes() || archived(&doc)) {
         let mut bytes = Vec::new();
         (&mut file)
             .take(MAX_IN_MEMORY_CONTENT + 1)
@@ -62,7 +63,8 @@ pub fn verify_file(cms: &Path, content: Option<&Path>, verifier: &Verifier) -> R
             .with_context(|| format!("cannot read {}", content.display()))?;
         if bytes.len() as u64 > MAX_IN_MEMORY_CONTENT {
             bail!(
-                "{}: content without signed attributes larger than {MAX_IN_MEMORY_CONTENT} bytes",
+                "{}: content of a signature without signed attributes, or with an archive \
+                 time-stamp, larger than {MAX_IN_MEMORY_CONTENT} bytes",
                 content.display()
             );
         }
@@ -100,4 +102,15 @@ pub fn verify_file(cms: &Path, content: Option<&Path>, verifier: &Verifier) -> R
             bytes: None,
         },
     ))
+}
+
+/// Whether a signer carries an archive-time-stamp-v3 (B-LTA), whose imprint covers the detached
+/// content's bytes (EN 319 122-1 §5.5.3): the verifier checks it against them.
+fn archived(doc: &SignedDocument) -> bool {
+    doc.signer_infos().iter().any(|si| {
+        si.unsigned_attrs
+            .iter()
+            .flat_map(|attrs| attrs.iter())
+            .any(|a| a.oid == ca_core::oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3)
+    })
 }

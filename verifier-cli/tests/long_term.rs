@@ -190,6 +190,67 @@ fn b_lt_names_its_embedded_crls() {
     );
 }
 
+/// A detached B-LTA verified with `--content`: its archive time-stamp covers the content's bytes,
+/// so verifier-cli reads them (bounded) instead of only streaming them through the hashers, and
+/// the archive time-stamp passes and carries the renewal date; before, it failed as a
+/// FORMAT_FAILURE asking for the content it had been given.
+#[test]
+fn a_detached_b_lta_is_checked_against_its_content_file() {
+    let s = own_key::signer("Medical Doctor");
+    let (tsa, tsa_certificate) = tsa_and_certificate(&s);
+    let digest = ca_core::sign::DigestAlgorithm::for_key(&s.key).digest(RX);
+    let purpose = ca_core::purpose::SigningPolicy::embedded()
+        .unwrap()
+        .purpose("author")
+        .unwrap()
+        .oid;
+    let detached = ca_core::sign::sign(&ca_core::sign::SignatureRequest {
+        key: &s.key,
+        certificate: &s.certificate,
+        chain: &s.chain,
+        digest: &digest,
+        signing_time: NOW + HOUR,
+        commitment_type: Some(purpose),
+        claimed_role: None,
+        attached: None,
+    })
+    .unwrap();
+    let btt = bt::timestamped(&detached, &tsa, TST);
+    let blt =
+        ca_core::cades::add_validation_data(&btt, &[tsa_certificate], &crls(&s, TST + 60), &[])
+            .unwrap();
+    let ats_at = TST + 120;
+    let blta = bt::archived_detached(&blt, Some(RX), &tsa, ats_at);
+    let cms = s.save("detached.p7s", &blta);
+    let content = s.save("rx.txt", RX);
+    let out = Command::new(BIN)
+        .arg("verify")
+        .arg("--cms")
+        .arg(&cms)
+        .arg("--content")
+        .arg(&content)
+        .arg("--trust-anchor")
+        .arg(s.root())
+        .args(["--at", &rfc3339(NOW + 3 * 365 * DAY)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("  level:   B-LTA\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  ats #1:  passed; genTime {}, TSA ",
+            rfc3339(ats_at)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  renew:   by ") && l.contains("archive-time-stamp-v3 #1")),
+        "{text}"
+    );
+}
+
 /// The authority's own OCSP answer about `cert` (issued by `issuer`) at `at`: a SHA-1 CertID as
 /// RFC 5019 clients send.
 fn ocsp_answer(s: &OwnKey, cert: &[u8], issuer: &[u8], at: u64) -> Vec<u8> {

@@ -48,8 +48,13 @@ pub fn token_over(tsa: &Tsa, data: &[u8], gen_time: u64) -> Vec<u8> {
 
 /// B-LTA: `cms` (B-LT) with an archive-time-stamp-v3 from `tsa` stamped `gen_time`.
 pub fn archived(cms: &[u8], tsa: &Tsa, gen_time: u64) -> Vec<u8> {
+    archived_detached(cms, None, tsa, gen_time)
+}
+
+/// [`archived`] of a detached signature whose content is `content`.
+pub fn archived_detached(cms: &[u8], content: Option<&[u8]>, tsa: &Tsa, gen_time: u64) -> Vec<u8> {
     let hash = DigestAlgorithm::Sha256;
-    let imprint = ca_core::cades::archive_timestamp_v3_imprint(cms, 0, None, hash).unwrap();
+    let imprint = ca_core::cades::archive_timestamp_v3_imprint(cms, 0, content, hash).unwrap();
     let token = token_for(
         tsa,
         MessageImprint {
@@ -58,7 +63,7 @@ pub fn archived(cms: &[u8], tsa: &Tsa, gen_time: u64) -> Vec<u8> {
         },
         gen_time,
     );
-    ca_core::cades::add_archive_timestamp_v3(cms, 0, None, &token).unwrap()
+    ca_core::cades::add_archive_timestamp_v3(cms, 0, content, &token).unwrap()
 }
 
 fn token_for(tsa: &Tsa, message_imprint: MessageImprint, gen_time: u64) -> Vec<u8> {
