@@ -260,7 +260,15 @@ fn http_raises_a_service_signature_to_b_lt_then_b_lta_and_renews_it_twice() {
     assert_eq!(r.content_type, "application/pkcs7-signature");
     let b_lt = r.body;
     assert_eq!(ca_core::cades::detect_level(&b_lt, 0).unwrap(), Level::BLT);
-    assert_valid(&verify(&b_lt, None, &anchors), Level::BLT, 0);
+    let report = verify(&b_lt, None, &anchors);
+    assert_valid(&report, Level::BLT, 0);
+    // Until the first archive time-stamp, the signature time-stamp carries the proof: renewal is
+    // due before its TSA certificate expires.
+    let why = report.signatures[0]
+        .renewal_due_reason
+        .as_deref()
+        .unwrap_or_default();
+    assert!(why.contains("signature-time-stamp #1"), "{why}");
     assert!(!carried_crls(&b_lt).is_empty());
 
     let r = server.post_json(
@@ -279,7 +287,14 @@ fn http_raises_a_service_signature_to_b_lt_then_b_lta_and_renews_it_twice() {
         let r = augment_raw(&server, &demo.ra, &b_lta, "B-LTA");
         assert_eq!(r.status, 200, "renewal {count}: {}", r.text());
         b_lta = r.body;
-        assert_valid(&verify(&b_lta, None, &anchors), Level::BLTA, count);
+        let report = verify(&b_lta, None, &anchors);
+        assert_valid(&report, Level::BLTA, count);
+        // The renewal advice is carried by an archive time-stamp from B-LTA on (their numbers
+        // are their places in the DER SET OF, not their order in time).
+        let s = &report.signatures[0];
+        assert!(s.renewal_due.is_some(), "{s:#?}");
+        let why = s.renewal_due_reason.as_deref().unwrap_or_default();
+        assert!(why.contains("archive-time-stamp-v3 #"), "{why}");
     }
     assert_eq!(hashed_octets(&b_lta), hashed);
     let (ok, text) = cms_verify(dir.path(), &b_lta, None, &data.join("ca/root.pem"));
