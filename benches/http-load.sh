@@ -2,7 +2,8 @@
 # HTTP load of POST /v1/signatures against the release server on loopback (issue 5, §2).
 # Usage: benches/http-load.sh [SECONDS per run, default 10]
 # Starts `signer-api serve` on 127.0.0.1:0 with a fresh data directory, signs a 1 KB raw document
-# and a digest with 4 and 64 connections (wrk), then the 1 KB document again against a server with
+# at B-B and at B-T (the built-in TSA: issue 14's ratio to B-B) and a digest at B-B with 4 and 64
+# connections (wrk), then the 1 KB document again against a server with
 # durability = "write", measures the raw single-thread ring P-256 sign
 # rate in the same run before and after, prints requests/s, p50/p99 and the ratio to raw, and
 # stops the server. Needs wrk (installed from Debian when missing).
@@ -57,15 +58,19 @@ start_server fsync
 # Bodies: a 1 KB document and the JSON digest request for the same document.
 head -c 1024 /dev/urandom >"$WORK/doc.bin"
 DIGEST="$(openssl dgst -sha256 -binary "$WORK/doc.bin" | base64 -w0)"
-printf '{"credential":"%s","digest":"%s","digest_algorithm":"sha256","purpose":"author"}' \
+printf '{"credential":"%s","digest":"%s","digest_algorithm":"sha256","purpose":"author","level":"B-B"}' \
     "$CRED" "$DIGEST" >"$WORK/digest.json"
 
 # Each request must succeed once before it is timed.
-for mode in raw digest; do
-    if [[ $mode == raw ]]; then
+for mode in raw digest bt; do
+    if [[ $mode == bt ]]; then
         code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
             -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/doc.bin" \
-            "$BASE/v1/signatures?credential=$CRED&purpose=author")
+            "$BASE/v1/signatures?credential=$CRED&purpose=author&level=B-T")
+    elif [[ $mode == raw ]]; then
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+            -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/doc.bin" \
+            "$BASE/v1/signatures?credential=$CRED&purpose=author&level=B-B")
     else
         code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
             -H 'Content-Type: application/json' --data-binary @"$WORK/digest.json" "$BASE/v1/signatures")
@@ -100,10 +105,12 @@ LUA
 
 RAW_BEFORE="$("$BIN/raw-sign-rate" 3 1024)"
 results=()
-for mode in raw digest; do
+for mode in raw bt digest; do
     for conns in 4 64; do
         if [[ $mode == raw ]]; then
-            url="$BASE/v1/signatures?credential=$CRED&purpose=author"; body="$WORK/doc.bin"; ct=application/octet-stream
+            url="$BASE/v1/signatures?credential=$CRED&purpose=author&level=B-B"; body="$WORK/doc.bin"; ct=application/octet-stream
+        elif [[ $mode == bt ]]; then
+            url="$BASE/v1/signatures?credential=$CRED&purpose=author&level=B-T"; body="$WORK/doc.bin"; ct=application/octet-stream
         else
             url="$BASE/v1/signatures"; body="$WORK/digest.json"; ct=application/json
         fi
@@ -122,7 +129,7 @@ results+=("health 4 ${line#RESULT }")
 # to the audit journal, synced every 10 ms): what the fsync per group commit costs.
 stop_server
 start_server write
-url="$BASE/v1/signatures?credential=$CRED&purpose=author"
+url="$BASE/v1/signatures?credential=$CRED&purpose=author&level=B-B"
 for conns in 4 64; do
     line="$(BODY_FILE="$WORK/doc.bin" CONTENT_TYPE=application/octet-stream TOKEN="$TOKEN" \
         wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s -s "$WORK/post.lua" "$url" | grep '^RESULT')"
@@ -137,6 +144,11 @@ echo "raw ring P-256 sign of 1 KB, one thread: $RAW_BEFORE/s before, $RAW_AFTER/
 echo
 echo "| request | connections | requests/s | p50 ms | p99 ms | non-201 | ratio to raw | target |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
+declare -A b_b
+for r in "${results[@]}"; do
+    read -r mode conns rps _ <<<"$r"
+    [[ $mode == raw ]] && b_b[$conns]=$rps
+done
 for r in "${results[@]}"; do
     read -r mode conns rps p50 p99 bad total <<<"$r"
     ratio="$(awk -v a="$rps" -v b="$RAW" 'BEGIN { printf "%.2f", a / b }')"
@@ -145,8 +157,12 @@ for r in "${results[@]}"; do
         met="$(awk -v r="$ratio" -v p="$p99" 'BEGIN { print (r >= 0.60 && p < 5) ? "met" : "not met" }')"
         target="≥0.60× raw, p99 < 5 ms: $met"
     fi
-    label="1 KB document"; [[ $mode == digest ]] && label="digest (JSON)"
-    [[ $mode == write ]] && label="1 KB document, durability = write"
+    label="1 KB document, B-B"; [[ $mode == digest ]] && label="digest (JSON), B-B"
+    if [[ $mode == bt ]]; then
+        label="1 KB document, B-T (built-in TSA)"
+        target="$(awk -v a="$rps" -v b="${b_b[$conns]}" 'BEGIN { printf "%.2f× B-B (same run)", a / b }')"
+    fi
+    [[ $mode == write ]] && label="1 KB document, B-B, durability = write"
     [[ $mode == health ]] && label="GET /health (HTTP ceiling, no signing)"
     echo "| $label | $conns | ${rps%.*} | $p50 | $p99 | $bad/$total | $ratio | $target |"
 done
