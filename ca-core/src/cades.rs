@@ -848,6 +848,22 @@ impl std::fmt::Display for Level {
     }
 }
 
+/// How many SignerInfos `signed_data` carries (a co-signed document has several).
+pub(crate) fn signer_count(signed_data: &[u8]) -> Result<usize, CadesError> {
+    Ok(SignedData::parse(signed_data)?.signer_infos.len())
+}
+
+/// The signature value of SignerInfo `signer_index`, in the order carried: what names it when a
+/// decoder's order differs (a DER SET OF is sorted when decoded).
+pub(crate) fn signature_value(
+    signed_data: &[u8],
+    signer_index: usize,
+) -> Result<Vec<u8>, CadesError> {
+    SignedData::parse(signed_data)?
+        .signer(signer_index)?
+        .signature()
+}
+
 /// The level the structure of SignerInfo `signer_index` reaches, attributes and SignedData
 /// fields only: nothing is verified (time-stamps, paths and revocation are the verifier's).
 /// Certificate-values or revocation-values attributes (TS 101 733's CAdES-X-L) stop it at B-T,

@@ -61,7 +61,8 @@ pub mod cades {
 /// The façade the edges call: initialise, open, issue, revoke, publish CRLs.
 pub mod authority {
     pub use crate::engine::authority::augment::{
-        AugmentError, Augmented, ForeignTsa, TimestampSource, TsaTransport, ValidationData,
+        AugmentError, Augmented, ForeignTsa, RaisedSigner, SignerSelection, TimestampSource,
+        TsaTransport, ValidationData,
     };
     pub use crate::engine::authority::ocsp::{
         DEFAULT_OCSP_VALIDITY_SECONDS, OcspSettings, SETTING_RESPONDER_PREFIX,

@@ -7,7 +7,7 @@
 
 use crate::datadir::{DataDir, write_atomic};
 use anyhow::{Context, Result, bail};
-use ca_core::authority::{TimestampSource, ValidationData};
+use ca_core::authority::{SignerSelection, TimestampSource, ValidationData};
 use clap::Args;
 use signer_api::config::TsaSettings;
 use signer_api::foreign_tsa;
@@ -53,6 +53,10 @@ pub struct AugmentArgs {
     /// Certificates (DER or PEM bundle) to embed: a foreign signer's or TSA's CA chain (repeatable).
     #[arg(long, value_name = "FILE")]
     cert: Vec<PathBuf>,
+    /// Raise only this SignerInfo (0-based, in the order the signature carries them); every one
+    /// when absent.
+    #[arg(long, value_name = "N")]
+    signer: Option<usize>,
     /// Write the raised signature (DER) here instead of standard output; written whole or not
     /// at all, so it may be the input file.
     #[arg(long, value_name = "FILE")]
@@ -177,6 +181,8 @@ pub fn augment(dir: &DataDir, args: AugmentArgs) -> Result<()> {
         args.level.into(),
         &inputs.extra,
         source.as_ref(),
+        args.signer
+            .map_or(SignerSelection::All, SignerSelection::One),
         crate::admin::now()?,
         "cli",
     )?;
@@ -186,6 +192,12 @@ pub fn augment(dir: &DataDir, args: AugmentArgs) -> Result<()> {
             "warning: the signature's structure reaches only {}: it carries certificate-values or \
              revocation-values attributes (CAdES-X-L), which baseline B-LT forbids",
             augmented.level
+        );
+    }
+    for signer in &augmented.signers {
+        eprintln!(
+            "signer {} ({}): {} -> {}",
+            signer.index, signer.sid, signer.from, signer.level
         );
     }
     let tokens: Vec<String> = augmented.tokens.iter().map(hex::encode).collect();

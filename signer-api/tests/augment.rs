@@ -1019,3 +1019,234 @@ fn cli_uses_a_foreign_tsa_over_http() {
         .unwrap();
     assert_eq!(support::detail(&augment, "tsa"), Some(url.as_str()));
 }
+
+// ---- Co-signed documents: several SignerInfos ----
+
+/// A second signer of the foreign PKI (`leaf2.pem`, `leaf2.key`: the pharmacist), and the root's
+/// CRL issued again after it (`root.crl.pem`, `root.crl`).
+fn second_foreign_signer(dir: &Path) {
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaf2.key",
+            "-subj",
+            "/CN=Pharmacist Paul Apotheker",
+            "-out",
+            "leaf2.csr",
+        ],
+    );
+    for args in [
+        &[
+            "ca", "-config", "ca.cnf", "-batch", "-notext", "-cert", "root.pem", "-keyfile",
+            "root.key", "-extensions", "leaf", "-in", "leaf2.csr", "-out", "leaf2.pem",
+        ][..],
+        &[
+            "ca",
+            "-config",
+            "ca.cnf",
+            "-gencrl",
+            "-cert",
+            "root.pem",
+            "-keyfile",
+            "root.key",
+            "-out",
+            "root.crl.pem",
+        ],
+        &[
+            "crl",
+            "-in",
+            "root.crl.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "root.crl",
+        ],
+    ] {
+        openssl_ok(dir, args);
+    }
+}
+
+/// `cms` with one more SignerInfo by the foreign `who` (`who.pem`, `who.key`) over the same
+/// content: `openssl cms -resign`, as a pharmacist countersigns a dispensing record.
+fn resign(dir: &Path, cms_der: &[u8], who: &str, out: &str) -> Vec<u8> {
+    let input = format!("{out}.in");
+    std::fs::write(dir.join(&input), cms_der).unwrap();
+    let (cert, key) = (format!("{who}.pem"), format!("{who}.key"));
+    openssl_ok(
+        dir,
+        &[
+            "cms", "-resign", "-cades", "-binary", "-md", "sha256", "-inform", "DER", "-in",
+            &input, "-outform", "DER", "-out", out, "-signer", &cert, "-inkey", &key,
+        ],
+    );
+    let cms_der = std::fs::read(dir.join(out)).unwrap();
+    assert_eq!(signed_data(&cms_der).signer_infos.0.len(), 2);
+    cms_der
+}
+
+/// The levels each SignerInfo's structure reaches, in the order carried.
+fn levels(cms_der: &[u8]) -> Vec<Level> {
+    (0..2)
+        .map(|i| ca_core::cades::detect_level(cms_der, i).unwrap())
+        .collect()
+}
+
+/// Both signatures TOTAL-PASSED at `level`, each with `archive_count` archive time-stamps,
+/// every one passed.
+fn assert_both_valid(report: &Report, level: Level, archive_count: usize) {
+    let json = serde_json::to_string_pretty(report).unwrap();
+    assert_eq!(report.indication, Indication::TotalPassed, "{json}");
+    assert_eq!(report.signatures.len(), 2, "{json}");
+    for s in &report.signatures {
+        assert_eq!(s.indication, Indication::TotalPassed, "{json}");
+        assert_eq!(s.level, Some(level), "{json}");
+        let archives: Vec<_> = s
+            .timestamps
+            .iter()
+            .filter(|t| t.kind == "archive-time-stamp-v3")
+            .collect();
+        assert_eq!(archives.len(), archive_count, "{json}");
+        assert!(
+            archives.iter().all(|t| t.outcome == Outcome::Passed),
+            "{json}"
+        );
+    }
+}
+
+/// The signature values of both SignerInfos (what must never change).
+fn signature_values(cms_der: &[u8]) -> Vec<Vec<u8>> {
+    signed_data(cms_der)
+        .signer_infos
+        .0
+        .iter()
+        .map(|si| si.signature.as_bytes().to_vec())
+        .collect()
+}
+
+/// Our B-T signature countersigned by a foreign OpenSSL signer (B-B): `signer` naming ours
+/// raises only it (the other stays B-B), `signer=2` is a 400 naming it; then every signer is raised
+/// (JSON, with the foreign validation data) to B-LT, B-LTA and renewed (raw): our verifier
+/// reports both signatures TOTAL-PASSED with each one's archive time-stamps passed (the first
+/// signer's still pass after the second's are added), OpenSSL verifies both, and one audit
+/// record names both signers.
+#[test]
+fn http_raises_every_signer_of_a_co_signed_document_or_the_one_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, data) = (dir.path(), dir.path().join("data"));
+    let (mut server, demo) = start_fresh(&data, &[]);
+    foreign_pki(work);
+    let ours = sign_b_t(&server, &demo.credential, &demo.signer, true);
+    let both = resign(work, &ours, "leaf", "both.p7m");
+    // OpenSSL writes the SET OF SignerInfos sorted (DER): ours is where the B-T one is.
+    let from = levels(&both);
+    let o = from.iter().position(|l| *l == Level::BT).unwrap();
+    let f = 1 - o;
+    assert_eq!(from[f], Level::BB);
+    let values = signature_values(&both);
+    let anchors = vec![
+        pem_der(&work.join("root.pem")),
+        pem_der(&data.join("ca/root.pem")),
+    ];
+
+    let r = server.post_bytes(
+        &format!("/v1/signatures/augment?level=B-LT&signer={o}"),
+        Some(&demo.ra),
+        "application/pkcs7-signature",
+        &both,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let raised = levels(&r.body);
+    assert_eq!((raised[o], raised[f]), (Level::BLT, Level::BB));
+
+    let r = server.post_bytes(
+        "/v1/signatures/augment?level=B-LT&signer=2",
+        Some(&demo.ra),
+        "application/pkcs7-signature",
+        &both,
+    );
+    let detail = r.problem(400);
+    assert!(detail.contains("no signer 2"), "{detail}");
+    let r = server.post_json(
+        "/v1/signatures/augment?signer=0",
+        Some(&demo.ra),
+        &serde_json::json!({"signature": b64(&both), "level": "B-LT"}),
+    );
+    let detail = r.problem(400);
+    assert!(detail.contains("signer in its body"), "{detail}");
+
+    let r = server.post_json(
+        "/v1/signatures/augment",
+        Some(&demo.ra),
+        &serde_json::json!({"signature": b64(&both), "level": "B-LT",
+            "crls": [b64(&std::fs::read(work.join("root.crl")).unwrap())],
+            "ocsp_responses": [b64(&std::fs::read(work.join("resp.der")).unwrap())],
+            "certificates": [b64(&pem_der(&work.join("root.pem")))]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["level"], "B-LT", "{j}");
+    let signers = j["signers"].as_array().unwrap();
+    assert_eq!(signers.len(), 2, "{j}");
+    for (i, from) in [(o, "B-T"), (f, "B-B")] {
+        assert_eq!(signers[i]["index"], i, "{j}");
+        assert_eq!(signers[i]["from_level"], from, "{j}");
+        assert_eq!(signers[i]["level"], "B-LT", "{j}");
+    }
+    assert_ne!(signers[0]["sid"], signers[1]["sid"], "{j}");
+    // One signature time-stamp: the foreign signer had none.
+    assert_eq!(j["timestamp_tokens"].as_array().unwrap().len(), 1, "{j}");
+    let b_lt = unb64(j["signature"].as_str().unwrap());
+    assert_both_valid(&verify(&b_lt, None, &anchors), Level::BLT, 0);
+
+    let r = augment_raw(&server, &demo.ra, &b_lt, "B-LTA");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut b_lta = r.body;
+    assert_eq!(levels(&b_lta), [Level::BLTA, Level::BLTA]);
+    assert_both_valid(&verify(&b_lta, None, &anchors), Level::BLTA, 1);
+    let r = augment_raw(&server, &demo.ra, &b_lta, "B-LTA");
+    assert_eq!(r.status, 200, "{}", r.text());
+    b_lta = r.body;
+    assert_both_valid(&verify(&b_lta, None, &anchors), Level::BLTA, 2);
+
+    assert_eq!(signature_values(&b_lta), values);
+    let bundle = work.join("anchors.pem");
+    std::fs::write(
+        &bundle,
+        [
+            std::fs::read(work.join("root.pem")).unwrap(),
+            std::fs::read(data.join("ca/root.pem")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (ok, text) = cms_verify(work, &b_lta, None, &bundle);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+
+    server.kill();
+    let records = audit_list(&data);
+    let last = records
+        .iter()
+        .rfind(|r| r["event"]["action"] == "augment")
+        .unwrap();
+    let details = last["event"]["details"].to_string();
+    let named = |key: &str| {
+        last["event"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d[0] == key)
+            .map(|d| d[1].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(named("signer_index"), ["0", "1"], "{details}");
+    assert_eq!(named("level"), ["B-LTA", "B-LTA"], "{details}");
+    assert_eq!(named("signer").len(), 2, "{details}");
+}

@@ -119,14 +119,41 @@ pub struct ValidationData {
     pub ocsp_responses: Vec<Vec<u8>>,
 }
 
+/// Which SignerInfos [`Authority::augment`] raises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignerSelection {
+    /// Every one: a co-signed document (a prescription signed by the doctor, then the
+    /// pharmacist) is archived only when each of its signatures is.
+    #[default]
+    All,
+    /// SignerInfo `n` only (0-based, in the order the SignedData carries them).
+    One(usize),
+}
+
+/// One SignerInfo [`Authority::augment`] raised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaisedSigner {
+    /// Its position among the SignerInfos, as carried (0-based).
+    pub index: usize,
+    /// Its signer identifier (`verify::sid_text`).
+    pub sid: String,
+    /// The level its structure had.
+    pub from: Level,
+    /// The level its structure now reaches (`cades::detect_level`).
+    pub level: Level,
+}
+
 /// A signature raised ([`Authority::augment`]). `Debug` shows sizes only: an attached
 /// signature holds the document.
 #[derive(Clone)]
 pub struct Augmented {
     /// The signature, DER ContentInfo (octets a hash covers kept as received).
     pub cms: Vec<u8>,
-    /// The level its structure now reaches (`cades::detect_level`).
+    /// The lowest level the structure of a raised SignerInfo now reaches
+    /// (`cades::detect_level`): for a single signer, its level.
     pub level: Level,
+    /// Each SignerInfo raised, in the order carried.
+    pub signers: Vec<RaisedSigner>,
     /// The TSTInfo serialNumbers (content octets) of the tokens added, in order.
     pub tokens: Vec<Vec<u8>>,
     /// Sequence number of the `augment` audit record.
@@ -138,6 +165,7 @@ impl std::fmt::Debug for Augmented {
         f.debug_struct("Augmented")
             .field("cms_bytes", &self.cms.len())
             .field("level", &self.level)
+            .field("signers", &self.signers)
             .field(
                 "tokens",
                 &self.tokens.iter().map(hex::encode).collect::<Vec<_>>(),
@@ -257,17 +285,19 @@ impl<S: Store> Authority<S> {
         }
     }
 
-    /// Raises SignerInfo 0 of `signature` (a CMS ContentInfo, DER or BER, ours or anyone's) to
-    /// `level` at `now`: B-T adds a signature time-stamp from `source` when it has none; B-LT
-    /// adds the certificates and revocation data that validate the signer and every time-stamp
-    /// (see the module doc; `extra` for foreign certificates); B-LTA adds an
-    /// archive-time-stamp-v3, and over a B-LTA signature a further one (renewal), after
-    /// refreshing the validation data. A signature already at or above `level` (B-LTA aside) is
-    /// returned as it is, still audited. `detached_content` is the content of a detached
-    /// signature (needed for B-LTA). Every token of the built-in TSA gets its `timestamp` audit
-    /// record, then the `augment` record (signer, signature-value hash, levels, token serials,
-    /// `actor`) is made durable before this returns. Blocks (a foreign TSA, the store): call it
-    /// off an async executor.
+    /// Raises the SignerInfos `signers` selects (every one by default) of `signature` (a CMS
+    /// ContentInfo, DER or BER, ours or anyone's) to `level` at `now`: B-T adds a signature
+    /// time-stamp from `source` to each that has none; B-LT adds the certificates and revocation
+    /// data that validate each signer and every time-stamp (see the module doc; `extra` for
+    /// foreign certificates); B-LTA adds an archive-time-stamp-v3 to each, and over a B-LTA
+    /// signature a further one (renewal), after refreshing the validation data. A signer
+    /// already at or above `level` (B-LTA aside) is left as it is, still audited.
+    /// `detached_content` is the content of a detached signature (needed for B-LTA). Every
+    /// token of the built-in TSA gets its `timestamp` audit record, then the one `augment`
+    /// record (for each raised signer its index, sid, signature-value hash and levels; the
+    /// token serials, `actor`) is made durable before this returns. A selected index that names
+    /// no SignerInfo is [`CadesError::NoSigner`], before anything is made. Blocks (a foreign
+    /// TSA, the store): call it off an async executor.
     #[allow(clippy::too_many_arguments)]
     pub fn augment(
         &self,
@@ -276,6 +306,7 @@ impl<S: Store> Authority<S> {
         level: Level,
         extra: &ValidationData,
         source: Option<&TimestampSource>,
+        signers: SignerSelection,
         now: u64,
         actor: &str,
     ) -> Result<Augmented, AugmentError> {
@@ -290,12 +321,24 @@ impl<S: Store> Authority<S> {
                 return Err(AugmentError::TooLarge { what, len });
             }
         }
-        let from = cades::detect_level(signature, 0)?;
+        let count = cades::signer_count(signature)?;
+        let indices: Vec<usize> = match signers {
+            SignerSelection::All if count > 0 => (0..count).collect(),
+            SignerSelection::One(index) if index < count => vec![index],
+            SignerSelection::All => return Err(CadesError::NoSigner { index: 0, count }.into()),
+            SignerSelection::One(index) => {
+                return Err(CadesError::NoSigner { index, count }.into());
+            }
+        };
+        let from = indices
+            .iter()
+            .map(|&i| Ok((i, cades::detect_level(signature, i)?)))
+            .collect::<Result<Vec<_>, CadesError>>()?;
         let mut tokens = Vec::new();
         let cms = self.raise(
             signature.to_vec(),
             Content::Bytes(detached_content),
-            from,
+            &from,
             level,
             extra,
             source,
@@ -303,8 +346,18 @@ impl<S: Store> Authority<S> {
             actor,
             &mut tokens,
         )?;
-        let reached = cades::detect_level(&cms, 0)?;
-        let event = augment_event(&cms, from, reached, &tokens, source, now, actor)?;
+        let identities = identities(&cms, &indices)?;
+        let mut raised = Vec::with_capacity(from.len());
+        for (&(index, from), (sid, _)) in from.iter().zip(&identities) {
+            raised.push(RaisedSigner {
+                index,
+                sid: sid.clone(),
+                from,
+                level: cades::detect_level(&cms, index)?,
+            });
+        }
+        let reached = raised.iter().map(|r| r.level).min().unwrap_or(Level::BB);
+        let event = augment_event(&raised, &identities, &tokens, source, now, actor);
         for token in &mut tokens {
             if let Some(event) = token.event.take() {
                 self.store.append_audit(event)?;
@@ -314,19 +367,30 @@ impl<S: Store> Authority<S> {
         Ok(Augmented {
             cms,
             level: reached,
+            signers: raised,
             tokens: tokens.into_iter().map(|t| t.serial).collect(),
             audit_seq: record.seq,
         })
     }
 
-    /// The work of [`Authority::augment`] without its audit records: the tokens obtained go to
-    /// `tokens` (their events still to be made durable).
+    /// The work of [`Authority::augment`] without its audit records, for the SignerInfos
+    /// `signers` (index, level it has): the tokens obtained go to `tokens` (their events still
+    /// to be made durable).
+    ///
+    /// The order matters when there are several (EN 319 122-1 §5.5.3): the
+    /// archive-time-stamp-v3 of signer i covers the content, signer i's signed fields and,
+    /// through its ats-hash-index-v3, the SignedData's certificates and CRLs (shared by every
+    /// signer) and signer i's unsigned attributes only. So every signature time-stamp, then the
+    /// validation data of every signer and token, go in first; then one archive time-stamp per
+    /// signer, each over the state as it is then: adding signer j's afterwards changes only
+    /// signer j's unsigned attributes (and perhaps digestAlgorithms), which signer i's neither
+    /// hashes nor indexes, so each still verifies, and each covers all the validation data.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn raise(
         &self,
         mut cms: Vec<u8>,
         content: Content<'_>,
-        from: Level,
+        signers: &[(usize, Level)],
         level: Level,
         extra: &ValidationData,
         source: Option<&TimestampSource>,
@@ -334,7 +398,8 @@ impl<S: Store> Authority<S> {
         actor: &str,
         tokens: &mut Vec<Token>,
     ) -> Result<Vec<u8>, AugmentError> {
-        let needs_token = (level >= Level::BT && from < Level::BT) || level == Level::BLTA;
+        let below = |target: Level| signers.iter().any(|&(_, from)| from < target);
+        let needs_token = (level >= Level::BT && below(Level::BT)) || level == Level::BLTA;
         let source = match source {
             Some(source) => Some(source),
             None if needs_token => return Err(AugmentError::NoTimestampSource(level)),
@@ -343,47 +408,56 @@ impl<S: Store> Authority<S> {
         if level == Level::BLTA {
             // Before any token or CRL is made: the archive time-stamp covers the content, so a
             // detached signature without it (or with other content) stops here.
-            self.archive_imprint(&cms, content)?;
+            for &(index, _) in signers {
+                self.archive_imprint(&cms, index, content)?;
+            }
         }
-        if level >= Level::BT && from < Level::BT {
-            let imprint = cades::signature_timestamp_imprint(&cms, 0, DEFAULT_HASH)?;
-            let token = self.fetch_token(source, DEFAULT_HASH, &imprint, now, actor)?;
-            cms = cades::add_signature_timestamp(&cms, 0, &token.der)?;
-            tokens.push(token);
+        if level >= Level::BT {
+            for &(index, _) in signers.iter().filter(|(_, from)| *from < Level::BT) {
+                let imprint = cades::signature_timestamp_imprint(&cms, index, DEFAULT_HASH)?;
+                let token = self.fetch_token(source, DEFAULT_HASH, &imprint, now, actor)?;
+                cms = cades::add_signature_timestamp(&cms, index, &token.der)?;
+                tokens.push(token);
+            }
         }
-        if level >= Level::BLT && (from < Level::BLT || level == Level::BLTA) {
-            cms = self.add_validation_data(&cms, extra, now, actor)?;
+        if level >= Level::BLT && (below(Level::BLT) || level == Level::BLTA) {
+            let indices: Vec<usize> = signers.iter().map(|&(index, _)| index).collect();
+            cms = self.add_validation_data(&cms, &indices, extra, now, actor)?;
         }
         if level == Level::BLTA {
-            let (hash, imprint) = self.archive_imprint(&cms, content)?;
-            let token = self.fetch_token(source, hash, &imprint, now, actor)?;
-            cms = match content {
-                Content::Bytes(bytes) => {
-                    cades::add_archive_timestamp_v3(&cms, 0, bytes, &token.der)?
-                }
-                Content::Digest(_, digest) => {
-                    cades::add_archive_timestamp_v3_over_digest(&cms, 0, digest, &token.der)?
-                }
-            };
-            tokens.push(token);
+            for &(index, _) in signers {
+                let (hash, imprint) = self.archive_imprint(&cms, index, content)?;
+                let token = self.fetch_token(source, hash, &imprint, now, actor)?;
+                cms = match content {
+                    Content::Bytes(bytes) => {
+                        cades::add_archive_timestamp_v3(&cms, index, bytes, &token.der)?
+                    }
+                    Content::Digest(_, digest) => cades::add_archive_timestamp_v3_over_digest(
+                        &cms, index, digest, &token.der,
+                    )?,
+                };
+                tokens.push(token);
+            }
         }
         Ok(cms)
     }
 
-    /// The hash and imprint of an archive-time-stamp-v3 over `cms` as it is now.
+    /// The hash and imprint of an archive-time-stamp-v3 of SignerInfo `index` over `cms` as it
+    /// is now.
     fn archive_imprint(
         &self,
         cms: &[u8],
+        index: usize,
         content: Content<'_>,
     ) -> Result<(DigestAlgorithm, Vec<u8>), CadesError> {
         Ok(match content {
             Content::Bytes(bytes) => (
                 DEFAULT_HASH,
-                cades::archive_timestamp_v3_imprint(cms, 0, bytes, DEFAULT_HASH)?,
+                cades::archive_timestamp_v3_imprint(cms, index, bytes, DEFAULT_HASH)?,
             ),
             Content::Digest(hash, digest) => (
                 hash,
-                cades::archive_timestamp_v3_imprint_over_digest(cms, 0, digest, hash)?,
+                cades::archive_timestamp_v3_imprint_over_digest(cms, index, digest, hash)?,
             ),
         })
     }
@@ -445,12 +519,14 @@ impl<S: Store> Authority<S> {
         Ok(Token { der, serial, event })
     }
 
-    /// `cms` with the validation data of its signer and its time-stamps (B-LT,
-    /// EN 319 122-1 §5.5): `extra`, and for each certificate of ours that the signature or a
-    /// token carries, its chain, each CA's current CRL and our OCSP answer for it.
+    /// `cms` with the validation data of its SignerInfos `signers` and their time-stamps (B-LT,
+    /// EN 319 122-1 §5.5): `extra`, and for each certificate of ours that the signature (the
+    /// signers' own, or every one when all are raised) or one of their tokens carries, its
+    /// chain, each CA's current CRL and our OCSP answer for it.
     fn add_validation_data(
         &self,
         cms: &[u8],
+        signers: &[usize],
         extra: &ValidationData,
         now: u64,
         actor: &str,
@@ -459,7 +535,7 @@ impl<S: Store> Authority<S> {
         let mut crls = extra.crls.clone();
         let mut ocsp = extra.ocsp_responses.clone();
         let mut cas_done: Vec<String> = Vec::new();
-        for der in carried_certificates(cms)? {
+        for der in carried_certificates(cms, signers)? {
             let Ok(cert) = Certificate::from_der(&der) else {
                 continue;
             };
@@ -525,13 +601,28 @@ impl<S: Store> Authority<S> {
     }
 }
 
-/// Every certificate `cms` carries, and every certificate its time-stamp tokens (signature and
-/// archive) carry.
-fn carried_certificates(cms: &[u8]) -> Result<Vec<Vec<u8>>, AugmentError> {
+/// The certificates of SignerInfos `signers` (positions as carried): when they are all of
+/// them, every certificate `cms` carries, else the ones those signers' sids name; and every
+/// certificate their time-stamp tokens (signature and archive) carry. Another signer's are left
+/// out when one is selected, so its level stays as it was unless its data is shared.
+fn carried_certificates(cms: &[u8], signers: &[usize]) -> Result<Vec<Vec<u8>>, AugmentError> {
     let malformed = |e: verify::VerifyError| CadesError::Malformed(e.to_string());
     let doc = SignedDocument::parse(cms).map_err(malformed)?;
+    let mut selected = Vec::with_capacity(signers.len());
+    for &index in signers {
+        selected.push(signer_info(&doc, cms, index)?);
+    }
     let mut out = doc.certificates();
-    for si in doc.signer_infos() {
+    if selected.len() < doc.signer_count() {
+        out.retain(|der| {
+            Certificate::from_der(der).is_ok_and(|cert| {
+                selected
+                    .iter()
+                    .any(|si| verify::names_certificate(&si.sid, &cert))
+            })
+        });
+    }
+    for si in selected {
         for attribute in si.unsigned_attrs.iter().flat_map(|a| a.iter()) {
             if attribute.oid != oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN
                 && attribute.oid != oid::ID_AA_ETS_ARCHIVE_TIMESTAMP_V3
@@ -553,46 +644,77 @@ fn carried_certificates(cms: &[u8]) -> Result<Vec<Vec<u8>>, AugmentError> {
     Ok(out)
 }
 
-/// The `augment` audit event: which signature (its signer's sid, the SHA-256 of its signature
-/// value), the levels before and after, the tokens added and their source.
-pub(crate) fn augment_event(
+/// The decoded SignerInfo at `index` among those `cms` carries: a decoder may sort the SET OF
+/// (der's `SetOfVec`), so it is found by its signature value.
+fn signer_info<'a>(
+    doc: &'a SignedDocument,
     cms: &[u8],
-    from: Level,
-    reached: Level,
+    index: usize,
+) -> Result<&'a ::cms::signed_data::SignerInfo, AugmentError> {
+    let signature = cades::signature_value(cms, index)?;
+    doc.signer_infos()
+        .iter()
+        .find(|si| si.signature.as_bytes() == signature)
+        .ok_or_else(|| {
+            CadesError::Malformed(format!("SignerInfo {index} does not decode as carried")).into()
+        })
+}
+
+/// For each of SignerInfos `indices` of `cms`: its sid (`verify::sid_text`) and the SHA-256
+/// (hex) of its signature value.
+fn identities(cms: &[u8], indices: &[usize]) -> Result<Vec<(String, String)>, AugmentError> {
+    let doc = SignedDocument::parse(cms)
+        .map_err(|e: verify::VerifyError| CadesError::Malformed(e.to_string()))?;
+    indices
+        .iter()
+        .map(|&index| {
+            let si = signer_info(&doc, cms, index)?;
+            Ok((
+                verify::sid_text(&si.sid),
+                hex::encode(DigestAlgorithm::Sha256.digest(si.signature.as_bytes())),
+            ))
+        })
+        .collect()
+}
+
+/// The `augment` audit event: for each signature raised (`raised`, with `identities`' sid and
+/// signature-value hash) its index, signer, hash and levels before and after, in that order;
+/// then the tokens added and their source. Its object is the first signature raised.
+pub(crate) fn augment_event(
+    raised: &[RaisedSigner],
+    identities: &[(String, String)],
     tokens: &[Token],
     source: Option<&TimestampSource>,
     now: u64,
     actor: &str,
-) -> Result<AuditEvent, AugmentError> {
-    let malformed = |e: verify::VerifyError| CadesError::Malformed(e.to_string());
-    let doc = SignedDocument::parse(cms).map_err(malformed)?;
-    let si = doc
-        .signer_infos()
-        .first()
-        .ok_or(CadesError::NoSigner { index: 0, count: 0 })?;
-    let signature_hash = hex::encode(DigestAlgorithm::Sha256.digest(si.signature.as_bytes()));
-    let mut details = vec![
-        ("signer".to_owned(), verify::sid_text(&si.sid)),
-        ("signature_sha256".to_owned(), signature_hash.clone()),
-        ("from_level".to_owned(), from.as_str().to_owned()),
-        ("level".to_owned(), reached.as_str().to_owned()),
-        (
-            "tokens".to_owned(),
-            tokens
-                .iter()
-                .map(|t| hex::encode(&t.serial))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-    ];
+) -> AuditEvent {
+    let mut details = Vec::new();
+    for (signer, (sid, signature_hash)) in raised.iter().zip(identities) {
+        details.extend([
+            ("signer_index".to_owned(), signer.index.to_string()),
+            ("signer".to_owned(), sid.clone()),
+            ("signature_sha256".to_owned(), signature_hash.clone()),
+            ("from_level".to_owned(), signer.from.as_str().to_owned()),
+            ("level".to_owned(), signer.level.as_str().to_owned()),
+        ]);
+    }
+    details.push((
+        "tokens".to_owned(),
+        tokens
+            .iter()
+            .map(|t| hex::encode(&t.serial))
+            .collect::<Vec<_>>()
+            .join(","),
+    ));
     if let Some(source) = source.filter(|_| !tokens.is_empty()) {
         details.push(("tsa".to_owned(), source.name().to_owned()));
     }
-    Ok(AuditEvent {
+    let first = identities.first().map_or("", |(_, hash)| hash.as_str());
+    AuditEvent {
         time: now,
         actor: actor.to_owned(),
         action: AuditAction::Augment,
-        object: format!("signature:{signature_hash}"),
+        object: format!("signature:{first}"),
         details,
-    })
+    }
 }

@@ -325,7 +325,7 @@ impl Unaudited {
         self.cms = authority.raise(
             std::mem::take(&mut self.cms),
             content,
-            Level::BB,
+            &[(0, Level::BB)],
             self.level,
             &ValidationData::default(),
             raise.source.as_ref(),

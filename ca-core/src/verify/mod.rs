@@ -1875,6 +1875,19 @@ fn find_signer<'a>(
     })
 }
 
+/// Whether `cert` is the one `sid` names (RFC 5652 §5.3).
+pub(crate) fn names_certificate(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    let tbs = cert.tbs_certificate();
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            ias.issuer == *tbs.issuer() && ias.serial_number == *tbs.serial_number()
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            subject_key_id(cert).is_some_and(|k| k == ski.0.as_bytes())
+        }
+    }
+}
+
 fn serial_hex(serial: &SerialNumber) -> String {
     hex::encode_upper(serial.as_bytes())
 }

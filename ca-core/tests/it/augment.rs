@@ -8,7 +8,7 @@ use crate::support::openssl::now;
 
 use ca_core::audit::AuditAction;
 use ca_core::authority::{
-    AugmentError, Authority, ForeignTsa, TimestampSource, TsaTransport, ValidationData,
+    SignerSelection, AugmentError, Authority, ForeignTsa, TimestampSource, TsaTransport, ValidationData,
 };
 use ca_core::cades::{self, Level};
 use ca_core::issue::Registration;
@@ -112,6 +112,7 @@ fn a_foreign_signature_is_raised_to_b_lta_audited_and_renewed() {
             Level::BLTA,
             &extra,
             Some(&source),
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -130,6 +131,7 @@ fn a_foreign_signature_is_raised_to_b_lta_audited_and_renewed() {
             Level::BLTA,
             &extra,
             Some(&source),
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -211,6 +213,7 @@ fn a_foreign_signature_is_raised_to_b_lta_audited_and_renewed() {
             Level::BLTA,
             &ValidationData::default(),
             Some(&source),
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -232,6 +235,7 @@ fn a_foreign_signature_is_raised_to_b_lta_audited_and_renewed() {
             Level::BT,
             &extra,
             None,
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -253,6 +257,7 @@ fn a_time_stamp_level_needs_a_source_and_inputs_are_bounded() {
             Level::BT,
             &ValidationData::default(),
             None,
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -269,6 +274,7 @@ fn a_time_stamp_level_needs_a_source_and_inputs_are_bounded() {
             Level::BT,
             &ValidationData::default(),
             None,
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -281,6 +287,7 @@ fn a_time_stamp_level_needs_a_source_and_inputs_are_bounded() {
             Level::BT,
             &ValidationData::default(),
             None,
+            SignerSelection::All,
             now(),
             "x",
         )
@@ -347,6 +354,7 @@ fn a_foreign_tsa_is_trusted_under_its_anchor_only_and_must_echo_the_nonce() {
             Level::BT,
             &ValidationData::default(),
             Some(&trusted),
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -375,6 +383,7 @@ fn a_foreign_tsa_is_trusted_under_its_anchor_only_and_must_echo_the_nonce() {
             Level::BT,
             &ValidationData::default(),
             Some(&untrusted),
+            SignerSelection::All,
             now(),
             "api:ra",
         )
@@ -389,6 +398,7 @@ fn a_foreign_tsa_is_trusted_under_its_anchor_only_and_must_echo_the_nonce() {
             Level::BT,
             &ValidationData::default(),
             Some(&replayed),
+            SignerSelection::All,
             now(),
             "api:ra",
         )

@@ -13,6 +13,9 @@
 //! answer is the raised signature, DER, of the same type), or JSON with the signature, the
 //! detached content, validation data and the level (the answer is JSON). The body limit is
 //! `limits.verification_bytes`, as for a verification: the same inputs.
+//!
+//! Every SignerInfo is raised (a co-signed document is archived whole) unless `signer` (query
+//! or JSON field, 0-based in the order carried) selects one.
 
 use super::auth::Caller;
 use super::openapi::Binary;
@@ -24,7 +27,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ca_core::authority::{AugmentError, Augmented, ValidationData};
+use ca_core::authority::{AugmentError, Augmented, RaisedSigner, SignerSelection, ValidationData};
 use ca_core::cades::{CadesError, Level};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +79,9 @@ pub struct AugmentRequest {
     /// Base64 DER OCSPResponses (successful) to embed as id-ri-ocsp-response.
     #[schema(schema_with = super::openapi::base64_list)]
     ocsp_responses: Option<Vec<String>>,
+    /// Raise only this SignerInfo (0-based, in the order carried); every one when absent.
+    #[schema(minimum = 0)]
+    signer: Option<usize>,
 }
 
 /// Parameters of a raw-signature request.
@@ -87,6 +93,10 @@ pub struct AugmentParams {
     /// carries it in its body and takes no query parameters).
     #[param(value_type = Option<TargetLevel>)]
     level: Option<TargetLevel>,
+    /// Raise only this SignerInfo (0-based, in the order carried); every one when absent (a raw
+    /// signature only).
+    #[param(minimum = 0)]
+    signer: Option<usize>,
 }
 
 /// JSON answer.
@@ -94,13 +104,41 @@ pub struct AugmentParams {
 pub struct AugmentedSignature {
     /// Base64 DER CMS SignedData: the raised signature.
     signature: String,
-    /// The CAdES level its structure now reaches (`cades::detect_level`): B-LT or B-LTA, or
-    /// B-T for a signature whose certificate-values / revocation-values attributes (CAdES-X-L)
+    /// The lowest CAdES level the structure of a raised SignerInfo now reaches
+    /// (`cades::detect_level`): B-LT or B-LTA, or B-T for a signature whose certificate-values / revocation-values attributes (CAdES-X-L)
     /// baseline B-LT forbids.
     #[schema(example = "B-LTA")]
     level: String,
     /// The serialNumbers (hex) of the time-stamp tokens added, in order.
     timestamp_tokens: Vec<String>,
+    /// Each SignerInfo raised, in the order carried.
+    signers: Vec<RaisedSignerInfo>,
+}
+
+/// One SignerInfo raised.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RaisedSignerInfo {
+    /// Its position among the SignerInfos, as carried (0-based).
+    index: usize,
+    /// Its signer identifier (issuer and serial number, or subject key identifier).
+    sid: String,
+    /// The level its structure had.
+    #[schema(example = "B-T")]
+    from_level: String,
+    /// The level its structure now reaches.
+    #[schema(example = "B-LTA")]
+    level: String,
+}
+
+impl From<RaisedSigner> for RaisedSignerInfo {
+    fn from(r: RaisedSigner) -> Self {
+        Self {
+            index: r.index,
+            sid: r.sid,
+            from_level: r.from.as_str().to_owned(),
+            level: r.level.as_str().to_owned(),
+        }
+    }
 }
 
 impl From<Augmented> for AugmentedSignature {
@@ -109,6 +147,7 @@ impl From<Augmented> for AugmentedSignature {
             signature: B64.encode(&a.cms),
             level: a.level.as_str().to_owned(),
             timestamp_tokens: a.tokens.iter().map(hex::encode).collect(),
+            signers: a.signers.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -127,7 +166,7 @@ impl From<Augmented> for AugmentedSignature {
         (status = 200, description = "The raised signature: DER for a raw request (its level in the Hpki-Level header), JSON for a JSON request",
             headers(("Hpki-Level" = String, description = "B-LT or B-LTA (raw answers)")),
             content((Binary = "application/pkcs7-signature"), (AugmentedSignature = "application/json"))),
-        (status = 400, description = "Malformed JSON, base64 or level; not a CMS signature; a detached signature without its content (B-LTA), or content that differs from the encapsulated one; a supplied certificate, CRL or OCSP response that is not one"),
+        (status = 400, description = "Malformed JSON, base64 or level; a signer index that names no SignerInfo; not a CMS signature; a detached signature without its content (B-LTA), or content that differs from the encapsulated one; a supplied certificate, CRL or OCSP response that is not one"),
         (status = 403, description = "The caller is neither the registration authority nor a practitioner"),
         (status = 409, description = "This installation has no time-stamping authority, or its certificate (or a CA above it) is revoked or expired"),
         (status = 413), (status = 415),
@@ -169,10 +208,10 @@ async fn augment(
         .into_inner();
     // A raw signature says its level in the query; JSON in its body, and takes no query.
     let raw_level = match (essence.as_str(), params.level) {
-        ("application/json", None) => None,
-        ("application/json", Some(_)) => {
+        ("application/json", None) if params.signer.is_none() => None,
+        ("application/json", _) => {
             return Err(RequestError::Invalid(
-                "a JSON request carries its level in its body, not in the query".into(),
+                "a JSON request carries its level and signer in its body, not in the query".into(),
             )
             .into());
         }
@@ -192,8 +231,8 @@ async fn augment(
     };
     let (body, budget) =
         read_limited(state, req, payload, state.config.limits.verification_bytes).await?;
-    let (signature, content, level, extra) = match raw_level {
-        Some(level) => (body, None, level, ValidationData::default()),
+    let (signature, content, level, extra, signer) = match raw_level {
+        Some(level) => (body, None, level, ValidationData::default(), params.signer),
         None => {
             let r: AugmentRequest =
                 serde_json::from_slice(&body).map_err(|e| RequestError::Json(e.to_string()))?;
@@ -215,7 +254,7 @@ async fn augment(
                 crls: list("crls", &r.crls)?,
                 ocsp_responses: list("ocsp_responses", &r.ocsp_responses)?,
             };
-            (signature, content, r.level, extra)
+            (signature, content, r.level, extra, r.signer)
         }
     };
     let json = raw_level.is_none();
@@ -233,6 +272,7 @@ async fn augment(
                 level.into(),
                 &extra,
                 source.as_ref(),
+                signer.map_or(SignerSelection::All, SignerSelection::One),
                 now(),
                 &actor,
             )
