@@ -1045,8 +1045,21 @@ fn second_foreign_signer(dir: &Path) {
     );
     for args in [
         &[
-            "ca", "-config", "ca.cnf", "-batch", "-notext", "-cert", "root.pem", "-keyfile",
-            "root.key", "-extensions", "leaf", "-in", "leaf2.csr", "-out", "leaf2.pem",
+            "ca",
+            "-config",
+            "ca.cnf",
+            "-batch",
+            "-notext",
+            "-cert",
+            "root.pem",
+            "-keyfile",
+            "root.key",
+            "-extensions",
+            "leaf",
+            "-in",
+            "leaf2.csr",
+            "-out",
+            "leaf2.pem",
         ][..],
         &[
             "ca",
@@ -1249,4 +1262,120 @@ fn http_raises_every_signer_of_a_co_signed_document_or_the_one_selected() {
     assert_eq!(named("signer_index"), ["0", "1"], "{details}");
     assert_eq!(named("level"), ["B-LTA", "B-LTA"], "{details}");
     assert_eq!(named("signer").len(), 2, "{details}");
+}
+
+/// Two OpenSSL signers (doctor, then pharmacist by `-resign`), raised offline: `--signer` out of
+/// range exits 2 writing nothing; `--signer` selecting one raises only it (the other stays
+/// B-B); then every signer goes to B-LT (the foreign CRL and OCSP response), B-LTA and is
+/// renewed in place: both signatures TOTAL-PASSED with their archive time-stamps passed,
+/// OpenSSL verifies both, the signature values are unchanged, and stderr names each signer.
+#[test]
+fn cli_raises_every_signer_of_a_co_signed_document_or_the_one_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, data) = (dir.path(), dir.path().join("data"));
+    init(&data);
+    foreign_pki(work);
+    second_foreign_signer(work);
+    // Attached, so the archive time-stamps need no --content.
+    let doctor = {
+        openssl_ok(
+            work,
+            &[
+                "cms",
+                "-sign",
+                "-cades",
+                "-binary",
+                "-nodetach",
+                "-outform",
+                "DER",
+                "-md",
+                "sha256",
+                "-signer",
+                "leaf.pem",
+                "-inkey",
+                "leaf.key",
+                "-in",
+                "letter.txt",
+                "-out",
+                "doctor.p7m",
+            ],
+        );
+        std::fs::read(work.join("doctor.p7m")).unwrap()
+    };
+    let both = resign(work, &doctor, "leaf2", "both.p7m");
+    assert_eq!(levels(&both), [Level::BB, Level::BB]);
+    let values = signature_values(&both);
+    let validation = [
+        "--crl",
+        "root.crl.pem",
+        "--ocsp-response",
+        "resp.der",
+        "--cert",
+        "root.pem",
+    ];
+
+    cli_fails(
+        &data,
+        work,
+        &[
+            "--in", "both.p7m", "--level", "B-LT", "--signer", "2", "--out", "bad.p7m",
+        ],
+        "no signer 2",
+        &work.join("bad.p7m"),
+    );
+
+    let mut args = vec![
+        "--in", "both.p7m", "--level", "B-LT", "--signer", "1", "--out", "one.p7m",
+    ];
+    args.extend(validation);
+    let stderr = cli_ok(&data, work, &args);
+    assert!(stderr.contains("signer 1 ("), "{stderr}");
+    assert!(!stderr.contains("signer 0 ("), "{stderr}");
+    assert_eq!(
+        levels(&std::fs::read(work.join("one.p7m")).unwrap()),
+        [Level::BB, Level::BLT]
+    );
+
+    let mut args = vec!["--in", "both.p7m", "--level", "B-LT", "--out", "lt.p7m"];
+    args.extend(validation);
+    let stderr = cli_ok(&data, work, &args);
+    assert!(
+        stderr.contains("signer 0 (") && stderr.contains("signer 1 ("),
+        "{stderr}"
+    );
+    let anchors = vec![
+        pem_der(&work.join("root.pem")),
+        pem_der(&data.join("ca/root.pem")),
+    ];
+    assert_both_valid(
+        &verify(&std::fs::read(work.join("lt.p7m")).unwrap(), None, &anchors),
+        Level::BLT,
+        0,
+    );
+
+    cli_ok(
+        &data,
+        work,
+        &["--in", "lt.p7m", "--level", "B-LTA", "--out", "lta.p7m"],
+    );
+    assert_both_valid(
+        &verify(
+            &std::fs::read(work.join("lta.p7m")).unwrap(),
+            None,
+            &anchors,
+        ),
+        Level::BLTA,
+        1,
+    );
+    cli_ok(
+        &data,
+        work,
+        &["--in", "lta.p7m", "--level", "B-LTA", "--out", "lta.p7m"],
+    );
+    let b_lta = std::fs::read(work.join("lta.p7m")).unwrap();
+    assert_eq!(levels(&b_lta), [Level::BLTA, Level::BLTA]);
+    assert_both_valid(&verify(&b_lta, None, &anchors), Level::BLTA, 2);
+    assert_eq!(signature_values(&b_lta), values);
+    let (ok, text) = cms_verify(work, &b_lta, None, &work.join("root.pem"));
+    assert!(ok && text.contains("Verification successful"), "{text}");
 }

@@ -8,7 +8,8 @@ use crate::support::openssl::now;
 
 use ca_core::audit::AuditAction;
 use ca_core::authority::{
-    SignerSelection, AugmentError, Authority, ForeignTsa, TimestampSource, TsaTransport, ValidationData,
+    AugmentError, Authority, ForeignTsa, SignerSelection, TimestampSource, TsaTransport,
+    ValidationData,
 };
 use ca_core::cades::{self, Level};
 use ca_core::issue::Registration;
