@@ -422,3 +422,150 @@ fn a_foreign_tsa_is_trusted_under_its_anchor_only_and_must_echo_the_nonce() {
     // A foreign TSA's transport and credentials never show in Debug.
     assert!(!format!("{trusted:?}").contains("InProcess"));
 }
+
+/// Two detached signatures over [`DOC`] by signers of `other`, as one SignedData with two
+/// SignerInfos (a document co-signed by two practitioners), and `other`'s root and CRLs.
+fn co_signed(other: &Authority<SledStore>) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use der::{Decode, Encode};
+    let (first, root, crls) = foreign_signature(other);
+    let (second, _, _) = foreign_signature(other);
+    let signed_data = |der: &[u8]| {
+        ContentInfo::from_der(der)
+            .unwrap()
+            .content
+            .decode_as::<SignedData>()
+            .unwrap()
+    };
+    let mut merged = signed_data(&first);
+    let other_sd = signed_data(&second);
+    for si in other_sd.signer_infos.0.iter() {
+        merged.signer_infos.0.insert(si.clone()).unwrap();
+    }
+    let certificates = merged.certificates.as_mut().unwrap();
+    for cert in other_sd.certificates.unwrap().0.iter() {
+        if !certificates.0.iter().any(|c| c == cert) {
+            certificates.0.insert(cert.clone()).unwrap();
+        }
+    }
+    let cms = ContentInfo {
+        content_type: const_oid::db::rfc5911::ID_SIGNED_DATA,
+        content: der::Any::encode_from(&merged).unwrap(),
+    }
+    .to_der()
+    .unwrap();
+    (cms, root, crls)
+}
+
+/// Each archive time-stamp of `signer` in `report`, passed, and how many.
+fn passed_archives(report: &ca_core::verify::Report, signer: usize) -> usize {
+    let json = serde_json::to_string_pretty(report).unwrap();
+    let s = &report.signatures[signer];
+    assert_eq!(
+        s.indication,
+        ca_core::verify::Indication::TotalPassed,
+        "{json}"
+    );
+    let archives: Vec<_> = s
+        .timestamps
+        .iter()
+        .filter(|t| t.kind == "archive-time-stamp-v3")
+        .collect();
+    assert!(
+        archives
+            .iter()
+            .all(|t| t.outcome == ca_core::verify::Outcome::Passed),
+        "{json}"
+    );
+    archives.len()
+}
+
+/// A co-signed signature: every SignerInfo gets a signature time-stamp and its own
+/// archive-time-stamp-v3, added after all validation data, so the first signer's still verifies
+/// once the second's is added (EN 319 122-1 §5.5.3: each index lists only its own signer's
+/// unsigned attributes); a renewal of one selected signer leaves the other's as they were; a
+/// selection out of range is refused before any token or record.
+#[test]
+fn every_signer_of_a_co_signed_signature_gets_its_own_archive_time_stamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = authority(&dir.path().join("ours"), "hpki Augmenting Hospital", 23);
+    let other = authority(&dir.path().join("other"), "Other Hospital", 24);
+    let (b_b, other_root, other_crls) = co_signed(&other);
+    let source = ours.timestamp_source().unwrap();
+    let extra = ValidationData {
+        crls: other_crls,
+        ..ValidationData::default()
+    };
+    let mut policy = ca_core::verify::Policy::new(now() + 1);
+    policy.trust_anchors = vec![other_root, ours.ca_certificate("root").unwrap().to_vec()];
+    let before = ours.store().audit_log().unwrap().len();
+
+    let raise = |cms: &[u8], signers| {
+        ours.augment(
+            cms,
+            Some(DOC),
+            Level::BLTA,
+            &extra,
+            Some(&source),
+            signers,
+            now(),
+            "api:ra",
+        )
+    };
+    let e = raise(&b_b, SignerSelection::One(2)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AugmentError::Cades(cades::CadesError::NoSigner { index: 2, count: 2 })
+        ),
+        "{e}"
+    );
+    assert_eq!(ours.store().audit_log().unwrap().len(), before);
+
+    let lta = raise(&b_b, SignerSelection::All).unwrap();
+    // Two signature time-stamps, then two archive time-stamps.
+    assert_eq!(lta.tokens.len(), 4, "{lta:?}");
+    assert_eq!(lta.level, Level::BLTA);
+    assert_eq!(
+        lta.signers
+            .iter()
+            .map(|s| (s.index, s.from, s.level))
+            .collect::<Vec<_>>(),
+        [(0, Level::BB, Level::BLTA), (1, Level::BB, Level::BLTA)]
+    );
+    let report = ca_core::verify::verify_bytes(&lta.cms, Some(DOC), &policy);
+    assert_eq!(
+        (passed_archives(&report, 0), passed_archives(&report, 1)),
+        (1, 1)
+    );
+    let log = ours.store().audit_log().unwrap();
+    let record = log.last().unwrap();
+    let indices: Vec<&str> = record
+        .event
+        .details
+        .iter()
+        .filter(|(k, _)| k == "signer_index")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(indices, ["0", "1"]);
+
+    let renewed = raise(&lta.cms, SignerSelection::All).unwrap();
+    assert_eq!(
+        renewed.tokens.len(),
+        2,
+        "one archive time-stamp each, no other"
+    );
+    let report = ca_core::verify::verify_bytes(&renewed.cms, Some(DOC), &policy);
+    assert_eq!(
+        (passed_archives(&report, 0), passed_archives(&report, 1)),
+        (2, 2)
+    );
+
+    let one = raise(&renewed.cms, SignerSelection::One(1)).unwrap();
+    assert_eq!(one.signers.len(), 1);
+    assert_eq!(one.tokens.len(), 1);
+    let report = ca_core::verify::verify_bytes(&one.cms, Some(DOC), &policy);
+    let counts = (passed_archives(&report, 0), passed_archives(&report, 1));
+    assert!(counts == (2, 3) || counts == (3, 2), "{counts:?}");
+}
