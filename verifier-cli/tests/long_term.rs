@@ -190,6 +190,73 @@ fn b_lt_names_its_embedded_crls() {
     );
 }
 
+/// An attached B-T whose time-stamp token's signature value is corrupted (the last octet of the
+/// TSA's ECDSA signature flipped, the DER still whole): the token gives no proof of existence,
+/// the signature (not revoked) still passes (exit 0) as a B-B one would, and both reports show
+/// the token FAILED, SIG_CRYPTO_FAILURE, naming the token's signature as what failed.
+#[test]
+fn a_time_stamp_with_a_corrupted_signature_is_shown_failed() {
+    use der::{Decode, Encode};
+    let s = own_key::signer("Medical Doctor");
+    let tsa = tsa(&s);
+    let bb = s.sign(RX, "author", NOW + HOUR);
+    let mut token = bt::token_over(&tsa, &bt::signature_value(&bb), TST);
+    let info = cms::content_info::ContentInfo::from_der(&token).unwrap();
+    let sd: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+    let value = sd
+        .signer_infos
+        .0
+        .iter()
+        .next()
+        .unwrap()
+        .signature
+        .to_der()
+        .unwrap();
+    let at = token
+        .windows(value.len())
+        .position(|w| w == value.as_slice())
+        .unwrap();
+    token[at + value.len() - 1] ^= 0x01;
+    let btt = bt::attach_unchecked(&bb, &token);
+    let crls = crls(&s, TST + 60);
+
+    let (code, text) = verify(&s, &btt, TST + HOUR, &crls, "text");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("VALID: TOTAL-PASSED\n"), "{text}");
+    assert!(text.contains("  level:   B-T\n"), "{text}");
+    assert!(!text.contains("  existed: "), "{text}");
+    let line = format!(
+        "  tst #1:  FAILED (SIG_CRYPTO_FAILURE): the time-stamp token's signature (by the TSA): \
+         signature value does not verify; genTime {}, TSA CN=hpki TSU 1,O=hpki Own Key Tests,\
+         C=JP, policy 2.25.2026120701.13.1\n",
+        rfc3339(TST)
+    );
+    assert!(text.contains(&line), "no {line:?} in:\n{text}");
+
+    let (code, json) = verify(&s, &btt, TST + HOUR, &crls, "json");
+    assert_eq!(code, 0, "{json}");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let sig = &r["signatures"][0];
+    assert!(sig.get("best_signature_time").is_none(), "{sig:#}");
+    let t = &sig["timestamps"][0];
+    assert_eq!(t["outcome"], "failed", "{t:#}");
+    assert_eq!(t["sub_indication"], "SIG_CRYPTO_FAILURE", "{t:#}");
+    assert_eq!(
+        t["reason"],
+        "the time-stamp token's signature (by the TSA): signature value does not verify"
+    );
+    assert!(
+        sig["checks"].as_array().unwrap().iter().any(|c| {
+            c["name"] == "signature-time-stamp"
+                && c["outcome"] == "warning"
+                && c["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("#1 failed, no proof of existence from it: the time-stamp token's signature"))
+        }),
+        "{sig:#}"
+    );
+}
+
 /// A detached B-LTA verified with `--content`: its archive time-stamp covers the content's bytes,
 /// so verifier-cli reads them (bounded) instead of only streaming them through the hashers, and
 /// the archive time-stamp passes and carries the renewal date; before, it failed as a

@@ -29,6 +29,7 @@ pub(crate) enum PathVerdict {
         revocation_checked: bool,
         revoked_later: Option<path::RevokedLater>,
         evidence: path::Evidence,
+        life: PathLife,
     },
     Failed {
         chain: Vec<CertSummary>,
@@ -84,11 +85,12 @@ impl PathVerdict {
         };
         match path::validate(cert_der, &inputs) {
             Ok(valid) => match path_algorithms(&valid, signer.map(|(c, _)| c), policy) {
-                Ok(()) => Self::Valid {
+                Ok(life) => Self::Valid {
                     chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
                     revocation_checked: valid.revocation_checked,
                     revoked_later: valid.revoked_later,
                     evidence: valid.evidence,
+                    life,
                 },
                 Err(reason) => Self::Failed {
                     chain: summaries(&valid.chain, &valid.decoded, cert_der, signer),
@@ -117,6 +119,7 @@ impl PathVerdict {
                 revocation_checked,
                 revoked_later,
                 evidence,
+                ..
             } => {
                 r.chain = chain.clone();
                 r.pass(
@@ -177,6 +180,14 @@ impl PathVerdict {
         }
     }
 
+    /// When the valid path's CA certificates and signatures stop being acceptable.
+    pub(crate) fn life(&self) -> Option<&PathLife> {
+        match self {
+            Self::Valid { life, .. } => Some(life),
+            _ => None,
+        }
+    }
+
     /// A certificate of the valid path revoked after the validation time, and its subject.
     pub(crate) fn revoked_later(&self) -> Option<(&path::RevokedLater, &str)> {
         match self {
@@ -204,15 +215,28 @@ impl PathVerdict {
     }
 }
 
+/// The first moment an element of a valid path stops being acceptable after its validation
+/// time, which a proof of existence made with it must precede or be renewed by (EN 319 102-1
+/// §5.6.2.3): the earliest notAfter of its CA certificates (the target's own is the caller's;
+/// the trust anchor is no certificate of the path, RFC 5280 §6.1.1 (d)), and the earliest
+/// catalogue sunset of the signatures on its certificates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathLife {
+    /// notAfter (Unix seconds) and the CA certificate's subject.
+    pub expiry: Option<(u64, String)>,
+    /// The sunset (Unix seconds), what it refuses, and the subject of the certificate signed so.
+    pub sunset: Option<(u64, super::Refusal, String)>,
+}
+
 /// The algorithm catalogue over the signatures of a validated path: each certificate's signature
 /// algorithm with its issuer's key (DSA parameters inherited as RFC 5280 §6.1.4(f) says). The
 /// trust anchor's own signature is not part of the path. `signer`: the path's first certificate,
-/// decoded.
+/// decoded. When it passes: the path's [`PathLife`].
 fn path_algorithms(
     valid: &path::ValidPath<'_>,
     signer: Option<&Certificate>,
     policy: &Policy,
-) -> Result<(), String> {
+) -> Result<PathLife, String> {
     use crate::engine::key::{self, SignatureScheme};
     use der::Decode;
     let owned: Vec<Option<Certificate>> = valid
@@ -243,27 +267,43 @@ fn path_algorithms(
         chain.push(cert.ok_or("a certificate of the validated path does not decode")?);
     }
     let keys = super::inherit::chain_keys(&chain);
+    let mut life = PathLife::default();
     for (i, cert) in chain.iter().enumerate().take(chain.len().saturating_sub(1)) {
         let hash = SignatureScheme::from_identifier(cert.signature_algorithm())
             .ok()
             .and_then(|s| s.hash());
         let issuer_key = key::key_params(&keys[i + 1]).ok();
-        if let Err(refusal) =
-            policy
-                .algorithms
-                .check(policy.validation_time, hash.as_slice(), issuer_key)
+        let subject = || cert.tbs_certificate().subject().to_string();
+        if let Some((at, refusal)) = policy.algorithms.first_sunset(hash.as_slice(), issuer_key) {
+            if policy.validation_time >= at {
+                return Err(format!(
+                    "the signature on certificate {} verifies, but {refusal}; validation time {}",
+                    subject(),
+                    rfc3339(policy.validation_time)
+                ));
+            }
+            if life.sunset.as_ref().is_none_or(|(s, _, _)| at < *s) {
+                life.sunset = Some((at, refusal, subject()));
+            }
+        }
+        let not_after = cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration();
+        if i > 0
+            && life
+                .expiry
+                .as_ref()
+                .is_none_or(|(e, _)| not_after.as_secs() < *e)
         {
-            return Err(format!(
-                "the signature on certificate {} verifies, but {refusal}; validation time {}",
-                cert.tbs_certificate().subject(),
-                rfc3339(policy.validation_time)
-            ));
+            life.expiry = Some((not_after.as_secs(), subject()));
         }
     }
     // The CRLs that speak for the path: those its CAs issued (direct CRLs), signed with the
     // issuing CA's key. Read only as far as issuer and signature algorithm.
     if !valid.revocation_checked {
-        return Ok(());
+        return Ok(life);
     }
     for crl in &policy.crls {
         let Some((issuer, algorithm)) = super::algorithms::crl_signer(crl) else {
@@ -304,7 +344,7 @@ fn path_algorithms(
             ));
         }
     }
-    Ok(())
+    Ok(life)
 }
 
 /// The chain as the report shows it. `decoded[i]`, when there, is `chain[i]` decoded (by path

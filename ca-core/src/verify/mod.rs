@@ -1115,6 +1115,7 @@ fn verify_signer(
         roles: &roles,
     };
     let path = check_certificate(&mut r, &signer, cms_certs, judged, paths, key_usage);
+    r.path.clone_from(&path);
     if poe.is_some() || !judged.ocsp_responses.is_empty() {
         let used = path
             .as_deref()

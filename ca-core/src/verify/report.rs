@@ -243,12 +243,20 @@ pub struct TimestampReport {
     /// For a failed time-stamp, its sub-indication.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
-    /// The TSA certificate's notAfter, Unix seconds, when it was found.
+    /// The earliest notAfter (Unix seconds) among the TSA certificate (`None`) and its CA
+    /// certificates (the subject).
     #[serde(skip)]
-    pub(crate) tsa_not_after: Option<u64>,
-    /// The earliest catalogue sunset of the token's algorithms (Unix seconds, what it refuses).
+    pub(crate) expiry: Option<(u64, Option<String>)>,
+    /// The earliest catalogue sunset among the token's own algorithms (`None`) and the
+    /// signatures on the certificates of the TSA's path (the subject signed so): Unix seconds,
+    /// what it refuses, where.
     #[serde(skip)]
-    pub(crate) sunset: Option<(u64, super::Refusal)>,
+    pub(crate) sunset: Option<(u64, super::Refusal, Option<String>)>,
+    /// A certificate of the TSA's path revoked after genTime (Unix seconds, the revocation in
+    /// words): the token fails REVOKED(_CA)_NO_POE unless an archive time-stamp proves it existed
+    /// before then (EN 319 102-1 §5.6.2.1, §5.6.3).
+    #[serde(skip)]
+    pub(crate) revoked_later: Option<(u64, String)>,
     /// The unsigned attribute this token is (attrType ‖ attrValue, DER), as an archive
     /// time-stamp's ats-hash-index-v3 lists it.
     #[serde(skip)]
@@ -276,8 +284,9 @@ impl TimestampReport {
             outcome: Outcome::Failed,
             reason,
             sub_indication: Some(sub),
-            tsa_not_after: None,
+            expiry: None,
             sunset: None,
+            revoked_later: None,
             attribute: Vec::new(),
             covers: None,
         }
@@ -350,10 +359,12 @@ pub struct SignatureReport {
     /// their origin (only when validation data is embedded or a time-stamp proves the time).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revocation_sources: Vec<RevocationSource>,
-    /// When the signature's proof of existence must be renewed by (RFC 3339): the earliest of
-    /// the notAfter of the TSA certificate of its newest valid archive time-stamp (B-LTA) or of
-    /// its best signature time-stamp (B-T, B-LT: the first archive time-stamp is due), and the
-    /// catalogue sunset of that token's algorithms. `None`: no valid time-stamp.
+    /// When the signature's proof of existence must be renewed by (RFC 3339): the first moment
+    /// an element of its newest valid archive time-stamp (B-LTA) or of its best signature
+    /// time-stamp (B-T, B-LT: the first archive time-stamp is due) stops being acceptable: the
+    /// notAfter of the TSA certificate or of a CA certificate of the TSA's path, the catalogue
+    /// sunset of the token's algorithms or of a signature on that path. `None`: no valid
+    /// time-stamp.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renewal_due: Option<String>,
     /// What falls due then, e.g. `the TSA certificate of archive-time-stamp-v3 #2 expires`.
@@ -361,6 +372,10 @@ pub struct SignatureReport {
     pub renewal_due_reason: Option<String>,
     /// Every check run on this signature, in order.
     pub checks: Vec<Check>,
+    /// The path validation's verdict, for the time-stamp validation that needs more of it than
+    /// the checks say (revocation after genTime, the path's life).
+    #[serde(skip)]
+    pub(crate) path: Option<std::sync::Arc<super::cache::PathVerdict>>,
 }
 
 impl SignatureReport {
@@ -386,6 +401,7 @@ impl SignatureReport {
             renewal_due: None,
             renewal_due_reason: None,
             checks: Vec::new(),
+            path: None,
         }
     }
 

@@ -722,8 +722,9 @@ impl<'c> Checker<'c> {
 
     /// RFC 6960 §4.2.2.2: the response is signed by the CA that issued the certificate, or by a
     /// delegated responder whose certificate that CA issued with extendedKeyUsage
-    /// id-kp-OCSPSigning, valid at producedAt, and not revoked then (not checked when it carries
-    /// id-pkix-ocsp-nocheck, §4.2.2.2.1; otherwise by the CRLs).
+    /// id-kp-OCSPSigning (and digitalSignature when it has a keyUsage), valid at producedAt, and
+    /// not revoked then (not checked when it carries id-pkix-ocsp-nocheck, §4.2.2.2.1; otherwise
+    /// by the CRLs).
     fn responder_authorised(
         &self,
         r: &Response,
@@ -791,6 +792,18 @@ impl<'c> Checker<'c> {
             return Err(format!(
                 "{who} has no extendedKeyUsage id-kp-OCSPSigning (RFC 6960 §4.2.2.2)"
             ));
+        }
+        // RFC 5280 §4.2.1.3 / §4.2.1.12: a keyUsage, when present, must also allow the
+        // response's signature (digitalSignature), whatever the extendedKeyUsage says.
+        match rtbs.get_extension::<KeyUsage>() {
+            Ok(Some((_, ku))) if !ku.digital_signature() => {
+                return Err(format!(
+                    "{who} has id-kp-OCSPSigning but a keyUsage without digitalSignature: its \
+                     key may not sign responses (RFC 5280 §4.2.1.3, RFC 6960 §4.2.2.2)"
+                ));
+            }
+            Err(e) => return Err(format!("{who} has a keyUsage that does not decode: {e}")),
+            Ok(_) => {}
         }
         let validity = rtbs.validity();
         let (from, to) = (

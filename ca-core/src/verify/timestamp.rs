@@ -9,6 +9,7 @@
 //! at genTime against the same trust anchors and CRLs. The earliest genTime of a valid token is
 //! the best-signature-time.
 
+use super::cache::PathVerdict;
 use super::report::{Outcome, SignatureReport, SubIndication, TimestampReport};
 use super::{
     Carried, Policy, SignedDocument, digest_algorithm, digest_chunks, find_signer, rfc3339,
@@ -76,9 +77,10 @@ pub(crate) struct Stamps {
 /// EN 319 102-1 §5.4–§5.6 for SignerInfo `si` (number `signer` in `doc`, when known): its
 /// signature time-stamps and archive time-stamps (B-LTA), each judged, the archive time-stamps
 /// newest first, each lending its genTime as proof of existence to what its ats-hash-index-v3
-/// covers (§5.6.2.3, §5.6.3): a token whose TSA certificate has expired, or whose algorithm
-/// passed its sunset, by the validation time is still valid when a valid archive time-stamp
-/// covering it predates that event. `content`: the signed content, which archive imprints cover.
+/// covers (§5.6.2.3, §5.6.3): a token whose TSA certificate or TSA's CA certificate has expired,
+/// or whose algorithms or its path's passed their sunset, by the validation time, or whose TSA's
+/// path has a certificate revoked after genTime, is still valid when a valid archive time-stamp
+/// covering it predates that event ([`settle`]). `content`: the signed content, which archive imprints cover.
 pub(crate) fn long_term(
     doc: &SignedDocument,
     si: &SignerInfo,
@@ -149,25 +151,57 @@ fn earliest_cover(newer: &[TimestampReport], attribute: &[u8]) -> Option<(u64, S
         .min_by_key(|(g, _)| *g)
 }
 
-/// A valid token's life at the validation time `at`: its TSA certificate unexpired and its
-/// algorithms before their sunset (EN 319 102-1 §5.2.6, §5.2.8). When not, the proof of
-/// existence `poe` of an archive time-stamp before the event keeps it (past signature validation
-/// of the token, §5.6.2.1, §5.6.2.3); without one it fails: OUT_OF_BOUNDS_NO_POE for the
-/// expired TSA certificate (§5.2.6: the validation time is outside its validity and nothing
-/// places the token inside), CRYPTO_CONSTRAINTS_FAILURE_NO_POE for the algorithm (§5.2.8).
+/// A token's life at the validation time `at` (EN 319 102-1 §5.6.2.1 past signature validation
+/// of the token, §5.6.2.3, §5.6.3), with `poe` the earliest proof of existence an archive
+/// time-stamp covering it gives:
+/// - a certificate of its TSA's path revoked after genTime: kept only when `poe` is before the
+///   revocation time, whatever the reason (a keyCompromise revocation included: the proof must
+///   precede it, §5.6.2.1); otherwise it stays REVOKED_NO_POE / REVOKED_CA_NO_POE;
+/// - its TSA certificate or a CA certificate of that path expired, or an algorithm of the token
+///   or of the path past its sunset, by `at`: kept when `poe` is before the event; without one it
+///   fails: OUT_OF_BOUNDS_NO_POE for the expiry (§5.2.6: the validation time is outside the
+///   validity and nothing places the token inside), CRYPTO_CONSTRAINTS_FAILURE_NO_POE for the
+///   algorithm (§5.2.8).
 fn settle(t: &mut TimestampReport, at: u64, poe: Option<(u64, String)>) {
+    let proof = poe.filter(|(p, _)| *p < at);
+    if let Some((revoked_at, revocation)) = t.revoked_later.clone() {
+        match &proof {
+            Some((p, name)) if *p < revoked_at => {
+                t.outcome = Outcome::Passed;
+                t.sub_indication = None;
+                t.reason = format!(
+                    "token signature and imprint verified, TSA path valid at genTime {}; \
+                     {revocation}, after {name} proves the token existed ({}): valid by that \
+                     proof of existence (EN 319 102-1 §5.6.2.1, §5.6.3)",
+                    t.gen_time.as_deref().unwrap_or("-"),
+                    rfc3339(*p)
+                );
+                t.proof_of_existence = Some(name.clone());
+            }
+            Some((p, name)) => {
+                t.reason = format!(
+                    "{}; the proof of existence of {name} ({}) is not before the revocation \
+                     ({revocation}): it does not keep the token (EN 319 102-1 §5.6.2.1)",
+                    t.reason,
+                    rfc3339(*p)
+                );
+                return;
+            }
+            None => return,
+        }
+    }
     if t.outcome != Outcome::Passed {
         return;
     }
-    let expired = t.tsa_not_after.filter(|n| at > *n);
-    let sunset = t.sunset.clone().filter(|(s, _)| at >= *s);
+    let expired = t.expiry.clone().filter(|(n, _)| at > *n);
+    let sunset = t.sunset.clone().filter(|(s, _, _)| at >= *s);
     if expired.is_none() && sunset.is_none() {
         return;
     }
-    let proof = poe.filter(|(p, _)| *p < at);
     let mut fail = |sub, why: String| {
         t.outcome = Outcome::Failed;
         t.sub_indication = Some(sub);
+        t.proof_of_existence = None;
         t.reason = why;
     };
     let none = |what: &str, since: String| match &proof {
@@ -181,35 +215,45 @@ fn settle(t: &mut TimestampReport, at: u64, poe: Option<(u64, String)>) {
             rfc3339(at)
         ),
     };
-    if let Some(not_after) = expired
-        && proof.as_ref().is_none_or(|(p, _)| *p > not_after)
+    if let Some((not_after, whose)) = &expired
+        && proof.as_ref().is_none_or(|(p, _)| p > not_after)
     {
+        let what = match whose {
+            None => "the TSA certificate expired on".to_string(),
+            Some(ca) => format!("the TSA's CA certificate {ca} expired on"),
+        };
         return fail(
             SubIndication::OutOfBoundsNoPoe,
             format!(
                 "{} (EN 319 102-1 §5.2.6, §5.6.2.1)",
-                none("the TSA certificate expired on", rfc3339(not_after))
+                none(&what, rfc3339(*not_after))
             ),
         );
     }
-    if let Some((at_sunset, refusal)) = &sunset
+    if let Some((at_sunset, refusal, signed)) = &sunset
         && proof.as_ref().is_none_or(|(p, _)| p >= at_sunset)
     {
         return fail(
             SubIndication::CryptoConstraintsFailureNoPoe,
             format!(
                 "{} (EN 319 102-1 §5.2.8, §5.6.2.3)",
-                none(&refusal.to_string(), "— its sunset passed".into())
+                none(
+                    &refused(refusal, signed.as_deref()),
+                    "— its sunset passed".into()
+                )
             ),
         );
     }
     if let Some((p, name)) = proof {
         let mut events = Vec::new();
-        if let Some(n) = expired {
-            events.push(format!("its TSA certificate expired on {}", rfc3339(n)));
+        if let Some((n, whose)) = &expired {
+            events.push(match whose {
+                None => format!("its TSA certificate expired on {}", rfc3339(*n)),
+                Some(ca) => format!("the TSA's CA certificate {ca} expired on {}", rfc3339(*n)),
+            });
         }
-        if let Some((_, refusal)) = &sunset {
-            events.push(refusal.to_string());
+        if let Some((_, refusal, signed)) = &sunset {
+            events.push(refused(refusal, signed.as_deref()));
         }
         t.reason = format!(
             "{}; {}, after {name} proves the token existed ({}): valid by that proof of \
@@ -222,20 +266,44 @@ fn settle(t: &mut TimestampReport, at: u64, poe: Option<(u64, String)>) {
     }
 }
 
-/// The first of the token's TSA certificate notAfter and its algorithms' sunset.
+/// A sunset in words: of the token's own algorithms, or of the signature on a certificate of the
+/// TSA's path (`signed`: its subject).
+fn refused(refusal: &super::Refusal, signed: Option<&str>) -> String {
+    match signed {
+        None => refusal.to_string(),
+        Some(subject) => {
+            format!("the signature on certificate {subject} of the TSA's path: {refusal}")
+        }
+    }
+}
+
+/// The first moment an element the token relies on stops being acceptable: the notAfter of its
+/// TSA certificate or of a CA certificate of the TSA's path, or a catalogue sunset of its
+/// algorithms or of a signature on a certificate of that path.
 fn renewal_due(t: &TimestampReport) -> Option<(u64, String)> {
     let token = format!("{} #{}", t.kind, t.number);
-    let expiry = t.tsa_not_after.map(|n| {
+    let expiry = t.expiry.as_ref().map(|(n, whose)| {
         (
-            n,
-            format!("the TSA certificate of {token} expires (notAfter)"),
+            *n,
+            match whose {
+                None => format!("the TSA certificate of {token} expires (notAfter)"),
+                Some(ca) => {
+                    format!("the CA certificate {ca} of the TSA of {token} expires (notAfter)")
+                }
+            },
         )
     });
-    let sunset = t.sunset.as_ref().map(|(s, refusal)| {
+    let sunset = t.sunset.as_ref().map(|(s, refusal, signed)| {
+        let user = match signed {
+            None => token.clone(),
+            Some(subject) => {
+                format!("the signature on certificate {subject} of the TSA of {token}")
+            }
+        };
         (
             *s,
             format!(
-                "{token} uses {}, not acceptable from {} on (algorithm catalogue: {})",
+                "{user} uses {}, not acceptable from {} on (algorithm catalogue: {})",
                 refusal.algorithm, refusal.sunset, refusal.source
             ),
         )
@@ -384,19 +452,23 @@ fn judge(
         }
         // How long the token lives: its TSA certificate's notAfter and its algorithms' sunset,
         // judged at the validation time or an archive time-stamp's proof of existence (`settle`).
-        report.tsa_not_after = Some(
+        report.expiry = Some((
             cert.tbs_certificate()
                 .validity()
                 .not_after
                 .to_unix_duration()
                 .as_secs(),
-        );
+            None,
+        ));
         let key = key::key_params(cert.tbs_certificate().subject_public_key_info()).ok();
         let hashes: Vec<_> = [&tsa_si.digest_alg, &fields.imprint.hash_algorithm]
             .into_iter()
             .filter_map(digest_algorithm)
             .collect();
-        report.sunset = policy.algorithms.first_sunset(&hashes, key);
+        report.sunset = policy
+            .algorithms
+            .first_sunset(&hashes, key)
+            .map(|(at, refusal)| (at, refusal, None));
     }
     // The imprint: the hash of the signature value octets (EN 319 122-1 §5.3).
     let imprint_alg = &fields.imprint.hash_algorithm;
@@ -452,9 +524,29 @@ fn judge(
         None,
         false,
     );
+    // The token lives as long as every element of the TSA's path (EN 319 102-1 §5.6.2.3): its CA
+    // certificates' notAfter and the sunsets of the signatures on its certificates count too.
+    if let Some(life) = checked.path.as_deref().and_then(PathVerdict::life) {
+        if let Some((at, subject)) = &life.expiry
+            && report.expiry.as_ref().is_none_or(|(e, _)| at < e)
+        {
+            report.expiry = Some((*at, Some(subject.clone())));
+        }
+        if let Some((at, refusal, subject)) = &life.sunset
+            && report.sunset.as_ref().is_none_or(|(s, _, _)| at < s)
+        {
+            report.sunset = Some((*at, refusal.clone(), Some(subject.clone())));
+        }
+    }
     if let Some(c) = checked.first_failure() {
         let sub = c.sub_indication.unwrap_or(SubIndication::FormatFailure);
-        return fail(report, sub, format!("token {}: {}", c.name, c.reason));
+        report.revoked_later = revoked_after_gen_time(&checked);
+        let what = if c.name == "signature" {
+            "the time-stamp token's signature (by the TSA)".to_string()
+        } else {
+            format!("token {}", c.name)
+        };
+        return fail(report, sub, format!("{what}: {}", c.reason));
     }
     report.outcome = Outcome::Passed;
     report.sub_indication = None;
@@ -463,6 +555,43 @@ fn judge(
         rfc3339(fields.gen_time)
     );
     report
+}
+
+/// When the token's only failure is a certificate of the TSA's path revoked after genTime
+/// (REVOKED_NO_POE, REVOKED_CA_NO_POE): the revocation time (the lesser of revocationDate and
+/// invalidityDate) and the revocation in words, for an archive time-stamp's proof of existence
+/// to judge (`settle`).
+fn revoked_after_gen_time(checked: &SignatureReport) -> Option<(u64, String)> {
+    let failed = || {
+        checked
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+    };
+    let only_revoked_later = failed().all(|c| {
+        c.name == "proof-of-existence"
+            && matches!(
+                c.sub_indication,
+                Some(SubIndication::RevokedNoPoe | SubIndication::RevokedCaNoPoe)
+            )
+    });
+    if failed().next().is_none() || !only_revoked_later {
+        return None;
+    }
+    let (later, subject) = checked.path.as_deref()?.revoked_later()?;
+    let whose = if later.index == 0 {
+        "the TSA certificate"
+    } else {
+        "the TSA's CA certificate"
+    };
+    Some((
+        later.revoked_at,
+        format!(
+            "{whose} {subject} was revoked on {} (reason {})",
+            rfc3339(later.revoked_at),
+            later.reason
+        ),
+    ))
 }
 
 /// The policy the TSA's certificate is judged by: the relying party's anchors and RFC 5280

@@ -50,6 +50,7 @@ mod verify_interop;
 mod verify_jp;
 mod verify_ltv;
 mod verify_ltv_ocsp;
+mod verify_ltv_tsa;
 mod verify_p521;
 mod verify_pkits_dsa;
 mod verify_rfc4134;

@@ -286,6 +286,79 @@ fn answers_from_unauthorised_responders_are_not_used() {
     assert_eq!(sources(s, "Hanako Sato").len(), 1, "{s:#?}");
 }
 
+/// A delegated responder certified with id-kp-OCSPSigning but a keyUsage of nonRepudiation
+/// alone (a copy of the `ocsp-sign` profile so edited; the CA's own responder keeps
+/// `ocsp-sign`): its key may not sign responses (RFC 5280 §4.2.1.3, RFC 6960 §4.2.2.2), so its
+/// `good` answer for the signer is not used, the reason in the revocation check: INDETERMINATE /
+/// TRY_LATER.
+#[test]
+fn a_responder_whose_key_usage_lacks_digital_signature_is_not_used() {
+    let mut files: Vec<(String, String)> = ca_core::profile::ProfileSet::embedded_sources()
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    let edited = files
+        .iter()
+        .find(|(n, _)| n == "ocsp-sign.toml")
+        .unwrap()
+        .1
+        .replace("id = \"ocsp-sign\"", "id = \"ocsp-sign-nr\"")
+        .replace(
+            "bits = [\"digitalSignature\"]",
+            "bits = [\"nonRepudiation\"]",
+        );
+    files.push(("ocsp-sign-nr.toml".into(), edited));
+    let l = setup_with(ca_core::profile::ProfileSet::from_sources(&files).unwrap());
+    let (sign_ca, root) = (&l.chain[0], &l.chain[1]);
+    let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+    let registration = Registration {
+        profile: "ocsp-sign-nr".into(),
+        subject: ca_core::name::parse_subject("C=JP,O=hpki LTV Tests,CN=Test OCSP Responder")
+            .unwrap(),
+        sans: vec![],
+        hc_roles: vec![],
+        validity_days: Some(30),
+    };
+    let responder = l
+        .authority
+        .issue(&registration, &fresh_ca::csr(&key), NOW, "test:ra")
+        .unwrap()
+        .certificate;
+    let usage = Certificate::from_der(&responder)
+        .unwrap()
+        .tbs_certificate()
+        .get_extension::<x509_cert::ext::pkix::KeyUsage>()
+        .unwrap()
+        .unwrap()
+        .1;
+    assert!(!usage.digital_signature() && usage.non_repudiation());
+    let answer = hand_response(&key, &responder, cert_id(&l.certificate, sign_ca), TST + 60);
+    let root_answer = ask(&l, sign_ca, root, TST + 60);
+    let tsa_answer = ask(&l, &l.tsa_certificate, sign_ca, TST + 60);
+    let blt = b_lt_by_ocsp(&l, &[answer, root_answer, tsa_answer]);
+    let report = verify_bytes(&blt, None, &l.policy(NOW + 30 * DAY, Vec::new()));
+    assert_eq!(
+        verdict(&report),
+        (Indication::Indeterminate, Some(SubIndication::TryLater)),
+        "{report:#?}"
+    );
+    let s = one(&report);
+    let revocation = check(s, "revocation");
+    assert!(
+        revocation.reason.contains("CN=Hanako Sato")
+            && revocation
+                .reason
+                .contains("its responder CN=Test OCSP Responder,O=hpki LTV Tests,C=JP (serial ")
+            && revocation.reason.contains(
+                "has id-kp-OCSPSigning but a keyUsage without digitalSignature: its key may not \
+                 sign responses (RFC 5280 §4.2.1.3, RFC 6960 §4.2.2.2)"
+            ),
+        "{}",
+        revocation.reason
+    );
+    assert!(sources(s, "Hanako Sato").is_empty(), "{s:#?}");
+}
+
 /// A delegated responder of the sign CA (`ocsp-sign` profile: OCSPSigning, nocheck) whose key
 /// the test holds.
 fn delegated_responder(issuer: &Ltv) -> (SigningKey, Vec<u8>) {
@@ -578,7 +651,7 @@ fn an_ocsp_answer_revoked_before_the_time_stamp_is_revoked() {
 }
 
 /// A TSA certified for `days` days from NOW, with a key of `algorithm`.
-fn short_tsa(l: &Ltv, days: u32, algorithm: KeyAlgorithm, cn: &str) -> (Tsa, Vec<u8>) {
+pub(crate) fn short_tsa(l: &Ltv, days: u32, algorithm: KeyAlgorithm, cn: &str) -> (Tsa, Vec<u8>) {
     let key = SigningKey::generate(algorithm).unwrap();
     let registration = Registration {
         profile: "tsa".into(),
@@ -601,7 +674,7 @@ fn short_tsa(l: &Ltv, days: u32, algorithm: KeyAlgorithm, cn: &str) -> (Tsa, Vec
     (tsa, issued.certificate)
 }
 
-fn not_after(cert: &[u8]) -> u64 {
+pub(crate) fn not_after(cert: &[u8]) -> u64 {
     Certificate::from_der(cert)
         .unwrap()
         .tbs_certificate()
@@ -611,7 +684,7 @@ fn not_after(cert: &[u8]) -> u64 {
         .as_secs()
 }
 
-fn stamp<'a>(s: &'a SignatureReport, kind: &str, number: usize) -> &'a TimestampReport {
+pub(crate) fn stamp<'a>(s: &'a SignatureReport, kind: &str, number: usize) -> &'a TimestampReport {
     s.timestamps
         .iter()
         .find(|t| t.kind == kind && t.number == number)
@@ -706,27 +779,27 @@ fn an_archive_time_stamp_keeps_a_time_stamp_whose_tsa_certificate_expired() {
     );
 }
 
-/// A catalogue where P-256 keys (EC below 384 bits) stop being acceptable on day 25, the sign
-/// CA's and signer's keys included (judged at the best-signature-time, before it). The
-/// signature time-stamp's TSA has a P-256 key, the archive TSA a P-384 one, stamping on day 20:
-/// on day 100 the signature time-stamp is valid by the archive time-stamp's proof of existence;
-/// without it, CRYPTO_CONSTRAINTS_FAILURE_NO_POE (EN 319 102-1 §5.2.8). Renewal is due at the
-/// archive TSA certificate's notAfter (P-384 has no sunset here).
+/// A catalogue where Ed25519 keys stop being acceptable on day 25. The signature time-stamp's
+/// TSA has an Ed25519 key, the archive TSA a P-256 one (its path has no Ed25519 signature),
+/// stamping on day 20: on day 100 the signature time-stamp is valid by the archive time-stamp's
+/// proof of existence; without it, CRYPTO_CONSTRAINTS_FAILURE_NO_POE (EN 319 102-1 §5.2.8).
+/// Renewal is due at the archive TSA certificate's notAfter (nothing of its path has a sunset).
 #[test]
 fn an_archive_time_stamp_keeps_a_time_stamp_past_its_algorithm_sunset() {
     let l = setup();
     let catalogue = AlgorithmCatalogue::from_toml(
         "test.toml",
-        "title = \"t\"\n[[key]]\nfamily = \"ec\"\nbelow_bits = 384\nsunset = 2026-01-26\nsource = \"test sunset\"\n",
+        "title = \"t\"\n[[key]]\nfamily = \"ed25519\"\nsunset = 2026-01-26\nsource = \"test sunset\"\n",
     )
     .unwrap();
-    let (archive_tsa, archive_cert) = short_tsa(&l, 1827, KeyAlgorithm::P384, "hpki P-384 TSU");
-    let btt = bt::timestamped(&l.sign(S), &l.tsa, TST);
+    let (ed_tsa, _) = short_tsa(&l, 1827, KeyAlgorithm::Ed25519, "hpki Ed25519 TSU");
+    let (archive_tsa, archive_cert) = (&l.tsa, &l.tsa_certificate);
+    let btt = bt::timestamped(&l.sign(S), &ed_tsa, TST);
     let blt = bt::embed_crls(&btt, &l.crls(TST + 60));
     let on_day_20 = NOW + 20 * DAY;
     let blta = bt::archived(
         &bt::embed_crls(&blt, &l.crls(on_day_20 - 60)),
-        &archive_tsa,
+        archive_tsa,
         on_day_20,
     );
     let policy = |at| Policy {
@@ -745,12 +818,12 @@ fn an_archive_time_stamp_keeps_a_time_stamp_past_its_algorithm_sunset() {
         sig.proof_of_existence.is_some()
             && sig
                 .reason
-                .contains("EC P-256 (below 384 bits) is not acceptable from 2026-01-26 on"),
+                .contains("Ed25519 is not acceptable from 2026-01-26 on"),
         "{sig:#?}"
     );
     assert_eq!(
         s.renewal_due.as_deref(),
-        Some(&*rfc3339(not_after(&archive_cert)))
+        Some(&*rfc3339(not_after(archive_cert)))
     );
 
     let report = verify_bytes(&blt, None, &policy(NOW + 100 * DAY));
@@ -777,7 +850,7 @@ fn an_archive_time_stamp_keeps_a_time_stamp_past_its_algorithm_sunset() {
     assert!(
         s.renewal_due_reason
             .as_deref()
-            .is_some_and(|r| r.starts_with("signature-time-stamp #1 uses EC P-256")),
+            .is_some_and(|r| r.starts_with("signature-time-stamp #1 uses Ed25519")),
         "{s:#?}"
     );
 }

@@ -121,6 +121,11 @@ impl Ca {
 
     /// A certificate for `subject` signed by `self`, valid for a year from [`NOW`].
     pub fn issue(&self, subject: &Ca, how: Issue) -> Vec<u8> {
+        self.issue_until(subject, how, NOW + 365 * 86_400)
+    }
+
+    /// [`Ca::issue`] valid from [`NOW`] to `not_after` (Unix seconds).
+    pub fn issue_until(&self, subject: &Ca, how: Issue, not_after: u64) -> Vec<u8> {
         let mut extensions = vec![
             ext(
                 &BasicConstraints {
@@ -153,7 +158,7 @@ impl Ca {
                 extensions,
             },
             SerialNumber::from(how.serial),
-            Validity::new(time(NOW), time(NOW + 365 * 86_400)),
+            Validity::new(time(NOW), time(not_after)),
             subject.key.public_key_info().clone(),
         )
         .unwrap()
