@@ -1,7 +1,11 @@
-//! Admin subcommands: init, issue, revoke, crl, profiles, audit verify.
+//! Admin subcommands: init, issue, revoke, crl, profiles, token, audit. Beside a running `serve`
+//! (which holds sled's lock), every one but `init`, `augment` and `profiles` runs in that server
+//! through its admin socket (`crate::adminsock`).
 
-use crate::datadir::{DataDir, write_atomic};
+use crate::datadir::{DataDir, DataDirError, write_atomic};
 use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use ca_core::authority::{Authority, AuthorityConfig, InitRequest};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
@@ -9,6 +13,7 @@ use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
 use ca_core::store::{RevocationReason, SledStore, TokenScope};
 use clap::{Args, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -255,7 +260,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledS
             config,
             settings: vec![seal_setting],
             now: now()?,
-            actor: "cli".into(),
+            actor: ACTOR_CLI.into(),
             serials: Default::default(),
         },
     )
@@ -285,85 +290,334 @@ fn to_pem(label: &'static str, der: &[u8]) -> Result<String> {
 }
 
 pub fn issue(dir: &DataDir, args: IssueArgs) -> Result<()> {
-    let registration = Registration {
+    // The registration is checked before the CSR is read, as it always was.
+    registration(
+        &args.profile,
+        &args.subject,
+        &args.hc_role,
+        &args.san,
+        args.days,
+    )?;
+    let csr = read_input(&args.csr)?;
+    let request = Request::Issue {
         profile: args.profile,
-        subject: ca_core::name::parse_subject(&args.subject)?,
-        sans: args
-            .san
+        subject: args.subject,
+        hc_role: args.hc_role,
+        san: args.san,
+        days: args.days,
+        csr: B64.encode(csr),
+    };
+    let Reply::Issued { serial, pem } = execute(dir, request)? else {
+        return Err(unexpected());
+    };
+    match args.out {
+        Some(path) => {
+            write_atomic(&path, pem.as_bytes())?;
+            println!("{serial}");
+        }
+        None => print!("{pem}"),
+    }
+    eprintln!("issued serial {serial}");
+    Ok(())
+}
+
+pub fn revoke(dir: &DataDir, args: RevokeArgs) -> Result<()> {
+    printed(
+        dir,
+        Request::Revoke {
+            serial: args.serial,
+            reason: args.reason,
+            invalidity_date: args.invalidity_date,
+        },
+    )
+}
+
+pub fn release(dir: &DataDir, args: ReleaseArgs) -> Result<()> {
+    printed(
+        dir,
+        Request::Release {
+            serial: args.serial,
+        },
+    )
+}
+
+pub fn crl(dir: &DataDir, args: CrlArgs) -> Result<()> {
+    let Reply::Crl { der } = execute(dir, Request::Crl { ca: args.ca })? else {
+        return Err(unexpected());
+    };
+    let der = B64.decode(der).map_err(|_| unexpected())?;
+    match args.out {
+        Some(path) => write_atomic(&path, &der)?,
+        None => print!("{}", to_pem("X509 CRL", &der)?),
+    }
+    Ok(())
+}
+
+/// Who the audit records name for an admin command run in this process.
+pub const ACTOR_CLI: &str = "cli";
+/// ... and for one a running `serve` ran for a command over its admin socket.
+pub const ACTOR_SOCKET: &str = "cli (admin socket)";
+
+/// One admin operation as the command line parsed it (files already read): run in this process
+/// on the opened store, or by a running `serve` over its admin socket (`crate::adminsock`), by
+/// the same [`Request::run`] either way.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Issue {
+        profile: String,
+        subject: String,
+        hc_role: Vec<String>,
+        san: Vec<String>,
+        days: Option<u32>,
+        /// The PKCS#10 request (PEM or DER), base64.
+        csr: String,
+    },
+    Revoke {
+        serial: String,
+        reason: String,
+        invalidity_date: Option<String>,
+    },
+    Release {
+        serial: String,
+    },
+    Crl {
+        ca: String,
+    },
+    TokenCreate {
+        scope: Option<String>,
+        practitioner: Option<String>,
+        days: u32,
+    },
+    TokenList,
+    TokenRevoke {
+        id: String,
+    },
+    AuditVerify {
+        /// The checkpoint file's bytes, base64.
+        checkpoint: Option<String>,
+    },
+    AuditCheckpoint,
+    AuditList,
+}
+
+/// What an operation produced, for the command to print or write where it always did.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Issued {
+        serial: String,
+        pem: String,
+    },
+    /// Standard output, printed as is.
+    Printed {
+        stdout: String,
+    },
+    /// DER, base64.
+    Crl {
+        der: String,
+    },
+    Checkpoint {
+        seq: u64,
+        json: String,
+    },
+}
+
+fn unexpected() -> anyhow::Error {
+    anyhow::anyhow!("the admin socket answered with a reply of the wrong kind")
+}
+
+/// Runs `request` on this process's opening of the store; when a running `serve` holds it, sends
+/// the request to that server's admin socket instead.
+fn execute(dir: &DataDir, request: Request) -> Result<Reply> {
+    match dir.open_authority() {
+        Ok(authority) => request.run(&authority, now()?, ACTOR_CLI),
+        Err(DataDirError::InUse(root)) => crate::adminsock::send(dir, &request)
+            .ok_or(DataDirError::InUse(root))?
+            .map_err(anyhow::Error::msg),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`execute`] for the commands whose whole output is standard output.
+fn printed(dir: &DataDir, request: Request) -> Result<()> {
+    let Reply::Printed { stdout } = execute(dir, request)? else {
+        return Err(unexpected());
+    };
+    print!("{stdout}");
+    Ok(())
+}
+
+fn registration(
+    profile: &str,
+    subject: &str,
+    hc_role: &[String],
+    san: &[String],
+    days: Option<u32>,
+) -> Result<Registration> {
+    Ok(Registration {
+        profile: profile.to_owned(),
+        subject: ca_core::name::parse_subject(subject)?,
+        sans: san
             .iter()
             .map(|s| ca_core::name::parse_san(s))
             .collect::<Result<_, _>>()?,
-        hc_roles: args
-            .hc_role
+        hc_roles: hc_role
             .iter()
             .map(|r| {
                 r.parse::<HcRole>()
                     .with_context(|| format!("--hc-role {r:?}"))
             })
             .collect::<Result<_>>()?,
-        validity_days: args.days,
-    };
-    let csr = read_input(&args.csr)?;
-    let authority = dir.open_authority()?;
-    let issued = authority.issue(&registration, &csr, now()?, "cli")?;
-    let pem = to_pem("CERTIFICATE", &issued.certificate)?;
-    match args.out {
-        Some(path) => {
-            write_atomic(&path, pem.as_bytes())?;
-            println!("{}", hex::encode(&issued.serial));
+        validity_days: days,
+    })
+}
+
+fn parse_serial(serial: &str) -> Result<Vec<u8>> {
+    hex::decode(serial.trim_start_matches("0x"))
+        .with_context(|| format!("--serial {serial:?} is not hex"))
+}
+
+impl Request {
+    /// Parses what is left to parse and runs the ca-core operation on `authority` (the trust
+    /// decisions are its own), recording `actor` in the audit log.
+    pub fn run(self, authority: &Authority<SledStore>, now: u64, actor: &str) -> Result<Reply> {
+        use std::fmt::Write;
+        let mut stdout = String::new();
+        match self {
+            Request::Issue {
+                profile,
+                subject,
+                hc_role,
+                san,
+                days,
+                csr,
+            } => {
+                let registration = registration(&profile, &subject, &hc_role, &san, days)?;
+                let csr = B64.decode(csr).context("the CSR is not base64")?;
+                let issued = authority.issue(&registration, &csr, now, actor)?;
+                return Ok(Reply::Issued {
+                    serial: hex::encode(&issued.serial),
+                    pem: to_pem("CERTIFICATE", &issued.certificate)?,
+                });
+            }
+            Request::Revoke {
+                serial,
+                reason,
+                invalidity_date,
+            } => {
+                let serial = parse_serial(&serial)?;
+                let reason = RevocationReason::from_str(&reason)?;
+                let invalidity = invalidity_date
+                    .as_deref()
+                    .map(|t| {
+                        ca_core::time::parse_rfc3339(t)
+                            .with_context(|| format!("--invalidity-date {t:?}"))
+                    })
+                    .transpose()?;
+                let record = authority.revoke(&serial, reason, invalidity, now, actor)?;
+                let done = match reason {
+                    RevocationReason::CertificateHold => "held",
+                    _ => "revoked",
+                };
+                writeln!(
+                    stdout,
+                    "{done} {} ({})",
+                    hex::encode(&record.serial),
+                    record.subject
+                )?;
+            }
+            Request::Release { serial } => {
+                let record = authority.release(&parse_serial(&serial)?, now, actor)?;
+                writeln!(
+                    stdout,
+                    "released {} ({})",
+                    hex::encode(&record.serial),
+                    record.subject
+                )?;
+            }
+            Request::Crl { ca } => {
+                let der = authority.crl(&ca, now, actor)?;
+                return Ok(Reply::Crl {
+                    der: B64.encode(der),
+                });
+            }
+            Request::TokenCreate {
+                scope,
+                practitioner,
+                days,
+            } => {
+                let scope = token_scope(scope.as_deref(), practitioner, days)?;
+                let token = authority.create_token(scope, u64::from(days) * 86_400, now, actor)?;
+                writeln!(stdout, "{}", token.expose())?;
+            }
+            Request::TokenList => {
+                for t in authority.tokens()? {
+                    stdout.push_str(&serde_json::to_string(
+                        &crate::http::credentials::TokenInfo::from(t),
+                    )?);
+                    stdout.push('\n');
+                }
+            }
+            Request::TokenRevoke { id } => {
+                authority.revoke_token(&id, now, actor)?;
+                writeln!(stdout, "revoked token {id}")?;
+            }
+            Request::AuditVerify { checkpoint } => {
+                let checkpoint = checkpoint
+                    .map(|b64| {
+                        let bytes = B64.decode(b64).context("the checkpoint is not base64")?;
+                        ca_core::audit::Checkpoint::from_json(&bytes).map_err(anyhow::Error::from)
+                    })
+                    .transpose()?;
+                let report = authority.verify_audit(checkpoint.as_ref())?;
+                writeln!(
+                    stdout,
+                    "audit log OK: {} records, chain intact, authenticated by audit key {} from record {}",
+                    report.records,
+                    authority.audit_key_id(),
+                    report.authenticated_from
+                )?;
+                if report.authenticated_from > 1 {
+                    writeln!(
+                        stdout,
+                        "  records 1 to {} predate the audit key: chained, not authenticated",
+                        report.authenticated_from - 1
+                    )?;
+                }
+                if let Some(seq) = report.checkpoint {
+                    writeln!(stdout, "  the log extends the checkpoint at record {seq}")?;
+                }
+            }
+            Request::AuditCheckpoint => {
+                let checkpoint = authority.audit_checkpoint(now)?;
+                return Ok(Reply::Checkpoint {
+                    seq: checkpoint.seq,
+                    json: checkpoint.to_json(),
+                });
+            }
+            Request::AuditList => {
+                use ca_core::store::Store;
+                for record in authority.store().audit_log()? {
+                    stdout.push_str(&serde_json::to_string(&record)?);
+                    stdout.push('\n');
+                }
+            }
         }
-        None => print!("{pem}"),
+        Ok(Reply::Printed { stdout })
     }
-    eprintln!("issued serial {}", hex::encode(&issued.serial));
-    Ok(())
 }
 
-pub fn revoke(dir: &DataDir, args: RevokeArgs) -> Result<()> {
-    let serial = hex::decode(args.serial.trim_start_matches("0x"))
-        .with_context(|| format!("--serial {:?} is not hex", args.serial))?;
-    let reason = RevocationReason::from_str(&args.reason)?;
-    let invalidity = args
-        .invalidity_date
-        .as_deref()
-        .map(|t| {
-            ca_core::time::parse_rfc3339(t).with_context(|| format!("--invalidity-date {t:?}"))
-        })
-        .transpose()?;
-    let authority = dir.open_authority()?;
-    let record = authority.revoke(&serial, reason, invalidity, now()?, "cli")?;
-    let done = match reason {
-        RevocationReason::CertificateHold => "held",
-        _ => "revoked",
+fn token_scope(scope: Option<&str>, practitioner: Option<String>, days: u32) -> Result<TokenScope> {
+    let scope = match (scope, practitioner) {
+        (Some("ra"), None) => TokenScope::Ra,
+        (Some("signer"), Some(practitioner)) => TokenScope::Signer { practitioner },
+        _ => bail!("--scope ra, or --scope signer --practitioner ID"),
     };
-    println!(
-        "{done} {} ({})",
-        hex::encode(&record.serial),
-        record.subject
-    );
-    Ok(())
-}
-
-pub fn release(dir: &DataDir, args: ReleaseArgs) -> Result<()> {
-    let serial = hex::decode(args.serial.trim_start_matches("0x"))
-        .with_context(|| format!("--serial {:?} is not hex", args.serial))?;
-    let authority = dir.open_authority()?;
-    let record = authority.release(&serial, now()?, "cli")?;
-    println!(
-        "released {} ({})",
-        hex::encode(&record.serial),
-        record.subject
-    );
-    Ok(())
-}
-
-pub fn crl(dir: &DataDir, args: CrlArgs) -> Result<()> {
-    let authority = dir.open_authority()?;
-    let der = authority.crl(&args.ca, now()?, "cli")?;
-    match args.out {
-        Some(path) => write_atomic(&path, &der)?,
-        None => print!("{}", to_pem("X509 CRL", &der)?),
+    if !(1..=3650).contains(&days) {
+        bail!("--days must be 1 to 3650");
     }
-    Ok(())
+    Ok(scope)
 }
 
 pub fn profiles(dir: &DataDir) -> Result<()> {
@@ -406,41 +660,25 @@ pub fn audit_verify(dir: &DataDir, args: AuditVerifyArgs) -> Result<()> {
         .checkpoint
         .as_deref()
         .map(|path| {
-            ca_core::audit::Checkpoint::from_json(&read_input(path)?)
-                .with_context(|| format!("--checkpoint {}", path.display()))
+            let bytes = read_input(path)?;
+            ca_core::audit::Checkpoint::from_json(&bytes)
+                .with_context(|| format!("--checkpoint {}", path.display()))?;
+            Ok::<_, anyhow::Error>(B64.encode(bytes))
         })
         .transpose()?;
-    let authority = dir.open_authority()?;
-    let report = authority.verify_audit(checkpoint.as_ref())?;
-    println!(
-        "audit log OK: {} records, chain intact, authenticated by audit key {} from record {}",
-        report.records,
-        authority.audit_key_id(),
-        report.authenticated_from
-    );
-    if report.authenticated_from > 1 {
-        println!(
-            "  records 1 to {} predate the audit key: chained, not authenticated",
-            report.authenticated_from - 1
-        );
-    }
-    if let Some(seq) = report.checkpoint {
-        println!("  the log extends the checkpoint at record {seq}");
-    }
-    Ok(())
+    printed(dir, Request::AuditVerify { checkpoint })
 }
 
 /// Exports a signed checkpoint of the audit log's head for an auditor to keep.
 pub fn audit_checkpoint(dir: &DataDir, args: AuditCheckpointArgs) -> Result<()> {
-    let authority = dir.open_authority()?;
-    let checkpoint = authority.audit_checkpoint(now()?)?;
-    let json = checkpoint.to_json();
+    let Reply::Checkpoint { seq, json } = execute(dir, Request::AuditCheckpoint)? else {
+        return Err(unexpected());
+    };
     match args.out {
         Some(path) => {
             write_atomic(&path, json.as_bytes())?;
             eprintln!(
-                "checkpoint of audit record {} written to {}",
-                checkpoint.seq,
+                "checkpoint of audit record {seq} written to {}",
                 path.display()
             );
         }
@@ -450,7 +688,8 @@ pub fn audit_checkpoint(dir: &DataDir, args: AuditCheckpointArgs) -> Result<()> 
 }
 
 /// The audit log as JSON Lines on standard output, for auditors and tests that check what was
-/// recorded (the serialized `AuditRecord`: seq, event, prev_hash, hash).
+/// recorded (the serialized `AuditRecord`: seq, event, prev_hash, hash). It needs only the store
+/// (no master secret); beside a running `serve`, that server's admin socket.
 pub fn audit_list(dir: &DataDir) -> Result<()> {
     use ca_core::store::Store;
     use std::io::Write;
@@ -460,7 +699,11 @@ pub fn audit_list(dir: &DataDir) -> Result<()> {
             dir.root().display()
         );
     }
-    let store = dir.open_store()?;
+    let store = match dir.open_store() {
+        Ok(store) => store,
+        Err(DataDirError::InUse(_)) => return printed(dir, Request::AuditList),
+        Err(e) => return Err(e.into()),
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for record in store.audit_log()? {
         serde_json::to_writer(&mut out, &record)?;
@@ -496,37 +739,17 @@ pub enum TokenCommand {
 
 /// Without a subcommand: creates an API token and prints it once; only its hash is stored.
 pub fn token(dir: &DataDir, args: TokenArgs) -> Result<()> {
-    match args.command {
-        Some(TokenCommand::List) => return token_list(dir),
-        Some(TokenCommand::Revoke { id }) => {
-            dir.open_authority()?.revoke_token(&id, now()?, "cli")?;
-            println!("revoked token {id}");
-            return Ok(());
+    let request = match args.command {
+        Some(TokenCommand::List) => Request::TokenList,
+        Some(TokenCommand::Revoke { id }) => Request::TokenRevoke { id },
+        None => {
+            token_scope(args.scope.as_deref(), args.practitioner.clone(), args.days)?;
+            Request::TokenCreate {
+                scope: args.scope,
+                practitioner: args.practitioner,
+                days: args.days,
+            }
         }
-        None => {}
-    }
-    let scope = match (args.scope.as_deref(), args.practitioner) {
-        (Some("ra"), None) => TokenScope::Ra,
-        (Some("signer"), Some(practitioner)) => TokenScope::Signer { practitioner },
-        _ => bail!("--scope ra, or --scope signer --practitioner ID"),
     };
-    if !(1..=3650).contains(&args.days) {
-        bail!("--days must be 1 to 3650");
-    }
-    let authority = dir.open_authority()?;
-    let token = authority.create_token(scope, u64::from(args.days) * 86_400, now()?, "cli")?;
-    println!("{}", token.expose());
-    Ok(())
-}
-
-fn token_list(dir: &DataDir) -> Result<()> {
-    use std::io::Write;
-    let authority = dir.open_authority()?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for t in authority.tokens()? {
-        serde_json::to_writer(&mut out, &crate::http::credentials::TokenInfo::from(t))?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(())
+    printed(dir, request)
 }

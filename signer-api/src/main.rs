@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod adminsock;
 mod augment;
 mod serve;
 

@@ -91,7 +91,10 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         Some(tls) => Some(tls_config(tls, &state)?),
         None => None,
     };
-    actix_web::rt::System::new().block_on(async move {
+    // Admin commands beside this server reach the store through it; the file goes on clean
+    // shutdown (when `admin_socket` drops after the server stops).
+    let admin_socket = crate::adminsock::listen(dir.root(), state.clone())?;
+    let served = actix_web::rt::System::new().block_on(async move {
         let app_state = state.clone();
         let limits = &config.limits;
         let server = HttpServer::new(move || http::app(app_state.clone()))
@@ -133,7 +136,9 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         out.flush()?;
         drop(out);
         server.run().await.context("serving")
-    })
+    });
+    drop(admin_socket);
+    served
 }
 
 /// The OCSP settings of `config`: when enabled, the URL recorded at init, else (a data

@@ -1306,13 +1306,15 @@ fn hostile_admin_input_exits_2_and_writes_nothing() {
     );
 }
 
-/// Issue 12 item 13 (e): an admin command beside a running service (sled's lock held) exits 2
-/// with one message that says what is wrong and what to do, printed once (it printed sled's lock
-/// error twice); a second `serve` on the same directory says the same.
+/// Issue 12 item 13 (e): a second `serve` on a directory in use exits 2 with one message that
+/// says what is wrong and what to do, printed once (it printed sled's lock error twice). Admin
+/// commands go through the running server's admin socket (tests/admin_socket.rs); with that socket
+/// gone (removed by hand), they say the same as `serve`.
 #[test]
 fn admin_commands_beside_a_running_service_say_so_once() {
     let env = Env::new();
     let (_server, _) = support::spawn(&env.data(), &[]);
+    std::fs::remove_file(env.data().join("admin.sock")).unwrap();
     for args in [
         &["token", "list"][..],
         &["audit", "verify"],
