@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs README.md's commands as written, on a fresh data directory: the first command (serve) in the
-# background, the quick-start, time-stamping and augmentation blocks against it, then, with the
-# service stopped, the admin and offline augmentation blocks.
+# background, the quick-start, time-stamping, augmentation and admin blocks against it (the admin
+# commands through its admin socket), then, with the service stopped, the offline augmentation block.
 # Lines that only tell the reader to paste printed values (`export CRED=… TOKEN=…`) are replaced by
 # the values the service printed.
 set -euo pipefail
@@ -37,9 +37,11 @@ block timestamps > "$work/timestamps.sh"
 bash -ex "$work/timestamps.sh"
 block augment > "$work/augment.sh"
 bash -ex "$work/augment.sh"
-kill "$server"; wait "$server" 2>/dev/null || true; server=
 block admin > "$work/admin.sh"
 bash -ex "$work/admin.sh"
+[ -S hpki-data/admin.sock ] || { echo "readme.sh: no admin socket beside serve" >&2; exit 1; }
+kill "$server"; wait "$server" 2>/dev/null || true; server=
+[ ! -e hpki-data/admin.sock ] || { echo "readme.sh: serve left its admin socket" >&2; exit 1; }
 block augment-offline > "$work/augment-offline.sh"
 bash -ex "$work/augment-offline.sh"
 echo "readme.sh: README commands work as written"
