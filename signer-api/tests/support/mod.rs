@@ -294,7 +294,7 @@ pub fn csr(dir: &Path) -> String {
     std::fs::read_to_string(p256_request(dir, "client").1).unwrap()
 }
 
-/// Every file below `dir`, at any depth.
+/// Every regular file below `dir`, at any depth.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -303,7 +303,8 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else {
+            } else if path.is_file() {
+                // Not a running server's admin socket: it holds no bytes to read.
                 files.push(path);
             }
         }
