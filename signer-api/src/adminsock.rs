@@ -32,6 +32,8 @@ const VERSION: u32 = 1;
 pub const MAX_REQUEST: u64 = 2 * 1024 * 1024;
 /// Largest reply a client reads (`audit list` of a long log is the big one).
 const MAX_REPLY: u64 = 1024 * 1024 * 1024;
+/// Bytes read and dropped after an answer, so the client is not reset before it reads it.
+const MAX_DRAIN: u64 = 8 * MAX_REQUEST;
 /// Connections served at once; more are answered "busy" (only the owner can connect anyway).
 const MAX_CONNECTIONS: usize = 8;
 /// A request must arrive within this time.
@@ -151,18 +153,32 @@ pub fn listen(root: &Path, state: web::Data<AppState>) -> Result<AdminSocket> {
         .name("admin-socket".into())
         .spawn(move || {
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                if busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-                    busy.fetch_sub(1, Ordering::AcqRel);
-                    let _ = answer(stream, Err("the admin socket is busy: try again".into()));
+                let stream = match stream {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        // Out of descriptors, say: wait rather than spin.
+                        tracing::warn!(error = %e, "admin socket: accept failed");
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                };
+                let slot = Slot::take(&busy);
+                if slot.0.load(Ordering::Acquire) > MAX_CONNECTIONS {
+                    // On the accepting thread: a short wait for the request's bytes.
+                    let _ = answer(
+                        stream,
+                        Err("the admin socket is busy: try again".into()),
+                        Duration::from_millis(100),
+                    );
                     continue;
                 }
-                let (state, busy) = (state.clone(), busy.clone());
+                let state = state.clone();
                 let spawned = std::thread::Builder::new()
                     .name("admin-request".into())
                     .spawn(move || {
+                        // Released even if the operation panics.
+                        let _slot = slot;
                         serve_one(stream, &state);
-                        busy.fetch_sub(1, Ordering::AcqRel);
                     });
                 if spawned.is_err() {
                     tracing::error!("admin socket: no thread for a connection");
@@ -176,6 +192,22 @@ pub fn listen(root: &Path, state: web::Data<AppState>) -> Result<AdminSocket> {
     })
 }
 
+/// One connection counted in the server's total until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Slot(count.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn serve_one(mut stream: UnixStream, state: &AppState) {
     let outcome = read_request(&mut stream).and_then(|request| {
         let now = crate::admin::now().map_err(|e| format!("{e:#}"))?;
@@ -186,7 +218,7 @@ fn serve_one(mut stream: UnixStream, state: &AppState) {
     if let Err(message) = &outcome {
         tracing::info!(error = %message, "admin socket request refused or failed");
     }
-    let _ = answer(stream, outcome);
+    let _ = answer(stream, outcome, Duration::from_secs(1));
 }
 
 fn read_request(stream: &mut UnixStream) -> Result<Request, String> {
@@ -223,6 +255,7 @@ fn read_request(stream: &mut UnixStream) -> Result<Request, String> {
 fn answer(
     mut stream: UnixStream,
     outcome: Result<crate::admin::Reply, String>,
+    drain: Duration,
 ) -> std::io::Result<()> {
     let (ok, error) = match outcome {
         Ok(reply) => (Some(reply), None),
@@ -236,5 +269,10 @@ fn answer(
     .map_err(std::io::Error::other)?;
     stream.set_write_timeout(Some(READ_TIMEOUT))?;
     stream.write_all(&body)?;
-    stream.shutdown(std::net::Shutdown::Both)
+    stream.shutdown(std::net::Shutdown::Write)?;
+    // A Unix socket closed with unread bytes resets its peer, which would then lose this answer
+    // (an oversized request, or one refused as busy before it was read): read on, bounded.
+    stream.set_read_timeout(Some(drain))?;
+    std::io::copy(&mut (&stream).take(MAX_DRAIN), &mut std::io::sink())?;
+    Ok(())
 }

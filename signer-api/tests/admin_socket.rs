@@ -267,8 +267,46 @@ fn bad_requests_on_the_socket_get_an_error_never_a_crash() {
         let error = answer["error"].as_str().unwrap_or_default();
         assert!(error.contains(want), "{want}: {answer}");
     }
-    // A well-formed request on the raw socket gets its reply.
-    let answer = raw(&data, br#"{"v":1,"request":{"op":"token_list"}}"#);
+    // Eight silent connections hold every slot: a ninth is told the socket is busy; once they
+    // hang up (EOF: an empty request, refused), the socket serves again. (A connection answered
+    // above may hold its slot a moment after its answer: then all nine fit, and we try again.)
+    let mut busy = None;
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let silent: Vec<_> = (0..8)
+            .map(|_| UnixStream::connect(socket(&data)).unwrap())
+            .collect();
+        let answer = raw(&data, br#"{"v":1,"request":{"op":"token_list"}}"#);
+        if answer["error"].is_string() {
+            busy = Some((answer, silent));
+            break;
+        }
+    }
+    let (answer, silent) = busy.expect("nine connections at once were all served");
+    assert_eq!(
+        answer["error"], "the admin socket is busy: try again",
+        "{answer}"
+    );
+    for mut stream in silent {
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut refused = String::new();
+        stream.read_to_string(&mut refused).unwrap();
+        // Refused as empty (or, had a slot still been held above, as busy).
+        assert!(
+            refused.contains("not a protocol message") || refused.contains("busy"),
+            "{refused}"
+        );
+    }
+    // A well-formed request on the raw socket gets its reply (a slot is freed just after its
+    // answer is sent: a moment's retry).
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..50 {
+        answer = raw(&data, br#"{"v":1,"request":{"op":"token_list"}}"#);
+        if answer["error"].is_null() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(answer["ok"]["reply"], "printed", "{answer}");
     assert_eq!(admin_ok(&data, &["token", "list"]).lines().count(), 2);
     assert_eq!(server.get("/health", None).status, 200);
