@@ -92,8 +92,17 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         None => None,
     };
     // Admin commands beside this server reach the store through it; the file goes on clean
-    // shutdown (when `admin_socket` drops after the server stops).
-    let admin_socket = crate::adminsock::listen(dir.root(), state.clone())?;
+    // shutdown (when `admin_socket` drops after the server stops). Without it (a data directory
+    // path too long for a socket address, say) the service still runs: the commands then say the
+    // directory is in use, as before.
+    let admin_socket = crate::adminsock::listen(dir.root(), state.clone())
+        .inspect_err(|e| {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "no admin socket: admin commands need the service stopped"
+            );
+        })
+        .ok();
     let served = actix_web::rt::System::new().block_on(async move {
         let app_state = state.clone();
         let limits = &config.limits;

@@ -129,6 +129,40 @@ fn admin_commands_work_beside_a_running_service() {
     let d = sign(&server, &demo.credential, &demo.signer).problem(403);
     assert!(d.contains("revoked"), "{d}");
 
+    // hold and release, through the socket too.
+    let held = admin_ok(
+        &data,
+        &["revoke", "--serial", second, "--reason", "certificateHold"],
+    );
+    assert!(held.starts_with(&format!("held {second} (")), "{held}");
+    let released = admin_ok(&data, &["release", "--serial", second]);
+    assert!(
+        released.starts_with(&format!("released {second} (")),
+        "{released}"
+    );
+
+    // audit checkpoint to a file, then audit verify against it (the file's bytes cross the socket).
+    let checkpoint = tmp.path().join("checkpoint.json");
+    let (ok, printed, err) = admin(
+        &data,
+        &["audit", "checkpoint", "--out", checkpoint.to_str().unwrap()],
+    );
+    assert!(ok && printed.is_empty(), "{err}");
+    assert!(err.starts_with("checkpoint of audit record "), "{err}");
+    let verified = admin_ok(
+        &data,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        verified.contains("  the log extends the checkpoint at record "),
+        "{verified}"
+    );
+
     // crl: PEM on standard output and DER to a file, both listing the revoked serial.
     let pem = admin_ok(&data, &["crl", "--ca", "sign"]);
     assert!(pem.starts_with("-----BEGIN X509 CRL-----\n"), "{pem}");
