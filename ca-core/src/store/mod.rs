@@ -1,14 +1,17 @@
 //! Durable state behind the `Store` trait: the domain records (`records`), the trait, and its
-//! backends; sled (`sled`) is the embedded default (DESIGN.md §3).
+//! backends; sled (`sled`) is the embedded default (DESIGN.md §3), PostgreSQL (`postgres`) the
+//! store several processes share.
 //!
 //! Every method that returns `Ok` for a write has made it durable first: an acknowledged write
 //! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
 //! record) are one transaction: all or nothing, durable before returning.
 
 mod journal;
+mod postgres;
 mod records;
 mod sled;
 
+pub use self::postgres::PgStore;
 pub use self::records::{
     AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
     TokenRecord, TokenScope,

@@ -36,7 +36,7 @@ mod sign_openssl;
 mod store_concurrency;
 mod store_crash;
 mod store_journal;
-mod store_sled;
+mod store_conformance;
 mod token_api;
 mod tsa_authority;
 mod tsp;
