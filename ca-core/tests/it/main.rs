@@ -35,6 +35,7 @@ mod sign_cms;
 mod sign_openssl;
 mod store_concurrency;
 mod store_crash;
+mod store_instances;
 mod store_journal;
 mod store_conformance;
 mod token_api;
