@@ -16,8 +16,8 @@
 //! acknowledged write survives `kill -9` and power loss of the database host.
 
 use super::{
-    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation,
-    RevocationReason, Store, StoreError, TokenRecord,
+    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
+    Store, StoreError, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
@@ -118,7 +118,10 @@ impl Pool {
     }
 
     /// Runs a read on a pooled connection.
-    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut client = self.get()?;
         let outcome = f(&mut client);
         self.put(client);
@@ -321,7 +324,10 @@ fn migrate(pool: &Pool) -> Result<(), StoreError> {
                 "the database schema is version {applied}, newer than this release's {known}"
             )));
         }
-        for (version, sql) in (1..).zip(MIGRATIONS).skip(usize::try_from(applied).unwrap_or(0)) {
+        for (version, sql) in (1..)
+            .zip(MIGRATIONS)
+            .skip(usize::try_from(applied).unwrap_or(0))
+        {
             tx.batch_execute(sql).map_err(backend)?;
             tx.execute(
                 "INSERT INTO schema_version (version) VALUES ($1)",
@@ -550,7 +556,10 @@ impl Store for PgStore {
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
         self.pool.read(|client| {
             client
-                .query_opt("SELECT body FROM certificates WHERE serial = $1", &[&serial])
+                .query_opt(
+                    "SELECT body FROM certificates WHERE serial = $1",
+                    &[&serial],
+                )
                 .map_err(backend)?
                 .map(|row| decode(row.get(0), "certificate"))
                 .transpose()

@@ -182,8 +182,5 @@ fn migrations_are_recorded_and_applied_once() {
         .execute("INSERT INTO schema_version (version) VALUES (99)", &[])
         .unwrap();
     let err = PgStore::open(&db.url).err().unwrap();
-    assert!(
-        err.to_string().contains("schema is version 99"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("schema is version 99"), "{err}");
 }

@@ -123,7 +123,10 @@ fn server() -> (String, String) {
         };
         return (base, query);
     }
-    (CLUSTER.get_or_init(start_cluster).base.clone(), String::new())
+    (
+        CLUSTER.get_or_init(start_cluster).base.clone(),
+        String::new(),
+    )
 }
 
 /// A database that exists while this lives, dropped with it.

@@ -2,8 +2,8 @@
 //! PostgreSQL in fresh databases, the backend factory the conformance suite runs over, and audit
 //! events.
 
-use ca_core::audit::{AuditAction, AuditEvent};
 use super::postgres::TestDatabase;
+use ca_core::audit::{AuditAction, AuditEvent};
 use ca_core::store::{PgStore, SledStore, Store};
 use std::path::Path;
 
