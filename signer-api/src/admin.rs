@@ -1,5 +1,6 @@
 //! Admin subcommands: init, issue, revoke, crl, profiles, audit verify.
 
+use crate::datadir::ServiceStore;
 use crate::datadir::{DataDir, write_atomic};
 use anyhow::{Context, Result, bail};
 use ca_core::authority::{Authority, AuthorityConfig, InitRequest};
@@ -7,7 +8,7 @@ use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
-use ca_core::store::{RevocationReason, SledStore, TokenScope};
+use ca_core::store::{RevocationReason, TokenScope};
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -195,7 +196,7 @@ pub fn tsa_line(base_url: &str, policy: &str) -> String {
 }
 
 /// Creates the CA hierarchy in an empty data directory and publishes the CA certificates.
-pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledStore>> {
+pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<ServiceStore>> {
     let data_dir = dir.root();
     if dir.is_initialised() {
         bail!("{} already holds a CA", data_dir.display());
