@@ -32,8 +32,11 @@ const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
 /// The advisory lock key held while migrations run, so two processes opening a fresh database
 /// do not both create the tables.
 const MIGRATE_LOCK: i64 = 0x6870_6b69_0002;
-/// Idle connections kept for reuse; more are opened when needed and closed when returned.
-const POOL_IDLE: usize = 8;
+/// Idle connections kept for reuse; more are opened when needed and closed when returned. The
+/// service calls the store from its blocking pool (16 threads per worker) and the audit writer,
+/// so this covers a busy instance; the connections open at once are not capped here (the
+/// server's `max_connections` is the bound).
+const POOL_IDLE: usize = 16;
 
 /// Versioned schema migrations, applied in order at open; `schema_version` records each one
 /// applied. Never edit a released migration: add the next.
