@@ -51,4 +51,38 @@ fn serve_on_a_postgres_store_signs_and_audits_in_the_database() {
     assert_eq!(last.event.object, format!("credential:{}", demo.credential));
     assert_eq!(audit_verify(&store).unwrap(), log.len() as u64);
     assert!(store.credential(&demo.credential).unwrap().is_some());
+
+    // The admin subcommands find the same store through HPKI_STORE.
+    let admin = |env: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-api"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("HPKI_PASSPHRASE")
+            .env("HPKI_STORE", env)
+            .output()
+            .unwrap()
+    };
+    let out = admin(&db.url, &["audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("audit log OK: {} records", log.len())),
+        "{stdout}"
+    );
+    let out = admin(&db.url, &["audit", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(listed, log.len());
+    // A store setting that names no backend is refused: exit 2, nothing opened.
+    let out = admin("mysql://db/hpki", &["audit", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HPKI_STORE: store: expected"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
