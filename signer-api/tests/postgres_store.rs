@@ -19,7 +19,10 @@ fn serve_on_a_postgres_store_signs_and_audits_in_the_database() {
 
     // Token checks run on the blocking pool with PostgreSQL: a wrong token is still a 401
     // problem, not a dropped connection (the sync client panics on an async worker).
-    let r = server.get("/v1/credentials", Some("hpki_nosuchid_secret"));
+    // The demo token with its last character changed: a stored id, a wrong secret.
+    let (head, last) = demo.signer.split_at(demo.signer.len() - 1);
+    let wrong = format!("{head}{}", if last == "0" { "1" } else { "0" });
+    let r = server.get("/v1/credentials", Some(&wrong));
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.problem(401).contains("token"), "{}", r.text());
 
@@ -82,6 +85,39 @@ fn serve_on_a_postgres_store_signs_and_audits_in_the_database() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("HPKI_STORE: store: expected"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `store = "sled:DIR"`: sled as before, in `DIR` rather than the data directory's `store/`.
+#[test]
+fn a_sled_dir_store_lives_outside_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let elsewhere = dir.path().join("elsewhere");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-api"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("HPKI_PASSPHRASE")
+            .env("HPKI_STORE", format!("sled:{}", elsewhere.display()))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(elsewhere.join("conf").exists() || elsewhere.join("db").exists());
+    assert!(!data.join("store").exists());
+    assert!(data.join("master.key").exists());
+    let out = run(&["audit", "verify"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("audit log OK"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
