@@ -179,12 +179,13 @@ pub mod sign {
     };
 }
 
-/// Durable state: the records, the `Store` trait, the sled backend and its layout.
+/// Durable state: the records, the `Store` trait, the sled backend and its layout, the
+/// PostgreSQL backend.
 pub mod store {
     pub use crate::engine::store::{
         AUDIT_HEAD_KEY, AUDIT_TREE, AuditDone, AuditHead, AuditLogError, AuthorityRecord,
         CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE, CertificateRecord,
-        CredentialRecord, Durability, JOURNAL_FILE, META_TREE, REVOKED_TREE, Revocation,
+        CredentialRecord, Durability, JOURNAL_FILE, META_TREE, PgStore, REVOKED_TREE, Revocation,
         RevocationReason, SETTINGS_TREE, SledStore, Store, StoreError, TOKENS_TREE, TokenRecord,
         TokenScope, audit_verify,
     };

@@ -2,7 +2,7 @@
 //! (which holds sled's lock), every one but `init`, `augment` and `profiles` runs in that server
 //! through its admin socket (`crate::adminsock`).
 
-use crate::datadir::{DataDir, DataDirError, write_atomic};
+use crate::datadir::{DataDir, DataDirError, ServiceStore, write_atomic};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -11,7 +11,7 @@ use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
 use ca_core::profile::{CaUrls, IssuerRef};
-use ca_core::store::{RevocationReason, SledStore, TokenScope};
+use ca_core::store::{RevocationReason, TokenScope};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -200,7 +200,7 @@ pub fn tsa_line(base_url: &str, policy: &str) -> String {
 }
 
 /// Creates the CA hierarchy in an empty data directory and publishes the CA certificates.
-pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<SledStore>> {
+pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<ServiceStore>> {
     let data_dir = dir.root();
     if dir.is_initialised() {
         bail!("{} already holds a CA", data_dir.display());
@@ -481,7 +481,7 @@ fn parse_serial(serial: &str) -> Result<Vec<u8>> {
 impl Request {
     /// Parses what is left to parse and runs the ca-core operation on `authority` (the trust
     /// decisions are its own), recording `actor` in the audit log.
-    pub fn run(self, authority: &Authority<SledStore>, now: u64, actor: &str) -> Result<Reply> {
+    pub fn run(self, authority: &Authority<ServiceStore>, now: u64, actor: &str) -> Result<Reply> {
         use std::fmt::Write;
         let mut stdout = String::new();
         match self {

@@ -30,6 +30,53 @@ pub enum ConfigError {
     Invalid(&'static str),
 }
 
+/// Where the store lives (`store`, `HPKI_STORE`): the data directory's `store/` (default),
+/// `sled:DIR`, or a PostgreSQL URL (`postgres://…`, `postgresql://…`). `Debug` hides the URL,
+/// which may hold a password.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StoreLocation {
+    #[default]
+    DataDir,
+    Sled(PathBuf),
+    Postgres(String),
+}
+
+impl FromStr for StoreLocation {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        if let Some(dir) = s.strip_prefix("sled:") {
+            if dir.is_empty() {
+                return Err(ConfigError::Invalid("store: sled:DIR needs a directory"));
+            }
+            return Ok(Self::Sled(dir.into()));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(s.to_owned()));
+        }
+        Err(ConfigError::Invalid(
+            "store: expected \"sled:DIR\" or \"postgres://…\"",
+        ))
+    }
+}
+
+impl TryFrom<String> for StoreLocation {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, ConfigError> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DataDir => f.write_str("DataDir"),
+            Self::Sled(dir) => write!(f, "Sled({})", dir.display()),
+            Self::Postgres(_) => f.write_str("Postgres(<url hidden>)"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -47,6 +94,8 @@ pub struct Config {
     /// "fsync" (default: synced, survives power loss) or "write" (written to the audit journal,
     /// synced within ~10 ms: survives a crash of the process, not of the machine).
     pub durability: Durability,
+    /// Where the store lives (see [`StoreLocation`]).
+    pub store: StoreLocation,
     /// The OCSP responder (`/v1/ocsp`).
     pub ocsp: Ocsp,
     /// The time-stamping authority (`POST /v1/timestamps`).
@@ -196,6 +245,7 @@ impl Default for Config {
             tokens: Tokens::default(),
             tls: None,
             durability: Durability::Fsync,
+            store: StoreLocation::DataDir,
             ocsp: Ocsp::default(),
             tsa: TsaSettings::default(),
         }
@@ -244,7 +294,7 @@ impl Config {
     /// `HPKI_BUFFER_LIMIT`,
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
-    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`, `HPKI_OCSP_ENABLED` (`true` or
+    /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`, `HPKI_STORE`, `HPKI_OCSP_ENABLED` (`true` or
     /// `false`), `HPKI_OCSP_VALIDITY` (seconds), `HPKI_TSA_POLICY`, `HPKI_TSA_REQUIRE_AUTH`).
     pub fn load(
         file: Option<&Path>,
@@ -288,6 +338,9 @@ impl Config {
         }
         if let Some(v) = env("HPKI_DURABILITY") {
             config.durability = v.parse().map_err(ConfigError::Durability)?;
+        }
+        if let Some(v) = env("HPKI_STORE") {
+            config.store = v.parse()?;
         }
         if let Some(v) = env("HPKI_TSA_POLICY") {
             config.tsa.policy = Some(v);
@@ -647,6 +700,32 @@ enable = true
         .unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err();
         assert!(format!("{err:#}").contains("enable"), "{err:#}");
+    }
+
+    #[test]
+    fn store_from_file_and_environment_with_the_url_kept_out_of_debug() {
+        assert_eq!(
+            Config::load(None, |_| None).unwrap().store,
+            StoreLocation::DataDir
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hpki.toml");
+        std::fs::write(&file, "store = \"sled:/var/lib/hpki/store\"\n").unwrap();
+        let c = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(c.store, StoreLocation::Sled("/var/lib/hpki/store".into()));
+        let url = "postgres://hpki:s3cret@db.example/hpki";
+        let env = |k: &str| (k == "HPKI_STORE").then(|| url.to_owned());
+        let c = Config::load(Some(&file), env).unwrap();
+        assert_eq!(c.store, StoreLocation::Postgres(url.into()));
+        // The URL may carry the database password: never in Debug (so never in a log line).
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        for bad in ["sled:", "mysql://db/hpki", "/var/lib/hpki"] {
+            let env = |k: &str| (k == "HPKI_STORE").then(|| bad.to_owned());
+            let err = Config::load(None, env).unwrap_err();
+            assert!(format!("{err:#}").contains("store:"), "{bad}: {err:#}");
+        }
+        std::fs::write(&file, "store = \"redis://x\"\n").unwrap();
+        assert!(Config::load(Some(&file), |_| None).is_err());
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! The data directory: sled store, how CA keys are sealed, CA certificates for users to pick up.
+//! The data directory: the store (sled in `store/` unless `store` names another place: another
+//! sled directory or PostgreSQL), how CA keys are sealed, CA certificates for users to pick up.
 //!
 //! Keys are sealed under a passphrase from `HPKI_PASSPHRASE` (Argon2id, salt in the store), or, for
 //! the demo, under a random key file `master.key` (mode 0600) beside the store.
 
+use crate::config::StoreLocation;
 use ca_core::authority::{Authority, AuthorityError};
 use ca_core::profile::{ProfileError, ProfileSet};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
-use ca_core::store::{Durability, SledStore, Store, StoreError};
+use ca_core::store::{Durability, PgStore, SledStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,9 @@ pub enum DataDirError {
     Writable { path: PathBuf, mode: u32 },
     #[error("opening the store in {}: {error}", path.display())]
     OpenStore { path: PathBuf, error: StoreError },
+    // Never the URL: it may hold a password.
+    #[error("opening the PostgreSQL store: {0}")]
+    OpenDatabase(StoreError),
     /// sled's lock: a running `serve` (or another admin command) has the store open.
     #[error(
         "the data directory {} is in use by a running signer-api: stop the service first, or make \
@@ -79,7 +84,11 @@ pub struct DataDir {
     root: PathBuf,
     policies: Option<PathBuf>,
     durability: Durability,
+    store: StoreLocation,
 }
+
+/// The store of a data directory, whichever backend the configuration chose.
+pub type ServiceStore = Box<dyn Store>;
 
 impl DataDir {
     /// `policies`: a directory of profiles replacing the built-in ones.
@@ -88,7 +97,20 @@ impl DataDir {
             root: root.to_owned(),
             policies: policies.map(Path::to_owned),
             durability: Durability::Fsync,
+            store: StoreLocation::DataDir,
         }
+    }
+
+    /// The store lives where `store` says instead of the data directory's `store/`.
+    pub fn with_store(mut self, store: StoreLocation) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Whether the store is PostgreSQL, whose sync client must never be called on an async
+    /// worker (it blocks on the network, and panics inside a tokio runtime).
+    pub fn store_is_remote(&self) -> bool {
+        matches!(self.store, StoreLocation::Postgres(_))
     }
 
     /// The store opened by this data directory acknowledges audit appends as `durability` says.
@@ -120,8 +142,12 @@ impl DataDir {
         })
     }
 
+    /// The sled store's directory (unused with PostgreSQL).
     pub fn store_path(&self) -> PathBuf {
-        self.root.join("store")
+        match &self.store {
+            StoreLocation::Sled(dir) => dir.clone(),
+            StoreLocation::DataDir | StoreLocation::Postgres(_) => self.root.join("store"),
+        }
     }
 
     /// Removes what a failed `init` made (the store, the key file), so `init` can be run again.
@@ -140,10 +166,23 @@ impl DataDir {
     }
 
     pub fn is_initialised(&self) -> bool {
-        self.store_path().exists()
+        match &self.store {
+            // The seal setting is written by init's one transaction.
+            StoreLocation::Postgres(url) => PgStore::open(url)
+                .and_then(|store| store.setting(SETTING_SEAL))
+                .is_ok_and(|seal| seal.is_some()),
+            StoreLocation::DataDir | StoreLocation::Sled(_) => self.store_path().exists(),
+        }
     }
 
-    pub fn open_store(&self) -> Result<SledStore> {
+    pub fn open_store(&self) -> Result<ServiceStore> {
+        if let StoreLocation::Postgres(url) = &self.store {
+            // The data directory still holds the key file and the published CA certificates.
+            self.secure()?;
+            return Ok(Box::new(
+                PgStore::open(url).map_err(DataDirError::OpenDatabase)?,
+            ));
+        }
         self.secure()?;
         let store =
             SledStore::open_with(&self.store_path(), self.durability).map_err(
@@ -158,7 +197,7 @@ impl DataDir {
         // It holds sealed keys, the key file and the audit log: the owner's only. sled creates its
         // files with the process umask; those it makes later are still behind the 0700 directory.
         restrict_tree(&self.root)?;
-        Ok(store)
+        Ok(Box::new(store))
     }
 
     /// A fresh sealer for init and the setting that lets `open` rebuild it.
@@ -190,7 +229,7 @@ impl DataDir {
         ))
     }
 
-    fn sealer(&self, store: &SledStore) -> Result<Sealer> {
+    fn sealer(&self, store: &dyn Store) -> Result<Sealer> {
         let Some(setting) = store.setting(SETTING_SEAL)? else {
             return Err(DataDirError::NotInitialised(self.root.clone()));
         };
@@ -217,12 +256,12 @@ impl DataDir {
     }
 
     /// Opens the authority of an initialised data directory.
-    pub fn open_authority(&self) -> Result<Authority<SledStore>> {
+    pub fn open_authority(&self) -> Result<Authority<ServiceStore>> {
         if !self.is_initialised() {
             return Err(DataDirError::NotInitialised(self.root.clone()));
         }
         let store = self.open_store()?;
-        let sealer = self.sealer(&store)?;
+        let sealer = self.sealer(store.as_ref())?;
         // The clock is read at this edge (ca-core reads none): it dates the audit key's creation
         // in a store made before audit keys.
         let now = std::time::SystemTime::now()

@@ -76,6 +76,20 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| PathBuf::from("./hpki-data"));
     let dir = datadir::DataDir::new(&data_dir, cli.policies.as_deref());
+    // The admin subcommands find the store through HPKI_STORE, as `serve` does (which also reads
+    // its config file's `store`).
+    let dir = match std::env::var("HPKI_STORE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<config::StoreLocation>())
+        .transpose()
+    {
+        Ok(store) => dir.with_store(store.unwrap_or_default()),
+        Err(e) => {
+            eprintln!("error: HPKI_STORE: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => {
             serve::serve(cli.data_dir.as_deref(), cli.policies.as_deref(), args)

@@ -5,6 +5,7 @@
 use crate::admin::{self, InitArgs};
 use crate::config::{Config, Tls};
 use crate::datadir::DataDir;
+use crate::datadir::ServiceStore;
 use crate::http::{self, AppState};
 use actix_web::http::KeepAlive;
 use actix_web::{HttpServer, web};
@@ -12,7 +13,6 @@ use anyhow::{Context, Result};
 use ca_core::authority::Authority;
 use ca_core::credential::NewCredential;
 use ca_core::key::KeyAlgorithm;
-use ca_core::store::SledStore;
 use ca_core::store::TokenScope;
 use clap::Args;
 use std::io::Write;
@@ -53,7 +53,8 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         config.listen = l;
     }
     let dir = DataDir::new(&config.data_dir, config.policies.as_deref())
-        .with_durability(config.durability);
+        .with_durability(config.durability)
+        .with_store(config.store.clone());
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised() {
         (with_ocsp(dir.open_authority()?, &config), Vec::new())
@@ -86,6 +87,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         auth_failure_log: Default::default(),
         rate: http::limits::ClientRate::new(&config.limits),
         bodies: http::limits::BodyBudget::new(&config.limits),
+        store_on_worker: !dir.store_is_remote(),
     });
     let tls = match &config.tls {
         Some(tls) => Some(tls_config(tls, &state)?),
@@ -152,7 +154,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
 
 /// The OCSP settings of `config`: when enabled, the URL recorded at init, else (a data
 /// directory made before the responder) `{base_url}/v1/ocsp`; when disabled, none.
-pub fn with_ocsp(authority: Authority<SledStore>, config: &Config) -> Authority<SledStore> {
+pub fn with_ocsp(authority: Authority<ServiceStore>, config: &Config) -> Authority<ServiceStore> {
     let url = config.ocsp.enabled.then(|| {
         authority
             .config()
@@ -211,7 +213,10 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
 
 /// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
 /// lines to print once (the tokens are not stored in clear anywhere).
-fn initialise_demo(dir: &DataDir, config: &Config) -> Result<(Authority<SledStore>, Vec<String>)> {
+fn initialise_demo(
+    dir: &DataDir,
+    config: &Config,
+) -> Result<(Authority<ServiceStore>, Vec<String>)> {
     let authority = admin::create_authority(
         dir,
         InitArgs::defaults(&config.base_url)

@@ -1,14 +1,17 @@
 //! Durable state behind the `Store` trait: the domain records (`records`), the trait, and its
-//! backends; sled (`sled`) is the embedded default (DESIGN.md §3).
+//! backends; sled (`sled`) is the embedded default (DESIGN.md §3), PostgreSQL (`postgres`) the
+//! store several processes share.
 //!
 //! Every method that returns `Ok` for a write has made it durable first: an acknowledged write
 //! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
 //! record) are one transaction: all or nothing, durable before returning.
 
 mod journal;
+mod postgres;
 mod records;
 mod sled;
 
+pub use self::postgres::PgStore;
 pub use self::records::{
     AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
     TokenRecord, TokenScope,
@@ -200,6 +203,127 @@ pub trait Store: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked, with its audit record.
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+}
+
+/// A store chosen at run time (sled or PostgreSQL, by configuration): `Authority<Box<dyn Store>>`.
+impl Store for Box<dyn Store> {
+    fn initialise(
+        &self,
+        authorities: &[AuthorityRecord],
+        ca_certificates: &[CertificateRecord],
+        settings: &[(&str, &[u8])],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).initialise(authorities, ca_certificates, settings, event)
+    }
+    fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError> {
+        (**self).authority(id)
+    }
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).setting(key)
+    }
+    fn insert_certificate(
+        &self,
+        record: &CertificateRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).insert_certificate(record, event)
+    }
+    fn insert_certificate_with_setting(
+        &self,
+        record: &CertificateRecord,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).insert_certificate_with_setting(record, key, value, event)
+    }
+    fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        (**self).certificate(serial)
+    }
+    fn contains_serial(&self, serial: &[u8]) -> Result<bool, StoreError> {
+        (**self).contains_serial(serial)
+    }
+    fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        (**self).certificates()
+    }
+    fn revoke(
+        &self,
+        serial: &[u8],
+        revocation: Revocation,
+        event: AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        (**self).revoke(serial, revocation, event)
+    }
+    fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
+        (**self).release(serial, event)
+    }
+    fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError> {
+        (**self).revoked(issuer_ca)
+    }
+    fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
+        (**self).revocation(issuer_ca, serial)
+    }
+    fn next_crl_number(
+        &self,
+        issuer_ca: &str,
+        event: AuditEvent,
+    ) -> Result<(u64, AuditRecord), StoreError> {
+        (**self).next_crl_number(issuer_ca, event)
+    }
+    fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        (**self).append_audit(event)
+    }
+    fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
+        (**self).append_audit_then(event, done)
+    }
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        (**self).audit_log()
+    }
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        (**self).audit_head()
+    }
+    fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError> {
+        (**self).set_audit_mac(mac)
+    }
+    fn add_setting(
+        &self,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).add_setting(key, value, event)
+    }
+    fn insert_credential(
+        &self,
+        certificate: &CertificateRecord,
+        credential: &CredentialRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).insert_credential(certificate, credential, event)
+    }
+    fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
+        (**self).credential(id)
+    }
+    fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError> {
+        (**self).credentials_of(owner)
+    }
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).insert_token(token, event)
+    }
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        (**self).token(id)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        (**self).tokens()
+    }
+    fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        (**self).revoke_token(id, event)
+    }
 }
 
 /// What [`Store::append_audit_then`] calls with the outcome.

@@ -1,8 +1,9 @@
-//! Concurrent writers on one `SledStore`: every append gets its own sequence number.
+//! Concurrent writers on one store, each backend: every append gets its own sequence number.
 
+use crate::support::store::{Backend, conformance};
 use ca_core::audit::{AuditAction, AuditEvent, AuditRecord, verify_chain};
 use ca_core::store::audit_verify;
-use ca_core::store::{CertificateRecord, SledStore, Store, StoreError};
+use ca_core::store::{CertificateRecord, Store, StoreError};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Barrier};
 
@@ -19,10 +20,9 @@ fn event(thread: u64, i: u64) -> AuditEvent {
     }
 }
 
-#[test]
-fn concurrent_writers_get_seqs_1_to_400_and_a_valid_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+fn concurrent_writers_get_seqs_1_to_400_and_a_valid_chain<B: Backend>() {
+    let backend = B::fresh();
+    let store = Arc::new(backend.open());
     let start = Arc::new(Barrier::new(THREADS as usize));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -76,12 +76,11 @@ fn concurrent_writers_get_seqs_1_to_400_and_a_valid_chain() {
     );
 }
 
-#[test]
-fn concurrent_audit_appends_each_get_their_own_durable_record() {
+fn concurrent_audit_appends_each_get_their_own_durable_record<B: Backend>() {
     // append_audit group-commits concurrent callers: each must still get back the record of its
     // own event, under the sequence number it is stored at.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let backend = B::fresh();
+    let store = Arc::new(backend.open());
     let start = Arc::new(Barrier::new(THREADS as usize));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -109,7 +108,7 @@ fn concurrent_audit_appends_each_get_their_own_durable_record() {
 }
 
 /// Queues `PER_THREAD` events of `thread` without waiting; the answers arrive on the channel.
-fn queue(store: &SledStore, thread: u64) -> Receiver<(u64, Result<AuditRecord, StoreError>)> {
+fn queue(store: &impl Store, thread: u64) -> Receiver<(u64, Result<AuditRecord, StoreError>)> {
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..PER_THREAD {
         let tx = tx.clone();
@@ -121,12 +120,11 @@ fn queue(store: &SledStore, thread: u64) -> Receiver<(u64, Result<AuditRecord, S
     rx
 }
 
-#[test]
-fn queued_appends_are_answered_in_order_each_with_its_own_record() {
+fn queued_appends_are_answered_in_order_each_with_its_own_record<B: Backend>() {
     // `append_audit_then` returns at once; the writer answers every event, in submission order,
     // once its record is written.
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+    let backend = B::fresh();
+    let store = backend.open();
     let rx = queue(&store, 0);
     let answers: Vec<_> = rx.iter().collect();
     assert_eq!(answers.len() as u64, PER_THREAD);
@@ -138,11 +136,10 @@ fn queued_appends_are_answered_in_order_each_with_its_own_record() {
     assert_eq!(audit_verify(&store).unwrap(), PER_THREAD);
 }
 
-#[test]
-fn dropping_the_store_answers_every_queued_append() {
+fn dropping_the_store_answers_every_queued_append<B: Backend>() {
     // No caller is left waiting at shutdown: the writer finishes its queue before the store goes.
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+    let backend = B::fresh();
+    let store = backend.open();
     let rx = queue(&store, 1);
     drop(store);
     let answered: Vec<_> = rx.try_iter().collect();
@@ -150,11 +147,10 @@ fn dropping_the_store_answers_every_queued_append() {
     assert!(answered.iter().all(|(_, outcome)| outcome.is_ok()));
 }
 
-#[test]
-fn a_panicking_caller_does_not_stop_the_writer() {
+fn a_panicking_caller_does_not_stop_the_writer<B: Backend>() {
     // `done` runs on the writer thread: a panic there must not leave later callers waiting.
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+    let backend = B::fresh();
+    let store = backend.open();
     let (tx, rx) = std::sync::mpsc::channel();
     store.append_audit_then(
         event(2, 0),
@@ -177,3 +173,11 @@ fn a_panicking_caller_does_not_stop_the_writer() {
     assert_eq!(record.seq, 2);
     assert_eq!(audit_verify(&store).unwrap(), 2);
 }
+
+conformance!(
+    concurrent_writers_get_seqs_1_to_400_and_a_valid_chain,
+    concurrent_audit_appends_each_get_their_own_durable_record,
+    queued_appends_are_answered_in_order_each_with_its_own_record,
+    dropping_the_store_answers_every_queued_append,
+    a_panicking_caller_does_not_stop_the_writer,
+);

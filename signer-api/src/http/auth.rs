@@ -7,7 +7,8 @@ use super::problem::Problem;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use ca_core::authority::access::Principal;
-use std::future::{Ready, ready};
+use std::future::{Future, ready};
+use std::pin::Pin;
 
 /// The verified peer certificate chain of a mutually authenticated TLS connection (DER, end
 /// entity first), set at connect time.
@@ -32,53 +33,90 @@ pub struct RaCaller(pub Caller);
 
 impl FromRequest for RaCaller {
     type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
+    type Future = Identified<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(identify(req).and_then(|caller| {
+        let caller = identify(req);
+        Box::pin(async move {
+            let caller = caller.await?;
             caller.identity.require_ra()?;
             Ok(RaCaller(caller))
-        }))
+        })
     }
 }
 
 impl FromRequest for Caller {
     type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
+    type Future = Identified<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(identify(req))
+        identify(req)
     }
 }
 
-fn identify(req: &HttpRequest) -> Result<Caller, Problem> {
+/// What the extractors return: ready at once with sled; with PostgreSQL the token lookup runs
+/// on the blocking pool (`AppState::store_on_worker`).
+pub type Identified<T> = Pin<Box<dyn Future<Output = Result<T, Problem>>>>;
+
+fn identify(req: &HttpRequest) -> Identified<Caller> {
     // The rate limiter verified this request's token already (`limits::client`).
     if let Some(caller) = req.extensions().get::<Caller>() {
-        return Ok(caller.clone());
+        return Box::pin(ready(Ok(caller.clone())));
     }
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| Problem::internal(&"application state missing"))?;
-    authenticate(req, state, super::now()).map_err(|failure| {
-        auth_failures::record(state, req, &failure);
-        failure.into()
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Box::pin(ready(Err(Problem::internal(&"application state missing"))));
+    };
+    let presented = presented(req);
+    let req = req.clone();
+    Box::pin(async move {
+        let now = super::now();
+        let outcome = if state.store_on_worker {
+            authenticate(&state, presented, now)
+        } else {
+            let st = state.clone();
+            web::block(move || authenticate(&st, presented, now)).await?
+        };
+        outcome.map_err(|failure| {
+            auth_failures::record(&state, &req, &failure);
+            failure.into()
+        })
     })
 }
 
-fn authenticate(req: &HttpRequest, state: &AppState, now: u64) -> Result<Caller, AuthFailure> {
+/// The credentials a request presents, read from it before any store access, which may run on
+/// another thread.
+enum Presented {
+    Token(String),
+    Certificate(Vec<Vec<u8>>),
+    Refused(AuthFailure),
+}
+
+fn presented(req: &HttpRequest) -> Presented {
     if let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
-        let value = header
-            .to_str()
-            .map_err(|_| AuthFailure::Header("malformed Authorization header"))?;
-        let token = value.strip_prefix("Bearer ").ok_or(AuthFailure::Header(
-            "expected Authorization: Bearer <token>",
-        ))?;
-        return verified_token(state, token.trim(), now).map_err(AuthFailure::Token);
+        let Ok(value) = header.to_str() else {
+            return Presented::Refused(AuthFailure::Header("malformed Authorization header"));
+        };
+        let Some(token) = value.strip_prefix("Bearer ") else {
+            return Presented::Refused(AuthFailure::Header(
+                "expected Authorization: Bearer <token>",
+            ));
+        };
+        return Presented::Token(token.trim().to_owned());
     }
     if let Some(peer) = req.conn_data::<PeerCertificate>() {
-        return certificate_caller(state, &peer.0, now).map_err(AuthFailure::Certificate);
+        return Presented::Certificate(peer.0.clone());
     }
-    Err(AuthFailure::NoCredentials)
+    Presented::Refused(AuthFailure::NoCredentials)
+}
+
+fn authenticate(state: &AppState, presented: Presented, now: u64) -> Result<Caller, AuthFailure> {
+    match presented {
+        Presented::Token(token) => verified_token(state, &token, now).map_err(AuthFailure::Token),
+        Presented::Certificate(chain) => {
+            certificate_caller(state, &chain, now).map_err(AuthFailure::Certificate)
+        }
+        Presented::Refused(failure) => Err(failure),
+    }
 }
 
 /// The caller an API token names, once it verifies at `now`.

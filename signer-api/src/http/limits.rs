@@ -59,11 +59,17 @@ impl ClientRate {
 /// integration engine many practitioners and systems share one address. The verified caller is
 /// left in the request's extensions, where the `Caller` extractor takes it instead of verifying
 /// the token again.
+///
+/// With PostgreSQL (`AppState::store_on_worker` false) a token is not verified here, on the
+/// async worker: every request counts against its address.
 fn client(req: &ServiceRequest, state: &AppState) -> String {
-    let caller = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let caller = Some(req)
+        .filter(|_| state.store_on_worker)
+        .and_then(|req| {
+            req.headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+        })
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| super::auth::token_caller(state, t.trim(), super::now()).ok());
     match (caller, req.peer_addr()) {

@@ -18,20 +18,20 @@ mod timestamps;
 mod verifications;
 
 use crate::config::Config;
+use crate::datadir::ServiceStore;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{App, ResponseError, web};
 use ca_core::authority::Authority;
 use ca_core::purpose::SigningPolicy;
-use ca_core::store::SledStore;
 use problem::{Problem, RequestError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use utoipa_actix_web::AppExt;
 
 /// Shared by every worker.
 pub struct AppState {
-    pub authority: Authority<SledStore>,
+    pub authority: Authority<ServiceStore>,
     pub purposes: std::sync::Arc<SigningPolicy>,
     pub config: Config,
     pub metrics: metrics::Metrics,
@@ -41,6 +41,10 @@ pub struct AppState {
     pub rate: Option<limits::ClientRate>,
     /// The bytes of request bodies held in memory at once (`limits.buffer_bytes`).
     pub bodies: limits::BodyBudget,
+    /// Whether a store call may run on an async worker: true for sled (reads from its cache,
+    /// audit appends queued to its writer thread); false for PostgreSQL, whose every call
+    /// blocks on the network, so token checks and signing go to the blocking pool.
+    pub store_on_worker: bool,
 }
 
 /// The clock is read here, at the edge (DESIGN.md §5 invariant 1).

@@ -10,10 +10,11 @@
 
 use super::AppState;
 use crate::config::Config;
+use crate::datadir::ServiceStore;
 use actix_web::http::Method;
 use ca_core::authority::Authority;
 use ca_core::purpose::SigningPolicy;
-use ca_core::store::{RevocationReason, SledStore};
+use ca_core::store::RevocationReason;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -176,7 +177,7 @@ impl Deployment {
     }
 
     fn from_parts(
-        authority: &Authority<SledStore>,
+        authority: &Authority<ServiceStore>,
         purposes: &SigningPolicy,
         config: &Config,
     ) -> Self {

@@ -424,6 +424,7 @@ async fn sign_request(
     // may wait, off the executor.
     if let Some(signer) = &signer
         && small
+        && state.store_on_worker
         && state.authority.signs_inline(request.level)
     {
         return sign_inline(state, signer, &request.document()).await;

@@ -53,17 +53,23 @@ pub async fn create(
     }
     let (body, _reservation) = read_limited(&state, &req, payload, MAX_REQUEST_LEN as u64).await?;
     // Signing one token takes tens of microseconds: on the worker, then the audit record's group
-    // commit is awaited without holding a thread (as signatures::sign_inline).
-    let (tx, rx) = tokio::sync::oneshot::channel::<Result<TimeStamped, TimestampError>>();
-    state
-        .authority
-        .timestamp(&body, super::now(), &actor)
-        .then(move |outcome| {
-            let _ = tx.send(outcome);
-        });
-    let stamped = rx
-        .await
-        .map_err(|_| Problem::internal(&"the audit writer dropped a time-stamp"))??;
+    // commit is awaited without holding a thread (as signatures::sign_inline). With PostgreSQL
+    // the revocation checks are network reads: all of it on the blocking pool.
+    let stamped = if state.store_on_worker {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<TimeStamped, TimestampError>>();
+        state
+            .authority
+            .timestamp(&body, super::now(), &actor)
+            .then(move |outcome| {
+                let _ = tx.send(outcome);
+            });
+        rx.await
+            .map_err(|_| Problem::internal(&"the audit writer dropped a time-stamp"))??
+    } else {
+        let st = state.clone();
+        super::blocking(move || Ok(st.authority.timestamp(&body, super::now(), &actor).wait()?))
+            .await?
+    };
     let status = match stamped.status {
         TimestampStatus::Granted { .. } => "granted",
         TimestampStatus::Rejected(_) => "rejected",

@@ -108,6 +108,7 @@ pub fn spawn_logged(
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("HPKI_PASSPHRASE")
+        .env_remove("HPKI_STORE")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(match log {
@@ -225,6 +226,7 @@ pub fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
         .arg(data)
         .args(args)
         .env_remove("HPKI_PASSPHRASE")
+        .env_remove("HPKI_STORE")
         .output()
         .unwrap();
     (

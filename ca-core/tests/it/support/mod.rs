@@ -6,6 +6,7 @@ pub mod fresh_ca;
 pub mod killed_child;
 pub mod openssl;
 pub mod pki_authority;
+pub mod postgres;
 pub mod sign_fixture;
 pub mod store;
 pub mod tsa;

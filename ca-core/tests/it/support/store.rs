@@ -1,7 +1,10 @@
-//! Sled stores in temporary directories: reopening one this process just closed, and audit events.
+//! Stores for tests: sled in temporary directories (reopening one this process just closed),
+//! PostgreSQL in fresh databases, the backend factory the conformance suite runs over, and audit
+//! events.
 
+use super::postgres::TestDatabase;
 use ca_core::audit::{AuditAction, AuditEvent};
-use ca_core::store::SledStore;
+use ca_core::store::{PgStore, SledStore, Store};
 use std::path::Path;
 
 /// Retries `open` while the database lock is still held. sled 0.34 releases its file lock on
@@ -40,3 +43,59 @@ pub fn event(action: AuditAction, object: &str) -> AuditEvent {
         details: vec![],
     }
 }
+
+/// A place a store lives, fresh per test: the conformance suite runs each test over every one.
+pub trait Backend {
+    /// The store it opens.
+    type Store: Store + 'static;
+    /// A new, empty place.
+    fn fresh() -> Self;
+    /// Opens (or reopens, after the previous handle was dropped) the store.
+    fn open(&self) -> Self::Store;
+}
+
+/// sled in a temporary directory.
+pub struct Sled(tempfile::TempDir);
+
+impl Backend for Sled {
+    type Store = SledStore;
+    fn fresh() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+    fn open(&self) -> SledStore {
+        reopen(self.0.path())
+    }
+}
+
+/// PostgreSQL in a fresh database (`support::postgres`).
+pub struct Postgres(TestDatabase);
+
+impl Backend for Postgres {
+    type Store = PgStore;
+    fn fresh() -> Self {
+        Self(TestDatabase::new())
+    }
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.0.url).unwrap()
+    }
+}
+
+/// One `#[test]` per backend for each generic test fn `name<B: Backend>()` listed: modules
+/// `sled::name` and `postgres::name`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sled {
+            $(#[test]
+            fn $name() {
+                super::$name::<crate::support::store::Sled>()
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name::<crate::support::store::Postgres>()
+            })*
+        }
+    };
+}
+pub(crate) use conformance;

@@ -1,0 +1,879 @@
+//! The PostgreSQL backend: one database shared by any number of processes.
+//!
+//! The sync `postgres` client runs its own tokio runtime and panics when called from inside
+//! another (DESIGN.md, PostgreSQL row): never call this store on an async worker thread.
+//!
+//! Every write that extends the audit chain is one transaction holding a transaction-scoped
+//! advisory lock (`CHAIN_LOCK`) taken before it reads the audit head, so writers on every
+//! process serialise on the chain: each record's predecessor is the previously committed
+//! record. Under READ COMMITTED each statement after the lock sees everything committed before
+//! it was granted. Primary keys guarantee serial, credential and token uniqueness whatever a
+//! writer checked first. `append_audit` is group-committed like sled's: one writer thread takes
+//! everything queued and commits it as one transaction (one WAL flush).
+//!
+//! Records are stored as the same JSON as in sled, with the columns the queries need beside.
+//! Commits wait for the WAL flush (PostgreSQL's default `synchronous_commit`), so an
+//! acknowledged write survives `kill -9` and power loss of the database host.
+
+use super::{
+    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
+    Store, StoreError, TokenRecord,
+};
+use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
+use postgres::{Client, NoTls, Transaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+
+/// The advisory lock key held by every transaction that appends to the audit chain.
+const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
+/// The advisory lock key held while migrations run, so two processes opening a fresh database
+/// do not both create the tables.
+const MIGRATE_LOCK: i64 = 0x6870_6b69_0002;
+/// Idle connections kept for reuse; more are opened when needed and closed when returned. The
+/// service calls the store from its blocking pool (16 threads per worker) and the audit writer,
+/// so this covers a busy instance; the connections open at once are not capped here (the
+/// server's `max_connections` is the bound).
+const POOL_IDLE: usize = 16;
+
+/// Versioned schema migrations, applied in order at open; `schema_version` records each one
+/// applied. Never edit a released migration: add the next.
+const MIGRATIONS: &[&str] = &[
+    // 1: the tables the `Store` trait needs.
+    r#"
+    CREATE TABLE authorities (id text PRIMARY KEY, body bytea NOT NULL);
+    CREATE TABLE certificates (serial bytea PRIMARY KEY, issuer_ca text NOT NULL,
+                               body bytea NOT NULL);
+    CREATE TABLE revoked (issuer_ca text NOT NULL, serial bytea NOT NULL
+                              REFERENCES certificates (serial),
+                          body bytea NOT NULL, PRIMARY KEY (issuer_ca, serial));
+    CREATE TABLE settings (key text PRIMARY KEY, value bytea NOT NULL);
+    CREATE TABLE crl_numbers (issuer_ca text PRIMARY KEY, last bigint NOT NULL CHECK (last > 0));
+    CREATE TABLE audit (seq bigint PRIMARY KEY CHECK (seq > 0), body bytea NOT NULL);
+    CREATE TABLE audit_head (one boolean PRIMARY KEY DEFAULT true CHECK (one),
+                             seq bigint NOT NULL, hash text NOT NULL);
+    CREATE TABLE initialised (one boolean PRIMARY KEY DEFAULT true CHECK (one));
+    CREATE TABLE credentials (id text PRIMARY KEY, owner text NOT NULL,
+                              serial bytea NOT NULL UNIQUE REFERENCES certificates (serial),
+                              body bytea NOT NULL);
+    CREATE INDEX credentials_owner ON credentials (owner, id COLLATE "C");
+    CREATE TABLE tokens (id text PRIMARY KEY, body bytea NOT NULL);
+    "#,
+];
+
+/// The PostgreSQL implementation.
+pub struct PgStore {
+    /// First, so that dropping the store finishes the writer's queue before anything else goes.
+    writer: Writer,
+    pool: Arc<Pool>,
+    audit_mac: Arc<OnceLock<AuditMac>>,
+}
+
+/// Connections for reuse (`Mutex<Vec<Client>>`: the store needs no more than a handful, and
+/// this adds no dependency; a broken connection is dropped instead of being returned).
+struct Pool {
+    config: postgres::Config,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl Pool {
+    fn get(&self) -> Result<Client, StoreError> {
+        let idle = self.idle.lock().map(|mut idle| idle.pop());
+        match idle {
+            Ok(Some(client)) if !client.is_closed() => Ok(client),
+            _ => self.config.connect(NoTls).map_err(backend),
+        }
+    }
+
+    fn put(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_IDLE
+        {
+            idle.push(client);
+        }
+    }
+
+    /// Runs `f` in one transaction, committed before it returns `Ok`; with `chain`, the
+    /// transaction holds the audit chain's advisory lock first.
+    fn transaction<T>(
+        &self,
+        chain: bool,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let outcome = (|| {
+            let mut tx = client.transaction().map_err(backend)?;
+            if chain {
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+                    .map_err(backend)?;
+            }
+            let value = f(&mut tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(value)
+        })();
+        self.put(client);
+        outcome
+    }
+
+    /// Runs a read on a pooled connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let outcome = f(&mut client);
+        self.put(client);
+        outcome
+    }
+}
+
+/// The group-commit writer thread and its queue; dropping it lets the thread commit what is
+/// queued, then joins it.
+struct Writer {
+    queue: Arc<Queue>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: Vec<(AuditEvent, AuditDone)>,
+    stop: bool,
+}
+
+impl Queue {
+    /// The queue even if a holder panicked: it is a plain list, valid after any push or take.
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.queue.lock().stop = true;
+        self.queue.ready.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer_failed() -> StoreError {
+    StoreError::Backend("the audit writer failed".into())
+}
+
+fn run_writer(queue: &Queue, pool: &Pool, mac: &OnceLock<AuditMac>) {
+    loop {
+        let batch = {
+            let mut state = queue.lock();
+            while state.pending.is_empty() && !state.stop {
+                state = queue
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if state.pending.is_empty() {
+                return;
+            }
+            std::mem::take(&mut state.pending)
+        };
+        let (events, dones): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        // One transaction per batch: all of it commits, or none and every caller hears why.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.transaction(true, |tx| {
+                events
+                    .into_iter()
+                    .map(|event| append_tx(tx, event, mac.get()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        }))
+        .unwrap_or_else(|_| Err(writer_failed()));
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match outcome {
+            Ok(records) => {
+                for (done, record) in dones.into_iter().zip(records) {
+                    done(Ok(record));
+                }
+            }
+            Err(e) => {
+                for done in dones {
+                    done(Err(e.clone()));
+                }
+            }
+        }));
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (a libpq-style URL or key=value string), applies the
+    /// schema migrations it lacks, and starts the audit writer. TLS to the database is not
+    /// supported yet: use a local socket or a trusted network.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
+        let pool = Arc::new(Pool {
+            config,
+            idle: Mutex::default(),
+        });
+        migrate(&pool)?;
+        let audit_mac: Arc<OnceLock<AuditMac>> = Arc::default();
+        let queue = Arc::new(Queue::default());
+        let thread = {
+            let (queue, pool, mac) = (queue.clone(), pool.clone(), audit_mac.clone());
+            std::thread::Builder::new()
+                .name("audit-writer".into())
+                .spawn(move || run_writer(&queue, &pool, &mac))
+                .map_err(|e| StoreError::Backend(format!("starting the audit writer: {e}")))?
+        };
+        Ok(Self {
+            writer: Writer {
+                queue,
+                thread: Some(thread),
+            },
+            pool,
+            audit_mac,
+        })
+    }
+
+    /// The schema version of the database (the number of migrations applied).
+    pub fn schema_version(&self) -> Result<i32, StoreError> {
+        self.pool.read(|client| {
+            let row = client
+                .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+                .map_err(backend)?;
+            Ok(row.get(0))
+        })
+    }
+
+    /// One chained transaction that changes the revocation state of certificate `serial`.
+    fn change_revocation(
+        &self,
+        serial: &[u8],
+        event: AuditEvent,
+        change: impl FnOnce(&CertificateRecord) -> Result<Option<Revocation>, StoreError>,
+    ) -> Result<CertificateRecord, StoreError> {
+        self.pool.transaction(true, |tx| {
+            let row = tx
+                .query_opt(
+                    "SELECT body FROM certificates WHERE serial = $1 FOR UPDATE",
+                    &[&serial],
+                )
+                .map_err(backend)?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(hex::encode(serial)));
+            };
+            let mut record: CertificateRecord = decode(row.get(0), "certificate")?;
+            let revocation = change(&record)?;
+            match &revocation {
+                Some(r) => {
+                    tx.execute(
+                        "INSERT INTO revoked (issuer_ca, serial, body) VALUES ($1, $2, $3)
+                         ON CONFLICT (issuer_ca, serial) DO UPDATE SET body = excluded.body",
+                        &[&record.issuer_ca, &serial, &encode(r)?],
+                    )
+                    .map_err(backend)?;
+                }
+                None => {
+                    tx.execute(
+                        "DELETE FROM revoked WHERE issuer_ca = $1 AND serial = $2",
+                        &[&record.issuer_ca, &serial],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+            record.revocation = revocation;
+            tx.execute(
+                "UPDATE certificates SET body = $2 WHERE serial = $1",
+                &[&serial, &encode(&record)?],
+            )
+            .map_err(backend)?;
+            append_tx(tx, event, self.audit_mac.get())?;
+            Ok(record)
+        })
+    }
+}
+
+/// Creates `schema_version` if missing and applies the migrations the database lacks, each in
+/// the transaction that records it; refuses a database migrated by a newer release.
+fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    pool.transaction(false, |tx| {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+            .map_err(backend)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 version integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .map_err(backend)?;
+        let applied: i32 = tx
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .map_err(backend)?
+            .get(0);
+        let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        if applied > known {
+            return Err(StoreError::Backend(format!(
+                "the database schema is version {applied}, newer than this release's {known}"
+            )));
+        }
+        for (version, sql) in (1..)
+            .zip(MIGRATIONS)
+            .skip(usize::try_from(applied).unwrap_or(0))
+        {
+            tx.batch_execute(sql).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&version],
+            )
+            .map_err(backend)?;
+        }
+        Ok(())
+    })
+}
+
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(format!("postgres: {e}"))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn seq_to_sql(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("audit seq {seq} out of range")))
+}
+
+fn seq_from_sql(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("audit seq {seq} out of range")))
+}
+
+/// Whether the certificate is on hold (certificateHold), the one revocation that may be lifted.
+fn on_hold(record: &CertificateRecord) -> bool {
+    record
+        .revocation
+        .as_ref()
+        .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
+}
+
+/// The newest audit record, checked against the head; `None` on an empty log.
+fn head_record(tx: &mut Transaction<'_>) -> Result<Option<AuditRecord>, StoreError> {
+    let Some(head) = tx
+        .query_opt("SELECT seq, hash FROM audit_head", &[])
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let (seq, hash): (i64, String) = (head.get(0), head.get(1));
+    let Some(row) = tx
+        .query_opt("SELECT body FROM audit WHERE seq = $1", &[&seq])
+        .map_err(backend)?
+    else {
+        return Err(StoreError::Corrupt(format!(
+            "audit head names seq {seq} but that record is missing"
+        )));
+    };
+    let prev: AuditRecord = decode(row.get(0), "audit record")?;
+    if prev.seq != seq_from_sql(seq)? || prev.hash != hash {
+        return Err(StoreError::Corrupt(format!(
+            "audit record {seq} does not match the audit head"
+        )));
+    }
+    Ok(Some(prev))
+}
+
+/// Chains `event` onto the log inside `tx`, which holds `CHAIN_LOCK`. Refuses (Corrupt) to
+/// extend a log whose head does not match its newest record, as sled's `append_tx` does.
+fn append_tx(
+    tx: &mut Transaction<'_>,
+    event: AuditEvent,
+    mac: Option<&AuditMac>,
+) -> Result<AuditRecord, StoreError> {
+    let prev = head_record(tx)?;
+    let record = AuditRecord::next(prev.as_ref(), event).authenticated(mac);
+    let seq = seq_to_sql(record.seq)?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO audit (seq, body) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING",
+            &[&seq, &encode(&record)?],
+        )
+        .map_err(backend)?;
+    if inserted == 0 {
+        return Err(StoreError::Corrupt(format!(
+            "audit record {} exists beyond the audit head",
+            record.seq
+        )));
+    }
+    tx.execute(
+        "INSERT INTO audit_head (one, seq, hash) VALUES (true, $1, $2)
+         ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        &[&seq, &record.hash],
+    )
+    .map_err(backend)?;
+    Ok(record)
+}
+
+/// Inserts a certificate (and its revocation index entry, when stored revoked); refuses a
+/// serial that exists. The primary key guarantees the same if a check were ever skipped.
+fn insert_certificate_tx(
+    tx: &mut Transaction<'_>,
+    record: &CertificateRecord,
+) -> Result<(), StoreError> {
+    let inserted = tx
+        .execute(
+            "INSERT INTO certificates (serial, issuer_ca, body) VALUES ($1, $2, $3)
+             ON CONFLICT (serial) DO NOTHING",
+            &[&record.serial, &record.issuer_ca, &encode(record)?],
+        )
+        .map_err(backend)?;
+    if inserted == 0 {
+        return Err(StoreError::DuplicateSerial(hex::encode(&record.serial)));
+    }
+    if let Some(revocation) = &record.revocation {
+        tx.execute(
+            "INSERT INTO revoked (issuer_ca, serial, body) VALUES ($1, $2, $3)",
+            &[&record.issuer_ca, &record.serial, &encode(revocation)?],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn initialise(
+        &self,
+        authorities: &[AuthorityRecord],
+        ca_certificates: &[CertificateRecord],
+        settings: &[(&str, &[u8])],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        self.pool.transaction(true, |tx| {
+            let done = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM initialised)
+                         OR EXISTS (SELECT 1 FROM authorities)",
+                    &[],
+                )
+                .map_err(backend)?;
+            if done.get::<_, bool>(0) {
+                return Err(StoreError::AlreadyInitialised);
+            }
+            for authority in authorities {
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO authorities (id, body) VALUES ($1, $2)
+                         ON CONFLICT (id) DO NOTHING",
+                        &[&authority.id, &encode(authority)?],
+                    )
+                    .map_err(backend)?;
+                if inserted == 0 {
+                    return Err(StoreError::AlreadyInitialised);
+                }
+            }
+            for record in ca_certificates {
+                insert_certificate_tx(tx, record)?;
+            }
+            for (key, value) in settings {
+                tx.execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[key, value],
+                )
+                .map_err(backend)?;
+            }
+            tx.execute("INSERT INTO initialised DEFAULT VALUES", &[])
+                .map_err(backend)?;
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query_opt("SELECT body FROM authorities WHERE id = $1", &[&id])
+                .map_err(backend)?
+                .map(|row| decode(row.get(0), "authority"))
+                .transpose()
+        })
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.pool.read(|client| {
+            Ok(client
+                .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+                .map_err(backend)?
+                .map(|row| row.get(0)))
+        })
+    }
+
+    fn insert_certificate(
+        &self,
+        record: &CertificateRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        if record.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
+        }
+        self.pool.transaction(true, |tx| {
+            insert_certificate_tx(tx, record)?;
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn insert_certificate_with_setting(
+        &self,
+        record: &CertificateRecord,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        if record.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
+        }
+        self.pool.transaction(true, |tx| {
+            insert_certificate_tx(tx, record)?;
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .map_err(backend)?;
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query_opt(
+                    "SELECT body FROM certificates WHERE serial = $1",
+                    &[&serial],
+                )
+                .map_err(backend)?
+                .map(|row| decode(row.get(0), "certificate"))
+                .transpose()
+        })
+    }
+
+    fn contains_serial(&self, serial: &[u8]) -> Result<bool, StoreError> {
+        self.pool.read(|client| {
+            Ok(client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = $1)",
+                    &[&serial],
+                )
+                .map_err(backend)?
+                .get(0))
+        })
+    }
+
+    fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query("SELECT body FROM certificates ORDER BY serial", &[])
+                .map_err(backend)?
+                .iter()
+                .map(|row| decode(row.get(0), "certificate"))
+                .collect()
+        })
+    }
+
+    fn revoke(
+        &self,
+        serial: &[u8],
+        revocation: Revocation,
+        event: AuditEvent,
+    ) -> Result<CertificateRecord, StoreError> {
+        if revocation.reason == RevocationReason::RemoveFromCrl {
+            return Err(StoreError::RemoveFromCrlNotAReason);
+        }
+        self.change_revocation(serial, event, |record| {
+            // A hold may become a revocation; nothing else changes a revocation.
+            let held = on_hold(record);
+            if record.revocation.is_some()
+                && (!held || revocation.reason == RevocationReason::CertificateHold)
+            {
+                return Err(StoreError::AlreadyRevoked(hex::encode(serial)));
+            }
+            Ok(Some(revocation))
+        })
+    }
+
+    fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
+        self.change_revocation(serial, event, |record| {
+            if !on_hold(record) {
+                return Err(StoreError::NotOnHold(hex::encode(serial)));
+            }
+            Ok(None)
+        })
+    }
+
+    fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError> {
+        // No stored CA id contains NUL (insert refuses them), and PostgreSQL text cannot.
+        if issuer_ca.contains('\0') {
+            return Ok(Vec::new());
+        }
+        self.pool.read(|client| {
+            client
+                .query(
+                    "SELECT serial, body FROM revoked WHERE issuer_ca = $1 ORDER BY serial",
+                    &[&issuer_ca],
+                )
+                .map_err(backend)?
+                .iter()
+                .map(|row| Ok((row.get(0), decode(row.get(1), "revocation")?)))
+                .collect()
+        })
+    }
+
+    fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
+        if issuer_ca.contains('\0') {
+            return Ok(None);
+        }
+        self.pool.read(|client| {
+            client
+                .query_opt(
+                    "SELECT body FROM revoked WHERE issuer_ca = $1 AND serial = $2",
+                    &[&issuer_ca, &serial],
+                )
+                .map_err(backend)?
+                .map(|row| decode(row.get(0), "revocation"))
+                .transpose()
+        })
+    }
+
+    fn next_crl_number(
+        &self,
+        issuer_ca: &str,
+        event: AuditEvent,
+    ) -> Result<(u64, AuditRecord), StoreError> {
+        self.pool.transaction(true, |tx| {
+            // The row lock of the upsert serialises numbering per CA even without the chain lock.
+            let last: i64 = tx
+                .query_one(
+                    "INSERT INTO crl_numbers (issuer_ca, last) VALUES ($1, 1)
+                     ON CONFLICT (issuer_ca) DO UPDATE SET last = crl_numbers.last + 1
+                     RETURNING last",
+                    &[&issuer_ca],
+                )
+                .map_err(|e| {
+                    StoreError::Backend(format!("CRL number of {issuer_ca}: postgres: {e}"))
+                })?
+                .get(0);
+            let number = u64::try_from(last)
+                .map_err(|_| StoreError::Corrupt(format!("CRL number {last} of {issuer_ca}")))?;
+            let record = append_tx(tx, event, self.audit_mac.get())?;
+            Ok((number, record))
+        })
+    }
+
+    fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.append_audit_then(
+            event,
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+        );
+        rx.recv().unwrap_or_else(|_| Err(writer_failed()))
+    }
+
+    /// Group commit: the writer thread takes everything queued while it committed the previous
+    /// batch and commits it as one transaction.
+    fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
+        let queue = &self.writer.queue;
+        let mut state = queue.lock();
+        state.pending.push((event, done));
+        let wake = state.pending.len() == 1;
+        drop(state);
+        if wake {
+            queue.ready.notify_one();
+        }
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query("SELECT body FROM audit ORDER BY seq", &[])
+                .map_err(backend)?
+                .iter()
+                .map(|row| decode(row.get(0), "audit record"))
+                .collect()
+        })
+    }
+
+    fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query_opt("SELECT seq, hash FROM audit_head", &[])
+                .map_err(backend)?
+                .map(|row| Ok((seq_from_sql(row.get(0))?, row.get(1))))
+                .transpose()
+        })
+    }
+
+    fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError> {
+        self.audit_mac
+            .set(mac)
+            .map_err(|_| StoreError::Backend("the audit key is already set".into()))
+    }
+
+    fn add_setting(
+        &self,
+        key: &str,
+        value: &[u8],
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        self.pool.transaction(true, |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    &[&key, &value],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Backend(format!("setting {key} already exists")));
+            }
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn insert_credential(
+        &self,
+        certificate: &CertificateRecord,
+        credential: &CredentialRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        if certificate.issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(certificate.issuer_ca.clone()));
+        }
+        if certificate.serial != credential.serial {
+            return Err(StoreError::Corrupt(format!(
+                "credential {} names serial {} but its certificate is {}",
+                credential.id,
+                hex::encode(&credential.serial),
+                hex::encode(&certificate.serial)
+            )));
+        }
+        self.pool.transaction(true, |tx| {
+            insert_certificate_tx(tx, certificate)?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO credentials (id, owner, serial, body) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO NOTHING",
+                    &[
+                        &credential.id,
+                        &credential.owner,
+                        &credential.serial,
+                        &encode(credential)?,
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::DuplicateCredential(credential.id.clone()));
+            }
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query_opt("SELECT body FROM credentials WHERE id = $1", &[&id])
+                .map_err(backend)?
+                .map(|row| decode(row.get(0), "credential"))
+                .transpose()
+        })
+    }
+
+    fn credentials_of(&self, owner: &str) -> Result<Vec<CredentialRecord>, StoreError> {
+        // COLLATE "C": byte order, as sled's keys.
+        self.pool.read(|client| {
+            client
+                .query(
+                    r#"SELECT body FROM credentials WHERE owner = $1 ORDER BY id COLLATE "C""#,
+                    &[&owner],
+                )
+                .map_err(backend)?
+                .iter()
+                .map(|row| decode(row.get(0), "credential"))
+                .collect()
+        })
+    }
+
+    fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: AuditEvent,
+    ) -> Result<AuditRecord, StoreError> {
+        self.pool.transaction(true, |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO tokens (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                    &[&token.id, &encode(token)?],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::DuplicateToken(token.id.clone()));
+            }
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query_opt("SELECT body FROM tokens WHERE id = $1", &[&id])
+                .map_err(backend)?
+                .map(|row| decode(row.get(0), "token"))
+                .transpose()
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.pool.read(|client| {
+            client
+                .query(r#"SELECT body FROM tokens ORDER BY id COLLATE "C""#, &[])
+                .map_err(backend)?
+                .iter()
+                .map(|row| decode(row.get(0), "token"))
+                .collect()
+        })
+    }
+
+    fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        self.pool.transaction(true, |tx| {
+            let Some(row) = tx
+                .query_opt("SELECT body FROM tokens WHERE id = $1 FOR UPDATE", &[&id])
+                .map_err(backend)?
+            else {
+                return Err(StoreError::TokenNotFound(id.to_owned()));
+            };
+            let mut record: TokenRecord = decode(row.get(0), "token")?;
+            if record.revoked {
+                return Err(StoreError::TokenAlreadyRevoked(id.to_owned()));
+            }
+            record.revoked = true;
+            tx.execute(
+                "UPDATE tokens SET body = $2 WHERE id = $1",
+                &[&id, &encode(&record)?],
+            )
+            .map_err(backend)?;
+            append_tx(tx, event, self.audit_mac.get())
+        })
+    }
+}
