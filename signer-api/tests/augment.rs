@@ -1134,14 +1134,17 @@ fn assert_both_valid(report: &Report, level: Level, archive_count: usize) {
     }
 }
 
-/// The signature values of both SignerInfos (what must never change).
+/// The signature values of every SignerInfo (what must never change), sorted: the decoder
+/// re-sorts the SET OF SignerInfo by encoding, and augmenting changes the encodings.
 fn signature_values(cms_der: &[u8]) -> Vec<Vec<u8>> {
-    signed_data(cms_der)
+    let mut values: Vec<Vec<u8>> = signed_data(cms_der)
         .signer_infos
         .0
         .iter()
         .map(|si| si.signature.as_bytes().to_vec())
-        .collect()
+        .collect();
+    values.sort();
+    values
 }
 
 /// Our B-T signature countersigned by a foreign OpenSSL signer (B-B): `signer` naming ours
