@@ -69,7 +69,7 @@ pub mod authority {
     };
     pub use crate::engine::authority::timestamp::{
         PendingTimestamp, SETTING_TSA_KEY, TSA_PROFILE, TimeStamped, TimestampError,
-        TimestampStatus, TsaCertificate,
+        TimestampStatus, TsaAccess, TsaCertificate, TsaRequester,
     };
     pub use crate::engine::authority::{
         Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,

@@ -10,7 +10,7 @@ use crate::http::{self, AppState};
 use actix_web::http::KeepAlive;
 use actix_web::{HttpServer, web};
 use anyhow::{Context, Result};
-use ca_core::authority::Authority;
+use ca_core::authority::{Authority, TsaAccess};
 use ca_core::credential::NewCredential;
 use ca_core::key::KeyAlgorithm;
 use ca_core::store::TokenScope;
@@ -65,6 +65,11 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         Some(policy) => authority.with_tsa_policy(policy)?,
         None => authority,
     };
+    let authority = authority.with_tsa_access(if config.tsa.require_auth {
+        TsaAccess::Callers
+    } else {
+        TsaAccess::Open
+    });
     let authority = match signer_api::foreign_tsa::from_settings(&config.tsa)? {
         Some(foreign) => {
             tracing::info!(

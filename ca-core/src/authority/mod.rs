@@ -196,6 +196,8 @@ pub struct Authority<S: Store> {
     pub(crate) tsa: Option<timestamp::TimeStamping>,
     /// A foreign TSA used for time-stamps instead of the built-in one (`with_foreign_tsa`).
     pub(crate) foreign_tsa: Option<std::sync::Arc<augment::ForeignTsa>>,
+    /// Who may ask the built-in TSA for a token (`with_tsa_access`).
+    pub(crate) tsa_access: timestamp::TsaAccess,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -414,6 +416,7 @@ impl<S: Store> Authority<S> {
             ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
             tsa: None,
             foreign_tsa: None,
+            tsa_access: timestamp::TsaAccess::Open,
         };
         // The TSA's certificate is one more certificate of the inventory, written with the CAs.
         let new_tsa = authority.new_tsa(req.key_algorithm, req.now, &req.actor)?;
@@ -512,6 +515,7 @@ impl<S: Store> Authority<S> {
             ocsp_validity: ocsp::DEFAULT_OCSP_VALIDITY_SECONDS,
             tsa: None,
             foreign_tsa: None,
+            tsa_access: timestamp::TsaAccess::Open,
         };
         authority.open_responders(now)?;
         authority.tsa = authority.open_tsa(now)?;

@@ -43,6 +43,27 @@ struct StoredTsaKey {
     sealed_key: String,
 }
 
+/// Who may ask the time-stamping authority for a token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TsaAccess {
+    /// Anyone who reaches the service: RFC 3161 clients send no credential, and a token
+    /// discloses nothing (it binds a hash the requester already has to a time).
+    #[default]
+    Open,
+    /// Only an authenticated caller of the service (a token or a client certificate), where the
+    /// installation must answer for every token it signs (`[tsa] require_auth`).
+    Callers,
+}
+
+/// Who asks the TSA for a token, as the edge authenticated them.
+#[derive(Clone, Copy, Debug)]
+pub enum TsaRequester<'a> {
+    /// An authenticated caller, by its audit label (`token:<id>`, `certificate:<ca>:<serial>`).
+    Caller(&'a str),
+    /// No credential, or none that authenticated: the client's network address when known.
+    Anonymous(Option<std::net::IpAddr>),
+}
+
 /// The time-stamping authority an [`Authority`] holds.
 pub(crate) struct TimeStamping {
     tsa: Tsa,
@@ -82,6 +103,10 @@ pub enum TimestampError {
         "this installation has no time-stamping authority (its profiles have no `tsa` profile)"
     )]
     NoTsa,
+    /// The installation answers only authenticated callers ([`TsaAccess::Callers`]) and this
+    /// one presented no credential.
+    #[error("this time-stamping authority answers authenticated callers only: present a token")]
+    CallerRequired,
     /// The TSA certificate is revoked, outside its validity, or under a revoked CA: no token
     /// it signs would validate.
     #[error("the time-stamping authority is unavailable: {0}")]
@@ -308,6 +333,25 @@ impl<S: Store> Authority<S> {
             chain: self.chain(&unit.record.issuer_ca)?,
             policy: unit.tsa.policy(),
         })
+    }
+
+    /// Lets `access` ask for tokens from now on (the service's `[tsa] require_auth`).
+    pub fn with_tsa_access(mut self, access: TsaAccess) -> Self {
+        self.tsa_access = access;
+        self
+    }
+
+    /// Admits `requester` to the TSA under [`TsaAccess`], answering the actor its tokens'
+    /// audit records name (never a secret): the caller's label, else the client's address.
+    pub fn tsa_actor(&self, requester: TsaRequester<'_>) -> Result<String, TimestampError> {
+        match (requester, self.tsa_access) {
+            (TsaRequester::Caller(label), _) => Ok(label.to_owned()),
+            (TsaRequester::Anonymous(_), TsaAccess::Callers) => Err(TimestampError::CallerRequired),
+            (TsaRequester::Anonymous(Some(address)), TsaAccess::Open) => {
+                Ok(format!("ip:{address}"))
+            }
+            (TsaRequester::Anonymous(None), TsaAccess::Open) => Ok("anonymous".to_owned()),
+        }
     }
 
     /// Issues tokens under `policy` (dotted OID) from now on, instead of the stored

@@ -8,6 +8,7 @@ use crate::support::openssl::openssl;
 use ca_core::audit::AuditAction;
 use ca_core::authority::{
     Authority, AuthorityError, SETTING_TSA_KEY, TSA_PROFILE, TimestampError, TimestampStatus,
+    TsaAccess, TsaRequester,
 };
 use ca_core::oid;
 use ca_core::profile::ProfileSet;
@@ -352,6 +353,36 @@ fn the_tsa_survives_reopening_and_its_policy_is_configurable() {
         authority.with_tsa_policy("not an oid"),
         Err(AuthorityError::Config(_))
     ));
+}
+
+/// `[tsa] require_auth` is ca-core's rule: an open TSA names an anonymous client by its
+/// address; a callers-only one refuses it and names an authenticated caller by its label.
+#[test]
+fn who_may_ask_for_a_token_is_decided_by_the_authority() {
+    let tmp = tempfile::tempdir().unwrap();
+    let authority = init(tmp.path(), ProfileSet::embedded().unwrap());
+    let address = "192.0.2.7".parse().ok();
+    assert_eq!(
+        authority
+            .tsa_actor(TsaRequester::Anonymous(address))
+            .unwrap(),
+        "ip:192.0.2.7"
+    );
+    assert_eq!(
+        authority.tsa_actor(TsaRequester::Anonymous(None)).unwrap(),
+        "anonymous"
+    );
+    let authority = authority.with_tsa_access(TsaAccess::Callers);
+    assert!(matches!(
+        authority.tsa_actor(TsaRequester::Anonymous(address)),
+        Err(TimestampError::CallerRequired)
+    ));
+    assert_eq!(
+        authority
+            .tsa_actor(TsaRequester::Caller("token:archive"))
+            .unwrap(),
+        "token:archive"
+    );
 }
 
 #[test]

@@ -501,6 +501,9 @@ impl From<TimestampError> for Problem {
     fn from(e: TimestampError) -> Self {
         match e {
             TimestampError::NoTsa => not_found("no_tsa", &e),
+            TimestampError::CallerRequired => {
+                Self::new(StatusCode::UNAUTHORIZED, "no_credentials", e.to_string())
+            }
             // As issuing under a revoked CA (`ca_revoked`): the TSA's state refuses it until an
             // operator acts.
             TimestampError::Unavailable(_) => conflict("tsa_unavailable", &e),

@@ -1,7 +1,7 @@
 //! The time-stamping authority over HTTP (RFC 3161 §3.4): `POST /v1/timestamps` answers a DER
 //! TimeStampReq with a DER TimeStampResp, and `GET /v1/timestamps/certificate` serves the TSA
 //! certificate and its chain. Open by default (RFC 3161 clients send no bearer token), under the
-//! per-client rate limit; `[tsa] require_auth` asks for a caller as on the other routes.
+//! per-client rate limit; with `[tsa] require_auth` ca-core admits authenticated callers only.
 
 use super::AppState;
 use super::auth::Caller;
@@ -11,7 +11,7 @@ use super::problem::{Problem, RequestError};
 use super::signatures::read_limited;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, get, post, web};
-use ca_core::authority::{TimeStamped, TimestampError, TimestampStatus};
+use ca_core::authority::{TimeStamped, TimestampError, TimestampStatus, TsaRequester};
 use ca_core::tsp::MAX_REQUEST_LEN;
 
 /// RFC 3161 §3.4's media types.
@@ -82,20 +82,25 @@ pub async fn create(
         .body(stamped.response))
 }
 
-/// Who the audit record of a token names: the caller when one authenticated (required with
-/// `[tsa] require_auth`), else the client's address. Never a secret.
+/// Who asks, as authenticated here; ca-core admits them or not (`[tsa] require_auth`) and names
+/// the actor of their tokens' audit records.
 async fn actor(state: &AppState, req: &HttpRequest) -> Result<String, Problem> {
-    if state.config.tsa.require_auth {
-        return Ok(Caller::extract(req).await?.label);
+    // The rate limiter verified a presented token already; otherwise a credential is checked
+    // here, and its refusal is the answer when ca-core wants a caller.
+    let verified = req.extensions().get::<Caller>().map(|c| c.label.clone());
+    let caller = match verified {
+        Some(label) => Ok(label),
+        None => Caller::extract(req).await.map(|caller| caller.label),
+    };
+    let requester = match &caller {
+        Ok(label) => TsaRequester::Caller(label),
+        Err(_) => TsaRequester::Anonymous(req.peer_addr().map(|peer| peer.ip())),
+    };
+    match (state.authority.tsa_actor(requester), caller) {
+        (Ok(actor), _) => Ok(actor),
+        (Err(_), Err(why)) => Err(why),
+        (Err(e), Ok(_)) => Err(e.into()),
     }
-    // The rate limiter verified a presented token already; an anonymous client is its address.
-    if let Some(caller) = req.extensions().get::<Caller>() {
-        return Ok(caller.label.clone());
-    }
-    Ok(match req.peer_addr() {
-        Some(peer) => format!("ip:{}", peer.ip()),
-        None => "anonymous".to_owned(),
-    })
 }
 
 /// The TSA certificate, then the CA certificates above it (issuing CA first, root last), as
