@@ -10,7 +10,7 @@ use ca_core::verify::{Indication, Outcome, Policy, Report, SubIndication, Timest
 use der::{Decode, Encode, Tagged};
 use std::path::Path;
 use std::process::{Command, Output};
-use support::{Reply, Server, admin_ok, audit_list, spawn, start_fresh};
+use support::{Reply, Server, admin_ok, audit_list, openssl, spawn, start_fresh};
 
 const LETTER: &[u8] = b"Discharge letter: patient stable, follow-up in two weeks.\n";
 
@@ -19,23 +19,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl CLI is required by these tests")
-}
-
-fn openssl_ok(dir: &Path, args: &[&str]) {
-    let out = openssl(dir, args);
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The DER of the first PEM block of `path`.
@@ -191,15 +174,7 @@ fn cms_verify(dir: &Path, cms_der: &[u8], content: Option<&[u8]>, ca: &Path) -> 
         args.extend(["-content".into(), "check.content".into()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = openssl(dir, &args);
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    openssl::run(dir, &args)
 }
 
 // ---- HTTP ----
@@ -470,111 +445,12 @@ fn http_refuses_bad_augmentation_requests_and_records_nothing() {
 /// `leaf.key`) through `openssl ca`, the root's CRL (`root.crl`, DER) and an OCSP response
 /// (`resp.der`, good) about the signer signed by the root.
 fn foreign_pki(dir: &Path) {
-    openssl_ok(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "root.key",
-            "-subj",
-            "/C=DE/O=Foreign Clinic/CN=Foreign Clinic Root",
-            "-days",
-            "3650",
-            "-sha256",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-out",
-            "root.pem",
-        ],
-    );
-    std::fs::write(
-        dir.join("ca.cnf"),
-        "[ca]\ndefault_ca = foreign\n[foreign]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
-         new_certs_dir = .\nserial = serial\ndefault_md = sha256\ndefault_days = 365\n\
-         default_crl_days = 30\npolicy = any\ncrl_extensions = crl_ext\n\
-         [any]\ncommonName = supplied\n[crl_ext]\nauthorityKeyIdentifier = keyid:always\n\
-         [leaf]\nbasicConstraints = critical,CA:FALSE\n\
-         keyUsage = critical,digitalSignature,nonRepudiation\nsubjectKeyIdentifier = hash\n\
-         authorityKeyIdentifier = keyid\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
-    std::fs::write(dir.join("serial"), "1000\n").unwrap();
-    openssl_ok(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-subj",
-            "/CN=Dr Erika Muster",
-            "-out",
-            "leaf.csr",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &[
-            "ca",
-            "-config",
-            "ca.cnf",
-            "-batch",
-            "-notext",
-            "-cert",
-            "root.pem",
-            "-keyfile",
-            "root.key",
-            "-extensions",
-            "leaf",
-            "-in",
-            "leaf.csr",
-            "-out",
-            "leaf.pem",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &[
-            "ca",
-            "-config",
-            "ca.cnf",
-            "-gencrl",
-            "-cert",
-            "root.pem",
-            "-keyfile",
-            "root.key",
-            "-out",
-            "root.crl.pem",
-        ],
-    );
-    openssl_ok(
-        dir,
-        &[
-            "crl",
-            "-in",
-            "root.crl.pem",
-            "-outform",
-            "DER",
-            "-out",
-            "root.crl",
-        ],
-    );
-    openssl_ok(
+    openssl::ec_root(dir, "/C=DE/O=Foreign Clinic/CN=Foreign Clinic Root", "3650");
+    openssl::ca_state(dir);
+    openssl::ec_request(dir, "leaf", "/CN=Dr Erika Muster");
+    openssl::ca_issue(dir, "leaf");
+    openssl::ca_crl(dir);
+    openssl::ok(
         dir,
         &[
             "ocsp",
@@ -587,7 +463,7 @@ fn foreign_pki(dir: &Path) {
             "req.der",
         ],
     );
-    openssl_ok(
+    openssl::ok(
         dir,
         &[
             "ocsp",
@@ -634,7 +510,7 @@ fn foreign_signature(dir: &Path, streamed: bool, out: &str) -> Vec<u8> {
     if streamed {
         args.extend(["-stream", "-nodetach"]);
     }
-    openssl_ok(dir, &args);
+    openssl::ok(dir, &args);
     let cms_der = std::fs::read(dir.join(out)).unwrap();
     assert_eq!(
         cms_der[..2] == [0x30, 0x80],
@@ -1025,66 +901,9 @@ fn cli_uses_a_foreign_tsa_over_http() {
 /// A second signer of the foreign PKI (`leaf2.pem`, `leaf2.key`: the pharmacist), and the root's
 /// CRL issued again after it (`root.crl.pem`, `root.crl`).
 fn second_foreign_signer(dir: &Path) {
-    openssl_ok(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "leaf2.key",
-            "-subj",
-            "/CN=Pharmacist Paul Apotheker",
-            "-out",
-            "leaf2.csr",
-        ],
-    );
-    for args in [
-        &[
-            "ca",
-            "-config",
-            "ca.cnf",
-            "-batch",
-            "-notext",
-            "-cert",
-            "root.pem",
-            "-keyfile",
-            "root.key",
-            "-extensions",
-            "leaf",
-            "-in",
-            "leaf2.csr",
-            "-out",
-            "leaf2.pem",
-        ][..],
-        &[
-            "ca",
-            "-config",
-            "ca.cnf",
-            "-gencrl",
-            "-cert",
-            "root.pem",
-            "-keyfile",
-            "root.key",
-            "-out",
-            "root.crl.pem",
-        ],
-        &[
-            "crl",
-            "-in",
-            "root.crl.pem",
-            "-outform",
-            "DER",
-            "-out",
-            "root.crl",
-        ],
-    ] {
-        openssl_ok(dir, args);
-    }
+    openssl::ec_request(dir, "leaf2", "/CN=Pharmacist Paul Apotheker");
+    openssl::ca_issue(dir, "leaf2");
+    openssl::ca_crl(dir);
 }
 
 /// `cms` with one more SignerInfo by the foreign `who` (`who.pem`, `who.key`) over the same
@@ -1093,7 +912,7 @@ fn resign(dir: &Path, cms_der: &[u8], who: &str, out: &str) -> Vec<u8> {
     let input = format!("{out}.in");
     std::fs::write(dir.join(&input), cms_der).unwrap();
     let (cert, key) = (format!("{who}.pem"), format!("{who}.key"));
-    openssl_ok(
+    openssl::ok(
         dir,
         &[
             "cms", "-resign", "-cades", "-binary", "-md", "sha256", "-inform", "DER", "-in",
@@ -1281,7 +1100,7 @@ fn cli_raises_every_signer_of_a_co_signed_document_or_the_one_selected() {
     second_foreign_signer(work);
     // Attached, so the archive time-stamps need no --content.
     let doctor = {
-        openssl_ok(
+        openssl::ok(
             work,
             &[
                 "cms",

@@ -15,8 +15,7 @@ use const_oid::ObjectIdentifier;
 use der::Decode;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::Command;
-use support::{Demo, Server, audit_list, detail, sha256, start_fresh};
+use support::{Demo, Server, audit_list, detail, openssl, sha256, start_fresh};
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -209,22 +208,6 @@ fn sign_digest(server: &Server, demo: &Demo, level: Option<&str>) -> support::Re
     server.post_json("/v1/signatures", Some(&demo.signer), &body)
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// `openssl cms -verify` against the installation's root, with the content when detached.
 fn cms_verify(dir: &Path, signature: &[u8], detached: bool) {
     std::fs::write(dir.join("sig.p7s"), signature).unwrap();
@@ -248,7 +231,7 @@ fn cms_verify(dir: &Path, signature: &[u8], detached: bool) {
     if detached {
         args.extend_from_slice(&["-content", "doc.txt"]);
     }
-    let (ok, out) = openssl(dir, &args);
+    let (ok, out) = openssl::run(dir, &args);
     assert!(ok, "openssl cms -verify: {out}");
     assert_eq!(std::fs::read(dir.join("out.txt")).unwrap(), DOC);
 }
@@ -524,69 +507,34 @@ fn copy_dir(from: &Path, to: &Path) {
 /// `root.pem`, `tsa.pem`, `tsa.key`, `ts.cnf`.
 fn openssl_tsa(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let run = |args: &[&str]| {
-        let (ok, out) = openssl(dir, args);
-        assert!(ok, "openssl {args:?}: {out}");
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "root.key",
-        "-subj",
-        "/CN=Foreign TSA Root",
-        "-days",
-        "30",
-        "-addext",
-        "basicConstraints=critical,CA:true",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-        "-out",
-        "root.pem",
-    ]);
-    run(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "tsa.key",
-        "-subj",
-        "/CN=Foreign TSA",
-        "-out",
-        "tsa.csr",
-    ]);
+    openssl::ec_root(dir, "/CN=Foreign TSA Root", "30");
+    openssl::ec_request(dir, "tsa", "/CN=Foreign TSA");
     std::fs::write(
         dir.join("tsa.ext"),
         "basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\n\
          extendedKeyUsage=critical,timeStamping\n",
     )
     .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "tsa.csr",
-        "-CA",
-        "root.pem",
-        "-CAkey",
-        "root.key",
-        "-CAcreateserial",
-        "-days",
-        "20",
-        "-extfile",
-        "tsa.ext",
-        "-out",
-        "tsa.pem",
-    ]);
+    openssl::ok(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "20",
+            "-extfile",
+            "tsa.ext",
+            "-out",
+            "tsa.pem",
+        ],
+    );
     std::fs::write(
         dir.join("ts.cnf"),
         "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
@@ -632,7 +580,7 @@ fn shim(dir: &Path) -> (String, std::sync::mpsc::Receiver<Option<String>>) {
             reader.read_exact(&mut body).unwrap();
             let _ = tx.send(authorization);
             std::fs::write(dir.join("req.tsq"), &body).unwrap();
-            let (ok, out) = openssl(
+            let (ok, out) = openssl::run(
                 &dir,
                 &[
                     "ts",
@@ -705,7 +653,7 @@ fn a_foreign_tsa_time_stamps_the_signature_and_an_untrusted_one_is_refused() {
     // openssl checks the token's own signature and TSA chain.
     std::fs::write(d.join("token.der"), stamps[0].raw).unwrap();
     std::fs::write(d.join("sigvalue.bin"), p.signature).unwrap();
-    let (ok, out) = openssl(
+    let (ok, out) = openssl::run(
         d,
         &[
             "ts",

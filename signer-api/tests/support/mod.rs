@@ -3,6 +3,8 @@
 //! server lifetimes.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod openssl;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
