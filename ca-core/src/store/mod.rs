@@ -6,6 +6,7 @@
 //! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
 //! record) are one transaction: all or nothing, durable before returning.
 
+mod group_commit;
 mod journal;
 mod postgres;
 mod records;

@@ -15,6 +15,7 @@
 //! Commits wait for the WAL flush (PostgreSQL's default `synchronous_commit`), so an
 //! acknowledged write survives `kill -9` and power loss of the database host.
 
+use super::group_commit::GroupCommit;
 use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
     Store, StoreError, TokenRecord,
@@ -23,9 +24,7 @@ use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The advisory lock key held by every transaction that appends to the audit chain.
 const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
@@ -66,7 +65,7 @@ const MIGRATIONS: &[&str] = &[
 /// The PostgreSQL implementation.
 pub struct PgStore {
     /// First, so that dropping the store finishes the writer's queue before anything else goes.
-    writer: Writer,
+    writer: GroupCommit,
     pool: Arc<Pool>,
     audit_mac: Arc<OnceLock<AuditMac>>,
 }
@@ -132,89 +131,6 @@ impl Pool {
     }
 }
 
-/// The group-commit writer thread and its queue; dropping it lets the thread commit what is
-/// queued, then joins it.
-struct Writer {
-    queue: Arc<Queue>,
-    thread: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct Queue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    pending: Vec<(AuditEvent, AuditDone)>,
-    stop: bool,
-}
-
-impl Queue {
-    /// The queue even if a holder panicked: it is a plain list, valid after any push or take.
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.queue.lock().stop = true;
-        self.queue.ready.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn writer_failed() -> StoreError {
-    StoreError::Backend("the audit writer failed".into())
-}
-
-fn run_writer(queue: &Queue, pool: &Pool, mac: &OnceLock<AuditMac>) {
-    loop {
-        let batch = {
-            let mut state = queue.lock();
-            while state.pending.is_empty() && !state.stop {
-                state = queue
-                    .ready
-                    .wait(state)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-            }
-            if state.pending.is_empty() {
-                return;
-            }
-            std::mem::take(&mut state.pending)
-        };
-        let (events, dones): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        // One transaction per batch: all of it commits, or none and every caller hears why.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.transaction(true, |tx| {
-                events
-                    .into_iter()
-                    .map(|event| append_tx(tx, event, mac.get()))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-        }))
-        .unwrap_or_else(|_| Err(writer_failed()));
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match outcome {
-            Ok(records) => {
-                for (done, record) in dones.into_iter().zip(records) {
-                    done(Ok(record));
-                }
-            }
-            Err(e) => {
-                for done in dones {
-                    done(Err(e.clone()));
-                }
-            }
-        }));
-    }
-}
-
 impl PgStore {
     /// Connects to the database at `url` (a libpq-style URL or key=value string), applies the
     /// schema migrations it lacks, and starts the audit writer. TLS to the database is not
@@ -229,19 +145,20 @@ impl PgStore {
         });
         migrate(&pool)?;
         let audit_mac: Arc<OnceLock<AuditMac>> = Arc::default();
-        let queue = Arc::new(Queue::default());
-        let thread = {
-            let (queue, pool, mac) = (queue.clone(), pool.clone(), audit_mac.clone());
-            std::thread::Builder::new()
-                .name("audit-writer".into())
-                .spawn(move || run_writer(&queue, &pool, &mac))
-                .map_err(|e| StoreError::Backend(format!("starting the audit writer: {e}")))?
+        // One transaction per batch: all of it commits (one WAL flush), or none.
+        let writer = {
+            let (pool, mac) = (pool.clone(), audit_mac.clone());
+            GroupCommit::start(Box::new(move |events| {
+                pool.transaction(true, |tx| {
+                    events
+                        .into_iter()
+                        .map(|event| append_tx(tx, event, mac.get()))
+                        .collect()
+                })
+            }))?
         };
         Ok(Self {
-            writer: Writer {
-                queue,
-                thread: Some(thread),
-            },
+            writer,
             pool,
             audit_mac,
         })
@@ -257,6 +174,20 @@ impl PgStore {
         })
     }
 
+    /// One transaction holding the chain lock: `write`, then `event` appended to the audit log,
+    /// committed together.
+    fn audited<T>(
+        &self,
+        event: AuditEvent,
+        write: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<(T, AuditRecord), StoreError> {
+        self.pool.transaction(true, |tx| {
+            let value = write(tx)?;
+            let record = append_tx(tx, event, self.audit_mac.get())?;
+            Ok((value, record))
+        })
+    }
+
     /// One chained transaction that changes the revocation state of certificate `serial`.
     fn change_revocation(
         &self,
@@ -264,7 +195,7 @@ impl PgStore {
         event: AuditEvent,
         change: impl FnOnce(&CertificateRecord) -> Result<Option<Revocation>, StoreError>,
     ) -> Result<CertificateRecord, StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             let row = tx
                 .query_opt(
                     "SELECT body FROM certificates WHERE serial = $1 FOR UPDATE",
@@ -299,9 +230,9 @@ impl PgStore {
                 &[&serial, &encode(&record)?],
             )
             .map_err(backend)?;
-            append_tx(tx, event, self.audit_mac.get())?;
             Ok(record)
         })
+        .map(|(record, _)| record)
     }
 }
 
@@ -461,7 +392,7 @@ impl Store for PgStore {
         settings: &[(&str, &[u8])],
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             let done = tx
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM initialised)
@@ -497,8 +428,9 @@ impl Store for PgStore {
             }
             tx.execute("INSERT INTO initialised DEFAULT VALUES", &[])
                 .map_err(backend)?;
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn authority(&self, id: &str) -> Result<Option<AuthorityRecord>, StoreError> {
@@ -528,10 +460,11 @@ impl Store for PgStore {
         if record.issuer_ca.contains('\0') {
             return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
         }
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             insert_certificate_tx(tx, record)?;
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn insert_certificate_with_setting(
@@ -544,7 +477,7 @@ impl Store for PgStore {
         if record.issuer_ca.contains('\0') {
             return Err(StoreError::InvalidCaId(record.issuer_ca.clone()));
         }
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             insert_certificate_tx(tx, record)?;
             tx.execute(
                 "INSERT INTO settings (key, value) VALUES ($1, $2)
@@ -552,8 +485,9 @@ impl Store for PgStore {
                 &[&key, &value],
             )
             .map_err(backend)?;
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, StoreError> {
@@ -661,7 +595,7 @@ impl Store for PgStore {
         issuer_ca: &str,
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             // The row lock of the upsert serialises numbering per CA even without the chain lock.
             let last: i64 = tx
                 .query_one(
@@ -674,35 +608,19 @@ impl Store for PgStore {
                     StoreError::Backend(format!("CRL number of {issuer_ca}: postgres: {e}"))
                 })?
                 .get(0);
-            let number = u64::try_from(last)
-                .map_err(|_| StoreError::Corrupt(format!("CRL number {last} of {issuer_ca}")))?;
-            let record = append_tx(tx, event, self.audit_mac.get())?;
-            Ok((number, record))
+            u64::try_from(last)
+                .map_err(|_| StoreError::Corrupt(format!("CRL number {last} of {issuer_ca}")))
         })
     }
 
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.append_audit_then(
-            event,
-            Box::new(move |outcome| {
-                let _ = tx.send(outcome);
-            }),
-        );
-        rx.recv().unwrap_or_else(|_| Err(writer_failed()))
+        self.writer.append(event)
     }
 
     /// Group commit: the writer thread takes everything queued while it committed the previous
     /// batch and commits it as one transaction.
     fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
-        let queue = &self.writer.queue;
-        let mut state = queue.lock();
-        state.pending.push((event, done));
-        let wake = state.pending.len() == 1;
-        drop(state);
-        if wake {
-            queue.ready.notify_one();
-        }
+        self.writer.submit(event, done);
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
@@ -738,7 +656,7 @@ impl Store for PgStore {
         value: &[u8],
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             let inserted = tx
                 .execute(
                     "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -748,8 +666,9 @@ impl Store for PgStore {
             if inserted == 0 {
                 return Err(StoreError::Backend(format!("setting {key} already exists")));
             }
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn insert_credential(
@@ -769,7 +688,7 @@ impl Store for PgStore {
                 hex::encode(&certificate.serial)
             )));
         }
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             insert_certificate_tx(tx, certificate)?;
             let inserted = tx
                 .execute(
@@ -786,8 +705,9 @@ impl Store for PgStore {
             if inserted == 0 {
                 return Err(StoreError::DuplicateCredential(credential.id.clone()));
             }
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn credential(&self, id: &str) -> Result<Option<CredentialRecord>, StoreError> {
@@ -820,7 +740,7 @@ impl Store for PgStore {
         token: &TokenRecord,
         event: AuditEvent,
     ) -> Result<AuditRecord, StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             let inserted = tx
                 .execute(
                     "INSERT INTO tokens (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -830,8 +750,9 @@ impl Store for PgStore {
             if inserted == 0 {
                 return Err(StoreError::DuplicateToken(token.id.clone()));
             }
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -856,7 +777,7 @@ impl Store for PgStore {
     }
 
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        self.pool.transaction(true, |tx| {
+        self.audited(event, |tx| {
             let Some(row) = tx
                 .query_opt("SELECT body FROM tokens WHERE id = $1 FOR UPDATE", &[&id])
                 .map_err(backend)?
@@ -873,7 +794,8 @@ impl Store for PgStore {
                 &[&id, &encode(&record)?],
             )
             .map_err(backend)?;
-            append_tx(tx, event, self.audit_mac.get())
+            Ok(())
         })
+        .map(|((), record)| record)
     }
 }

@@ -7,6 +7,7 @@
 //! signature cost a write and a `sync_file_range` of its own (perf, issue 5); the journal is what
 //! makes the batch durable, and `open` replays the frames sled lost.
 
+use super::group_commit::GroupCommit;
 use super::journal::{self, Journal};
 use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Durability, Revocation,
@@ -20,10 +21,8 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
     TransactionalTree,
 };
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 // Layout of the sled database. Public so that tests and admin tooling can open the raw database
 // (e.g. to demonstrate that tampering is detected); not an API for writing.
@@ -62,7 +61,7 @@ pub const JOURNAL_FILE: &str = "audit.journal";
 /// The sled implementation.
 pub struct SledStore {
     /// First, so that dropping the store finishes the writer's queue before anything else goes.
-    writer: AuditWriter,
+    writer: GroupCommit,
     db: sled::Db,
     certificates: sled::Tree,
     revoked: sled::Tree,
@@ -86,52 +85,8 @@ pub struct SledStore {
     _syncer: Option<journal::Syncer>,
 }
 
-/// The audit writer thread and its queue (see [`SledStore::append_audit_then`]). Dropping it
-/// lets the thread write what is queued, then joins it.
-struct AuditWriter {
-    queue: Arc<AuditQueue>,
-    thread: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct AuditQueue {
-    state: Mutex<QueueState>,
-    /// Signalled when the queue stops being empty, and on stop.
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    /// Events not yet taken by the writer, in arrival order, with whom to tell.
-    pending: Vec<(AuditEvent, AuditDone)>,
-    stop: bool,
-}
-
-impl AuditQueue {
-    /// The queue even if a holder panicked: it is a plain list, valid after any push or take.
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Drop for AuditWriter {
-    fn drop(&mut self) {
-        self.queue.lock().stop = true;
-        self.queue.ready.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn poisoned() -> StoreError {
     StoreError::Backend("audit chain lock poisoned".into())
-}
-
-fn writer_failed() -> StoreError {
-    StoreError::Backend("the audit writer failed".into())
 }
 
 /// What the writer thread owns: the trees it appends to, the journal, and the newest record it
@@ -150,51 +105,15 @@ struct ChainWriter {
 }
 
 impl ChainWriter {
-    fn run(mut self, queue: &AuditQueue) {
-        loop {
-            let batch = {
-                let mut state = queue.lock();
-                while state.pending.is_empty() && !state.stop {
-                    state = queue
-                        .ready
-                        .wait(state)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-                if state.pending.is_empty() {
-                    return;
-                }
-                std::mem::take(&mut state.pending)
-            };
-            let (events, dones): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            // A panic, in writing or in a caller's `done`, answers the rest of this batch with
-            // an error (a `done` dropped unanswered drops its channel) and leaves the thread
-            // serving the next one, so no caller waits forever.
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.write(events)))
-                .unwrap_or_else(|_| Err(writer_failed()));
-            if outcome.is_err() {
-                self.last = None;
-            }
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| match outcome {
-                Ok(records) => {
-                    for (done, record) in dones.into_iter().zip(records) {
-                        done(Ok(record));
-                    }
-                }
-                Err(e) => {
-                    for done in dones {
-                        done(Err(e.clone()));
-                    }
-                }
-            }));
-        }
-    }
-
     /// Chains `events` onto the head, inserts the records and then the head (sled recovers a
     /// prefix of its log, so never a head without its record), and makes them durable.
     fn write(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>, StoreError> {
         let chain = self.chain.clone();
         let _chain = chain.lock().map_err(|_| poisoned())?;
         let head = self.head_record()?;
+        // Trusted again only once this batch completes: a failure or panic may leave sled
+        // ahead of it.
+        self.last = None;
         let mac = self.audit_mac.get();
         let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
@@ -355,108 +274,46 @@ impl SledStore {
                 e => backend(e),
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
-        let queue = Arc::new(AuditQueue::default());
-        let mut store = SledStore {
-            writer: AuditWriter {
-                queue: queue.clone(),
-                thread: None,
-            },
+        let (audit, meta) = (tree(AUDIT_TREE)?, tree(META_TREE)?);
+        let chain: Arc<Mutex<()>> = Arc::default();
+        let audit_mac: Arc<OnceLock<AuditMac>> = Arc::default();
+        // sled's lock is held from here: no other process touches the journal.
+        let (mut journal, records) = Journal::open(dir)?;
+        let replayed = replay(&db, &audit, &meta, &records)?;
+        if replayed && journal.len() > 0 {
+            journal.truncate()?;
+        }
+        let syncer = match durability {
+            Durability::Write => Some(journal.syncer()?),
+            Durability::Fsync => None,
+        };
+        let mut writer = ChainWriter {
+            db: db.clone(),
+            audit: audit.clone(),
+            meta: meta.clone(),
+            chain: chain.clone(),
+            audit_mac: audit_mac.clone(),
+            journal: Some(journal),
+            durability,
+            last: None,
+        };
+        Ok(SledStore {
+            writer: GroupCommit::start(Box::new(move |events| writer.write(events)))?,
             certificates: tree(CERTIFICATES_TREE)?,
             revoked: tree(REVOKED_TREE)?,
             authorities: tree(AUTHORITIES_TREE)?,
             settings: tree(SETTINGS_TREE)?,
             crl_numbers: tree(CRL_NUMBERS_TREE)?,
-            audit: tree(AUDIT_TREE)?,
-            meta: tree(META_TREE)?,
+            audit,
+            meta,
             credentials: tree(CREDENTIALS_TREE)?,
             credential_owners: tree(CREDENTIAL_OWNERS_TREE)?,
             tokens: tree(TOKENS_TREE)?,
-            chain: Arc::default(),
-            audit_mac: Arc::default(),
-            _syncer: None,
+            chain,
+            audit_mac,
+            _syncer: syncer,
             db,
-        };
-        // sled's lock is held from here: no other process touches the journal.
-        let (mut journal, records) = Journal::open(dir)?;
-        if store.replay(&records)? && journal.len() > 0 {
-            journal.truncate()?;
-        }
-        if durability == Durability::Write {
-            store._syncer = Some(journal.syncer()?);
-        }
-        let writer = ChainWriter {
-            db: store.db.clone(),
-            audit: store.audit.clone(),
-            meta: store.meta.clone(),
-            chain: store.chain.clone(),
-            audit_mac: store.audit_mac.clone(),
-            journal: Some(journal),
-            durability,
-            last: None,
-        };
-        store.writer.thread = Some(
-            std::thread::Builder::new()
-                .name("audit-writer".into())
-                .spawn(move || writer.run(&queue))
-                .map_err(|e| StoreError::Backend(format!("starting the audit writer: {e}")))?,
-        );
-        Ok(store)
-    }
-
-    /// Puts back the journal's records that sled lost in a crash, then flushes sled; false when
-    /// it left sled and the journal alone (see below). Records at or below sled's audit head are
-    /// skipped: the journal restores what sled lost, it does not judge what sled holds (tampering
-    /// with stored records is `audit verify`'s finding, with the journal kept as evidence when
-    /// sled has records but no head). The rest must chain onto sled's head in order.
-    fn replay(&self, records: &[AuditRecord]) -> Result<bool, StoreError> {
-        let Some(newest) = records.last() else {
-            return Ok(true);
-        };
-        let (mut seq, mut hash) = match self.audit_head()? {
-            Some(head) => head,
-            // Never after a crash (the head is written with every record): a removed head.
-            None if !self.audit.is_empty() => return Ok(false),
-            None => (0, GENESIS_HASH.to_owned()),
-        };
-        if newest.seq <= seq {
-            return Ok(true);
-        }
-        let mut missing = Vec::new();
-        for record in records {
-            if record.seq <= seq && missing.is_empty() {
-                continue;
-            }
-            if record.seq != seq + 1
-                || record.prev_hash != hash
-                || record.compute_hash() != record.hash
-            {
-                return Err(StoreError::Corrupt(format!(
-                    "audit journal record {} does not chain onto record {seq}",
-                    record.seq
-                )));
-            }
-            seq = record.seq;
-            hash = record.hash.clone();
-            missing.push(record);
-        }
-        if missing.is_empty() {
-            return Ok(true);
-        }
-        let head = encode(&Head { seq, hash })?;
-        let values = missing
-            .iter()
-            .map(|r| encode(*r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let chain = self.chain()?;
-        let outcome = (&self.audit, &self.meta).transaction(|(audit_t, meta_t)| {
-            for (record, value) in missing.iter().zip(&values) {
-                audit_t.insert(&audit_key(record.seq), value.as_slice())?;
-            }
-            meta_t.insert(AUDIT_HEAD_KEY, head.as_slice())?;
-            Ok(())
-        });
-        self.committed(chain, outcome)?;
-        Ok(true)
+        })
     }
 
     /// Holds the audit chain for a transaction that appends to it; pass the guard to
@@ -479,6 +336,73 @@ impl SledStore {
         self.db.flush().map_err(backend)?;
         Ok(value)
     }
+}
+
+/// Puts back the journal's records that sled lost in a crash, then flushes sled; false when
+/// it left sled and the journal alone (see below). Records at or below sled's audit head are
+/// skipped: the journal restores what sled lost, it does not judge what sled holds (tampering
+/// with stored records is `audit verify`'s finding, with the journal kept as evidence when
+/// sled has records but no head). The rest must chain onto sled's head in order.
+fn replay(
+    db: &sled::Db,
+    audit: &sled::Tree,
+    meta: &sled::Tree,
+    records: &[AuditRecord],
+) -> Result<bool, StoreError> {
+    let Some(newest) = records.last() else {
+        return Ok(true);
+    };
+    let head = meta.get(AUDIT_HEAD_KEY).map_err(backend)?;
+    let head = head
+        .map(|raw| decode::<Head>(&raw, "audit head"))
+        .transpose()?;
+    let (mut seq, mut hash) = match head {
+        Some(head) => (head.seq, head.hash),
+        // Never after a crash (the head is written with every record): a removed head.
+        None if !audit.is_empty() => return Ok(false),
+        None => (0, GENESIS_HASH.to_owned()),
+    };
+    if newest.seq <= seq {
+        return Ok(true);
+    }
+    let mut missing = Vec::new();
+    for record in records {
+        if record.seq <= seq && missing.is_empty() {
+            continue;
+        }
+        if record.seq != seq + 1 || record.prev_hash != hash || record.compute_hash() != record.hash
+        {
+            return Err(StoreError::Corrupt(format!(
+                "audit journal record {} does not chain onto record {seq}",
+                record.seq
+            )));
+        }
+        seq = record.seq;
+        hash = record.hash.clone();
+        missing.push(record);
+    }
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    let head = encode(&Head { seq, hash })?;
+    let values = missing
+        .iter()
+        .map(|r| encode(*r))
+        .collect::<Result<Vec<_>, _>>()?;
+    (audit, meta)
+        .transaction(|(audit_t, meta_t)| {
+            for (record, value) in missing.iter().zip(&values) {
+                audit_t.insert(&audit_key(record.seq), value.as_slice())?;
+            }
+            meta_t.insert(AUDIT_HEAD_KEY, head.as_slice())?;
+            Ok(())
+        })
+        .map_err(|e: TransactionError<StoreError>| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => backend(e),
+        })?;
+    db.flush().map_err(backend)?;
+    Ok(true)
 }
 
 /// The audit head as stored under `AUDIT_HEAD_KEY`.
@@ -818,28 +742,13 @@ impl Store for SledStore {
 
     /// Queues the event for the writer thread and waits for its outcome.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.append_audit_then(
-            event,
-            Box::new(move |outcome| {
-                let _ = tx.send(outcome);
-            }),
-        );
-        rx.recv().unwrap_or_else(|_| Err(writer_failed()))
+        self.writer.append(event)
     }
 
     /// Group commit: the writer thread takes everything queued while it wrote the previous
     /// batch, appends it in arrival order (chained as usual) and syncs the journal once.
     fn append_audit_then(&self, event: AuditEvent, done: AuditDone) {
-        let queue = &self.writer.queue;
-        let mut state = queue.lock();
-        state.pending.push((event, done));
-        // The writer waits only on an empty queue; while it writes, it takes this one next.
-        let wake = state.pending.len() == 1;
-        drop(state);
-        if wake {
-            queue.ready.notify_one();
-        }
+        self.writer.submit(event, done);
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
