@@ -8,6 +8,7 @@
 
 mod group_commit;
 mod journal;
+mod pg_tls;
 mod postgres;
 mod records;
 mod sled;
@@ -34,6 +35,11 @@ pub enum StoreError {
     /// The backend (sled, the journal) failed.
     #[error("storage: {0}")]
     Backend(String),
+    /// The database cannot be reached now (PostgreSQL stopped, restarting, unreachable): the
+    /// call was not acknowledged and may succeed later. A write whose connection was lost while
+    /// it committed may have landed all the same (all of it, being one transaction).
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
     /// Stored bytes do not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -204,6 +210,12 @@ pub trait Store: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Marks a token revoked, with its audit record.
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError>;
+
+    /// Whether the store can serve calls now: `Err(StoreError::Unavailable)` while its database
+    /// cannot be reached. An embedded store is always there.
+    fn probe(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A store chosen at run time (sled or PostgreSQL, by configuration): `Authority<Box<dyn Store>>`.
@@ -324,6 +336,9 @@ impl Store for Box<dyn Store> {
     }
     fn revoke_token(&self, id: &str, event: AuditEvent) -> Result<AuditRecord, StoreError> {
         (**self).revoke_token(id, event)
+    }
+    fn probe(&self) -> Result<(), StoreError> {
+        (**self).probe()
     }
 }
 

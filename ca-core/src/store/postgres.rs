@@ -16,6 +16,7 @@
 //! acknowledged write survives `kill -9` and power loss of the database host.
 
 use super::group_commit::GroupCommit;
+use super::pg_tls::{self, Connect, MakeRustls};
 use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
     Store, StoreError, TokenRecord,
@@ -25,6 +26,7 @@ use postgres::{Client, NoTls, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// The advisory lock key held by every transaction that appends to the audit chain.
 const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
@@ -72,21 +74,86 @@ pub struct PgStore {
 
 /// Connections for reuse (`Mutex<Vec<Client>>`: the store needs no more than a handful, and
 /// this adds no dependency; a broken connection is dropped instead of being returned).
+///
+/// When the database goes away (stopped, restarted, unreachable), every call fails at once with
+/// [`StoreError::Unavailable`] instead of waiting: a new connection is tried per call, bounded
+/// by `connect_timeout` (`CONNECT_TIMEOUT` unless the URL sets one); a connection lost under a
+/// call fails that call (a commit whose answer was lost is reported failed, never acknowledged:
+/// it may or may not have landed), and every idle connection is dropped with it, so the first
+/// calls after the database is back open fresh ones. Nothing is retried that may have been
+/// written; a call that found a pooled connection dead before its first statement (the server
+/// restarted while it sat idle) runs once more on a new connection.
 struct Pool {
     config: postgres::Config,
+    /// `None` with `sslmode=disable`.
+    tls: Option<MakeRustls>,
     idle: Mutex<Vec<Client>>,
 }
 
+/// A connection attempt gives up after this long unless the URL's `connect_timeout` says
+/// otherwise: a worker never waits longer for an unreachable database.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unacknowledged data (a query, a keepalive probe) fails the connection after this long unless
+/// the URL's `tcp_user_timeout` says otherwise (Linux TCP_USER_TIMEOUT), so a call in flight when
+/// the database host vanishes fails instead of waiting for TCP's minutes of retransmissions.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keepalive probes start after this much silence when the URL leaves libpq's two hours: a call
+/// waiting for an answer from a host that vanished silently fails within about this long plus
+/// `TCP_USER_TIMEOUT`.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+/// How long [`PgStore::probe`] waits for the server's answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Pool {
-    fn get(&self) -> Result<Client, StoreError> {
-        let idle = self.idle.lock().map(|mut idle| idle.pop());
-        match idle {
-            Ok(Some(client)) if !client.is_closed() => Ok(client),
-            _ => self.config.connect(NoTls).map_err(backend),
+    fn new(mut connect: Connect) -> Self {
+        let config = &mut connect.config;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVES_IDLE);
+        }
+        Self {
+            config: connect.config,
+            tls: connect.tls,
+            idle: Mutex::default(),
         }
     }
 
-    fn put(&self, client: Client) {
+    fn connect(&self) -> Result<Client, StoreError> {
+        let connected = match &self.tls {
+            None => self.config.connect(NoTls),
+            Some(tls) => self.config.connect(tls.clone()),
+        };
+        // Whatever stops a connection (refused, timed out, TLS, authentication) leaves the
+        // database unreachable for this process.
+        connected.map_err(|e| StoreError::Unavailable(describe(&e)))
+    }
+
+    /// An idle connection (`true`: it may have died since it was used) or a new one.
+    fn get(&self) -> Result<(Client, bool), StoreError> {
+        let idle = self.idle.lock().map(|mut idle| idle.pop());
+        match idle {
+            Ok(Some(client)) if !client.is_closed() => Ok((client, true)),
+            _ => Ok((self.connect()?, false)),
+        }
+    }
+
+    /// Returns `client` for reuse after `outcome`; a database that went away takes every idle
+    /// connection with it.
+    fn put<T>(&self, client: Client, outcome: &Result<T, StoreError>) {
+        if matches!(outcome, Err(StoreError::Unavailable(_))) {
+            let stale = self
+                .idle
+                .lock()
+                .map(|mut idle| std::mem::take(&mut *idle))
+                .unwrap_or_default();
+            drop((client, stale));
+            return;
+        }
         if client.is_closed() {
             return;
         }
@@ -99,50 +166,78 @@ impl Pool {
 
     /// Runs `f` in one transaction, committed before it returns `Ok`; with `chain`, the
     /// transaction holds the audit chain's advisory lock first.
-    fn transaction<T>(
-        &self,
-        chain: bool,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut client = self.get()?;
-        let outcome = (|| {
-            let mut tx = client.transaction().map_err(backend)?;
-            if chain {
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
-                    .map_err(backend)?;
+    fn transaction<T, F>(&self, chain: bool, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+    {
+        let (mut client, reused) = self.get()?;
+        let outcome = match run_transaction(&mut client, chain, f) {
+            Ok(outcome) => outcome,
+            // BEGIN failed: nothing was sent that could commit, so a new connection may try.
+            Err((f, StoreError::Unavailable(_))) if reused => {
+                self.put(
+                    client,
+                    &Err::<(), _>(StoreError::Unavailable(String::new())),
+                );
+                client = self.connect()?;
+                run_transaction(&mut client, chain, f).unwrap_or_else(|(_, e)| Err(e))
             }
-            let value = f(&mut tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(value)
-        })();
-        self.put(client);
+            Err((_, e)) => Err(e),
+        };
+        self.put(client, &outcome);
         outcome
     }
 
-    /// Runs a read on a pooled connection.
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut client = self.get()?;
-        let outcome = f(&mut client);
-        self.put(client);
+    /// Runs a read on a pooled connection; once more on a new one when the pooled one is dead.
+    fn read<T>(&self, f: impl Fn(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let (mut client, reused) = self.get()?;
+        let mut outcome = f(&mut client);
+        if reused && matches!(outcome, Err(StoreError::Unavailable(_))) {
+            self.put(client, &outcome);
+            client = self.connect()?;
+            outcome = f(&mut client);
+        }
+        self.put(client, &outcome);
         outcome
     }
 }
 
+/// BEGIN (and the chain lock), `f`, COMMIT on `client`; `Err` gives `f` back when BEGIN failed,
+/// so the caller may run it on another connection.
+#[allow(clippy::type_complexity)]
+fn run_transaction<T, F>(
+    client: &mut Client,
+    chain: bool,
+    f: F,
+) -> Result<Result<T, StoreError>, (F, StoreError)>
+where
+    F: FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+{
+    let mut tx = match client.transaction() {
+        Ok(tx) => tx,
+        Err(e) => return Err((f, backend(e))),
+    };
+    Ok((|| {
+        if chain {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+                .map_err(backend)?;
+        }
+        let value = f(&mut tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
+    })())
+}
+
 impl PgStore {
-    /// Connects to the database at `url` (a libpq-style URL or key=value string), applies the
-    /// schema migrations it lacks, and starts the audit writer. TLS to the database is not
-    /// supported yet: use a local socket or a trusted network.
+    /// Connects to the database at `url` (libpq's URI form; its key=value form without the
+    /// verifying TLS modes), applies the schema migrations it lacks, and starts the audit writer.
+    ///
+    /// TLS as libpq's `sslmode` query parameter says (`disable`, `prefer` — the default —,
+    /// `require`, `verify-ca`, `verify-full`), the CAs to verify the server against in the PEM
+    /// file `sslrootcert=PATH`, which is read here; `verify-full` is the mode that authenticates
+    /// the server. A database that cannot be reached is [`StoreError::Unavailable`].
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
-        let pool = Arc::new(Pool {
-            config,
-            idle: Mutex::default(),
-        });
+        let pool = Arc::new(Pool::new(pg_tls::parse(url)?));
         migrate(&pool)?;
         let audit_mac: Arc<OnceLock<AuditMac>> = Arc::default();
         // One transaction per batch: all of it commits (one WAL flush), or none.
@@ -273,8 +368,41 @@ fn migrate(pool: &Pool) -> Result<(), StoreError> {
     })
 }
 
+/// A PostgreSQL error as a store error: [`StoreError::Unavailable`] when the connection is lost
+/// or the server is going away or not accepting sessions, so the caller may retry later.
 fn backend(e: postgres::Error) -> StoreError {
-    StoreError::Backend(format!("postgres: {e}"))
+    use postgres::error::SqlState;
+    let lost = e.is_closed()
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.code().is_some_and(|code| {
+            // Class 08 (connection exception); 57P01-57P03: the server shutting down, crashed,
+            // or starting; 53300: no connection slot left.
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::TOO_MANY_CONNECTIONS,
+                ]
+                .contains(code)
+        });
+    if lost {
+        StoreError::Unavailable(describe(&e))
+    } else {
+        StoreError::Backend(describe(&e))
+    }
+}
+
+/// The error and its causes: tokio-postgres's own message names only the kind ("db error",
+/// "error performing TLS handshake"), the server's message and the TLS verdict are its source.
+fn describe(e: &postgres::Error) -> String {
+    let mut text = format!("postgres: {e}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -604,8 +732,11 @@ impl Store for PgStore {
                      RETURNING last",
                     &[&issuer_ca],
                 )
-                .map_err(|e| {
-                    StoreError::Backend(format!("CRL number of {issuer_ca}: postgres: {e}"))
+                .map_err(|e| match backend(e) {
+                    StoreError::Backend(e) => {
+                        StoreError::Backend(format!("CRL number of {issuer_ca}: {e}"))
+                    }
+                    other => other,
                 })?
                 .get(0);
             u64::try_from(last)
@@ -773,6 +904,16 @@ impl Store for PgStore {
                 .iter()
                 .map(|row| decode(row.get(0), "token"))
                 .collect()
+        })
+    }
+
+    /// A round trip on a pooled connection (a new one if the pooled one is dead), waiting at
+    /// most `PROBE_TIMEOUT` for the answer.
+    fn probe(&self) -> Result<(), StoreError> {
+        self.pool.read(|client| {
+            client
+                .is_valid(PROBE_TIMEOUT)
+                .map_err(|e| StoreError::Unavailable(describe(&e)))
         })
     }
 

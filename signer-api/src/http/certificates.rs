@@ -224,10 +224,11 @@ pub async fn get(
     serial: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let serial = parse_serial(&serial)?;
-    let record = state
-        .authority
-        .store()
-        .certificate(&serial)?
+    // A store read: on the blocking pool, as the PostgreSQL client must be.
+    let st = state.clone();
+    let lookup = serial.clone();
+    let record = blocking(move || Ok(st.authority.store().certificate(&lookup)?))
+        .await?
         .ok_or_else(|| {
             RequestError::NotFound(format!(
                 "no certificate with serial {}",

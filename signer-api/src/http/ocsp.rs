@@ -15,7 +15,9 @@ use super::{AppState, blocking, now};
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
+use ca_core::authority::AuthorityError;
 use ca_core::ocsp::{MAX_REQUEST_LEN, OcspAnswer, OcspResponseStatus};
+use ca_core::store::StoreError;
 
 const OCSP_RESPONSE: &str = "application/ocsp-response";
 
@@ -112,12 +114,15 @@ fn enabled(state: &AppState) -> Result<(), Problem> {
 
 /// ca-core's answer on the blocking pool (a store read and a signature; a renewal writes). A
 /// store or key failure is logged and answered internalError (RFC 6960 §2.3), never a 500 an
-/// OCSP client cannot read.
+/// OCSP client cannot read. A database that cannot be reached is a 503 with Retry-After, as on
+/// every route: unlike tryLater it says when to ask again, and no HTTP cache keeps it as an
+/// answer (RFC 5019 §6).
 async fn answer(state: web::Data<AppState>, der: Vec<u8>) -> Result<OcspAnswer, Problem> {
     let counted = state.clone();
     let answer = blocking(move || {
         Ok(match state.authority.ocsp_response(&der, now()) {
             Ok(answer) => answer,
+            Err(AuthorityError::Store(e @ StoreError::Unavailable(_))) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(error = %e, "OCSP response failed");
                 OcspAnswer::error(OcspResponseStatus::InternalError)

@@ -321,8 +321,9 @@ fn complete_operation(operation: &mut Value, d: &Deployment) {
     else {
         return;
     };
-    // Every route, before its handler (`limits.rs`).
-    for status in ["408", "413", "429"] {
+    // Every route, before its handler (`limits.rs`); 503 also while a PostgreSQL store's
+    // database is unreachable (`Problem::store_unavailable`).
+    for status in ["408", "413", "429", "503"] {
         responses.entry(status).or_insert_with(|| json!({}));
     }
     if secured {
@@ -377,7 +378,10 @@ fn default_description(code: u16) -> &'static str {
         429 => "Over the client's rate limit",
         500 => "Internal error (logged; no detail is given)",
         502 => "An upstream service (a foreign time-stamping authority) failed or was not trusted",
-        503 => "Over the service's budget of buffered request bodies",
+        503 => {
+            "The store's database is unreachable, or the service holds its budget of buffered \
+             request bodies: retry after Retry-After seconds"
+        }
         _ => "Error",
     }
 }

@@ -1,22 +1,31 @@
 //! Health, metrics and the OpenAPI document.
 
-use super::AppState;
 use super::openapi::Document;
+use super::problem::Problem;
+use super::{AppState, blocking};
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use std::fmt::Write;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// Always "ok": the service answers.
+    /// Always "ok": the service answers and its store can be reached.
     #[schema(pattern = "^ok$")]
     status: &'static str,
 }
 
-#[utoipa::path(responses((status = 200, description = "The service is up", body = Health)))]
+/// Up when the store can serve: with PostgreSQL the database is asked (a round trip on the
+/// blocking pool, at most 2 s), so a load balancer takes an instance whose database is
+/// unreachable out of rotation; sled is in the process.
+#[utoipa::path(responses((status = 200, description = "The service and its store are up", body = Health),
+    (status = 503, description = "The store's database is unreachable (the detail says so)")))]
 #[get("/health")]
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    if !state.store_on_worker {
+        let st = state.clone();
+        blocking(move || Ok(st.authority.store().probe()?)).await?;
+    }
+    Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }
 
 #[utoipa::path(responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]

@@ -49,6 +49,11 @@ enum Header {
     Allow(Box<str>),
 }
 
+/// The seconds a client is asked to wait while the store's database is unreachable: a
+/// restarting PostgreSQL is usually back within them, and a client retrying sooner only adds to
+/// the connection attempts.
+pub const STORE_RETRY_AFTER: u64 = 5;
+
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
 pub const REALM: &str = "hpki";
 
@@ -135,6 +140,25 @@ impl Problem {
                     "the service is holding its limit of {budget} bytes of request bodies; \
                      retry after {retry_after} s"
                 ),
+            )
+        }
+    }
+    /// The store's database cannot be reached (`StoreError::Unavailable`): 503 with Retry-After
+    /// (RFC 9110 §15.6.4), since the same request may succeed once it is back. The cause is
+    /// logged, at most once a second (a down database fails every request); the client is told
+    /// only that the database is unreachable.
+    pub fn store_unavailable(error: &dyn std::fmt::Display) -> Self {
+        static LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let second = super::now();
+        if LOGGED.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
+            tracing::warn!(%error, "store unavailable");
+        }
+        Self {
+            header: Some(Header::RetryAfter(STORE_RETRY_AFTER)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!("the database is unreachable; retry after {STORE_RETRY_AFTER} s"),
             )
         }
     }
@@ -313,6 +337,7 @@ impl From<StoreError> for Problem {
             StoreError::NotOnHold(_) => conflict("not_on_hold", &e),
             StoreError::UnknownReason(_) => bad("unknown_reason", &e),
             StoreError::RemoveFromCrlNotAReason => bad("remove_from_crl", &e),
+            StoreError::Unavailable(_) => Self::store_unavailable(&e),
             StoreError::Backend(_)
             | StoreError::Corrupt(_)
             | StoreError::AlreadyInitialised
