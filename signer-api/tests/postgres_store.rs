@@ -26,6 +26,19 @@ fn serve_on_a_postgres_store_signs_and_audits_in_the_database() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.problem(401).contains("token"), "{}", r.text());
 
+    // A certificate read by serial runs on the blocking pool too: on an actix worker the sync
+    // client would panic and the connection would drop without an answer.
+    let serial = server.get("/v1/credentials", Some(&demo.signer)).json()[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = server.get(&format!("/v1/certificates/{serial}"), Some(&demo.ra));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["serial"], serial.as_str());
+    // So does /health, which asks the database.
+    let r = server.get("/health", None);
+    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
+
     let digest =
         base64::engine::general_purpose::STANDARD.encode(support::sha256(b"discharge summary"));
     let r = server.post_json(
