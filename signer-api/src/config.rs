@@ -31,7 +31,8 @@ pub enum ConfigError {
 }
 
 /// Where the store lives (`store`, `HPKI_STORE`): the data directory's `store/` (default),
-/// `sled:DIR`, or a PostgreSQL URL (`postgres://…`, `postgresql://…`). `Debug` hides the URL,
+/// `sled:DIR`, or a PostgreSQL URL (`postgres://…`, `postgresql://…`; TLS by libpq's `sslmode`
+/// and `sslrootcert=FILE` query parameters, README "PostgreSQL store"). `Debug` hides the URL,
 /// which may hold a password.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
