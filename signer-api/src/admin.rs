@@ -202,7 +202,7 @@ pub fn tsa_line(base_url: &str, policy: &str) -> String {
 /// Creates the CA hierarchy in an empty data directory and publishes the CA certificates.
 pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<ServiceStore>> {
     let data_dir = dir.root();
-    if dir.is_initialised() {
+    if dir.is_initialised()? {
         bail!("{} already holds a CA", data_dir.display());
     }
     let mut imported_keys = BTreeMap::new();
@@ -693,7 +693,7 @@ pub fn audit_checkpoint(dir: &DataDir, args: AuditCheckpointArgs) -> Result<()> 
 pub fn audit_list(dir: &DataDir) -> Result<()> {
     use ca_core::store::Store;
     use std::io::Write;
-    if !dir.is_initialised() {
+    if !dir.is_initialised()? {
         bail!(
             "{} holds no CA: run `signer-api init` first",
             dir.root().display()

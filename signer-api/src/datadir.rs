@@ -165,13 +165,17 @@ impl DataDir {
         self.root.join("ca").join(format!("{id}.pem"))
     }
 
-    pub fn is_initialised(&self) -> bool {
+    /// Whether the store holds a CA. A database that cannot be asked is an error, never "no":
+    /// taken for an empty store, it would start `init` over an installation (and a failed init
+    /// removes the key file).
+    pub fn is_initialised(&self) -> Result<bool> {
         match &self.store {
             // The seal setting is written by init's one transaction.
-            StoreLocation::Postgres(url) => PgStore::open(url)
+            StoreLocation::Postgres(url) => Ok(PgStore::open(url)
                 .and_then(|store| store.setting(SETTING_SEAL))
-                .is_ok_and(|seal| seal.is_some()),
-            StoreLocation::DataDir | StoreLocation::Sled(_) => self.store_path().exists(),
+                .map_err(DataDirError::OpenDatabase)?
+                .is_some()),
+            StoreLocation::DataDir | StoreLocation::Sled(_) => Ok(self.store_path().exists()),
         }
     }
 
@@ -257,7 +261,7 @@ impl DataDir {
 
     /// Opens the authority of an initialised data directory.
     pub fn open_authority(&self) -> Result<Authority<ServiceStore>> {
-        if !self.is_initialised() {
+        if !self.is_initialised()? {
             return Err(DataDirError::NotInitialised(self.root.clone()));
         }
         let store = self.open_store()?;

@@ -56,7 +56,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         .with_durability(config.durability)
         .with_store(config.store.clone());
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
-    let (authority, first_start) = if dir.is_initialised() {
+    let (authority, first_start) = if dir.is_initialised()? {
         (with_ocsp(dir.open_authority()?, &config), Vec::new())
     } else {
         initialise_demo(&dir, &config)?

@@ -289,3 +289,40 @@ fn postgres_stopped_and_restarted_under_load() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A database that cannot be reached when `serve` starts is an error, never an empty store:
+/// `serve` would initialise a new installation over the existing one (and a failed init removes
+/// the key file that seals the CA keys).
+#[test]
+fn serve_does_not_start_on_an_unreachable_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let key = [7u8; 32];
+    std::fs::write(data.join("master.key"), key).unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_signer-api"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("HPKI_PASSPHRASE")
+        .env(
+            "HPKI_STORE",
+            format!("postgres://hpki@127.0.0.1:{port}/hpki?connect_timeout=2"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("opening the PostgreSQL store: database unreachable"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("demo signer token"));
+    assert_eq!(std::fs::read(data.join("master.key")).unwrap(), key);
+}
