@@ -94,7 +94,9 @@ fn server_tls(dir: &Path) -> String {
     // TCP only with TLS; the watchdog's pg_ctl uses the socket.
     std::fs::write(
         dir.join("hba.conf"),
-        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        "local all all trust\n\
+         hostssl all hpki 127.0.0.1/32 scram-sha-256\nhostssl all hpki ::1/128 scram-sha-256\n\
+         hostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
     )
     .unwrap();
     format!(
@@ -164,6 +166,36 @@ fn tls_modes_connect_verify_and_refuse() {
     .unwrap()
     .to_string();
     assert!(message.contains("UnknownIssuer"), "{message}");
+
+    // A password over verified TLS, SCRAM-SHA-256-PLUS: channel_binding=require fails unless
+    // our tls-server-end-point hash (RFC 5929 §4.1) is the server's.
+    let mut admin = postgres::Client::connect(
+        &format!(
+            "host={} port={port} user=postgres dbname=postgres",
+            dir.display()
+        ),
+        postgres::NoTls,
+    )
+    .unwrap();
+    for sql in [
+        "CREATE ROLE hpki LOGIN PASSWORD 'correct horse'",
+        "CREATE DATABASE hpki OWNER hpki",
+    ] {
+        admin.batch_execute(sql).unwrap();
+    }
+    let scram = |password: &str| {
+        PgStore::open(&format!(
+            "postgres://hpki:{password}@localhost:{port}/hpki?channel_binding=require&\
+             sslmode=verify-full&sslrootcert={}",
+            right.display()
+        ))
+    };
+    scram("correct%20horse").unwrap().probe().unwrap();
+    let message = scram("wrong").err().unwrap().to_string();
+    assert!(
+        message.contains("password authentication failed"),
+        "{message}"
+    );
 
     // The certificate names localhost, not 127.0.0.1: verify-full refuses the address,
     // verify-ca (the chain only) takes it.
