@@ -167,6 +167,15 @@ fn tls_modes_connect_verify_and_refuse() {
     .to_string();
     assert!(message.contains("UnknownIssuer"), "{message}");
 
+    // A Unix socket (no TLS there) still works with the default sslmode=prefer.
+    PgStore::open(&format!(
+        "host={} port={port} user=postgres dbname=postgres",
+        dir.display()
+    ))
+    .unwrap()
+    .probe()
+    .unwrap();
+
     // A password over verified TLS, SCRAM-SHA-256-PLUS: channel_binding=require fails unless
     // our tls-server-end-point hash (RFC 5929 §4.1) is the server's.
     let mut admin = postgres::Client::connect(
