@@ -98,6 +98,18 @@ fn postgres_stopped_and_restarted_under_load() {
         .expect("the openssl CLI is required by these tests (.ci/run installs it)");
     assert!(out.status.success(), "{out:?}");
     let ocsp_request = std::fs::read(&ocsp_request).unwrap();
+    // A certificate request and a time-stamp request, likewise.
+    let csr = support::csr(dir.path());
+    std::fs::write(dir.path().join("doc.txt"), b"discharge letter").unwrap();
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "ts", "-query", "-data", "doc.txt", "-sha256", "-cert", "-out", "req.tsq",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let tsq = std::fs::read(dir.path().join("req.tsq")).unwrap();
 
     // Four clients sign distinct digests until told to stop; every answer is kept.
     let stop = Arc::new(AtomicBool::new(false));
@@ -181,6 +193,17 @@ fn postgres_stopped_and_restarted_under_load() {
             ),
         ),
         (
+            "issuance",
+            call(
+                support::agent()
+                    .post(&url("/v1/certificates"))
+                    .set("Authorization", &ra),
+                Some(&serde_json::json!({"profile": "rhp-sign",
+                    "subject": "C=JP,O=Example Hospital,CN=Outage,serialNumber=D-OUT",
+                    "hc_roles": [support::JP_DOCTOR], "csr": csr})),
+            ),
+        ),
+        (
             "CRL",
             call(support::agent().get(&url("/v1/crl/auth")), None),
         ),
@@ -206,6 +229,17 @@ fn postgres_stopped_and_restarted_under_load() {
     };
     assert_eq!(ocsp.header("Retry-After"), Some("5"));
     assert_eq!(ocsp.content_type(), "application/problem+json");
+    let stamp = support::agent()
+        .post(&url("/v1/timestamps"))
+        .set("Content-Type", "application/timestamp-query")
+        .send_bytes(&tsq);
+    match stamp {
+        Err(ureq::Error::Status(503, r)) => {
+            assert_eq!(r.header("Retry-After"), Some("5"));
+            assert_eq!(r.content_type(), "application/problem+json");
+        }
+        other => panic!("a time-stamp while the database is down: {other:?}"),
+    }
     // Refused at once, not after a wait on a dead database.
     let slowest = *slowest_refusal.lock().unwrap();
     assert!(
