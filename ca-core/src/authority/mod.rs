@@ -167,6 +167,16 @@ pub(crate) struct Ca {
     pub(crate) parent: Option<String>,
 }
 
+/// A CRL this authority signed and serves until it is due or the revocation index changes.
+pub(crate) struct CurrentCrl {
+    der: Vec<u8>,
+    this_update: u64,
+    /// The revocation index it lists, compared with the store's on every read: another process
+    /// on the same store (a second instance on PostgreSQL, an admin command) may have revoked
+    /// or released since, and then this CRL is out of date.
+    revoked: Vec<(Vec<u8>, Revocation)>,
+}
+
 /// The certification authority: profiles, CAs and their store.
 pub struct Authority<S: Store> {
     pub(crate) store: S,
@@ -186,8 +196,8 @@ pub struct Authority<S: Store> {
     /// Credentials as loaded for signing, by id (see `Authority::signer`): records
     /// and certificate are fixed once created; revocation is read from the store per signature.
     pub(crate) signing_credentials: credential::CredentialCache<credential::SigningCredential>,
-    /// Each CA's current CRL (DER) and its thisUpdate, as [`Authority::current_crl`] last signed it.
-    pub(crate) current_crls: std::sync::Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
+    /// Each CA's current CRL as [`Authority::current_crl`] last signed it.
+    pub(crate) current_crls: std::sync::Mutex<BTreeMap<String, CurrentCrl>>,
     /// Each CA's delegated OCSP responder (`ocsp`), replaced when renewed.
     pub(crate) responders: std::sync::RwLock<BTreeMap<String, std::sync::Arc<ocsp::Responder>>>,
     /// nextUpdate − thisUpdate of OCSP responses, seconds.
@@ -785,9 +795,12 @@ impl<S: Store> Authority<S> {
     }
 
     /// CA `ca_id`'s current CRL (DER): the one this authority last signed, until half its
-    /// validity has passed (so relying parties fetch a fresh one well before nextUpdate) or
-    /// `stale` says a revocation happened; only then a new one. Reading a CRL, which needs no
-    /// authentication, thus never burns CRL numbers or floods the audit log.
+    /// validity has passed (so relying parties fetch a fresh one well before nextUpdate), the
+    /// store's revocation index of the CA differs from what it lists (a revocation or release
+    /// by any process on the store: several instances share one PostgreSQL database), or
+    /// `stale` forces a new one; only then a new one. Reading a CRL, which needs no
+    /// authentication, thus never burns CRL numbers or floods the audit log; it costs one read
+    /// of the CA's revocation index.
     pub fn current_crl(
         &self,
         ca_id: &str,
@@ -796,21 +809,45 @@ impl<S: Store> Authority<S> {
         stale: bool,
     ) -> Result<Vec<u8>, AuthorityError> {
         let mut current = self.current_crls.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((der, this_update)) = current.get(ca_id)
+        self.ca(ca_id)?;
+        let revoked = self.store.revoked(ca_id)?;
+        if let Some(crl) = current.get(ca_id)
             && !stale
-            && (*this_update..this_update + self.crl_validity() / 2).contains(&now)
+            && (crl.this_update..crl.this_update + self.crl_validity() / 2).contains(&now)
+            && crl.revoked == revoked
         {
-            return Ok(der.clone());
+            return Ok(crl.der.clone());
         }
-        let der = self.crl(ca_id, now, actor)?;
-        current.insert(ca_id.to_owned(), (der.clone(), now));
+        let der = self.crl_listing(ca_id, &revoked, now, actor)?;
+        current.insert(
+            ca_id.to_owned(),
+            CurrentCrl {
+                der: der.clone(),
+                this_update: now,
+                revoked,
+            },
+        );
         Ok(der)
     }
 
     /// Allocates the next CRL number of CA `ca_id` and signs its CRL (DER).
     pub fn crl(&self, ca_id: &str, now: u64, actor: &str) -> Result<Vec<u8>, AuthorityError> {
-        let ca = self.ca(ca_id)?;
+        self.ca(ca_id)?;
         let revoked = self.store.revoked(ca_id)?;
+        self.crl_listing(ca_id, &revoked, now, actor)
+    }
+
+    /// Allocates the next CRL number of CA `ca_id` and signs a CRL listing `revoked`, read
+    /// from the store just before: a revocation committed later (by any process) is on the next
+    /// CRL, whose number is higher.
+    fn crl_listing(
+        &self,
+        ca_id: &str,
+        revoked: &[(Vec<u8>, Revocation)],
+        now: u64,
+        actor: &str,
+    ) -> Result<Vec<u8>, AuthorityError> {
+        let ca = self.ca(ca_id)?;
         let next_update = now + self.crl_validity();
         let (number, _) = self.store.next_crl_number(
             ca_id,
@@ -832,7 +869,7 @@ impl<S: Store> Authority<S> {
                 number,
                 this_update: now,
                 next_update,
-                revoked: &revoked,
+                revoked,
             },
             &ca.key,
         )?)

@@ -184,3 +184,61 @@ fn migrations_are_recorded_and_applied_once() {
     let err = PgStore::open(&db.url).err().unwrap();
     assert!(err.to_string().contains("schema is version 99"), "{err}");
 }
+
+fn crl_serials(der: &[u8]) -> Vec<Vec<u8>> {
+    let crl: CertificateList = CertificateList::from_der(der).unwrap();
+    crl.tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.serial_number.as_bytes().to_vec())
+        .collect()
+}
+
+/// Issue 15 item 2 (fails on main, where each authority served the CRL it last signed until
+/// its own revocation made it stale): a revocation or release through one instance is on the
+/// current CRL every instance serves from then on, and a read with no change burns no number.
+#[test]
+fn the_current_crl_of_every_instance_follows_a_revocation_on_another() {
+    use ca_core::store::RevocationReason;
+    let db = TestDatabase::new();
+    let authorities = instances(&db);
+    let (a, b) = (&authorities[0], &authorities[1]);
+    let key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
+    let issued = a
+        .issue(
+            &registration(
+                "rhp-sign",
+                "C=JP,O=hpki Test Hospital,CN=Held,serialNumber=H-1",
+                &["Medical Doctor"],
+            ),
+            &fresh_ca::csr(&key),
+            NOW,
+            "instance:a",
+        )
+        .unwrap();
+    let before = b.current_crl("sign", NOW + 1, "instance:b", false).unwrap();
+    assert!(crl_serials(&before).is_empty());
+    assert_eq!(
+        b.current_crl("sign", NOW + 2, "instance:b", false).unwrap(),
+        before,
+        "no change, no new CRL"
+    );
+
+    a.revoke(
+        &issued.serial,
+        RevocationReason::CertificateHold,
+        None,
+        NOW + 3,
+        "instance:a",
+    )
+    .unwrap();
+    let held = b.current_crl("sign", NOW + 4, "instance:b", false).unwrap();
+    assert_eq!(crl_serials(&held), [issued.serial.clone()]);
+    assert!(crl_number(&held) > crl_number(&before));
+
+    a.release(&issued.serial, NOW + 5, "instance:a").unwrap();
+    let released = b.current_crl("sign", NOW + 6, "instance:b", false).unwrap();
+    assert!(crl_serials(&released).is_empty());
+    assert!(crl_number(&released) > crl_number(&held));
+}
