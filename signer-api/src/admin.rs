@@ -236,11 +236,13 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
     let profiles = dir.profiles()?;
     let store = dir.open_store()?;
     // From here a failure must not leave a half-made installation that refuses a retry.
-    let (sealer, seal_setting) = match dir.new_sealer() {
+    let (sealer, seal_setting, made_key_file) = match dir.new_sealer() {
         Ok(s) => s,
         Err(e) => {
             drop(store);
-            dir.discard_failed_init();
+            // No key file of ours: one that exists is another `init`'s (a second instance
+            // started at once on the same data directory).
+            dir.discard_failed_init(false);
             return Err(e.into());
         }
     };
@@ -264,7 +266,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
             serials: Default::default(),
         },
     )
-    .inspect_err(|_| dir.discard_failed_init())?;
+    .inspect_err(|_| dir.discard_failed_init(made_key_file))?;
     publish_ca_certificates(dir, &authority)?;
     Ok(authority)
 }

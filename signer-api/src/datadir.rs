@@ -53,6 +53,14 @@ pub enum DataDirError {
     SealSetting(String),
     #[error("{} is not a {KEK_LEN}-byte key file", .0.display())]
     KeyFile(PathBuf),
+    /// The store's keys are sealed under a key file this data directory lacks: typically a
+    /// second instance joining a PostgreSQL store.
+    #[error(
+        "{} is missing: this store's keys are sealed under the key file made by `init` (or the \
+         first `serve`) in its data directory; copy that file here (mode 0600)",
+        .0.display()
+    )]
+    MissingKeyFile(PathBuf),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -150,10 +158,16 @@ impl DataDir {
         }
     }
 
-    /// Removes what a failed `init` made (the store, the key file), so `init` can be run again.
-    pub fn discard_failed_init(&self) {
-        let _ = std::fs::remove_dir_all(self.store_path());
-        let _ = std::fs::remove_file(self.key_file());
+    /// Removes what a failed `init` made (the sled store; the key file when `key_file`: this
+    /// `init` made it), so `init` can be run again. Never another process's key file: instances
+    /// sharing a data directory may start at once on an empty PostgreSQL store.
+    pub fn discard_failed_init(&self, key_file: bool) {
+        if !self.store_is_remote() {
+            let _ = std::fs::remove_dir_all(self.store_path());
+        }
+        if key_file {
+            let _ = std::fs::remove_file(self.key_file());
+        }
     }
 
     fn key_file(&self) -> PathBuf {
@@ -204,8 +218,9 @@ impl DataDir {
         Ok(Box::new(store))
     }
 
-    /// A fresh sealer for init and the setting that lets `open` rebuild it.
-    pub fn new_sealer(&self) -> Result<(Sealer, (String, Vec<u8>))> {
+    /// A fresh sealer for init, the setting that lets `open` rebuild it, and whether it made
+    /// the key file (no passphrase given).
+    pub fn new_sealer(&self) -> Result<(Sealer, (String, Vec<u8>), bool)> {
         let (sealer, method) = match std::env::var_os(PASSPHRASE_ENV) {
             Some(pass) if !pass.is_empty() => {
                 let salt: [u8; SALT_LEN] = Sealer::random_bytes()?;
@@ -223,6 +238,7 @@ impl DataDir {
                 (Sealer::from_key(&key), SealMethod::KeyFile)
             }
         };
+        let made_key_file = matches!(method, SealMethod::KeyFile);
         Ok((
             sealer,
             (
@@ -230,6 +246,7 @@ impl DataDir {
                 serde_json::to_vec(&method)
                     .map_err(|e| DataDirError::SealSetting(e.to_string()))?,
             ),
+            made_key_file,
         ))
     }
 
@@ -251,7 +268,10 @@ impl DataDir {
             }
             SealMethod::KeyFile => {
                 let path = self.key_file();
-                let bytes = std::fs::read(&path).map_err(io("reading", &path))?;
+                let bytes = std::fs::read(&path).map_err(|error| match error.kind() {
+                    std::io::ErrorKind::NotFound => DataDirError::MissingKeyFile(path.clone()),
+                    _ => io("reading", &path)(error),
+                })?;
                 let key: [u8; KEK_LEN] =
                     bytes.try_into().map_err(|_| DataDirError::KeyFile(path))?;
                 Ok(Sealer::from_key(&key))
@@ -354,7 +374,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io("creating", path))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .map_err(io("writing", path))
+        .map_err(|error| {
+            // Ours (create_new): no half-written secret left behind.
+            let _ = std::fs::remove_file(path);
+            io("writing", path)(error)
+        })
 }
 
 /// Writes `bytes` to `path` via a temporary file and rename, so readers never see half a file.

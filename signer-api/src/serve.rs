@@ -57,9 +57,21 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         .with_store(config.store.clone());
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised()? {
-        (with_ocsp(dir.open_authority()?, &config), Vec::new())
+        (join(&dir, &config)?, Vec::new())
     } else {
-        initialise_demo(&dir, &config)?
+        match create_demo_authority(&dir, &config) {
+            Ok(authority) => initialise_demo(authority, &config)?,
+            // Several instances started at once on one empty database: another one's `init`
+            // committed first (the database allows one), so this one joins it.
+            Err(e) if dir.store_is_remote() && matches!(dir.is_initialised(), Ok(true)) => {
+                tracing::info!(
+                    error = %format!("{e:#}"),
+                    "another instance initialised the store first: joining it"
+                );
+                (join(&dir, &config)?, Vec::new())
+            }
+            Err(e) => return Err(e),
+        }
     };
     let authority = match &config.tsa.policy {
         Some(policy) => authority.with_tsa_policy(policy)?,
@@ -102,14 +114,21 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     // shutdown (when `admin_socket` drops after the server stops). Without it (a data directory
     // path too long for a socket address, say) the service still runs: the commands then say the
     // directory is in use, as before.
-    let admin_socket = crate::adminsock::listen(dir.root(), state.clone())
-        .inspect_err(|e| {
-            tracing::warn!(
-                error = %format!("{e:#}"),
-                "no admin socket: admin commands need the service stopped"
-            );
-        })
-        .ok();
+    // With PostgreSQL there is none: the admin commands open the database beside the service,
+    // and several instances may share one data directory (one key file, one `ca/`), where
+    // each would replace the others' socket.
+    let admin_socket = if dir.store_is_remote() {
+        None
+    } else {
+        crate::adminsock::listen(dir.root(), state.clone())
+            .inspect_err(|e| {
+                tracing::warn!(
+                    error = %format!("{e:#}"),
+                    "no admin socket: admin commands need the service stopped"
+                );
+            })
+            .ok()
+    };
     let served = actix_web::rt::System::new().block_on(async move {
         let app_state = state.clone();
         let limits = &config.limits;
@@ -155,6 +174,20 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     });
     drop(admin_socket);
     served
+}
+
+/// Opens the initialised store. An instance joining a PostgreSQL store from a data directory of
+/// its own (holding a copy of the key file, or with the same `HPKI_PASSPHRASE`) publishes the CA
+/// certificates there too, so `root certificate:` names a file that exists.
+fn join(dir: &DataDir, config: &Config) -> Result<Authority<ServiceStore>> {
+    let authority = with_ocsp(dir.open_authority()?, config);
+    if authority.ca_ids().any(|id| !dir.ca_pem(id).exists()) {
+        // A convenience (the certificates are also at /v1/ca/…): never a reason not to serve.
+        if let Err(e) = admin::publish_ca_certificates(dir, &authority) {
+            tracing::warn!(error = %format!("{e:#}"), "CA certificates not published");
+        }
+    }
+    Ok(authority)
 }
 
 /// The OCSP settings of `config`: when enabled, the URL recorded at init, else (a data
@@ -216,18 +249,22 @@ fn remember_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::d
     }
 }
 
-/// Creates the demo CA, the demo practitioner's signing credential and two tokens; returns the
-/// lines to print once (the tokens are not stored in clear anywhere).
-fn initialise_demo(
-    dir: &DataDir,
-    config: &Config,
-) -> Result<(Authority<ServiceStore>, Vec<String>)> {
-    let authority = admin::create_authority(
+/// Creates the demo CA hierarchy (`init` with the defaults).
+fn create_demo_authority(dir: &DataDir, config: &Config) -> Result<Authority<ServiceStore>> {
+    admin::create_authority(
         dir,
         InitArgs::defaults(&config.base_url)
             .with_ocsp(config.ocsp.enabled)
             .with_tsa_policy(config.tsa.policy.clone()),
-    )?;
+    )
+}
+
+/// Adds to the new demo CA the demo practitioner's signing credential and two tokens; returns
+/// the lines to print once (the tokens are not stored in clear anywhere).
+fn initialise_demo(
+    authority: Authority<ServiceStore>,
+    config: &Config,
+) -> Result<(Authority<ServiceStore>, Vec<String>)> {
     // Before the demo credential, whose certificate gets the OCSP URL only when enabled.
     let authority = with_ocsp(authority, config);
     let now = admin::now()?;

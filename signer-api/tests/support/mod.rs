@@ -105,6 +105,25 @@ pub fn spawn_logged(
     env: &[(&str, &str)],
     log: Option<&Path>,
 ) -> (Server, Vec<String>) {
+    // With sled, a store means a restart; with PostgreSQL see `spawn_joining`.
+    let first_start = !data.join("store").exists();
+    spawn_until(data, env, log, first_start)
+}
+
+/// Starts `serve` on `data` joining a store that is initialised already (a second instance on
+/// one PostgreSQL database, `env` naming it): returns once it listens.
+pub fn spawn_joining(data: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Server {
+    spawn_until(data, env, log, false).0
+}
+
+/// [`spawn_logged`], reading up to the demo tokens when `first_start`, else up to the root
+/// certificate line.
+fn spawn_until(
+    data: &Path,
+    env: &[(&str, &str)],
+    log: Option<&Path>,
+    first_start: bool,
+) -> (Server, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signer-api"));
     cmd.arg("--data-dir")
         .arg(data)
@@ -120,7 +139,6 @@ pub fn spawn_logged(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let first_start = !data.join("store").exists();
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
