@@ -271,6 +271,37 @@ fn an_instance_joins_an_initialised_database_with_a_copy_of_the_key_file() {
     }
 }
 
+/// Two first starts at once on one empty database, under one passphrase: the database takes one
+/// `init`; the other instance joins that installation instead of failing or making a second.
+#[test]
+fn instances_started_at_once_on_an_empty_database_make_one_installation() {
+    let db = pg::TestDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("HPKI_STORE", db.url.as_str()),
+        ("HPKI_PASSPHRASE", "correct horse battery staple"),
+    ];
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starts: Vec<_> = ["x", "y"]
+            .map(|name| {
+                let data = dir.path().join(name);
+                scope.spawn(move || support::spawn_joining(&data, &env, None))
+            })
+            .into_iter()
+            .collect();
+        starts.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let log = PgStore::open(&db.url).unwrap().audit_log().unwrap();
+    let inits = log
+        .iter()
+        .filter(|r| r.event.action == ca_core::audit::AuditAction::Init)
+        .count();
+    assert_eq!(inits, 1);
+    let root = servers[0].get("/v1/ca/root.der", None).body;
+    assert_eq!(servers[1].get("/v1/ca/root.der", None).body, root);
+    assert!(!dir.path().join("x").join("master.key").exists());
+}
+
 /// Issue 15 item 2: tokens and credentials made on one instance work on the others at once; a
 /// revocation through A stops signing with that credential on B and C before A's call returns,
 /// and B's and C's CRLs and OCSP answers say so; a token revoked on C is refused on A.
