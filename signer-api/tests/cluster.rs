@@ -504,6 +504,15 @@ fn three_instances_under_load_keep_serials_crl_numbers_and_one_audit_chain() {
         }
     }
     assert_eq!(serials.len(), 3 * THREADS_PER_INSTANCE * ROUNDS);
+    // Nothing is ever released here: a higher CRL number lists every serial a lower one does (a
+    // CRL numbered after another supersedes it, RFC 5280 §5.2.3, and must not un-revoke).
+    let mut listed = BTreeSet::new();
+    for (number, der) in &by_number {
+        let now_listed = crl_serials(der);
+        let dropped: Vec<_> = listed.difference(&now_listed).collect();
+        assert!(dropped.is_empty(), "CRL {number} drops {dropped:?}");
+        listed = now_listed;
+    }
     let store = PgStore::open(&cluster.db.url).unwrap();
     let stored: BTreeSet<String> = store
         .certificates()

@@ -810,15 +810,56 @@ impl<S: Store> Authority<S> {
     ) -> Result<Vec<u8>, AuthorityError> {
         let mut current = self.current_crls.lock().unwrap_or_else(|e| e.into_inner());
         self.ca(ca_id)?;
-        let revoked = self.store.revoked(ca_id)?;
         if let Some(crl) = current.get(ca_id)
             && !stale
             && (crl.this_update..crl.this_update + self.crl_validity() / 2).contains(&now)
-            && crl.revoked == revoked
+            && crl.revoked == self.store.revoked(ca_id)?
         {
             return Ok(crl.der.clone());
         }
-        let der = self.crl_listing(ca_id, &revoked, now, actor)?;
+        self.sign_crl(&mut current, ca_id, now, actor)
+    }
+
+    /// Allocates the next CRL number of CA `ca_id` and signs its CRL (DER), which becomes the
+    /// current one.
+    pub fn crl(&self, ca_id: &str, now: u64, actor: &str) -> Result<Vec<u8>, AuthorityError> {
+        let mut current = self.current_crls.lock().unwrap_or_else(|e| e.into_inner());
+        self.sign_crl(&mut current, ca_id, now, actor)
+    }
+
+    /// Signs the CRL of the next number with the revocation index as of that number
+    /// (`Store::next_crl`), under the lock of `current` (one CRL at a time in this process), and
+    /// keeps it there as the current one.
+    fn sign_crl(
+        &self,
+        current: &mut BTreeMap<String, CurrentCrl>,
+        ca_id: &str,
+        now: u64,
+        actor: &str,
+    ) -> Result<Vec<u8>, AuthorityError> {
+        let ca = self.ca(ca_id)?;
+        let next_update = now + self.crl_validity();
+        let (number, revoked) = self.store.next_crl(ca_id, &|entries| AuditEvent {
+            time: now,
+            actor: actor.to_owned(),
+            action: AuditAction::Crl,
+            object: format!("crl:{ca_id}"),
+            details: vec![
+                ("entries".to_owned(), entries.to_string()),
+                ("next_update".to_owned(), next_update.to_string()),
+            ],
+        })?;
+        let der = crl::build(
+            &CrlContent {
+                issuer: &ca.name,
+                issuer_key_id: &ca.key_id,
+                number,
+                this_update: now,
+                next_update,
+                revoked: &revoked,
+            },
+            &ca.key,
+        )?;
         current.insert(
             ca_id.to_owned(),
             CurrentCrl {
@@ -828,51 +869,6 @@ impl<S: Store> Authority<S> {
             },
         );
         Ok(der)
-    }
-
-    /// Allocates the next CRL number of CA `ca_id` and signs its CRL (DER).
-    pub fn crl(&self, ca_id: &str, now: u64, actor: &str) -> Result<Vec<u8>, AuthorityError> {
-        self.ca(ca_id)?;
-        let revoked = self.store.revoked(ca_id)?;
-        self.crl_listing(ca_id, &revoked, now, actor)
-    }
-
-    /// Allocates the next CRL number of CA `ca_id` and signs a CRL listing `revoked`, read
-    /// from the store just before: a revocation committed later (by any process) is on the next
-    /// CRL, whose number is higher.
-    fn crl_listing(
-        &self,
-        ca_id: &str,
-        revoked: &[(Vec<u8>, Revocation)],
-        now: u64,
-        actor: &str,
-    ) -> Result<Vec<u8>, AuthorityError> {
-        let ca = self.ca(ca_id)?;
-        let next_update = now + self.crl_validity();
-        let (number, _) = self.store.next_crl_number(
-            ca_id,
-            AuditEvent {
-                time: now,
-                actor: actor.to_owned(),
-                action: AuditAction::Crl,
-                object: format!("crl:{ca_id}"),
-                details: vec![
-                    ("entries".to_owned(), revoked.len().to_string()),
-                    ("next_update".to_owned(), next_update.to_string()),
-                ],
-            },
-        )?;
-        Ok(crl::build(
-            &CrlContent {
-                issuer: &ca.name,
-                issuer_key_id: &ca.key_id,
-                number,
-                this_update: now,
-                next_update,
-                revoked,
-            },
-            &ca.key,
-        )?)
     }
 }
 

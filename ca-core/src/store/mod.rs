@@ -161,6 +161,24 @@ pub trait Store: Send + Sync {
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError>;
 
+    /// Allocates the next CRL number of `issuer_ca` and reads the CA's revocation index as of
+    /// that allocation, appending the audit event `event` makes of the number of entries,
+    /// atomically: a revocation committed before the number was allocated is on the list, one
+    /// committed after it on the next number's list, so a CRL never lists less than a CRL of a
+    /// lower number did (RFC 5280 §5.2.3: the higher number supersedes) unless a hold was
+    /// released. This default reads the index, then allocates: right for a store one process
+    /// holds (sled), whose authority signs one CRL at a time; a store several processes share
+    /// does both in one transaction.
+    fn next_crl(
+        &self,
+        issuer_ca: &str,
+        event: &dyn Fn(usize) -> AuditEvent,
+    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+        let revoked = self.revoked(issuer_ca)?;
+        let (number, _) = self.next_crl_number(issuer_ca, event(revoked.len()))?;
+        Ok((number, revoked))
+    }
+
     /// Appends one audit record on its own, durable before it returns. Concurrent calls may be
     /// made durable together (one journal sync); each still returns its own record.
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError>;
@@ -283,6 +301,13 @@ impl Store for Box<dyn Store> {
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError> {
         (**self).next_crl_number(issuer_ca, event)
+    }
+    fn next_crl(
+        &self,
+        issuer_ca: &str,
+        event: &dyn Fn(usize) -> AuditEvent,
+    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+        (**self).next_crl(issuer_ca, event)
     }
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
         (**self).append_audit(event)

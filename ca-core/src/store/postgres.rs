@@ -486,6 +486,27 @@ fn append_tx(
     Ok(record)
 }
 
+/// Allocates the next CRL number of `issuer_ca` inside `tx`.
+fn next_crl_number_tx(tx: &mut Transaction<'_>, issuer_ca: &str) -> Result<u64, StoreError> {
+    // The row lock of the upsert serialises numbering per CA even without the chain lock.
+    let last: i64 = tx
+        .query_one(
+            "INSERT INTO crl_numbers (issuer_ca, last) VALUES ($1, 1)
+             ON CONFLICT (issuer_ca) DO UPDATE SET last = crl_numbers.last + 1
+             RETURNING last",
+            &[&issuer_ca],
+        )
+        .map_err(|e| match backend(e) {
+            StoreError::Backend(e) => {
+                StoreError::Backend(format!("CRL number of {issuer_ca}: {e}"))
+            }
+            other => other,
+        })?
+        .get(0);
+    u64::try_from(last)
+        .map_err(|_| StoreError::Corrupt(format!("CRL number {last} of {issuer_ca}")))
+}
+
 /// Inserts a certificate (and its revocation index entry, when stored revoked); refuses a
 /// serial that exists. The primary key guarantees the same if a check were ever skipped.
 fn insert_certificate_tx(
@@ -723,24 +744,33 @@ impl Store for PgStore {
         issuer_ca: &str,
         event: AuditEvent,
     ) -> Result<(u64, AuditRecord), StoreError> {
-        self.audited(event, |tx| {
-            // The row lock of the upsert serialises numbering per CA even without the chain lock.
-            let last: i64 = tx
-                .query_one(
-                    "INSERT INTO crl_numbers (issuer_ca, last) VALUES ($1, 1)
-                     ON CONFLICT (issuer_ca) DO UPDATE SET last = crl_numbers.last + 1
-                     RETURNING last",
+        self.audited(event, |tx| next_crl_number_tx(tx, issuer_ca))
+    }
+
+    /// The index is read in the numbering transaction, after the chain lock, which every
+    /// revocation and release holds too: the list is exactly what was committed before this
+    /// number, whichever process revoked.
+    fn next_crl(
+        &self,
+        issuer_ca: &str,
+        event: &dyn Fn(usize) -> AuditEvent,
+    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+        if issuer_ca.contains('\0') {
+            return Err(StoreError::InvalidCaId(issuer_ca.to_owned()));
+        }
+        self.pool.transaction(true, |tx| {
+            let revoked = tx
+                .query(
+                    "SELECT serial, body FROM revoked WHERE issuer_ca = $1 ORDER BY serial",
                     &[&issuer_ca],
                 )
-                .map_err(|e| match backend(e) {
-                    StoreError::Backend(e) => {
-                        StoreError::Backend(format!("CRL number of {issuer_ca}: {e}"))
-                    }
-                    other => other,
-                })?
-                .get(0);
-            u64::try_from(last)
-                .map_err(|_| StoreError::Corrupt(format!("CRL number {last} of {issuer_ca}")))
+                .map_err(backend)?
+                .iter()
+                .map(|row| Ok((row.get(0), decode(row.get(1), "revocation")?)))
+                .collect::<Result<Vec<(Vec<u8>, Revocation)>, StoreError>>()?;
+            let number = next_crl_number_tx(tx, issuer_ca)?;
+            append_tx(tx, event(revoked.len()), self.audit_mac.get())?;
+            Ok((number, revoked))
         })
     }
 

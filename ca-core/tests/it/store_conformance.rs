@@ -312,6 +312,44 @@ fn crl_numbers_count_per_ca_and_persist<B: Backend>() {
     assert_eq!(chain_ok(&store), 7);
 }
 
+/// `next_crl`: the number and the CA's revocation index as of it, with the audit record made of
+/// the entry count, in one write.
+fn next_crl_numbers_the_revocation_index_with_its_record<B: Backend>() {
+    let backend = B::fresh();
+    let store = backend.open();
+    issue(&store, &[0x11], "sign");
+    issue(&store, &[0x12], "sign");
+    issue(&store, &[0x13], "auth");
+    revoke(&store, &[0x12]).unwrap();
+    revoke(&store, &[0x13]).unwrap();
+    let named = |entries: usize| event(AuditAction::Crl, &format!("crl:sign:{entries}"));
+    let (number, revoked) = store.next_crl("sign", &named).unwrap();
+    assert_eq!(number, 1);
+    assert_eq!(
+        revoked,
+        vec![(vec![0x12], revocation(RevocationReason::KeyCompromise))]
+    );
+    assert_eq!(
+        store.audit_log().unwrap().last().unwrap().event.object,
+        "crl:sign:1"
+    );
+    revoke(&store, &[0x11]).unwrap();
+    let (number, revoked) = store.next_crl("sign", &named).unwrap();
+    assert_eq!(number, 2);
+    let serials: Vec<Vec<u8>> = revoked.into_iter().map(|(s, _)| s).collect();
+    assert_eq!(serials, [vec![0x11], vec![0x12]]);
+    assert_eq!(
+        store.audit_log().unwrap().last().unwrap().event.object,
+        "crl:sign:2"
+    );
+    // Numbered on the same counter as `next_crl_number`.
+    let (number, _) = store
+        .next_crl_number("sign", event(AuditAction::Crl, "crl:sign"))
+        .unwrap();
+    assert_eq!(number, 3);
+    assert_eq!(chain_ok(&store), 9);
+}
+
 fn empty_store_verifies_and_has_no_head<B: Backend>() {
     let backend = B::fresh();
     let store = backend.open();
@@ -406,5 +444,6 @@ conformance!(
     revoked_lists_only_that_ca_sorted_by_serial,
     ca_ids_with_nul_are_refused,
     crl_numbers_count_per_ca_and_persist,
+    next_crl_numbers_the_revocation_index_with_its_record,
     empty_store_verifies_and_has_no_head,
 );
