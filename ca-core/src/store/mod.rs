@@ -173,7 +173,7 @@ pub trait Store: Send + Sync {
         &self,
         issuer_ca: &str,
         event: &dyn Fn(usize) -> AuditEvent,
-    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+    ) -> Result<NumberedCrl, StoreError> {
         let revoked = self.revoked(issuer_ca)?;
         let (number, _) = self.next_crl_number(issuer_ca, event(revoked.len()))?;
         Ok((number, revoked))
@@ -306,7 +306,7 @@ impl Store for Box<dyn Store> {
         &self,
         issuer_ca: &str,
         event: &dyn Fn(usize) -> AuditEvent,
-    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+    ) -> Result<NumberedCrl, StoreError> {
         (**self).next_crl(issuer_ca, event)
     }
     fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
@@ -366,6 +366,10 @@ impl Store for Box<dyn Store> {
         (**self).probe()
     }
 }
+
+/// What [`Store::next_crl`] returns: the CRL number and the CA's revoked certificates as of it
+/// (serial, revocation), ordered by serial.
+pub type NumberedCrl = (u64, Vec<(Vec<u8>, Revocation)>);
 
 /// What [`Store::append_audit_then`] calls with the outcome.
 pub type AuditDone = Box<dyn FnOnce(Result<AuditRecord, StoreError>) + Send>;

@@ -18,8 +18,8 @@
 use super::group_commit::GroupCommit;
 use super::pg_tls::{self, Connect, MakeRustls};
 use super::{
-    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
-    Store, StoreError, TokenRecord,
+    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, NumberedCrl, Revocation,
+    RevocationReason, Store, StoreError, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
@@ -754,7 +754,7 @@ impl Store for PgStore {
         &self,
         issuer_ca: &str,
         event: &dyn Fn(usize) -> AuditEvent,
-    ) -> Result<(u64, Vec<(Vec<u8>, Revocation)>), StoreError> {
+    ) -> Result<NumberedCrl, StoreError> {
         if issuer_ca.contains('\0') {
             return Err(StoreError::InvalidCaId(issuer_ca.to_owned()));
         }
