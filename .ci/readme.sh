@@ -9,7 +9,9 @@
 # (`export HPKI_STORE=…`) by the throwaway cluster's URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -e hpki-data ] && { echo "readme.sh: ./hpki-data exists; refusing to touch it" >&2; exit 2; }
+for d in hpki-data hpki-a hpki-b; do
+    [ -e "$d" ] && { echo "readme.sh: ./$d exists; refusing to touch it" >&2; exit 2; }
+done
 work=$(mktemp -d)
 server=
 instances=
