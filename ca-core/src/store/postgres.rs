@@ -104,6 +104,22 @@ const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 /// How long [`PgStore::probe`] waits for the server's answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+impl Drop for Pool {
+    /// Closing a `postgres::Client` blocks on the client's own runtime, which panics on a thread
+    /// that drives another (the service drops its store at shutdown on an actix thread): the
+    /// idle connections are closed on a thread of their own.
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            self.idle
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl Pool {
     fn new(mut connect: Connect) -> Self {
         let config = &mut connect.config;
