@@ -206,7 +206,7 @@ pub enum RawKey {
 
 impl RawKey {
     pub fn new(key: &SigningKey) -> Self {
-        let pkcs8 = key.to_pkcs8();
+        let pkcs8 = key.to_pkcs8().expect("software key");
         let rng = SystemRandom::new();
         match key.algorithm() {
             KeyAlgorithm::P256 => Self::Ecdsa(
@@ -265,7 +265,8 @@ impl OpensslSigner {
         }
         Self {
             certificate: X509::from_der(&signer.certificate).expect("certificate"),
-            key: PKey::private_key_from_der(&signer.key.to_pkcs8()).expect("key"),
+            key: PKey::private_key_from_der(&signer.key.to_pkcs8().expect("software key"))
+                .expect("key"),
             chain,
         }
     }

@@ -1,4 +1,10 @@
-//! Signing keys: ring backend (PKCS#11 may follow), plus adapters to the RustCrypto builder traits.
+//! Signing keys behind one type, [`SigningKey`], with two backends: software keys (ring, PKCS#8
+//! sealed at rest by the callers) and keys in a PKCS#11 token (`pkcs11`); plus adapters to the
+//! RustCrypto builder traits.
+
+mod pkcs11;
+
+pub use pkcs11::{Pkcs11KeyRef, Pkcs11Pin, Pkcs11Token};
 
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::oid;
@@ -75,6 +81,23 @@ pub enum KeyError {
     /// The key could not sign.
     #[error("signing failed")]
     Signing,
+    /// The token holding the key cannot be reached now (removed, its sessions gone, the module
+    /// not initialized): worth retrying later; the next call reconnects.
+    #[error("key store unavailable: {0}")]
+    Unavailable(String),
+    /// The token refused the PIN (wrong, locked, expired).
+    #[error("the token refused the PIN: {0}")]
+    PinRefused(String),
+    /// The token lacks a mechanism the key needs (e.g. CKM_EDDSA for Ed25519).
+    #[error("mechanism not supported by the token: {0}")]
+    MechanismUnsupported(String),
+    /// Any other PKCS#11 failure: module not loadable, key not found or not guarded, a label in
+    /// use.
+    #[error("PKCS#11: {0}")]
+    Token(String),
+    /// The private key is held in a token and cannot be exported.
+    #[error("the private key is held in a token and cannot be exported")]
+    NotExportable,
 }
 
 impl From<der::Error> for KeyError {
@@ -88,10 +111,12 @@ const RSA_MIN_BITS: u32 = 2048;
 /// ring's upper bound for RSA moduli.
 const RSA_MAX_BITS: u32 = 8192;
 
+/// The backend seam: where the private key is and what signs with it.
 enum Backend {
     Ecdsa(rsig::EcdsaKeyPair),
     Ed25519(rsig::Ed25519KeyPair),
     Rsa(rsig::RsaKeyPair),
+    Token(pkcs11::TokenKey),
 }
 
 /// Size of generated RSA keys: 3072 bits, acceptable beyond 2030 (NIST SP 800-57 Pt 1).
@@ -101,9 +126,12 @@ pub const RSA_GENERATED_BITS: usize = 3072;
 pub struct SigningKey {
     backend: Backend,
     params: KeyParams,
-    pkcs8: Zeroizing<Vec<u8>>,
+    /// The software key's PKCS#8; none for a token's key.
+    pkcs8: Option<Zeroizing<Vec<u8>>>,
     spki: SubjectPublicKeyInfoOwned,
     signature_algorithm: AlgorithmIdentifierOwned,
+    /// RSA only: RSASSA-PSS instead of PKCS#1 v1.5 ([`SigningKey::with_rsa_pss`]).
+    pss: bool,
     rng: SystemRandom,
 }
 
@@ -217,6 +245,23 @@ impl SigningKey {
             algorithm: spki_alg,
             subject_public_key: BitString::from_bytes(&public_key)?,
         };
+        Self::assemble(backend, Some(pkcs8), spki, rng)
+    }
+
+    /// A token's key with the public key the token reports.
+    fn from_token(
+        key: pkcs11::TokenKey,
+        spki: SubjectPublicKeyInfoOwned,
+    ) -> Result<Self, KeyError> {
+        Self::assemble(Backend::Token(key), None, spki, SystemRandom::new())
+    }
+
+    fn assemble(
+        backend: Backend,
+        pkcs8: Option<Zeroizing<Vec<u8>>>,
+        spki: SubjectPublicKeyInfoOwned,
+        rng: SystemRandom,
+    ) -> Result<Self, KeyError> {
         let params = key_params(&spki)?;
         let signature_algorithm = match params.algorithm {
             // RFC 5758 §3.2: ECDSA signature AlgorithmIdentifiers omit parameters.
@@ -239,13 +284,51 @@ impl SigningKey {
             pkcs8,
             spki,
             signature_algorithm,
+            pss: false,
             rng,
         })
     }
 
-    /// The PKCS#8 DER, for sealing at rest only.
-    pub fn to_pkcs8(&self) -> zeroize::Zeroizing<Vec<u8>> {
-        self.pkcs8.clone()
+    /// The PKCS#8 DER, for sealing at rest only; [`KeyError::NotExportable`] for a token's key.
+    pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.pkcs8.clone().ok_or(KeyError::NotExportable)
+    }
+
+    /// Where a token's key is (what to store in place of a sealed blob); `None` for a software key.
+    pub fn pkcs11_ref(&self) -> Option<&Pkcs11KeyRef> {
+        match &self.backend {
+            Backend::Token(key) => Some(key.reference()),
+            Backend::Ecdsa(_) | Backend::Ed25519(_) | Backend::Rsa(_) => None,
+        }
+    }
+
+    /// An RSA key that signs RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-octet salt
+    /// (RFC 4055 §3.1, RFC 8017 §8.1) instead of PKCS#1 v1.5; other keys are `Unsupported`.
+    pub fn with_rsa_pss(mut self) -> Result<Self, KeyError> {
+        if self.params.algorithm != KeyAlgorithm::Rsa {
+            return Err(KeyError::Unsupported(format!(
+                "RSASSA-PSS with a {} key",
+                algorithm_name(self.params.algorithm)
+            )));
+        }
+        // RFC 5754 §2: SHA-2 AlgorithmIdentifiers without parameters.
+        let sha256 = AlgorithmIdentifierRef {
+            oid: oid::ID_SHA_256,
+            parameters: None,
+        };
+        let sha256_der = der::Encode::to_der(&sha256)?;
+        let params = RsaPssParams {
+            hash_algorithm: Some(sha256),
+            mask_gen_algorithm: Some(AlgorithmIdentifierRef {
+                oid: oid::ID_MGF_1,
+                parameters: Some(der::asn1::AnyRef::from_der(&sha256_der)?),
+            }),
+            salt_length: Some(DigestAlgorithm::Sha256.len() as u32),
+            trailer_field: None,
+        };
+        self.signature_algorithm = alg_id(oid::ID_RSASSA_PSS, Some(Any::encode_from(&params)?));
+        self.pss = true;
+        Ok(self)
     }
     /// The key's algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
@@ -274,9 +357,26 @@ impl SigningKey {
             Backend::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
             Backend::Rsa(pair) => {
                 let mut sig = vec![0; pair.public().modulus_len()];
-                pair.sign(&rsig::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
+                let padding: &dyn rsig::RsaEncoding = if self.pss {
+                    &rsig::RSA_PSS_SHA256
+                } else {
+                    &rsig::RSA_PKCS1_SHA256
+                };
+                pair.sign(padding, &self.rng, message, &mut sig)
                     .map_err(|_| KeyError::Signing)?;
                 Ok(sig)
+            }
+            Backend::Token(key) => {
+                use pkcs11::TokenScheme as T;
+                let scheme = match self.params.algorithm {
+                    KeyAlgorithm::P256 => T::Ecdsa(DigestAlgorithm::Sha256),
+                    KeyAlgorithm::P384 => T::Ecdsa(DigestAlgorithm::Sha384),
+                    KeyAlgorithm::Ed25519 => T::Ed25519,
+                    KeyAlgorithm::Rsa if self.pss => T::RsaPssSha256,
+                    KeyAlgorithm::Rsa => T::RsaPkcs1Sha256,
+                    KeyAlgorithm::P521 | KeyAlgorithm::Dsa => return Err(KeyError::Signing),
+                };
+                key.sign(&scheme, message)
             }
         }
     }

@@ -121,11 +121,12 @@ pub mod issue {
     };
 }
 
-/// Keys: generation, algorithms and their parameters, signature verification.
+/// Keys: software or in a PKCS#11 token, generation, algorithms and their parameters, signature
+/// verification.
 pub mod key {
     pub use crate::engine::key::{
-        KeyAlgorithm, KeyError, KeyParams, PublicKey, RSA_GENERATED_BITS, RawSignature, SigningKey,
-        describe_public_key, key_params, verify,
+        KeyAlgorithm, KeyError, KeyParams, Pkcs11KeyRef, Pkcs11Pin, Pkcs11Token, PublicKey,
+        RSA_GENERATED_BITS, RawSignature, SigningKey, describe_public_key, key_params, verify,
     };
 }
 

@@ -679,7 +679,7 @@ impl<S: Store> Authority<S> {
             now,
             actor,
         )?;
-        let sealed_key = self.sealer.seal(&key.to_pkcs8(), id.as_bytes())?;
+        let sealed_key = self.sealer.seal(&key.to_pkcs8()?, id.as_bytes())?;
         let credential = CredentialRecord {
             id: id.clone(),
             owner: owner.clone(),

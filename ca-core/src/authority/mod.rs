@@ -326,7 +326,7 @@ impl<S: Store> Authority<S> {
                 records.push(AuthorityRecord {
                     id: id.clone(),
                     certificate_der: der.clone(),
-                    sealed_key: sealer.seal(&key.to_pkcs8(), id.as_bytes())?,
+                    sealed_key: sealer.seal(&key.to_pkcs8()?, id.as_bytes())?,
                 });
                 let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
                 if let Some(parent) = &parent {

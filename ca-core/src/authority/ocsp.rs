@@ -202,7 +202,7 @@ impl<S: Store> Maker<'_, S> {
         let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
         let sealed_key = self
             .sealer
-            .seal(&key.to_pkcs8(), &seal_context(ca_id, &serial))?;
+            .seal(&key.to_pkcs8()?, &seal_context(ca_id, &serial))?;
         let setting = serde_json::to_vec(&ResponderSetting {
             serial: hex::encode(&serial),
             sealed_key,

@@ -422,7 +422,7 @@ impl<S: Store> Authority<S> {
         context.extend_from_slice(&record.serial);
         let setting = serde_json::to_vec(&StoredTsaKey {
             serial: hex::encode(&record.serial),
-            sealed_key: hex::encode(self.sealer.seal(&key.to_pkcs8(), &context)?),
+            sealed_key: hex::encode(self.sealer.seal(&key.to_pkcs8()?, &context)?),
         })
         .map_err(|e| AuthorityError::Config(e.to_string()))?;
         let tsa = Tsa::new(key, &record.der, &self.chain(&record.issuer_ca)?, policy)

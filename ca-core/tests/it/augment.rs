@@ -326,7 +326,7 @@ fn a_foreign_tsa_is_trusted_under_its_anchor_only_and_must_echo_the_nonce() {
     let (tsa_cert, tsa_chain) = crate::support::tsa::issue_tsa_certificate(&other, &tsa_key);
     let make = |replay| InProcess {
         tsa: Tsa::new(
-            SigningKey::from_pkcs8(&tsa_key.to_pkcs8()).unwrap(),
+            SigningKey::from_pkcs8(&tsa_key.to_pkcs8().expect("software key")).unwrap(),
             &tsa_cert,
             &tsa_chain,
             ObjectIdentifier::new("1.2.3.4.1").unwrap(),

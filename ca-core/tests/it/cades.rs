@@ -291,7 +291,7 @@ fn openssl_stream(dir: &Path) -> Vec<u8> {
     let pem = |label, der: &[u8]| der::pem::encode_string(label, der::pem::LineEnding::LF, der);
     std::fs::write(
         dir.join("k.pem"),
-        pem("PRIVATE KEY", &s.key.to_pkcs8()).unwrap(),
+        pem("PRIVATE KEY", &s.key.to_pkcs8().expect("software key")).unwrap(),
     )
     .unwrap();
     std::fs::write(dir.join("c.pem"), sign_fixture::pem(&s.certificate)).unwrap();

@@ -78,7 +78,7 @@ fn signature_from_another_key_fails() {
 #[test]
 fn pkcs8_round_trip_keeps_the_key() {
     for (name, key, _) in all_keys() {
-        let pkcs8 = key.to_pkcs8();
+        let pkcs8 = key.to_pkcs8().expect("software key");
         let again = SigningKey::from_pkcs8(&pkcs8).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(again.public_key_info(), key.public_key_info(), "{name}");
         assert_eq!(again.algorithm(), key.algorithm(), "{name}");
@@ -247,6 +247,7 @@ fn garbage_pkcs8_is_malformed() {
     let mut tampered = SigningKey::generate(KeyAlgorithm::P256)
         .unwrap()
         .to_pkcs8()
+        .unwrap()
         .to_vec();
     let n = tampered.len();
     tampered[n - 1] ^= 0x01; // last byte of the embedded public key

@@ -21,6 +21,7 @@ mod credential_sign;
 mod credential_store;
 mod hcrole_der;
 mod hostile_der;
+mod hsm;
 mod key_openssl;
 mod key_sign;
 mod module_graph;

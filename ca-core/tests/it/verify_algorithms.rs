@@ -41,7 +41,11 @@ fn openssl_sign(alg: &str, extra: &[&str]) -> Vec<u8> {
     let d = dir.path();
     let s = signer(alg);
     std::fs::write(d.join("doc.txt"), DOC).unwrap();
-    std::fs::write(d.join("key.pem"), pem("PRIVATE KEY", &s.key.to_pkcs8())).unwrap();
+    std::fs::write(
+        d.join("key.pem"),
+        pem("PRIVATE KEY", &s.key.to_pkcs8().expect("software key")),
+    )
+    .unwrap();
     std::fs::write(d.join("cert.pem"), pem("CERTIFICATE", &s.certificate)).unwrap();
     let chain: String = s.chain.iter().map(|c| pem("CERTIFICATE", c)).collect();
     std::fs::write(d.join("chain.pem"), chain).unwrap();

@@ -24,7 +24,11 @@ fn openssl_stream(dir: &Path, content: &[u8]) -> Vec<u8> {
         dir.join("doc"),
         dir.join("s.p7m"),
     );
-    std::fs::write(&key, pem("PRIVATE KEY", &s.key.to_pkcs8())).unwrap();
+    std::fs::write(
+        &key,
+        pem("PRIVATE KEY", &s.key.to_pkcs8().expect("software key")),
+    )
+    .unwrap();
     std::fs::write(&cert, pem("CERTIFICATE", &s.certificate)).unwrap();
     std::fs::write(&doc, content).unwrap();
     let chain: String = s.chain.iter().map(|c| pem("CERTIFICATE", c)).collect();

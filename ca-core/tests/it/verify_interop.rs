@@ -116,7 +116,11 @@ fn openssl_signatures_verify() {
         let key = dir.path().join(format!("{alg}.key"));
         let cert = dir.path().join(format!("{alg}.pem"));
         let chain = dir.path().join(format!("{alg}-chain.pem"));
-        std::fs::write(&key, pem("PRIVATE KEY", &s.key.to_pkcs8())).unwrap();
+        std::fs::write(
+            &key,
+            pem("PRIVATE KEY", &s.key.to_pkcs8().expect("software key")),
+        )
+        .unwrap();
         std::fs::write(&cert, pem("CERTIFICATE", &s.certificate)).unwrap();
         let chain_pem: String = s.chain.iter().map(|c| pem("CERTIFICATE", c)).collect();
         std::fs::write(&chain, chain_pem).unwrap();

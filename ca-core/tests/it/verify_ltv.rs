@@ -86,7 +86,7 @@ pub(crate) fn setup_with(profiles: ca_core::profile::ProfileSet) -> Ltv {
     let tsa_key = SigningKey::generate(KeyAlgorithm::P256).unwrap();
     let (tsa_certificate, tsa_chain) = issue_tsa_certificate(&authority, &tsa_key);
     let tsa = Tsa::new(
-        SigningKey::from_pkcs8(tsa_key.to_pkcs8().as_slice()).unwrap(),
+        SigningKey::from_pkcs8(tsa_key.to_pkcs8().expect("software key").as_slice()).unwrap(),
         &tsa_certificate,
         &tsa_chain,
         POLICY_OID.parse().unwrap(),

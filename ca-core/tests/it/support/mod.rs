@@ -8,6 +8,7 @@ pub mod openssl;
 pub mod pki_authority;
 pub mod postgres;
 pub mod sign_fixture;
+pub mod softhsm;
 pub mod store;
 pub mod tsa;
 pub mod x509;

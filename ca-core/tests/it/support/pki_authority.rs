@@ -46,7 +46,7 @@ pub fn fixed_key(dir: &Path, name: &str) -> SigningKey {
         }
         .unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, key.to_pkcs8().as_slice()).unwrap();
+        std::fs::write(&path, key.to_pkcs8().expect("software key").as_slice()).unwrap();
     }
     let der = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     SigningKey::from_pkcs8(&der).unwrap()
