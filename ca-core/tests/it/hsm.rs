@@ -8,8 +8,9 @@
 use crate::support::softhsm;
 
 /// One token per test of `token`, named after it.
-const TOKENS: [&str; 10] = [
+const TOKENS: [&str; 11] = [
     "p256", "p384", "ed25519", "rsa", "rsa-pss", "guarded", "many", "logout", "finalize", "pin",
+    "ca",
 ];
 
 #[test]
@@ -366,5 +367,101 @@ mod token {
         let missing = Pkcs11Token::open(&softhsm::module(), "no-such", Pkcs11Pin::new(USER_PIN), 1)
             .unwrap_err();
         assert!(matches!(missing, KeyError::Unavailable(_)), "{missing:?}");
+    }
+
+    /// A CA whose key is in the token issues a certificate for a signer whose key is in the token
+    /// too; `openssl verify` accepts the chain, and `openssl cms -verify` the CMS signature
+    /// `ca_core::sign` makes with the signer's token key.
+    #[test]
+    #[ignore = "run by hsm::softhsm_tokens with SOFTHSM2_CONF"]
+    fn ca() {
+        use crate::support::x509::{self, Ca, Issue};
+        let _module = softhsm::shared();
+        let token = softhsm::token("ca");
+        let root = Ca::with_key(
+            "HSM Root",
+            token.generate(KeyAlgorithm::P384, "root").unwrap(),
+        );
+        let signer = Ca::with_key(
+            "HSM Practitioner",
+            token.generate(KeyAlgorithm::P256, "practitioner").unwrap(),
+        );
+        let root_der = root.self_signed();
+        let signer_der = root.issue(&signer, Issue::signer(2, vec![]));
+
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pem = |name: &str, der: &[u8]| {
+            let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der);
+            std::fs::write(d.join(name), pem.unwrap()).unwrap();
+        };
+        pem("root.pem", &root_der);
+        pem("signer.pem", &signer_der);
+        let at = (x509::NOW + 3_600).to_string();
+        let (ok, said) = openssl(
+            d,
+            &[
+                "verify",
+                "-CAfile",
+                "root.pem",
+                "-no-CApath",
+                "-attime",
+                &at,
+                "signer.pem",
+            ],
+        );
+        assert!(
+            ok && said.contains("signer.pem: OK"),
+            "openssl verify: {said}"
+        );
+
+        let content = b"prescription: amoxicillin 500 mg";
+        let digest = ca_core::sign::DigestAlgorithm::for_key(&signer.key).digest(content);
+        let cms = ca_core::sign::sign(&ca_core::sign::SignatureRequest {
+            key: &signer.key,
+            certificate: &signer_der,
+            chain: std::slice::from_ref(&root_der),
+            digest: &digest,
+            signing_time: x509::NOW + 3_600,
+            commitment_type: None,
+            claimed_role: None,
+            attached: None,
+        })
+        .unwrap();
+        std::fs::write(d.join("sig.der"), &cms).unwrap();
+        std::fs::write(d.join("content"), content).unwrap();
+        let verify_cms = |content: &str| {
+            openssl(
+                d,
+                &[
+                    "cms",
+                    "-verify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    "sig.der",
+                    "-content",
+                    content,
+                    "-CAfile",
+                    "root.pem",
+                    "-no-CApath",
+                    "-attime",
+                    &at,
+                    "-purpose",
+                    "any",
+                    "-out",
+                    "/dev/null",
+                ],
+            )
+        };
+        let (ok, said) = verify_cms("content");
+        assert!(
+            ok && said.contains("Verification successful"),
+            "openssl cms: {said}"
+        );
+        std::fs::write(d.join("other"), b"prescription: amoxicillin 900 mg").unwrap();
+        let (ok, said) = verify_cms("other");
+        assert!(!ok, "openssl accepted other content: {said}");
     }
 }

@@ -361,3 +361,32 @@ fn debug_shows_no_key_material() {
     let dbg = format!("{key:?}");
     assert_eq!(dbg, "SigningKey { .. }");
 }
+
+/// `with_rsa_pss` (issue 16): a software RSA key signs RSASSA-PSS (SHA-256, MGF1-SHA-256, salt
+/// 32) under an AlgorithmIdentifier whose parameters say so; other keys refuse it.
+#[test]
+fn rsa_pss_is_signed_with_its_parameters() {
+    let key = SigningKey::from_pkcs8(RSA2048)
+        .unwrap()
+        .with_rsa_pss()
+        .unwrap();
+    let alg = key.signature_algorithm();
+    assert_eq!(alg.oid, oid::ID_RSASSA_PSS);
+    let message = b"pss";
+    let signature = key.sign(message).unwrap();
+    key::verify(key.public_key_info(), &alg, message, &signature).unwrap();
+    // The PKCS#1 v1.5 identifier does not verify a PSS signature.
+    let pkcs1 = SigningKey::from_pkcs8(RSA2048)
+        .unwrap()
+        .signature_algorithm();
+    assert!(matches!(
+        key::verify(key.public_key_info(), &pkcs1, message, &signature),
+        Err(KeyError::BadSignature)
+    ));
+    assert!(matches!(
+        SigningKey::generate(KeyAlgorithm::P256)
+            .unwrap()
+            .with_rsa_pss(),
+        Err(KeyError::Unsupported(_))
+    ));
+}
