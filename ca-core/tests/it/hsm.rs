@@ -269,6 +269,53 @@ mod token {
                 Attribute::Extractable(false)
             ]
         );
+        drop(session);
+
+        // A key someone put in the token as extractable is refused, and so is a reference whose
+        // algorithm is not the key's.
+        let session = ctx.open_rw_session(slot_of(&ctx, "guarded")).unwrap();
+        let p256 = der::Encode::to_der(&ca_core::oid::SECP_256_R_1).unwrap();
+        let common = |class| {
+            vec![
+                Attribute::Class(class),
+                Attribute::Token(true),
+                Attribute::Id(vec![1, 2, 3]),
+                Attribute::Label(b"exportable".to_vec()),
+            ]
+        };
+        let mut public = common(ObjectClass::PUBLIC_KEY);
+        public.push(Attribute::EcParams(p256));
+        let mut private = common(ObjectClass::PRIVATE_KEY);
+        private.extend([
+            Attribute::Private(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Sign(true),
+        ]);
+        session
+            .generate_key_pair(
+                &cryptoki::mechanism::Mechanism::EccKeyPairGen,
+                &public,
+                &private,
+            )
+            .unwrap();
+        let exportable = Pkcs11KeyRef {
+            module: softhsm::module(),
+            token: "guarded".into(),
+            label: "exportable".into(),
+            id: "010203".into(),
+            algorithm: KeyAlgorithm::P256,
+        };
+        match token.key(&exportable) {
+            Err(KeyError::Token(why)) => assert!(why.contains("not sensitive"), "{why}"),
+            other => panic!("an extractable key was opened: {other:?}"),
+        }
+        let mut wrong = key.pkcs11_ref().unwrap().clone();
+        wrong.algorithm = KeyAlgorithm::P384;
+        match token.key(&wrong) {
+            Err(KeyError::Token(why)) => assert!(why.contains("not P-384"), "{why}"),
+            other => panic!("a P-256 key was opened as P-384: {other:?}"),
+        }
     }
 
     /// One login serves many signatures from several threads (the pool keeps sessions open).
