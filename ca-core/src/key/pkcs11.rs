@@ -24,7 +24,7 @@ use spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 /// Where a private key lives in a token: stored in place of the sealed PKCS#8 blob. It names the
 /// key; nothing in it can recreate the key, which never leaves the token.
@@ -63,6 +63,9 @@ impl fmt::Debug for Pkcs11Pin {
 struct Module {
     path: PathBuf,
     ctx: Pkcs11,
+    /// Every call holds it shared; [`Pkcs11Token::reinitialize_module`] holds it exclusively, as
+    /// C_Finalize may not run while other threads are in the library (PKCS#11 3.0 §5.4).
+    calls: RwLock<()>,
 }
 
 static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Module>>>> = OnceLock::new();
@@ -86,6 +89,7 @@ fn module(path: &Path) -> Result<Arc<Module>, KeyError> {
     let m = Arc::new(Module {
         path: path.to_path_buf(),
         ctx,
+        calls: RwLock::new(()),
     });
     m.initialize().map_err(|e| m.error(e))?;
     modules.insert(path.to_path_buf(), m.clone());
@@ -413,6 +417,12 @@ impl Pkcs11Token {
     /// is repaired and `op` tried once more; an unreachable token drops every pooled session (the
     /// next call starts afresh) and answers [`KeyError::Unavailable`].
     fn run<T>(&self, op: impl Fn(&Session, u64) -> Result<T, OpError>) -> Result<T, KeyError> {
+        let _calls = self
+            .inner
+            .module
+            .calls
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut retried = false;
         loop {
             let (session, epoch) = match self.acquire() {
@@ -456,6 +466,26 @@ impl Pkcs11Token {
                 }
             }
         }
+    }
+
+    /// Finalizes the module and initializes it again, once no call is in it: what a module that
+    /// lost a token needs to see it again (SoftHSM whose token directory went away and came back
+    /// answers CKR_GENERAL_ERROR until then). Every token of the module loses its sessions; their
+    /// next call opens new ones. For the service's health check to call when `Unavailable`
+    /// persists (ca-core reads no clock to pace it).
+    pub fn reinitialize_module(&self) -> Result<(), KeyError> {
+        let module = &self.inner.module;
+        {
+            let _exclusive = module.calls.write().unwrap_or_else(PoisonError::into_inner);
+            match module.ctx.clone().finalize() {
+                Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiNotInitialized, _)) => {}
+                Err(e) => return Err(module.error(e)),
+            }
+            module.initialize().map_err(|e| module.error(e))?;
+        }
+        let epoch = lock(&self.inner.pool).epoch;
+        self.reset(epoch);
+        Ok(())
     }
 
     fn fail(&self, e: OpError) -> KeyError {

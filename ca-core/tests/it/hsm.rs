@@ -8,9 +8,9 @@
 use crate::support::softhsm;
 
 /// One token per test of `token`, named after it.
-const TOKENS: [&str; 11] = [
+const TOKENS: [&str; 12] = [
     "p256", "p384", "ed25519", "rsa", "rsa-pss", "guarded", "many", "logout", "finalize", "pin",
-    "ca",
+    "ca", "swapped",
 ];
 
 #[test]
@@ -510,5 +510,39 @@ mod token {
         std::fs::write(d.join("other"), b"prescription: amoxicillin 900 mg").unwrap();
         let (ok, said) = verify_cms("other");
         assert!(!ok, "openssl accepted other content: {said}");
+    }
+
+    /// The token directory swapped for an empty one under the service (issue 16's "token
+    /// removed"): signatures are `Unavailable`, also after the module is initialized again over
+    /// the empty directory; once the tokens are back and the module initialized again, the same
+    /// key signs.
+    #[test]
+    #[ignore = "run by hsm::softhsm_tokens with SOFTHSM2_CONF"]
+    fn swapped() {
+        let _module = softhsm::exclusive();
+        let token = softhsm::token("swapped");
+        let key = token.generate(KeyAlgorithm::P256, "signer").unwrap();
+        key.sign(MESSAGE).unwrap();
+
+        let conf = std::env::var_os("SOFTHSM2_CONF").unwrap();
+        let tokens = Path::new(&conf).parent().unwrap().join("tokens");
+        let away = tokens.with_extension("away");
+        std::fs::rename(&tokens, &away).unwrap();
+        std::fs::create_dir(&tokens).unwrap();
+        for _ in 0..3 {
+            let err = key.sign(MESSAGE).unwrap_err();
+            assert!(matches!(err, KeyError::Unavailable(_)), "{err:?}");
+        }
+        token.reinitialize_module().unwrap();
+        match key.sign(MESSAGE) {
+            Err(KeyError::Unavailable(why)) => assert!(why.contains("no token"), "{why}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+
+        std::fs::remove_dir(&tokens).unwrap();
+        std::fs::rename(&away, &tokens).unwrap();
+        token.reinitialize_module().unwrap();
+        let signature = key.sign(MESSAGE).unwrap();
+        verify_everywhere(&key, MESSAGE, &signature);
     }
 }
