@@ -216,9 +216,47 @@ fn broken(seq: u64, reason: impl Into<String>) -> AuditError {
 /// The error names the first position where the chain breaks: for a gap that is the missing
 /// sequence number (the one expected there), otherwise the offending record's.
 pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Result<u64, AuditError> {
-    let mut prev: Option<&AuditRecord> = None;
+    let mut chain = ChainVerifier::new(None);
     for rec in records {
-        let expected = prev.map_or(1, |p| p.seq + 1);
+        chain.push(rec)?;
+    }
+    Ok(chain.finish(head)?.records)
+}
+
+/// [`verify_chain`] (and, given the MAC key, [`verify_macs`]) one record at a time, for logs
+/// too long to hold (`store::copy` streams them): `push` each record in stored order, then
+/// `finish` with the head.
+pub(crate) struct ChainVerifier {
+    /// Sequence number and hash of the last record pushed.
+    prev: Option<(u64, String)>,
+    records: u64,
+    mac: Option<AuditMac>,
+    /// The first record with a MAC, once one was pushed (with `mac` only).
+    first_keyed: Option<u64>,
+}
+
+/// What [`ChainVerifier::finish`] established.
+pub(crate) struct ChainSummary {
+    /// Records checked.
+    pub(crate) records: u64,
+    /// The first authenticated record, when the MACs were checked.
+    pub(crate) authenticated_from: Option<u64>,
+}
+
+impl ChainVerifier {
+    /// Checks MACs too when given the key.
+    pub(crate) fn new(mac: Option<&AuditMac>) -> Self {
+        Self {
+            prev: None,
+            records: 0,
+            mac: mac.cloned(),
+            first_keyed: None,
+        }
+    }
+
+    /// The next record of the log.
+    pub(crate) fn push(&mut self, rec: &AuditRecord) -> Result<(), AuditError> {
+        let expected = self.prev.as_ref().map_or(1, |p| p.0 + 1);
         if rec.seq != expected {
             return Err(broken(
                 expected,
@@ -228,7 +266,7 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Resul
                 ),
             ));
         }
-        let expected_prev = prev.map_or(GENESIS_HASH, |p| p.hash.as_str());
+        let expected_prev = self.prev.as_ref().map_or(GENESIS_HASH, |p| p.1.as_str());
         if rec.prev_hash != expected_prev {
             return Err(broken(
                 rec.seq,
@@ -238,47 +276,62 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(u64, &str)>) -> Resul
         if rec.compute_hash() != rec.hash {
             return Err(broken(rec.seq, "hash mismatch (record edited)"));
         }
-        prev = Some(rec);
+        if let Some(mac) = &self.mac {
+            check_mac(rec, &mac.key(), &mut self.first_keyed)?;
+        }
+        self.prev = Some((rec.seq, rec.hash.clone()));
+        self.records += 1;
+        Ok(())
     }
-    match (prev, head) {
-        (None, None) => Ok(0),
-        (Some(last), None) => Err(broken(
-            last.seq,
-            format!(
-                "chain ends at seq {} but no head is recorded (head removed)",
-                last.seq
-            ),
-        )),
-        (None, Some((head_seq, _))) => Err(broken(
-            1,
-            format!("no records but head says {head_seq} (records removed)"),
-        )),
-        (Some(last), Some((head_seq, head_hash))) => {
-            if last.seq < head_seq {
-                Err(broken(
-                    last.seq + 1,
-                    format!(
-                        "chain ends at seq {} but head says {head_seq} (newest record removed)",
-                        last.seq
-                    ),
-                ))
-            } else if last.seq > head_seq {
-                Err(broken(
-                    head_seq + 1,
-                    format!(
-                        "chain continues to seq {} past head {head_seq} (records appended outside the store)",
-                        last.seq
-                    ),
-                ))
-            } else if last.hash != head_hash {
-                Err(broken(
-                    last.seq,
-                    "hash differs from the head's (newest record replaced)",
-                ))
-            } else {
-                Ok(records.len() as u64)
+
+    /// Ends the log at `head` (the store's, read at the same moment as the records).
+    pub(crate) fn finish(self, head: Option<(u64, &str)>) -> Result<ChainSummary, AuditError> {
+        match (&self.prev, head) {
+            (None, None) => {}
+            (Some((last, _)), None) => {
+                return Err(broken(
+                    *last,
+                    format!("chain ends at seq {last} but no head is recorded (head removed)"),
+                ));
+            }
+            (None, Some((head_seq, _))) => {
+                return Err(broken(
+                    1,
+                    format!("no records but head says {head_seq} (records removed)"),
+                ));
+            }
+            (Some((last, last_hash)), Some((head_seq, head_hash))) => {
+                if *last < head_seq {
+                    return Err(broken(
+                        last + 1,
+                        format!(
+                            "chain ends at seq {last} but head says {head_seq} (newest record removed)"
+                        ),
+                    ));
+                } else if *last > head_seq {
+                    return Err(broken(
+                        head_seq + 1,
+                        format!(
+                            "chain continues to seq {last} past head {head_seq} (records appended outside the store)"
+                        ),
+                    ));
+                } else if last_hash != head_hash {
+                    return Err(broken(
+                        *last,
+                        "hash differs from the head's (newest record replaced)",
+                    ));
+                }
             }
         }
+        let authenticated_from = match (&self.mac, self.first_keyed, &self.prev) {
+            (Some(_), None, Some((last, _))) => return Err(no_keyed_record(*last)),
+            (Some(_), first, _) => first,
+            (None, _, _) => None,
+        };
+        Ok(ChainSummary {
+            records: self.records,
+            authenticated_from,
+        })
     }
 }
 
@@ -385,34 +438,44 @@ pub(crate) fn verify_macs(records: &[AuditRecord], mac: &AuditMac) -> Result<u64
     let key = mac.key();
     let mut first = None;
     for record in records {
-        match (&record.mac, first) {
-            (None, None) => {}
-            (None, Some(_)) => {
+        check_mac(record, &key, &mut first)?;
+    }
+    first.ok_or_else(|| no_keyed_record(records.last().map_or(1, |r| r.seq)))
+}
+
+/// One record's part of [`verify_macs`]: `first` is the first keyed record seen so far.
+fn check_mac(
+    record: &AuditRecord,
+    key: &hmac::Key,
+    first: &mut Option<u64>,
+) -> Result<(), AuditError> {
+    match (&record.mac, *first) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(broken(
+            record.seq,
+            "no MAC after authenticated records (written without the audit key)",
+        )),
+        (Some(tag), _) => {
+            let tag = hex::decode(tag).unwrap_or_default();
+            if hmac::verify(key, &mac_input(&record.hash), &tag).is_err() {
                 return Err(broken(
                     record.seq,
-                    "no MAC after authenticated records (written without the audit key)",
+                    "MAC does not match (record rewritten, or not written with this \
+                     installation's audit key)",
                 ));
             }
-            (Some(tag), _) => {
-                let tag = hex::decode(tag).unwrap_or_default();
-                if hmac::verify(&key, &mac_input(&record.hash), &tag).is_err() {
-                    return Err(broken(
-                        record.seq,
-                        "MAC does not match (record rewritten, or not written with this \
-                         installation's audit key)",
-                    ));
-                }
-                first.get_or_insert(record.seq);
-            }
+            first.get_or_insert(record.seq);
+            Ok(())
         }
     }
-    first.ok_or_else(|| {
-        broken(
-            records.last().map_or(1, |r| r.seq),
-            "no record carries a MAC of the audit key (log rewritten without the key, or cut \
-             short before the key's first record)",
-        )
-    })
+}
+
+fn no_keyed_record(last: u64) -> AuditError {
+    broken(
+        last,
+        "no record carries a MAC of the audit key (log rewritten without the key, or cut \
+         short before the key's first record)",
+    )
 }
 
 /// Domain tags: the MAC input and the key derivations (RFC 5869 info strings).

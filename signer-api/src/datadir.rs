@@ -250,7 +250,9 @@ impl DataDir {
         ))
     }
 
-    fn sealer(&self, store: &dyn Store) -> Result<Sealer> {
+    /// The master secret that opens what `store` holds sealed: the key file `master.key` or
+    /// `HPKI_PASSPHRASE`, as the store's seal setting says.
+    pub fn sealer(&self, store: &dyn Store) -> Result<Sealer> {
         let Some(setting) = store.setting(SETTING_SEAL)? else {
             return Err(DataDirError::NotInitialised(self.root.clone()));
         };

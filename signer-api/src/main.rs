@@ -5,6 +5,7 @@ mod admin;
 mod adminsock;
 mod augment;
 mod serve;
+mod storecopy;
 
 // From the library target (src/lib.rs), so `crate::http` and `crate::config` keep working.
 use signer_api::{config, datadir, http};
@@ -56,6 +57,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Store commands.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every record (CAs, certificates and revocations, CRL numbers, settings and sealed
+    /// keys, credentials, tokens, the audit log unchanged) into an empty store of either backend,
+    /// all or nothing, checking the audit chain and its MACs on the way and on arrival.
+    Copy(storecopy::CopyArgs),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +125,9 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::List,
         } => admin::audit_list(&dir),
+        Command::Store {
+            command: StoreCommand::Copy(args),
+        } => storecopy::copy_store(&dir, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

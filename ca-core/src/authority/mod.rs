@@ -901,6 +901,19 @@ impl<S: Store> Authority<S> {
     }
 }
 
+/// The audit key sealed in `store`, unsealed; `None` in a store made before audit keys.
+pub(crate) fn stored_audit_key<S: Store + ?Sized>(
+    store: &S,
+    sealer: &Sealer,
+) -> Result<Option<AuditKey>, AuthorityError> {
+    let Some(sealed) = store.setting(SETTING_AUDIT_KEY)? else {
+        return Ok(None);
+    };
+    let key = AuditKey::from_secret(&sealer.open(&sealed, AUDIT_KEY_CONTEXT)?)
+        .ok_or_else(|| StoreError::Corrupt(format!("{SETTING_AUDIT_KEY}: wrong length")))?;
+    Ok(Some(key))
+}
+
 /// The sealed audit key of `store`, installed as its MAC key; created (and its creation audited,
 /// as the first keyed record) when the store predates audit keys.
 fn open_audit_key<S: Store>(
@@ -908,9 +921,7 @@ fn open_audit_key<S: Store>(
     sealer: &Sealer,
     now: u64,
 ) -> Result<AuditKey, AuthorityError> {
-    if let Some(sealed) = store.setting(SETTING_AUDIT_KEY)? {
-        let key = AuditKey::from_secret(&sealer.open(&sealed, AUDIT_KEY_CONTEXT)?)
-            .ok_or_else(|| StoreError::Corrupt(format!("{SETTING_AUDIT_KEY}: wrong length")))?;
+    if let Some(key) = stored_audit_key(store, sealer)? {
         store.set_audit_mac(key.mac())?;
         return Ok(key);
     }

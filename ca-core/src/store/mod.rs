@@ -6,6 +6,7 @@
 //! survives `kill -9` and power loss. Writes that belong together (a certificate and its audit
 //! record) are one transaction: all or nothing, durable before returning.
 
+mod copy;
 mod group_commit;
 mod journal;
 mod pg_tls;
@@ -13,6 +14,9 @@ mod postgres;
 mod records;
 mod sled;
 
+pub use self::copy::{
+    CopyError, CopyReport, ExportItems, StoreItem, StoreSummary, copy, copy_to_new_sled,
+};
 pub use self::postgres::PgStore;
 pub use self::records::{
     AuthorityRecord, CertificateRecord, CredentialRecord, Revocation, RevocationReason,
@@ -91,6 +95,9 @@ pub enum StoreError {
     /// exclusive lock is held.
     #[error("the store is in use by another process")]
     InUse,
+    /// `import` into a store that already holds records.
+    #[error("the store is not empty")]
+    NotEmpty,
 }
 
 /// Durable state of one installation.
@@ -234,6 +241,22 @@ pub trait Store: Send + Sync {
     fn probe(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Whether the store holds no record of any kind.
+    fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Every record as stored, streamed in [`StoreItem`]'s order, as of one moment: sled's
+    /// lock keeps other processes out (the caller must not write meanwhile); PostgreSQL reads
+    /// in one REPEATABLE READ, READ ONLY transaction. For [`copy`].
+    fn export(&self) -> Result<ExportItems<'_>, StoreError>;
+    /// Writes `items` (in [`StoreItem`]'s order) into this store, which must be empty
+    /// (`NotEmpty`, nothing written), as given: no audit record is made, none re-chained. All or
+    /// nothing: an error item, or any failure, leaves the store empty. Before it commits, it reads
+    /// back what it holds (the audit chain verified against the head) and refuses a difference
+    /// from what it was given; returns that summary. For [`copy`].
+    fn import(
+        &self,
+        items: &mut dyn Iterator<Item = Result<StoreItem, StoreError>>,
+    ) -> Result<StoreSummary, StoreError>;
 }
 
 /// A store chosen at run time (sled or PostgreSQL, by configuration): `Authority<Box<dyn Store>>`.
@@ -364,6 +387,18 @@ impl Store for Box<dyn Store> {
     }
     fn probe(&self) -> Result<(), StoreError> {
         (**self).probe()
+    }
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        (**self).is_empty()
+    }
+    fn export(&self) -> Result<ExportItems<'_>, StoreError> {
+        (**self).export()
+    }
+    fn import(
+        &self,
+        items: &mut dyn Iterator<Item = Result<StoreItem, StoreError>>,
+    ) -> Result<StoreSummary, StoreError> {
+        (**self).import(items)
     }
 }
 

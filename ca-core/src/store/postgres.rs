@@ -15,11 +15,13 @@
 //! Commits wait for the WAL flush (PostgreSQL's default `synchronous_commit`), so an
 //! acknowledged write survives `kill -9` and power loss of the database host.
 
+mod copy;
+
 use super::group_commit::GroupCommit;
 use super::pg_tls::{self, Connect, MakeRustls};
 use super::{
-    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, NumberedCrl, Revocation,
-    RevocationReason, Store, StoreError, TokenRecord,
+    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, ExportItems, NumberedCrl,
+    Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
@@ -984,5 +986,20 @@ impl Store for PgStore {
             Ok(())
         })
         .map(|((), record)| record)
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.copy_is_empty()
+    }
+
+    fn export(&self) -> Result<ExportItems<'_>, StoreError> {
+        self.copy_export()
+    }
+
+    fn import(
+        &self,
+        items: &mut dyn Iterator<Item = Result<StoreItem, StoreError>>,
+    ) -> Result<StoreSummary, StoreError> {
+        self.copy_import(items)
     }
 }

@@ -7,11 +7,13 @@
 //! signature cost a write and a `sync_file_range` of its own (perf, issue 5); the journal is what
 //! makes the batch durable, and `open` replays the frames sled lost.
 
+mod copy;
+
 use super::group_commit::GroupCommit;
 use super::journal::{self, Journal};
 use super::{
-    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Durability, Revocation,
-    RevocationReason, Store, StoreError, TokenRecord,
+    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Durability, ExportItems,
+    Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
 use serde::de::DeserializeOwned;
@@ -922,5 +924,20 @@ impl Store for SledStore {
                 append_tx(audit_t, meta_t, event.clone(), self.audit_mac.get())
             });
         self.committed(chain, outcome)
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.copy_is_empty()
+    }
+
+    fn export(&self) -> Result<ExportItems<'_>, StoreError> {
+        self.copy_export()
+    }
+
+    fn import(
+        &self,
+        items: &mut dyn Iterator<Item = Result<StoreItem, StoreError>>,
+    ) -> Result<StoreSummary, StoreError> {
+        self.copy_import(items)
     }
 }

@@ -36,6 +36,7 @@ mod sign_cms;
 mod sign_openssl;
 mod store_concurrency;
 mod store_conformance;
+mod store_copy;
 mod store_crash;
 mod store_instances;
 mod store_journal;

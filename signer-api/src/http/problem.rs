@@ -343,7 +343,8 @@ impl From<StoreError> for Problem {
             | StoreError::AlreadyInitialised
             | StoreError::InvalidCaId(_)
             | StoreError::UnknownDurability(_)
-            | StoreError::InUse => Self::internal(&e),
+            | StoreError::InUse
+            | StoreError::NotEmpty => Self::internal(&e),
         }
     }
 }
