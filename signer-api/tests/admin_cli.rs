@@ -2,6 +2,9 @@
 
 mod support;
 
+#[path = "../../ca-core/tests/it/support/postgres.rs"]
+mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -1388,4 +1391,235 @@ fn init_makes_the_tsa_and_prints_where_its_certificate_is() {
         !bad.data().join("store").exists(),
         "a refused init left a store"
     );
+}
+
+/// Whether the database at `url` holds no hpki record.
+fn database_is_empty(url: &str) -> bool {
+    use ca_core::store::Store;
+    ca_core::store::PgStore::open(url)
+        .unwrap()
+        .is_empty()
+        .unwrap()
+}
+
+/// An admin command on `data` with the store `HPKI_STORE` names (the data directory's own
+/// `store/` when `None`).
+fn admin_on(data: &Path, store: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("HPKI_PASSPHRASE")
+        .env_remove("HPKI_STORE");
+    if let Some(store) = store {
+        cmd.env("HPKI_STORE", store);
+    }
+    cmd.output().unwrap()
+}
+
+fn admin_ok(data: &Path, store: Option<&str>, args: &[&str]) -> String {
+    let out = admin_on(data, store, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must exit 2; returns its standard error.
+fn admin_fails(data: &Path, store: Option<&str>, args: &[&str]) -> String {
+    let out = admin_on(data, store, args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} did not exit 2: {out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Signs a digest through the running server; returns the 201's body.
+fn sign_over_http(server: &support::Server, demo: &support::Demo) -> serde_json::Value {
+    use base64::Engine;
+    let digest = base64::engine::general_purpose::STANDARD.encode(support::sha256(b"referral"));
+    let r = server.post_json(
+        "/v1/signatures",
+        Some(&demo.signer),
+        &serde_json::json!({"credential": demo.credential, "digest": digest,
+                            "digest_algorithm": "sha256", "purpose": "author"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+fn audit_list(data: &Path, store: Option<&str>) -> Vec<ca_core::audit::AuditRecord> {
+    admin_ok(data, store, &["audit", "list"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue 15 item 5: an installation served from sled moves to PostgreSQL with `store copy`
+/// (refused while `serve` holds the sled store), `serve` on the copy signs with the copied
+/// credential and token and chains the signature onto the copied head, and the database copies
+/// back into a new sled directory whose log `audit verify` accepts.
+#[test]
+fn store_copy_moves_a_served_installation_to_postgres_and_back() {
+    let db = pg::TestDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = data.join("store");
+    let from_sled = format!("sled:{}", store.display());
+    let (server, demo) = support::start_fresh(&data, &[]);
+    sign_over_http(&server, &demo);
+
+    // Beside a running serve: refused, and the database is left empty.
+    let err = admin_fails(
+        &data,
+        None,
+        &["store", "copy", "--from", &from_sled, "--to", &db.url],
+    );
+    assert!(
+        err.contains("is in use by a running signer-api: stop `serve` first"),
+        "{err}"
+    );
+    assert!(!err.contains(&db.url), "the URL may hold a password: {err}");
+    assert!(database_is_empty(&db.url));
+    drop(server);
+
+    let source_log = audit_list(&data, None);
+    let out = admin_ok(
+        &data,
+        None,
+        &["store", "copy", "--from", &from_sled, "--to", &db.url],
+    );
+    let head = source_log.last().unwrap();
+    assert!(
+        out.contains(&format!(
+            "the copy's head is the source's (record {}, hash {})",
+            head.seq, head.hash
+        )) && out.contains("MACs checked from record 1"),
+        "{out}"
+    );
+    assert!(!out.contains(&db.url), "{out}");
+    assert_eq!(
+        audit_list(&data, Some(&db.url)),
+        source_log,
+        "the log as stored"
+    );
+
+    // serve on the copy: the copied token and credential sign; the record chains on.
+    let (server, _) = support::spawn(&data, &[("HPKI_STORE", db.url.as_str())]);
+    sign_over_http(&server, &demo);
+    drop(server);
+    let copied_log = audit_list(&data, Some(&db.url));
+    assert_eq!(copied_log[..source_log.len()], source_log[..]);
+    // A B-T signature: its time-stamp's record, then its own, the first on the copied head.
+    let added = &copied_log[source_log.len()..];
+    let actions: Vec<_> = added.iter().map(|r| r.event.action).collect();
+    use ca_core::audit::AuditAction;
+    assert_eq!(
+        actions,
+        [AuditAction::Timestamp, AuditAction::Sign],
+        "{added:?}"
+    );
+    assert_eq!(
+        (added[0].seq, &added[0].prev_hash),
+        (head.seq + 1, &head.hash)
+    );
+    let verified = admin_ok(&data, Some(&db.url), &["audit", "verify"]);
+    assert!(
+        verified.starts_with(&format!("audit log OK: {} records", copied_log.len())),
+        "{verified}"
+    );
+
+    // And back, into a new sled directory.
+    let back = dir.path().join("back");
+    let to_back = format!("sled:{}", back.display());
+    let out = admin_ok(
+        &data,
+        None,
+        &["store", "copy", "--from", &db.url, "--to", &to_back],
+    );
+    assert!(out.contains(&format!("to {to_back}:")), "{out}");
+    assert_eq!(audit_list(&data, Some(&to_back)), copied_log);
+    let verified = admin_ok(&data, Some(&to_back), &["audit", "verify"]);
+    assert!(
+        verified.starts_with(&format!("audit log OK: {} records", copied_log.len()))
+            && verified.contains("from record 1"),
+        "{verified}"
+    );
+}
+
+/// Issue 15 item 5: `store copy` into a store that holds records exits 2 and leaves it as it
+/// was (sled and PostgreSQL); a source whose audit log was edited is refused and nothing of it
+/// is written anywhere.
+#[test]
+fn store_copy_refuses_a_non_empty_target_and_a_tampered_source() {
+    let db = pg::TestDatabase::new();
+    let env = Env::new();
+    issue_doctor(&env, "a");
+    let data = env.data();
+    let from = format!("sled:{}", data.join("store").display());
+    let copy_dir = env.path("copy");
+    let to_sled = format!("sled:{}", copy_dir.display());
+    admin_ok(
+        &data,
+        None,
+        &["store", "copy", "--from", &from, "--to", &to_sled],
+    );
+    admin_ok(
+        &data,
+        None,
+        &["store", "copy", "--from", &from, "--to", &db.url],
+    );
+    issue_doctor(&env, "b");
+    let sled_before = audit_list(&data, Some(&to_sled));
+    let pg_before = audit_list(&data, Some(&db.url));
+    assert_eq!(sled_before.len(), 2);
+    for target in [&to_sled, &db.url] {
+        let err = admin_fails(
+            &data,
+            None,
+            &["store", "copy", "--from", &from, "--to", target],
+        );
+        assert!(
+            err.contains("the target store is not empty")
+                && err.contains("a copy goes only into an empty store"),
+            "{err}"
+        );
+    }
+    assert_eq!(audit_list(&data, Some(&to_sled)), sled_before);
+    assert_eq!(audit_list(&data, Some(&db.url)), pg_before);
+
+    // The source's record 2 edited (its hash no longer matches).
+    tamper(&env, |tree| {
+        let key = 2u64.to_be_bytes();
+        let text = String::from_utf8(tree.get(key).unwrap().unwrap().to_vec())
+            .unwrap()
+            .replace("cli", "cl1");
+        tree.insert(key, text.as_bytes()).unwrap();
+    });
+    let fresh = pg::TestDatabase::new();
+    let elsewhere = env.path("elsewhere");
+    for target in [fresh.url.clone(), format!("sled:{}", elsewhere.display())] {
+        let err = admin_fails(
+            &data,
+            None,
+            &["store", "copy", "--from", &from, "--to", &target],
+        );
+        assert!(
+            err.contains("the source's audit log does not verify: audit record 2: hash mismatch"),
+            "{err}"
+        );
+    }
+    assert!(database_is_empty(&fresh.url));
+    assert!(!elsewhere.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".copy-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
