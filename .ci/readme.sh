@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs README.md's commands as written, on a fresh data directory: the first command (serve) in the
 # background, the quick-start, time-stamping, augmentation and admin blocks against it (the admin
-# commands through its admin socket), then, with the service stopped, the offline augmentation block,
-# then "Running several instances" on a throwaway PostgreSQL cluster (started from the installed
-# binaries as the tests do, ca-core/tests/it/support/postgres.rs; as the postgres user when root).
+# commands through its admin socket), then, with the service stopped, the offline augmentation and
+# store copy blocks, then "Running several instances" on a throwaway PostgreSQL cluster (started
+# from the installed binaries as the tests do, ca-core/tests/it/support/postgres.rs; as the
+# postgres user when root).
 # Lines that only tell the reader to paste printed values (`export CRED=… TOKEN=…`) are replaced by
 # the values the service printed, and the line naming the reader's database
 # (`export HPKI_STORE=…`) by the throwaway cluster's URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for d in hpki-data hpki-a hpki-b; do
+for d in hpki-data hpki-a hpki-b hpki-store-copy; do
     [ -e "$d" ] && { echo "readme.sh: ./$d exists; refusing to touch it" >&2; exit 2; }
 done
 work=$(mktemp -d)
@@ -23,7 +24,7 @@ cleanup() {
     [ -n "$pg" ] && "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg/data" -m immediate -w stop >/dev/null 2>&1
     [ -n "$pg" ] && rm -rf "$pg"
     rm -rf hpki-a hpki-b a.out b.out signed-8081.json signed-8082.json
-    rm -rf hpki-data rx.txt rx.p7s rx-lt.p7s rx-lta.p7s rx.tsq rx.tsr tsa-chain.pem doctor.key doctor.csr doctor.pem sign.crl audit-checkpoint.json "$work"
+    rm -rf hpki-data rx.txt rx.p7s rx-lt.p7s rx-lta.p7s rx.tsq rx.tsr tsa-chain.pem doctor.key doctor.csr doctor.pem sign.crl audit-checkpoint.json hpki-store-copy "$work"
 }
 trap cleanup EXIT
 
@@ -56,6 +57,8 @@ kill "$server"; wait "$server" 2>/dev/null || true; server=
 [ ! -e hpki-data/admin.sock ] || { echo "readme.sh: serve left its admin socket" >&2; exit 1; }
 block augment-offline > "$work/augment-offline.sh"
 bash -ex "$work/augment-offline.sh"
+block store-copy > "$work/store-copy.sh"
+bash -ex "$work/store-copy.sh"
 
 # Running several instances: a throwaway PostgreSQL cluster on a free port stands for the reader's.
 for p in 8081 8082; do
