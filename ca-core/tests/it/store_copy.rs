@@ -404,7 +404,7 @@ fn scale_copies_a_large_store_both_ways() {
     let mut audit = Vec::new();
     for i in 0..n {
         let serial = i.to_be_bytes().to_vec();
-        let revocation = (i % 10 == 0).then(|| Revocation {
+        let revocation = (i % 10 == 0).then_some(Revocation {
             reason: RevocationReason::Superseded,
             revoked_at: NOW,
             invalidity_date: None,
