@@ -237,6 +237,8 @@ fn copy_into_new_sled<From: Backend>() {
     let source = items(authority.store());
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("copy");
+    // An empty directory is an empty target: the copy replaces it.
+    std::fs::create_dir(&dir).unwrap();
     let report = copy_to_new_sled(authority.store(), &dir, Some(&sealer())).unwrap();
     assert_eq!(
         report.summary.audit_head,
