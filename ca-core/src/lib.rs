@@ -186,10 +186,10 @@ pub mod store {
     pub use crate::engine::store::{
         AUDIT_HEAD_KEY, AUDIT_TREE, AuditDone, AuditHead, AuditLogError, AuthorityRecord,
         CERTIFICATES_TREE, CREDENTIAL_OWNERS_TREE, CREDENTIALS_TREE, CertificateRecord, CopyError,
-        CopyReport, CredentialRecord, Durability, ExportItems, JOURNAL_FILE, META_TREE, NumberedCrl,
-        PgStore, REVOKED_TREE, Revocation, RevocationReason, SETTINGS_TREE, SledStore, Store,
-        StoreError, StoreItem, StoreSummary, TOKENS_TREE, TokenRecord, TokenScope, audit_verify,
-        copy, copy_to_new_sled,
+        CopyReport, CredentialRecord, Durability, ExportItems, JOURNAL_FILE, META_TREE,
+        NumberedCrl, PgStore, REVOKED_TREE, Revocation, RevocationReason, SETTINGS_TREE, SledStore,
+        Store, StoreError, StoreItem, StoreSummary, TOKENS_TREE, TokenRecord, TokenScope,
+        audit_verify, copy, copy_to_new_sled,
     };
 }
 

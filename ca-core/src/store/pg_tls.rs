@@ -38,6 +38,8 @@ pub(super) struct Connect {
     pub(super) config: postgres::Config,
     /// `None` with `sslmode=disable`: no TLS at all.
     pub(super) tls: Option<MakeRustls>,
+    /// The most connections the pool opens (`pool_size` in the URL, else `POOL_SIZE`).
+    pub(super) pool_size: usize,
 }
 
 /// Reads `url` (libpq's URI form `postgres://…?sslmode=…&sslrootcert=FILE`, or its key=value
@@ -45,18 +47,29 @@ pub(super) struct Connect {
 /// certificates.
 pub(super) fn parse(url: &str) -> Result<Connect, StoreError> {
     let invalid = |e: String| StoreError::Backend(format!("database URL: {e}"));
-    let (rest, mode, root) = split_tls_parameters(url).map_err(invalid)?;
+    let (rest, pool_size) = split_pool_size(url).map_err(invalid)?;
+    let (rest, mode, root) = split_tls_parameters(&rest).map_err(invalid)?;
     let mut config: postgres::Config = rest.parse().map_err(|e| invalid(format!("{e}")))?;
     let verify = match mode.as_deref() {
         // tokio-postgres's own reading of the key=value form (disable, prefer, require).
         None => match config.get_ssl_mode() {
-            postgres::config::SslMode::Disable => return Ok(Connect { config, tls: None }),
+            postgres::config::SslMode::Disable => {
+                return Ok(Connect {
+                    config,
+                    tls: None,
+                    pool_size,
+                });
+            }
             _ if root.is_some() => Verify::Chain,
             _ => Verify::Nothing,
         },
         Some("disable") => {
             config.ssl_mode(postgres::config::SslMode::Disable);
-            return Ok(Connect { config, tls: None });
+            return Ok(Connect {
+                config,
+                tls: None,
+                pool_size,
+            });
         }
         Some("prefer") => {
             config.ssl_mode(postgres::config::SslMode::Prefer);
@@ -100,7 +113,38 @@ pub(super) fn parse(url: &str) -> Result<Connect, StoreError> {
     Ok(Connect {
         config,
         tls: Some(MakeRustls(Arc::new(config_tls))),
+        pool_size,
     })
+}
+
+/// Takes hpki's own `pool_size=N` (1 to 1000) out of a URL's query, which libpq does not know.
+fn split_pool_size(url: &str) -> Result<(String, usize), String> {
+    let is_uri = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let Some((base, query)) = url.split_once('?').filter(|_| is_uri) else {
+        return Ok((url.to_owned(), super::postgres::POOL_SIZE));
+    };
+    let mut size = super::postgres::POOL_SIZE;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("pool_size", value)) => {
+                size = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        format!("pool_size={value}: a number of connections, 1 to 1000")
+                    })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, size))
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a URL's query (percent-decoded); other forms are

@@ -27,19 +27,22 @@ use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The advisory lock key held by every transaction that appends to the audit chain.
 const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
 /// The advisory lock key held while migrations run, so two processes opening a fresh database
 /// do not both create the tables.
 const MIGRATE_LOCK: i64 = 0x6870_6b69_0002;
-/// Idle connections kept for reuse; more are opened when needed and closed when returned. The
-/// service calls the store from its blocking pool (16 threads per worker) and the audit writer,
-/// so this covers a busy instance; the connections open at once are not capped here (the
-/// server's `max_connections` is the bound).
+/// Idle connections kept for reuse; more are opened when needed, up to the pool's size, and
+/// closed when returned. The service calls the store from its blocking pool (16 threads per
+/// worker) and the audit writer, so this covers a busy instance.
 const POOL_IDLE: usize = 16;
+/// The most connections one process opens at once unless the URL's `pool_size` says otherwise:
+/// the server's `max_connections` (100 by default) is shared by every instance, and a burst of
+/// requests on an unbounded pool would take every slot and refuse the other instances.
+pub(super) const POOL_SIZE: usize = 32;
 
 /// Versioned schema migrations, applied in order at open; `schema_version` records each one
 /// applied. Never edit a released migration: add the next.
@@ -74,8 +77,9 @@ pub struct PgStore {
     audit_mac: Arc<OnceLock<AuditMac>>,
 }
 
-/// Connections for reuse (`Mutex<Vec<Client>>`: the store needs no more than a handful, and
-/// this adds no dependency; a broken connection is dropped instead of being returned).
+/// Connections for reuse, at most `pool_size` open at once (a `Mutex<Vec<Conn>>` and a count:
+/// the store needs no more than a handful, and this adds no dependency; a broken connection is
+/// dropped instead of being returned).
 ///
 /// When the database goes away (stopped, restarted, unreachable), every call fails at once with
 /// [`StoreError::Unavailable`] instead of waiting: a new connection is tried per call, bounded
@@ -89,7 +93,105 @@ struct Pool {
     config: postgres::Config,
     /// `None` with `sslmode=disable`.
     tls: Option<MakeRustls>,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
+    slots: Arc<Slots>,
+    /// How long a call waits for a free slot: the connect timeout.
+    slot_wait: Duration,
+}
+
+/// The connections a pool may have open (idle or in use), and a wait for a change: a slot freed
+/// or a connection returned to the idle list.
+struct Slots {
+    state: Mutex<SlotState>,
+    changed: Condvar,
+    size: usize,
+}
+
+#[derive(Default)]
+struct SlotState {
+    open: usize,
+    /// Counts changes, so a caller that looked at the idle list and found nothing sleeps only
+    /// if nothing changed since it looked.
+    generation: u64,
+}
+
+impl Slots {
+    fn state(&self) -> MutexGuard<'_, SlotState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn generation(&self) -> u64 {
+        self.state().generation
+    }
+
+    /// Takes a slot when one is free.
+    fn try_take(&self) -> bool {
+        let mut state = self.state();
+        if state.open >= self.size {
+            return false;
+        }
+        state.open += 1;
+        true
+    }
+
+    /// Waits until something changed after `seen`; `false` once `deadline` passed.
+    fn wait_change(&self, seen: u64, deadline: Instant) -> bool {
+        let mut state = self.state();
+        while state.generation == seen {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    fn change(&self, freed: bool) {
+        let mut state = self.state();
+        if freed {
+            state.open = state.open.saturating_sub(1);
+        }
+        state.generation += 1;
+        self.changed.notify_all();
+    }
+
+    fn busy(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "all {} database connections of this process are in use",
+            self.size
+        ))
+    }
+}
+
+/// A connection holding one of its pool's slots until it is dropped (closed).
+pub(super) struct Conn {
+    client: Client,
+    slots: Arc<Slots>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.slots.change(true);
+    }
 }
 
 /// A connection attempt gives up after this long unless the URL's `connect_timeout` says
@@ -134,35 +236,83 @@ impl Pool {
         if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
             config.keepalives_idle(KEEPALIVES_IDLE);
         }
+        let wait = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT);
         Self {
             config: connect.config,
             tls: connect.tls,
             idle: Mutex::default(),
+            slots: Arc::new(Slots {
+                state: Mutex::default(),
+                changed: Condvar::new(),
+                size: connect.pool_size,
+            }),
+            slot_wait: wait,
         }
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
+    /// A new connection, once a slot is free: a caller queues behind the others for at most
+    /// the connect timeout, then is told the database is busy (503), never hangs.
+    fn connect(&self) -> Result<Conn, StoreError> {
+        let deadline = Instant::now() + self.slot_wait;
+        loop {
+            let seen = self.slots.generation();
+            if self.slots.try_take() {
+                return self.open_slot();
+            }
+            if !self.slots.wait_change(seen, deadline) {
+                return Err(self.slots.busy());
+            }
+        }
+    }
+
+    /// Connects in a slot already taken, freeing it when that fails.
+    fn open_slot(&self) -> Result<Conn, StoreError> {
         let connected = match &self.tls {
             None => self.config.connect(NoTls),
             Some(tls) => self.config.connect(tls.clone()),
         };
-        // Whatever stops a connection (refused, timed out, TLS, authentication) leaves the
-        // database unreachable for this process.
-        connected.map_err(|e| StoreError::Unavailable(describe(&e)))
+        match connected {
+            Ok(client) => Ok(Conn {
+                client,
+                slots: self.slots.clone(),
+            }),
+            // Whatever stops a connection (refused, timed out, TLS, authentication) leaves the
+            // database unreachable for this process.
+            Err(e) => {
+                self.slots.change(true);
+                Err(StoreError::Unavailable(describe(&e)))
+            }
+        }
     }
 
-    /// An idle connection (`true`: it may have died since it was used) or a new one.
-    fn get(&self) -> Result<(Client, bool), StoreError> {
-        let idle = self.idle.lock().map(|mut idle| idle.pop());
-        match idle {
-            Ok(Some(client)) if !client.is_closed() => Ok((client, true)),
-            _ => Ok((self.connect()?, false)),
+    /// An idle connection (`true`: it may have died since it was used) or a new one, waiting
+    /// as [`Pool::connect`] does while every slot is taken.
+    fn get(&self) -> Result<(Conn, bool), StoreError> {
+        let deadline = Instant::now() + self.slot_wait;
+        loop {
+            let seen = self.slots.generation();
+            let idle = self.idle.lock().map(|mut idle| idle.pop());
+            match idle {
+                Ok(Some(client)) if !client.is_closed() => return Ok((client, true)),
+                // Closed under us: dropping it frees its slot.
+                Ok(Some(_)) => continue,
+                _ => {}
+            }
+            if self.slots.try_take() {
+                return Ok((self.open_slot()?, false));
+            }
+            if !self.slots.wait_change(seen, deadline) {
+                return Err(self.slots.busy());
+            }
         }
     }
 
     /// Returns `client` for reuse after `outcome`; a database that went away takes every idle
     /// connection with it.
-    fn put<T>(&self, client: Client, outcome: &Result<T, StoreError>) {
+    fn put<T>(&self, client: Conn, outcome: &Result<T, StoreError>) {
         if matches!(outcome, Err(StoreError::Unavailable(_))) {
             let stale = self
                 .idle
@@ -179,6 +329,8 @@ impl Pool {
             && idle.len() < POOL_IDLE
         {
             idle.push(client);
+            drop(idle);
+            self.slots.change(false);
         }
     }
 

@@ -5,7 +5,7 @@
 use super::{CHAIN_LOCK, PgStore, Pool, backend, decode, encode, seq_from_sql, seq_to_sql};
 use crate::engine::audit::{AuditRecord, ChainVerifier};
 use crate::engine::store::{ExportItems, StoreError, StoreItem, StoreSummary};
-use postgres::{Client, GenericClient, Row};
+use postgres::{GenericClient, Row};
 
 /// Rows fetched per round trip from a cursor.
 const FETCH: usize = 1000;
@@ -91,7 +91,7 @@ const STAGES: [Stage; 9] = [
 /// for every table), each table read through a cursor `FETCH` at a time.
 struct Export<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    client: Option<super::Conn>,
     stage: usize,
     rows: std::vec::IntoIter<Row>,
     /// Read with the snapshot's first statement, yielded last.
