@@ -42,6 +42,7 @@ mod store_instances;
 mod store_journal;
 mod store_postgres_outage;
 mod store_postgres_pool;
+mod store_postgres_tamper;
 mod store_postgres_tls;
 mod token_api;
 mod tsa_authority;
