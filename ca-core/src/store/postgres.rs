@@ -35,13 +35,11 @@ const CHAIN_LOCK: i64 = 0x6870_6b69_0001;
 /// The advisory lock key held while migrations run, so two processes opening a fresh database
 /// do not both create the tables.
 const MIGRATE_LOCK: i64 = 0x6870_6b69_0002;
-/// Idle connections kept for reuse; more are opened when needed, up to the pool's size, and
-/// closed when returned. The service calls the store from its blocking pool (16 threads per
-/// worker) and the audit writer, so this covers a busy instance.
-const POOL_IDLE: usize = 16;
 /// The most connections one process opens at once unless the URL's `pool_size` says otherwise:
 /// the server's `max_connections` (100 by default) is shared by every instance, and a burst of
-/// requests on an unbounded pool would take every slot and refuse the other instances.
+/// requests on an unbounded pool would take every slot and refuse the other instances. Every
+/// connection opened is kept for reuse until it breaks: a pool that closed connections past an
+/// idle limit would open a backend per request under load (a fork on the server each).
 pub(super) const POOL_SIZE: usize = 32;
 
 /// Versioned schema migrations, applied in order at open; `schema_version` records each one
@@ -325,9 +323,7 @@ impl Pool {
         if client.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < POOL_IDLE
-        {
+        if let Ok(mut idle) = self.idle.lock() {
             idle.push(client);
             drop(idle);
             self.slots.change(false);
