@@ -1,8 +1,8 @@
 //! The audit journal: an append-only file in the store directory that makes group-committed
 //! audit records durable with one `write(2)` and one `fdatasync` instead of sled's `flush`
-//! (which writes and syncs sled's whole log buffer, about 3× the cost). The records are also in
-//! sled, committed without a flush; `SledStore::open` replays the frames sled lost and truncates
-//! the file once sled is flushed.
+//! (which writes and syncs sled's whole log buffer, about 3× the cost). The records reach sled
+//! later, without a flush (`sled.rs`); `SledStore::open` replays the frames sled lost and
+//! truncates the file once sled is flushed.
 //!
 //! A frame is `len` (u32 LE) ‖ CRC-32 of the payload (u32 LE) ‖ CRC-32 of those 8 octets (u32 LE)
 //! ‖ payload (the JSON `AuditRecord`, as stored in sled). The header CRC tells a corrupted length
@@ -84,7 +84,7 @@ impl Journal {
     /// Appends one frame per payload (a JSON `AuditRecord`, as stored in sled) with one write
     /// and, when `sync`, syncs the data before returning; otherwise marks the journal for the
     /// next [`Syncer`] round.
-    pub(crate) fn append(&mut self, payloads: &[Vec<u8>], sync: bool) -> Result<(), StoreError> {
+    pub(crate) fn append(&mut self, payloads: &[&[u8]], sync: bool) -> Result<(), StoreError> {
         let bytes = encode(payloads)?;
         self.file.write_all(&bytes).map_err(|e| io("writing", e))?;
         if sync {
@@ -129,6 +129,14 @@ impl Journal {
         self.len
     }
 
+    /// Cuts the journal back to `len` octets (what a failed append may have left beyond it).
+    pub(crate) fn rewind(&mut self, len: u64) -> Result<(), StoreError> {
+        self.file.set_len(len).map_err(|e| io("truncating", e))?;
+        self.file.sync_data().map_err(|e| io("syncing", e))?;
+        self.len = len;
+        Ok(())
+    }
+
     /// Empties the journal; only once sled holds (flushed) every record in it.
     pub(crate) fn truncate(&mut self) -> Result<(), StoreError> {
         self.file.set_len(0).map_err(|e| io("truncating", e))?;
@@ -142,7 +150,7 @@ fn io(what: &str, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("audit journal: {what}: {e}"))
 }
 
-fn encode(payloads: &[Vec<u8>]) -> Result<Vec<u8>, StoreError> {
+fn encode(payloads: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(payloads.iter().map(|p| HEADER_LEN + p.len()).sum());
     for payload in payloads {
         let len = u32::try_from(payload.len())
@@ -236,6 +244,7 @@ mod tests {
             .iter()
             .map(|r| serde_json::to_vec(r).unwrap())
             .collect();
+        let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
         encode(&payloads).unwrap()
     }
 

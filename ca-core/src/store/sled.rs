@@ -1,11 +1,13 @@
 //! The sled backend (the embedded default): one database directory, one process.
 //!
-//! Audit records on their own (`append_audit`, one per signature) go to one writer thread, which
-//! takes everything queued as one batch: it inserts the records into sled without a transaction or
-//! a flush and appends them to the audit journal (`journal`: one write and one `fdatasync`), then
-//! answers each caller. A sled transaction seals and writes sled's log buffer, so one per
-//! signature cost a write and a `sync_file_range` of its own (perf, issue 5); the journal is what
-//! makes the batch durable, and `open` replays the frames sled lost.
+//! Audit records on their own (`append_audit`, one per signature) are group-committed
+//! (`group_commit`): the writer thread chains each batch onto the newest record it knows, appends
+//! it to the audit journal (`journal`: one write and one `fdatasync`) and answers the callers.
+//! The records reach sled later, in large batches, on the folder thread (sled inserts were a
+//! quarter of the service's CPU, issue 15); whatever reads the log or appends to it in a sled
+//! transaction folds the journaled tail into sled first, so it sees every acknowledged record.
+//! Once the journal is large, sled is flushed and the journal emptied; `open` replays the frames
+//! sled lost in a crash (records at or below sled's head are never applied twice).
 
 mod copy;
 
@@ -24,7 +26,10 @@ use sled::transaction::{
     TransactionalTree,
 };
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
 
 // Layout of the sled database. Public so that tests and admin tooling can open the raw database
 // (e.g. to demonstrate that tampering is detected); not an API for writing.
@@ -64,6 +69,8 @@ pub const JOURNAL_FILE: &str = "audit.journal";
 pub struct SledStore {
     /// First, so that dropping the store finishes the writer's queue before anything else goes.
     writer: GroupCommit,
+    /// Second: folds what the writer journaled last.
+    _folder: Folder,
     db: sled::Db,
     certificates: sled::Tree,
     revoked: sled::Tree,
@@ -78,8 +85,9 @@ pub struct SledStore {
     /// Held by whatever extends the audit chain: a transaction with `append_tx` until it is
     /// flushed, or the writer thread for a batch. Without it a transaction could chain onto a
     /// head the writer is replacing; and a batch journaled onto a record sled has not flushed
-    /// would not attach to sled's head after a crash, so it could not be replayed.
-    chain: Arc<Mutex<()>>,
+    /// would not attach to sled's head after a crash, so it could not be replayed. Also the
+    /// journaled records not yet in sled, which readers fold in first.
+    chain: Arc<Chain>,
     /// The MAC key of audit records, shared with the writer thread; unset until the authority
     /// opens the store (records appended before carry no MAC).
     audit_mac: Arc<OnceLock<AuditMac>>,
@@ -91,129 +99,271 @@ fn poisoned() -> StoreError {
     StoreError::Backend("audit chain lock poisoned".into())
 }
 
-/// What the writer thread owns: the trees it appends to, the journal, and the newest record it
-/// wrote (so that a batch after its own needs no read of the previous record).
+/// Past this many journaled records not yet in sled, the folder is woken before its interval.
+const FOLD_AT: usize = 1024;
+/// How often the folder moves the journaled tail into sled when fewer than `FOLD_AT` wait.
+const FOLD_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The audit chain as this process knows it, ahead of sled: batches of `append_audit` are
+/// durable once journaled and reach sled later, in large batches, on the folder thread.
+#[derive(Default)]
+struct Chain {
+    state: Mutex<ChainState>,
+    /// Held while the tail moves into sled, and by whoever needs sled to hold every record
+    /// (readers of the log, transactions that append to it): taken before `state`.
+    fold: Mutex<()>,
+}
+
+#[derive(Default)]
+struct ChainState {
+    /// The newest record, when this process knows it; `None`: sled's head is the newest (the
+    /// tail is then empty).
+    last: Option<AuditRecord>,
+    /// Records durable in the journal, not yet inserted into sled, in chain order.
+    tail: Vec<Journaled>,
+}
+
+/// A journaled record as sled stores it.
+struct Journaled {
+    seq: u64,
+    hash: String,
+    payload: Vec<u8>,
+}
+
+impl Chain {
+    fn state(&self) -> Result<MutexGuard<'_, ChainState>, StoreError> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+
+    fn fold_lock(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
+        self.fold.lock().map_err(|_| poisoned())
+    }
+
+    /// Moves the tail into sled, not flushed (the journal keeps it durable until sled is
+    /// flushed). The caller holds `fold`. On failure the tail is put back, to be retried.
+    fn fold(&self, audit: &sled::Tree, meta: &sled::Tree) -> Result<(), StoreError> {
+        let tail = std::mem::take(&mut self.state()?.tail);
+        if tail.is_empty() {
+            return Ok(());
+        }
+        insert_records(audit, meta, &tail).inspect_err(|_| {
+            let mut state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.tail.splice(0..0, tail);
+        })
+    }
+}
+
+/// Inserts journaled records into sled without a transaction, then the head: sled recovers a
+/// prefix of its log, so never a head without its records. Inserting a record again is harmless.
+fn insert_records(
+    audit: &sled::Tree,
+    meta: &sled::Tree,
+    records: &[Journaled],
+) -> Result<(), StoreError> {
+    let Some(newest) = records.last() else {
+        return Ok(());
+    };
+    for record in records {
+        audit
+            .insert(audit_key(record.seq), record.payload.as_slice())
+            .map_err(backend)?;
+    }
+    let head = encode(&Head {
+        seq: newest.seq,
+        hash: newest.hash.clone(),
+    })?;
+    meta.insert(AUDIT_HEAD_KEY, head).map_err(backend)?;
+    Ok(())
+}
+
+/// The folder thread: moves the journaled tail into sled every `FOLD_INTERVAL`, or sooner when
+/// the writer wakes it. Dropping it folds once more and stops it.
+struct Folder {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Folder {
+    fn start(chain: Arc<Chain>, audit: sled::Tree, meta: sled::Tree) -> Result<Self, StoreError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("audit-folder".into())
+            .spawn(move || {
+                loop {
+                    let last_round = stopping.load(Ordering::Acquire);
+                    // A failure is retried next round: the records are durable in the journal,
+                    // and readers fold (or report the error) themselves.
+                    if let Ok(_fold) = chain.fold_lock() {
+                        let _ = chain.fold(&audit, &meta);
+                    }
+                    if last_round {
+                        break;
+                    }
+                    std::thread::park_timeout(FOLD_INTERVAL);
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("starting the audit folder: {e}")))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn waker(&self) -> Option<Thread> {
+        self.thread.as_ref().map(|t| t.thread().clone())
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the writer thread owns: the trees, the chain, the journal.
 struct ChainWriter {
     db: sled::Db,
     audit: sled::Tree,
     meta: sled::Tree,
-    chain: Arc<Mutex<()>>,
+    chain: Arc<Chain>,
     audit_mac: Arc<OnceLock<AuditMac>>,
-    /// `None` once a failed journal write could not be undone: from then on batches are made
-    /// durable by sled's flush instead.
+    /// `None` once a failed journal write could not be undone: from then on batches go into
+    /// sled at once and are made durable by sled's flush.
     journal: Option<Journal>,
     durability: Durability,
-    last: Option<AuditRecord>,
+    /// Wakes the folder when the tail is long.
+    folder: Option<Thread>,
 }
 
 impl ChainWriter {
-    /// Chains `events` onto the head, inserts the records and then the head (sled recovers a
-    /// prefix of its log, so never a head without its record), and makes them durable.
+    /// Chains `events` onto the newest record, journals them (one write, one `fdatasync` with
+    /// `Durability::Fsync`) and adds them to the tail that the folder moves into sled. A full
+    /// journal is emptied first: the tail folded, sled flushed, the journal truncated.
     fn write(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>, StoreError> {
         let chain = self.chain.clone();
-        let _chain = chain.lock().map_err(|_| poisoned())?;
-        let head = self.head_record()?;
-        // Trusted again only once this batch completes: a failure or panic may leave sled
-        // ahead of it.
-        self.last = None;
+        let in_sled = self
+            .journal
+            .as_ref()
+            .is_none_or(|j| j.len() >= journal::TRUNCATE_AT);
+        // Taken before the state, as everywhere: the folder must not be inserting a tail it took.
+        let _fold = if in_sled {
+            Some(chain.fold_lock()?)
+        } else {
+            None
+        };
+        let mut state = chain.state()?;
+        let head = match &state.last {
+            Some(last) => Some(last.clone()),
+            None => {
+                if !state.tail.is_empty() {
+                    return Err(StoreError::Corrupt(
+                        "journaled audit records without a newest record".into(),
+                    ));
+                }
+                self.sled_head()?
+            }
+        };
         let mac = self.audit_mac.get();
         let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
+        let mut journaled = Vec::with_capacity(events.len());
         for event in events {
             let record =
                 AuditRecord::next(records.last().or(head.as_ref()), event).authenticated(mac);
-            if self
-                .audit
-                .contains_key(audit_key(record.seq))
-                .map_err(backend)?
-            {
-                return Err(StoreError::Corrupt(format!(
-                    "audit record {} exists beyond the audit head",
-                    record.seq
-                )));
-            }
-            payloads.push(encode(&record)?);
+            journaled.push(Journaled {
+                seq: record.seq,
+                hash: record.hash.clone(),
+                payload: encode(&record)?,
+            });
             records.push(record);
         }
-        let Some(newest) = records.last() else {
+        if records.is_empty() {
+            return Ok(records);
+        }
+        if in_sled {
+            drop(state);
+            chain.fold(&self.audit, &self.meta)?;
+            state = chain.state()?;
+            self.db.flush().map_err(backend)?;
+            if let Some(journal) = self.journal.as_mut()
+                && journal.truncate().is_err()
+            {
+                self.journal = None;
+            }
+        }
+        let Some(journal) = self.journal.as_mut() else {
+            // Without a journal: into sled and flushed before the callers hear of it.
+            insert_records(&self.audit, &self.meta, &journaled)?;
+            self.db.flush().map_err(backend)?;
+            state.last = records.last().cloned();
             return Ok(records);
         };
-        let new_head = Head {
-            seq: newest.seq,
-            hash: newest.hash.clone(),
-        };
-        let written = records
-            .iter()
-            .zip(&payloads)
-            .try_for_each(|(record, payload)| {
-                self.audit
-                    .insert(audit_key(record.seq), payload.as_slice())
-                    .map(drop)
-                    .map_err(backend)
-            })
-            .and_then(|()| {
-                let new_head = encode(&new_head)?;
-                self.meta.insert(AUDIT_HEAD_KEY, new_head).map_err(backend)
-            });
-        if let Err(e) = written {
-            // Take back what went in, so the next append does not meet records beyond the head.
-            for record in &records {
-                let _ = self.audit.remove(audit_key(record.seq));
+        let payloads: Vec<&[u8]> = journaled.iter().map(|j| j.payload.as_slice()).collect();
+        let before = journal.len();
+        if let Err(e) = journal.append(&payloads, self.durability == Durability::Fsync) {
+            // Not acknowledged, so not in the journal either: a partial or unsynced frame must
+            // not be replayed after a crash, nor sit before the next batch's frames.
+            if journal.rewind(before).is_err() {
+                self.journal = None;
             }
             return Err(e);
         }
-        self.make_durable(&payloads)?;
-        self.last = records.last().cloned();
+        state.last = records.last().cloned();
+        state.tail.extend(journaled);
+        let wake = state.tail.len() >= FOLD_AT;
+        drop(state);
+        if wake && let Some(folder) = &self.folder {
+            folder.unpark();
+        }
         Ok(records)
     }
 
-    /// The newest record, checked against the head as `append_tx` does, unless it is the one
-    /// this writer wrote last and the head still names it.
-    fn head_record(&self) -> Result<Option<AuditRecord>, StoreError> {
-        let Some(raw) = self.meta.get(AUDIT_HEAD_KEY).map_err(backend)? else {
-            return Ok(None);
+    /// sled's newest record, checked against the head as `append_tx` does, and nothing stored
+    /// beyond it.
+    fn sled_head(&self) -> Result<Option<AuditRecord>, StoreError> {
+        let next = match self.meta.get(AUDIT_HEAD_KEY).map_err(backend)? {
+            None => None,
+            Some(raw) => {
+                let head: Head = decode(&raw, "audit head")?;
+                let Some(raw_prev) = self.audit.get(audit_key(head.seq)).map_err(backend)? else {
+                    return Err(StoreError::Corrupt(format!(
+                        "audit head names seq {} but that record is missing",
+                        head.seq
+                    )));
+                };
+                let prev: AuditRecord = decode(&raw_prev, "audit record")?;
+                if prev.seq != head.seq || prev.hash != head.hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "audit record {} does not match the audit head",
+                        head.seq
+                    )));
+                }
+                Some(prev)
+            }
         };
-        let head: Head = decode(&raw, "audit head")?;
-        if let Some(last) = &self.last
-            && last.seq == head.seq
-            && last.hash == head.hash
-        {
-            return Ok(Some(last.clone()));
-        }
-        let Some(raw_prev) = self.audit.get(audit_key(head.seq)).map_err(backend)? else {
+        let seq = next.as_ref().map_or(1, |r| r.seq + 1);
+        if self.audit.contains_key(audit_key(seq)).map_err(backend)? {
             return Err(StoreError::Corrupt(format!(
-                "audit head names seq {} but that record is missing",
-                head.seq
-            )));
-        };
-        let prev: AuditRecord = decode(&raw_prev, "audit record")?;
-        if prev.seq != head.seq || prev.hash != head.hash {
-            return Err(StoreError::Corrupt(format!(
-                "audit record {} does not match the audit head",
-                head.seq
+                "audit record {seq} exists beyond the audit head"
             )));
         }
-        Ok(Some(prev))
+        Ok(next)
     }
+}
 
-    /// Journals the records' `payloads` (in sled, not flushed). A failed journal write may leave
-    /// a partial frame, so sled is flushed instead (it then holds everything the journal did)
-    /// and the journal emptied; if even that fails the journal is dropped for sled's flush. A
-    /// full journal is emptied the same way.
-    fn make_durable(&mut self, payloads: &[Vec<u8>]) -> Result<(), StoreError> {
-        let Some(journal) = self.journal.as_mut() else {
-            return self.db.flush().map(drop).map_err(backend);
-        };
-        let appended = journal.append(payloads, self.durability == Durability::Fsync);
-        if appended.is_ok() && journal.len() < journal::TRUNCATE_AT {
-            return Ok(());
-        }
-        self.db.flush().map_err(backend)?;
-        if journal.truncate().is_err() {
-            self.journal = None;
-        }
-        Ok(())
-    }
+/// Holds the audit chain for a transaction that appends to it, with every journaled record
+/// folded into sled first (the transaction reads sled's head); pass it to
+/// [`SledStore::committed`], which releases it once the transaction is flushed.
+struct ChainGuard<'a> {
+    _state: MutexGuard<'a, ChainState>,
+    _fold: MutexGuard<'a, ()>,
 }
 
 /// sled's page cache (its default is 1 GiB, which a busy service fills as the store grows): the
@@ -277,7 +427,7 @@ impl SledStore {
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
         let (audit, meta) = (tree(AUDIT_TREE)?, tree(META_TREE)?);
-        let chain: Arc<Mutex<()>> = Arc::default();
+        let chain: Arc<Chain> = Arc::default();
         let audit_mac: Arc<OnceLock<AuditMac>> = Arc::default();
         // sled's lock is held from here: no other process touches the journal.
         let (mut journal, records) = Journal::open(dir)?;
@@ -289,6 +439,7 @@ impl SledStore {
             Durability::Write => Some(journal.syncer()?),
             Durability::Fsync => None,
         };
+        let folder = Folder::start(chain.clone(), audit.clone(), meta.clone())?;
         let mut writer = ChainWriter {
             db: db.clone(),
             audit: audit.clone(),
@@ -297,10 +448,11 @@ impl SledStore {
             audit_mac: audit_mac.clone(),
             journal: Some(journal),
             durability,
-            last: None,
+            folder: folder.waker(),
         };
         Ok(SledStore {
             writer: GroupCommit::start(Box::new(move |events| writer.write(events)))?,
+            _folder: folder,
             certificates: tree(CERTIFICATES_TREE)?,
             revoked: tree(REVOKED_TREE)?,
             authorities: tree(AUTHORITIES_TREE)?,
@@ -318,17 +470,31 @@ impl SledStore {
         })
     }
 
-    /// Holds the audit chain for a transaction that appends to it; pass the guard to
-    /// [`SledStore::committed`], which releases it once the transaction is flushed.
-    fn chain(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
-        self.chain.lock().map_err(|_| poisoned())
+    /// The audit chain for a transaction that appends to it (see [`ChainGuard`]).
+    fn chain(&self) -> Result<ChainGuard<'_>, StoreError> {
+        let fold = self.chain.fold_lock()?;
+        self.chain.fold(&self.audit, &self.meta)?;
+        let mut state = self.chain.state()?;
+        // The transaction moves sled's head: the writer reads it afresh.
+        state.last = None;
+        Ok(ChainGuard {
+            _state: state,
+            _fold: fold,
+        })
+    }
+
+    /// Every acknowledged audit record in sled, until the guard is dropped.
+    fn folded(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
+        let fold = self.chain.fold_lock()?;
+        self.chain.fold(&self.audit, &self.meta)?;
+        Ok(fold)
     }
 
     /// Turns a transaction's outcome into the method's result, flushing first when it committed:
     /// sled otherwise syncs only every 500 ms, and an acknowledged write must survive `kill -9`.
     fn committed<A>(
         &self,
-        _chain: MutexGuard<'_, ()>,
+        _chain: ChainGuard<'_>,
         outcome: Result<A, TransactionError<StoreError>>,
     ) -> Result<A, StoreError> {
         let value = outcome.map_err(|e| match e {
@@ -754,6 +920,7 @@ impl Store for SledStore {
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let _folded = self.folded()?;
         // Records are returned as stored, key order; `verify_chain` judges them.
         self.audit
             .iter()
@@ -763,6 +930,7 @@ impl Store for SledStore {
     }
 
     fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let _folded = self.folded()?;
         Ok(self
             .meta
             .get(AUDIT_HEAD_KEY)

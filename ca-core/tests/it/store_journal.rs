@@ -232,3 +232,52 @@ fn journal_not_chaining_onto_sled_is_an_error() {
         Ok(_) => panic!("records that do not chain onto sled's head must not be replayed"),
     }
 }
+
+/// Appends are journaled and reach sled later (the folder thread): the log read at once, a
+/// transaction appending right after them, and a reopen all see every record, once, in order.
+#[test]
+fn journaled_records_are_read_and_chained_onto_before_they_reach_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    for i in 0..3 {
+        let record = store
+            .append_audit(event(AuditAction::Sign, &format!("credential:{i}")))
+            .unwrap();
+        assert_eq!(record.seq, i + 1);
+    }
+    assert_eq!(store.audit_head().unwrap().unwrap().0, 3);
+    let cert = CertificateRecord {
+        serial: vec![7],
+        issuer_ca: "sign".into(),
+        profile: "physician".into(),
+        subject: "CN=fold".into(),
+        not_after: 1_800_000_000,
+        der: vec![0x30, 0x01, 7],
+        revocation: None,
+    };
+    let issued = store
+        .insert_certificate(&cert, event(AuditAction::Issue, "certificate:07"))
+        .unwrap();
+    assert_eq!(issued.seq, 4);
+    let after = store
+        .append_audit(event(AuditAction::Sign, "credential:after"))
+        .unwrap();
+    assert_eq!(after.seq, 5);
+    let expected = [
+        (1, AuditAction::Sign),
+        (2, AuditAction::Sign),
+        (3, AuditAction::Sign),
+        (4, AuditAction::Issue),
+        (5, AuditAction::Sign),
+    ];
+    let actions = |store: &SledStore| -> Vec<_> {
+        let log = store.audit_log().unwrap();
+        log.iter().map(|r| (r.seq, r.event.action)).collect()
+    };
+    assert_eq!(actions(&store), expected);
+    assert_eq!(audit_verify(&store).unwrap(), 5);
+    drop(store);
+    let store = crate::support::store::reopen(dir.path());
+    assert_eq!(actions(&store), expected);
+    assert_eq!(audit_verify(&store).unwrap(), 5);
+}
