@@ -140,7 +140,8 @@ impl Chain {
     }
 
     /// Moves the tail into sled, not flushed (the journal keeps it durable until sled is
-    /// flushed). The caller holds `fold`. On failure the tail is put back, to be retried.
+    /// flushed), without holding `state` while inserting: the writer goes on meanwhile. The
+    /// caller holds `fold`. On failure the tail is put back, to be retried.
     fn fold(&self, audit: &sled::Tree, meta: &sled::Tree) -> Result<(), StoreError> {
         let tail = std::mem::take(&mut self.state()?.tail);
         if tail.is_empty() {
@@ -153,6 +154,16 @@ impl Chain {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             state.tail.splice(0..0, tail);
         })
+    }
+}
+
+impl ChainState {
+    /// [`Chain::fold`] holding `state` (and `fold`): when it returns `Ok`, sled holds every
+    /// acknowledged record until `state` is released.
+    fn fold(&mut self, audit: &sled::Tree, meta: &sled::Tree) -> Result<(), StoreError> {
+        insert_records(audit, meta, &self.tail)?;
+        self.tail.clear();
+        Ok(())
     }
 }
 
@@ -288,9 +299,7 @@ impl ChainWriter {
             return Ok(records);
         }
         if in_sled {
-            drop(state);
-            chain.fold(&self.audit, &self.meta)?;
-            state = chain.state()?;
+            state.fold(&self.audit, &self.meta)?;
             self.db.flush().map_err(backend)?;
             if let Some(journal) = self.journal.as_mut()
                 && journal.truncate().is_err()
@@ -473,8 +482,8 @@ impl SledStore {
     /// The audit chain for a transaction that appends to it (see [`ChainGuard`]).
     fn chain(&self) -> Result<ChainGuard<'_>, StoreError> {
         let fold = self.chain.fold_lock()?;
-        self.chain.fold(&self.audit, &self.meta)?;
         let mut state = self.chain.state()?;
+        state.fold(&self.audit, &self.meta)?;
         // The transaction moves sled's head: the writer reads it afresh.
         state.last = None;
         Ok(ChainGuard {
@@ -483,7 +492,7 @@ impl SledStore {
         })
     }
 
-    /// Every acknowledged audit record in sled, until the guard is dropped.
+    /// Every audit record acknowledged before the call in sled, until the guard is dropped.
     fn folded(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
         let fold = self.chain.fold_lock()?;
         self.chain.fold(&self.audit, &self.meta)?;

@@ -281,3 +281,56 @@ fn journaled_records_are_read_and_chained_onto_before_they_reach_sled() {
     assert_eq!(actions(&store), expected);
     assert_eq!(audit_verify(&store).unwrap(), 5);
 }
+
+/// Journaled appends racing transactions that append too (issuance) and readers: one linear
+/// chain with every acknowledged record, whichever path wrote it.
+#[test]
+fn journaled_appends_racing_transactions_and_readers_keep_one_chain() {
+    const THREADS: usize = 4;
+    const APPENDS_EACH: usize = 150;
+    const ISSUES: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (store, acknowledged) = (&store, &acknowledged);
+            scope.spawn(move || {
+                for i in 0..APPENDS_EACH {
+                    let r = store
+                        .append_audit(event(AuditAction::Sign, &format!("credential:{t}-{i}")))
+                        .unwrap();
+                    acknowledged.lock().unwrap().push(r);
+                }
+            });
+        }
+        let (store, acknowledged) = (&store, &acknowledged);
+        scope.spawn(move || {
+            for i in 0..ISSUES {
+                let cert = CertificateRecord {
+                    serial: vec![1, i as u8],
+                    issuer_ca: "sign".into(),
+                    profile: "physician".into(),
+                    subject: format!("CN=race {i}"),
+                    not_after: 1_800_000_000,
+                    der: vec![0x30, 0x01, i as u8],
+                    revocation: None,
+                };
+                let r = store
+                    .insert_certificate(&cert, event(AuditAction::Issue, &format!("cert:{i}")))
+                    .unwrap();
+                acknowledged.lock().unwrap().push(r);
+            }
+        });
+        scope.spawn(move || {
+            for _ in 0..20 {
+                audit_verify(store).unwrap();
+            }
+        });
+    });
+    let total = (THREADS * APPENDS_EACH + ISSUES) as u64;
+    assert_eq!(audit_verify(&store).unwrap(), total);
+    let mut acknowledged = acknowledged.into_inner().unwrap();
+    acknowledged.sort_by_key(|r| r.seq);
+    assert_eq!(store.audit_log().unwrap(), acknowledged);
+}
