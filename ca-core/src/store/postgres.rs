@@ -17,7 +17,7 @@
 
 mod copy;
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{self, GroupCommit};
 use super::pg_tls::{self, Connect, MakeRustls};
 use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, ExportItems, NumberedCrl,
@@ -410,12 +410,7 @@ impl PgStore {
         let writer = {
             let (pool, mac) = (pool.clone(), audit_mac.clone());
             GroupCommit::start(Box::new(move |events| {
-                pool.transaction(true, |tx| {
-                    events
-                        .into_iter()
-                        .map(|event| append_tx(tx, event, mac.get()))
-                        .collect()
-                })
+                pool.transaction(true, |tx| append_all_tx(tx, events, mac.get()))
             }))?
         };
         Ok(Self {
@@ -595,24 +590,24 @@ fn on_hold(record: &CertificateRecord) -> bool {
         .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
 }
 
-/// The newest audit record, checked against the head; `None` on an empty log.
+/// The newest audit record, checked against the head; `None` on an empty log. One round trip.
 fn head_record(tx: &mut Transaction<'_>) -> Result<Option<AuditRecord>, StoreError> {
     let Some(head) = tx
-        .query_opt("SELECT seq, hash FROM audit_head", &[])
+        .query_opt(
+            "SELECT h.seq, h.hash, a.body FROM audit_head h LEFT JOIN audit a ON a.seq = h.seq",
+            &[],
+        )
         .map_err(backend)?
     else {
         return Ok(None);
     };
-    let (seq, hash): (i64, String) = (head.get(0), head.get(1));
-    let Some(row) = tx
-        .query_opt("SELECT body FROM audit WHERE seq = $1", &[&seq])
-        .map_err(backend)?
-    else {
+    let (seq, hash, body): (i64, String, Option<&[u8]>) = (head.get(0), head.get(1), head.get(2));
+    let Some(body) = body else {
         return Err(StoreError::Corrupt(format!(
             "audit head names seq {seq} but that record is missing"
         )));
     };
-    let prev: AuditRecord = decode(row.get(0), "audit record")?;
+    let prev: AuditRecord = decode(body, "audit record")?;
     if prev.seq != seq_from_sql(seq)? || prev.hash != hash {
         return Err(StoreError::Corrupt(format!(
             "audit record {seq} does not match the audit head"
@@ -628,28 +623,51 @@ fn append_tx(
     event: AuditEvent,
     mac: Option<&AuditMac>,
 ) -> Result<AuditRecord, StoreError> {
-    let prev = head_record(tx)?;
-    let record = AuditRecord::next(prev.as_ref(), event).authenticated(mac);
-    let seq = seq_to_sql(record.seq)?;
+    let mut records = append_all_tx(tx, vec![event], mac)?;
+    records.pop().ok_or_else(group_commit::writer_failed)
+}
+
+/// [`append_tx`] for a batch, in order, in four statements whatever its size (the head, the
+/// records in one `INSERT … unnest`, the new head): the group commit's transaction.
+fn append_all_tx(
+    tx: &mut Transaction<'_>,
+    events: Vec<AuditEvent>,
+    mac: Option<&AuditMac>,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let head = head_record(tx)?;
+    let mut records: Vec<AuditRecord> = Vec::with_capacity(events.len());
+    for event in events {
+        let record = AuditRecord::next(records.last().or(head.as_ref()), event).authenticated(mac);
+        records.push(record);
+    }
+    let Some(newest) = records.last() else {
+        return Ok(records);
+    };
+    let seqs = records
+        .iter()
+        .map(|r| seq_to_sql(r.seq))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bodies = records.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
     let inserted = tx
         .execute(
-            "INSERT INTO audit (seq, body) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING",
-            &[&seq, &encode(&record)?],
+            "INSERT INTO audit (seq, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])
+             ON CONFLICT (seq) DO NOTHING",
+            &[&seqs, &bodies],
         )
         .map_err(backend)?;
-    if inserted == 0 {
+    if inserted != records.len() as u64 {
         return Err(StoreError::Corrupt(format!(
-            "audit record {} exists beyond the audit head",
-            record.seq
+            "an audit record of {}..={} exists beyond the audit head",
+            records[0].seq, newest.seq
         )));
     }
     tx.execute(
         "INSERT INTO audit_head (one, seq, hash) VALUES (true, $1, $2)
          ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        &[&seq, &record.hash],
+        &[&seq_to_sql(newest.seq)?, &newest.hash],
     )
     .map_err(backend)?;
-    Ok(record)
+    Ok(records)
 }
 
 /// Allocates the next CRL number of `issuer_ca` inside `tx`.
