@@ -14,8 +14,9 @@ mod copy;
 use super::group_commit::GroupCommit;
 use super::journal::{self, Journal};
 use super::{
-    AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, Durability, ExportItems,
-    Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
+    AuditDone, AuditHead, AuthorityRecord, CertificateRecord, CredentialRecord, Durability,
+    ExportItems, Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary,
+    TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
 use serde::de::DeserializeOwned;
@@ -492,6 +493,18 @@ impl SledStore {
         })
     }
 
+    /// The audit head as sled holds it: [`Store::audit_head`] once the tail is folded, or under
+    /// a [`ChainGuard`] (which folded it).
+    fn stored_audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        Ok(self
+            .meta
+            .get(AUDIT_HEAD_KEY)
+            .map_err(backend)?
+            .map(|raw| decode::<Head>(&raw, "audit head"))
+            .transpose()?
+            .map(|head| (head.seq, head.hash)))
+    }
+
     /// Every audit record acknowledged before the call in sled, until the guard is dropped.
     fn folded(&self) -> Result<MutexGuard<'_, ()>, StoreError> {
         let fold = self.chain.fold_lock()?;
@@ -940,13 +953,7 @@ impl Store for SledStore {
 
     fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
         let _folded = self.folded()?;
-        Ok(self
-            .meta
-            .get(AUDIT_HEAD_KEY)
-            .map_err(backend)?
-            .map(|raw| decode::<Head>(&raw, "audit head"))
-            .transpose()?
-            .map(|head| (head.seq, head.hash)))
+        self.stored_audit_head()
     }
 
     fn set_audit_mac(&self, mac: AuditMac) -> Result<(), StoreError> {
@@ -1104,10 +1111,13 @@ impl Store for SledStore {
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
+        let _folded = self.folded()?;
         self.copy_is_empty()
     }
 
     fn export(&self) -> Result<ExportItems<'_>, StoreError> {
+        // The audit tree is read as the items are taken: with every record acknowledged so far.
+        drop(self.folded()?);
         self.copy_export()
     }
 

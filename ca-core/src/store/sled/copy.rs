@@ -9,7 +9,7 @@ use super::{
     revoked_key,
 };
 use crate::engine::audit::ChainVerifier;
-use crate::engine::store::{ExportItems, Store, StoreError, StoreItem, StoreSummary};
+use crate::engine::store::{ExportItems, StoreError, StoreItem, StoreSummary};
 
 /// The trees a store holds; any other is refused by `export` (a newer release's data, which a
 /// copy would silently drop). sled's own default tree is unused.
@@ -241,7 +241,8 @@ impl SledStore {
     /// What the store holds, counted, with its audit chain verified against its head.
     fn read_back(&self) -> Result<StoreSummary, StoreError> {
         let count = |tree: &sled::Tree| tree.len() as u64;
-        let audit_head = self.audit_head()?;
+        // Under the import's chain guard: `audit_head` would wait for that guard.
+        let audit_head = self.stored_audit_head()?;
         let mut chain = ChainVerifier::new(None);
         for raw in self.audit.iter().values() {
             chain
