@@ -59,6 +59,9 @@ pub enum IssueError {
     /// The CSR's (or the request's) public key is not usable.
     #[error("CSR public key: {0}")]
     CsrKey(KeyError),
+    /// The issuing key could not sign (e.g. its token is unavailable).
+    #[error("signing the certificate: {0}")]
+    Sign(KeyError),
     /// The request breaks the profile.
     #[error(transparent)]
     Violation(#[from] ProfileViolation),
@@ -200,10 +203,19 @@ pub(crate) fn build(
         subject: draft.subject.clone(),
         extensions,
     };
-    let builder = CertificateBuilder::new(fixed, serial, validity, draft.spki.clone())
+    let mut builder = CertificateBuilder::new(fixed, serial, validity, draft.spki.clone())
         .map_err(|e| IssueError::Build(e.to_string()))?;
+    // Signed here, not through `Builder::build`, so a key's own error (a token gone:
+    // `KeyError::Unavailable`) reaches the caller typed.
+    let tbs = builder
+        .finalize(key)
+        .map_err(|e| IssueError::Build(e.to_string()))?;
+    let signature = spki::SignatureBitStringEncoding::to_bitstring(&RawSignature(
+        key.sign(&tbs).map_err(IssueError::Sign)?,
+    ))
+    .map_err(|e| IssueError::Build(e.to_string()))?;
     builder
-        .build::<_, RawSignature>(key)
+        .assemble(signature, key)
         .map_err(|e| IssueError::Build(e.to_string()))
 }
 

@@ -64,6 +64,7 @@ pub mod authority {
         AugmentError, Augmented, ForeignTsa, RaisedSigner, SignerSelection, TimestampSource,
         TsaTransport, ValidationData,
     };
+    pub use crate::engine::authority::keys::{KeyBackend, KeyEntry, KeyLocation};
     pub use crate::engine::authority::ocsp::{
         DEFAULT_OCSP_VALIDITY_SECONDS, OcspSettings, SETTING_RESPONDER_PREFIX,
     };

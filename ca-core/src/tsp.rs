@@ -276,6 +276,11 @@ impl Tsa {
         self.policy
     }
 
+    /// Its signing key (for listings: where it is).
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// This TSA issuing under `policy` instead (the policy is configuration, not key material).
     pub fn with_policy(mut self, policy: ObjectIdentifier) -> Self {
         self.policy = policy;

@@ -2,6 +2,7 @@
 //! (which holds sled's lock), every one but `init`, `augment` and `profiles` runs in that server
 //! through its admin socket (`crate::adminsock`).
 
+use crate::config::KeyBackendKind;
 use crate::datadir::{DataDir, DataDirError, ServiceStore, write_atomic};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
@@ -30,6 +31,12 @@ pub enum KeyAlg {
     Ed25519,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeysArg {
+    Software,
+    Pkcs11,
+}
+
 #[derive(Args)]
 pub struct InitArgs {
     /// Algorithm of the generated CA keys.
@@ -42,8 +49,18 @@ pub struct InitArgs {
     #[arg(long, default_value = "JP")]
     country: String,
     /// Import a CA key instead of generating it, e.g. `--import-key sign=sign-rsa.p8` (PKCS#8 DER or PEM).
+    /// The key is sealed in the store: with `--keys pkcs11` only beside `--allow-software-ca-key`.
     #[arg(long, value_name = "CA=FILE")]
     import_key: Vec<String>,
+    /// Where the CA, TSA and OCSP responder keys are made: `software` (sealed in the store) or
+    /// `pkcs11` (in the token that `[keys]` / `HPKI_PKCS11_MODULE`, `HPKI_PKCS11_TOKEN` and
+    /// `HPKI_PKCS11_PIN` name). Default: the configuration's `[keys] backend`.
+    #[arg(long, value_enum)]
+    keys: Option<KeysArg>,
+    /// With `--keys pkcs11`: let `--import-key` put a software CA key (sealed in the store, so it
+    /// exists outside the HSM) into the installation.
+    #[arg(long)]
+    allow_software_ca_key: bool,
     /// OID arc for certificate policies (default: a fresh 2.25.<uuid> arc).
     #[arg(long)]
     policy_arc: Option<String>,
@@ -156,6 +173,8 @@ impl InitArgs {
             org: "hpki Demo Healthcare Organisation".into(),
             country: "JP".into(),
             import_key: Vec::new(),
+            keys: None,
+            allow_software_ca_key: false,
             policy_arc: None,
             base_url: base_url.into(),
             crl_days: 7,
@@ -205,6 +224,26 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
     if dir.is_initialised()? {
         bail!("{} already holds a CA", data_dir.display());
     }
+    let mut keys_config = dir.keys().clone();
+    match args.keys {
+        Some(KeysArg::Pkcs11) => keys_config.backend = KeyBackendKind::Pkcs11,
+        Some(KeysArg::Software) => {
+            keys_config.backend = KeyBackendKind::Software;
+            keys_config.credentials_in_token = false;
+        }
+        None => {}
+    }
+    let keys_config = keys_config.apply_env(|_| None)?;
+    if keys_config.backend == KeyBackendKind::Pkcs11
+        && !args.import_key.is_empty()
+        && !args.allow_software_ca_key
+    {
+        bail!(
+            "--import-key would seal a software CA key in the store of an installation whose keys \
+             are in a PKCS#11 token: the key would exist outside the HSM. Generate it in the \
+             token (leave out --import-key), or add --allow-software-ca-key to import it anyway"
+        );
+    }
     let mut imported_keys = BTreeMap::new();
     for spec in &args.import_key {
         let (ca, file) = spec
@@ -234,6 +273,8 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
         tsa_policy: args.tsa_policy,
     };
     let profiles = dir.profiles()?;
+    // The token is opened (module, label, PIN) before anything is written.
+    let keys = crate::datadir::open_key_backend(&keys_config)?;
     let store = dir.open_store()?;
     // From here a failure must not leave a half-made installation that refuses a retry.
     let (sealer, seal_setting, made_key_file) = match dir.new_sealer() {
@@ -246,10 +287,11 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
             return Err(e.into());
         }
     };
-    let authority = Authority::init(
+    let authority = Authority::init_with_keys(
         store,
         profiles,
         sealer,
+        keys,
         InitRequest {
             key_algorithm: match args.key_alg {
                 KeyAlg::P256 => KeyAlgorithm::P256,
@@ -401,6 +443,7 @@ pub enum Request {
     },
     AuditCheckpoint,
     AuditList,
+    KeysList,
 }
 
 /// What an operation produced, for the command to print or write where it always did.
@@ -553,6 +596,7 @@ impl Request {
                 let token = authority.create_token(scope, u64::from(days) * 86_400, now, actor)?;
                 writeln!(stdout, "{}", token.expose())?;
             }
+            Request::KeysList => keys_list(authority, &mut stdout)?,
             Request::TokenList => {
                 for t in authority.tokens()? {
                     stdout.push_str(&serde_json::to_string(
@@ -754,4 +798,43 @@ pub fn token(dir: &DataDir, args: TokenArgs) -> Result<()> {
         }
     };
     printed(dir, request)
+}
+
+/// `signer-api keys list`: each key of the installation, its backend and location; no secret.
+pub fn keys(dir: &DataDir) -> Result<()> {
+    printed(dir, Request::KeysList)
+}
+
+fn keys_list(authority: &Authority<ServiceStore>, out: &mut String) -> Result<()> {
+    use ca_core::authority::{KeyBackend, KeyLocation};
+    use std::fmt::Write;
+    for key in authority.key_inventory() {
+        match &key.location {
+            KeyLocation::Sealed => writeln!(
+                out,
+                "{}\t{}\tsoftware\tsealed in the store",
+                key.role,
+                key.algorithm.name()
+            )?,
+            KeyLocation::Pkcs11(r) => writeln!(
+                out,
+                "{}\t{}\tpkcs11\tmodule={} token={:?} label={:?} id={}",
+                key.role,
+                key.algorithm.name(),
+                r.module.display(),
+                r.token,
+                r.label,
+                r.id
+            )?,
+        }
+    }
+    let credentials = match authority.key_backend() {
+        KeyBackend::Pkcs11 {
+            token,
+            credentials: true,
+        } => format!("generated in PKCS#11 token {:?}", token.label()),
+        KeyBackend::Pkcs11 { .. } | KeyBackend::Software => "sealed in the store".to_owned(),
+    };
+    writeln!(out, "credentials\t-\t-\tnew credential keys: {credentials}")?;
+    Ok(())
 }

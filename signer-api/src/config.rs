@@ -101,6 +101,96 @@ pub struct Config {
     pub ocsp: Ocsp,
     /// The time-stamping authority (`POST /v1/timestamps`).
     pub tsa: TsaSettings,
+    /// Where the private keys are (`[keys]`).
+    pub keys: Keys,
+}
+
+/// Which key backend holds the CA, TSA and OCSP responder keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyBackendKind {
+    /// Sealed PKCS#8 in the store, under the master secret (key file or passphrase).
+    #[default]
+    Software,
+    /// A PKCS#11 token (an HSM): the store holds references only.
+    Pkcs11,
+}
+
+impl FromStr for KeyBackendKind {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "software" => Ok(Self::Software),
+            "pkcs11" => Ok(Self::Pkcs11),
+            _ => Err(ConfigError::Invalid(
+                "keys.backend: expected \"software\" or \"pkcs11\"",
+            )),
+        }
+    }
+}
+
+/// `[keys]`: where the private keys are. The token's user PIN is never part of the configuration
+/// (so never in `Debug` or a log): it is read when the token is opened, from `HPKI_PKCS11_PIN` or
+/// from `pin_file`, never from the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// `software` (default) or `pkcs11`.
+    pub backend: KeyBackendKind,
+    /// The PKCS#11 module (shared library), e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: Option<PathBuf>,
+    /// The label of the token holding the keys.
+    pub token_label: Option<String>,
+    /// A file holding the user PIN (its first line), readable by the service's user only.
+    /// `HPKI_PKCS11_PIN` takes precedence.
+    pub pin_file: Option<PathBuf>,
+    /// Practitioner credential keys are generated in the token too (else sealed in the store).
+    pub credentials_in_token: bool,
+}
+
+impl Keys {
+    /// Applies `HPKI_KEYS_BACKEND`, `HPKI_PKCS11_MODULE`, `HPKI_PKCS11_TOKEN`,
+    /// `HPKI_PKCS11_PIN_FILE` and `HPKI_CREDENTIALS_IN_TOKEN` over these settings, and checks that
+    /// a `pkcs11` backend names its module and token.
+    pub fn apply_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        if let Some(v) = env("HPKI_KEYS_BACKEND") {
+            self.backend = v.parse()?;
+        }
+        if let Some(v) = env("HPKI_PKCS11_MODULE") {
+            self.module = Some(v.into());
+        }
+        if let Some(v) = env("HPKI_PKCS11_TOKEN") {
+            self.token_label = Some(v);
+        }
+        if let Some(v) = env("HPKI_PKCS11_PIN_FILE") {
+            self.pin_file = Some(v.into());
+        }
+        if let Some(v) = env("HPKI_CREDENTIALS_IN_TOKEN") {
+            self.credentials_in_token = v.parse().map_err(|_| ConfigError::Number {
+                name: "HPKI_CREDENTIALS_IN_TOKEN",
+                value: v,
+            })?;
+        }
+        self.check()?;
+        Ok(self)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.backend == KeyBackendKind::Pkcs11
+            && (self.module.is_none() || self.token_label.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "keys.backend = \"pkcs11\" needs keys.module and keys.token_label \
+                 (HPKI_PKCS11_MODULE, HPKI_PKCS11_TOKEN)",
+            ));
+        }
+        if self.backend == KeyBackendKind::Software && self.credentials_in_token {
+            return Err(ConfigError::Invalid(
+                "keys.credentials_in_token needs keys.backend = \"pkcs11\"",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[tsa]`: the RFC 3161 time-stamping authority: the built-in one, or with `url` a foreign one
@@ -249,6 +339,7 @@ impl Default for Config {
             store: StoreLocation::DataDir,
             ocsp: Ocsp::default(),
             tsa: TsaSettings::default(),
+            keys: Keys::default(),
         }
     }
 }
@@ -296,7 +387,8 @@ impl Config {
     /// `HPKI_RATE_LIMIT`, `HPKI_RATE_BURST`, `HPKI_HEADER_TIMEOUT`, `HPKI_REQUEST_TIMEOUT`,
     /// `HPKI_MAX_CONNECTIONS`, `HPKI_RA_TOKEN_DAYS`, `HPKI_SIGNER_TOKEN_DAYS`, `HPKI_TLS_CERT`,
     /// `HPKI_TLS_KEY`, `HPKI_TLS_CLIENT_AUTH`, `HPKI_DURABILITY`, `HPKI_STORE`, `HPKI_OCSP_ENABLED` (`true` or
-    /// `false`), `HPKI_OCSP_VALIDITY` (seconds), `HPKI_TSA_POLICY`, `HPKI_TSA_REQUIRE_AUTH`).
+    /// `false`), `HPKI_OCSP_VALIDITY` (seconds), `HPKI_TSA_POLICY`, `HPKI_TSA_REQUIRE_AUTH`, and `[keys]`'s
+    /// (`Keys::apply_env`)).
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -448,6 +540,7 @@ impl Config {
                 "ocsp.validity_seconds must be at least 1",
             ));
         }
+        config.keys = std::mem::take(&mut config.keys).apply_env(&env)?;
         if let Some(v) = env("HPKI_TOKEN_MAX_DAYS") {
             config.tokens.max_days = number("HPKI_TOKEN_MAX_DAYS", v)?;
         }

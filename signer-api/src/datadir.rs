@@ -4,8 +4,10 @@
 //! Keys are sealed under a passphrase from `HPKI_PASSPHRASE` (Argon2id, salt in the store), or, for
 //! the demo, under a random key file `master.key` (mode 0600) beside the store.
 
-use crate::config::StoreLocation;
+use crate::config::{KeyBackendKind, Keys, StoreLocation};
+use ca_core::authority::KeyBackend;
 use ca_core::authority::{Authority, AuthorityError};
+use ca_core::key::{KeyError, Pkcs11Pin, Pkcs11Token};
 use ca_core::profile::{ProfileError, ProfileSet};
 use ca_core::purpose::{PurposeError, SigningPolicy};
 use ca_core::seal::{KEK_LEN, SALT_LEN, SealError, Sealer};
@@ -17,6 +19,10 @@ use std::path::{Path, PathBuf};
 /// Store setting recording how CA keys are sealed.
 const SETTING_SEAL: &str = "seal";
 const PASSPHRASE_ENV: &str = "HPKI_PASSPHRASE";
+/// The PKCS#11 token's user PIN (else `[keys] pin_file`).
+const PIN_ENV: &str = "HPKI_PKCS11_PIN";
+/// Sessions kept open with the token: one per signing thread (the blocking pool's 16).
+const TOKEN_SESSIONS: usize = 16;
 
 /// Why the data directory could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +67,15 @@ pub enum DataDirError {
         .0.display()
     )]
     MissingKeyFile(PathBuf),
+    #[error("the PKCS#11 token's PIN: set {PIN_ENV} or [keys] pin_file")]
+    NoPin,
+    /// The token could not be opened (module, token label, PIN); never the PIN itself.
+    #[error("PKCS#11 token {token:?} of {}: {error}", module.display())]
+    Token {
+        module: PathBuf,
+        token: String,
+        error: KeyError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -93,6 +108,7 @@ pub struct DataDir {
     policies: Option<PathBuf>,
     durability: Durability,
     store: StoreLocation,
+    keys: Keys,
 }
 
 /// The store of a data directory, whichever backend the configuration chose.
@@ -106,7 +122,24 @@ impl DataDir {
             policies: policies.map(Path::to_owned),
             durability: Durability::Fsync,
             store: StoreLocation::DataDir,
+            keys: Keys::default(),
         }
+    }
+
+    /// Keys are made and found where `keys` says (`[keys]`).
+    pub fn with_keys(mut self, keys: Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The key configuration.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The key backend of the configuration (see [`open_key_backend`]).
+    pub fn key_backend(&self) -> Result<KeyBackend> {
+        open_key_backend(&self.keys)
     }
 
     /// The store lives where `store` says instead of the data directory's `store/`.
@@ -293,8 +326,45 @@ impl DataDir {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        Ok(Authority::open(store, self.profiles()?, sealer, now)?)
+        let keys = self.key_backend()?;
+        Ok(Authority::open_with_keys(
+            store,
+            self.profiles()?,
+            sealer,
+            keys,
+            now,
+        )?)
     }
+}
+
+/// The key backend `keys` names: for `pkcs11`, the token opened and logged in with the PIN from
+/// `HPKI_PKCS11_PIN` or `pin_file` (read here, kept only in `Pkcs11Pin`, never logged).
+pub fn open_key_backend(keys: &Keys) -> Result<KeyBackend> {
+    let (KeyBackendKind::Pkcs11, Some(module), Some(label)) =
+        (keys.backend, &keys.module, &keys.token_label)
+    else {
+        return Ok(KeyBackend::Software);
+    };
+    let pin = match std::env::var(PIN_ENV).ok().filter(|p| !p.is_empty()) {
+        Some(pin) => pin,
+        None => {
+            let path = keys.pin_file.as_ref().ok_or(DataDirError::NoPin)?;
+            let text = std::fs::read_to_string(path).map_err(io("reading", path))?;
+            text.lines().next().unwrap_or_default().to_owned()
+        }
+    };
+    let token =
+        Pkcs11Token::open(module, label, Pkcs11Pin::new(pin), TOKEN_SESSIONS).map_err(|error| {
+            DataDirError::Token {
+                module: module.clone(),
+                token: label.clone(),
+                error,
+            }
+        })?;
+    Ok(KeyBackend::Pkcs11 {
+        token,
+        credentials: keys.credentials_in_token,
+    })
 }
 
 impl DataDir {

@@ -7,3 +7,4 @@ pub mod config;
 pub mod datadir;
 pub mod foreign_tsa;
 pub mod http;
+pub mod keyhealth;

@@ -62,6 +62,18 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Key commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print each key (CAs, TSA, OCSP responders; where new credential keys go) with its backend
+    /// and location (module, token, label, id): never key material.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +116,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The key backend of the admin commands comes from the environment (`[keys]`'s variables,
+    // README "CA keys in an HSM"), as the store's does; `serve` also reads its config file.
+    let dir = match config::Keys::default().apply_env(|k| std::env::var(k).ok()) {
+        Ok(keys) => dir.with_keys(keys),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => {
             serve::serve(cli.data_dir.as_deref(), cli.policies.as_deref(), args)
@@ -128,6 +149,9 @@ fn main() -> ExitCode {
         Command::Store {
             command: StoreCommand::Copy(args),
         } => storecopy::copy_store(&dir, args),
+        Command::Keys {
+            command: KeysCommand::List,
+        } => admin::keys(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

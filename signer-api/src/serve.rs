@@ -3,7 +3,7 @@
 //! signing credential, and tokens printed once.
 
 use crate::admin::{self, InitArgs};
-use crate::config::{Config, Tls};
+use crate::config::{Config, KeyBackendKind, Tls};
 use crate::datadir::DataDir;
 use crate::datadir::ServiceStore;
 use crate::http::{self, AppState};
@@ -54,7 +54,8 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
     }
     let dir = DataDir::new(&config.data_dir, config.policies.as_deref())
         .with_durability(config.durability)
-        .with_store(config.store.clone());
+        .with_store(config.store.clone())
+        .with_keys(config.keys.clone());
     // One opening of the store per process: sled may still hold the lock of a dropped handle.
     let (authority, first_start) = if dir.is_initialised()? {
         (join(&dir, &config)?, Vec::new())
@@ -104,8 +105,11 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
         auth_failure_log: Default::default(),
         rate: http::limits::ClientRate::new(&config.limits),
         bodies: http::limits::BodyBudget::new(&config.limits),
-        store_on_worker: !dir.store_is_remote(),
+        // A token's signature is a call into the module that may block (a network HSM, a
+        // token gone): off the async workers, as PostgreSQL's calls are.
+        store_on_worker: !dir.store_is_remote() && config.keys.backend != KeyBackendKind::Pkcs11,
     });
+    let _key_watch = signer_api::keyhealth::watch(state.clone().into_inner());
     let tls = match &config.tls {
         Some(tls) => Some(tls_config(tls, &state)?),
         None => None,

@@ -668,18 +668,21 @@ impl<S: Store> Authority<S> {
             return Err(CredentialError::NotSigningProfile(profile.id().to_owned()));
         }
         let owner = owner_of(request.owner.as_deref(), &registration.subject)?;
-        let key = SigningKey::generate(request.key_algorithm)?;
         let id = format!(
             "{ID_PREFIX}{}",
             hex::encode(crate::engine::seal::Sealer::random_bytes::<ID_RANDOM_LEN>()?)
         );
+        let key = self.keys.generate_credential(request.key_algorithm, &id)?;
         let Prepared { record, event } = self.prepare_certificate(
             registration,
             PublicKeySource::Own(key.public_key_info()),
             now,
             actor,
         )?;
-        let sealed_key = self.sealer.seal(&key.to_pkcs8()?, id.as_bytes())?;
+        let (sealed_key, pkcs11) = match key.pkcs11_ref() {
+            Some(reference) => (Vec::new(), Some(reference.clone())),
+            None => (self.sealer.seal(&key.to_pkcs8()?, id.as_bytes())?, None),
+        };
         let credential = CredentialRecord {
             id: id.clone(),
             owner: owner.clone(),
@@ -687,6 +690,7 @@ impl<S: Store> Authority<S> {
             profile: record.profile.clone(),
             sealed_key,
             created_at: now,
+            pkcs11,
         };
         // One event for both facts: the certificate's issuance details, plus whose credential.
         let mut details = vec![
@@ -1043,10 +1047,23 @@ impl<S: Store> Authority<S> {
         let key = match cached {
             Some(c) => c.key,
             None => {
-                let pkcs8 = self
-                    .sealer
-                    .open(&credential.sealed_key, credential.id.as_bytes())?;
-                let key = SigningKey::from_pkcs8(&pkcs8)?;
+                let key = match (&credential.pkcs11, self.keys.token()) {
+                    (Some(reference), Some(token)) => token.key(reference)?,
+                    (Some(reference), None) => {
+                        return Err(corrupt(
+                            &credential.id,
+                            &format!(
+                                "its key is in PKCS#11 token {:?}, and no token is configured",
+                                reference.token
+                            ),
+                        ));
+                    }
+                    (None, _) => SigningKey::from_pkcs8(
+                        &self
+                            .sealer
+                            .open(&credential.sealed_key, credential.id.as_bytes())?,
+                    )?,
+                };
                 if key.public_key_info() != spki {
                     return Err(corrupt(
                         &credential.id,

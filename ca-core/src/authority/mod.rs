@@ -10,6 +10,7 @@ pub(crate) mod access;
 pub(crate) mod augment;
 pub(crate) mod client_auth;
 pub(crate) mod credential;
+pub(crate) mod keys;
 pub(crate) mod ocsp;
 pub(crate) mod timestamp;
 pub(crate) mod token;
@@ -208,6 +209,8 @@ pub struct Authority<S: Store> {
     pub(crate) foreign_tsa: Option<std::sync::Arc<augment::ForeignTsa>>,
     /// Who may ask the built-in TSA for a token (`with_tsa_access`).
     pub(crate) tsa_access: timestamp::TsaAccess,
+    /// Where new keys are made and stored keys found (`init_with_keys`, `open_with_keys`).
+    pub(crate) keys: keys::KeyBackend,
 }
 
 impl<S: Store> std::fmt::Debug for Authority<S> {
@@ -226,6 +229,18 @@ impl<S: Store> Authority<S> {
         store: S,
         profiles: ProfileSet,
         sealer: Sealer,
+        req: InitRequest,
+    ) -> Result<Self, AuthorityError> {
+        Self::init_with_keys(store, profiles, sealer, keys::KeyBackend::Software, req)
+    }
+
+    /// As [`Self::init`], with the CA, TSA and OCSP responder keys (except imported ones) made
+    /// where `keys` says: in a PKCS#11 token, the store then holding references, not sealed keys.
+    pub fn init_with_keys(
+        store: S,
+        profiles: ProfileSet,
+        sealer: Sealer,
+        keys: keys::KeyBackend,
         mut req: InitRequest,
     ) -> Result<Self, AuthorityError> {
         if store.authority("root")?.is_some() {
@@ -265,7 +280,7 @@ impl<S: Store> Authority<S> {
                 let id = profile.ca_id().unwrap_or_default().to_owned();
                 let key = match req.imported_keys.remove(&id) {
                     Some(k) => k,
-                    None => SigningKey::generate(req.key_algorithm)?,
+                    None => keys.generate(req.key_algorithm, &format!("ca {id}"))?,
                 };
                 let subject = crate::engine::name::parse_subject(&format!(
                     "C={},O={},CN={}",
@@ -323,10 +338,12 @@ impl<S: Store> Authority<S> {
                 let der = cert
                     .to_der()
                     .map_err(|e| IssueError::Build(e.to_string()))?;
+                let (sealed_key, pkcs11) = keys::stored(&sealer, &key, id.as_bytes())?;
                 records.push(AuthorityRecord {
                     id: id.clone(),
                     certificate_der: der.clone(),
-                    sealed_key: sealer.seal(&key.to_pkcs8()?, id.as_bytes())?,
+                    sealed_key,
+                    pkcs11,
                 });
                 let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
                 if let Some(parent) = &parent {
@@ -374,6 +391,7 @@ impl<S: Store> Authority<S> {
             urls: &req.config.urls,
             serials: &req.serials,
             sealer: &sealer,
+            keys: &keys,
         };
         for (id, ca) in &cas {
             let Some(profile) = ocsp::responder_profile(&profiles, id) else {
@@ -427,6 +445,7 @@ impl<S: Store> Authority<S> {
             tsa: None,
             foreign_tsa: None,
             tsa_access: timestamp::TsaAccess::Open,
+            keys,
         };
         // The TSA's certificate is one more certificate of the inventory, written with the CAs.
         let new_tsa = authority.new_tsa(req.key_algorithm, req.now, &req.actor)?;
@@ -466,6 +485,19 @@ impl<S: Store> Authority<S> {
         sealer: Sealer,
         now: u64,
     ) -> Result<Self, AuthorityError> {
+        Self::open_with_keys(store, profiles, sealer, keys::KeyBackend::Software, now)
+    }
+
+    /// As [`Self::open`], the keys held in a token opened through `keys` (which must be the token
+    /// the references name) and each checked against its certificate; new keys (a renewed OCSP
+    /// responder or TSA) are made there too.
+    pub fn open_with_keys(
+        store: S,
+        profiles: ProfileSet,
+        sealer: Sealer,
+        keys: keys::KeyBackend,
+        now: u64,
+    ) -> Result<Self, AuthorityError> {
         let config: AuthorityConfig = match store.setting(SETTING_CONFIG)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("{SETTING_CONFIG}: {e}")))?,
@@ -478,7 +510,12 @@ impl<S: Store> Authority<S> {
             let record = store
                 .authority(id)?
                 .ok_or_else(|| AuthorityError::UnknownCa(id.to_owned()))?;
-            let key = SigningKey::from_pkcs8(&sealer.open(&record.sealed_key, id.as_bytes())?)?;
+            let key = keys.open(
+                &sealer,
+                &record.sealed_key,
+                record.pkcs11.as_ref(),
+                id.as_bytes(),
+            )?;
             let cert = Certificate::from_der(&record.certificate_der)
                 .map_err(|e| StoreError::Corrupt(format!("CA {id}: {e}")))?;
             let tbs = cert.tbs_certificate();
@@ -526,6 +563,7 @@ impl<S: Store> Authority<S> {
             tsa: None,
             foreign_tsa: None,
             tsa_access: timestamp::TsaAccess::Open,
+            keys,
         };
         authority.open_responders(now)?;
         authority.tsa = authority.open_tsa(now)?;

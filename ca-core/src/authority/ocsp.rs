@@ -10,10 +10,11 @@
 //! without such a profile (the root, answering for the sub-CAs it issued) signs with its own key
 //! (a CA-designated responder). Answers are not audited one by one (volume); renewals are.
 
+use super::keys::KeyBackend;
 use super::{Authority, AuthorityError, Ca, DAY, SerialSource, expand_urls, next_serial};
 use crate::engine::audit::{AuditAction, AuditEvent};
 use crate::engine::issue::{self, Draft, IssueError, Registration, Signer};
-use crate::engine::key::{KeyAlgorithm, SigningKey};
+use crate::engine::key::{KeyAlgorithm, Pkcs11KeyRef, SigningKey};
 use crate::engine::ocsp::{self, OcspAnswer, OcspResponseStatus, Signing, Single};
 use crate::engine::profile::{
     CaUrls, ExtensionContext, IssuerRef, OcspResponseRule, Profile, ProfileSet,
@@ -56,6 +57,11 @@ pub(crate) struct Responder {
 }
 
 impl Responder {
+    /// Its signing key.
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// Less than a third of its life left: time for a new key and certificate.
     fn due(&self, now: u64) -> bool {
         let life = self.not_after.saturating_sub(self.not_before);
@@ -63,11 +69,15 @@ impl Responder {
     }
 }
 
-/// What the setting holds: the certificate's serial and the sealed PKCS#8 key.
+/// What the setting holds: the certificate's serial and the sealed PKCS#8 key, or the key's
+/// place in a token (`sealed_key` then empty).
 #[derive(Serialize, Deserialize)]
 struct ResponderSetting {
     serial: String,
+    #[serde(default)]
     sealed_key: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pkcs11: Option<Pkcs11KeyRef>,
 }
 
 /// A responder made, not yet stored: its certificate record and setting value.
@@ -86,6 +96,7 @@ pub(super) struct Maker<'a, S: Store> {
     pub(super) urls: &'a CaUrls,
     pub(super) serials: &'a SerialSource,
     pub(super) sealer: &'a Sealer,
+    pub(super) keys: &'a KeyBackend,
 }
 
 /// The delegated responder profile of CA `ca_id`: issued by it, EKU OCSPSigning and
@@ -159,7 +170,7 @@ impl<S: Store> Maker<'_, S> {
                 profile.id()
             ))
         })?;
-        let key = SigningKey::generate(algorithm)?;
+        let key = self.keys.generate(algorithm, &format!("ocsp {ca_id}"))?;
         let spki = key.public_key_info().clone();
         let subject = responder_subject(&ca.name)?;
         let wanted = now + u64::from(profile.max_validity_days()) * DAY;
@@ -200,12 +211,12 @@ impl<S: Store> Maker<'_, S> {
             .to_der()
             .map_err(|e| IssueError::Build(e.to_string()))?;
         let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
-        let sealed_key = self
-            .sealer
-            .seal(&key.to_pkcs8()?, &seal_context(ca_id, &serial))?;
+        let (sealed_key, pkcs11) =
+            super::keys::stored(self.sealer, &key, &seal_context(ca_id, &serial))?;
         let setting = serde_json::to_vec(&ResponderSetting {
             serial: hex::encode(&serial),
             sealed_key,
+            pkcs11,
         })
         .map_err(|e| config(e.to_string()))?;
         Ok(Made {
@@ -249,6 +260,7 @@ impl<S: Store> Authority<S> {
             urls: &self.config.urls,
             serials: &self.serials,
             sealer: &self.sealer,
+            keys: &self.keys,
         }
     }
 
@@ -293,10 +305,11 @@ impl<S: Store> Authority<S> {
             .certificate(&serial)?
             .ok_or_else(|| corrupt(format!("no certificate {}", setting.serial)))?;
         let cert = Certificate::from_der(&record.der).map_err(|e| corrupt(e.to_string()))?;
-        let key = SigningKey::from_pkcs8(
-            &self
-                .sealer
-                .open(&setting.sealed_key, &seal_context(ca_id, &serial))?,
+        let key = self.keys.open(
+            &self.sealer,
+            &setting.sealed_key,
+            setting.pkcs11.as_ref(),
+            &seal_context(ca_id, &serial),
         )?;
         let tbs = cert.tbs_certificate();
         if tbs.subject_public_key_info() != key.public_key_info() {

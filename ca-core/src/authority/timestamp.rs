@@ -39,8 +39,12 @@ const DEFAULT_POLICY_ARC: u32 = 1;
 struct StoredTsaKey {
     /// The TSA certificate's serialNumber content octets, hex.
     serial: String,
-    /// The PKCS#8 key sealed by `Sealer::seal`, hex.
+    /// The PKCS#8 key sealed by `Sealer::seal`, hex; empty when the key is in a token.
+    #[serde(default)]
     sealed_key: String,
+    /// Where the key is when a PKCS#11 token holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pkcs11: Option<crate::engine::key::Pkcs11KeyRef>,
 }
 
 /// Who may ask the time-stamping authority for a token.
@@ -69,6 +73,13 @@ pub(crate) struct TimeStamping {
     tsa: Tsa,
     record: CertificateRecord,
     not_before: u64,
+}
+
+impl TimeStamping {
+    /// The TSA's signing key.
+    pub(crate) fn key(&self) -> &SigningKey {
+        self.tsa.key()
+    }
 }
 
 /// A TSA made at init or open, not yet stored.
@@ -404,7 +415,7 @@ impl<S: Store> Authority<S> {
                 )));
             }
         };
-        let key = SigningKey::generate(algorithm)?;
+        let key = self.keys.generate(algorithm, "tsa")?;
         let registration = Registration {
             profile: TSA_PROFILE.to_owned(),
             subject: self.tsa_subject(&issuer)?,
@@ -420,9 +431,11 @@ impl<S: Store> Authority<S> {
         )?;
         let mut context = TSA_KEY_CONTEXT.to_vec();
         context.extend_from_slice(&record.serial);
+        let (sealed_key, pkcs11) = super::keys::stored(&self.sealer, &key, &context)?;
         let setting = serde_json::to_vec(&StoredTsaKey {
             serial: hex::encode(&record.serial),
-            sealed_key: hex::encode(self.sealer.seal(&key.to_pkcs8()?, &context)?),
+            sealed_key: hex::encode(sealed_key),
+            pkcs11,
         })
         .map_err(|e| AuthorityError::Config(e.to_string()))?;
         let tsa = Tsa::new(key, &record.der, &self.chain(&record.issuer_ca)?, policy)
@@ -473,7 +486,9 @@ impl<S: Store> Authority<S> {
         let sealed = hex::decode(&stored.sealed_key).map_err(|e| corrupt(e.to_string()))?;
         let mut context = TSA_KEY_CONTEXT.to_vec();
         context.extend_from_slice(&serial);
-        let key = SigningKey::from_pkcs8(&self.sealer.open(&sealed, &context)?)?;
+        let key = self
+            .keys
+            .open(&self.sealer, &sealed, stored.pkcs11.as_ref(), &context)?;
         let record = self
             .store
             .certificate(&serial)?

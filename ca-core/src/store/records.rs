@@ -2,6 +2,7 @@
 //! tokens, as serialised (JSON) by every backend.
 
 use super::StoreError;
+use crate::engine::key::Pkcs11KeyRef;
 use serde::{Deserialize, Serialize};
 
 /// RFC 5280 §5.3.1 CRLReason codes hpki accepts (7 is unused in the RFC).
@@ -141,8 +142,14 @@ pub struct AuthorityRecord {
     pub id: String,
     /// Its certificate, DER.
     pub certificate_der: Vec<u8>,
-    /// PKCS#8 sealed by `seal::Sealer` with the id as context. Never plaintext.
+    /// PKCS#8 sealed by `seal::Sealer` with the id as context. Never plaintext. Empty when the
+    /// key is in a token (`pkcs11`).
+    #[serde(default)]
     pub sealed_key: Vec<u8>,
+    /// Where the key is when a PKCS#11 token holds it (absent in records of software keys, and
+    /// in every record written before issue 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<Pkcs11KeyRef>,
 }
 
 impl std::fmt::Debug for AuthorityRecord {
@@ -157,6 +164,7 @@ impl std::fmt::Debug for AuthorityRecord {
                 "sealed_key",
                 &format_args!("<{} sealed bytes>", self.sealed_key.len()),
             )
+            .field("pkcs11", &self.pkcs11)
             .finish()
     }
 }
@@ -175,9 +183,14 @@ pub struct CredentialRecord {
     /// Id of the profile its certificate was issued under.
     pub profile: String,
     /// PKCS#8 sealed by `seal::Sealer` with the credential id as context. Never plaintext.
+    /// Empty when the key is in a token (`pkcs11`).
+    #[serde(default)]
     pub sealed_key: Vec<u8>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Where the key is when a PKCS#11 token holds it (`[keys] credentials_in_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<Pkcs11KeyRef>,
 }
 
 impl std::fmt::Debug for CredentialRecord {
@@ -192,6 +205,7 @@ impl std::fmt::Debug for CredentialRecord {
                 &format_args!("<{} sealed bytes>", self.sealed_key.len()),
             )
             .field("created_at", &self.created_at)
+            .field("pkcs11", &self.pkcs11)
             .finish()
     }
 }

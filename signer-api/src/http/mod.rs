@@ -47,6 +47,12 @@ pub struct AppState {
     pub store_on_worker: bool,
 }
 
+impl AsRef<Authority<ServiceStore>> for AppState {
+    fn as_ref(&self) -> &Authority<ServiceStore> {
+        &self.authority
+    }
+}
+
 /// The clock is read here, at the edge (DESIGN.md §5 invariant 1).
 pub fn now() -> u64 {
     SystemTime::now()

@@ -16,6 +16,9 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use ca_core::authority::AuthorityError;
+use ca_core::issue::IssueError;
+use ca_core::key::KeyError;
+use ca_core::ocsp::OcspError;
 use ca_core::ocsp::{MAX_REQUEST_LEN, OcspAnswer, OcspResponseStatus};
 use ca_core::store::StoreError;
 
@@ -115,7 +118,7 @@ fn enabled(state: &AppState) -> Result<(), Problem> {
 /// ca-core's answer on the blocking pool (a store read and a signature; a renewal writes). A
 /// store or key failure is logged and answered internalError (RFC 6960 §2.3), never a 500 an
 /// OCSP client cannot read. A database that cannot be reached is a 503 with Retry-After, as on
-/// every route: unlike tryLater it says when to ask again, and no HTTP cache keeps it as an
+/// every route, and so is a PKCS#11 token that is unavailable: unlike tryLater it says when to ask again, and no HTTP cache keeps it as an
 /// answer (RFC 5019 §6).
 async fn answer(state: web::Data<AppState>, der: Vec<u8>) -> Result<OcspAnswer, Problem> {
     let counted = state.clone();
@@ -123,6 +126,12 @@ async fn answer(state: web::Data<AppState>, der: Vec<u8>) -> Result<OcspAnswer, 
         Ok(match state.authority.ocsp_response(&der, now()) {
             Ok(answer) => answer,
             Err(AuthorityError::Store(e @ StoreError::Unavailable(_))) => return Err(e.into()),
+            // The keys' token gone: 503 with Retry-After too, not tryLater (same reasons).
+            Err(
+                AuthorityError::Key(e @ KeyError::Unavailable(_))
+                | AuthorityError::Ocsp(OcspError::Sign(e @ KeyError::Unavailable(_)))
+                | AuthorityError::Issue(IssueError::Sign(e @ KeyError::Unavailable(_))),
+            ) => return Err(Problem::key(&e)),
             Err(e) => {
                 tracing::error!(error = %e, "OCSP response failed");
                 OcspAnswer::error(OcspResponseStatus::InternalError)

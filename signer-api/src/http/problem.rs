@@ -5,10 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::authority::access::AccessError;
-use ca_core::authority::{AugmentError, AuthorityError, TimestampError};
+use ca_core::authority::{AugmentError, AuthorityError, CrlError, TimestampError};
 use ca_core::client_auth::ClientAuthError;
 use ca_core::credential::CredentialError;
 use ca_core::issue::IssueError;
+use ca_core::ocsp::OcspError;
 use ca_core::profile::ProfileError;
 use ca_core::purpose::PurposeError;
 use ca_core::sign::SignError;
@@ -53,6 +54,10 @@ enum Header {
 /// restarting PostgreSQL is usually back within them, and a client retrying sooner only adds to
 /// the connection attempts.
 pub const STORE_RETRY_AFTER: u64 = 5;
+
+/// The seconds a client is asked to wait while the keys' PKCS#11 token is unavailable: the
+/// module is initialized again every `keyhealth::REINIT_INTERVAL` meanwhile.
+pub const KEY_RETRY_AFTER: u64 = 5;
 
 /// The realm of every `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9110 §11.6.1).
 pub const REALM: &str = "hpki";
@@ -159,6 +164,31 @@ impl Problem {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unavailable",
                 format!("the database is unreachable; retry after {STORE_RETRY_AFTER} s"),
+            )
+        }
+    }
+    /// A key that cannot sign: `KeyError::Unavailable` (its PKCS#11 token removed, its sessions
+    /// gone) is 503 with Retry-After, since the same request succeeds once the token is back
+    /// (`crate::keyhealth` initializes the module again meanwhile); the cause is logged at most
+    /// once a second. Any other key error is ours: 500.
+    pub fn key(error: &ca_core::key::KeyError) -> Self {
+        let ca_core::key::KeyError::Unavailable(_) = error else {
+            return Self::internal(error);
+        };
+        crate::keyhealth::report_unavailable();
+        static LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let second = super::now();
+        if LOGGED.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
+            tracing::warn!(%error, "signing key unavailable");
+        }
+        Self {
+            header: Some(Header::RetryAfter(KEY_RETRY_AFTER)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "key_unavailable",
+                format!(
+                    "the signing key's token (HSM) is unavailable; retry after {KEY_RETRY_AFTER} s"
+                ),
             )
         }
     }
@@ -361,6 +391,7 @@ impl From<IssueError> for Problem {
             IssueError::Violation(_) => bad("profile_violation", &e),
             IssueError::CaProfile(_) => bad("ca_profile", &e),
             IssueError::Profile(p) => p.into(),
+            IssueError::Sign(k) => Self::key(&k),
             IssueError::Build(_) | IssueError::Serial => Self::internal(&e),
         }
     }
@@ -386,9 +417,11 @@ impl From<AuthorityError> for Problem {
             AuthorityError::Profile(e) => e.into(),
             AuthorityError::UnknownCa(_) => not_found("unknown_ca", &e),
             AuthorityError::CaRevoked(_) => conflict("ca_revoked", &e),
-            AuthorityError::Crl(_)
+            AuthorityError::Key(k)
+            | AuthorityError::Crl(CrlError::Sign(k))
+            | AuthorityError::Ocsp(OcspError::Sign(k)) => Self::key(&k),
+            AuthorityError::Crl(CrlError::Der(_) | CrlError::Time(_))
             | AuthorityError::Ocsp(_)
-            | AuthorityError::Key(_)
             | AuthorityError::Seal(_)
             | AuthorityError::NotInitialised
             | AuthorityError::Config(_) => Self::internal(&e),
@@ -411,9 +444,8 @@ impl From<SignError> for Problem {
         match e {
             SignError::DigestLength { .. } => bad("digest_length", &e),
             SignError::ContentMismatch => bad("content_mismatch", &e),
-            SignError::Certificate(_) | SignError::Build(_) | SignError::Key(_) => {
-                Self::internal(&e)
-            }
+            SignError::Key(k) => Self::key(&k),
+            SignError::Certificate(_) | SignError::Build(_) => Self::internal(&e),
         }
     }
 }
@@ -431,7 +463,8 @@ impl From<CredentialError> for Problem {
             CredentialError::DigestAlgorithm { .. } => bad("digest_algorithm", &e),
             CredentialError::ClientText(_) => bad("client_text", &e),
             CredentialError::Owner(_) => bad("owner", &e),
-            CredentialError::Key(_) | CredentialError::Seal(_) => Self::internal(&e),
+            CredentialError::Key(k) => Self::key(&k),
+            CredentialError::Seal(_) => Self::internal(&e),
             CredentialError::Purpose(e) => e.into(),
             CredentialError::Sign(e) => e.into(),
             CredentialError::Authority(e) => e.into(),
@@ -573,7 +606,8 @@ impl From<TspError> for Problem {
             // `Authority::timestamp` answers a malformed request with a rejection; a caller of
             // `Tsa::timestamp` would get this.
             TspError::Malformed(_) => bad("timestamp_request", &e),
-            TspError::Certificate(_) | TspError::Sign(_) | TspError::Build(_) => Self::internal(&e),
+            TspError::Sign(e) => e.into(),
+            TspError::Certificate(_) | TspError::Build(_) => Self::internal(&e),
         }
     }
 }
