@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs README.md's commands as written, on a fresh data directory: the first command (serve) in the
 # background, the quick-start, time-stamping, augmentation and admin blocks against it (the admin
-# commands through its admin socket), then, with the service stopped, the offline augmentation and
-# store copy blocks, then "Running several instances" on a throwaway PostgreSQL cluster (started
+# commands through its admin socket), then, with the service stopped, the offline augmentation,
+# store copy and HSM (SoftHSM token in a directory of its own) blocks, then "Running several instances" on a throwaway PostgreSQL cluster (started
 # from the installed binaries as the tests do, ca-core/tests/it/support/postgres.rs; as the
 # postgres user when root).
 # Lines that only tell the reader to paste printed values (`export CRED=… TOKEN=…`) are replaced by
@@ -10,14 +10,18 @@
 # (`export HPKI_STORE=…`) by the throwaway cluster's URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for d in hpki-data hpki-a hpki-b hpki-store-copy; do
+for d in hpki-data hpki-a hpki-b hpki-store-copy hpki-hsm; do
     [ -e "$d" ] && { echo "readme.sh: ./$d exists; refusing to touch it" >&2; exit 2; }
 done
 work=$(mktemp -d)
 server=
 instances=
+hsm=
 pg=
 cleanup() {
+    # The HSM block's server, if it stopped before its own `kill`: its process group.
+    [ -n "$hsm" ] && kill -- "-$hsm" 2>/dev/null
+    rm -rf hpki-hsm
     [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
     # The instances block's servers, if it stopped before its own `kill`: its process group.
     [ -n "$instances" ] && kill -- "-$instances" 2>/dev/null
@@ -59,6 +63,13 @@ block augment-offline > "$work/augment-offline.sh"
 bash -ex "$work/augment-offline.sh"
 block store-copy > "$work/store-copy.sh"
 bash -ex "$work/store-copy.sh"
+# CA keys in an HSM: a SoftHSM token in ./hpki-hsm (removed by cleanup), its own process group.
+curl -s -o /dev/null "http://127.0.0.1:8083/" && { echo "readme.sh: port 8083 is in use" >&2; exit 2; }
+block hsm > "$work/hsm.sh"
+setsid timeout 300 bash -ex "$work/hsm.sh" &
+hsm=$!
+wait "$hsm"
+hsm=
 
 # Running several instances: a throwaway PostgreSQL cluster on a free port stands for the reader's.
 for p in 8081 8082; do

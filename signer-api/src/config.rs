@@ -887,4 +887,51 @@ enable = true
             "{err:?}"
         );
     }
+
+    #[test]
+    fn keys_from_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[keys]\nbackend = \"pkcs11\"\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+             token_label = \"hpki\"\npin_file = \"/etc/hpki/pin\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), |_| None).unwrap();
+        assert_eq!(c.keys.backend, KeyBackendKind::Pkcs11);
+        assert_eq!(c.keys.token_label.as_deref(), Some("hpki"));
+        assert!(!c.keys.credentials_in_token);
+        let env = |k: &str| match k {
+            "HPKI_PKCS11_TOKEN" => Some("ward".to_owned()),
+            "HPKI_CREDENTIALS_IN_TOKEN" => Some("true".to_owned()),
+            // Read when the token is opened, never into the configuration.
+            "HPKI_PKCS11_PIN" => Some("secret-pin-4711".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(Some(&path), env).unwrap();
+        assert_eq!(c.keys.token_label.as_deref(), Some("ward"));
+        assert!(c.keys.credentials_in_token);
+        assert!(!format!("{c:?}").contains("secret-pin-4711"));
+
+        // pkcs11 names its module and token; credentials in a token need one.
+        std::fs::write(&path, "[keys]\nbackend = \"pkcs11\"\n").unwrap();
+        let err = Config::load(Some(&path), |_| None).unwrap_err();
+        assert!(err.to_string().contains("keys.module"), "{err}");
+        let err = Config::load(None, |k| {
+            (k == "HPKI_CREDENTIALS_IN_TOKEN").then(|| "true".to_owned())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("credentials_in_token"), "{err}");
+        let err = Config::load(None, |k| {
+            (k == "HPKI_KEYS_BACKEND").then(|| "hsm".to_owned())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("keys.backend"), "{err}");
+        std::fs::write(&path, "[keys]\npin = \"1234\"\n").unwrap();
+        assert!(
+            Config::load(Some(&path), |_| None).is_err(),
+            "a PIN in the file"
+        );
+    }
 }

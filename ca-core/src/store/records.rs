@@ -254,3 +254,25 @@ impl std::fmt::Debug for TokenRecord {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before keys could be in a token still open; a software key's record is
+    /// written as before (no `pkcs11` member), so an older binary reads it too.
+    #[test]
+    fn records_without_a_key_reference_read_and_write_as_before() {
+        let old = br#"{"id":"root","certificate_der":[1,2],"sealed_key":[3,4]}"#;
+        let record: AuthorityRecord = serde_json::from_slice(old).unwrap();
+        assert_eq!(
+            (record.sealed_key.as_slice(), &record.pkcs11),
+            (&[3, 4][..], &None)
+        );
+        assert_eq!(serde_json::to_vec(&record).unwrap(), old);
+        let old = br#"{"id":"cred_1","owner":"D-1","serial":[1],"profile":"rhp-sign","sealed_key":[9],"created_at":5}"#;
+        let credential: CredentialRecord = serde_json::from_slice(old).unwrap();
+        assert_eq!(credential.pkcs11, None);
+        assert_eq!(serde_json::to_vec(&credential).unwrap(), old);
+    }
+}

@@ -391,6 +391,7 @@ fn authentication_certificate_never_signs() {
         profile: "rhp-auth".into(),
         sealed_key: vec![1; 64],
         created_at: NOW,
+        pkcs11: None,
     };
     let planted_event = ca_core::audit::AuditEvent {
         time: NOW,

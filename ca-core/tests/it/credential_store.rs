@@ -29,6 +29,7 @@ fn cred(id: &str, owner: &str, serial: u8) -> CredentialRecord {
         profile: "rhp-sign".into(),
         sealed_key: vec![0xEE; 80],
         created_at: 1_700_000_000,
+        pkcs11: None,
     }
 }
 

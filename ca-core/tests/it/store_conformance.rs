@@ -100,11 +100,20 @@ fn initialise_records_authorities_settings_and_event_once<B: Backend>() {
         id: "root".into(),
         certificate_der: vec![1, 2, 3],
         sealed_key: vec![4, 5, 6],
+        pkcs11: None,
     };
+    // A key in a token: the record holds its reference and no sealed blob (issue 16).
     let sign = AuthorityRecord {
         id: "sign".into(),
         certificate_der: vec![7],
-        sealed_key: vec![8],
+        sealed_key: Vec::new(),
+        pkcs11: Some(ca_core::key::Pkcs11KeyRef {
+            module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            token: "hpki".into(),
+            label: "hpki ca sign 0a0b0c0d".into(),
+            id: "00112233445566778899aabbccddeeff".into(),
+            algorithm: ca_core::key::KeyAlgorithm::P256,
+        }),
     };
     let sign_certificate = cert(&[0x51], "root");
     let rec = store
