@@ -237,7 +237,13 @@ fn ocsp_good(dir: &Path, server: &Server, cert: &Path, issuer: &Path) -> PathBuf
     let url = format!("{}/v1/ocsp", server.base);
     let ask = |trust: &[&str]| {
         let mut args = vec!["ocsp", "-issuer", issuer.to_str().unwrap(), "-url", &url];
-        args.extend(["-nonce", "-respout", respout.to_str().unwrap()]);
+        args.extend([
+            "-nonce",
+            "-respout",
+            respout.to_str().unwrap(),
+            "-reqout",
+            "ocsp.req",
+        ]);
         args.extend(["-cert", cert.to_str().unwrap()]);
         args.extend_from_slice(trust);
         let (ok, text) = openssl::run(dir, &args);
@@ -368,7 +374,8 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
         .to_owned();
     let mut serve_env = env.clone();
     serve_env.push(("HPKI_CREDENTIALS_IN_TOKEN", "true"));
-    let (server, _) = support::spawn(&data, &serve_env);
+    let log = dir.join("serve.log");
+    let (server, _) = support::spawn_logged(&data, &serve_env, Some(&log));
     let r = server.get("/health", None);
     assert_eq!((r.status, r.text()), (200, r#"{"status":"ok"}"#.to_owned()));
     std::fs::write(
@@ -440,6 +447,39 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
     // OCSP for the issued certificate, by the delegated responder whose key is in the token.
     ocsp_good(dir, &server, &cert, &sign_pem);
 
+    // A time-stamp by the TSA key in the token.
+    let (ok, out) = openssl::run(
+        dir,
+        &[
+            "ts", "-query", "-data", "doc.txt", "-sha256", "-cert", "-out", "req.tsq",
+        ],
+    );
+    assert!(ok, "{out}");
+    let query = std::fs::read(dir.join("req.tsq")).unwrap();
+    let r = server.post_bytes(
+        "/v1/timestamps",
+        None,
+        "application/timestamp-query",
+        &query,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(dir.join("resp.tsr"), &r.body).unwrap();
+    let (ok, out) = openssl::run(
+        dir,
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-queryfile",
+            "req.tsq",
+            "-CAfile",
+            "cas.pem",
+        ],
+    );
+    assert!(ok && out.contains("Verification: OK"), "{out}");
+    let ocsp_request = std::fs::read(dir.join("ocsp.req")).unwrap();
+
     // The token goes away under the running server (SoftHSM's directory swapped for an empty one).
     let away = token.tokens.with_extension("away");
     std::fs::rename(&token.tokens, &away).unwrap();
@@ -459,6 +499,15 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
                             "subject": "C=JP,O=Example Hospital,CN=Hanako Sato,serialNumber=HSM-3"}),
     );
     r.problem_at(503, "an issue without the token");
+    let r = server.post_bytes(
+        "/v1/timestamps",
+        None,
+        "application/timestamp-query",
+        &query,
+    );
+    r.problem_at(503, "a time-stamp without the token");
+    let r = server.post_bytes("/v1/ocsp", None, "application/ocsp-request", &ocsp_request);
+    r.problem_at(503, "an OCSP answer without the token");
     let r = server.get("/health", None);
     let why = r.problem_at(503, "/health without the token");
     assert!(why.contains("PKCS#11"), "{why}");
@@ -498,6 +547,30 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
     assert_eq!(r.status, 200, "{}", r.text());
     drop(server);
     assert_no_key_material(&data, &token, &ids);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("unavailable"), "{logged}");
+    assert!(!logged.contains(USER_PIN), "{logged}");
+
+    // A wrong PIN: refused by the token, exit 2, and the PIN it was given is not repeated.
+    let wrong: Vec<(&str, &str)> = env
+        .iter()
+        .map(|&(k, v)| {
+            (
+                k,
+                if k == "HPKI_PKCS11_PIN" {
+                    "wrong-pin-0000"
+                } else {
+                    v
+                },
+            )
+        })
+        .collect();
+    let (ok, _, err) = cli(&data, &wrong, &["keys", "list"]);
+    assert!(!ok);
+    assert!(
+        err.contains("PIN") && !err.contains("wrong-pin-0000"),
+        "{err}"
+    );
 }
 
 /// `serve`'s first start with `[keys] backend = "pkcs11"` and a PostgreSQL store: the demo CA's
