@@ -233,7 +233,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
         }
         None => {}
     }
-    let keys_config = keys_config.apply_env(|_| None)?;
+    keys_config.check()?;
     if keys_config.backend == KeyBackendKind::Pkcs11
         && !args.import_key.is_empty()
         && !args.allow_software_ca_key

@@ -175,7 +175,9 @@ impl Keys {
         Ok(self)
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// Refuses a `pkcs11` backend without its module or token, and credentials in a token
+    /// without one.
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.backend == KeyBackendKind::Pkcs11
             && (self.module.is_none() || self.token_label.is_none())
         {

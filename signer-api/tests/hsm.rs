@@ -358,6 +358,30 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
     assert!(!ok, "an import into the token installation was accepted");
     assert!(err.contains("--allow-software-ca-key"), "{err}");
     assert!(!data.join("store").exists(), "a refused init wrote a store");
+    // Asked for, the imported key is the one CA key sealed in the store, and listed so.
+    let imported = dir.join("imported");
+    let args = [
+        "init",
+        "--keys",
+        "pkcs11",
+        "--import-key",
+        &import,
+        "--allow-software-ca-key",
+    ];
+    cli_ok(&imported, &env, &args);
+    let listed = cli_ok(&imported, &env, &["keys", "list"]);
+    let line = |role: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(&format!("{role}\t")))
+            .unwrap_or_else(|| panic!("no {role} in {listed}"))
+            .to_owned()
+    };
+    assert!(
+        line("ca:sign").contains("\tsoftware\tsealed in the store"),
+        "{listed}"
+    );
+    assert!(line("ca:root").contains("\tpkcs11\t"), "{listed}");
 
     let out = cli_ok(&data, &env, &["init", "--keys", "pkcs11"]);
     assert!(out.contains("initialised CA hierarchy"), "{out}");
