@@ -322,7 +322,8 @@ fn complete_operation(operation: &mut Value, d: &Deployment) {
         return;
     };
     // Every route, before its handler (`limits.rs`); 503 also while a PostgreSQL store's
-    // database is unreachable (`Problem::store_unavailable`).
+    // database is unreachable (`Problem::store_unavailable`), or the keys' PKCS#11 token
+    // (`Problem::key`).
     for status in ["408", "413", "429", "503"] {
         responses.entry(status).or_insert_with(|| json!({}));
     }
@@ -379,8 +380,8 @@ fn default_description(code: u16) -> &'static str {
         500 => "Internal error (logged; no detail is given)",
         502 => "An upstream service (a foreign time-stamping authority) failed or was not trusted",
         503 => {
-            "The store's database is unreachable, or the service holds its budget of buffered \
-             request bodies: retry after Retry-After seconds"
+            "The store's database or the keys' PKCS#11 token (HSM) is unreachable, or the \
+             service holds its budget of buffered request bodies: retry after Retry-After seconds"
         }
         _ => "Error",
     }
