@@ -388,6 +388,22 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
     let ids = keys_in_token(&data, &env);
     assert_guarded(&token, &ids);
     assert_no_key_material(&data, &token, &ids);
+    // Configured with another token (a second one of the module, same PIN), nothing opens: the
+    // references name token "hpki", and a token never opens another's key.
+    let out = Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &token.conf)
+        .args(["--init-token", "--free", "--label", "other"])
+        .args(["--so-pin", "so-pin-1234", "--pin", USER_PIN])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let other: Vec<(&str, &str)> = env
+        .iter()
+        .map(|&(k, v)| (k, if k == "HPKI_PKCS11_TOKEN" { "other" } else { v }))
+        .collect();
+    let (ok, _, err) = cli(&data, &other, &["keys", "list"]);
+    assert!(!ok);
+    assert!(err.contains("not this one"), "{err}");
     // Without the token configured, the installation does not open, and says where its keys are.
     let (ok, _, err) = cli(&data, &[], &["keys", "list"]);
     assert!(!ok);
