@@ -4,7 +4,7 @@
 
 mod pkcs11;
 
-pub use pkcs11::{Pkcs11KeyRef, Pkcs11Pin, Pkcs11Token};
+pub use pkcs11::{Pkcs11KeyRef, Pkcs11Pin, Pkcs11PoolStats, Pkcs11SessionLimits, Pkcs11Token};
 
 use crate::engine::digest::DigestAlgorithm;
 use crate::engine::oid;
@@ -85,6 +85,10 @@ pub enum KeyError {
     /// not initialized): worth retrying later; the next call reconnects.
     #[error("key store unavailable: {0}")]
     Unavailable(String),
+    /// Every session of the token's pool stayed in use for the whole wait: the token is
+    /// reachable but busy; worth retrying soon (not a lost token: no reconnect).
+    #[error("key store busy: {0}")]
+    Busy(String),
     /// The token refused the PIN (wrong, locked, expired).
     #[error("the token refused the PIN: {0}")]
     PinRefused(String),

@@ -126,8 +126,9 @@ pub mod issue {
 /// verification.
 pub mod key {
     pub use crate::engine::key::{
-        KeyAlgorithm, KeyError, KeyParams, Pkcs11KeyRef, Pkcs11Pin, Pkcs11Token, PublicKey,
-        RSA_GENERATED_BITS, RawSignature, SigningKey, describe_public_key, key_params, verify,
+        KeyAlgorithm, KeyError, KeyParams, Pkcs11KeyRef, Pkcs11Pin, Pkcs11PoolStats,
+        Pkcs11SessionLimits, Pkcs11Token, PublicKey, RSA_GENERATED_BITS, RawSignature, SigningKey,
+        describe_public_key, key_params, verify,
     };
 }
 

@@ -1,5 +1,5 @@
 //! Keys in a PKCS#11 token (an HSM) through `cryptoki`: one context per module per process, a
-//! pool of logged-in sessions per token, keys generated in the token and never leaving it.
+//! bounded pool of logged-in sessions per token, keys generated in the token and never leaving it.
 //!
 //! The service hashes; the token signs the digest (`CKM_ECDSA`, `CKM_RSA_PKCS` over the
 //! DigestInfo, `CKM_RSA_PKCS_PSS`), because SoftHSM and many HSMs lack the combined ECDSA-SHA2
@@ -24,7 +24,8 @@ use spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::time::Duration;
 
 /// Where a private key lives in a token: stored in place of the sealed PKCS#8 blob. It names the
 /// key; nothing in it can recreate the key, which never leaves the token.
@@ -171,7 +172,39 @@ impl From<der::Error> for OpError {
     }
 }
 
-/// A connection to one token: its module's context, the user PIN and a small pool of logged-in
+/// How many sessions a [`Pkcs11Token`] keeps open at most, and how long a caller waits for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pkcs11SessionLimits {
+    /// Sessions open at once, at least 1: size it to the threads that sign at once (the
+    /// service's workers). Tokens cap sessions too (CKR_SESSION_COUNT), and each costs memory.
+    pub max_sessions: usize,
+    /// How long a caller waits for a free session before [`KeyError::Busy`].
+    pub max_wait: Duration,
+}
+
+impl Pkcs11SessionLimits {
+    /// What [`Pkcs11Token::open`] waits for a session: far longer than a signature takes, short
+    /// enough that a request does not hang on a stuck token.
+    pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+}
+
+/// A token's session pool at one moment: for metrics, and for tests to check the bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pkcs11PoolStats {
+    /// Sessions open now (idle or lent); one being opened or closed counts, so this never
+    /// understates what the token sees.
+    pub open: usize,
+    /// Sessions lent to a call now.
+    pub in_use: usize,
+    /// The most sessions ever open at once.
+    pub peak_open: usize,
+    /// Sessions opened (`C_OpenSession` and a login) since the token was opened.
+    pub opened: u64,
+    /// Callers that gave up waiting ([`KeyError::Busy`]).
+    pub timed_out: u64,
+}
+
+/// A connection to one token: its module's context, the user PIN and a bounded pool of logged-in
 /// sessions. Cheap to clone; keys opened from it share the pool. A token that goes away gives
 /// [`KeyError::Unavailable`]; the next call initializes the module again if it must, finds the
 /// token, opens sessions and logs in.
@@ -193,14 +226,23 @@ struct TokenInner {
     module: Arc<Module>,
     label: String,
     pin: Pkcs11Pin,
-    max_idle: usize,
+    limits: Pkcs11SessionLimits,
     pool: Mutex<Pool>,
+    /// Signalled when a session goes back to the pool or is closed.
+    freed: Condvar,
 }
 
-/// Idle sessions, all logged in (login state is per token per process: it lasts while one
-/// session of the process stays open, which the pool ensures).
+/// The sessions: idle ones, all logged in, and a count of those lent. Sessions stay open once
+/// opened (up to the cap), so the login, which is per token per process and lasts while one
+/// session of the process is open, survives any number of signatures.
 struct Pool {
     idle: Vec<Session>,
+    /// Idle, lent, being opened or being closed: never above `limits.max_sessions`.
+    open: usize,
+    in_use: usize,
+    peak_open: usize,
+    opened: u64,
+    timed_out: u64,
     slot: Option<Slot>,
     /// Bumped when the sessions are lost: object handles found under an older epoch are stale.
     epoch: u64,
@@ -208,25 +250,49 @@ struct Pool {
 
 impl Pkcs11Token {
     /// Loads `module` (once per process), finds the token labelled `token` and logs in with
-    /// `pin`. At most `max_idle_sessions` (at least 1) sessions stay open between calls: size it
-    /// to the threads that sign at once; more callers open more sessions and close the extra.
+    /// `pin`. At most `max_sessions` (at least 1) sessions are open at once: size it to the
+    /// threads that sign at once; a further caller waits for one up to
+    /// [`Pkcs11SessionLimits::DEFAULT_WAIT`], then gets [`KeyError::Busy`].
     pub fn open(
         module_path: &Path,
         token: &str,
         pin: Pkcs11Pin,
-        max_idle_sessions: usize,
+        max_sessions: usize,
+    ) -> Result<Self, KeyError> {
+        let limits = Pkcs11SessionLimits {
+            max_sessions,
+            max_wait: Pkcs11SessionLimits::DEFAULT_WAIT,
+        };
+        Self::open_with_limits(module_path, token, pin, limits)
+    }
+
+    /// [`Self::open`] with the session cap and the wait for a session chosen by the caller.
+    pub fn open_with_limits(
+        module_path: &Path,
+        token: &str,
+        pin: Pkcs11Pin,
+        limits: Pkcs11SessionLimits,
     ) -> Result<Self, KeyError> {
         let this = Self {
             inner: Arc::new(TokenInner {
                 module: module(module_path)?,
                 label: token.to_owned(),
                 pin,
-                max_idle: max_idle_sessions.max(1),
+                limits: Pkcs11SessionLimits {
+                    max_sessions: limits.max_sessions.max(1),
+                    ..limits
+                },
                 pool: Mutex::new(Pool {
                     idle: Vec::new(),
+                    open: 0,
+                    in_use: 0,
+                    peak_open: 0,
+                    opened: 0,
+                    timed_out: 0,
                     slot: None,
                     epoch: 0,
                 }),
+                freed: Condvar::new(),
             }),
         };
         // Open and log in now, so a wrong PIN or a missing token shows at start-up.
@@ -237,6 +303,23 @@ impl Pkcs11Token {
     /// The token's label.
     pub fn label(&self) -> &str {
         &self.inner.label
+    }
+
+    /// The session cap and wait this token was opened with.
+    pub fn session_limits(&self) -> Pkcs11SessionLimits {
+        self.inner.limits
+    }
+
+    /// The session pool now.
+    pub fn pool_stats(&self) -> Pkcs11PoolStats {
+        let pool = lock(&self.inner.pool);
+        Pkcs11PoolStats {
+            open: pool.open,
+            in_use: pool.in_use,
+            peak_open: pool.peak_open,
+            opened: pool.opened,
+            timed_out: pool.timed_out,
+        }
     }
 
     /// Generates a key pair in the token (RSA keys get [`super::RSA_GENERATED_BITS`]): the
@@ -415,8 +498,10 @@ impl Pkcs11Token {
 
     /// Runs `op` on a logged-in session of the pool. A session the token forgot or a lost login
     /// is repaired and `op` tried once more; an unreachable token drops every pooled session (the
-    /// next call starts afresh) and answers [`KeyError::Unavailable`].
+    /// next call starts afresh) and answers [`KeyError::Unavailable`]; no session free within the
+    /// wait is [`KeyError::Busy`].
     fn run<T>(&self, op: impl Fn(&Session, u64) -> Result<T, OpError>) -> Result<T, KeyError> {
+        // Held while waiting for a session too: `reinitialize_module` waits at most the bound.
         let _calls = self
             .inner
             .module
@@ -425,22 +510,25 @@ impl Pkcs11Token {
             .unwrap_or_else(PoisonError::into_inner);
         let mut retried = false;
         loop {
-            let (session, epoch) = match self.acquire() {
-                Ok(s) => s,
+            // Dropped at the end of each round, before the next `acquire`: a retry under a cap
+            // of one does not wait for itself.
+            let mut lease = match self.acquire() {
+                Ok(lease) => lease,
                 Err(e) => return Err(self.fail(e)),
             };
-            match op(&session, epoch) {
+            match op(lease.session(), lease.epoch) {
                 Ok(v) => {
-                    self.release(session, epoch);
+                    lease.keep = true;
                     return Ok(v);
                 }
                 // Every session of the process was logged out (another C_Logout, a token reset).
                 Err(OpError::Ck(CkError::Pkcs11(RvError::UserNotLoggedIn, _))) if !retried => {
                     retried = true;
-                    if let Err(e) = self.login(&session) {
+                    if let Err(e) = self.login(lease.session()) {
+                        drop(lease);
                         return Err(self.fail(e.into()));
                     }
-                    self.release(session, epoch);
+                    lease.keep = true;
                 }
                 // The token closed our sessions (restart, idle timeout): start a fresh pool.
                 Err(OpError::Ck(CkError::Pkcs11(
@@ -448,7 +536,8 @@ impl Pkcs11Token {
                     _,
                 ))) if !retried => {
                     retried = true;
-                    drop(session);
+                    let epoch = lease.epoch;
+                    drop(lease);
                     self.reset(epoch);
                 }
                 // A cached object handle from before (keys are found again under a new epoch).
@@ -457,11 +546,12 @@ impl Pkcs11Token {
                     _,
                 ))) if !retried => {
                     retried = true;
-                    drop(session);
+                    let epoch = lease.epoch;
+                    drop(lease);
                     self.reset(epoch);
                 }
                 Err(e) => {
-                    drop(session);
+                    drop(lease);
                     return Err(self.fail(e));
                 }
             }
@@ -511,37 +601,69 @@ impl Pkcs11Token {
             pool.slot = None;
             std::mem::take(&mut pool.idle)
         };
+        let closed = stale.len();
         // Closing sessions the token no longer knows fails; cryptoki logs it and carries on.
         drop(stale);
-    }
-
-    fn acquire(&self) -> Result<(Session, u64), OpError> {
-        let (slot, epoch) = {
-            let mut pool = lock(&self.inner.pool);
-            if let Some(session) = pool.idle.pop() {
-                return Ok((session, pool.epoch));
-            }
-            let slot = match pool.slot {
-                Some(slot) => slot,
-                None => {
-                    self.inner.module.initialize()?;
-                    let slot = self.find_slot()?;
-                    pool.slot = Some(slot);
-                    slot
-                }
-            };
-            (slot, pool.epoch)
-        };
-        let session = self.inner.module.ctx.open_rw_session(slot)?;
-        self.login(&session)?;
-        Ok((session, epoch))
-    }
-
-    fn release(&self, session: Session, epoch: u64) {
-        let mut pool = lock(&self.inner.pool);
-        if pool.epoch == epoch && pool.idle.len() < self.inner.max_idle {
-            pool.idle.push(session);
+        if closed > 0 {
+            lock(&self.inner.pool).open -= closed;
+            self.inner.freed.notify_all();
         }
+    }
+
+    /// A logged-in session: an idle one, a new one while fewer than the cap are open, or the
+    /// first to come free within the wait.
+    fn acquire(&self) -> Result<Lease<'_>, OpError> {
+        let inner = &*self.inner;
+        let max = inner.limits.max_sessions;
+        let (mut pool, waited) = inner
+            .freed
+            .wait_timeout_while(lock(&inner.pool), inner.limits.max_wait, |p| {
+                p.idle.is_empty() && p.open >= max
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            pool.timed_out += 1;
+            return Err(KeyError::Busy(format!(
+                "all {max} sessions of token {:?} stayed in use for {:?}",
+                inner.label, inner.limits.max_wait
+            ))
+            .into());
+        }
+        let epoch = pool.epoch;
+        if let Some(session) = pool.idle.pop() {
+            pool.in_use += 1;
+            return Ok(Lease {
+                inner,
+                session: Some(session),
+                epoch,
+                keep: false,
+            });
+        }
+        let slot = match pool.slot {
+            Some(slot) => slot,
+            None => {
+                inner.module.initialize()?;
+                let slot = self.find_slot()?;
+                pool.slot = Some(slot);
+                slot
+            }
+        };
+        // The place is taken before the session is opened; the lease gives it back if opening
+        // or the login fails.
+        pool.open += 1;
+        pool.in_use += 1;
+        pool.peak_open = pool.peak_open.max(pool.open);
+        drop(pool);
+        let mut lease = Lease {
+            inner,
+            session: None,
+            epoch,
+            keep: false,
+        };
+        let session = inner.module.ctx.open_rw_session(slot)?;
+        lock(&inner.pool).opened += 1;
+        self.login(lease.session.insert(session))?;
+        Ok(lease)
     }
 
     fn login(&self, session: &Session) -> Result<(), CkError> {
@@ -564,6 +686,46 @@ impl Pkcs11Token {
             self.inner.module.path.display()
         ))
         .into())
+    }
+}
+
+/// A session lent to one call. Dropped, it goes back to the pool if `keep` and its epoch is still
+/// current, else it is closed; either way a waiting caller is woken.
+struct Lease<'a> {
+    inner: &'a TokenInner,
+    /// `None` only while being opened.
+    session: Option<Session>,
+    epoch: u64,
+    keep: bool,
+}
+
+impl Lease<'_> {
+    fn session(&self) -> &Session {
+        self.session
+            .as_ref()
+            .expect("a lease holds its session once acquired")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let inner = self.inner;
+        let closing = {
+            let mut pool = lock(&inner.pool);
+            pool.in_use -= 1;
+            match self.session.take() {
+                Some(session) if self.keep && pool.epoch == self.epoch => {
+                    pool.idle.push(session);
+                    inner.freed.notify_one();
+                    return;
+                }
+                other => other,
+            }
+        };
+        // C_CloseSession outside the pool's lock; the place counts as open until it returned.
+        drop(closing);
+        lock(&inner.pool).open -= 1;
+        inner.freed.notify_one();
     }
 }
 

@@ -8,9 +8,9 @@
 use crate::support::softhsm;
 
 /// One token per test of `token`, named after it.
-const TOKENS: [&str; 12] = [
+const TOKENS: [&str; 14] = [
     "p256", "p384", "ed25519", "rsa", "rsa-pss", "guarded", "many", "logout", "finalize", "pin",
-    "ca", "swapped",
+    "ca", "swapped", "bounded", "busy",
 ];
 
 #[test]
@@ -36,7 +36,8 @@ fn softhsm_tokens() {
 mod token {
     use crate::support::softhsm::{self, USER_PIN};
     use ca_core::key::{
-        KeyAlgorithm, KeyError, Pkcs11KeyRef, Pkcs11Pin, Pkcs11Token, SigningKey, verify,
+        KeyAlgorithm, KeyError, Pkcs11KeyRef, Pkcs11Pin, Pkcs11SessionLimits, Pkcs11Token,
+        SigningKey, verify,
     };
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, AttributeInfo, AttributeType, ObjectClass};
@@ -343,6 +344,92 @@ mod token {
                 });
             }
         });
+    }
+
+    /// A cap of 2 sessions and 8 threads signing: never more than 2 sessions open, no caller
+    /// gives up, the 2 sessions opened at the start serve every signature (one login each, none
+    /// reopened), and every signature verifies. The pool's count is the measure: SoftHSM answers
+    /// ulSessionCount with CK_UNAVAILABLE_INFORMATION, and the pool counts a session from before
+    /// C_OpenSession until after C_CloseSession, so it never understates what the token holds.
+    #[test]
+    #[ignore = "run by hsm::softhsm_tokens with SOFTHSM2_CONF"]
+    fn bounded() {
+        let _module = softhsm::shared();
+        let token =
+            Pkcs11Token::open(&softhsm::module(), "bounded", Pkcs11Pin::new(USER_PIN), 2).unwrap();
+        let key = token.generate(KeyAlgorithm::P256, "signer").unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..8u8 {
+                let key = &key;
+                scope.spawn(move || {
+                    for i in 0..50u8 {
+                        let message = [t, i, 16];
+                        let signature = key.sign(&message).unwrap();
+                        verify(
+                            key.public_key_info(),
+                            &key.signature_algorithm(),
+                            &message,
+                            &signature,
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let stats = token.pool_stats();
+        assert!(stats.peak_open <= 2, "{stats:?}");
+        assert!((1..=2).contains(&stats.opened), "{stats:?}");
+        assert_eq!(
+            (stats.open as u64, stats.in_use),
+            (stats.opened, 0),
+            "{stats:?}"
+        );
+        assert_eq!(stats.timed_out, 0, "{stats:?}");
+        verify_everywhere(&key, MESSAGE, &key.sign(MESSAGE).unwrap());
+    }
+
+    /// A cap of 1 and no wait: while RSA generation holds the only session, a signature is
+    /// `Busy` at once (not `Unavailable`: the token is there); afterwards the same key signs.
+    #[test]
+    #[ignore = "run by hsm::softhsm_tokens with SOFTHSM2_CONF"]
+    fn busy() {
+        let _module = softhsm::shared();
+        let limits = Pkcs11SessionLimits {
+            max_sessions: 1,
+            max_wait: std::time::Duration::ZERO,
+        };
+        let token = Pkcs11Token::open_with_limits(
+            &softhsm::module(),
+            "busy",
+            Pkcs11Pin::new(USER_PIN),
+            limits,
+        )
+        .unwrap();
+        assert_eq!(token.session_limits(), limits);
+        let key = token.generate(KeyAlgorithm::P256, "signer").unwrap();
+        std::thread::scope(|scope| {
+            let generating = scope.spawn(|| token.generate_rsa(4096, "slow").unwrap());
+            let start = std::time::Instant::now();
+            while token.pool_stats().in_use == 0 {
+                assert!(
+                    start.elapsed().as_secs() < 30,
+                    "generation never took the session"
+                );
+                std::thread::yield_now();
+            }
+            match key.sign(MESSAGE) {
+                Err(KeyError::Busy(why)) => assert!(why.contains("all 1 sessions"), "{why}"),
+                other => panic!("expected Busy, got {other:?}"),
+            }
+            generating.join().unwrap();
+        });
+        verify_everywhere(&key, MESSAGE, &key.sign(MESSAGE).unwrap());
+        let stats = token.pool_stats();
+        assert_eq!(
+            (stats.open, stats.peak_open, stats.opened, stats.timed_out),
+            (1, 1, 1, 1),
+            "{stats:?}"
+        );
     }
 
     /// Someone logs the process out of the token: the next signature logs in again.
