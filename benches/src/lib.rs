@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod ocsp;
+pub mod softhsm;
 mod tsp;
 pub use ocsp::OcspFixture;
 pub use tsp::TspFixture;
@@ -12,7 +13,7 @@ use ca_core::authority::{Authority, AuthorityConfig, InitRequest, SerialSource};
 use ca_core::credential::{Credential, NewCredential, SignDocument, Signed};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
-use ca_core::key::{KeyAlgorithm, RawSignature, SigningKey};
+use ca_core::key::{KeyAlgorithm, Pkcs11Token, RawSignature, SigningKey};
 use ca_core::profile::{CaUrls, ProfileSet};
 use ca_core::purpose::SigningPolicy;
 use ca_core::seal::Sealer;
@@ -188,6 +189,25 @@ impl Signer {
 /// Issues an rhp-sign certificate for a fresh `algorithm` key from a CSR.
 pub fn issue_signer(authority: &Authority<SledStore>, algorithm: KeyAlgorithm, n: usize) -> Signer {
     let key = SigningKey::generate(algorithm).expect("key");
+    let issued = authority
+        .issue(&registration(n), &csr(&key), AT, "bench")
+        .expect("issue");
+    Signer {
+        key,
+        certificate: issued.certificate,
+        chain: issued.chain,
+    }
+}
+
+/// Issues an rhp-sign certificate for a P-256 key generated in `token` (labelled after `n`).
+pub fn issue_token_signer(
+    authority: &Authority<SledStore>,
+    token: &Pkcs11Token,
+    n: usize,
+) -> Signer {
+    let key = token
+        .generate(KeyAlgorithm::P256, &format!("bench signer {n}"))
+        .expect("key in the token");
     let issued = authority
         .issue(&registration(n), &csr(&key), AT, "bench")
         .expect("issue");
