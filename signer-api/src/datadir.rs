@@ -21,8 +21,17 @@ const SETTING_SEAL: &str = "seal";
 const PASSPHRASE_ENV: &str = "HPKI_PASSPHRASE";
 /// The PKCS#11 token's user PIN (else `[keys] pin_file`).
 const PIN_ENV: &str = "HPKI_PKCS11_PIN";
-/// Sessions kept open with the token: one per signing thread (the blocking pool's 16).
-const TOKEN_SESSIONS: usize = 16;
+/// Blocking threads per actix worker (`serve`): signing, issuance and, with PostgreSQL or a
+/// PKCS#11 token, every store and key call run there.
+pub const BLOCKING_THREADS: usize = 16;
+
+/// Sessions the token may have open (issue 16 item 4, "sized to the workers"): one per thread
+/// that may sign at once, that is each actix worker's blocking threads (actix starts a worker
+/// per core), and one for `/health`'s probe. A caller past them waits, then gets 503.
+fn token_sessions() -> usize {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    workers * BLOCKING_THREADS + 1
+}
 
 /// Why the data directory could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -353,14 +362,13 @@ pub fn open_key_backend(keys: &Keys) -> Result<KeyBackend> {
             text.lines().next().unwrap_or_default().to_owned()
         }
     };
-    let token =
-        Pkcs11Token::open(module, label, Pkcs11Pin::new(pin), TOKEN_SESSIONS).map_err(|error| {
-            DataDirError::Token {
-                module: module.clone(),
-                token: label.clone(),
-                error,
-            }
-        })?;
+    let token = Pkcs11Token::open(module, label, Pkcs11Pin::new(pin), token_sessions()).map_err(
+        |error| DataDirError::Token {
+            module: module.clone(),
+            token: label.clone(),
+            error,
+        },
+    )?;
     Ok(KeyBackend::Pkcs11 {
         token,
         credentials: keys.credentials_in_token,

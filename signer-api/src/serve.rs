@@ -150,7 +150,7 @@ pub fn serve(data_dir: Option<&Path>, policies: Option<&Path>, args: ServeArgs) 
             // Signing and issuance are CPU work plus a group-committed sync: a few threads per
             // core keep the cores busy, where actix's default (512 shared by the workers) lets a
             // burst of clients grow one thread, and one malloc arena, each.
-            .worker_max_blocking_threads(16)
+            .worker_max_blocking_threads(crate::datadir::BLOCKING_THREADS)
             .backlog(1024);
         let (server, scheme) = match tls {
             Some(tls) => (server.bind_rustls_0_23(&config.listen, tls), "https"),

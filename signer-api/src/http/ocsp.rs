@@ -128,9 +128,13 @@ async fn answer(state: web::Data<AppState>, der: Vec<u8>) -> Result<OcspAnswer, 
             Err(AuthorityError::Store(e @ StoreError::Unavailable(_))) => return Err(e.into()),
             // The keys' token gone: 503 with Retry-After too, not tryLater (same reasons).
             Err(
-                AuthorityError::Key(e @ KeyError::Unavailable(_))
-                | AuthorityError::Ocsp(OcspError::Sign(e @ KeyError::Unavailable(_)))
-                | AuthorityError::Issue(IssueError::Sign(e @ KeyError::Unavailable(_))),
+                AuthorityError::Key(e @ (KeyError::Unavailable(_) | KeyError::Busy(_)))
+                | AuthorityError::Ocsp(OcspError::Sign(
+                    e @ (KeyError::Unavailable(_) | KeyError::Busy(_)),
+                ))
+                | AuthorityError::Issue(IssueError::Sign(
+                    e @ (KeyError::Unavailable(_) | KeyError::Busy(_)),
+                )),
             ) => return Err(Problem::key(&e)),
             Err(e) => {
                 tracing::error!(error = %e, "OCSP response failed");

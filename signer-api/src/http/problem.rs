@@ -172,9 +172,23 @@ impl Problem {
     /// (`crate::keyhealth` initializes the module again meanwhile); the cause is logged at most
     /// once a second. Any other key error is ours: 500.
     pub fn key(error: &ca_core::key::KeyError) -> Self {
-        let ca_core::key::KeyError::Unavailable(_) = error else {
-            return Self::internal(error);
+        let unavailable = match error {
+            ca_core::key::KeyError::Unavailable(_) => true,
+            // Every session of the token in use past the wait: overload, not a lost token, so
+            // no re-initialization (it would close every session).
+            ca_core::key::KeyError::Busy(_) => false,
+            _ => return Self::internal(error),
         };
+        if !unavailable {
+            return Self {
+                header: Some(Header::RetryAfter(1)),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "key_busy",
+                    "every session of the signing key's token (HSM) is in use; retry after 1 s",
+                )
+            };
+        }
         crate::keyhealth::report_unavailable();
         static LOGGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let second = super::now();
@@ -669,6 +683,38 @@ mod tests {
             let response = problem.error_response();
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
             assert_eq!(response.headers().get(WWW_AUTHENTICATE).unwrap(), challenge);
+        }
+    }
+
+    /// A token whose sessions are all in use is overload (503, retry soon), not a lost token
+    /// (503 key_unavailable, which starts re-initializing the module); any other key error is
+    /// ours (500).
+    #[test]
+    fn a_busy_token_is_503_and_apart_from_a_lost_one() {
+        use ca_core::key::KeyError;
+        for (error, status, reason, retry) in [
+            (KeyError::Busy("8 sessions".into()), 503, "key_busy", "1"),
+            (
+                KeyError::Unavailable("gone".into()),
+                503,
+                "key_unavailable",
+                "5",
+            ),
+            (KeyError::NotExportable, 500, "internal", ""),
+        ] {
+            let problem = Problem::key(&error);
+            assert_eq!(
+                (problem.status, problem.reason),
+                (status, reason),
+                "{error}"
+            );
+            let response = problem.error_response();
+            let header = response
+                .headers()
+                .get(RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            assert_eq!(header, retry, "{error}");
         }
     }
 }
