@@ -74,7 +74,7 @@ pub mod authority {
     };
     pub use crate::engine::authority::{
         Authority, AuthorityConfig, AuthorityError, InitRequest, Issued, SETTING_AUDIT_KEY,
-        SerialSource,
+        SerialSource, stored_audit_mac,
     };
     pub use crate::engine::crl::CrlError;
 

@@ -5,6 +5,7 @@
 use crate::config::StoreLocation;
 use crate::datadir::DataDir;
 use anyhow::{Context, Result, bail};
+use ca_core::authority::stored_audit_mac;
 use ca_core::store::{CopyReport, PgStore, SledStore, Store, StoreError, copy, copy_to_new_sled};
 use clap::Args;
 use std::path::Path;
@@ -68,11 +69,13 @@ pub fn copy_store(dir: &DataDir, args: CopyArgs) -> Result<()> {
             dir.root().join("master.key").display()
         )
     })?;
+    let mac =
+        stored_audit_mac(source.as_ref(), &sealer).context("unsealing the source's audit key")?;
     let report = match &to {
-        StoreLocation::Sled(target) => copy_to_new_sled(source.as_ref(), target, Some(&sealer))?,
+        StoreLocation::Sled(target) => copy_to_new_sled(source.as_ref(), target, mac.as_ref())?,
         StoreLocation::Postgres(url) => {
             let target = PgStore::open(url).context("--to: opening the PostgreSQL store")?;
-            copy(source.as_ref(), &target, Some(&sealer))?
+            copy(source.as_ref(), &target, mac.as_ref())?
         }
         StoreLocation::DataDir => bail!("--to: expected sled:DIR or postgres://…"),
     };

@@ -15,7 +15,7 @@ pub(crate) mod ocsp;
 pub(crate) mod timestamp;
 pub(crate) mod token;
 
-use crate::engine::audit::{AuditAction, AuditEvent, AuditKey, AuditReport, Checkpoint};
+use crate::engine::audit::{AuditAction, AuditEvent, AuditKey, AuditMac, AuditReport, Checkpoint};
 use crate::engine::crl::{self, CrlContent, CrlError};
 use crate::engine::issue::{self, Draft, IssueError, Registration, Signer};
 use crate::engine::key::{KeyAlgorithm, KeyError, SigningKey};
@@ -937,6 +937,16 @@ impl<S: Store> Authority<S> {
     ) -> Result<AuditReport, AuditLogError> {
         crate::engine::store::verify_audit_log(&self.store, &self.audit_key, checkpoint)
     }
+}
+
+/// The MAC key of the audit key sealed in `store`, unsealed with `sealer` (the installation's
+/// master secret); `None` in a store made before audit keys. What `store::copy` checks the
+/// records' MACs with.
+pub fn stored_audit_mac<S: Store + ?Sized>(
+    store: &S,
+    sealer: &Sealer,
+) -> Result<Option<AuditMac>, AuthorityError> {
+    Ok(stored_audit_key(store, sealer)?.map(|key| key.mac()))
 }
 
 /// The audit key sealed in `store`, unsealed; `None` in a store made before audit keys.

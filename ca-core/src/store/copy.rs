@@ -8,8 +8,8 @@
 //! sled, [`copy_to_new_sled`] builds the store in a directory beside the target and renames it
 //! into place) and, before it commits, reads back what it holds and compares it with what it was
 //! given. Records are copied as stored: audit records keep their sequence numbers, hashes and
-//! MACs, tokens their hashes, keys stay sealed. Nothing is decrypted except, when the caller
-//! gives the master secret's sealer, the audit key that checks the MACs on the way.
+//! MACs, tokens their hashes, keys stay sealed. Nothing is decrypted: the caller may give the
+//! source's audit MAC key (unsealed with the master secret), which checks the MACs on the way.
 //!
 //! Streaming keeps memory bounded by the revoked certificates (held until their index entries
 //! pass), not by the store: a million certificates are never all in memory.
@@ -19,7 +19,6 @@ use super::{
     StoreError, TokenRecord,
 };
 use crate::engine::audit::{AuditError, AuditMac, AuditRecord, ChainVerifier};
-use crate::engine::authority::AuthorityError;
 use crate::engine::seal::Sealer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -149,7 +148,7 @@ pub struct CopyReport {
     /// The records copied, as the target read them back (equal to the source's).
     pub summary: StoreSummary,
     /// The first audit record whose MAC was checked under the audit key (every later one was
-    /// too); `None` when no sealer was given or the store predates audit keys.
+    /// too); `None` when no audit MAC key was given or the store predates audit keys.
     pub authenticated_from: Option<u64>,
 }
 
@@ -168,9 +167,6 @@ pub enum CopyError {
     /// The source's records contradict each other (order, revocation index).
     #[error("the source store is inconsistent: {0}")]
     SourceInconsistent(String),
-    /// The source's audit key could not be unsealed with the sealer given.
-    #[error("unsealing the source's audit key: {0}")]
-    AuditKey(#[source] Box<AuthorityError>),
     /// The target does not hold what the source gave.
     #[error("the copy does not match its source: {0}")]
     Mismatch(String),
@@ -190,14 +186,14 @@ pub enum CopyError {
 }
 
 /// Copies every record of `source` into the empty store `target`, all or nothing (see the
-/// module). With `sealer` (the installation's master secret), every audit record's MAC is
-/// checked under the audit key sealed in the source, as `audit verify` does. The source must
+/// module). With `audit_mac` (the source's, unsealed by `authority::stored_audit_mac` with the
+/// installation's master secret), every audit record's MAC is checked, as `audit verify` does. The source must
 /// not change meanwhile: a sled store is held by this process alone; PostgreSQL is read in one
 /// REPEATABLE READ snapshot.
 pub fn copy(
     source: &dyn Store,
     target: &dyn Store,
-    sealer: Option<&Sealer>,
+    audit_mac: Option<&AuditMac>,
 ) -> Result<CopyReport, CopyError> {
     if !target.is_empty()? {
         return Err(CopyError::TargetNotEmpty("it holds records".into()));
@@ -205,13 +201,7 @@ pub fn copy(
     if source.is_empty()? {
         return Err(CopyError::SourceEmpty);
     }
-    let key = match sealer {
-        Some(sealer) => crate::engine::authority::stored_audit_key(source, sealer)
-            .map_err(|e| CopyError::AuditKey(Box::new(e)))?,
-        None => None,
-    };
-    let mac = key.as_ref().map(|k| k.mac());
-    let mut checked = Checked::new(source.export()?, mac.as_ref());
+    let mut checked = Checked::new(source.export()?, audit_mac);
     let imported = target.import(&mut checked);
     // The source's own failure first: the target only saw it as the end of its input.
     if let Some(failure) = checked.failure.take() {
@@ -246,7 +236,7 @@ pub fn copy(
 pub fn copy_to_new_sled(
     source: &dyn Store,
     dir: &Path,
-    sealer: Option<&Sealer>,
+    audit_mac: Option<&AuditMac>,
 ) -> Result<CopyReport, CopyError> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_owned();
@@ -277,7 +267,7 @@ pub fn copy_to_new_sled(
     }
     let built = SledStore::open(&staging)
         .map_err(CopyError::from)
-        .and_then(|store| copy(source, &store, sealer));
+        .and_then(|store| copy(source, &store, audit_mac));
     let finished = built.and_then(|report| {
         // sled closes its files on background threads a moment after the last handle drops
         // (spacejam/sled#1234): rename only once it let go, so nothing writes by the old path.

@@ -8,7 +8,8 @@ use crate::support::credential::{NOW, registration};
 use crate::support::fresh_ca;
 use crate::support::store::{Backend, Postgres, Sled, reopen, wait_for_lock};
 use ca_core::audit::AuditAction;
-use ca_core::authority::Authority;
+use ca_core::audit::AuditMac;
+use ca_core::authority::{Authority, stored_audit_mac};
 use ca_core::cades::Level;
 use ca_core::credential::{NewCredential, SignDocument};
 use ca_core::key::{KeyAlgorithm, SigningKey};
@@ -24,6 +25,11 @@ const SEAL: [u8; 32] = [7u8; 32];
 
 fn sealer() -> Sealer {
     Sealer::from_key(&SEAL)
+}
+
+/// The source's audit MAC key, as the CLI unseals it with the master secret.
+fn audit_mac(store: &dyn Store) -> Option<AuditMac> {
+    stored_audit_mac(store, &sealer()).unwrap()
 }
 
 /// Every record of `store`, as it exports them.
@@ -200,7 +206,12 @@ fn copy_into_backend<From: Backend, To: Backend>() {
     let to = To::fresh();
     {
         let target = to.open();
-        let report = copy(authority.store(), &target, Some(&sealer())).unwrap();
+        let report = copy(
+            authority.store(),
+            &target,
+            audit_mac(authority.store()).as_ref(),
+        )
+        .unwrap();
         assert_eq!(report.authenticated_from, Some(1));
         assert_eq!(report.summary.revoked, 2);
         assert_eq!(report.summary.tokens, 2);
@@ -239,7 +250,12 @@ fn copy_into_new_sled<From: Backend>() {
     let dir = parent.path().join("copy");
     // An empty directory is an empty target: the copy replaces it.
     std::fs::create_dir(&dir).unwrap();
-    let report = copy_to_new_sled(authority.store(), &dir, Some(&sealer())).unwrap();
+    let report = copy_to_new_sled(
+        authority.store(),
+        &dir,
+        audit_mac(authority.store()).as_ref(),
+    )
+    .unwrap();
     assert_eq!(
         report.summary.audit_head,
         authority.store().audit_head().unwrap()
@@ -274,7 +290,12 @@ fn a_non_empty_target_is_refused_and_left_alone() {
         .append_audit(crate::support::store::event(AuditAction::Sign, "doc:1"))
         .unwrap();
     let before = items(&target);
-    let err = copy(authority.store(), &target, Some(&sealer())).unwrap_err();
+    let err = copy(
+        authority.store(),
+        &target,
+        audit_mac(authority.store()).as_ref(),
+    )
+    .unwrap_err();
     assert!(matches!(err, CopyError::TargetNotEmpty(_)), "{err}");
     assert!(err.to_string().contains("not empty"), "{err}");
     assert_eq!(items(&target), before);
@@ -283,7 +304,12 @@ fn a_non_empty_target_is_refused_and_left_alone() {
     let dir = parent.path().join("occupied");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), b"keep me").unwrap();
-    let err = copy_to_new_sled(authority.store(), &dir, Some(&sealer())).unwrap_err();
+    let err = copy_to_new_sled(
+        authority.store(),
+        &dir,
+        audit_mac(authority.store()).as_ref(),
+    )
+    .unwrap_err();
     assert!(matches!(err, CopyError::TargetNotEmpty(_)), "{err}");
     assert_eq!(std::fs::read(dir.join("notes.txt")).unwrap(), b"keep me");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
@@ -320,13 +346,14 @@ fn edit_audit(db: &sled::Db, seq: u64, f: impl FnOnce(&mut ca_core::audit::Audit
 /// The target after a refused copy: PostgreSQL rolled back (every certificate had gone in
 /// before the audit log failed), sled's directory never made.
 fn assert_nothing_written(source: &SledStore, sealer: Option<&Sealer>, want: &str) {
+    let mac = sealer.and_then(|sealer| stored_audit_mac(source, sealer).unwrap());
     let to = Postgres::fresh();
     let target = to.open();
-    let err = copy(source, &target, sealer).unwrap_err();
+    let err = copy(source, &target, mac.as_ref()).unwrap_err();
     assert!(err.to_string().contains(want), "{err}");
     assert!(target.is_empty().unwrap(), "rolled back");
     let parent = tempfile::tempdir().unwrap();
-    let err = copy_to_new_sled(source, &parent.path().join("copy"), sealer).unwrap_err();
+    let err = copy_to_new_sled(source, &parent.path().join("copy"), mac.as_ref()).unwrap_err();
     assert!(err.to_string().contains(want), "{err}");
     assert_eq!(
         std::fs::read_dir(parent.path()).unwrap().count(),
