@@ -1,6 +1,7 @@
 //! CA keys in a PKCS#11 token (issue 16), against SoftHSMv2: `init --keys pkcs11`, then
 //! certificates, CRLs, B-T signatures and OCSP answers signed in the token, each verified by
-//! OpenSSL (and signatures by ca-core's verifier, the engine of `verifier-cli`); the data
+//! OpenSSL and by the `verifier-cli` binary (the certificate's path with the CRLs, then with
+//! the OCSP answer; the signature at B-T); the data
 //! directory holds references, never the keys; a token gone mid-run is 503, then recovery.
 //!
 //! The server is a child process, so each test gives it its own `SOFTHSM2_CONF` (a tokens
@@ -268,7 +269,8 @@ fn ocsp_good(dir: &Path, server: &Server, cert: &Path, issuer: &Path) -> PathBuf
     responder
 }
 
-/// A raw document signed at B-T (detached); checked by `openssl cms -verify` and ca-core's verifier.
+/// A raw document signed at B-T (detached); checked by `openssl cms -verify`, ca-core's
+/// verifier and the `verifier-cli` binary.
 fn sign_and_verify(dir: &Path, server: &Server, credential: &str, signer: &str) {
     let r = server.post_bytes(
         &format!("/v1/signatures?credential={credential}&purpose=author&level=B-T"),
@@ -318,6 +320,25 @@ fn sign_and_verify(dir: &Path, server: &Server, credential: &str, signer: &str) 
     );
     let level = serde_json::to_value(&report.signatures[0]).unwrap()["level"].clone();
     assert_eq!(level, "B-T", "{level}");
+    // And the relying party's tool: `verifier-cli verify`, exit 0, TOTAL-PASSED at B-T.
+    let (code, out) = support::verifier_cli(&[
+        "verify",
+        "--cms",
+        dir.join("sig.p7s").to_str().unwrap(),
+        "--content",
+        dir.join("doc.txt").to_str().unwrap(),
+        "--trust-anchor",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert_eq!(
+        (code, &json["indication"]),
+        (0, &"TOTAL-PASSED".into()),
+        "{out}"
+    );
+    assert_eq!(json["signatures"][0]["level"], "B-T", "{out}");
 }
 
 use x509_cert::der::DecodePem;
@@ -460,6 +481,42 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
         ],
     );
     assert!(ok && text.contains("verify OK"), "{text}");
+    // verifier-cli: the issued certificate's path to the root, its CRL checked (signed in the
+    // token too).
+    let root_pem = data.join("ca/root.pem");
+    // The root's CRL covers the signature CA (any revocation data turns on checking of every
+    // certificate in the path); the leaf's status comes from the CRL, then the OCSP answer.
+    let r = server.get("/v1/crl/root", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let root_crl = dir.join("root.crl");
+    std::fs::write(&root_crl, &r.body).unwrap();
+    let path_args = |revocation: &[&str]| {
+        let mut args = vec![
+            "verify-path",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--trust-anchor",
+            root_pem.to_str().unwrap(),
+            "--cert-pool",
+            sign_pem.to_str().unwrap(),
+            "--crl",
+            root_crl.to_str().unwrap(),
+            "--format",
+            "json",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        args.extend(revocation.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let crl = dir.join("sign.crl");
+    let args = path_args(&["--crl", crl.to_str().unwrap()]);
+    let (code, out) = support::verifier_cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        code == 0 && out.contains("\"indication\": \"TOTAL-PASSED\""),
+        "{out}"
+    );
 
     // A credential whose key the token generates, a B-T signature with it.
     let r = server.post_json(
@@ -486,6 +543,13 @@ fn init_in_the_token_signs_everything_and_survives_the_token_going_away() {
 
     // OCSP for the issued certificate, by the delegated responder whose key is in the token.
     ocsp_good(dir, &server, &cert, &sign_pem);
+    let resp = dir.join("resp.der");
+    let args = path_args(&["--ocsp-response", resp.to_str().unwrap()]);
+    let (code, out) = support::verifier_cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        code == 0 && out.contains("\"indication\": \"TOTAL-PASSED\""),
+        "{out}"
+    );
 
     // A time-stamp by the TSA key in the token.
     let (ok, out) = openssl::run(

@@ -394,3 +394,29 @@ impl Rng {
         lo + self.next() % (hi - lo)
     }
 }
+
+/// Runs this workspace's `verifier-cli` binary (built beside this test by `cargo test
+/// --workspace`, the README's test command): its exit status and its stdout then stderr.
+pub fn verifier_cli(args: &[&str]) -> (i32, String) {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<this test> → target/<profile>/verifier-cli
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("verifier-cli");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build -p verifier-cli`) first",
+        bin.display()
+    );
+    let out = Command::new(&bin).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
