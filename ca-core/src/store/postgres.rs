@@ -21,7 +21,7 @@ use super::group_commit::{self, GroupCommit};
 use super::pg_tls::{self, Connect, MakeRustls};
 use super::{
     AuditDone, AuthorityRecord, CertificateRecord, CredentialRecord, ExportItems, NumberedCrl,
-    Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
+    Revocation, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord};
 use postgres::{Client, NoTls, Transaction};
@@ -583,13 +583,6 @@ fn seq_from_sql(seq: i64) -> Result<u64, StoreError> {
 }
 
 /// Whether the certificate is on hold (certificateHold), the one revocation that may be lifted.
-fn on_hold(record: &CertificateRecord) -> bool {
-    record
-        .revocation
-        .as_ref()
-        .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
-}
-
 /// The newest audit record, checked against the head; `None` on an empty log. One round trip.
 fn head_record(tx: &mut Transaction<'_>) -> Result<Option<AuditRecord>, StoreError> {
     let Some(head) = tx
@@ -865,28 +858,13 @@ impl Store for PgStore {
         revocation: Revocation,
         event: AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        if revocation.reason == RevocationReason::RemoveFromCrl {
-            return Err(StoreError::RemoveFromCrlNotAReason);
-        }
         self.change_revocation(serial, event, |record| {
-            // A hold may become a revocation; nothing else changes a revocation.
-            let held = on_hold(record);
-            if record.revocation.is_some()
-                && (!held || revocation.reason == RevocationReason::CertificateHold)
-            {
-                return Err(StoreError::AlreadyRevoked(hex::encode(serial)));
-            }
-            Ok(Some(revocation))
+            record.revoked_with(&revocation).map(Some)
         })
     }
 
     fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
-        self.change_revocation(serial, event, |record| {
-            if !on_hold(record) {
-                return Err(StoreError::NotOnHold(hex::encode(serial)));
-            }
-            Ok(None)
-        })
+        self.change_revocation(serial, event, |record| record.released().map(|()| None))
     }
 
     fn revoked(&self, issuer_ca: &str) -> Result<Vec<(Vec<u8>, Revocation)>, StoreError> {

@@ -134,6 +134,37 @@ pub struct CertificateRecord {
     pub revocation: Option<Revocation>,
 }
 
+impl CertificateRecord {
+    fn on_hold(&self) -> bool {
+        self.revocation
+            .as_ref()
+            .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
+    }
+
+    /// The revocation state after `revocation` (RFC 5280 §5.3.1), the one rule of every backend:
+    /// a certificate is revoked once, and a hold may become a revocation; removeFromCRL is a
+    /// release, not a reason.
+    pub(super) fn revoked_with(&self, revocation: &Revocation) -> Result<Revocation, StoreError> {
+        if revocation.reason == RevocationReason::RemoveFromCrl {
+            return Err(StoreError::RemoveFromCrlNotAReason);
+        }
+        if self.revocation.is_some()
+            && (!self.on_hold() || revocation.reason == RevocationReason::CertificateHold)
+        {
+            return Err(StoreError::AlreadyRevoked(hex::encode(&self.serial)));
+        }
+        Ok(revocation.clone())
+    }
+
+    /// The revocation state after a release: only a hold is released.
+    pub(super) fn released(&self) -> Result<(), StoreError> {
+        if !self.on_hold() {
+            return Err(StoreError::NotOnHold(hex::encode(&self.serial)));
+        }
+        Ok(())
+    }
+}
+
 /// A certification authority held by this installation. `Debug` shows the sealed key's length
 /// only, as for [`CredentialRecord`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,8 +15,7 @@ use super::group_commit::GroupCommit;
 use super::journal::{self, Journal};
 use super::{
     AuditDone, AuditHead, AuthorityRecord, CertificateRecord, CredentialRecord, Durability,
-    ExportItems, Revocation, RevocationReason, Store, StoreError, StoreItem, StoreSummary,
-    TokenRecord,
+    ExportItems, Revocation, Store, StoreError, StoreItem, StoreSummary, TokenRecord,
 };
 use crate::engine::audit::{AuditEvent, AuditMac, AuditRecord, GENESIS_HASH};
 use serde::de::DeserializeOwned;
@@ -638,13 +637,6 @@ fn tx<A>(r: Result<A, StoreError>) -> ConflictableTransactionResult<A, StoreErro
 }
 
 /// Whether the certificate is on hold (certificateHold), the one revocation that may be lifted.
-fn on_hold(record: &CertificateRecord) -> bool {
-    record
-        .revocation
-        .as_ref()
-        .is_some_and(|r| r.reason == RevocationReason::CertificateHold)
-}
-
 fn audit_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
@@ -867,28 +859,13 @@ impl Store for SledStore {
         revocation: Revocation,
         event: AuditEvent,
     ) -> Result<CertificateRecord, StoreError> {
-        if revocation.reason == RevocationReason::RemoveFromCrl {
-            return Err(StoreError::RemoveFromCrlNotAReason);
-        }
         self.change_revocation(serial, event, |record| {
-            // A hold may become a revocation; nothing else changes a revocation.
-            let held = on_hold(record);
-            if record.revocation.is_some()
-                && (!held || revocation.reason == RevocationReason::CertificateHold)
-            {
-                return Err(StoreError::AlreadyRevoked(hex::encode(serial)));
-            }
-            Ok(Some(revocation.clone()))
+            record.revoked_with(&revocation).map(Some)
         })
     }
 
     fn release(&self, serial: &[u8], event: AuditEvent) -> Result<CertificateRecord, StoreError> {
-        self.change_revocation(serial, event, |record| {
-            if !on_hold(record) {
-                return Err(StoreError::NotOnHold(hex::encode(serial)));
-            }
-            Ok(None)
-        })
+        self.change_revocation(serial, event, |record| record.released().map(|()| None))
     }
 
     fn revocation(&self, issuer_ca: &str, serial: &[u8]) -> Result<Option<Revocation>, StoreError> {
