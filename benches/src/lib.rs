@@ -66,6 +66,7 @@ pub fn init_authority(dir: &Path) -> Authority<SledStore> {
         InitRequest {
             key_algorithm: KeyAlgorithm::P256,
             imported_keys: BTreeMap::new(),
+            allow_software_ca_keys: false,
             organization: "hpki Bench".into(),
             country: "JP".into(),
             config: AuthorityConfig {

@@ -75,6 +75,7 @@ pub fn vector_authority() -> &'static Authority<SledStore> {
         let request = InitRequest {
             key_algorithm: KeyAlgorithm::P256,
             imported_keys: imported,
+            allow_software_ca_keys: false,
             organization: "hpki Test Vectors".into(),
             country: "JP".into(),
             config: AuthorityConfig {

@@ -7,7 +7,7 @@ use crate::datadir::{DataDir, DataDirError, ServiceStore, write_atomic};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ca_core::authority::{Authority, AuthorityConfig, InitRequest};
+use ca_core::authority::{Authority, AuthorityConfig, AuthorityError, InitRequest};
 use ca_core::hcrole::HcRole;
 use ca_core::issue::Registration;
 use ca_core::key::{KeyAlgorithm, SigningKey};
@@ -234,16 +234,6 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
         None => {}
     }
     keys_config.check()?;
-    if keys_config.backend == KeyBackendKind::Pkcs11
-        && !args.import_key.is_empty()
-        && !args.allow_software_ca_key
-    {
-        bail!(
-            "--import-key would seal a software CA key in the store of an installation whose keys \
-             are in a PKCS#11 token: the key would exist outside the HSM. Generate it in the \
-             token (leave out --import-key), or add --allow-software-ca-key to import it anyway"
-        );
-    }
     let mut imported_keys = BTreeMap::new();
     for spec in &args.import_key {
         let (ca, file) = spec
@@ -299,6 +289,7 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
                 KeyAlg::Ed25519 => KeyAlgorithm::Ed25519,
             },
             imported_keys,
+            allow_software_ca_keys: args.allow_software_ca_key,
             organization: args.org,
             country: args.country,
             config,
@@ -308,7 +299,13 @@ pub fn create_authority(dir: &DataDir, args: InitArgs) -> Result<Authority<Servi
             serials: Default::default(),
         },
     )
-    .inspect_err(|_| dir.discard_failed_init(made_key_file))?;
+    .inspect_err(|_| dir.discard_failed_init(made_key_file))
+    .map_err(|e| match e {
+        AuthorityError::SoftwareCaKeyRefused => anyhow::anyhow!(
+            "--import-key: {e} (leave out --import-key, or add --allow-software-ca-key)"
+        ),
+        e => e.into(),
+    })?;
     publish_ca_certificates(dir, &authority)?;
     Ok(authority)
 }

@@ -73,6 +73,9 @@ pub struct InitRequest {
     pub key_algorithm: KeyAlgorithm,
     /// CA keys supplied instead of generated (by CA id), e.g. RSA keys imported as PKCS#8.
     pub imported_keys: BTreeMap<String, SigningKey>,
+    /// With keys in a PKCS#11 token, `imported_keys` are refused (they exist outside the HSM and
+    /// would be sealed in the store) unless the operator asked for exactly that.
+    pub allow_software_ca_keys: bool,
     /// O of the CAs' subjects.
     pub organization: String,
     /// C of the CAs' subjects (ISO 3166 alpha-2).
@@ -105,6 +108,14 @@ pub struct Issued {
 /// Why an authority operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorityError {
+    /// A CA key imported into an installation whose keys are in a PKCS#11 token, without
+    /// `InitRequest::allow_software_ca_keys`.
+    #[error(
+        "an imported CA key would be sealed in the store of an installation whose keys are in a \
+         PKCS#11 token: the key would exist outside the HSM; generate it in the token, or allow \
+         software CA keys explicitly"
+    )]
+    SoftwareCaKeyRefused,
     /// The request does not pass issuance (profile, CSR, validity).
     #[error(transparent)]
     Issue(#[from] IssueError),
@@ -245,6 +256,9 @@ impl<S: Store> Authority<S> {
     ) -> Result<Self, AuthorityError> {
         if store.authority("root")?.is_some() {
             return Err(StoreError::AlreadyInitialised.into());
+        }
+        if keys.token().is_some() && !req.imported_keys.is_empty() && !req.allow_software_ca_keys {
+            return Err(AuthorityError::SoftwareCaKeyRefused);
         }
         // A CRL valid for 0 days is stale when published: every read would need a new one.
         if req.config.crl_validity_days == 0 {

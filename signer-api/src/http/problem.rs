@@ -438,6 +438,8 @@ impl From<AuthorityError> for Problem {
             | AuthorityError::Ocsp(_)
             | AuthorityError::Seal(_)
             | AuthorityError::NotInitialised
+            // Only `init` (the CLI) imports CA keys: never an HTTP request.
+            | AuthorityError::SoftwareCaKeyRefused
             | AuthorityError::Config(_) => Self::internal(&e),
         }
     }

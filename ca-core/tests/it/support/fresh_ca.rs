@@ -30,6 +30,7 @@ pub fn request(
     InitRequest {
         key_algorithm: KeyAlgorithm::P256,
         imported_keys: BTreeMap::new(),
+        allow_software_ca_keys: false,
         organization: organization.into(),
         country: "JP".into(),
         config: AuthorityConfig {

@@ -65,6 +65,7 @@ pub fn authority(store: SledStore, profiles: ProfileSet) -> Authority<SledStore>
         Sealer::from_key(&[7u8; 32]),
         InitRequest {
             imported_keys: imported,
+            allow_software_ca_keys: false,
             serials: SerialSource::Derived([0x17u8; 32]),
             // A fixed demo arc for the vectors only (see `signer-api init` on 2.25 arcs).
             ..fresh_ca::request(
